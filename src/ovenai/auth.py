@@ -1,0 +1,144 @@
+"""Users, roles, passwords and API tokens.
+
+Passwords are hashed with Argon2id. API tokens are 256-bit random strings shown once; only
+their SHA-256 is stored (a slow hash buys nothing for a secret with that much entropy, and
+every API request checks one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from ovenai.db import Database, utcnow
+from ovenai.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from ovenai.models import ApiToken, Role, User
+
+TOKEN_PREFIX = "ovn_"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in user, or the system itself (CLI, automation)."""
+
+    user_id: str | None
+    role: Role
+    email: str
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may do everything."""
+        return self.role is Role.ADMIN
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The product acting on its own behalf, with an admin's reach."""
+        return cls(user_id=None, role=Role.ADMIN, email="system")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created API token; `token` is shown once and never stored."""
+
+    id: str
+    token: str
+    user_email: str
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of a password."""
+    if len(password) < 10:
+        raise InvalidInput("a password needs at least 10 characters", field="password")
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether a password matches its stored hash (constant-time inside argon2)."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _normal_email(email: str) -> str:
+    value = email.strip().lower()
+    if "@" not in value or len(value) > 254 or value.startswith("@") or value.endswith("@"):
+        raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
+    return value
+
+
+async def create_user(
+    db: Database, *, email: str, role: Role, password: str | None = None, display_name: str = ""
+) -> User:
+    """Create a user; Conflict if the e-mail is taken."""
+    address = _normal_email(email)
+    password_hash = hash_password(password) if password else None
+    async with db.session() as session:
+        taken = await session.scalar(select(func.count()).where(User.email == address))
+        if taken:
+            raise Conflict(f"a user with e-mail {address} already exists", field="email")
+        user = User(
+            email=address, role=role, password_hash=password_hash, display_name=display_name
+        )
+        session.add(user)
+        await session.commit()
+        return user
+
+
+async def get_user_by_email(db: Database, *, email: str) -> User:
+    """The user with this e-mail; NotFound otherwise."""
+    async with db.session() as session:
+        user = await session.scalar(select(User).where(User.email == _normal_email(email)))
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}", field="email")
+    return user
+
+
+async def create_token(db: Database, *, email: str, name: str = "") -> IssuedToken:
+    """Issue an API token for a user; the plain token is returned once."""
+    user = await get_user_by_email(db, email=email)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=_digest(token))
+    async with db.session() as session:
+        session.add(row)
+        await session.commit()
+    return IssuedToken(id=row.id, token=token, user_email=user.email)
+
+
+async def revoke_token(db: Database, *, token_id: str) -> None:
+    """Revoke a token so it no longer authenticates."""
+    async with db.session() as session:
+        row = await session.get(ApiToken, token_id)
+        if row is None:
+            raise NotFound(f"no token {token_id}")
+        row.revoked_at = row.revoked_at or utcnow()
+        await session.commit()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def authenticate_token(db: Database, *, token: str) -> Actor:
+    """The actor behind a bearer token; AuthenticationFailed when it is unknown or revoked."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise AuthenticationFailed("the bearer token is not valid")
+    query = (
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _digest(token))
+    )
+    async with db.session() as session:
+        row = (await session.execute(query)).first()
+    if row is None or row[0].revoked_at is not None or not row[1].is_active:
+        raise AuthenticationFailed("the bearer token is not valid")
+    user: User = row[1]
+    return Actor(user_id=user.id, role=Role(user.role), email=user.email)

@@ -1,0 +1,105 @@
+"""Conversations: the messages exchanged with a lead, decrypted for the agent who may see them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ovenai.auth import Actor
+from ovenai.db import Database
+from ovenai.errors import NotFound
+from ovenai.keystore import RowCipher
+from ovenai.leads import load_visible, visible_to
+from ovenai.models import Lead, Message
+
+STATUS_TIMES = ("sent", "delivered", "read", "failed")
+
+
+@dataclass(frozen=True)
+class MessageError:
+    """Meta's reason a message failed."""
+
+    code: int | None
+    title: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One message as agents see it."""
+
+    id: str
+    lead_id: str
+    direction: str
+    type: str
+    text: str | None
+    template: str | None
+    template_language: str | None
+    template_params: list[object] | None
+    wa_message_id: str | None
+    context_wa_message_id: str | None
+    status: str
+    status_at: datetime
+    status_history: list[tuple[str, datetime]]
+    error: MessageError | None
+    created_at: datetime
+
+
+def _history(message: Message) -> list[tuple[str, datetime]]:
+    stamps = [(name, getattr(message, f"{name}_at")) for name in STATUS_TIMES]
+    found = [(name, at) for name, at in stamps if at is not None]
+    return sorted([("created", message.created_at), *found], key=lambda item: item[1])
+
+
+def open_message(message: Message, key: bytes) -> MessageRecord:
+    """Decrypt one stored message with its lead's key."""
+    cipher = RowCipher(key, "messages", message.id)
+    params = cipher.open("template_params", message.template_params_enc)
+    error = None
+    if message.error_code is not None or message.error_title:
+        error = MessageError(message.error_code, message.error_title, message.error_detail)
+    return MessageRecord(
+        id=message.id,
+        lead_id=message.lead_id,
+        direction=message.direction,
+        type=message.type,
+        text=cipher.open("text", message.text_enc),
+        template=message.template_name,
+        template_language=message.template_language,
+        template_params=json.loads(params) if params else None,
+        wa_message_id=message.wa_message_id,
+        context_wa_message_id=message.context_wa_message_id,
+        status=message.status,
+        status_at=message.status_at,
+        status_history=_history(message),
+        error=error,
+        created_at=message.created_at,
+    )
+
+
+async def conversation(db: Database, *, actor: Actor, lead_id: str) -> list[MessageRecord]:
+    """A lead's messages, oldest first."""
+    async with db.session() as session:
+        await load_visible(session, actor, lead_id)
+        query = select(Message).where(Message.lead_id == lead_id)
+        rows = list(await session.scalars(query.order_by(Message.created_at, Message.id)))
+        key = await db.vault.lead_key(session, lead_id)
+    return [open_message(row, key) for row in rows]
+
+
+async def get_message(db: Database, *, actor: Actor, message_id: str) -> MessageRecord:
+    """One message of a lead the actor may see."""
+    async with db.session() as session:
+        query = (
+            select(Message)
+            .join(Lead, Lead.id == Message.lead_id)
+            .where(Message.id == message_id, visible_to(actor))
+        )
+        message = await session.scalar(query)
+        if message is None:
+            raise NotFound(f"no message {message_id}")
+        key = await db.vault.lead_key(session, message.lead_id)
+    return open_message(message, key)

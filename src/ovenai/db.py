@@ -1,0 +1,191 @@
+"""Database access: engines, sessions, ids and the column types every table shares.
+
+One :class:`Database` per process holds the async engine (aiosqlite or psycopg 3) and the
+session factory. SQLite runs in WAL mode with foreign keys on; PostgreSQL is used as is.
+The schema is created only by Alembic migrations (:func:`upgrade`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import DateTime, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.types import TypeDecorator
+
+from ovenai.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from ovenai.crypto import KeyRing
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def new_id() -> str:
+    """A time-ordered UUID (version 7) as a string: sortable, so cursors can use it."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= (rand >> 68) << 64  # 12 random bits
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite has no time zone type; storing UTC and re-attaching the zone on read makes both
+    databases behave the same. Naive datetimes are refused: they are always a bug here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def async_url(url: str) -> str:
+    """The async-driver form of a database URL (aiosqlite / psycopg)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The sync-driver form of a database URL (sqlite3 / psycopg), used by migrations."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (its legacy mode breaks
+    # SAVEPOINT); `_sqlite_begin` opens each transaction instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
+    # fail with SQLITE_BUSY_SNAPSHOT when another connection committed meanwhile.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for the URL; SQLite gets WAL mode and foreign keys on every connection."""
+    target = async_url(url)
+    if make_url(target).get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(target)
+        engine = create_async_engine(target)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """The process's engine, session factory and key store (the data layer's one handle)."""
+
+    def __init__(self, url: str, ring: KeyRing) -> None:
+        from ovenai.keystore import Vault
+
+        self.url = url
+        self.engine = create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.vault = Vault(ring)
+
+    async def start(self) -> None:
+        """Load the keys the data layer needs; call once after migrations."""
+        async with self.session() as session:
+            await self.vault.start(session)
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose connection errors become ServiceUnavailable."""
+        try:
+            async with self.sessions() as session:
+                yield session
+        except (OperationalError, DBAPIError) as exc:
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise ServiceUnavailable("the database cannot be reached") from exc
+            raise
+
+    async def ping(self) -> None:
+        """Run a trivial query; raises ServiceUnavailable when the database is down."""
+        async with self.session() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _alembic_config(url: str) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = sync_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(url)
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply the Alembic migrations up to `revision` (the only way the schema is made)."""
+    alembic_command.upgrade(_alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Undo migrations down to `revision`."""
+    alembic_command.downgrade(_alembic_config(url), revision)

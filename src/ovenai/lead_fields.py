@@ -1,0 +1,118 @@
+"""What may be written into a lead: validated input shared by the API, imports and the CLI."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from ovenai import phones
+from ovenai.errors import InvalidInput
+from ovenai.models import Language, Source, Stage
+from ovenai.pagination import PageQuery
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Notes = Annotated[str, StringConstraints(max_length=5000)]
+Rooms = Annotated[Decimal, Field(ge=0, le=50, max_digits=3, decimal_places=1)]
+Money = Annotated[int, Field(ge=0, le=1_000_000_000)]
+Size = Annotated[int, Field(ge=0, le=100_000)]
+Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
+ConsentSource = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+
+
+def _phone(value: str) -> str:
+    try:
+        return phones.normalize(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class _LeadFields(_Strict):
+    language: Language | None = None
+    source: Source | None = None
+    stage: Stage | None = None
+    assigned_agent_id: Id | None = None
+    property_id: Id | None = None
+    want_city: Place | None = None
+    want_area: Place | None = None
+    want_rooms_min: Rooms | None = None
+    want_rooms_max: Rooms | None = None
+    want_size_min: Size | None = None
+    want_budget_min: Money | None = None
+    want_budget_max: Money | None = None
+    notes: Notes | None = None
+    opted_in: bool | None = None
+    opt_in_source: ConsentSource | None = None
+
+    @field_validator("want_rooms_max")
+    @classmethod
+    def _rooms_order(cls, value: Decimal | None, info: Any) -> Decimal | None:
+        low = info.data.get("want_rooms_min")
+        if value is not None and low is not None and value < low:
+            raise ValueError("must not be below want_rooms_min")
+        return value
+
+    @field_validator("want_budget_max")
+    @classmethod
+    def _budget_order(cls, value: int | None, info: Any) -> int | None:
+        low = info.data.get("want_budget_min")
+        if value is not None and low is not None and value < low:
+            raise ValueError("must not be below want_budget_min")
+        return value
+
+
+class LeadCreate(_LeadFields):
+    """A new lead: a name and a phone number at least."""
+
+    name: Name
+    phone: Annotated[str, StringConstraints(max_length=40)]
+    language: Language = Language.HE
+    source: Source = Source.MANUAL
+    stage: Stage = Stage.NEW
+    engagement_score: int = Field(0, ge=0, le=100)
+
+    @field_validator("phone")
+    @classmethod
+    def _valid_phone(cls, value: str) -> str:
+        return _phone(value)
+
+    def plain_fields(self) -> dict[str, Any]:
+        """The columns stored as they are (not personal data)."""
+        skip = {"name", "phone", "notes", "opted_in", "opt_in_source"}
+        return {key: value for key, value in self.model_dump().items() if key not in skip}
+
+
+class LeadUpdate(_LeadFields):
+    """Changes to a lead; only the fields given are touched."""
+
+    name: Name | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    engagement_score: int | None = Field(None, ge=0, le=100)
+
+    @field_validator("phone")
+    @classmethod
+    def _valid_phone(cls, value: str | None) -> str | None:
+        return _phone(value) if value else value
+
+    @field_validator("name", "language", "source", "stage", "engagement_score")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class LeadFilter(PageQuery):
+    """Filters of the lead list."""
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    stage: Stage | None = None
+    source: Source | None = None
+    assigned_agent_id: Id | None = None

@@ -1,0 +1,329 @@
+"""Leads: create, read, update, list and search — with personal data sealed at rest.
+
+Service functions take plain values, own their transaction and return :class:`LeadRecord`
+(decrypted, ready to show). Agents see the leads assigned to them and unassigned ones;
+admins see all. Phone, BSUID and `wa_id` are found through blind indexes; names through
+blind-indexed word prefixes (:func:`ovenai.crypto.name_tokens`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import crypto, phones
+from ovenai.auth import Actor
+from ovenai.db import Database, new_id, utcnow
+from ovenai.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ovenai.keystore import RowCipher, Vault
+from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
+from ovenai.models import Lead, LeadNameToken, Property, Role, Stage, User
+from ovenai.pagination import Page, page_of, paginate
+
+SEALED = ("name", "phone", "bsuid", "wa_id", "username", "profile_name", "notes")
+CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST})
+PLAIN_FIELDS = (
+    "language",
+    "source",
+    "stage",
+    "assigned_agent_id",
+    "property_id",
+    "want_city",
+    "want_area",
+    "want_rooms_min",
+    "want_rooms_max",
+    "want_size_min",
+    "want_budget_min",
+    "want_budget_max",
+    "engagement_score",
+)
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """A lead as agents see it: decrypted and complete."""
+
+    id: str
+    name: str | None
+    phone: str | None
+    bsuid: str | None
+    wa_id: str | None
+    username: str | None
+    profile_name: str | None
+    notes: str | None
+    language: str
+    source: str
+    stage: str
+    assigned_agent_id: str | None
+    property_id: str | None
+    want_city: str | None
+    want_area: str | None
+    want_rooms_min: Decimal | None
+    want_rooms_max: Decimal | None
+    want_size_min: int | None
+    want_budget_min: int | None
+    want_budget_max: int | None
+    engagement_score: int
+    opted_in_at: datetime | None
+    opt_in_source: str | None
+    opted_out_at: datetime | None
+    last_inbound_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _open(lead: Lead, key: bytes) -> LeadRecord:
+    cipher = RowCipher(key, "leads", lead.id)
+    sealed: dict[str, Any] = {
+        name: cipher.open(name, getattr(lead, f"{name}_enc")) for name in SEALED
+    }
+    plain: dict[str, Any] = {name: getattr(lead, name) for name in PLAIN_FIELDS}
+    return LeadRecord(
+        id=lead.id,
+        opted_in_at=lead.opted_in_at,
+        opt_in_source=lead.opt_in_source,
+        opted_out_at=lead.opted_out_at,
+        last_inbound_at=lead.last_inbound_at,
+        created_at=lead.created_at,
+        updated_at=lead.updated_at,
+        **sealed,
+        **plain,
+    )
+
+
+async def open_leads(session: AsyncSession, vault: Vault, leads: list[Lead]) -> list[LeadRecord]:
+    """Decrypt several leads with one key lookup."""
+    keys = await vault.lead_keys(session, [lead.id for lead in leads])
+    return [_open(lead, keys[lead.id]) for lead in leads]
+
+
+def seal_identity(vault: Vault, lead: Lead, key: bytes, values: dict[str, str | None]) -> None:
+    """Encrypt the given personal fields into the row and refresh their blind indexes."""
+    cipher = RowCipher(key, "leads", lead.id)
+    for name, value in values.items():
+        setattr(lead, f"{name}_enc", cipher.seal(name, value))
+        if name in ("phone", "bsuid", "wa_id"):
+            setattr(lead, f"{name}_index", vault.index(name, value) if value else None)
+
+
+async def _set_name_tokens(
+    session: AsyncSession, vault: Vault, lead_id: str, name: str | None
+) -> None:
+    await session.execute(delete(LeadNameToken).where(LeadNameToken.lead_id == lead_id))
+    tokens = {vault.index("name_token", token) for token in crypto.name_tokens(name or "")}
+    session.add_all(LeadNameToken(lead_id=lead_id, token=token) for token in sorted(tokens))
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The leads an actor may see: all for admins; own and unassigned for agents."""
+    if actor.is_admin:
+        return true()
+    return or_(Lead.assigned_agent_id == actor.user_id, Lead.assigned_agent_id.is_(None))
+
+
+async def _check_assignment(session: AsyncSession, actor: Actor, agent_id: str | None) -> None:
+    if agent_id is None:
+        return
+    if not actor.is_admin and agent_id != actor.user_id:
+        raise PermissionDenied("agents may assign leads only to themselves")
+    user = await session.get(User, agent_id)
+    if user is None or not user.is_active:
+        raise InvalidInput(f"no active user {agent_id}", field="assigned_agent_id")
+
+
+async def _check_property(session: AsyncSession, property_id: str | None) -> None:
+    if property_id is not None and await session.get(Property, property_id) is None:
+        raise InvalidInput(f"no property {property_id}", field="property_id")
+
+
+async def _phone_taken(session: AsyncSession, vault: Vault, phone: str, lead_id: str) -> bool:
+    query = select(func.count()).where(
+        Lead.phone_index == vault.index("phone", phone), Lead.id != lead_id
+    )
+    return bool(await session.scalar(query))
+
+
+async def create_lead(db: Database, *, actor: Actor, data: LeadCreate) -> LeadRecord:
+    """Create a lead; Conflict if its phone already belongs to another lead."""
+    async with db.session() as session:
+        lead = await add_lead(session, db.vault, actor=actor, data=data)
+        await _commit(session)
+        return (await open_leads(session, db.vault, [lead]))[0]
+
+
+async def add_lead(session: AsyncSession, vault: Vault, *, actor: Actor, data: LeadCreate) -> Lead:
+    """Add a new lead to an open transaction (used by the API, imports and webhooks)."""
+    phone = phones.normalize(data.phone) if data.phone else None
+    lead = Lead(id=new_id(), **data.plain_fields())
+    if not actor.is_admin and lead.assigned_agent_id is None and actor.role is Role.AGENT:
+        lead.assigned_agent_id = actor.user_id
+    await _check_assignment(session, actor, lead.assigned_agent_id)
+    await _check_property(session, lead.property_id)
+    if phone and await _phone_taken(session, vault, phone, lead.id):
+        raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
+    if data.opted_in:
+        lead.opted_in_at, lead.opt_in_source = utcnow(), data.opt_in_source or data.source
+    key = vault.new_lead_key(session, lead.id)
+    session.add(lead)
+    seal_identity(vault, lead, key, {"name": data.name, "phone": phone, "notes": data.notes})
+    wa_id = phones.to_wa_id(phone) if phone else None
+    seal_identity(vault, lead, key, {"wa_id": wa_id})
+    await session.flush()
+    await _set_name_tokens(session, vault, lead.id, data.name)
+    return lead
+
+
+async def _commit(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # a concurrent writer took the same phone / id
+        await session.rollback()
+        raise Conflict("the lead clashes with one stored meanwhile (same phone?)") from exc
+
+
+async def load_visible(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
+    """A lead the actor may see, inside an open session; NotFound otherwise."""
+    lead = await session.scalar(select(Lead).where(Lead.id == lead_id, visible_to(actor)))
+    if lead is None or lead.erased_at is not None:
+        raise NotFound(f"no lead {lead_id}")
+    return lead
+
+
+async def get_lead(db: Database, *, actor: Actor, lead_id: str) -> LeadRecord:
+    """One lead the actor may see; NotFound otherwise (never revealing others' leads)."""
+    async with db.session() as session:
+        lead = await load_visible(session, actor, lead_id)
+        return (await open_leads(session, db.vault, [lead]))[0]
+
+
+async def update_lead(
+    db: Database, *, actor: Actor, lead_id: str, changes: LeadUpdate
+) -> LeadRecord:
+    """Change the given fields of a lead; Conflict if the new phone is taken."""
+    async with db.session() as session:
+        lead = await load_visible(session, actor, lead_id)
+        await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
+        await _commit(session)
+        return (await open_leads(session, db.vault, [lead]))[0]
+
+
+async def apply_update(
+    session: AsyncSession, vault: Vault, *, actor: Actor, lead: Lead, changes: LeadUpdate
+) -> None:
+    """Apply an update to a loaded lead inside an open transaction."""
+    given = changes.model_dump(exclude_unset=True)
+    if "assigned_agent_id" in given:
+        await _check_assignment(session, actor, given["assigned_agent_id"])
+    if "property_id" in given:
+        await _check_property(session, given["property_id"])
+    for name in PLAIN_FIELDS:
+        if name in given:
+            setattr(lead, name, given[name])
+    _apply_consent(lead, given)
+    _apply_stage(lead, given)
+    await _apply_sealed(session, vault, lead, given)
+
+
+def _apply_consent(lead: Lead, given: dict[str, Any]) -> None:
+    if given.get("opted_in") is True and lead.opted_in_at is None:
+        lead.opted_in_at = utcnow()
+        lead.opt_in_source = given.get("opt_in_source") or "agent"
+        lead.opted_out_at = None
+    elif given.get("opted_in") is False and lead.opted_out_at is None:
+        lead.opted_out_at = utcnow()
+
+
+def _apply_stage(lead: Lead, given: dict[str, Any]) -> None:
+    if "stage" in given:
+        lead.closed_at = utcnow() if given["stage"] in CLOSED_STAGES else None
+
+
+async def _apply_sealed(
+    session: AsyncSession, vault: Vault, lead: Lead, given: dict[str, Any]
+) -> None:
+    sealed: dict[str, str | None] = {k: given[k] for k in ("name", "notes") if k in given}
+    if "phone" in given:
+        phone = phones.normalize(given["phone"]) if given["phone"] else None
+        if phone and await _phone_taken(session, vault, phone, lead.id):
+            raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
+        sealed["phone"] = phone
+    if not sealed:
+        return
+    key = await vault.lead_key(session, lead.id)
+    seal_identity(vault, lead, key, sealed)
+    lead.updated_at = utcnow()
+    if "name" in sealed:
+        await _set_name_tokens(session, vault, lead.id, sealed["name"])
+
+
+async def list_leads(
+    db: Database,
+    *,
+    actor: Actor,
+    filters: LeadFilter,
+) -> Page[LeadRecord]:
+    """Leads the actor may see, newest first, filtered and searched."""
+    query = _filtered(
+        select(Lead).where(visible_to(actor), Lead.erased_at.is_(None)), db.vault, filters
+    )
+    async with db.session() as session:
+        rows = list(await session.scalars(paginate(query, Lead.id, filters)))
+        page = page_of(rows, filters, lambda lead: lead.id)
+        return Page(await open_leads(session, db.vault, page.items), page.next_cursor)
+
+
+def _filtered(query: Select[Any], vault: Vault, filters: LeadFilter) -> Select[Any]:
+    if filters.stage:
+        query = query.where(Lead.stage == filters.stage)
+    if filters.source:
+        query = query.where(Lead.source == filters.source)
+    if filters.assigned_agent_id:
+        query = query.where(Lead.assigned_agent_id == filters.assigned_agent_id)
+    if filters.phone:
+        query = query.where(
+            Lead.phone_index == vault.index("phone", phones.normalize(filters.phone))
+        )
+    if filters.q:
+        query = query.where(_search(vault, filters.q))
+    return query
+
+
+def _search(vault: Vault, q: str) -> ColumnElement[bool]:
+    """Match a query as a phone number, or as word prefixes of the name."""
+    phone = phones.try_normalize(q)
+    if phone:
+        return Lead.phone_index == vault.index("phone", phone)
+    tokens = {vault.index("name_token", token) for token in crypto.search_tokens(q)}
+    if not tokens:
+        raise InvalidInput("the search needs at least one letter or digit", field="q")
+    matching = (
+        select(LeadNameToken.lead_id)
+        .where(LeadNameToken.token.in_(tokens))
+        .group_by(LeadNameToken.lead_id)
+        .having(func.count(LeadNameToken.token.distinct()) == len(tokens))
+    )
+    return Lead.id.in_(matching)
+
+
+async def find_by_identity(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    bsuid: str | None = None,
+    wa_id: str | None = None,
+    phone: str | None = None,
+) -> Lead | None:
+    """The lead behind a WhatsApp sender: by BSUID, then wa_id, then phone (cloud-api.md §10)."""
+    for kind, value in (("bsuid", bsuid), ("wa_id", wa_id), ("phone", phone)):
+        if value:
+            column = getattr(Lead, f"{kind}_index")
+            lead = await session.scalar(select(Lead).where(column == vault.index(kind, value)))
+            if lead is not None:
+                return lead
+    return None

@@ -1,0 +1,172 @@
+"""Meetings (viewings): a lead, a property and a time, stored in UTC, shown in Israel time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai.auth import Actor
+from ovenai.db import Database
+from ovenai.errors import InvalidInput, NotFound
+from ovenai.keystore import RowCipher
+from ovenai.leads import visible_to
+from ovenai.models import Lead, Meeting, MeetingStatus, Property
+from ovenai.pagination import Page, PageQuery, page_of, paginate
+
+Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
+Notes = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class MeetingUpdate(BaseModel):
+    """Changes to a viewing; only given fields are touched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    property_id: Id | None = None
+    agent_id: Id | None = None
+    starts_at: datetime | None = None
+    duration_minutes: Annotated[int, Field(ge=5, le=600)] | None = None
+    status: MeetingStatus | None = None
+    notes: Notes | None = None
+
+
+class MeetingCreate(MeetingUpdate):
+    """A new viewing; a time without an offset is read in the agency's time zone."""
+
+    lead_id: Id
+    starts_at: datetime
+    status: MeetingStatus = MeetingStatus.PROPOSED
+
+
+class MeetingFilter(PageQuery):
+    """Filters of the meeting list."""
+
+    lead_id: Id | None = None
+    property_id: Id | None = None
+    status: MeetingStatus | None = None
+    starts_from: AwareDatetime | None = None
+    starts_until: AwareDatetime | None = None
+
+
+@dataclass(frozen=True)
+class MeetingRecord:
+    """A viewing as agents see it."""
+
+    id: str
+    lead_id: str
+    property_id: str | None
+    agent_id: str | None
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    notes: str | None
+    reminder_sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _aware(value: datetime, zone: tzinfo) -> datetime:
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+async def _record(session: AsyncSession, db: Database, meeting: Meeting) -> MeetingRecord:
+    key = await db.vault.lead_key(session, meeting.lead_id)
+    notes = RowCipher(key, "meetings", meeting.id).open("notes", meeting.notes_enc)
+    fields = {name: getattr(meeting, name) for name in MeetingRecord.__dataclass_fields__}
+    return MeetingRecord(**{**fields, "notes": notes})
+
+
+async def _visible_lead(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
+    lead = await session.scalar(select(Lead).where(Lead.id == lead_id, visible_to(actor)))
+    if lead is None:
+        raise InvalidInput(f"no lead {lead_id}", field="lead_id")
+    return lead
+
+
+async def _check_property(session: AsyncSession, property_id: str | None) -> None:
+    if property_id is not None and await session.get(Property, property_id) is None:
+        raise InvalidInput(f"no property {property_id}", field="property_id")
+
+
+async def create_meeting(
+    db: Database, *, actor: Actor, data: MeetingCreate, zone: tzinfo
+) -> MeetingRecord:
+    """Book a viewing for a lead the actor may see."""
+    async with db.session() as session:
+        await _visible_lead(session, actor, data.lead_id)
+        await _check_property(session, data.property_id)
+        values = data.model_dump(exclude={"notes"})
+        meeting = Meeting(**{**values, "starts_at": _aware(data.starts_at, zone)})
+        meeting.agent_id = meeting.agent_id or actor.user_id
+        session.add(meeting)
+        await session.flush()
+        key = await db.vault.lead_key(session, meeting.lead_id)
+        meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal("notes", data.notes)
+        await session.commit()
+        return await _record(session, db, meeting)
+
+
+async def _load(session: AsyncSession, actor: Actor, meeting_id: str) -> Meeting:
+    query = (
+        select(Meeting)
+        .join(Lead, Lead.id == Meeting.lead_id)
+        .where(Meeting.id == meeting_id, visible_to(actor))
+    )
+    meeting = await session.scalar(query)
+    if meeting is None:
+        raise NotFound(f"no meeting {meeting_id}")
+    return meeting
+
+
+async def get_meeting(db: Database, *, actor: Actor, meeting_id: str) -> MeetingRecord:
+    """One viewing of a lead the actor may see."""
+    async with db.session() as session:
+        return await _record(session, db, await _load(session, actor, meeting_id))
+
+
+async def update_meeting(
+    db: Database, *, actor: Actor, meeting_id: str, changes: MeetingUpdate, zone: tzinfo
+) -> MeetingRecord:
+    """Change the given fields of a viewing; a new time clears the reminder mark."""
+    given = changes.model_dump(exclude_unset=True)
+    async with db.session() as session:
+        meeting = await _load(session, actor, meeting_id)
+        await _check_property(session, given.get("property_id"))
+        if given.get("starts_at") is not None:
+            given["starts_at"] = _aware(given["starts_at"], zone)
+            meeting.reminder_sent_at = None
+        if "notes" in given:
+            key = await db.vault.lead_key(session, meeting.lead_id)
+            meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal(
+                "notes", given.pop("notes")
+            )
+        for name, value in given.items():
+            setattr(meeting, name, value)
+        await session.commit()
+        return await _record(session, db, meeting)
+
+
+async def list_meetings(
+    db: Database,
+    *,
+    actor: Actor,
+    filters: MeetingFilter,
+) -> Page[MeetingRecord]:
+    """Viewings of leads the actor may see, newest first."""
+    query: Any = select(Meeting).join(Lead, Lead.id == Meeting.lead_id).where(visible_to(actor))
+    for name in ("lead_id", "property_id", "status"):
+        if getattr(filters, name):
+            query = query.where(getattr(Meeting, name) == getattr(filters, name))
+    if filters.starts_from:
+        query = query.where(Meeting.starts_at >= filters.starts_from)
+    if filters.starts_until:
+        query = query.where(Meeting.starts_at < filters.starts_until)
+    async with db.session() as session:
+        rows = list(await session.scalars(paginate(query, Meeting.id, filters)))
+        page = page_of(rows, filters, lambda meeting: meeting.id)
+        return Page([await _record(session, db, m) for m in page.items], page.next_cursor)

@@ -1,0 +1,178 @@
+"""Settings: one validated object built from the environment (and `.env`).
+
+Built by :func:`load_settings`, never at import, so tests pass explicit values. A missing or
+malformed setting raises :class:`~ovenai.errors.ConfigurationError` whose one-line message
+names the variable and never echoes a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ovenai.errors import ConfigurationError
+
+# Graph API versions Meta has already switched off (cloud-api.md §9).
+EXPIRED_API_VERSIONS = frozenset(f"v{n}.0" for n in range(1, 21))
+_VERSION_RE = re.compile(r"^v\d{2}\.0$")
+
+SANDBOX_PHONE_NUMBER_ID = "100000000000001"
+SANDBOX_BUSINESS_ACCOUNT_ID = "200000000000001"
+
+
+class Environment(StrEnum):
+    """Where the product runs: production refuses sandbox defaults and simulator routes."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of CONTRACT.md, validated."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field("sqlite:///./var/ovenai.db", alias="DATABASE_URL")
+    whatsapp_access_token: SecretStr | None = Field(None, alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_phone_number_id: str | None = Field(None, alias="WHATSAPP_PHONE_NUMBER_ID")
+    whatsapp_business_account_id: str | None = Field(None, alias="WHATSAPP_BUSINESS_ACCOUNT_ID")
+    whatsapp_app_secret: SecretStr | None = Field(None, alias="WHATSAPP_APP_SECRET")
+    whatsapp_webhook_verify_token: SecretStr | None = Field(
+        None, alias="WHATSAPP_WEBHOOK_VERIFY_TOKEN"
+    )
+    whatsapp_api_version: str = Field("v25.0", alias="WHATSAPP_API_VERSION")
+    whatsapp_api_base_url: str = Field("https://graph.facebook.com", alias="WHATSAPP_API_BASE_URL")
+    encryption_keys: SecretStr | None = Field(None, alias="OVENAI_ENCRYPTION_KEYS")
+    secret_key: SecretStr | None = Field(None, alias="OVENAI_SECRET_KEY")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="OVENAI_ENV")
+    data_dir: Path = Field(Path("var"), alias="OVENAI_DATA_DIR")
+    timezone: str = Field("Asia/Jerusalem", alias="OVENAI_TIMEZONE")
+    sandbox: bool = False
+
+    @field_validator("whatsapp_api_version")
+    @classmethod
+    def _current_version(cls, value: str) -> str:
+        if not _VERSION_RE.match(value):
+            raise ValueError("must look like v25.0")
+        if value in EXPIRED_API_VERSIONS:
+            raise ValueError(f"{value} has expired at Meta; use v21.0 or newer")
+        return value
+
+    @field_validator("whatsapp_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The agency's time zone, used to show times."""
+        return ZoneInfo(self.timezone)
+
+    def secret(self, name: str) -> str:
+        """The plain value of a secret setting; raises when it is not configured."""
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigurationError(f"{_env_name(name)} is not set")
+        return str(value.get_secret_value())
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields[field]
+    return str(info.alias or field.upper())
+
+
+def load_settings(*, sandbox: bool = False, **overrides: Any) -> Settings:
+    """Build and validate the settings; sandbox mode fills missing secrets from `var/`."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    settings.sandbox = sandbox
+    if sandbox:
+        if settings.environment is Environment.PRODUCTION:
+            raise ConfigurationError("sandbox mode refuses to start with OVENAI_ENV=production")
+        _fill_sandbox_defaults(settings)
+    _require(settings, "encryption_keys", "secret_key")
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = error["loc"][0] if error["loc"] else "?"
+    field = str(loc)
+    name = _env_name(field) if field in Settings.model_fields else field
+    return f"{name} is malformed: {error['msg']}"
+
+
+def _require(settings: Settings, *names: str) -> None:
+    for name in names:
+        if getattr(settings, name) is None:
+            raise ConfigurationError(f"{_env_name(name)} is not set")
+
+
+def _fill_sandbox_defaults(settings: Settings) -> None:
+    """Use set variables as given; fill only unset ones with stable sandbox values."""
+    stored = _sandbox_secrets(settings.data_dir)
+    for name in ("whatsapp_access_token", "whatsapp_app_secret", "whatsapp_webhook_verify_token"):
+        if getattr(settings, name) is None:
+            setattr(settings, name, SecretStr(stored[name]))
+    if settings.encryption_keys is None:
+        settings.encryption_keys = SecretStr(stored["encryption_keys"])
+    if settings.secret_key is None:
+        settings.secret_key = SecretStr(stored["secret_key"])
+    settings.whatsapp_phone_number_id = settings.whatsapp_phone_number_id or SANDBOX_PHONE_NUMBER_ID
+    settings.whatsapp_business_account_id = (
+        settings.whatsapp_business_account_id or SANDBOX_BUSINESS_ACCOUNT_ID
+    )
+
+
+def _sandbox_secrets(data_dir: Path) -> dict[str, str]:
+    """Read, or create once with owner-only permissions, the sandbox's generated secrets."""
+    path = data_dir / "sandbox-secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    from ovenai.crypto import generate_master_key
+
+    values = {
+        "whatsapp_access_token": "sandbox-" + secrets.token_urlsafe(24),
+        "whatsapp_app_secret": secrets.token_hex(16),
+        "whatsapp_webhook_verify_token": secrets.token_urlsafe(16),
+        "encryption_keys": generate_master_key(),
+        "secret_key": secrets.token_urlsafe(32),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+    return values

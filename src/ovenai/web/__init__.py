@@ -1,0 +1,1 @@
+"""The HTTP surface: webhooks, REST API, dashboard, health and metrics."""

@@ -1,0 +1,72 @@
+"""The application factory: wires settings, the database and every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from ovenai import health
+from ovenai.crypto import KeyRing
+from ovenai.db import Database
+from ovenai.settings import Settings
+from ovenai.web import errors
+from ovenai.web.api import leads, meetings, messages, properties
+from ovenai.web.deps import DbDep
+from ovenai.web.security import SecurityHeaders
+
+
+def _api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for module in (leads, properties, meetings, messages):
+        router.include_router(module.router)
+    return router
+
+
+def _system_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/health", tags=["system"])
+    async def health_check(db: DbDep) -> JSONResponse:
+        """Liveness and readiness with real checks; 503 when the product is down."""
+        result = await health.check(db)
+        code = 503 if result.status == "down" else 200
+        return JSONResponse({"status": result.status, "checks": result.checks}, status_code=code)
+
+    return router
+
+
+def open_database(settings: Settings) -> Database:
+    """The database handle for these settings (keys from OVENAI_ENCRYPTION_KEYS)."""
+    ring = KeyRing.parse(settings.secret("encryption_keys"))
+    return Database(settings.database_url, ring)
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+    """Build the HTTP application; it opens (or is given) the database."""
+    database = db or open_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await database.start()
+        yield
+        if db is None:
+            await database.dispose()
+
+    app = FastAPI(
+        title="OvenAI",
+        version="1",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    errors.install(app)
+    app.include_router(_api_router())
+    app.include_router(_system_router())
+    app.add_middleware(SecurityHeaders)
+    return app

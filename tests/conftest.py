@@ -1,0 +1,203 @@
+"""Shared fixtures: a fresh database per backend (SQLite always, PostgreSQL when reachable),
+settings pointing at it, a real uvicorn server on loopback, and persona API clients.
+
+Every database test runs twice, once per backend. PostgreSQL tests are skipped only when the
+server at 127.0.0.1:5432 cannot be reached, and the skip says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from ovenai import auth
+from ovenai.crypto import generate_master_key
+from ovenai.db import Database, sync_url, upgrade
+from ovenai.models import Base, Role
+from ovenai.settings import Settings, load_settings
+from ovenai.web.app import create_app, open_database
+
+PG_HOST = "127.0.0.1"
+PG_ADMIN_DSN = f"host={PG_HOST} port=5432 user=postgres dbname=postgres connect_timeout=3"
+KEEP_TABLES = {"system_keys", "alembic_version"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {PG_HOST}:5432 is unreachable ({exc.__class__.__name__})"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[str]:
+    """A fresh, migrated database for this test session, per backend."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "ovenai.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    reason = _postgres_reachable()
+    if reason:
+        pytest.skip(f"SKIPPING PostgreSQL half: {reason}")
+    name = f"ovenai_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@{PG_HOST}:5432/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: Any) -> Settings:
+    """Settings for tests: explicit keys, the test database, no sandbox."""
+    data_dir: Path = tmp_path_factory.mktemp("var")
+    return load_settings(
+        database_url=database_url,
+        encryption_keys=generate_master_key(key_id="test-1"),
+        secret_key=secrets.token_urlsafe(32),
+        data_dir=data_dir,
+    )
+
+
+def _clean(url: str) -> None:
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in KEEP_TABLES:
+                conn.execute(text(f"DELETE FROM {table.name}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_db(settings: Settings) -> Settings:
+    """Empty every table (keys kept) so no test depends on another."""
+    _clean(settings.database_url)
+    return settings
+
+
+@pytest.fixture
+async def db(clean_db: Settings) -> Any:
+    """A started Database in the test's event loop."""
+    database = open_database(clean_db)
+    await database.start()
+    yield database
+    await database.dispose()
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn server in a background thread, on loopback."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """The product served on loopback against the session's database."""
+    with LiveServer(create_app(settings)) as live:
+        yield live
+
+
+@dataclass
+class Persona:
+    """A signed-in user with an API client."""
+
+    user_id: str
+    email: str
+    client: httpx.Client
+
+
+def _make_persona(settings: Settings, base_url: str, email: str, role: Role) -> Persona:
+    async def make() -> tuple[str, str]:
+        database: Database = open_database(settings)
+        try:
+            await database.start()
+            user = await auth.create_user(database, email=email, role=role)
+            issued = await auth.create_token(database, email=email)
+            return user.id, issued.token
+        finally:
+            await database.dispose()
+
+    user_id, token = asyncio.run(make())
+    headers = {"Authorization": f"Bearer {token}"}
+    client = httpx.Client(base_url=base_url, headers=headers, timeout=10)
+    return Persona(user_id=user_id, email=email, client=client)
+
+
+@pytest.fixture
+def personas(clean_db: Settings, server: LiveServer) -> Iterator[dict[str, Persona]]:
+    """An admin, an agent and another agent, each with a client."""
+    people = {
+        "admin": _make_persona(clean_db, server.url, "admin@example.co.il", Role.ADMIN),
+        "agent": _make_persona(clean_db, server.url, "dana@example.co.il", Role.AGENT),
+        "other_agent": _make_persona(clean_db, server.url, "yossi@example.co.il", Role.AGENT),
+    }
+    yield people
+    for persona in people.values():
+        persona.client.close()
+
+
+@pytest.fixture
+def admin(personas: dict[str, Persona]) -> httpx.Client:
+    return personas["admin"].client
+
+
+@pytest.fixture
+def agent(personas: dict[str, Persona]) -> httpx.Client:
+    return personas["agent"].client
+
+
+@pytest.fixture
+def anonymous(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client

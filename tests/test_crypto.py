@@ -1,0 +1,381 @@
+"""Envelope encryption, key ring, blind indexes and name search tokens."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ovenai.crypto import (
+    KEY_BYTES,
+    KeyRing,
+    WrappedKey,
+    aad,
+    blind_index,
+    decrypt,
+    decrypt_text,
+    encrypt,
+    encrypt_text,
+    generate_master_key,
+    name_tokens,
+    new_data_key,
+    search_tokens,
+)
+from ovenai.errors import ConfigurationError, CryptoError
+
+DATA_KEY = bytes(range(KEY_BYTES))
+INDEX_KEY = bytes(range(100, 100 + KEY_BYTES))
+NAME_AAD = aad("leads", "lead-1", "name")
+LEAD_CONTEXT = b"lead:lead-1"
+OLD_MATERIAL = base64.b64encode(b"o" * KEY_BYTES).decode()
+NEW_MATERIAL = base64.b64encode(b"n" * KEY_BYTES).decode()
+
+
+def ring_error(spec: str) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        KeyRing.parse(spec)
+    return caught.value.message
+
+
+def flip_bit(blob: bytes, bit: int) -> bytes:
+    flipped = bytearray(blob)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    return bytes(flipped)
+
+
+# --- encrypt / decrypt ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["דנה לוי", "Dana 🏠🔑 לוי", "", "נ" * 5000])
+def test_it_round_trips_hebrew_emoji_and_empty_text(text: str) -> None:
+    blob = encrypt_text(DATA_KEY, text, aad=NAME_AAD)
+    assert decrypt_text(DATA_KEY, blob, aad=NAME_AAD) == text
+
+
+def test_it_keeps_none_as_none() -> None:
+    assert encrypt_text(DATA_KEY, None, aad=NAME_AAD) is None
+    assert decrypt_text(DATA_KEY, None, aad=NAME_AAD) is None
+
+
+def test_it_lays_out_version_then_nonce_then_ciphertext_and_tag() -> None:
+    blob = encrypt(DATA_KEY, b"hello", aad=NAME_AAD)
+    assert blob[0] == 1
+    assert len(blob) == 1 + 12 + len(b"hello") + 16
+
+
+def test_it_uses_a_fresh_nonce_each_time() -> None:
+    first = encrypt(DATA_KEY, b"same", aad=NAME_AAD)
+    second = encrypt(DATA_KEY, b"same", aad=NAME_AAD)
+    assert first[1:13] != second[1:13]
+    assert first != second
+
+
+def test_it_refuses_a_tampered_byte_anywhere() -> None:
+    blob = encrypt(DATA_KEY, b"050-1234567", aad=NAME_AAD)
+    for index in range(len(blob)):
+        tampered = blob[:index] + bytes([blob[index] ^ 0x80]) + blob[index + 1 :]
+        with pytest.raises(CryptoError, match="failed to decrypt"):
+            decrypt(DATA_KEY, tampered, aad=NAME_AAD)
+
+
+def test_it_refuses_a_ciphertext_copied_to_another_row() -> None:
+    blob = encrypt(DATA_KEY, b"Dana", aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        decrypt(DATA_KEY, blob, aad=aad("leads", "lead-2", "name"))
+
+
+def test_it_refuses_a_ciphertext_copied_to_another_column() -> None:
+    blob = encrypt(DATA_KEY, b"Dana", aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        decrypt(DATA_KEY, blob, aad=aad("leads", "lead-1", "notes"))
+
+
+def test_it_refuses_another_data_key_as_after_crypto_shredding() -> None:
+    blob = encrypt(DATA_KEY, b"Dana", aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        decrypt(new_data_key(), blob, aad=NAME_AAD)
+
+
+def test_it_refuses_an_unknown_format_version() -> None:
+    blob = encrypt(DATA_KEY, b"Dana", aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="failed to decrypt: unknown format version 2"):
+        decrypt(DATA_KEY, b"\x02" + blob[1:], aad=NAME_AAD)
+
+
+@pytest.mark.parametrize("length", [0, 1, 13, 28])
+def test_it_refuses_a_blob_too_short_to_be_a_value(length: int) -> None:
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        decrypt(DATA_KEY, b"\x01" * length, aad=NAME_AAD)
+
+
+def test_it_refuses_a_data_key_of_the_wrong_size() -> None:
+    with pytest.raises(CryptoError, match="32 bytes, not 16"):
+        encrypt(DATA_KEY[:16], b"Dana", aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        decrypt(DATA_KEY[:16], b"\x01" * 40, aad=NAME_AAD)
+
+
+def test_it_refuses_a_plaintext_that_is_not_utf8_as_text() -> None:
+    blob = encrypt(DATA_KEY, b"\xff\xfe", aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="not UTF-8"):
+        decrypt_text(DATA_KEY, blob, aad=NAME_AAD)
+
+
+@given(plaintext=st.binary(max_size=512), associated=st.binary(max_size=64))
+def test_any_plaintext_round_trips(plaintext: bytes, associated: bytes) -> None:
+    assert decrypt(DATA_KEY, encrypt(DATA_KEY, plaintext, aad=associated), aad=associated) == (
+        plaintext
+    )
+
+
+@given(plaintext=st.binary(max_size=64), data=st.data())
+def test_any_single_bit_flip_fails(plaintext: bytes, data: st.DataObject) -> None:
+    blob = encrypt(DATA_KEY, plaintext, aad=NAME_AAD)
+    bit = data.draw(st.integers(min_value=0, max_value=len(blob) * 8 - 1), label="bit")
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        decrypt(DATA_KEY, flip_bit(blob, bit), aad=NAME_AAD)
+
+
+# --- aad -------------------------------------------------------------------------------
+
+
+def test_aad_cannot_be_confused_by_moving_characters_between_parts() -> None:
+    assert aad("leads", "1", "23") != aad("leads", "12", "3")
+    assert aad("a:b", "c", "d") != aad("a", "b:c", "d")
+    assert aad("leads", "1", "name") == aad("leads", "1", "name")
+
+
+def test_aad_refuses_an_empty_part() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        aad("leads", "", "name")
+
+
+# --- key ring --------------------------------------------------------------------------
+
+
+def test_it_parses_entries_separated_by_commas_and_whitespace_newest_first() -> None:
+    ring = KeyRing.parse(f" new:{NEW_MATERIAL},\n old:{OLD_MATERIAL} ,")
+    assert ring.ids == ("new", "old")
+    assert ring.newest_id == "new"
+
+
+def test_it_accepts_urlsafe_and_unpadded_base64() -> None:
+    material = base64.urlsafe_b64encode(b"\xfb" * KEY_BYTES).decode().rstrip("=")
+    assert "-" in material or "_" in material
+    assert KeyRing.parse(f"k.1_a-b:{material}").ids == ("k.1_a-b",)
+
+
+def test_its_repr_shows_ids_but_never_key_material() -> None:
+    ring = KeyRing.parse(f"new:{NEW_MATERIAL} old:{OLD_MATERIAL}")
+    assert repr(ring) == "KeyRing(ids=('new', 'old'))"
+
+
+@pytest.mark.parametrize(
+    ("spec", "names"),
+    [
+        (f"k1:{NEW_MATERIAL[:-8]}", "entry 1 (id 'k1')"),
+        (f"k1:{NEW_MATERIAL}!", "entry 1 (id 'k1')"),
+        (f"k1:{NEW_MATERIAL} k2:{NEW_MATERIAL}%", "entry 2 (id 'k2')"),
+        (f"k1:{NEW_MATERIAL} k1:{OLD_MATERIAL}", "entry 2 (id 'k1')"),
+        (f"k1:{NEW_MATERIAL} {OLD_MATERIAL}", "entry 2"),
+        (f"bad/id:{NEW_MATERIAL}", "entry 1"),
+        (f":{NEW_MATERIAL}", "entry 1"),
+        (f"{'k' * 65}:{NEW_MATERIAL}", "entry 1"),
+    ],
+)
+def test_a_bad_ring_names_the_setting_and_entry_but_never_the_key(spec: str, names: str) -> None:
+    message = ring_error(spec)
+    assert "OVENAI_ENCRYPTION_KEYS" in message
+    assert names in message
+    for secret in (NEW_MATERIAL, NEW_MATERIAL[:-8], OLD_MATERIAL):
+        assert secret not in message
+
+
+def test_a_ring_with_id_and_key_swapped_does_not_echo_the_key() -> None:
+    material = base64.urlsafe_b64encode(b"s" * KEY_BYTES).decode().rstrip("=")
+    message = ring_error(f"{material}:k1")
+    assert "entry 1" in message
+    assert material not in message
+
+
+@pytest.mark.parametrize("spec", ["", "  ,\n "])
+def test_an_empty_ring_names_the_setting(spec: str) -> None:
+    assert "OVENAI_ENCRYPTION_KEYS is empty" in ring_error(spec)
+
+
+def test_it_wraps_with_the_newest_key() -> None:
+    ring = KeyRing.parse(f"new:{NEW_MATERIAL} old:{OLD_MATERIAL}")
+    wrapped = ring.wrap(DATA_KEY, context=LEAD_CONTEXT)
+    assert wrapped.key_id == "new"
+    assert ring.unwrap(wrapped, context=LEAD_CONTEXT) == DATA_KEY
+    assert NEW_MATERIAL not in repr(wrapped)
+
+
+def test_it_unwraps_with_an_older_key_after_a_new_key_is_prepended() -> None:
+    wrapped = KeyRing.parse(f"old:{OLD_MATERIAL}").wrap(DATA_KEY, context=LEAD_CONTEXT)
+    rotated = KeyRing.parse(f"new:{NEW_MATERIAL},old:{OLD_MATERIAL}")
+    assert rotated.unwrap(wrapped, context=LEAD_CONTEXT) == DATA_KEY
+
+
+def test_rewrap_moves_a_data_key_to_the_newest_key() -> None:
+    wrapped = KeyRing.parse(f"old:{OLD_MATERIAL}").wrap(DATA_KEY, context=LEAD_CONTEXT)
+    rotated = KeyRing.parse(f"new:{NEW_MATERIAL},old:{OLD_MATERIAL}")
+    moved = rotated.rewrap(wrapped, context=LEAD_CONTEXT)
+    assert moved.key_id == "new"
+    assert KeyRing.parse(f"new:{NEW_MATERIAL}").unwrap(moved, context=LEAD_CONTEXT) == DATA_KEY
+
+
+def test_rewrap_returns_the_same_object_when_already_newest() -> None:
+    ring = KeyRing.parse(f"new:{NEW_MATERIAL}")
+    wrapped = ring.wrap(DATA_KEY, context=LEAD_CONTEXT)
+    assert ring.rewrap(wrapped, context=LEAD_CONTEXT) is wrapped
+
+
+def test_it_refuses_to_unwrap_with_a_ring_lacking_the_key() -> None:
+    wrapped = KeyRing.parse(f"old:{OLD_MATERIAL}").wrap(DATA_KEY, context=LEAD_CONTEXT)
+    with pytest.raises(CryptoError, match="failed to decrypt.*'old' is not in the ring") as caught:
+        KeyRing.parse(f"new:{NEW_MATERIAL}").unwrap(wrapped, context=LEAD_CONTEXT)
+    assert NEW_MATERIAL not in caught.value.message
+
+
+def test_it_refuses_a_data_key_wrapped_for_another_lead() -> None:
+    ring = KeyRing.parse(f"new:{NEW_MATERIAL}")
+    wrapped = ring.wrap(DATA_KEY, context=LEAD_CONTEXT)
+    with pytest.raises(CryptoError, match="failed to decrypt a data key of master key 'new'"):
+        ring.unwrap(wrapped, context=b"lead:lead-2")
+
+
+def test_it_refuses_a_data_key_wrapped_under_another_key_with_the_same_id() -> None:
+    wrapped = KeyRing.parse(f"k1:{OLD_MATERIAL}").wrap(DATA_KEY, context=LEAD_CONTEXT)
+    with pytest.raises(CryptoError, match="'k1'"):
+        KeyRing.parse(f"k1:{NEW_MATERIAL}").unwrap(wrapped, context=LEAD_CONTEXT)
+
+
+@pytest.mark.parametrize("cut", [0, 12, 59])
+def test_it_refuses_a_truncated_wrapped_key(cut: int) -> None:
+    ring = KeyRing.parse(f"new:{NEW_MATERIAL}")
+    wrapped = ring.wrap(DATA_KEY, context=LEAD_CONTEXT)
+    with pytest.raises(CryptoError, match="failed to decrypt"):
+        ring.unwrap(WrappedKey("new", wrapped.blob[:cut]), context=LEAD_CONTEXT)
+
+
+def test_it_refuses_to_wrap_a_data_key_of_the_wrong_size() -> None:
+    with pytest.raises(CryptoError, match="32 bytes"):
+        KeyRing.parse(f"new:{NEW_MATERIAL}").wrap(b"short", context=LEAD_CONTEXT)
+
+
+# --- key generation --------------------------------------------------------------------
+
+
+@time_machine.travel("2026-11-25 12:00:00+00:00", tick=False)
+def test_a_generated_master_key_is_a_dated_ring_entry() -> None:
+    entry = generate_master_key()
+    key_id, _, material = entry.partition(":")
+    assert key_id.startswith("k20261125-") and len(key_id) == len("k20261125-1a2b3c")
+    assert len(base64.b64decode(material)) == KEY_BYTES
+    assert KeyRing.parse(entry).ids == (key_id,)
+
+
+def test_generated_master_keys_differ() -> None:
+    first, second = generate_master_key(key_id="a"), generate_master_key(key_id="a")
+    assert first.startswith("a:") and first != second
+
+
+def test_it_refuses_to_generate_a_master_key_with_a_bad_id() -> None:
+    with pytest.raises(ConfigurationError, match="OVENAI_ENCRYPTION_KEYS"):
+        generate_master_key(key_id="no spaces")
+
+
+def test_new_data_keys_are_fresh_32_bytes() -> None:
+    assert len(new_data_key()) == KEY_BYTES
+    assert new_data_key() != new_data_key()
+
+
+# --- blind index -----------------------------------------------------------------------
+
+
+def test_blind_index_is_deterministic_lowercase_hex_of_128_bits() -> None:
+    digest = blind_index(INDEX_KEY, "phone", "+972501234567")
+    assert digest == blind_index(INDEX_KEY, "phone", "+972501234567")
+    assert len(digest) == 32 and digest == digest.lower()
+    int(digest, 16)
+
+
+def test_blind_index_keeps_its_known_answer() -> None:
+    # Stored indexes depend on this exact value: changing the scheme means re-indexing.
+    expected = "20f7fb3eedca5340b4630dfdf8318f30"
+    assert blind_index(bytes(range(32)), "phone", "+972501234567") == expected
+
+
+def test_blind_index_differs_per_kind_per_key_and_per_value() -> None:
+    phone = blind_index(INDEX_KEY, "phone", "972501234567")
+    assert phone != blind_index(INDEX_KEY, "wa_id", "972501234567")
+    assert phone != blind_index(DATA_KEY, "phone", "972501234567")
+    assert phone != blind_index(INDEX_KEY, "phone", "972501234568")
+
+
+def test_blind_index_cannot_be_confused_by_moving_characters_into_the_kind() -> None:
+    assert blind_index(INDEX_KEY, "phone", "1") != blind_index(INDEX_KEY, "phone1", "")
+
+
+def test_blind_index_refuses_an_empty_kind() -> None:
+    with pytest.raises(ValueError, match="needs a kind"):
+        blind_index(INDEX_KEY, "", "972501234567")
+
+
+def test_blind_index_refuses_a_short_key() -> None:
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        blind_index(b"short", "phone", "972501234567")
+
+
+# --- name search tokens ----------------------------------------------------------------
+
+
+def test_name_tokens_are_word_prefixes_for_english() -> None:
+    assert name_tokens("Dana Levi") == ["da", "dan", "dana", "le", "lev", "levi"]
+
+
+def test_name_tokens_ignore_niqqud_cantillation_and_bidi_marks() -> None:
+    pointed = "\u200f\u202bיִשְׂרָאֵל\u202c יִשְׂרְאֵלִי\u200e"
+    assert name_tokens(pointed) == name_tokens("ישראל ישראלי")
+    assert name_tokens(pointed) == ["יש", "ישר", "ישרא", "ישראל", "ישראלי"]
+
+
+def test_name_tokens_keep_a_single_letter_word_and_drop_duplicates() -> None:
+    assert name_tokens("J. Dana dana DANA") == ["j", "da", "dan", "dana"]
+
+
+def test_name_tokens_stop_at_24_characters() -> None:
+    tokens = name_tokens("a" * 30)
+    assert tokens[0] == "aa" and tokens[-1] == "a" * 24 and len(tokens) == 23
+
+
+def test_name_tokens_split_on_hyphen_and_maqaf_but_join_apostrophes() -> None:
+    assert search_tokens("Levi-Cohen בית־לחם") == ["levi", "cohen", "בית", "לחמ"]
+    assert search_tokens("O'Brien ג׳ורג׳ ג'ורג'") == ["obrien", "גורג"]
+
+
+def test_hebrew_final_letters_match_prefixes() -> None:
+    assert set(search_tokens("דן")) <= set(name_tokens("דני לוי"))
+
+
+def test_search_tokens_match_a_hebrew_name_typed_without_niqqud() -> None:
+    name = name_tokens("\u200fמֹשֶׁה כֹּהֵן")
+    assert set(search_tokens("משה כה")) <= set(name)
+    assert not set(search_tokens("משה לוי")) <= set(name)
+
+
+def test_search_tokens_are_whole_words_cut_to_24_characters() -> None:
+    assert search_tokens("  DANA,   le!  ") == ["dana", "le"]
+    assert search_tokens("b" * 30) == ["b" * 24]
+    assert search_tokens("b" * 30)[0] in name_tokens("b" * 40)
+    assert search_tokens(" - ") == []
+
+
+@given(words=st.lists(st.text(alphabet="abcdefghijאבגדהוזחטיכךלמםנןפףצץ", min_size=1), min_size=1))
+def test_every_prefix_query_of_a_name_finds_it(words: list[str]) -> None:
+    query = " ".join(word[: max(2, len(word) // 2)] for word in words)
+    assert set(search_tokens(query)) <= set(name_tokens(" ".join(words)))
