@@ -77,8 +77,8 @@ def _aware(value: datetime, zone: tzinfo) -> datetime:
 async def _record(session: AsyncSession, db: Database, meeting: Meeting) -> MeetingRecord:
     key = await db.vault.lead_key(session, meeting.lead_id)
     notes = RowCipher(key, "meetings", meeting.id).open("notes", meeting.notes_enc)
-    fields = {name: getattr(meeting, name) for name in MeetingRecord.__dataclass_fields__}
-    return MeetingRecord(**{**fields, "notes": notes})
+    names = [name for name in MeetingRecord.__dataclass_fields__ if name != "notes"]
+    return MeetingRecord(notes=notes, **{name: getattr(meeting, name) for name in names})
 
 
 async def _visible_lead(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:

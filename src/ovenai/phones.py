@@ -55,7 +55,7 @@ def _plausible(number: phonenumbers.PhoneNumber) -> bool:
     """
     if phonenumbers.is_valid_number(number):
         return True
-    region = phonenumbers.region_code_for_country_code(number.country_code)
+    region = phonenumbers.region_code_for_country_code(number.country_code or 0)
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if example is None or not phonenumbers.is_possible_number(number):
         return False

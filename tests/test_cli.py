@@ -1,0 +1,123 @@
+"""The `ovenai` command as an operator runs it: a real process, one clear line on errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ovenai.db import sync_url
+from ovenai.settings import Settings
+
+OVENAI = str(Path(sys.executable).with_name("ovenai"))
+
+
+def run(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "OVENAI_ENCRYPTION_KEYS": settings.secret("encryption_keys"),
+        "OVENAI_SECRET_KEY": settings.secret("secret_key"),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [OVENAI, *args], capture_output=True, text=True, env=environment, timeout=60, check=False
+    )
+
+
+def test_every_command_has_help(clean_db: Settings) -> None:
+    for command in (["--help"], ["serve", "--help"], ["leads", "import", "--help"]):
+        result = run(clean_db, *command)
+        assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_db_upgrade_is_idempotent(clean_db: Settings) -> None:
+    result = run(clean_db, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+
+
+def test_users_and_tokens_are_created_and_the_token_is_printed_once(clean_db: Settings) -> None:
+    made = run(
+        clean_db,
+        "users",
+        "create",
+        "Rina@Example.co.il",
+        "--role",
+        "admin",
+        "--password",
+        "correct horse battery",
+    )
+    assert made.returncode == 0, made.stderr
+    token = run(clean_db, "tokens", "create", "rina@example.co.il")
+    assert token.returncode == 0
+    assert token.stdout.strip().startswith("ovn_")
+    again = run(clean_db, "users", "create", "rina@example.co.il", "--password", "another long one")
+    assert again.returncode != 0
+    assert again.stderr.strip() == "error: a user with e-mail rina@example.co.il already exists"
+
+
+def test_a_token_for_an_unknown_user_fails_with_one_line(clean_db: Settings) -> None:
+    result = run(clean_db, "tokens", "create", "nobody@example.co.il")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["error: no user with e-mail nobody@example.co.il"]
+
+
+def test_a_malformed_setting_stops_with_one_line_naming_it(clean_db: Settings) -> None:
+    result = run(clean_db, "db", "upgrade", env={"WHATSAPP_API_VERSION": "v17.0"})
+    assert result.returncode == 78
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "WHATSAPP_API_VERSION" in lines[0]
+
+
+def test_secrets_never_reach_the_output(clean_db: Settings) -> None:
+    result = run(clean_db, "db", "upgrade", env={"WHATSAPP_ACCESS_TOKEN": "EAAG-secret-value"})
+    assert "EAAG-secret-value" not in result.stdout + result.stderr
+    assert clean_db.secret("encryption_keys").split(":")[1] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("bom", [True, False])
+def test_leads_import_reports_each_row(clean_db: Settings, tmp_path: Path, bom: bool) -> None:
+    text = "שם,טלפון,עיר\nדנה,050-234-5678,חיפה\nרון,0502345678,חדרה\nבעיה,12,חיפה\n"
+    path = tmp_path / "leads.csv"
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    result = run(clean_db, "leads", "import", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "imported 1, updated 1, rejected 1"
+    assert "line 4: phone" in result.stdout
+
+
+def test_an_import_killed_midway_leaves_nothing_behind(clean_db: Settings, tmp_path: Path) -> None:
+    rows = "".join(f"ליד {i},+9725{i:08d}\n" for i in range(20_000, 24_000))
+    path = tmp_path / "big.csv"
+    path.write_text("name,phone\n" + rows, encoding="utf-8")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": clean_db.database_url,
+        "OVENAI_ENCRYPTION_KEYS": clean_db.secret("encryption_keys"),
+        "OVENAI_SECRET_KEY": clean_db.secret("secret_key"),
+    }
+    process = subprocess.Popen(
+        [OVENAI, "leads", "import", str(path)], env=environment, stdout=subprocess.PIPE
+    )
+    time.sleep(2.5)
+    still_running = process.poll() is None
+    process.kill()
+    process.communicate(timeout=30)
+    assert still_running, "the import finished before it could be killed; make the file bigger"
+    assert _lead_count(clean_db) == 0
+
+
+def _lead_count(settings: Settings) -> int:
+    engine = create_engine(sync_url(settings.database_url))
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT count(*) FROM leads")).scalar_one()
+    engine.dispose()
+    return int(value)

@@ -1,0 +1,83 @@
+"""Importing leads from CSV: headers in Hebrew or English, de-duplication, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ovenai import lead_import
+from ovenai.auth import Actor
+from ovenai.db import Database
+from ovenai.errors import InvalidInput
+from ovenai.lead_fields import LeadFilter
+from ovenai.leads import list_leads
+from ovenai.models import Lead
+
+pytestmark = pytest.mark.anyio
+SYSTEM = Actor.system()
+
+
+def write(tmp_path: Path, text: str, encoding: str = "utf-8-sig") -> Path:
+    path = tmp_path / "leads.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+async def count(db: Database) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(Lead)) or 0)
+
+
+async def test_english_headers_and_fields_are_imported(db: Database, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Name,Phone,Language,City,Rooms,Budget,Notes\n"
+        "Dana Levi,+972-50-234-5678,English,Haifa,3.5,2000000,wants a balcony\n",
+    )
+    report = await lead_import.import_leads(db, path=path, actor=SYSTEM)
+    assert (report.imported, report.updated, report.rejected) == (1, 0, [])
+    [lead] = (await list_leads(db, actor=SYSTEM, filters=LeadFilter())).items
+    assert lead.name == "Dana Levi" and lead.language == "en" and lead.source == "import"
+    assert str(lead.want_rooms_min) == "3.5" and lead.want_budget_max == 2_000_000
+
+
+async def test_a_broken_row_in_the_middle_is_rejected_and_the_rest_imported(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "שם,טלפון\nאבי,0502345678\nשבור,0502345679,עמודה נוספת\n,0502345670\nגלית,0502345671\n",
+    )
+    report = await lead_import.import_leads(db, path=path, actor=SYSTEM)
+    assert report.imported == 2
+    assert [line for line, _ in report.rejected] == [3, 4]
+    assert "3 fields but the header has 2" in report.rejected[0][1]
+    assert report.rejected[1][1].startswith("name")
+    assert await count(db) == 2
+
+
+async def test_a_phone_already_stored_in_another_format_updates_that_lead(
+    db: Database, tmp_path: Path
+) -> None:
+    await lead_import.import_leads(
+        db, path=write(tmp_path, "name,phone\nאבי,0502345678\n"), actor=SYSTEM
+    )
+    again = write(tmp_path, "name,phone,notes\nאבי כהן,+972 50 234 5678,חזר\n")
+    report = await lead_import.import_leads(db, path=again, actor=SYSTEM)
+    assert (report.imported, report.updated) == (0, 1)
+    [lead] = (await list_leads(db, actor=SYSTEM, filters=LeadFilter())).items
+    assert lead.name == "אבי כהן" and lead.notes == "חזר"
+
+
+async def test_a_file_that_is_not_utf8_is_refused_whole(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, "שם,טלפון\nאבי,0502345678\n", encoding="cp1255")
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        await lead_import.import_leads(db, path=path, actor=SYSTEM)
+    assert await count(db) == 0
+
+
+async def test_a_file_without_a_phone_column_is_refused(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="phone column"):
+        await lead_import.import_leads(db, path=write(tmp_path, "name,city\nא,ב\n"), actor=SYSTEM)
