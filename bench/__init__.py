@@ -1,0 +1,1 @@
+"""Benchmarks: one script per path; results and commands in bench/README.md."""
