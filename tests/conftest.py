@@ -25,14 +25,14 @@ from sqlalchemy import create_engine, text
 
 from ovenai import auth
 from ovenai.crypto import generate_master_key
-from ovenai.db import Database, sync_url, upgrade
+from ovenai.db import Database, sync_url, upgrade, upgrade_keystore
 from ovenai.models import Base, Role
 from ovenai.settings import Settings, load_settings
 from ovenai.web.app import create_app, open_database
 
 PG_HOST = "127.0.0.1"
 PG_ADMIN_DSN = f"host={PG_HOST} port=5432 user=postgres dbname=postgres connect_timeout=3"
-KEEP_TABLES = {"system_keys", "alembic_version"}
+KEEP_TABLES = {"alembic_version"}
 
 
 @pytest.fixture
@@ -48,34 +48,58 @@ def _postgres_reachable() -> str | None:
         return f"PostgreSQL at {PG_HOST}:5432 is unreachable ({exc.__class__.__name__})"
 
 
+@dataclass(frozen=True)
+class Databases:
+    """The data database and the key store of one backend."""
+
+    url: str
+    keystore_url: str
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[str]:
-    """A fresh, migrated database for this test session, per backend."""
+def databases(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Databases]:
+    """A fresh, migrated database and key store for this test session, per backend."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "ovenai.db"
-        url = f"sqlite:///{path}"
-        upgrade(url)
-        yield url
+        folder = tmp_path_factory.mktemp("db")
+        pair = Databases(f"sqlite:///{folder / 'ovenai.db'}", f"sqlite:///{folder / 'keys.db'}")
+        _migrate(pair)
+        yield pair
         return
     reason = _postgres_reachable()
     if reason:
         pytest.skip(f"SKIPPING PostgreSQL half: {reason}")
     name = f"ovenai_test_{secrets.token_hex(4)}"
+    names = (name, f"{name}_keys")
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@{PG_HOST}:5432/{name}"
-    upgrade(url)
-    yield url
+        for each in names:
+            conn.execute(f'CREATE DATABASE "{each}"')
+    base = f"postgresql+psycopg://postgres@{PG_HOST}:5432"
+    pair = Databases(f"{base}/{name}", f"{base}/{name}_keys")
+    _migrate(pair)
+    yield pair
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for each in names:
+            conn.execute(f'DROP DATABASE "{each}" WITH (FORCE)')
+
+
+def _migrate(pair: Databases) -> None:
+    upgrade(pair.url)
+    upgrade_keystore(pair.keystore_url)
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: Any) -> Settings:
-    """Settings for tests: explicit keys, the test database, no sandbox."""
+def database_url(databases: Databases) -> str:
+    """The data database's URL."""
+    return databases.url
+
+
+@pytest.fixture(scope="session")
+def settings(databases: Databases, tmp_path_factory: Any) -> Settings:
+    """Settings for tests: explicit keys, the test databases, no sandbox."""
     data_dir: Path = tmp_path_factory.mktemp("var")
     return load_settings(
-        database_url=database_url,
+        database_url=databases.url,
+        keystore_url=databases.keystore_url,
         encryption_keys=generate_master_key(key_id="test-1"),
         secret_key=secrets.token_urlsafe(32),
         data_dir=data_dir,

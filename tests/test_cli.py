@@ -23,6 +23,7 @@ def run(
     environment = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
+        "OVENAI_KEYSTORE_URL": str(settings.keystore_url),
         "OVENAI_ENCRYPTION_KEYS": settings.secret("encryption_keys"),
         "OVENAI_SECRET_KEY": settings.secret("secret_key"),
         **(env or {}),
@@ -101,6 +102,7 @@ def test_an_import_killed_midway_leaves_nothing_behind(clean_db: Settings, tmp_p
     environment = {
         **os.environ,
         "DATABASE_URL": clean_db.database_url,
+        "OVENAI_KEYSTORE_URL": str(clean_db.keystore_url),
         "OVENAI_ENCRYPTION_KEYS": clean_db.secret("encryption_keys"),
         "OVENAI_SECRET_KEY": clean_db.secret("secret_key"),
     }

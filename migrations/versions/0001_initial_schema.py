@@ -39,20 +39,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_properties_status"), ["status"], unique=False)
 
     op.create_table(
-        "system_keys",
-        sa.Column("purpose", sa.String(length=32), nullable=False),
-        sa.Column("master_key_id", sa.String(length=64), nullable=False),
-        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("purpose"),
-    )
-    with op.batch_alter_table("system_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_system_keys_master_key_id"), ["master_key_id"], unique=False
-        )
-
-    op.create_table(
         "users",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -128,21 +114,6 @@ def upgrade() -> None:
             batch_op.f("ix_leads_assigned_agent_id"), ["assigned_agent_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_leads_stage"), ["stage"], unique=False)
-
-    op.create_table(
-        "lead_keys",
-        sa.Column("lead_id", sa.String(length=36), nullable=False),
-        sa.Column("master_key_id", sa.String(length=64), nullable=False),
-        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["lead_id"], ["leads.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("lead_id"),
-    )
-    with op.batch_alter_table("lead_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_lead_keys_master_key_id"), ["master_key_id"], unique=False
-        )
 
     op.create_table(
         "lead_name_tokens",
@@ -230,10 +201,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_lead_name_tokens_token")
 
     op.drop_table("lead_name_tokens")
-    with op.batch_alter_table("lead_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_lead_keys_master_key_id"))
-
-    op.drop_table("lead_keys")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leads_stage"))
         batch_op.drop_index(batch_op.f("ix_leads_assigned_agent_id"))
@@ -244,10 +211,6 @@ def downgrade() -> None:
 
     op.drop_table("api_tokens")
     op.drop_table("users")
-    with op.batch_alter_table("system_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_system_keys_master_key_id"))
-
-    op.drop_table("system_keys")
     with op.batch_alter_table("properties", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_properties_status"))
         batch_op.drop_index(batch_op.f("ix_properties_city"))

@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from ovenai import auth, lead_import
-from ovenai.db import Database, upgrade
+from ovenai.db import Database, upgrade, upgrade_keystore
 from ovenai.errors import OvenAIError
 from ovenai.models import Role
 from ovenai.settings import Settings, load_settings
@@ -81,10 +81,16 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _migrate(settings: Settings) -> None:
+    upgrade(settings.database_url)
+    assert settings.keystore_url is not None  # placed by load_settings
+    upgrade_keystore(settings.keystore_url)
+
+
 def _prepare_sandbox(settings: Settings) -> None:
     from ovenai import sandbox
 
-    upgrade(settings.database_url)
+    _migrate(settings)
     login = _with_db(settings, sandbox.ensure_demo_admin)
     if login is not None:
         typer.echo(f"Demo admin created (shown once): {login.email} / {login.password}")
@@ -93,10 +99,10 @@ def _prepare_sandbox(settings: Settings) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration to the configured database."""
+    """Apply every migration to the configured database and key store."""
     settings = _settings()
     try:
-        upgrade(settings.database_url)
+        _migrate(settings)
     except Exception as exc:  # alembic/driver errors: one line, no traceback
         typer.echo(f"error: the migration failed: {exc}", err=True)
         raise typer.Exit(1) from None

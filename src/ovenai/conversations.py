@@ -86,7 +86,7 @@ async def conversation(db: Database, *, actor: Actor, lead_id: str) -> list[Mess
         await load_visible(session, actor, lead_id)
         query = select(Message).where(Message.lead_id == lead_id)
         rows = list(await session.scalars(query.order_by(Message.created_at, Message.id)))
-        key = await db.vault.lead_key(session, lead_id)
+        key = await db.vault.key("lead", lead_id)
     return [open_message(row, key) for row in rows]
 
 
@@ -101,5 +101,5 @@ async def get_message(db: Database, *, actor: Actor, message_id: str) -> Message
         message = await session.scalar(query)
         if message is None:
             raise NotFound(f"no message {message_id}")
-        key = await db.vault.lead_key(session, message.lead_id)
+        key = await db.vault.key("lead", message.lead_id)
     return open_message(message, key)

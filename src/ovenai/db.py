@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ovenai.crypto import KeyRing
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+KEYSTORE_MIGRATIONS_DIR = MIGRATIONS_DIR / "keystore"
 
 
 def new_id() -> str:
@@ -133,18 +134,17 @@ def _ensure_sqlite_dir(url: str) -> None:
 class Database:
     """The process's engine, session factory and key store (the data layer's one handle)."""
 
-    def __init__(self, url: str, ring: KeyRing) -> None:
+    def __init__(self, url: str, ring: KeyRing, keystore_url: str) -> None:
         from ovenai.keystore import Vault
 
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.vault = Vault(ring)
+        self.vault = Vault(ring, keystore_url)
 
     async def start(self) -> None:
         """Load the keys the data layer needs; call once after migrations."""
-        async with self.session() as session:
-            await self.vault.start(session)
+        await self.vault.start()
 
     @property
     def dialect(self) -> str:
@@ -168,13 +168,14 @@ class Database:
             await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (data and key store)."""
         await self.engine.dispose()
+        await self.vault.dispose()
 
 
-def _alembic_config(url: str) -> AlembicConfig:
+def _alembic_config(url: str, directory: Path = MIGRATIONS_DIR) -> AlembicConfig:
     config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(directory))
     config.attributes["database_url"] = sync_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         _ensure_sqlite_dir(url)
@@ -184,6 +185,11 @@ def _alembic_config(url: str) -> AlembicConfig:
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply the Alembic migrations up to `revision` (the only way the schema is made)."""
     alembic_command.upgrade(_alembic_config(url), revision)
+
+
+def upgrade_keystore(url: str) -> None:
+    """Apply the key store's migrations (its own database, see ovenai.keystore)."""
+    alembic_command.upgrade(_alembic_config(url, KEYSTORE_MIGRATIONS_DIR), "head")
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -1,10 +1,15 @@
-"""Keys for data at rest: per-lead data keys and the blind-index key, kept in the database.
+"""The key store: data keys kept apart from the data, so erasure reaches backups too.
 
-Envelope encryption: each lead has its own 256-bit data key, stored wrapped by the newest
-master key of the ring (`OVENAI_ENCRYPTION_KEYS`). Destroying a lead's wrapped key makes every
-copy of its data unreadable (crypto-shredding). The blind-index key that makes encrypted
-phones and BSUIDs findable is itself a stored, wrapped system key, so rotating master keys
-never changes an index value.
+Envelope encryption: each lead has its own 256-bit data key; the blind-index key and other
+product-wide keys are data keys too. All are stored wrapped by the newest master key of the
+ring (`OVENAI_ENCRYPTION_KEYS`) in a database of their own (`OVENAI_KEYSTORE_URL`), never in
+the main database. A copy of the main database therefore holds only ciphertext: once a
+lead's key is destroyed (erasure), no copy of that lead's data — backups included — can be
+read again (crypto-shredding). The key store is backed up separately, with a retention
+shorter than the 30-day erasure deadline.
+
+Rotating master keys re-wraps data keys in batches (:meth:`Vault.rotate`); the data itself
+never changes, and blind indexes stay valid because the index key is a stored data key.
 """
 
 from __future__ import annotations
@@ -12,24 +17,38 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ovenai import crypto
-from ovenai.errors import CryptoError
-from ovenai.models import LeadKey, SystemKey
+from ovenai.db import UTCDateTime, create_engine, utcnow
+from ovenai.errors import Conflict, CryptoError
 
 BLIND_INDEX = "blind_index"
 
 
-def _lead_context(lead_id: str) -> bytes:
-    return b"lead-key:" + lead_id.encode()
+class KeyBase(DeclarativeBase):
+    """Base of the key store's tables (a separate database)."""
 
 
-def _system_context(purpose: str) -> bytes:
-    return b"system-key:" + purpose.encode()
+class DataKey(KeyBase):
+    """One wrapped data key: a lead's, or a product-wide one (scope `system`)."""
+
+    __tablename__ = "data_keys"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    master_key_id: Mapped[str] = mapped_column(String(64), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def _context(scope: str, key_id: str) -> bytes:
+    return f"data-key:{scope}:{key_id}".encode()
 
 
 @dataclass(frozen=True)
@@ -49,35 +68,32 @@ class RowCipher:
         return crypto.decrypt_text(self.key, blob, aad=crypto.aad(self.table, self.row_id, column))
 
 
-class Vault:
-    """The key ring plus a small cache of unwrapped lead keys."""
+@dataclass(frozen=True)
+class RotationStep:
+    """What one batch of a rotation did."""
 
-    def __init__(self, ring: crypto.KeyRing, *, cache_size: int = 4096) -> None:
+    rewrapped: int
+    remaining: int
+
+
+class Vault:
+    """The key store's engine, the master key ring and a cache of unwrapped keys."""
+
+    def __init__(self, ring: crypto.KeyRing, url: str, *, cache_size: int = 4096) -> None:
         self.ring = ring
+        self.url = url
+        self.engine = create_engine(url)
         self._index_key: bytes | None = None
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._cache_size = cache_size
 
-    async def start(self, session: AsyncSession) -> None:
+    async def start(self) -> None:
         """Load (creating once) the blind-index key; call before any lookup."""
-        row = await session.get(SystemKey, BLIND_INDEX)
-        if row is None:
-            row = await self._create_system_key(session, BLIND_INDEX)
-        wrapped = crypto.WrappedKey(row.master_key_id, row.wrapped)
-        self._index_key = self.ring.unwrap(wrapped, context=_system_context(BLIND_INDEX))
+        self._index_key = await self.key("system", BLIND_INDEX, create=True)
 
-    async def _create_system_key(self, session: AsyncSession, purpose: str) -> SystemKey:
-        wrapped = self.ring.wrap(crypto.new_data_key(), context=_system_context(purpose))
-        row = SystemKey(purpose=purpose, master_key_id=wrapped.key_id, wrapped=wrapped.blob)
-        session.add(row)
-        try:
-            await session.commit()
-        except IntegrityError:  # another process created it first: use theirs
-            await session.rollback()
-            existing = await session.get(SystemKey, purpose)
-            assert existing is not None
-            return existing
-        return row
+    async def dispose(self) -> None:
+        """Close the key store's connections."""
+        await self.engine.dispose()
 
     def index(self, kind: str, value: str) -> str:
         """The blind index of a value (phone, bsuid, wa_id, name token)."""
@@ -85,46 +101,112 @@ class Vault:
             raise CryptoError("the key store was not started")
         return crypto.blind_index(self._index_key, kind, value)
 
-    def new_lead_key(self, session: AsyncSession, lead_id: str) -> bytes:
-        """Create a lead's data key and add its wrapped form to the session."""
-        key = crypto.new_data_key()
-        wrapped = self.ring.wrap(key, context=_lead_context(lead_id))
-        session.add(LeadKey(lead_id=lead_id, master_key_id=wrapped.key_id, wrapped=wrapped.blob))
-        self._remember(lead_id, key)
-        return key
+    async def key(self, scope: str, key_id: str, *, create: bool = False) -> bytes:
+        """One data key; created when asked to and missing, CryptoError when destroyed."""
+        found = await self.keys(scope, [key_id], create=create)
+        return found[key_id]
 
-    async def lead_key(self, session: AsyncSession, lead_id: str) -> bytes:
-        """A lead's data key; CryptoError when it was destroyed (lead erased)."""
-        keys = await self.lead_keys(session, [lead_id])
-        return keys[lead_id]
-
-    async def lead_keys(self, session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, bytes]:
-        """Data keys of several leads in one query."""
-        wanted = list(dict.fromkeys(lead_ids))
-        found = {lead_id: self._cache[lead_id] for lead_id in wanted if lead_id in self._cache}
-        missing = [lead_id for lead_id in wanted if lead_id not in found]
+    async def keys(
+        self, scope: str, key_ids: Iterable[str], *, create: bool = False
+    ) -> dict[str, bytes]:
+        """Several data keys of one scope in one query."""
+        wanted = list(dict.fromkeys(key_ids))
+        found = {k: self._cache[(scope, k)] for k in wanted if (scope, k) in self._cache}
+        missing = [k for k in wanted if k not in found]
         if missing:
-            rows = await session.scalars(select(LeadKey).where(LeadKey.lead_id.in_(missing)))
-            for row in rows:
-                found[row.lead_id] = self._unwrap(row)
-        for lead_id in wanted:
-            if lead_id not in found:
-                raise CryptoError(f"the data key of lead {lead_id} no longer exists")
+            found.update(await self._load(scope, missing))
+        for key_id in wanted:
+            if key_id not in found:
+                if not create:
+                    raise CryptoError(f"the {scope} data key {key_id} no longer exists")
+                found[key_id] = await self._create(scope, key_id)
         return found
 
-    def _unwrap(self, row: LeadKey) -> bytes:
+    async def _load(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
+        query = select(DataKey).where(DataKey.scope == scope, DataKey.id.in_(key_ids))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.id: self._unwrap(scope, row.id, row.master_key_id, row.wrapped) for row in rows}
+
+    def _unwrap(self, scope: str, key_id: str, master_key_id: str, wrapped: bytes) -> bytes:
         key = self.ring.unwrap(
-            crypto.WrappedKey(row.master_key_id, row.wrapped), context=_lead_context(row.lead_id)
+            crypto.WrappedKey(master_key_id, wrapped), context=_context(scope, key_id)
         )
-        self._remember(row.lead_id, key)
+        self._remember((scope, key_id), key)
         return key
 
-    def _remember(self, lead_id: str, key: bytes) -> None:
-        self._cache[lead_id] = key
-        self._cache.move_to_end(lead_id)
+    async def _create(self, scope: str, key_id: str) -> bytes:
+        key = crypto.new_data_key()
+        wrapped = self.ring.wrap(key, context=_context(scope, key_id))
+        row = {"scope": scope, "id": key_id, "master_key_id": wrapped.key_id}
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(DataKey.__table__.insert().values(**row, wrapped=wrapped.blob))
+        except IntegrityError:  # created meanwhile by another process: use that one
+            return (await self._load(scope, [key_id]))[key_id]
+        self._remember((scope, key_id), key)
+        return key
+
+    async def new_lead_key(self, lead_id: str) -> bytes:
+        """Create a new lead's data key (committed at once: a key without a lead is harmless)."""
+        return await self.key("lead", lead_id, create=True)
+
+    async def lead_keys(self, lead_ids: Iterable[str]) -> dict[str, bytes]:
+        """Data keys of several leads."""
+        return await self.keys("lead", lead_ids)
+
+    async def destroy(self, scope: str, key_id: str) -> None:
+        """Destroy a data key for good: everything sealed with it becomes unreadable."""
+        self._cache.pop((scope, key_id), None)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(DataKey).where(DataKey.scope == scope, DataKey.id == key_id))
+
+    def forget_cache(self) -> None:
+        """Drop every cached key (after erasure elsewhere, or in tests)."""
+        self._cache.clear()
+
+    def _remember(self, cache_key: tuple[str, str], key: bytes) -> None:
+        self._cache[cache_key] = key
+        self._cache.move_to_end(cache_key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def forget(self, lead_id: str) -> None:
-        """Drop a lead's key from the cache (after erasure)."""
-        self._cache.pop(lead_id, None)
+    async def usage(self) -> dict[str, int]:
+        """How many data keys each master key wraps."""
+        query = select(DataKey.master_key_id, func.count()).group_by(DataKey.master_key_id)
+        async with self.engine.connect() as conn:
+            return {key_id: int(count) for key_id, count in (await conn.execute(query)).all()}
+
+    async def rotate_batch(self, *, batch_size: int = 500) -> RotationStep:
+        """Re-wrap one batch of data keys under the newest master key; safe to repeat.
+
+        Each batch commits on its own, so a rotation killed halfway resumes where it stopped
+        (the query selects only keys not yet under the newest master key), and the product
+        keeps serving meanwhile: every key stays readable under either master key.
+        """
+        newest = self.ring.newest_id
+        stale = select(DataKey).where(DataKey.master_key_id != newest)
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(stale.order_by(DataKey.id).limit(batch_size))).all()
+            for row in rows:
+                await conn.execute(_rewrapped(self.ring, row))
+            remaining = await conn.scalar(select(func.count()).select_from(stale.subquery()))
+        return RotationStep(rewrapped=len(rows), remaining=int(remaining or 0))
+
+    def check_retirable(self, usage: dict[str, int], master_key_id: str) -> None:
+        """Refuse to retire a master key that still wraps any data key."""
+        if usage.get(master_key_id):
+            raise Conflict(
+                f"master key {master_key_id} still wraps {usage[master_key_id]} data keys; "
+                "run `ovenai keys rotate` first"
+            )
+
+
+def _rewrapped(ring: crypto.KeyRing, row: DataKey) -> object:
+    context = _context(row.scope, row.id)
+    fresh = ring.rewrap(crypto.WrappedKey(row.master_key_id, row.wrapped), context=context)
+    return (
+        DataKey.__table__.update()
+        .where(DataKey.scope == row.scope, DataKey.id == row.id)
+        .values(master_key_id=fresh.key_id, wrapped=fresh.blob, rotated_at=utcnow())
+    )

@@ -97,9 +97,9 @@ def _open(lead: Lead, key: bytes) -> LeadRecord:
     )
 
 
-async def open_leads(session: AsyncSession, vault: Vault, leads: list[Lead]) -> list[LeadRecord]:
+async def open_leads(vault: Vault, leads: list[Lead]) -> list[LeadRecord]:
     """Decrypt several leads with one key lookup."""
-    keys = await vault.lead_keys(session, [lead.id for lead in leads])
+    keys = await vault.lead_keys([lead.id for lead in leads])
     return [_open(lead, keys[lead.id]) for lead in leads]
 
 
@@ -154,7 +154,7 @@ async def create_lead(db: Database, *, actor: Actor, data: LeadCreate) -> LeadRe
     async with db.session() as session:
         lead = await add_lead(session, db.vault, actor=actor, data=data)
         await _commit(session)
-        return (await open_leads(session, db.vault, [lead]))[0]
+        return (await open_leads(db.vault, [lead]))[0]
 
 
 async def add_lead(session: AsyncSession, vault: Vault, *, actor: Actor, data: LeadCreate) -> Lead:
@@ -169,7 +169,7 @@ async def add_lead(session: AsyncSession, vault: Vault, *, actor: Actor, data: L
         raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
     if data.opted_in:
         lead.opted_in_at, lead.opt_in_source = utcnow(), data.opt_in_source or data.source
-    key = vault.new_lead_key(session, lead.id)
+    key = await vault.new_lead_key(lead.id)
     session.add(lead)
     seal_identity(vault, lead, key, {"name": data.name, "phone": phone, "notes": data.notes})
     wa_id = phones.to_wa_id(phone) if phone else None
@@ -199,7 +199,7 @@ async def get_lead(db: Database, *, actor: Actor, lead_id: str) -> LeadRecord:
     """One lead the actor may see; NotFound otherwise (never revealing others' leads)."""
     async with db.session() as session:
         lead = await load_visible(session, actor, lead_id)
-        return (await open_leads(session, db.vault, [lead]))[0]
+        return (await open_leads(db.vault, [lead]))[0]
 
 
 async def update_lead(
@@ -210,7 +210,7 @@ async def update_lead(
         lead = await load_visible(session, actor, lead_id)
         await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
         await _commit(session)
-        return (await open_leads(session, db.vault, [lead]))[0]
+        return (await open_leads(db.vault, [lead]))[0]
 
 
 async def apply_update(
@@ -255,7 +255,7 @@ async def _apply_sealed(
         sealed["phone"] = phone
     if not sealed:
         return
-    key = await vault.lead_key(session, lead.id)
+    key = await vault.key("lead", lead.id)
     seal_identity(vault, lead, key, sealed)
     lead.updated_at = utcnow()
     if "name" in sealed:
@@ -275,7 +275,7 @@ async def list_leads(
     async with db.session() as session:
         rows = list(await session.scalars(paginate(query, Lead.id, filters)))
         page = page_of(rows, filters, lambda lead: lead.id)
-        return Page(await open_leads(session, db.vault, page.items), page.next_cursor)
+        return Page(await open_leads(db.vault, page.items), page.next_cursor)
 
 
 def _filtered(query: Select[Any], vault: Vault, filters: LeadFilter) -> Select[Any]:

@@ -75,7 +75,7 @@ def _aware(value: datetime, zone: tzinfo) -> datetime:
 
 
 async def _record(session: AsyncSession, db: Database, meeting: Meeting) -> MeetingRecord:
-    key = await db.vault.lead_key(session, meeting.lead_id)
+    key = await db.vault.key("lead", meeting.lead_id)
     notes = RowCipher(key, "meetings", meeting.id).open("notes", meeting.notes_enc)
     names = [name for name in MeetingRecord.__dataclass_fields__ if name != "notes"]
     return MeetingRecord(notes=notes, **{name: getattr(meeting, name) for name in names})
@@ -105,7 +105,7 @@ async def create_meeting(
         meeting.agent_id = meeting.agent_id or actor.user_id
         session.add(meeting)
         await session.flush()
-        key = await db.vault.lead_key(session, meeting.lead_id)
+        key = await db.vault.key("lead", meeting.lead_id)
         meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal("notes", data.notes)
         await session.commit()
         return await _record(session, db, meeting)
@@ -141,7 +141,7 @@ async def update_meeting(
             given["starts_at"] = _aware(given["starts_at"], zone)
             meeting.reminder_sent_at = None
         if "notes" in given:
-            key = await db.vault.lead_key(session, meeting.lead_id)
+            key = await db.vault.key("lead", meeting.lead_id)
             meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal(
                 "notes", given.pop("notes")
             )

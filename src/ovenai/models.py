@@ -1,7 +1,8 @@
 """The stored shape of OvenAI (SQLAlchemy 2 declarative models).
 
 Personal data is never stored in plaintext: columns ending in `_enc` hold AES-256-GCM
-ciphertext under the lead's own data key (see :mod:`ovenai.keystore`), and lookups by phone,
+ciphertext under the lead's own data key, which lives in the separate key store (see
+:mod:`ovenai.keystore`), and lookups by phone,
 BSUID or WhatsApp id go through keyed blind indexes (`*_index`). The schema itself is made
 only by the Alembic migrations in `migrations/`; keep both in step.
 """
@@ -145,18 +146,6 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class SystemKey(Base):
-    """A product-wide key (e.g. the blind-index key), wrapped by the master key ring."""
-
-    __tablename__ = "system_keys"
-
-    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
-    master_key_id: Mapped[str] = mapped_column(String(64), index=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class Property(Timestamped, Base):
     """A listing the agency offers."""
 
@@ -213,20 +202,6 @@ class Lead(Timestamped, Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class LeadKey(Base):
-    """A lead's data key, wrapped by a master key; deleting it crypto-shreds the lead."""
-
-    __tablename__ = "lead_keys"
-
-    lead_id: Mapped[str] = mapped_column(
-        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
-    )
-    master_key_id: Mapped[str] = mapped_column(String(64), index=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LeadNameToken(Base):

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     whatsapp_api_base_url: str = Field("https://graph.facebook.com", alias="WHATSAPP_API_BASE_URL")
     encryption_keys: SecretStr | None = Field(None, alias="OVENAI_ENCRYPTION_KEYS")
     secret_key: SecretStr | None = Field(None, alias="OVENAI_SECRET_KEY")
+    keystore_url: str | None = Field(None, alias="OVENAI_KEYSTORE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
     environment: Environment = Field(Environment.DEVELOPMENT, alias="OVENAI_ENV")
     data_dir: Path = Field(Path("var"), alias="OVENAI_DATA_DIR")
@@ -77,10 +78,10 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "keystore_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
@@ -123,7 +124,18 @@ def load_settings(*, sandbox: bool = False, **overrides: Any) -> Settings:
             raise ConfigurationError("sandbox mode refuses to start with OVENAI_ENV=production")
         _fill_sandbox_defaults(settings)
     _require(settings, "encryption_keys", "secret_key")
+    _place_keystore(settings)
     return settings
+
+
+def _place_keystore(settings: Settings) -> None:
+    """Keys live apart from the data; production must say where, explicitly."""
+    if settings.keystore_url is None:
+        if settings.environment is Environment.PRODUCTION:
+            raise ConfigurationError("OVENAI_KEYSTORE_URL is not set (required in production)")
+        settings.keystore_url = f"sqlite:///{settings.data_dir / 'keys.db'}"
+    if settings.keystore_url == settings.database_url:
+        raise ConfigurationError("OVENAI_KEYSTORE_URL must not be the DATABASE_URL")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -41,7 +41,8 @@ def _system_router() -> APIRouter:
 def open_database(settings: Settings) -> Database:
     """The database handle for these settings (keys from OVENAI_ENCRYPTION_KEYS)."""
     ring = KeyRing.parse(settings.secret("encryption_keys"))
-    return Database(settings.database_url, ring)
+    assert settings.keystore_url is not None  # placed by load_settings
+    return Database(settings.database_url, ring, settings.keystore_url)
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:

@@ -1,0 +1,114 @@
+"""Meta's enumerated values, each tolerant of values Meta adds later (STYLE.md convention 10).
+
+Every enum has an ``UNKNOWN`` member; :meth:`MetaEnum.parse` maps any value we do not know
+to it, and events keep the raw string next to the enum so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+class MetaEnum(StrEnum):
+    """A string enum whose :meth:`parse` falls back to ``UNKNOWN`` instead of raising."""
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Self:
+        """Return the member for ``raw``, or ``UNKNOWN`` for a value Meta added since."""
+        if raw is not None and raw in cls._value2member_map_:
+            return cls(raw)
+        return cls["UNKNOWN"]
+
+
+class MessageType(MetaEnum):
+    """``messages[].type`` (cloud-api.md §2)."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    INTERACTIVE = "interactive"
+    BUTTON = "button"
+    REACTION = "reaction"
+    ORDER = "order"
+    SYSTEM = "system"
+    UNSUPPORTED = "unsupported"
+    EDIT = "edit"
+    REVOKE = "revoke"
+    REQUEST_WELCOME = "request_welcome"
+    UNKNOWN = "unknown"
+
+
+class InteractiveReplyType(MetaEnum):
+    """``interactive.type`` on an inbound reply."""
+
+    BUTTON_REPLY = "button_reply"
+    LIST_REPLY = "list_reply"
+    NFM_REPLY = "nfm_reply"
+    UNKNOWN = "unknown"
+
+
+class SystemChangeType(MetaEnum):
+    """``system.type``; the ``customer_*`` spellings are the older names of the same events."""
+
+    USER_CHANGED_NUMBER = "user_changed_number"
+    USER_CHANGED_USER_ID = "user_changed_user_id"
+    CUSTOMER_CHANGED_NUMBER = "customer_changed_number"
+    CUSTOMER_IDENTITY_CHANGED = "customer_identity_changed"
+    UNKNOWN = "unknown"
+
+
+class DeliveryStatus(MetaEnum):
+    """``statuses[].status`` (cloud-api.md §3); ``deleted``/``warning`` are On-Premises only."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+    DELETED = "deleted"
+    WARNING = "warning"
+    UNKNOWN = "unknown"
+
+
+class MarketingPreference(MetaEnum):
+    """``user_preferences[].value`` (cloud-api.md §11)."""
+
+    STOP = "stop"
+    RESUME = "resume"
+    SIGNUP = "signup"
+    UNKNOWN = "unknown"
+
+
+class TemplateEvent(MetaEnum):
+    """``message_template_status_update.event`` (cloud-api.md §7.3)."""
+
+    APPROVED = "APPROVED"
+    PENDING = "PENDING"
+    REJECTED = "REJECTED"
+    PAUSED = "PAUSED"
+    DISABLED = "DISABLED"
+    IN_APPEAL = "IN_APPEAL"
+    PENDING_DELETION = "PENDING_DELETION"
+    DELETED = "DELETED"
+    ARCHIVED = "ARCHIVED"
+    UNARCHIVED = "UNARCHIVED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    FLAGGED = "FLAGGED"
+    REINSTATED = "REINSTATED"
+    LOCKED = "LOCKED"
+    UNKNOWN = "unknown"
+
+
+class QualityScore(MetaEnum):
+    """Template quality (``GREEN``/``YELLOW``/``RED``; Meta's own ``UNKNOWN`` = pending)."""
+
+    GREEN = "GREEN"
+    YELLOW = "YELLOW"
+    RED = "RED"
+    UNKNOWN = "UNKNOWN"
