@@ -18,8 +18,9 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import LargeBinary, String, delete, func, select
+from sqlalchemy import LargeBinary, String, Update, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,7 +142,7 @@ class Vault:
         row = {"scope": scope, "id": key_id, "master_key_id": wrapped.key_id}
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(DataKey.__table__.insert().values(**row, wrapped=wrapped.blob))
+                await conn.execute(insert(DataKey).values(**row, wrapped=wrapped.blob))
         except IntegrityError:  # created meanwhile by another process: use that one
             return (await self._load(scope, [key_id]))[key_id]
         self._remember((scope, key_id), key)
@@ -202,11 +203,11 @@ class Vault:
             )
 
 
-def _rewrapped(ring: crypto.KeyRing, row: DataKey) -> object:
+def _rewrapped(ring: crypto.KeyRing, row: Any) -> Update:
     context = _context(row.scope, row.id)
     fresh = ring.rewrap(crypto.WrappedKey(row.master_key_id, row.wrapped), context=context)
     return (
-        DataKey.__table__.update()
+        update(DataKey)
         .where(DataKey.scope == row.scope, DataKey.id == row.id)
         .values(master_key_id=fresh.key_id, wrapped=fresh.blob, rotated_at=utcnow())
     )
