@@ -1,0 +1,57 @@
+"""The stored shape of OvenAI (SQLAlchemy 2 declarative models), one module per area.
+
+Personal data is never stored in plaintext: columns ending in `_enc` hold AES-256-GCM
+ciphertext under the lead's own data key, which lives in the separate key store (see
+:mod:`ovenai.keystore`); lookups by phone, BSUID or WhatsApp id go through keyed blind
+indexes (`*_index`). The schema itself is made only by the Alembic migrations in
+`migrations/`; keep both in step.
+"""
+
+from ovenai.models.base import (
+    Base,
+    Direction,
+    Language,
+    MeetingStatus,
+    MessageStatus,
+    PropertyStatus,
+    Role,
+    Source,
+    Stage,
+)
+from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
+from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
+from ovenai.models.operations import Alert, JobLock, RateBucket, SystemFlag
+from ovenai.models.people import ApiToken, User
+from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
+from ovenai.models.webhooks import AppliedItem, WebhookEvent, WebhookEventLead
+
+__all__ = [
+    "Alert",
+    "ApiToken",
+    "AppliedItem",
+    "AuditEntry",
+    "Base",
+    "ConsentEvent",
+    "Direction",
+    "JobLock",
+    "Language",
+    "Lead",
+    "LeadNameToken",
+    "Meeting",
+    "MeetingStatus",
+    "Message",
+    "MessageStatus",
+    "MessageTemplate",
+    "PrivacyRequest",
+    "Property",
+    "PropertyStatus",
+    "RateBucket",
+    "Role",
+    "Source",
+    "Stage",
+    "StatusEvent",
+    "SystemFlag",
+    "User",
+    "WebhookEvent",
+    "WebhookEventLead",
+]

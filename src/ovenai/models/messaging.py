@@ -1,0 +1,109 @@
+"""Messages of conversations and their delivery statuses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ovenai.db import UTCDateTime, new_id, utcnow
+from ovenai.models.base import ID, Base, Timestamped
+
+
+class Message(Timestamped, Base):
+    """One WhatsApp message in a lead's conversation, either way."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str] = mapped_column(String(24))
+    text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    template_name: Mapped[str | None] = mapped_column(String(512))
+    template_language: Mapped[str | None] = mapped_column(String(16))
+    template_params_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    category: Mapped[str | None] = mapped_column(String(24))
+    wa_message_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    context_wa_message_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_title: Mapped[str | None] = mapped_column(String(300))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    sent_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Outbox: when a queued message may leave, who holds it, and how often it was tried.
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_messages_lead_created", "lead_id", "created_at"),
+        Index("ix_messages_outbox", "status", "next_attempt_at"),
+        UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
+    )
+
+
+class StatusEvent(Base):
+    """One delivery status Meta reported for one message, kept once per (message, status).
+
+    The message's own status is the highest-ranked of these (forward only); a status that
+    arrives before its message is kept here and applied when the message appears.
+    """
+
+    __tablename__ = "status_events"
+
+    wa_message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_title: Mapped[str | None] = mapped_column(String(300))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_status_events_unapplied", "applied", "received_at"),)
+
+
+class MessageTemplate(Base):
+    """A Meta message template of one WABA in one language (a family groups languages)."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    waba_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(16))
+    family: Mapped[str] = mapped_column(String(512), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    quality: Mapped[str | None] = mapped_column(String(16))
+    meta_id: Mapped[str | None] = mapped_column(String(64))
+    parameter_format: Mapped[str] = mapped_column(String(16), default="positional")
+    components: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    rejected_reason: Mapped[str | None] = mapped_column(String(300))
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("waba_id", "name", "language", name="uq_message_templates_name"),
+    )

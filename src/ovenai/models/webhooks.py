@@ -1,0 +1,52 @@
+"""Webhook events as received: stored (encrypted) before they are acknowledged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ovenai.db import UTCDateTime, new_id, utcnow
+from ovenai.models.base import ID, Base
+
+
+class WebhookEvent(Base):
+    """One verified webhook body, sealed under its hour's key, and its processing state."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    key_bucket: Mapped[str] = mapped_column(String(16))
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_size: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_events_status", "status", "received_at"),)
+
+
+class WebhookEventLead(Base):
+    """Which leads a webhook body concerned (so erasure can redact their bodies)."""
+
+    __tablename__ = "webhook_event_leads"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+
+
+class AppliedItem(Base):
+    """An item of a webhook (message, status, preference...) already applied: exactly once."""
+
+    __tablename__ = "applied_items"
+
+    dedupe_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,54 @@
+"""The messages-per-second cap holds in every sliding second, and the simulator proves it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from ovenai.cloudapi import CloudApiClient
+from ovenai.cloudapi import errors as e
+from ovenai.simulator.testing import SimControl
+
+pytestmark = pytest.mark.anyio
+
+
+async def send(client: CloudApiClient, n: int) -> bool:
+    try:
+        await client.send_template(
+            to=f"+97250{n:07d}",
+            name="welcome_new_lead_en",
+            language="en",
+            body_params=["Noa", "Haifa"],
+        )
+    except e.ThroughputExceeded:
+        return False
+    return True
+
+
+async def test_a_burst_above_the_cap_is_cut_with_130429(
+    client: CloudApiClient, control: SimControl
+) -> None:
+    await control.faults(mps_cap=25)
+    outcomes = await asyncio.gather(*(send(client, n) for n in range(60)))
+    assert outcomes.count(True) == 25
+    stats = await control.stats()
+    assert stats["max_accepted_per_second"] == 25
+    assert stats["counts"]["rejected_130429"] == 35
+
+
+async def test_the_cap_never_exceeds_its_value_in_any_second_of_a_longer_run(
+    client: CloudApiClient, control: SimControl
+) -> None:
+    await control.faults(mps_cap=40)
+    accepted, started, n = 0, time.monotonic(), 0
+    while time.monotonic() - started < 1.6:
+        results = await asyncio.gather(*(send(client, n + i) for i in range(10)))
+        accepted += results.count(True)
+        n += 10
+        await asyncio.sleep(0.01)
+    stats = await control.stats()
+    assert stats["max_accepted_per_second"] <= 40
+    assert 40 <= accepted <= 40 * 3
+    assert stats["max_attempts_per_second"] > 40
