@@ -1,0 +1,52 @@
+"""`ovenai users ...` and `ovenai tokens ...`: people who sign in and API tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ovenai import auth
+from ovenai.cli import app, common
+from ovenai.db import Database
+from ovenai.models import Role
+
+users_app = typer.Typer(help="People who sign in.")
+tokens_app = typer.Typer(help="API tokens.")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    role: Annotated[Role, typer.Option(help="admin or agent")] = Role.AGENT,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password: Annotated[
+        str | None, typer.Option(help="Password (asked for when omitted and on a terminal).")
+    ] = None,
+) -> None:
+    """Create a user who can sign in."""
+    if password is None and sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    secret = password
+
+    async def work(db: Database) -> None:
+        await auth.create_user(db, email=email, role=role, password=secret, display_name=name)
+
+    common.with_db(common.settings(), work)
+    typer.echo(f"created {role.value} {email.strip().lower()}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: str, name: Annotated[str, typer.Option(help="What the token is for.")] = ""
+) -> None:
+    """Print a new API token for a user (shown once; only its hash is kept)."""
+
+    async def work(db: Database) -> auth.IssuedToken:
+        return await auth.create_token(db, email=email, name=name)
+
+    issued = common.with_db(common.settings(), work)
+    typer.echo(issued.token)

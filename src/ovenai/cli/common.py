@@ -1,0 +1,54 @@
+"""Helpers every command group shares: settings, the database, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+
+from ovenai.db import Database, upgrade, upgrade_keystore
+from ovenai.errors import OvenAIError
+from ovenai.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def fail(exc: OvenAIError) -> typer.Exit:
+    """Print a known error on one line and give the exit to raise."""
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def settings(*, sandbox: bool = False) -> Settings:
+    """The validated settings, or one line naming what is wrong."""
+    try:
+        return load_settings(sandbox=sandbox)
+    except OvenAIError as exc:
+        raise fail(exc) from None
+
+
+def with_db(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` against a started database, turning known errors into one line."""
+    from ovenai.web.app import open_database
+
+    async def run() -> T:
+        db = open_database(config)
+        try:
+            await db.start()
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except OvenAIError as exc:
+        raise fail(exc) from None
+
+
+def migrate(config: Settings) -> None:
+    """Apply the migrations of the data database and of the key store."""
+    upgrade(config.database_url)
+    assert config.keystore_url is not None  # placed by load_settings
+    upgrade_keystore(config.keystore_url)
