@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from ovenai import audit
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import NotFound
@@ -86,6 +87,14 @@ async def conversation(db: Database, *, actor: Actor, lead_id: str) -> list[Mess
         await load_visible(session, actor, lead_id)
         query = select(Message).where(Message.lead_id == lead_id)
         rows = list(await session.scalars(query.order_by(Message.created_at, Message.id)))
+        audit.record(
+            session,
+            actor=actor,
+            action="view_conversation",
+            subject_type="lead",
+            subject_id=lead_id,
+        )
+        await session.commit()
         key = await db.vault.key("lead", lead_id)
     return [open_message(row, key) for row in rows]
 

@@ -6,6 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from ovenai import key_rotation
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
 
@@ -39,8 +42,27 @@ async def check_database(db: Database, health: Health) -> None:
     health.add("database", "ok", dialect=db.dialect, latency_ms=elapsed_ms)
 
 
+async def check_keys(db: Database, health: Health) -> None:
+    """Warn when the newest master key is older than the 90-day rotation period."""
+    try:
+        age = await key_rotation.newest_key_age_days(db)
+    except (OvenAIError, SQLAlchemyError):
+        health.add("encryption_keys", "down", error="the key store cannot be read")
+        return
+    if age is not None and age > key_rotation.ROTATION_PERIOD_DAYS:
+        health.add(
+            "encryption_keys",
+            "degraded",
+            newest_key_age_days=age,
+            warning="rotate the master key: `ovenai keys generate`, then `ovenai keys rotate`",
+        )
+        return
+    health.add("encryption_keys", "ok", newest_key_age_days=age)
+
+
 async def check(db: Database) -> Health:
     """Run every check."""
     health = Health()
     await check_database(db, health)
+    await check_keys(db, health)
     return health

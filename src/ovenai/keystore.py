@@ -162,6 +162,17 @@ class Vault:
         async with self.engine.begin() as conn:
             await conn.execute(delete(DataKey).where(DataKey.scope == scope, DataKey.id == key_id))
 
+    async def destroy_before(self, scope: str, key_id: str, *, dry_run: bool = False) -> int:
+        """Destroy every key of a scope whose id sorts before `key_id` (time-named keys)."""
+        where = (DataKey.scope == scope) & (DataKey.id < key_id)
+        async with self.engine.begin() as conn:
+            count = int(await conn.scalar(select(func.count()).where(where)) or 0)
+            if not dry_run and count:
+                await conn.execute(delete(DataKey).where(where))
+        for cached in [k for k in self._cache if k[0] == scope and k[1] < key_id]:
+            self._cache.pop(cached, None)
+        return count
+
     def forget_cache(self) -> None:
         """Drop every cached key (after erasure elsewhere, or in tests)."""
         self._cache.clear()

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import crypto, phones
+from ovenai import audit, crypto, phones
 from ovenai.auth import Actor
 from ovenai.db import Database, new_id, utcnow
 from ovenai.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -120,6 +120,13 @@ async def _set_name_tokens(
     session.add_all(LeadNameToken(lead_id=lead_id, token=token) for token in sorted(tokens))
 
 
+async def set_name_tokens(
+    session: AsyncSession, vault: Vault, lead_id: str, name: str | None
+) -> None:
+    """Replace a lead's searchable name tokens (for services that seal a name themselves)."""
+    await _set_name_tokens(session, vault, lead_id, name)
+
+
 def visible_to(actor: Actor) -> ColumnElement[bool]:
     """The leads an actor may see: all for admins; own and unassigned for agents."""
     if actor.is_admin:
@@ -153,6 +160,7 @@ async def create_lead(db: Database, *, actor: Actor, data: LeadCreate) -> LeadRe
     """Create a lead; Conflict if its phone already belongs to another lead."""
     async with db.session() as session:
         lead = await add_lead(session, db.vault, actor=actor, data=data)
+        audit.record(session, actor=actor, action="create", subject_type="lead", subject_id=lead.id)
         await _commit(session)
         return (await open_leads(db.vault, [lead]))[0]
 
@@ -199,6 +207,8 @@ async def get_lead(db: Database, *, actor: Actor, lead_id: str) -> LeadRecord:
     """One lead the actor may see; NotFound otherwise (never revealing others' leads)."""
     async with db.session() as session:
         lead = await load_visible(session, actor, lead_id)
+        audit.record(session, actor=actor, action="view", subject_type="lead", subject_id=lead.id)
+        await session.commit()
         return (await open_leads(db.vault, [lead]))[0]
 
 
@@ -209,6 +219,15 @@ async def update_lead(
     async with db.session() as session:
         lead = await load_visible(session, actor, lead_id)
         await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
+        fields = sorted(changes.model_dump(exclude_unset=True))
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            subject_type="lead",
+            subject_id=lead.id,
+            details={"fields": fields},
+        )
         await _commit(session)
         return (await open_leads(db.vault, [lead]))[0]
 

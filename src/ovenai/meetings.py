@@ -74,11 +74,15 @@ def _aware(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
-async def _record(session: AsyncSession, db: Database, meeting: Meeting) -> MeetingRecord:
-    key = await db.vault.key("lead", meeting.lead_id)
+def open_meeting(meeting: Meeting, key: bytes) -> MeetingRecord:
+    """Decrypt one stored meeting with its lead's key."""
     notes = RowCipher(key, "meetings", meeting.id).open("notes", meeting.notes_enc)
     names = [name for name in MeetingRecord.__dataclass_fields__ if name != "notes"]
     return MeetingRecord(notes=notes, **{name: getattr(meeting, name) for name in names})
+
+
+async def _record(db: Database, meeting: Meeting) -> MeetingRecord:
+    return open_meeting(meeting, await db.vault.key("lead", meeting.lead_id))
 
 
 async def _visible_lead(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
@@ -108,7 +112,7 @@ async def create_meeting(
         key = await db.vault.key("lead", meeting.lead_id)
         meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal("notes", data.notes)
         await session.commit()
-        return await _record(session, db, meeting)
+        return await _record(db, meeting)
 
 
 async def _load(session: AsyncSession, actor: Actor, meeting_id: str) -> Meeting:
@@ -126,7 +130,7 @@ async def _load(session: AsyncSession, actor: Actor, meeting_id: str) -> Meeting
 async def get_meeting(db: Database, *, actor: Actor, meeting_id: str) -> MeetingRecord:
     """One viewing of a lead the actor may see."""
     async with db.session() as session:
-        return await _record(session, db, await _load(session, actor, meeting_id))
+        return await _record(db, await _load(session, actor, meeting_id))
 
 
 async def update_meeting(
@@ -148,7 +152,7 @@ async def update_meeting(
         for name, value in given.items():
             setattr(meeting, name, value)
         await session.commit()
-        return await _record(session, db, meeting)
+        return await _record(db, meeting)
 
 
 async def list_meetings(
@@ -169,4 +173,4 @@ async def list_meetings(
     async with db.session() as session:
         rows = list(await session.scalars(paginate(query, Meeting.id, filters)))
         page = page_of(rows, filters, lambda meeting: meeting.id)
-        return Page([await _record(session, db, m) for m in page.items], page.next_cursor)
+        return Page([await _record(db, m) for m in page.items], page.next_cursor)

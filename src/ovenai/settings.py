@@ -25,6 +25,17 @@ from ovenai.errors import ConfigurationError
 EXPIRED_API_VERSIONS = frozenset(f"v{n}.0" for n in range(1, 21))
 _VERSION_RE = re.compile(r"^v\d{2}\.0$")
 
+_TIERS = {
+    "250": "250",
+    "2000": "2000",
+    "2K": "2000",
+    "10000": "10000",
+    "10K": "10000",
+    "100000": "100000",
+    "100K": "100000",
+    "UNLIMITED": "unlimited",
+}
+
 SANDBOX_PHONE_NUMBER_ID = "100000000000001"
 SANDBOX_BUSINESS_ACCOUNT_ID = "200000000000001"
 
@@ -60,6 +71,20 @@ class Settings(BaseSettings):
     environment: Environment = Field(Environment.DEVELOPMENT, alias="OVENAI_ENV")
     data_dir: Path = Field(Path("var"), alias="OVENAI_DATA_DIR")
     timezone: str = Field("Asia/Jerusalem", alias="OVENAI_TIMEZONE")
+    # Retention (the seed's policy): conversations 2 years, webhook logs 1 year, the audit
+    # log 2 years, lead contact details a grace period after the relationship ended.
+    retention_conversation_days: int = Field(730, ge=1, alias="OVENAI_RETENTION_CONVERSATION_DAYS")
+    retention_webhook_days: int = Field(365, ge=1, alias="OVENAI_RETENTION_WEBHOOK_DAYS")
+    retention_audit_days: int = Field(730, ge=1, alias="OVENAI_RETENTION_AUDIT_DAYS")
+    retention_lead_grace_days: int = Field(180, ge=0, alias="OVENAI_RETENTION_LEAD_GRACE_DAYS")
+    # Outbound dispatcher (cloud-api.md §6): throughput of the number, the portfolio's
+    # messaging-limit tier (250, 2000, 10000, 100000 or unlimited), the pair limit to one
+    # user (one message per interval, bursts borrow from later) and sends in flight.
+    messages_per_second: int = Field(80, ge=1, le=1000, alias="OVENAI_MESSAGES_PER_SECOND")
+    messaging_tier: str = Field("2000", alias="OVENAI_MESSAGING_TIER")
+    pair_interval_s: float = Field(6.0, gt=0, alias="OVENAI_PAIR_INTERVAL_S")
+    pair_burst: int = Field(5, ge=1, le=45, alias="OVENAI_PAIR_BURST")
+    worker_concurrency: int = Field(64, ge=1, le=1000, alias="OVENAI_WORKER_CONCURRENCY")
     sandbox: bool = False
 
     @field_validator("whatsapp_api_version")
@@ -84,6 +109,19 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
+
+    @field_validator("messaging_tier")
+    @classmethod
+    def _known_tier(cls, value: str) -> str:
+        tier = _TIERS.get(value.strip().upper().removeprefix("TIER_"))
+        if tier is None:
+            raise ValueError("must be one of 250, 2000, 10000, 100000, unlimited")
+        return tier
+
+    @property
+    def messaging_limit(self) -> int | None:
+        """Unique users reachable outside a service window per rolling 24 h (None: no limit)."""
+        return None if self.messaging_tier == "unlimited" else int(self.messaging_tier)
 
     @field_validator("timezone")
     @classmethod

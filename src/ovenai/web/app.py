@@ -13,14 +13,14 @@ from ovenai.crypto import KeyRing
 from ovenai.db import Database
 from ovenai.settings import Settings
 from ovenai.web import errors
-from ovenai.web.api import leads, meetings, messages, properties
+from ovenai.web.api import leads, meetings, messages, privacy, properties
 from ovenai.web.deps import DbDep
 from ovenai.web.security import SecurityHeaders
 
 
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (leads, properties, meetings, messages):
+    for module in (leads, properties, meetings, messages, privacy):
         router.include_router(module.router)
     return router
 

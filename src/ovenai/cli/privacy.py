@@ -1,0 +1,102 @@
+"""`ovenai privacy ...` and `ovenai retention ...`: data-subject requests and retention."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ovenai import privacy, privacy_export, retention
+from ovenai.auth import Actor
+from ovenai.cli import app, common
+from ovenai.db import Database
+
+privacy_app = typer.Typer(help="Data-subject requests: export, erase, deadlines.")
+retention_app = typer.Typer(help="Deleting what the retention policy no longer keeps.")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(retention_app, name="retention")
+OPERATOR = Actor(user_id=None, role=Actor.system().role, email="cli")
+
+
+@privacy_app.command("export")
+def privacy_export_command(
+    phone: str,
+    fmt: Annotated[
+        str, typer.Option("--format", help="json or csv (a zip of CSV files).")
+    ] = "json",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Everything held about the person with this phone number."""
+
+    async def work(db: Database) -> bytes:
+        return await privacy_export.export(db, actor=OPERATOR, phone=phone, fmt=fmt)
+
+    data = common.with_db(common.settings(), work)
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        typer.echo(f"wrote {output} ({len(data)} bytes)", err=True)
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    phone: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False
+) -> None:
+    """Erase the person with this phone number, irreversibly (crypto-shredding)."""
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Erase everything about {phone}? This cannot be undone", abort=True)
+
+    async def work(db: Database) -> privacy.ErasureReport:
+        return await privacy.erase(db, actor=OPERATOR, phone=phone)
+
+    report = common.with_db(common.settings(), work)
+    typer.echo(
+        f"erased lead {report.lead_id}: {report.messages} messages, {report.meetings} meetings, "
+        f"{report.consent_events} consent events, {report.webhook_bodies} webhook bodies "
+        f"({report.rekeyed_hours} hours re-keyed)"
+    )
+
+
+@privacy_app.command("request")
+def privacy_request(
+    phone: str, kind: Annotated[str, typer.Option(help="access or erasure")] = "access"
+) -> None:
+    """Record a request received today; its 30-day deadline starts now."""
+
+    async def work(db: Database) -> privacy.RequestRecord:
+        return await privacy.record_request(db, actor=OPERATOR, kind=kind, phone=phone)
+
+    record = common.with_db(common.settings(), work)
+    typer.echo(f"request {record.id} ({record.kind}) due {record.due_at:%Y-%m-%d}")
+
+
+@privacy_app.command("requests")
+def privacy_requests() -> None:
+    """Every request with its deadline; open ones past it are marked OVERDUE."""
+
+    async def work(db: Database) -> list[privacy.RequestRecord]:
+        return await privacy.list_requests(db, actor=OPERATOR)
+
+    for record in common.with_db(common.settings(), work):
+        state = "done" if record.completed_at else ("OVERDUE" if record.overdue else "open")
+        typer.echo(f"{record.id} {record.kind:8} due {record.due_at:%Y-%m-%d} {state}")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+) -> None:
+    """Delete (or count) what the retention policy no longer keeps, by table."""
+    config = common.settings()
+
+    async def work(db: Database) -> dict[str, int]:
+        policy = retention.Policy.from_settings(config)
+        return await retention.run(db, policy=policy, dry_run=dry_run)
+
+    counts = common.with_db(config, work)
+    verb = "would delete" if dry_run else "deleted"
+    for table, count in counts.items():
+        typer.echo(f"{table}: {verb} {count}")

@@ -1,0 +1,254 @@
+"""Data-subject rights under Israeli privacy law: access/export and erasure, with deadlines.
+
+Export gathers everything held about one person (lead, decrypted conversation, meetings,
+consent history, audit entries, requests). Erasure is crypto-shredding plus anonymisation:
+
+1. Record the request (30-day deadline) if it was not recorded before.
+2. Destroy the lead's data key in the key store: from this moment no copy of the lead's
+   data — the live database, a replica or a backup — can be decrypted again.
+3. Blank every sealed column and blind index of the lead and its messages, meetings and
+   consent events, and delete its name-search tokens. Rows stay, so statistics keep
+   counting (stage, source, message types and statuses, times).
+4. Drop the raw bodies of the webhooks that concerned the lead, then re-key the hours those
+   bodies came from (the other bodies of the hour are re-sealed under a new key and the old
+   key is destroyed), so backups of the webhook log cannot be read for that hour either.
+5. Write the audit entry and close the request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import audit, crypto, phones
+from ovenai.auth import Actor
+from ovenai.db import Database, utcnow
+from ovenai.errors import NotFound, PermissionDenied
+from ovenai.models import (
+    ConsentEvent,
+    Lead,
+    LeadNameToken,
+    Meeting,
+    Message,
+    PrivacyRequest,
+    WebhookEvent,
+    WebhookEventLead,
+)
+
+DEADLINE = timedelta(days=30)
+REQUEST_KINDS = ("access", "erasure")
+_LEAD_SEALED = (
+    "name_enc",
+    "phone_enc",
+    "phone_index",
+    "bsuid_enc",
+    "bsuid_index",
+    "wa_id_enc",
+    "wa_id_index",
+    "username_enc",
+    "profile_name_enc",
+    "notes_enc",
+)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """A data-subject request and whether its deadline passed."""
+
+    id: str
+    kind: str
+    lead_id: str | None
+    requested_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    requested_by: str
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What an erasure touched, by table."""
+
+    lead_id: str
+    messages: int
+    meetings: int
+    consent_events: int
+    webhook_bodies: int
+    rekeyed_hours: int
+
+
+def require_admin(actor: Actor) -> None:
+    """Data-subject requests are handled by admins only."""
+    if not actor.is_admin:
+        raise PermissionDenied("only admins may handle data-subject requests")
+
+
+async def find_subject(session: AsyncSession, db: Database, phone: str) -> Lead:
+    """The lead behind a phone number in any common form; NotFound otherwise."""
+    e164 = phones.normalize(phone)
+    query = select(Lead).where(Lead.phone_index == db.vault.index("phone", e164))
+    lead = await session.scalar(query)
+    if lead is None:
+        raise NotFound(f"no lead with phone {e164} (never stored, or already erased)")
+    return lead
+
+
+def _open_request(row: PrivacyRequest, now: datetime) -> RequestRecord:
+    return RequestRecord(
+        id=row.id,
+        kind=row.kind,
+        lead_id=row.lead_id,
+        requested_at=row.requested_at,
+        due_at=row.due_at,
+        completed_at=row.completed_at,
+        requested_by=row.requested_by,
+        overdue=row.completed_at is None and row.due_at < now,
+    )
+
+
+async def open_request(
+    session: AsyncSession, *, actor: Actor, kind: str, lead_id: str
+) -> PrivacyRequest:
+    """The open request of this kind for the lead, or a new one due in 30 days."""
+    query = select(PrivacyRequest).where(
+        PrivacyRequest.kind == kind,
+        PrivacyRequest.lead_id == lead_id,
+        PrivacyRequest.completed_at.is_(None),
+    )
+    existing = await session.scalar(query)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    row = PrivacyRequest(
+        kind=kind,
+        lead_id=lead_id,
+        requested_at=now,
+        due_at=now + DEADLINE,
+        requested_by=actor.email,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def record_request(db: Database, *, actor: Actor, kind: str, phone: str) -> RequestRecord:
+    """Log a request received today (its 30-day clock starts now) to be handled later."""
+    require_admin(actor)
+    if kind not in REQUEST_KINDS:
+        raise NotFound(f"unknown request kind {kind!r}; use one of {', '.join(REQUEST_KINDS)}")
+    async with db.session() as session:
+        lead = await find_subject(session, db, phone)
+        row = await open_request(session, actor=actor, kind=kind, lead_id=lead.id)
+        audit.record(
+            session, actor=actor, action=f"request_{kind}", subject_type="lead", subject_id=lead.id
+        )
+        await session.commit()
+        return _open_request(row, utcnow())
+
+
+async def list_requests(db: Database, *, actor: Actor) -> list[RequestRecord]:
+    """Every request, newest first, each marked overdue when its deadline passed undone."""
+    require_admin(actor)
+    now = utcnow()
+    async with db.session() as session:
+        rows = await session.scalars(select(PrivacyRequest).order_by(PrivacyRequest.id.desc()))
+        return [_open_request(row, now) for row in rows]
+
+
+async def erase(db: Database, *, actor: Actor, phone: str) -> ErasureReport:
+    """Erase everything about the person with this phone (see the module docstring)."""
+    require_admin(actor)
+    async with db.session() as session:
+        lead = await find_subject(session, db, phone)
+    return await erase_lead(db, actor=actor, lead_id=lead.id)
+
+
+async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureReport:
+    """Erase one lead by id (erasure requests and retention both end here)."""
+    async with db.session() as session:
+        request = await open_request(session, actor=actor, kind="erasure", lead_id=lead_id)
+        await session.commit()
+    await db.vault.destroy("lead", lead_id)
+    async with db.session() as session:
+        report = await _anonymise(session, lead_id)
+        dropped, hours = await _drop_webhook_bodies(session, lead_id)
+        request_row = await session.get(PrivacyRequest, request.id)
+        assert request_row is not None
+        request_row.completed_at = utcnow()
+        audit.record(session, actor=actor, action="erase", subject_type="lead", subject_id=lead_id)
+        await session.commit()
+    rekeyed = await rekey_webhook_hours(db, hours)
+    return ErasureReport(lead_id=lead_id, webhook_bodies=dropped, rekeyed_hours=rekeyed, **report)
+
+
+async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:
+    blanks: dict[str, object] = {name: None for name in _LEAD_SEALED}
+    await session.execute(
+        update(Lead).where(Lead.id == lead_id).values(**blanks, erased_at=utcnow())
+    )
+    await session.execute(delete(LeadNameToken).where(LeadNameToken.lead_id == lead_id))
+    messages = await session.execute(
+        update(Message)
+        .where(Message.lead_id == lead_id)
+        .values(text_enc=None, payload_enc=None, template_params_enc=None)
+    )
+    meetings = await session.execute(
+        update(Meeting).where(Meeting.lead_id == lead_id).values(notes_enc=None)
+    )
+    consent = await session.execute(
+        update(ConsentEvent).where(ConsentEvent.lead_id == lead_id).values(evidence_enc=None)
+    )
+    return {
+        "messages": int(messages.rowcount or 0),  # type: ignore[attr-defined]
+        "meetings": int(meetings.rowcount or 0),  # type: ignore[attr-defined]
+        "consent_events": int(consent.rowcount or 0),  # type: ignore[attr-defined]
+    }
+
+
+async def _drop_webhook_bodies(session: AsyncSession, lead_id: str) -> tuple[int, set[str]]:
+    """Drop the raw bodies that concerned the lead; return how many and their hours."""
+    linked = select(WebhookEventLead.event_id).where(WebhookEventLead.lead_id == lead_id)
+    query = select(WebhookEvent.id, WebhookEvent.key_bucket).where(
+        WebhookEvent.id.in_(linked), WebhookEvent.body_enc.is_not(None)
+    )
+    rows = (await session.execute(query)).all()
+    if rows:
+        ids = [row.id for row in rows]
+        await session.execute(
+            update(WebhookEvent).where(WebhookEvent.id.in_(ids)).values(body_enc=None)
+        )
+    return len(rows), {row.key_bucket for row in rows}
+
+
+async def rekey_webhook_hours(db: Database, buckets: set[str]) -> int:
+    """Re-seal each hour's remaining bodies under a fresh key, then destroy the old key.
+
+    A backup keeps the old ciphertext of the dropped bodies; destroying the hour's old key
+    makes those copies unreadable. The bodies that stay are re-sealed first, so nothing
+    else is lost.
+    """
+    for bucket in sorted(buckets):
+        old_key = await db.vault.key("webhook", bucket, create=True)
+        fresh_bucket = f"{bucket[:10]}.{secrets.token_hex(2)}"
+        fresh_key = await db.vault.key("webhook", fresh_bucket, create=True)
+        async with db.session() as session:
+            rows = await session.scalars(
+                select(WebhookEvent).where(WebhookEvent.key_bucket == bucket)
+            )
+            for event in rows:
+                event.body_enc = _reseal(event, old_key, fresh_key)
+                event.key_bucket = fresh_bucket
+            await session.commit()
+        await db.vault.destroy("webhook", bucket)
+    return len(buckets)
+
+
+def _reseal(event: WebhookEvent, old_key: bytes, fresh_key: bytes) -> bytes | None:
+    if event.body_enc is None:
+        return None
+    aad = crypto.aad("webhook_events", event.id, "body")
+    return crypto.encrypt(fresh_key, crypto.decrypt(old_key, event.body_enc, aad=aad), aad=aad)

@@ -1,0 +1,131 @@
+"""Export everything held about one person, as one JSON document or a zip of CSV files.
+
+The CSV files start with a UTF-8 BOM so Excel shows Hebrew correctly.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import audit
+from ovenai.auth import Actor
+from ovenai.conversations import open_message
+from ovenai.db import Database, utcnow
+from ovenai.errors import InvalidInput
+from ovenai.keystore import RowCipher
+from ovenai.leads import open_leads
+from ovenai.meetings import open_meeting
+from ovenai.models import ConsentEvent, Meeting, Message, PrivacyRequest
+from ovenai.privacy import find_subject, open_request, require_admin
+
+FORMATS = ("json", "csv")
+Document = dict[str, Any]
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {key: _plain(item) for key, item in dataclasses.asdict(value).items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+async def _consent(session: AsyncSession, lead_id: str, key: bytes) -> list[Document]:
+    query = select(ConsentEvent).where(ConsentEvent.lead_id == lead_id).order_by(ConsentEvent.at)
+    return [
+        {
+            "at": row.at,
+            "kind": row.kind,
+            "category": row.category,
+            "channel": row.channel,
+            "actor": row.actor_label,
+            "evidence": RowCipher(key, "consent_events", row.id).open("evidence", row.evidence_enc),
+        }
+        for row in await session.scalars(query)
+    ]
+
+
+async def _requests(session: AsyncSession, lead_id: str) -> list[Document]:
+    query = select(PrivacyRequest).where(PrivacyRequest.lead_id == lead_id)
+    rows = await session.scalars(query.order_by(PrivacyRequest.requested_at))
+    fields = ("id", "kind", "requested_at", "due_at", "completed_at", "requested_by")
+    return [{name: getattr(row, name) for name in fields} for row in rows]
+
+
+async def gather(db: Database, *, actor: Actor, phone: str) -> Document:
+    """Everything about the person with this phone; recorded as a completed access request."""
+    require_admin(actor)
+    async with db.session() as session:
+        lead = await find_subject(session, db, phone)
+        key = await db.vault.key("lead", lead.id)
+        request = await open_request(session, actor=actor, kind="access", lead_id=lead.id)
+        request.completed_at = utcnow()
+        audit.record(session, actor=actor, action="export", subject_type="lead", subject_id=lead.id)
+        await session.commit()
+        messages = await session.scalars(
+            select(Message).where(Message.lead_id == lead.id).order_by(Message.created_at)
+        )
+        meetings = await session.scalars(select(Meeting).where(Meeting.lead_id == lead.id))
+        document = {
+            "generated_at": utcnow(),
+            "subject": (await open_leads(db.vault, [lead]))[0],
+            "messages": [open_message(m, key) for m in messages],
+            "meetings": [open_meeting(m, key) for m in meetings],
+            "consent_history": await _consent(session, lead.id, key),
+            "audit_entries": await audit.about(session, lead.id),
+            "privacy_requests": await _requests(session, lead.id),
+        }
+    plain: Document = _plain(document)
+    return plain
+
+
+def to_json(document: Document) -> bytes:
+    """One JSON document, Hebrew kept readable."""
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _csv(rows: list[Document]) -> bytes:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns or ["empty"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+                for k, v in row.items()
+            }
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_csv_zip(document: Document) -> bytes:
+    """A zip with one CSV file per table, each with a UTF-8 BOM for Excel."""
+    tables = {"lead": [document["subject"]]}
+    tables.update({name: value for name, value in document.items() if isinstance(value, list)})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, rows in tables.items():
+            archive.writestr(f"{name}.csv", _csv(rows))
+    return buffer.getvalue()
+
+
+async def export(db: Database, *, actor: Actor, phone: str, fmt: str) -> bytes:
+    """The export in the asked format (`json` or `csv`)."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
+    document = await gather(db, actor=actor, phone=phone)
+    return to_json(document) if fmt == "json" else to_csv_zip(document)

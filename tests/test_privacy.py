@@ -1,0 +1,216 @@
+"""Data-subject rights: export everything, erase everything (backups included), deadlines."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from ovenai import crypto, privacy, privacy_export
+from ovenai.auth import Actor
+from ovenai.db import Database, new_id, utcnow
+from ovenai.errors import CryptoError, NotFound, PermissionDenied
+from ovenai.keystore import RowCipher
+from ovenai.lead_fields import LeadCreate
+from ovenai.leads import create_lead, open_leads
+from ovenai.models import ConsentEvent, Lead, Message, Role, WebhookEvent, WebhookEventLead
+from ovenai.settings import Settings
+from ovenai.web.app import open_database
+
+pytestmark = pytest.mark.anyio
+ADMIN = Actor(user_id=None, role=Role.ADMIN, email="owner@agency.co.il")
+NAME = "מרים ברק"
+PHONE = "+972526667777"
+TEXT = "שלום, אני מחפשת דירת 4 חדרים בחיפה 🏡"
+
+
+async def seed_person(db: Database) -> str:
+    """A lead with a conversation, a consent event and a stored webhook body."""
+    lead = await create_lead(db, actor=ADMIN, data=LeadCreate(name=NAME, phone=PHONE))
+    key = await db.vault.key("lead", lead.id)
+    async with db.session() as session:
+        message_id = new_id()
+        cipher = RowCipher(key, "messages", message_id)
+        session.add(
+            Message(
+                id=message_id,
+                lead_id=lead.id,
+                direction="inbound",
+                type="text",
+                text_enc=cipher.seal("text", TEXT),
+                wa_message_id=f"wamid.{message_id}",
+                status="received",
+            )
+        )
+        consent_id = new_id()
+        evidence = RowCipher(key, "consent_events", consent_id).seal("evidence", "טופס באתר")
+        session.add(
+            ConsentEvent(
+                id=consent_id,
+                lead_id=lead.id,
+                kind="opt_in",
+                channel="web_form",
+                actor_label="web",
+                evidence_enc=evidence,
+            )
+        )
+        await _store_webhook(session, db, lead.id)
+        await session.commit()
+    return lead.id
+
+
+async def _store_webhook(session, db: Database, lead_id: str) -> None:  # type: ignore[no-untyped-def]
+    bucket = utcnow().strftime("%Y%m%d%H")
+    key = await db.vault.key("webhook", bucket, create=True)
+    for concerned in (lead_id, None):
+        event_id = new_id()
+        body = json.dumps({"from": PHONE[1:], "text": TEXT}).encode()
+        sealed = crypto.encrypt(key, body, aad=crypto.aad("webhook_events", event_id, "body"))
+        session.add(
+            WebhookEvent(id=event_id, key_bucket=bucket, body_enc=sealed, body_size=len(body))
+        )
+        await session.flush()
+        if concerned:
+            session.add(WebhookEventLead(event_id=event_id, lead_id=concerned))
+
+
+async def test_export_as_json_holds_everything_decrypted(db: Database) -> None:
+    lead_id = await seed_person(db)
+    document = json.loads(
+        await privacy_export.export(db, actor=ADMIN, phone="052-666-7777", fmt="json")
+    )
+    assert document["subject"]["id"] == lead_id
+    assert document["subject"]["name"] == NAME and document["subject"]["phone"] == PHONE
+    assert [m["text"] for m in document["messages"]] == [TEXT]
+    assert document["consent_history"][0]["evidence"] == "טופס באתר"
+    assert {e["action"] for e in document["audit_entries"]} >= {"create", "export"}
+    assert document["privacy_requests"][0]["kind"] == "access"
+
+
+async def test_export_as_csv_is_a_zip_of_tables_excel_reads_in_hebrew(db: Database) -> None:
+    await seed_person(db)
+    data = await privacy_export.export(db, actor=ADMIN, phone=PHONE, fmt="csv")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        lead_csv = archive.read("lead.csv")
+        messages_csv = archive.read("messages.csv")
+    assert {"lead.csv", "messages.csv", "meetings.csv", "consent_history.csv"} <= names
+    assert lead_csv.startswith("\ufeff".encode())
+    assert NAME in lead_csv.decode("utf-8-sig")
+    assert TEXT in messages_csv.decode("utf-8-sig")
+
+
+async def test_only_admins_handle_requests(db: Database) -> None:
+    await seed_person(db)
+    agent = Actor(user_id=None, role=Role.AGENT, email="agent@agency.co.il")
+    with pytest.raises(PermissionDenied):
+        await privacy_export.export(db, actor=agent, phone=PHONE, fmt="json")
+    with pytest.raises(PermissionDenied):
+        await privacy.erase(db, actor=agent, phone=PHONE)
+
+
+async def _raw_rows(db: Database, lead_id: str) -> dict[str, bytes]:
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        message = await session.scalar(select(Message).where(Message.lead_id == lead_id))
+    assert lead is not None and message is not None
+    assert lead.name_enc is not None and message.text_enc is not None
+    return {"name": lead.name_enc, "text": message.text_enc, "message_id": message.id.encode()}
+
+
+async def test_erase_leaves_no_trace_and_statistics_keep_counting(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    lead_id = await seed_person(db)
+    report = await privacy.erase(db, actor=ADMIN, phone="0526667777")
+    assert (report.messages, report.consent_events, report.webhook_bodies) == (1, 1, 1)
+    assert report.rekeyed_hours == 1
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None and lead.erased_at is not None
+        assert lead.name_enc is None and lead.phone_index is None
+        assert await session.scalar(select(func.count()).select_from(Message)) == 1
+        bodies = list(await session.scalars(select(WebhookEvent)))
+    assert [e.body_enc is None for e in bodies].count(True) == 1
+    stored = _database_bytes(settings, tmp_path)
+    for trace in (NAME, PHONE, PHONE[1:], "0526667777", TEXT):
+        assert trace.encode() not in stored
+    with pytest.raises(NotFound):
+        await privacy.erase(db, actor=ADMIN, phone=PHONE)
+
+
+async def test_a_copy_taken_before_the_erase_can_no_longer_decrypt_the_lead(
+    db: Database, settings: Settings
+) -> None:
+    lead_id = await seed_person(db)
+    backup = await _raw_rows(db, lead_id)  # exactly what a backup of the database holds
+    await privacy.erase(db, actor=ADMIN, phone=PHONE)
+    fresh = open_database(settings)  # a new process: nothing cached
+    await fresh.start()
+    try:
+        with pytest.raises(CryptoError):
+            key = await fresh.vault.key("lead", lead_id)
+            RowCipher(key, "leads", lead_id).open("name", backup["name"])
+    finally:
+        await fresh.dispose()
+
+
+async def test_the_other_webhook_bodies_of_the_hour_stay_readable_after_rekeying(
+    db: Database,
+) -> None:
+    await seed_person(db)
+    await privacy.erase(db, actor=ADMIN, phone=PHONE)
+    async with db.session() as session:
+        kept = await session.scalar(select(WebhookEvent).where(WebhookEvent.body_enc.is_not(None)))
+    assert kept is not None and "." in kept.key_bucket
+    key = await db.vault.key("webhook", kept.key_bucket)
+    body = crypto.decrypt(key, kept.body_enc, aad=crypto.aad("webhook_events", kept.id, "body"))
+    assert json.loads(body)["text"] == TEXT
+
+
+async def test_requests_carry_a_30_day_deadline_and_show_overdue(db: Database) -> None:
+    await seed_person(db)
+    made = await privacy.record_request(db, actor=ADMIN, kind="erasure", phone=PHONE)
+    assert made.due_at - made.requested_at == timedelta(days=30)
+    assert not made.overdue
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=False):
+        [listed] = await privacy.list_requests(db, actor=ADMIN)
+    assert listed.overdue
+    await privacy.erase(db, actor=ADMIN, phone=PHONE)
+    [done] = await privacy.list_requests(db, actor=ADMIN)
+    assert done.id == made.id and done.completed_at is not None and not done.overdue
+
+
+async def test_tampered_ciphertext_fails_loudly(db: Database) -> None:
+    lead_id = await seed_person(db)
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None and lead.name_enc is not None
+        broken = bytearray(lead.name_enc)
+        broken[-1] ^= 0x01
+        lead.name_enc = bytes(broken)
+        await session.commit()
+        with pytest.raises(CryptoError):
+            await open_leads(db.vault, [lead])
+
+
+def _database_bytes(settings: Settings, tmp_path: Path) -> bytes:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        base = Path(str(url.database))
+        return b"".join(p.read_bytes() for p in base.parent.glob(base.name + "*"))
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    dump = tmp_path / "dump.sql"
+    command = ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-f", str(dump), str(url.database)]
+    subprocess.run(command, check=True, timeout=60)
+    return dump.read_bytes()

@@ -1,0 +1,68 @@
+"""/api/v1/privacy and /api/v1/audit over HTTP: admins only, everything recorded."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import httpx
+
+
+def _lead(client: httpx.Client, phone: str = "054-777-8888") -> dict[str, object]:
+    answer = client.post("/api/v1/leads", json={"name": "נועה שלום", "phone": phone})
+    assert answer.status_code == 201
+    lead: dict[str, object] = answer.json()
+    return lead
+
+
+def test_an_admin_exports_json_and_csv(admin: httpx.Client) -> None:
+    lead = _lead(admin)
+    answer = admin.get("/api/v1/privacy/export", params={"phone": "0547778888"})
+    assert answer.status_code == 200
+    assert answer.json()["subject"]["id"] == lead["id"]
+    assert answer.json()["subject"]["name"] == "נועה שלום"
+    zipped = admin.get("/api/v1/privacy/export", params={"phone": "0547778888", "format": "csv"})
+    assert zipped.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        assert "נועה שלום" in archive.read("lead.csv").decode("utf-8-sig")
+
+
+def test_an_agent_may_not_export_erase_or_read_the_audit_log(
+    admin: httpx.Client, agent: httpx.Client
+) -> None:
+    _lead(admin)
+    assert agent.get("/api/v1/privacy/export", params={"phone": "0547778888"}).status_code == 403
+    assert agent.post("/api/v1/privacy/erase", json={"phone": "0547778888"}).status_code == 403
+    assert agent.get("/api/v1/audit").status_code == 403
+
+
+def test_erasure_through_the_api_makes_the_lead_unfindable(admin: httpx.Client) -> None:
+    lead = _lead(admin)
+    answer = admin.post("/api/v1/privacy/erase", json={"phone": "+972547778888"})
+    assert answer.status_code == 200 and answer.json()["lead_id"] == lead["id"]
+    assert admin.get(f"/api/v1/leads/{lead['id']}").status_code == 404
+    assert admin.get("/api/v1/leads", params={"phone": "0547778888"}).json()["items"] == []
+    again = admin.post("/api/v1/privacy/erase", json={"phone": "+972547778888"})
+    assert again.status_code == 404
+
+
+def test_views_changes_and_exports_are_in_the_audit_log(
+    admin: httpx.Client, personas: dict[str, object]
+) -> None:
+    lead = _lead(admin)
+    admin.get(f"/api/v1/leads/{lead['id']}")
+    admin.patch(f"/api/v1/leads/{lead['id']}", json={"stage": "contacted"})
+    admin.get("/api/v1/privacy/export", params={"phone": "0547778888"})
+    entries = admin.get("/api/v1/audit", params={"subject_id": lead["id"]}).json()
+    actions = [entry["action"] for entry in entries]
+    assert actions == ["export", "update", "view", "create"]
+    assert {entry["actor"] for entry in entries} == {"admin@example.co.il"}
+    assert entries[1]["details"] == {"fields": ["stage"]}
+
+
+def test_a_request_is_recorded_with_its_deadline(admin: httpx.Client) -> None:
+    _lead(admin)
+    made = admin.post("/api/v1/privacy/requests", json={"phone": "0547778888", "kind": "erasure"})
+    assert made.status_code == 201 and made.json()["overdue"] is False
+    listed = admin.get("/api/v1/privacy/requests").json()
+    assert [item["id"] for item in listed] == [made.json()["id"]]
