@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
+	@scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 bench: $(STAMP)

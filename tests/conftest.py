@@ -7,7 +7,6 @@ server at 127.0.0.1:5432 cannot be reached, and the skip says so.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import socket
 import threading
@@ -29,6 +28,7 @@ from ovenai.db import Database, sync_url, upgrade, upgrade_keystore
 from ovenai.models import Base, Role
 from ovenai.settings import Settings, load_settings
 from ovenai.web.app import create_app, open_database
+from support.aio import run_async
 
 PG_HOST = "127.0.0.1"
 PG_ADMIN_DSN = f"host={PG_HOST} port=5432 user=postgres dbname=postgres connect_timeout=3"
@@ -192,7 +192,7 @@ def _make_persona(settings: Settings, base_url: str, email: str, role: Role) -> 
         finally:
             await database.dispose()
 
-    user_id, token = asyncio.run(make())
+    user_id, token = run_async(make)
     headers = {"Authorization": f"Bearer {token}"}
     client = httpx.Client(base_url=base_url, headers=headers, timeout=10)
     return Persona(user_id=user_id, email=email, client=client)

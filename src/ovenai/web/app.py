@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from ovenai import health
 from ovenai.crypto import KeyRing
 from ovenai.db import Database
-from ovenai.settings import Settings
+from ovenai.settings import Environment, Settings
 from ovenai.web import errors
+from ovenai.web.dashboard import routes as dashboard
+from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.api import leads, meetings, messages, privacy, properties
 from ovenai.web.deps import DbDep
 from ovenai.web.security import SecurityHeaders
+
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def _api_router() -> APIRouter:
@@ -69,5 +77,20 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(_api_router())
     app.include_router(_system_router())
+    _install_dashboard(app, settings)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _install_dashboard(app: FastAPI, settings: Settings) -> None:
+    """Pages, static files and signed HttpOnly SameSite session cookies."""
+    dashboard.install(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret("secret_key"),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_HOURS * 3600,
+        same_site="strict",
+        https_only=settings.environment is Environment.PRODUCTION,
+    )

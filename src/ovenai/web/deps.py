@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ovenai import auth
+from ovenai import auth, signin
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import AuthenticationFailed
@@ -28,14 +28,27 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (the proxy in front sets it; see docs/architecture.md)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def get_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The user behind the bearer token; 401 without a valid one."""
+    """The user behind the bearer token; 401 without a valid one, 429 after many failures."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("a bearer token is required")
-    return await auth.authenticate_token(get_db(request), token=credentials.credentials)
+    db, address = get_db(request), client_address(request)
+    try:
+        return await auth.authenticate_token(db, token=credentials.credentials)
+    except AuthenticationFailed:
+        # A 256-bit token cannot be guessed, so a valid one never pays for throttling;
+        # an address that keeps failing is answered 429 instead of probing further.
+        await signin.check_token_throttle(db, address=address)
+        await signin.record_token_failure(db, address=address)
+        raise
 
 
 DbDep = Annotated[Database, Depends(get_db)]

@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ovenai.errors import AuthenticationFailed, OvenAIError
 
 log = logging.getLogger("ovenai.web")
 
 
-async def _ovenai_error(_request: Request, exc: Exception) -> JSONResponse:
+def _wants_html(request: Request) -> bool:
+    """Dashboard pages answer errors as a page; the API and webhooks as JSON."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/health")) and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _error_page(exc: OvenAIError) -> HTMLResponse:
+    body = (
+        '<!doctype html><html lang="he" dir="rtl"><meta charset="utf-8"><title>OvenAI</title>'
+        '<link rel="stylesheet" href="/static/app.css"><main class="error">'
+        f"<h1>{exc.http_status}</h1><p>{html.escape(exc.message)}</p>"
+        '<p><a href="/">חזרה</a></p></main></html>'
+    )
+    return HTMLResponse(body, status_code=exc.http_status)
+
+
+async def _ovenai_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OvenAIError)
+    if _wants_html(request):
+        return _error_page(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
     return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 

@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered, Hebrew-first pages for agents and owners."""

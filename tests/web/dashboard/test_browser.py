@@ -1,0 +1,67 @@
+"""The dashboard in a real headless browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ovenai.models import Role
+from ovenai.settings import Settings
+from support.dashboard import PASSWORD, make_user
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless chromium per test (Playwright's loop must not outlive it: async tests
+    follow); skipped loudly when chromium is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def test_an_agent_signs_in_and_reads_the_inbox_in_hebrew(
+    browser: Any, server: Any, admin: httpx.Client, clean_db: Settings, tmp_path: Path
+) -> None:
+    agent_id = make_user(clean_db, "dana.agent@agency.co.il", Role.AGENT)
+    body = {"name": "יעל כהן", "phone": "0509876543", "assigned_agent_id": agent_id}
+    assert admin.post("/api/v1/leads", json=body).status_code == 201
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    try:
+        page.goto(f"{server.url}/login")
+        page.fill("input[name=email]", "dana.agent@agency.co.il")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/")
+        assert page.locator("table.leads").inner_text().count("יעל כהן") == 1
+        assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+        page.click("text=יעל כהן")
+        page.wait_for_url(f"{server.url}/leads/*")
+        assert page.locator("h1").inner_text() == "יעל כהן"
+        page.screenshot(path=str(tmp_path / "lead.png"))
+    finally:
+        page.close()
+    assert errors == []

@@ -1,0 +1,39 @@
+"""Dashboard pages show only what the signed-in user may see."""
+
+from __future__ import annotations
+
+import httpx
+
+from ovenai.models import Role
+from ovenai.settings import Settings
+from support.dashboard import make_user, sign_in
+
+
+def _lead(admin: httpx.Client, name: str, phone: str, agent_id: str | None) -> str:
+    body = {"name": name, "phone": phone, "assigned_agent_id": agent_id}
+    answer = admin.post("/api/v1/leads", json=body)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_an_agent_sees_own_leads_and_never_another_agents(
+    browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
+) -> None:
+    me = make_user(clean_db, "dana.agent@agency.co.il", Role.AGENT)
+    other = make_user(clean_db, "avi.agent@agency.co.il", Role.AGENT)
+    mine = _lead(admin, "אורית גולן", "0501112233", me)
+    theirs = _lead(admin, "שמעון פרץ", "0501112234", other)
+    sign_in(browser_client, "dana.agent@agency.co.il")
+    inbox = browser_client.get("/")
+    assert "אורית גולן" in inbox.text and "שמעון פרץ" not in inbox.text
+    page = browser_client.get(f"/leads/{mine}")
+    assert page.status_code == 200 and "אורית גולן" in page.text
+    denied = browser_client.get(f"/leads/{theirs}")
+    assert denied.status_code == 404 and "שמעון" not in denied.text
+    assert "text/html" in denied.headers["content-type"]
+
+
+def test_pages_carry_the_security_headers(browser_client: httpx.Client) -> None:
+    page = browser_client.get("/login")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
