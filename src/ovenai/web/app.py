@@ -16,12 +16,11 @@ from ovenai.crypto import KeyRing
 from ovenai.db import Database
 from ovenai.settings import Environment, Settings
 from ovenai.web import errors
+from ovenai.web.api import leads, meetings, messages, privacy, properties
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
-from ovenai.web.api import leads, meetings, messages, privacy, properties
 from ovenai.web.deps import DbDep
 from ovenai.web.security import SecurityHeaders
-
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
