@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -123,3 +125,15 @@ def _lead_count(settings: Settings) -> int:
         value = conn.execute(text("SELECT count(*) FROM leads")).scalar_one()
     engine.dispose()
     return int(value)
+
+
+def test_a_revoked_token_no_longer_authenticates(clean_db: Settings, server: Any) -> None:
+    run(clean_db, "users", "create", "ops@example.co.il", "--password", "long enough pass")
+    token = run(clean_db, "tokens", "create", "ops@example.co.il").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server.url}/api/v1/leads", headers=headers).status_code == 200
+    listed = run(clean_db, "tokens", "list").stdout
+    assert token not in listed and token[:10] in listed
+    token_id = listed.split()[0]
+    assert run(clean_db, "tokens", "revoke", token_id).returncode == 0
+    assert httpx.get(f"{server.url}/api/v1/leads", headers=headers).status_code == 401

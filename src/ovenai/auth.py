@@ -113,6 +113,25 @@ async def create_token(db: Database, *, email: str, name: str = "") -> IssuedTok
     return IssuedToken(id=row.id, token=token, user_email=user.email)
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """What can be shown of a token after its creation: never the token itself."""
+
+    id: str
+    prefix: str
+    name: str
+    user_email: str
+    revoked: bool
+
+
+async def list_tokens(db: Database) -> list[TokenInfo]:
+    """Every token with its owner, newest first."""
+    query = select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
+    async with db.session() as session:
+        rows = (await session.execute(query.order_by(ApiToken.id.desc()))).all()
+    return [TokenInfo(t.id, t.prefix, t.name, email, t.revoked_at is not None) for t, email in rows]
+
+
 async def revoke_token(db: Database, *, token_id: str) -> None:
     """Revoke a token so it no longer authenticates."""
     async with db.session() as session:

@@ -50,3 +50,26 @@ def tokens_create(
 
     issued = common.with_db(common.settings(), work)
     typer.echo(issued.token)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every token's id, prefix, owner and state (tokens themselves are never stored)."""
+
+    async def work(db: Database) -> list[auth.TokenInfo]:
+        return await auth.list_tokens(db)
+
+    for token in common.with_db(common.settings(), work):
+        state = "revoked" if token.revoked else "active"
+        typer.echo(f"{token.id} {token.prefix}… {token.user_email} {token.name} {state}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token: it stops authenticating at once."""
+
+    async def work(db: Database) -> None:
+        await auth.revoke_token(db, token_id=token_id)
+
+    common.with_db(common.settings(), work)
+    typer.echo(f"revoked {token_id}")
