@@ -33,6 +33,8 @@ from support.aio import run_async
 PG_HOST = "127.0.0.1"
 PG_ADMIN_DSN = f"host={PG_HOST} port=5432 user=postgres dbname=postgres connect_timeout=3"
 KEEP_TABLES = {"alembic_version"}
+TEST_APP_SECRET = "test-app-secret"
+TEST_VERIFY_TOKEN = "test-verify-token"
 
 
 @pytest.fixture
@@ -103,6 +105,8 @@ def settings(databases: Databases, tmp_path_factory: Any) -> Settings:
         encryption_keys=generate_master_key(key_id="test-1"),
         secret_key=secrets.token_urlsafe(32),
         data_dir=data_dir,
+        whatsapp_app_secret=TEST_APP_SECRET,
+        whatsapp_webhook_verify_token=TEST_VERIFY_TOKEN,
     )
 
 

@@ -16,11 +16,13 @@ from ovenai.crypto import KeyRing
 from ovenai.db import Database
 from ovenai.settings import Environment, Settings
 from ovenai.web import errors
+from ovenai.web import webhooks as webhook_routes
 from ovenai.web.api import leads, meetings, messages, privacy, properties
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.deps import DbDep
 from ovenai.web.security import SecurityHeaders
+from ovenai.webhooks.receiver import open_receiver
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -59,7 +61,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await database.start()
+        receiver.start()
         yield
+        await receiver.stop()
         if db is None:
             await database.dispose()
 
@@ -73,6 +77,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    receiver = app.state.webhooks = open_receiver(settings, database)
+    app.include_router(webhook_routes.router)
     errors.install(app)
     app.include_router(_api_router())
     app.include_router(_system_router())

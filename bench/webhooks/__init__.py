@@ -1,0 +1,1 @@
+"""Webhook ingestion benchmarks: acknowledgement (ack.py) and status application (apply.py)."""

@@ -1,0 +1,80 @@
+"""The seam between webhook ingestion and what reacts to it (automation, engagement scoring).
+
+Ingestion calls every registered hook after it applies an inbound message or a batch of
+status changes, inside the same transaction, each hook in a SAVEPOINT of its own: a hook's
+writes (say, outbox rows) commit together with the message that caused them and happen
+exactly once, while a hook that raises is rolled back alone, logged and counted, and never
+stops the message from being stored. Registries are empty by default.
+
+Register at start-up (the automation and scoring issues do this)::
+
+    from ovenai import hooks
+    hooks.after_inbound.append(my_inbound_hook)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai.metrics import HOOK_FAILURES
+from ovenai.models import Lead, Message
+from ovenai.webhooks.events import InboundMessage
+
+log = logging.getLogger("ovenai.hooks")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """An outbound message whose delivery status moved forward."""
+
+    message_id: str
+    lead_id: str
+    wa_message_id: str
+    previous: str
+    status: str
+    at: datetime
+    error_code: int | None
+
+
+InboundHook = Callable[[AsyncSession, Lead, Message, InboundMessage], Awaitable[None]]
+StatusHook = Callable[[AsyncSession, Sequence[StatusChange]], Awaitable[None]]
+
+after_inbound: list[InboundHook] = []
+"""Called once per newly applied inbound message, with its lead and stored message."""
+
+after_status: list[StatusHook] = []
+"""Called once per applied batch with every message whose status moved forward."""
+
+
+async def run_after_inbound(
+    session: AsyncSession, lead: Lead, message: Message, event: InboundMessage
+) -> None:
+    """Call every inbound hook, each isolated in a savepoint."""
+    for hook in after_inbound:
+        await _isolated(session, hook.__name__, hook(session, lead, message, event))
+
+
+async def run_after_status(session: AsyncSession, changes: Sequence[StatusChange]) -> None:
+    """Call every status hook with the batch's changes (skipped when there are none)."""
+    if not changes:
+        return
+    for hook in after_status:
+        await _isolated(session, hook.__name__, hook(session, changes))
+
+
+async def _isolated(session: AsyncSession, name: str, call: Awaitable[None]) -> None:
+    """Run one hook call in a savepoint; a failure rolls back only the hook's writes."""
+    savepoint = await session.begin_nested()
+    try:
+        await call
+    except Exception:
+        await savepoint.rollback()
+        HOOK_FAILURES.labels(hook=name).inc()
+        log.exception("webhook hook %s failed; the message is kept, the hook skipped", name)
+        return
+    await savepoint.commit()

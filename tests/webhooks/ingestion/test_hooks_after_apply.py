@@ -1,0 +1,50 @@
+"""Hooks run after each inbound message / status change, once; a failing hook is isolated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ovenai import hooks
+from ovenai.models import Alert
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def registered() -> Iterator[list[tuple[str, object]]]:
+    calls: list[tuple[str, object]] = []
+
+    async def record_inbound(session, lead, message, event) -> None:
+        calls.append(("inbound", message.wa_message_id))
+        session.add(Alert(kind=f"hook:{message.wa_message_id}", severity="info", message="seen"))
+
+    async def broken_inbound(session, lead, message, event) -> None:
+        session.add(Alert(kind="half-written", severity="info", message="must roll back"))
+        await session.flush()
+        raise RuntimeError("automation bug")
+
+    async def record_status(session, changes) -> None:
+        calls.extend(("status", (c.wa_message_id, c.status)) for c in changes)
+
+    hooks.after_inbound.extend([record_inbound, broken_inbound])
+    hooks.after_status.append(record_status)
+    yield calls
+    hooks.after_inbound.clear()
+    hooks.after_status.clear()
+
+
+async def test_hooks_run_once_and_a_failing_hook_loses_nothing(
+    registered, bodies, harness, db
+) -> None:
+    raw = bodies.text("wamid.H1", "hi")
+    await harness.outbound("wamid.OUT")
+    await harness.deliver(raw, raw, bodies.statuses(bodies.status("wamid.OUT", "read", 1767000000)))
+    assert registered == [("inbound", "wamid.H1"), ("status", ("wamid.OUT", "read"))]
+    assert (await harness.message("wamid.H1")).direction == "inbound"
+    from sqlalchemy import select
+
+    async with db.session() as session:
+        kinds = set(await session.scalars(select(Alert.kind)))
+    assert "hook:wamid.H1" in kinds and "half-written" not in kinds

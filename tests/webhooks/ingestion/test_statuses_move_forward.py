@@ -1,0 +1,98 @@
+"""Statuses move an outbound message forward only, keep Meta's errors, and wait for it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+T0 = 1767000000
+
+
+def at(offset: int) -> datetime:
+    return datetime.fromtimestamp(T0 + offset, UTC)
+
+
+async def test_sent_delivered_read_in_order(bodies, harness) -> None:
+    await harness.outbound("wamid.O1")
+    for offset, status in enumerate(("sent", "delivered", "read")):
+        await harness.deliver(bodies.statuses(bodies.status("wamid.O1", status, T0 + offset)))
+    message = await harness.message("wamid.O1")
+    assert (message.status, message.status_at) == ("read", at(2))
+    assert (message.sent_at, message.delivered_at, message.read_at) == (at(0), at(1), at(2))
+
+
+async def test_it_keeps_read_when_delivered_arrives_late(bodies, harness) -> None:
+    await harness.outbound("wamid.O2")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O2", "read", T0 + 5)))
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O2", "delivered", T0 + 3)))
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O2", "sent", T0 + 1)))
+    message = await harness.message("wamid.O2")
+    assert message.status == "read"
+    assert (message.sent_at, message.delivered_at, message.read_at) == (at(1), at(3), at(5))
+
+
+async def test_read_implies_delivered(bodies, harness) -> None:
+    await harness.outbound("wamid.O3")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O3", "read", T0 + 5)))
+    message = await harness.message("wamid.O3")
+    assert (message.status, message.delivered_at) == ("read", at(5))
+
+
+async def test_failed_keeps_metas_error_code_title_and_details(bodies, harness) -> None:
+    await harness.outbound("wamid.O4")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O4", "sent", T0)))
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O4", "failed", T0 + 1, 131026)))
+    message = await harness.message("wamid.O4")
+    assert (message.status, message.failed_at) == ("failed", at(1))
+    assert (message.error_code, message.error_title, message.error_detail) == (
+        131026,
+        "error 131026",
+        "details of 131026",
+    )
+
+
+async def test_a_recorded_failure_from_a_fixture_keeps_its_error(harness, load_payload) -> None:
+    await harness.outbound("wamid.HBgMOTcyNTQxMTEyMjMzFQIAERgSRkFLRU9VVEJPVU5EMDAwMDA5")
+    await harness.deliver(load_payload("status_failed_131026.json"))
+    message = await harness.message("wamid.HBgMOTcyNTQxMTEyMjMzFQIAERgSRkFLRU9VVEJPVU5EMDAwMDA5")
+    assert message.status == "failed" and message.error_code == 131026
+
+
+async def test_failed_after_delivered_keeps_delivered_but_records_the_error(
+    bodies, harness
+) -> None:
+    await harness.outbound("wamid.O5")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O5", "delivered", T0)))
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O5", "failed", T0 + 1, 131000)))
+    message = await harness.message("wamid.O5")
+    assert (message.status, message.error_code) == ("delivered", 131000)
+
+
+async def test_delivery_after_failed_wins_and_keeps_the_error(bodies, harness) -> None:
+    await harness.outbound("wamid.O6")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O6", "failed", T0, 131026)))
+    await harness.deliver(bodies.statuses(bodies.status("wamid.O6", "delivered", T0 + 9)))
+    message = await harness.message("wamid.O6")
+    assert (message.status, message.error_code) == ("delivered", 131026)
+
+
+async def test_a_status_for_an_unknown_message_is_applied_when_it_appears(bodies, harness) -> None:
+    report = await harness.deliver(bodies.statuses(bodies.status("wamid.LATE", "delivered", T0)))
+    assert report.failed == 0
+    await harness.outbound("wamid.LATE")
+    await harness.processor.apply_waiting_statuses()
+    message = await harness.message("wamid.LATE")
+    assert (message.status, message.delivered_at) == ("delivered", at(0))
+
+
+async def test_one_body_with_many_statuses_applies_them_all(bodies, harness) -> None:
+    wamids = [f"wamid.M{n}" for n in range(30)]
+    for wamid in wamids:
+        await harness.outbound(wamid)
+    items = [bodies.status(w, s, T0 + i) for w in wamids for i, s in enumerate(("sent", "read"))]
+    await harness.deliver(bodies.statuses(*items))
+    for wamid in wamids:
+        assert (await harness.message(wamid)).status == "read"

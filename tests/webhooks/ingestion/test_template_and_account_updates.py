@@ -1,0 +1,74 @@
+"""Template status/quality/category updates reach the registry; account news raises alerts."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from ovenai.alerts import open_alerts
+from ovenai.models import MessageTemplate
+
+pytestmark = pytest.mark.anyio
+
+
+async def add_template(db, name: str, language: str) -> None:
+    async with db.session() as session:
+        session.add(
+            MessageTemplate(
+                waba_id="310000000000001",
+                name=name,
+                language=language,
+                family=name,
+                category="MARKETING",
+                status="PENDING",
+                components=[],
+            )
+        )
+        await session.commit()
+
+
+async def templates(db) -> list[MessageTemplate]:
+    async with db.session() as session:
+        return list(await session.scalars(select(MessageTemplate)))
+
+
+async def alerts(db) -> list[str]:
+    async with db.session() as session:
+        return [alert.kind for alert in await open_alerts(session)]
+
+
+async def test_a_rejection_reaches_the_registry_and_alerts(harness, load_payload, db) -> None:
+    await add_template(db, "open_house_invite", "en_US")
+    await harness.deliver(load_payload("template_status_rejected.json"))
+    (template,) = await templates(db)
+    assert template.status == "REJECTED"
+    assert any(kind.startswith("template_rejected") for kind in await alerts(db))
+
+
+async def test_quality_and_category_updates_reach_the_registry(harness, load_payload, db):
+    await add_template(db, "lead_followup_he", "he")
+    await harness.deliver(load_payload("template_quality_update.json"))
+    await harness.deliver(load_payload("template_category_update.json"))
+    (template,) = await templates(db)
+    assert template.quality is not None and template.quality != "UNKNOWN"
+    assert all(event.status == "processed" for event in await harness.events())
+
+
+@pytest.mark.parametrize(
+    "fixture", ["account_update.json", "phone_number_quality_update.json", "account_alerts.json"]
+)
+async def test_account_news_raises_an_alert(harness, load_payload, db, fixture) -> None:
+    await harness.deliver(load_payload(fixture))
+    assert await alerts(db)
+
+
+async def test_an_out_of_band_error_raises_an_alert(harness, load_payload, db) -> None:
+    await harness.deliver(load_payload("out_of_band_error.json"))
+    assert any(kind.startswith("whatsapp_error:") for kind in await alerts(db))
+
+
+@pytest.mark.parametrize("fixture", ["other_object.json", "unknown_field.json"])
+async def test_other_objects_and_fields_are_kept_and_ignored(harness, load_payload, fixture):
+    report = await harness.deliver(load_payload(fixture))
+    assert (report.processed, report.failed) == (1, 0)
+    assert await harness.leads() == []
