@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +11,6 @@ from pathlib import Path
 import pytest
 import time_machine
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from ovenai import crypto, privacy, privacy_export
 from ovenai.auth import Actor
@@ -25,6 +22,7 @@ from ovenai.leads import create_lead, open_leads
 from ovenai.models import ConsentEvent, Lead, Message, Role, WebhookEvent, WebhookEventLead
 from ovenai.settings import Settings
 from ovenai.web.app import open_database
+from support.storage import stored_bytes
 
 pytestmark = pytest.mark.anyio
 ADMIN = Actor(user_id=None, role=Role.ADMIN, email="owner@agency.co.il")
@@ -141,7 +139,7 @@ async def test_erase_leaves_no_trace_and_statistics_keep_counting(
         assert await session.scalar(select(func.count()).select_from(Message)) == 1
         bodies = list(await session.scalars(select(WebhookEvent)))
     assert [e.body_enc is None for e in bodies].count(True) == 1
-    stored = _database_bytes(settings, tmp_path)
+    stored = stored_bytes(settings.database_url, tmp_path)
     for trace in (NAME, PHONE, PHONE[1:], "0526667777", TEXT):
         assert trace.encode() not in stored
     with pytest.raises(NotFound):
@@ -201,16 +199,3 @@ async def test_tampered_ciphertext_fails_loudly(db: Database) -> None:
         await session.commit()
         with pytest.raises(CryptoError):
             await open_leads(db.vault, [lead])
-
-
-def _database_bytes(settings: Settings, tmp_path: Path) -> bytes:
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite":
-        base = Path(str(url.database))
-        return b"".join(p.read_bytes() for p in base.parent.glob(base.name + "*"))
-    if shutil.which("pg_dump") is None:
-        pytest.skip("pg_dump is not installed")
-    dump = tmp_path / "dump.sql"
-    command = ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-f", str(dump), str(url.database)]
-    subprocess.run(command, check=True, timeout=60)
-    return dump.read_bytes()
