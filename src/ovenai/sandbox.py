@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ovenai import auth
+from ovenai import auth, templates
 from ovenai.db import Database
 from ovenai.models import Role, User
 
@@ -35,3 +35,11 @@ async def ensure_demo_admin(db: Database) -> DemoLogin | None:
     )
     issued = await auth.create_token(db, email=DEMO_ADMIN_EMAIL, name="sandbox")
     return DemoLogin(email=DEMO_ADMIN_EMAIL, password=password, token=issued.token)
+
+
+async def ensure_seed_templates(db: Database, *, waba_id: str) -> int:
+    """Load the eight seed templates for the simulator's WABA; returns how many were new."""
+    async with db.session() as session:
+        added = await templates.load_seed(session, waba_id=waba_id)
+        await session.commit()
+    return added

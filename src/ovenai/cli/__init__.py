@@ -13,6 +13,16 @@ app = typer.Typer(help="OvenAI: WhatsApp lead management for real-estate agencie
 
 def main() -> None:
     """Entry point of the `ovenai` script."""
-    from ovenai.cli import accounts, database, keys, leads, privacy, server, webhooks  # noqa: F401
+    from ovenai.cli import (  # noqa: F401  (registers commands)
+        accounts,
+        database,
+        keys,
+        leads,
+        privacy,
+        server,
+        simulator,
+        templates,
+        webhooks,
+    )
 
     app()

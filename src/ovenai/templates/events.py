@@ -1,16 +1,14 @@
-"""The template registry: Meta's approved templates, grouped into language families.
+"""Webhook-facing registry updates: status, quality and category changes from Meta.
 
-On Meta each language of a template is a template of its own (`welcome_new_lead_he`,
-`welcome_new_lead_en`); OvenAI groups them into one family (`welcome_new_lead`). This
-module keeps the registry in step with Meta: webhook status and quality changes arrive
-through :func:`apply_status_event` and :func:`apply_quality_event`.
+The webhook processor calls these inside its own transaction. A row is found within the
+WABA the webhook came from (the same name lives in the test and the production WABA after
+a migration, each with its own status) by name and language, else by Meta's template id
+(the simulator numbers its templates afresh on each start, so a name is the safer key).
 """
 
 from __future__ import annotations
 
-import re
-
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.alerts import raise_alert
@@ -22,33 +20,34 @@ from ovenai.webhooks.events import (
     TemplateStatusUpdate,
 )
 
-_LANGUAGE_SUFFIX = re.compile(r"_(he|en|iw|en_US|en_GB|he_IL)$")
 ALERTING_STATUSES = frozenset({"REJECTED", "PAUSED", "DISABLED", "FLAGGED"})
 
 
-def family_of(name: str) -> str:
-    """The family a Meta template name belongs to (its name without a language suffix)."""
-    return _LANGUAGE_SUFFIX.sub("", name)
-
-
 async def _find(
-    session: AsyncSession, *, template_id: str, name: str | None, language: str | None
+    session: AsyncSession,
+    *,
+    waba_id: str,
+    template_id: str,
+    name: str | None,
+    language: str | None,
 ) -> list[MessageTemplate]:
-    by_name = (
-        (MessageTemplate.name == name) & (MessageTemplate.language == language)
-        if name and language
-        else None
-    )
-    condition = MessageTemplate.meta_id == template_id
-    if by_name is not None:
-        condition = or_(condition, by_name)
-    return list(await session.scalars(select(MessageTemplate).where(condition)))
+    in_waba = select(MessageTemplate).where(MessageTemplate.waba_id == waba_id)
+    if name and language:
+        by_name = in_waba.where(MessageTemplate.name == name, MessageTemplate.language == language)
+        rows = list(await session.scalars(by_name))
+        if rows:
+            return rows
+    return list(await session.scalars(in_waba.where(MessageTemplate.meta_id == template_id)))
 
 
 async def apply_status_event(session: AsyncSession, event: TemplateStatusUpdate) -> int:
     """Apply a `message_template_status_update`; returns how many registry rows changed."""
     rows = await _find(
-        session, template_id=event.template_id, name=event.name, language=event.language
+        session,
+        waba_id=event.waba_id,
+        template_id=event.template_id,
+        name=event.name,
+        language=event.language,
     )
     status = event.event_raw.upper()
     for row in rows:
@@ -72,7 +71,11 @@ async def apply_status_event(session: AsyncSession, event: TemplateStatusUpdate)
 async def apply_quality_event(session: AsyncSession, event: TemplateQualityUpdate) -> int:
     """Apply a template quality change; a RED score raises an alert."""
     rows = await _find(
-        session, template_id=event.template_id, name=event.name, language=event.language
+        session,
+        waba_id=event.waba_id,
+        template_id=event.template_id,
+        name=event.name,
+        language=event.language,
     )
     quality = (event.new_score_raw or "UNKNOWN").upper()
     for row in rows:
@@ -90,7 +93,11 @@ async def apply_quality_event(session: AsyncSession, event: TemplateQualityUpdat
 async def apply_category_event(session: AsyncSession, event: TemplateCategoryUpdate) -> int:
     """Apply Meta's re-categorisation of a template."""
     rows = await _find(
-        session, template_id=event.template_id, name=event.name, language=event.language
+        session,
+        waba_id=event.waba_id,
+        template_id=event.template_id,
+        name=event.name,
+        language=event.language,
     )
     for row in rows:
         if event.new_category:

@@ -1,0 +1,164 @@
+"""`ovenai templates ...`: the registry and Meta's copy of the WABA's templates.
+
+The test → production migration: `export FILE` (with the test WABA's settings),
+`import FILE` (with the production ones), then `sync` once Meta has reviewed them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ovenai import templates
+from ovenai.cli import app, common
+from ovenai.cloudapi import CloudApiClient
+from ovenai.db import Database
+from ovenai.errors import ConfigurationError
+from ovenai.models import MessageTemplate
+from ovenai.settings import Settings
+
+templates_app = typer.Typer(help="Message templates: the registry and Meta's copy.")
+app.add_typer(templates_app, name="templates")
+
+WabaOption = Annotated[
+    str | None, typer.Option("--waba-id", help="WABA id (default: WHATSAPP_BUSINESS_ACCOUNT_ID).")
+]
+COLUMNS = ("family", "name", "language", "category", "status", "quality", "waba")
+
+
+def _waba(config: Settings, given: str | None) -> str:
+    waba_id = given or config.whatsapp_business_account_id
+    if not waba_id:
+        raise common.fail(ConfigurationError("WHATSAPP_BUSINESS_ACCOUNT_ID is not set"))
+    return waba_id
+
+
+def _client(config: Settings, waba_id: str) -> CloudApiClient:
+    """A Graph client for template management (the token is checked here)."""
+    return CloudApiClient(
+        access_token=config.secret("whatsapp_access_token"),
+        phone_number_id=config.whatsapp_phone_number_id or "",
+        business_account_id=waba_id,
+        base_url=config.whatsapp_api_base_url,
+        api_version=config.whatsapp_api_version,
+    )
+
+
+def _row(template: MessageTemplate) -> tuple[str, ...]:
+    return (
+        template.family,
+        template.name,
+        template.language,
+        template.category,
+        template.status,
+        template.quality or "-",
+        template.waba_id,
+    )
+
+
+@templates_app.command("list")
+def list_(waba_id: WabaOption = None) -> None:
+    """Show the registry's templates (every WABA unless --waba-id is given)."""
+
+    async def work(db: Database) -> list[MessageTemplate]:
+        return await templates.list_templates(db, waba_id=waba_id)
+
+    rows = [COLUMNS] + [_row(t) for t in common.with_db(common.settings(), work)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
+@templates_app.command("sync")
+def sync(waba_id: WabaOption = None) -> None:
+    """Pull every template of the WABA from Meta: status, category, components."""
+    config = common.settings()
+    target = _waba(config, waba_id)
+
+    async def work(db: Database) -> templates.SyncReport:
+        async with _client(config, target) as client:
+            return await templates.sync(db, client, target)
+
+    report = common.with_db(config, work)
+    typer.echo(
+        f"synced {report.total} templates of WABA {target}: {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.gone} gone"
+    )
+
+
+@templates_app.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON file to write.")],
+    waba_id: WabaOption = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also pending, rejected, paused ones.")
+    ] = False,
+) -> None:
+    """Write the WABA's approved templates to a JSON file (run `sync` first)."""
+    config = common.settings()
+    source = _waba(config, waba_id)
+
+    async def work(db: Database) -> int:
+        return await templates.export(db, source, file, only_approved=not everything)
+
+    count = common.with_db(config, work)
+    typer.echo(f"exported {count} templates of WABA {source} to {file}")
+
+
+@templates_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    waba_id: WabaOption = None,
+) -> None:
+    """Submit an export file's templates to the WABA for review (skipping existing ones)."""
+    config = common.settings()
+    target = _waba(config, waba_id)
+
+    async def work(db: Database) -> templates.ImportReport:
+        async with _client(config, target) as client:
+            return await templates.import_(db, client, file, target)
+
+    report = common.with_db(config, work)
+    typer.echo(
+        f"submitted {len(report.submitted)}, skipped {len(report.skipped)} (already there), "
+        f"refused {len(report.refused)} to WABA {target}"
+    )
+    for label, reason in report.refused:
+        typer.echo(f"  refused {label}: {reason}")
+    if report.submitted:
+        typer.echo("run `ovenai templates sync` after Meta's review to see their status")
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@templates_app.command("submit")
+def submit(
+    name: Annotated[str, typer.Argument(help="Meta name, e.g. visit_confirmed_he.")],
+    language: Annotated[str, typer.Option(help="Language code: he, en ...")],
+    category: Annotated[str, typer.Option(help="MARKETING, UTILITY or AUTHENTICATION.")],
+    body: Annotated[str, typer.Option(help="Body text with {{1}}, {{2}} ... placeholders.")],
+    example: Annotated[
+        list[str] | None, typer.Option(help="An example value per placeholder, in order.")
+    ] = None,
+    header: Annotated[str | None, typer.Option(help="Text header.")] = None,
+    footer: Annotated[str | None, typer.Option(help="Footer text.")] = None,
+    waba_id: WabaOption = None,
+) -> None:
+    """Submit a new text template to Meta for review; it is recorded PENDING."""
+    config = common.settings()
+    target = _waba(config, waba_id)
+
+    async def work(db: Database) -> MessageTemplate:
+        components = templates.build_components(
+            body, header=header, footer=footer, examples=example or []
+        )
+        async with _client(config, target) as client:
+            return await templates.submit(
+                db, client, name, language, category, components, waba_id=target
+            )
+
+    made = common.with_db(config, work)
+    typer.echo(f"submitted {made.name} ({made.language}) to WABA {target}: {made.status}")

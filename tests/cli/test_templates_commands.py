@@ -1,0 +1,117 @@
+"""`ovenai templates list|sync|export|import|submit` against a real database and simulator."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from ovenai.simulator import SimulatorThread
+
+PRODUCTION_WABA = "310000000000999"
+Run = Callable[..., Result]
+
+
+def _control(simulator: SimulatorThread, path: str, spec: dict[str, str] | None = None) -> None:
+    data = json.dumps(spec or {}).encode()
+    request = urllib.request.Request(f"{simulator.base_url}/_sim/{path}", data=data, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+
+
+@pytest.fixture(autouse=True)
+def fresh(cli_simulator: SimulatorThread) -> None:
+    _control(cli_simulator, "reset")
+
+
+def _ok(result: Result) -> list[str]:
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return result.stdout.splitlines()
+
+
+def test_the_migration_runs_from_the_command_line(
+    ovenai: Run, cli_simulator: SimulatorThread, tmp_path: Path
+) -> None:
+    file = tmp_path / "templates.json"
+    synced = _ok(ovenai("templates", "sync"))
+    assert synced == [
+        "synced 8 templates of WABA 310000000000001: 8 added, 0 updated, 0 unchanged, 0 gone"
+    ]
+    assert _ok(ovenai("templates", "export", str(file))) == [
+        f"exported 8 templates of WABA 310000000000001 to {file}"
+    ]
+    imported = _ok(ovenai("templates", "import", str(file), "--waba-id", PRODUCTION_WABA))
+    assert (
+        imported[0]
+        == f"submitted 8, skipped 0 (already there), refused 0 to WABA {PRODUCTION_WABA}"
+    )
+    _control(cli_simulator, "templates/review", {"waba_id": PRODUCTION_WABA})
+    _ok(ovenai("templates", "sync", "--waba-id", PRODUCTION_WABA))
+    listed = _ok(ovenai("templates", "list", "--waba-id", PRODUCTION_WABA))
+    assert listed[0].split() == [
+        "family",
+        "name",
+        "language",
+        "category",
+        "status",
+        "quality",
+        "waba",
+    ]
+    assert len(listed) == 9
+    assert listed[1].split() == [
+        "document_request",
+        "document_request_he",
+        "he",
+        "UTILITY",
+        "APPROVED",
+        "-",
+        PRODUCTION_WABA,
+    ]
+
+
+def test_submit_records_the_template_pending(ovenai: Run) -> None:
+    result = ovenai(
+        "templates",
+        "submit",
+        "visit_confirmed_he",
+        "--language",
+        "he",
+        "--category",
+        "utility",
+        "--body",
+        "שלום {{1}}, הפגישה ב{{2}} אושרה.",
+        "--example",
+        "דנה",
+        "--example",
+        "10:00",
+    )
+    assert _ok(result) == ["submitted visit_confirmed_he (he) to WABA 310000000000001: PENDING"]
+    listed = _ok(ovenai("templates", "list"))
+    assert any(
+        line.split()[1:5] == ["visit_confirmed_he", "he", "UTILITY", "PENDING"] for line in listed
+    )
+
+
+def test_errors_are_one_line(ovenai: Run) -> None:
+    missing = ovenai(
+        "templates",
+        "submit",
+        "x_he",
+        "--language",
+        "he",
+        "--category",
+        "utility",
+        "--body",
+        "hi {{1}}",
+    )
+    assert missing.exit_code == 65
+    assert missing.stderr.strip().splitlines() == [
+        "error: the body has 1 placeholders; give as many examples, not 0"
+    ]
+    no_token = ovenai("templates", "sync", WHATSAPP_ACCESS_TOKEN=None)
+    assert no_token.exit_code == 78
+    assert no_token.stderr.strip().splitlines() == ["error: WHATSAPP_ACCESS_TOKEN is not set"]
