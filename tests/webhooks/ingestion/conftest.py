@@ -3,6 +3,7 @@ builders of Meta-shaped bodies (escaped like Meta's encoder: non-ASCII as \\uXXX
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ovenai.conversations import MessageRecord, open_message
 from ovenai.db import Database, new_id, utcnow
@@ -111,10 +112,27 @@ class Harness:
         return await self.store.store(raw, {"x-hub-signature-256": sign(raw, APP_SECRET)})
 
     async def deliver(self, *bodies: bytes) -> Report:
-        """Store bodies, then drain."""
-        for raw in bodies:
-            await self.keep(raw)
-        return await self.processor.drain()
+        """Store bodies, then drain until each is settled.
+
+        The test session's live server runs its own processor against the same database,
+        and may claim a body first: wait until every stored body left `pending`, whoever
+        applied it, so assertions never race that other processor.
+        """
+        ids = [await self.keep(raw) for raw in bodies]
+        report = await self.processor.drain()
+        deadline = time.monotonic() + 15
+        while await self._pending(ids):
+            assert time.monotonic() < deadline, "stored bodies were never processed"
+            await asyncio.sleep(0.05)
+            await self.processor.drain()
+        return report
+
+    async def _pending(self, ids: list[str]) -> int:
+        async with self.db.session() as session:
+            query = select(func.count()).where(
+                WebhookEvent.id.in_(ids), WebhookEvent.status == "pending"
+            )
+            return int(await session.scalar(query) or 0)
 
     async def lead(
         self, *, wa_id: str | None = None, bsuid: str | None = None, phone: str | None = None
