@@ -79,12 +79,14 @@ class Settings(BaseSettings):
     retention_lead_grace_days: int = Field(180, ge=0, alias="OVENAI_RETENTION_LEAD_GRACE_DAYS")
     # Outbound dispatcher (cloud-api.md §6): throughput of the number, the portfolio's
     # messaging-limit tier (250, 2000, 10000, 100000 or unlimited), the pair limit to one
-    # user (one message per interval, bursts borrow from later) and sends in flight.
+    # user (one message per interval, bursts borrow from later), sends in flight, and how long
+    # a worker's claim on a message lasts (a dead worker's claims expire after it).
     messages_per_second: int = Field(80, ge=1, le=1000, alias="OVENAI_MESSAGES_PER_SECOND")
     messaging_tier: str = Field("2000", alias="OVENAI_MESSAGING_TIER")
     pair_interval_s: float = Field(6.0, gt=0, alias="OVENAI_PAIR_INTERVAL_S")
     pair_burst: int = Field(5, ge=1, le=45, alias="OVENAI_PAIR_BURST")
     worker_concurrency: int = Field(64, ge=1, le=1000, alias="OVENAI_WORKER_CONCURRENCY")
+    worker_claim_ttl_s: float = Field(60.0, ge=1, alias="OVENAI_WORKER_CLAIM_TTL_S")
     sandbox: bool = False
 
     @field_validator("whatsapp_api_version")

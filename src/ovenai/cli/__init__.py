@@ -23,6 +23,7 @@ def main() -> None:
         simulator,
         templates,
         webhooks,
+        worker,
     )
 
     app()

@@ -17,7 +17,7 @@ from ovenai.db import Database
 from ovenai.settings import Environment, Settings
 from ovenai.web import errors
 from ovenai.web import webhooks as webhook_routes
-from ovenai.web.api import leads, meetings, messages, privacy, properties
+from ovenai.web.api import leads, meetings, messages, privacy, properties, sending
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.deps import DbDep
@@ -29,7 +29,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (leads, properties, meetings, messages, privacy):
+    for module in (leads, properties, meetings, messages, privacy, sending):
         router.include_router(module.router)
     return router
 

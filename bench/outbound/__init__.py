@@ -1,0 +1,1 @@
+"""Outbound benchmark: queue template messages, drain them through the simulator."""

@@ -1,0 +1,224 @@
+"""Queue N template messages to N leads and drain them through the simulator.
+
+    .venv/bin/python -m bench.outbound.run --db postgresql --workers 2 --cap 1000
+    .venv/bin/python -m bench.outbound.run --db sqlite --workers 1 --cap 1000
+    .venv/bin/python -m bench.outbound.run --db postgresql --workers 2 --cap 0   # uncapped
+
+The simulator runs in its own process (statuses off); workers are real processes running
+``ovenai.worker.run_worker`` (claim, limits, send, record every state change). Reports the
+sustained rate (messages / time from the first to the last accepted send), and checks that
+nothing was lost (every row ``sent``), nothing was sent twice (one accepted send per
+message id) and how the cap held (the simulator's busiest sliding second and its 130429s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from sqlalchemy import func, select
+
+from bench.client_throughput import free_port
+from ovenai import templates
+from ovenai.crypto import generate_master_key
+from ovenai.db import Database, new_id, upgrade, upgrade_keystore
+from ovenai.leads import open_leads, seal_identity
+from ovenai.models import Lead, Message
+from ovenai.outbox import queue
+from ovenai.settings import SANDBOX_BUSINESS_ACCOUNT_ID, SANDBOX_PHONE_NUMBER_ID, load_settings
+from ovenai.web.app import open_database
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+TOKEN = "sim-access-token"
+
+
+def _databases(kind: str, folder: Path) -> tuple[str, str, str | None]:
+    keystore = f"sqlite:///{folder / 'keys.db'}"
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}", keystore, None
+    name = f"ovenai_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", keystore, name
+
+
+async def _fill(db: Database, count: int) -> None:
+    """Seed the templates, then `count` leads with one queued template message each."""
+    async with db.session() as session:
+        await templates.load_seed(session, waba_id=SANDBOX_BUSINESS_ACCOUNT_ID)
+        await session.commit()
+    for start in range(0, count, 1000):
+        async with db.session() as session:
+            rows = []
+            for n in range(start, min(count, start + 1000)):
+                lead = Lead(id=new_id(), language="he")
+                key = await db.vault.new_lead_key(lead.id)
+                seal_identity(db.vault, lead, key, {"name": "נועה", "phone": f"+9725{n:08d}"})
+                session.add(lead)
+                rows.append(lead)
+            await session.flush()
+            prepared = await templates.prepare_send(
+                session,
+                waba_id=SANDBOX_BUSINESS_ACCOUNT_ID,
+                template="welcome_new_lead",
+                language="he",
+                params=["נועה", "חיפה"],
+            )
+            for record in await open_leads(db.vault, rows):
+                await queue.enqueue_template(session, db.vault, lead=record, prepared=prepared)
+            await session.commit()
+
+
+def _env(url: str, keystore: str, folder: Path, sim_url: str, keys: str) -> dict[str, str]:
+    return os.environ | {
+        "DATABASE_URL": url,
+        "OVENAI_KEYSTORE_URL": keystore,
+        "OVENAI_ENCRYPTION_KEYS": keys,
+        "OVENAI_SECRET_KEY": "bench-secret",
+        "OVENAI_DATA_DIR": str(folder),
+        "WHATSAPP_ACCESS_TOKEN": TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": SANDBOX_PHONE_NUMBER_ID,
+        "WHATSAPP_BUSINESS_ACCOUNT_ID": SANDBOX_BUSINESS_ACCOUNT_ID,
+        "WHATSAPP_API_BASE_URL": sim_url,
+        "OVENAI_MESSAGING_TIER": "unlimited",
+    }
+
+
+async def _progress(db: Database, total: int, timeout: float) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        async with db.session() as session:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(Message.status, func.count()).group_by(Message.status)
+                    )
+                ).all()
+            )
+        done = counts.get("sent", 0) + counts.get("failed", 0)
+        if done >= total or time.monotonic() > deadline:
+            return counts.get("sent", 0), counts.get("failed", 0)
+        await asyncio.sleep(0.5)
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        return orjson.loads(answer.read())
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-"))
+    url, keystore, pg_name = _databases(args.db, folder)
+    keys = generate_master_key(key_id="bench")
+    port = free_port()
+    sim = start_simulator_capped(port, args.cap)
+    sim_url = f"http://127.0.0.1:{port}"
+    upgrade(url)
+    upgrade_keystore(keystore)
+    settings = load_settings(
+        database_url=url,
+        keystore_url=keystore,
+        encryption_keys=keys,
+        secret_key="x",
+        data_dir=folder,
+    )
+    db = open_database(settings)
+    await db.start()
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        started = time.monotonic()
+        await _fill(db, args.messages)
+        print(f"queued {args.messages} in {time.monotonic() - started:.1f} s", flush=True)
+        env = _env(url, keystore, folder, sim_url, keys)
+        mps = str(args.cap if args.cap else 100_000)
+        for _ in range(args.workers):
+            command = [sys.executable, "-m", "bench.outbound.worker", mps, str(args.in_flight)]
+            workers.append(subprocess.Popen(command, env=env))
+        sent, failed = await _progress(db, args.messages, timeout=args.messages / 50 + 60)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(30)
+        await db.dispose()
+    try:
+        stats = _get(f"{sim_url}/_sim/stats")
+        outbox = _get(f"{sim_url}/_sim/outbox")["messages"]
+    finally:
+        sim.terminate()
+        sim.wait(10)
+        if pg_name:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{pg_name}" WITH (FORCE)')
+    copies = Counter(m["body"].get("biz_opaque_callback_data") for m in outbox)
+    times = sorted(m["at"] for m in outbox)
+    span = times[-1] - times[0] if len(times) > 1 else 1.0
+    return {
+        "db": args.db,
+        "workers": args.workers,
+        "cap": args.cap or None,
+        "messages": args.messages,
+        "sent": sent,
+        "failed": failed,
+        "accepted": len(outbox),
+        "sent_twice": sum(1 for c in copies.values() if c > 1),
+        "sustained_per_s": round(len(outbox) / span),
+        "seconds_to_99pct": round(times[int(len(times) * 0.99) - 1] - times[0], 2),
+        "seconds_to_all": round(span, 2),
+        "max_accepted_in_one_second": stats["max_accepted_per_second"],
+        "max_attempts_in_one_calendar_second": stats["max_attempts_per_second"],
+        "refused_130429": stats["counts"].get("rejected_130429", 0),
+    }
+
+
+def start_simulator_capped(port: int, cap: int) -> subprocess.Popen[bytes]:
+    """The simulator with this cap (0: none), statuses off."""
+    command = [
+        sys.executable,
+        "-m",
+        "ovenai.simulator",
+        "--port",
+        str(port),
+        "--mps-cap",
+        str(cap),
+        "--statuses",
+        "off",
+    ]
+    proc = subprocess.Popen(command)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("simulator did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cap", type=int, default=1000, help="simulator cap; 0 = uncapped")
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--in-flight", type=int, default=64)
+    args = parser.parse_args()
+    print(orjson.dumps(asyncio.run(bench(args)), option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""A bench worker: `run_worker` from the environment, with the benchmark's throughput."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from ovenai.outbox.dispatcher import DispatchConfig
+from ovenai.settings import load_settings
+from ovenai.web.app import open_database
+from ovenai.worker import run_worker
+
+
+async def main(mps: float, concurrency: int) -> None:
+    settings = load_settings()
+    db = open_database(settings)
+    await db.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    base = DispatchConfig.from_settings(settings)
+    config = DispatchConfig(
+        **{**base.__dict__, "messages_per_second": mps, "concurrency": concurrency}
+    )
+    try:
+        await run_worker(settings, db, stop, config=config, timed_jobs=False)
+    finally:
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(float(sys.argv[1]), int(sys.argv[2])))

@@ -1,0 +1,418 @@
+"""The outbound dispatcher: claim due messages, hold what the limits hold, send, record.
+
+One :meth:`Dispatcher.step` is "process one batch, return whether there was work":
+
+1. claim up to a batch of due messages (attempt recorded before the call, see ``claims``);
+2. fail at once what the rules now forbid (window closed, opted out, lead erased);
+3. hold back what the messaging-limit tier or the pair limit holds (back to ``queued``
+   with a later ``next_attempt_at``; the attempt is refunded: a held message is not failed);
+4. reserve the number's throughput slots for the rest and start each send at its slot,
+   with at most ``concurrency`` requests in flight;
+5. each send's outcome is recorded after the call (``outcomes.Recorder``), and failures
+   follow :mod:`ovenai.outbox.retry`.
+
+:meth:`Dispatcher.run` repeats steps while sends are in flight, until told to stop; then it
+stops claiming, lets in-flight sends finish, gives back what it has not sent, and flushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.cloudapi import CloudApiClient, SendResult
+from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, TransientError
+from ovenai.db import Database, utcnow
+from ovenai.models import SystemFlag
+from ovenai.outbox import claims, limits
+from ovenai.outbox.claims import Job
+from ovenai.outbox.limits import Bucket, Buckets
+from ovenai.outbox.outcomes import Kind, Outcome, Recorder
+from ovenai.outbox.retry import Action, RetryPolicy, SlowDown, Verdict
+from ovenai.settings import Settings
+
+log = logging.getLogger("ovenai.outbox")
+PAUSE_FLAG = "sending_paused"
+TOKEN_ALERT = "whatsapp_access_token"
+
+
+def new_worker_id() -> str:
+    """A name for this worker process that is unique across machines."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def token_fingerprint(token: str) -> str:
+    """A short, irreversible name for an access token (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """How one worker sends: limits (cloud-api.md §6), batch sizes and timings.
+
+    ``pacing`` keeps the shared rate a little under Meta's cap and ``burst_s`` bounds how
+    many tokens may be saved up, so no one-second window carries more than the cap even
+    with the scheduling jitter of a busy machine.
+    """
+
+    phone_number_id: str
+    portfolio: str
+    messages_per_second: float = 80.0
+    pacing: float = 0.96
+    burst_s: float = 0.005
+    horizon_s: float = 0.25
+    pair_interval_s: float = 6.0
+    pair_burst: int = 5
+    pair_horizon_s: float = 1.0
+    messaging_limit: int | None = 2000
+    concurrency: int = 64
+    batch_size: int = 200
+    claim_ttl_s: float = 60.0
+    poll_s: float = 0.2
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchConfig:
+        """The configuration the settings describe."""
+        return cls(
+            phone_number_id=settings.whatsapp_phone_number_id or "",
+            portfolio=settings.whatsapp_business_account_id
+            or settings.whatsapp_phone_number_id
+            or "",
+            messages_per_second=settings.messages_per_second,
+            pair_interval_s=settings.pair_interval_s,
+            pair_burst=settings.pair_burst,
+            messaging_limit=settings.messaging_limit,
+            concurrency=settings.worker_concurrency,
+            claim_ttl_s=settings.worker_claim_ttl_s,
+        )
+
+    @property
+    def number_bucket(self) -> Bucket:
+        """The business number's messages-per-second bucket."""
+        rate = self.messages_per_second * self.pacing
+        capacity = max(1.0, self.messages_per_second * self.burst_s)
+        return Bucket(f"mps:{self.phone_number_id}", rate, capacity)
+
+    def pair_bucket(self, lead_id: str) -> Bucket:
+        """The pair limit to one lead: one message per interval, a small burst."""
+        return Bucket(f"pair:{lead_id}", 1.0 / self.pair_interval_s, float(self.pair_burst))
+
+
+class Dispatcher:
+    """Sends the outbox through one Cloud API client within the shared limits."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: CloudApiClient,
+        buckets: Buckets,
+        config: DispatchConfig,
+        *,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+        token_id: str = "",
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.buckets = buckets
+        self.config = config
+        self.worker_id = worker_id or new_worker_id()
+        self.rng = rng or random.Random()
+        self.token_id = token_id  # the token's fingerprint, kept with a pause
+        self.recorder = Recorder(db, self.worker_id)
+        self._sem = asyncio.Semaphore(config.concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._paused_until = 0.0
+
+    # -- one step ---------------------------------------------------------------------------
+
+    async def step(self) -> bool:
+        """Claim one batch and start sending it; whether there was work."""
+        room = min(self.config.batch_size, 2 * self.config.batch_size - len(self._tasks))
+        if room <= 0 or self._closing or await self.paused():
+            return False
+        jobs = await self._claim(room)
+        if not jobs:
+            return False
+        ready = await self._admit(jobs)
+        await self._pace(ready)
+        return True
+
+    async def _claim(self, limit: int) -> list[Job]:
+        now = utcnow()
+        async with self.db.session() as session:
+            rows = await claims.claim(
+                session,
+                worker=self.worker_id,
+                limit=limit,
+                ttl_s=self.config.claim_ttl_s,
+                now=now,
+            )
+            await session.commit()
+            return await claims.load_jobs(session, self.db.vault, rows, now)
+
+    async def _admit(self, jobs: list[Job]) -> list[tuple[Job, float]]:
+        """Fail what the rules forbid, hold what the tier and pair limits hold."""
+        sendable = []
+        for job in jobs:
+            if job.problem:
+                self._record(job, Kind.FAILED, error_title=job.problem)
+            else:
+                sendable.append(job)
+        sendable = await self._within_tier(sendable)
+        pair = [self.config.pair_bucket(job.lead_id) for job in sendable]
+        grants = await self.buckets.reserve_each(pair, self.config.pair_horizon_s)
+        ready = []
+        for job, grant in zip(sendable, grants, strict=True):
+            if grant.delays:
+                ready.append((job, grant.delays[0]))
+            else:
+                self._hold(job, grant.retry_after)
+        return ready
+
+    async def _within_tier(self, jobs: list[Job]) -> list[Job]:
+        counted = [job.lead_id for job in jobs if job.business_initiated]
+        if self.config.messaging_limit is None or not counted:
+            return jobs
+        async with self.db.session() as session:
+            allowed, wait = await limits.reach_allowance(
+                session,
+                portfolio=self.config.portfolio,
+                lead_ids=counted,
+                limit=self.config.messaging_limit,
+            )
+            await session.commit()
+        passing = []
+        for job in jobs:
+            if job.business_initiated and job.lead_id not in allowed:
+                self._hold(job, wait)
+            else:
+                passing.append(job)
+        return passing
+
+    async def _pace(self, ready: list[tuple[Job, float]]) -> None:
+        """Reserve the number's slots (shared by all workers) and start each send at its own."""
+        bucket = self.config.number_bucket
+        while ready:
+            grant = await self.buckets.reserve(bucket, len(ready), self.config.horizon_s)
+            for (job, pair_delay), delay in zip(ready, grant.delays, strict=False):
+                self._start(job, max(delay, pair_delay))
+            ready = ready[len(grant.delays) :]
+            if ready:
+                await asyncio.sleep(grant.retry_after)
+
+    def _start(self, job: Job, delay: float) -> None:
+        task = asyncio.create_task(self._deliver(job, delay))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- one send ---------------------------------------------------------------------------
+
+    async def _deliver(self, job: Job, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        async with self._sem:
+            if self._closing or self._paused_until > asyncio.get_running_loop().time():
+                self._hold(job, 1.0)
+                return
+            try:
+                result = await self._call(job)
+            except CloudApiFailure as exc:
+                await self._failed(job, exc)
+                return
+            except Exception as exc:  # a bug must not lose the message: retry like a fault
+                log.exception("unexpected error sending message %s", job.id)
+                info = ErrorDetails(http_status=0, message=f"{type(exc).__name__}: {exc}")
+                await self._failed(job, TransientError(info))
+                return
+        self._record(job, Kind.SENT, wa_message_id=result.message_id)
+
+    async def _call(self, job: Job) -> SendResult:
+        if job.kind == "text":
+            return await self.client.send_text(
+                text=job.text or "",
+                to=job.to,
+                recipient=job.recipient,
+                preview_url=job.preview_url,
+                callback_data=job.id,
+            )
+        return await self.client.send_template(
+            name=job.template_name or "",
+            language=job.template_language or "",
+            to=job.to,
+            recipient=job.recipient,
+            body_params=job.body_params,
+            header_params=job.header_params,
+            callback_data=job.id,
+        )
+
+    async def _failed(self, job: Job, exc: CloudApiFailure) -> None:
+        verdict = self.config.policy.decide(exc, job.attempts, self.rng)
+        if verdict.action is Action.PAUSE:
+            await self._pause(exc)
+            self._hold(job, 1.0, exc)
+            return
+        if verdict.action is Action.FAIL:
+            self._record(job, Kind.FAILED, **_error_fields(exc))
+            return
+        await self._slow_down(job, verdict)
+        refund = exc.kind.value == "throttled"
+        self._retry(job, verdict.delay_s, exc, refund=refund)
+
+    async def _slow_down(self, job: Job, verdict: Verdict) -> None:
+        if verdict.slow_down is SlowDown.NONE:
+            return
+        bucket = (
+            self.config.number_bucket
+            if verdict.slow_down is SlowDown.NUMBER
+            else self.config.pair_bucket(job.lead_id)
+        )
+        try:
+            await self.buckets.penalize(bucket, verdict.slow_down_s)
+        except Exception:
+            log.exception("could not slow down %s", bucket.name)
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _record(self, job: Job, kind: Kind, **fields: object) -> None:
+        self.recorder.add(Outcome(job.id, kind, utcnow(), **fields))  # type: ignore[arg-type]
+
+    def _retry(
+        self, job: Job, delay: float, exc: CloudApiFailure | None = None, *, refund: bool
+    ) -> None:
+        now = utcnow()
+        errors = _error_fields(exc) if exc else {}
+        next_at = now + timedelta(seconds=delay)
+        self.recorder.add(
+            Outcome(job.id, Kind.RETRY, now, next_attempt_at=next_at, refund=refund, **errors)  # type: ignore[arg-type]
+        )
+
+    def _hold(self, job: Job, delay: float, exc: CloudApiFailure | None = None) -> None:
+        """Give a message back to the queue for later, without counting the attempt."""
+        self._retry(job, delay, exc, refund=True)
+
+    # -- pausing after an invalid token -------------------------------------------------------
+
+    async def paused(self) -> bool:
+        """Whether sending is paused (an invalid token was seen by any worker)."""
+        loop = asyncio.get_running_loop()
+        if self._paused_until > loop.time():
+            return True
+        async with self.db.session() as session:
+            flag = await session.get(SystemFlag, PAUSE_FLAG)
+        if flag is not None:
+            self._paused_until = loop.time() + 2.0
+        return flag is not None
+
+    async def _pause(self, exc: CloudApiFailure) -> None:
+        self._paused_until = asyncio.get_running_loop().time() + 2.0
+        await pause_sending(self.db, code=exc.code, reason=exc.message, token=self.token_id)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Step until ``stop`` is set; then finish in-flight sends and give back the rest."""
+        recorder_stop = asyncio.Event()
+        recording = asyncio.create_task(self.recorder.run(recorder_stop))
+        try:
+            while not stop.is_set():
+                worked = await self._safe_step()
+                if not worked:
+                    await self._wait(stop)
+        finally:
+            self._closing = True
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            recorder_stop.set()
+            await recording
+
+    async def _safe_step(self) -> bool:
+        try:
+            return await self.step()
+        except Exception:
+            log.exception("dispatcher step failed; trying again shortly")
+            await asyncio.sleep(1.0)
+            return False
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
+        waiters.update(self._tasks)  # type: ignore[arg-type]
+        done, pending = await asyncio.wait(
+            waiters, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            if not isinstance(waiter, asyncio.Task) or waiter not in self._tasks:
+                waiter.cancel()
+
+    async def drain(self, *, timeout: float = 30.0) -> None:
+        """Send until nothing is due or in flight (tests and one-shot runs)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                worked = await self.step()
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self.recorder.flush()
+                if not worked and not self._tasks:
+                    return
+
+
+def _error_fields(exc: CloudApiFailure) -> dict[str, object]:
+    return {
+        "error_code": exc.code,
+        "error_title": exc.title or exc.message,
+        "error_detail": exc.details,
+    }
+
+
+async def pause_sending(db: Database, *, code: int | None, reason: str, token: str = "") -> None:
+    """Pause every worker's sending and raise one critical alert."""
+    value = json.dumps({"code": code, "reason": reason[:300], "token": token, "at": _now_iso()})
+    async with db.session() as session:
+        if await session.get(SystemFlag, PAUSE_FLAG) is None:
+            session.add(SystemFlag(name=PAUSE_FLAG, value=value))
+            message = (
+                f"Meta rejected the access token (code {code}): all sending is paused; "
+                "queued messages wait. Configure a valid WHATSAPP_ACCESS_TOKEN and restart "
+                "the workers."
+            )
+            await raise_alert(session, kind=TOKEN_ALERT, severity="critical", message=message)
+        await session.commit()
+
+
+async def resume_sending(db: Database) -> bool:
+    """Lift the pause and close its alert; whether sending was paused."""
+    async with db.session() as session:
+        result = await session.execute(delete(SystemFlag).where(SystemFlag.name == PAUSE_FLAG))
+        await resolve_alerts(session, kind=TOKEN_ALERT)
+        await session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def resume_if_new_token(db: Database, token: str) -> bool:
+    """Lift a pause that another token caused (a worker started with a new token)."""
+    async with db.session() as session:
+        flag = await session.scalar(select(SystemFlag).where(SystemFlag.name == PAUSE_FLAG))
+    if flag is None:
+        return False
+    paused_for = json.loads(flag.value).get("token", "")
+    if paused_for and paused_for == token_fingerprint(token):
+        return False
+    return await resume_sending(db)
+
+
+def _now_iso() -> str:
+    now: datetime = utcnow()
+    return now.isoformat()

@@ -1,0 +1,259 @@
+"""Queueing sends: every send becomes a ``queued`` message row in the caller's transaction.
+
+The API, the dashboard and automation all call :func:`enqueue_text` or
+:func:`enqueue_template` inside the transaction of the action that caused the send, so the
+send exists exactly when the action does; workers (:mod:`ovenai.outbox.dispatcher`) take it
+from there. :func:`send_message` is the service the REST API uses (it owns its transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import templates
+from ovenai.auth import Actor
+from ovenai.db import Database, new_id, utcnow
+from ovenai.errors import Conflict
+from ovenai.keystore import RowCipher, Vault
+from ovenai.leads import LeadRecord, load_visible, open_leads
+from ovenai.models import Direction, Lead, Meeting, MeetingStatus, Message, MessageStatus, Property
+from ovenai.outbox import rules
+
+Param = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class OutboundRequest(BaseModel):
+    """A send asked for: a template (with optional parameters) or free text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    params: Annotated[list[Param], Field(max_length=20)] | dict[str, Param] | None = None
+    header_params: Annotated[list[Param], Field(max_length=5)] | None = None
+    language: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = None
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    preview_url: bool = False
+    send_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> OutboundRequest:
+        if (self.template is None) == (self.text is None):
+            raise ValueError("give either template or text")
+        if self.text is not None and (self.params or self.header_params or self.language):
+            raise ValueError("params, header_params and language belong to template sends")
+        return self
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A send accepted into the outbox."""
+
+    id: str
+    lead_id: str
+    status: str
+    send_after: datetime | None
+
+
+def _new_outbound(lead_id: str, kind: str, send_at: datetime | None, **fields: Any) -> Message:
+    now = utcnow()
+    due = max(now, send_at) if send_at else now
+    return Message(
+        id=new_id(),
+        lead_id=lead_id,
+        direction=Direction.OUTBOUND,
+        type=kind,
+        status=MessageStatus.QUEUED,
+        status_at=now,
+        created_at=now,
+        updated_at=now,
+        send_after=send_at,
+        next_attempt_at=due,
+        attempts=0,
+        **fields,
+    )
+
+
+async def enqueue_text(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    lead: LeadRecord,
+    text: str,
+    preview_url: bool = False,
+    sent_by_id: str | None = None,
+    send_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Queue free text to a lead (window checked now and again before it leaves)."""
+    rules.check_free_text(lead.last_inbound_at, send_at or utcnow())
+    rules.recipient_of(lead.phone, lead.bsuid)
+    message = _new_outbound(
+        lead.id, "text", send_at, sent_by_id=sent_by_id, idempotency_key=idempotency_key
+    )
+    cipher = RowCipher(await vault.key("lead", lead.id), "messages", message.id)
+    message.text_enc = cipher.seal("text", text)
+    message.payload_enc = cipher.seal("payload", json.dumps({"preview_url": preview_url}))
+    session.add(message)
+    return message
+
+
+async def enqueue_template(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    lead: LeadRecord,
+    prepared: templates.PreparedTemplate,
+    sent_by_id: str | None = None,
+    send_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Queue a checked template send (see :func:`ovenai.templates.prepare_send`)."""
+    rules.check_category(prepared.category, lead.opted_out_at, prepared.name)
+    rules.recipient_of(lead.phone, lead.bsuid)
+    message = _new_outbound(
+        lead.id,
+        "template",
+        send_at,
+        template_name=prepared.name,
+        template_language=prepared.language,
+        category=prepared.category.upper(),
+        sent_by_id=sent_by_id,
+        idempotency_key=idempotency_key,
+    )
+    cipher = RowCipher(await vault.key("lead", lead.id), "messages", message.id)
+    message.text_enc = cipher.seal("text", prepared.rendered)
+    message.template_params_enc = cipher.seal("template_params", json.dumps(prepared.body_params))
+    payload = {"header_params": list(prepared.header_params)}
+    message.payload_enc = cipher.seal("payload", json.dumps(payload))
+    session.add(message)
+    return message
+
+
+async def prepare_for_lead(
+    session: AsyncSession,
+    *,
+    lead: LeadRecord,
+    waba_id: str,
+    zone: tzinfo,
+    request: OutboundRequest,
+) -> templates.PreparedTemplate:
+    """Check a template send for this lead: language, approval, parameters (filled if absent)."""
+    assert request.template is not None
+    params: Sequence[str] | dict[str, str] | None = request.params
+    if params is None:
+        params = await default_params(session, lead=lead, family=request.template, zone=zone)
+    return await templates.prepare_send(
+        session,
+        waba_id=waba_id,
+        template=request.template,
+        language=rules.template_language(request.language, lead.language),
+        params=params,
+        header_params=request.header_params,
+        fallback=True,
+    )
+
+
+async def default_params(
+    session: AsyncSession, *, lead: LeadRecord, family: str, zone: tzinfo
+) -> list[str]:
+    """A seed family's parameters from the lead, their property and next viewing."""
+    listing = await session.get(Property, lead.property_id) if lead.property_id else None
+    meeting = await _next_meeting(session, lead.id)
+    when = meeting.starts_at.astimezone(zone).strftime("%d/%m %H:%M") if meeting else None
+    return templates.fill_params(
+        templates.family_of(family),
+        lead_name=lead.name or lead.profile_name,
+        property_city=listing.city if listing else lead.want_city,
+        property_area=(listing.area if listing else None) or lead.want_area,
+        rooms=_number(listing.rooms if listing else None),
+        size_m2=_number(listing.size_m2 if listing else None),
+        price=f"₪{listing.price:,}" if listing and listing.price is not None else None,
+        meeting_time=when,
+        documents=None,
+    )
+
+
+def _number(value: Decimal | int | None) -> str | None:
+    if value is None:
+        return None
+    return format(Decimal(value).normalize(), "f")
+
+
+async def _next_meeting(session: AsyncSession, lead_id: str) -> Meeting | None:
+    query = (
+        select(Meeting)
+        .where(
+            Meeting.lead_id == lead_id,
+            Meeting.starts_at >= utcnow(),
+            Meeting.status.in_([MeetingStatus.PROPOSED, MeetingStatus.CONFIRMED]),
+        )
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    )
+    return await session.scalar(query)
+
+
+async def _existing(session: AsyncSession, key: str | None, lead_id: str) -> Message | None:
+    if key is None:
+        return None
+    found = await session.scalar(select(Message).where(Message.idempotency_key == key))
+    if found is not None and found.lead_id != lead_id:
+        raise Conflict("this Idempotency-Key was already used for another lead")
+    return found
+
+
+async def send_message(
+    db: Database,
+    *,
+    actor: Actor,
+    lead_id: str,
+    request: OutboundRequest,
+    waba_id: str,
+    zone: tzinfo,
+    idempotency_key: str | None = None,
+) -> QueuedMessage:
+    """Queue a send to a lead the actor may see; answers at once (the worker sends)."""
+    async with db.session() as session:
+        row = await load_visible(session, actor, lead_id)
+        existing = await _existing(session, idempotency_key, lead_id)
+        if existing is None:
+            existing = await _enqueue(
+                session, db.vault, row, actor, request, waba_id, zone, idempotency_key
+            )
+            await session.commit()
+    return QueuedMessage(existing.id, existing.lead_id, existing.status, existing.send_after)
+
+
+async def _enqueue(
+    session: AsyncSession,
+    vault: Vault,
+    row: Lead,
+    actor: Actor,
+    request: OutboundRequest,
+    waba_id: str,
+    zone: tzinfo,
+    key: str | None,
+) -> Message:
+    (lead,) = await open_leads(vault, [row])
+    common: dict[str, Any] = {
+        "sent_by_id": actor.user_id,
+        "send_at": request.send_at,
+        "idempotency_key": key,
+    }
+    if request.text is not None:
+        return await enqueue_text(
+            session, vault, lead=lead, text=request.text, preview_url=request.preview_url, **common
+        )
+    prepared = await prepare_for_lead(
+        session, lead=lead, waba_id=waba_id, zone=zone, request=request
+    )
+    return await enqueue_template(session, vault, lead=lead, prepared=prepared, **common)

@@ -1,0 +1,114 @@
+"""What to do after a failed send: retry (when), fail at once, or pause all sending.
+
+Only where cloud-api.md §5.3 says retrying can help:
+
+* ``AUTH`` (190, 0, 10, 200-299, 131005): pause every send and alert; the message waits.
+* ``THROTTLED`` (130429, 131056, 4, 613, 80007): a limit, not a fault. The shared bucket is
+  slowed down and the message waits; it never fails for being throttled.
+  131056 waits 4^X s for that user only (Meta's advice); 4/613/80007 are per-app Graph limits
+  that clear after minutes.
+* ``TRANSIENT`` (1, 2, 131000, 131016, 131057, 5xx, timeouts): exponential backoff with
+  jitter and a cap, then failed after :attr:`RetryPolicy.max_attempts`. Some codes carry a
+  minimum wait (131057 maintenance about a minute, 133015 five minutes).
+* ``DEFERRED`` (368, 131048, 131049, 132015 ...): quality and policy signals; retrying
+  aggressively worsens the account's standing. Only codes with a documented wait are tried
+  once more after it (131049 not before 24 h); the others fail at once for a human.
+* ``PERMANENT``: fail at once with Meta's code, title and details.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from ovenai.cloudapi.errors import CloudApiFailure, ErrorKind
+
+# Least seconds before trying again, for codes where Meta names a wait (§5.3).
+MIN_WAIT_S: dict[int, float] = {
+    4: 60.0,
+    613: 60.0,
+    80007: 60.0,
+    131057: 60.0,
+    133015: 300.0,
+    2494100: 120.0,
+}
+# Deferred codes worth one more try after a documented wait; other deferred codes fail.
+DEFERRED_WAIT_S: dict[int, float] = {
+    131049: 24 * 3600.0,
+    132069: 3600.0,
+    134101: 600.0,
+}
+PAIR_LIMIT_CODE = 131056
+THROUGHPUT_CODE = 130429
+
+
+class Action(enum.StrEnum):
+    """The dispatcher's next step for a failed send."""
+
+    RETRY = "retry"
+    FAIL = "fail"
+    PAUSE = "pause"
+
+
+class SlowDown(enum.StrEnum):
+    """Which shared bucket a throttling answer slows down."""
+
+    NONE = "none"
+    NUMBER = "number"
+    PAIR = "pair"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The decision: what to do, after how long, and which limiter to slow down by how much."""
+
+    action: Action
+    delay_s: float = 0.0
+    slow_down: SlowDown = SlowDown.NONE
+    slow_down_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff parameters: ``base_s * 2**(attempt-1)`` with jitter, at most ``cap_s``."""
+
+    base_s: float = 2.0
+    cap_s: float = 300.0
+    max_attempts: int = 8
+    throttle_base_s: float = 0.5
+
+    def backoff(self, attempt: int, rng: random.Random, base_s: float | None = None) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, capped."""
+        ceiling = min(self.cap_s, (base_s or self.base_s) * 2 ** max(0, attempt - 1))
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+    def decide(self, error: CloudApiFailure, attempt: int, rng: random.Random) -> Verdict:
+        """The verdict for ``error`` on the ``attempt``-th try (1-based)."""
+        if error.kind is ErrorKind.AUTH:
+            return Verdict(Action.PAUSE)
+        if error.kind is ErrorKind.THROTTLED:
+            return self._throttled(error.code, attempt, rng)
+        if error.kind is ErrorKind.TRANSIENT:
+            return self._transient(error.code, attempt, rng)
+        if error.kind is ErrorKind.DEFERRED:
+            wait = DEFERRED_WAIT_S.get(error.code or 0)
+            if wait is not None and attempt <= 1:
+                return Verdict(Action.RETRY, wait + rng.uniform(0, wait / 20))
+        return Verdict(Action.FAIL)
+
+    def _throttled(self, code: int | None, attempt: int, rng: random.Random) -> Verdict:
+        if code == PAIR_LIMIT_CODE:
+            wait = min(self.cap_s, 4.0 ** min(attempt - 1, 6))
+            return Verdict(Action.RETRY, wait, SlowDown.PAIR, wait)
+        if code in MIN_WAIT_S:
+            wait = MIN_WAIT_S[code or 0]
+            return Verdict(Action.RETRY, wait + rng.uniform(0, 5), SlowDown.NUMBER, wait)
+        pause = self.backoff(attempt, rng, self.throttle_base_s)
+        return Verdict(Action.RETRY, pause, SlowDown.NUMBER, min(pause, 2.0))
+
+    def _transient(self, code: int | None, attempt: int, rng: random.Random) -> Verdict:
+        if attempt >= self.max_attempts:
+            return Verdict(Action.FAIL)
+        wait = max(self.backoff(attempt, rng), MIN_WAIT_S.get(code or 0, 0.0))
+        return Verdict(Action.RETRY, wait)

@@ -1,0 +1,90 @@
+"""The rules a send must pass before it is queued, and again before it leaves.
+
+* Free text only inside the lead's 24-hour customer-service window (cloud-api.md §6): Meta
+  would answer 131047; we answer 409 and tell the agent to use a template.
+* Marketing templates never to a lead who opted out (§11); utility templates still may go.
+* Send to the phone number, or to the BSUID when the lead has no phone (§10).
+* The template's language follows the lead's (the registry falls back to the other one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ovenai.errors import Conflict
+
+SERVICE_WINDOW = timedelta(hours=24)
+MARKETING = "MARKETING"
+
+
+class OutsideServiceWindow(Conflict):
+    """Free text to a lead whose 24-hour window is closed."""
+
+    def __init__(self, last_inbound_at: datetime | None) -> None:
+        when = (
+            f"the lead last wrote at {last_inbound_at.isoformat(timespec='minutes')}"
+            if last_inbound_at
+            else "the lead has never written"
+        )
+        super().__init__(
+            f"the 24-hour service window is closed ({when}): free text cannot be sent; "
+            "send an approved template instead",
+            field="text",
+        )
+
+
+class LeadOptedOut(Conflict):
+    """A marketing template to a lead who opted out of marketing."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__(
+            f"the lead opted out of marketing messages: {template} is a marketing template",
+            field="template",
+        )
+
+
+class NoWhatsAppIdentity(Conflict):
+    """The lead has neither a phone number nor a BSUID to send to."""
+
+    def __init__(self) -> None:
+        super().__init__("the lead has no phone number and no WhatsApp user id to send to")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a message goes: ``to`` (phone, E.164) or ``recipient`` (a BSUID)."""
+
+    to: str | None = None
+    recipient: str | None = None
+
+
+def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Whether the lead's customer-service window is open at ``now``."""
+    return last_inbound_at is not None and now - last_inbound_at < SERVICE_WINDOW
+
+
+def check_free_text(last_inbound_at: datetime | None, now: datetime) -> None:
+    """Raise OutsideServiceWindow unless free text may be sent now."""
+    if not window_open(last_inbound_at, now):
+        raise OutsideServiceWindow(last_inbound_at)
+
+
+def check_category(category: str | None, opted_out_at: datetime | None, template: str) -> None:
+    """Raise LeadOptedOut for a marketing template to a lead who opted out."""
+    if opted_out_at is not None and (category or "").upper() == MARKETING:
+        raise LeadOptedOut(template)
+
+
+def recipient_of(phone: str | None, bsuid: str | None) -> Recipient:
+    """The phone number when known (with its ``+``), else the BSUID."""
+    if phone:
+        return Recipient(to=phone if phone.startswith("+") else f"+{phone}")
+    if bsuid:
+        return Recipient(recipient=bsuid)
+    raise NoWhatsAppIdentity()
+
+
+def template_language(asked: str | None, lead_language: str | None) -> str:
+    """The language to look for: the one asked for, else the lead's, else Hebrew."""
+    return asked or lead_language or "he"

@@ -1,0 +1,114 @@
+"""The worker: the outbound dispatcher, the timed jobs and the stored-webhook fallback.
+
+``ovenai worker`` runs :func:`run_worker` until SIGINT/SIGTERM; sandbox ``serve`` runs it
+in-process. Several workers may share one PostgreSQL: they split the outbox (SKIP LOCKED),
+share the rate limits (database or Redis) and run each timed job once (job leases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from typing import Any
+
+from ovenai import scheduler
+from ovenai.cloudapi import CloudApiClient
+from ovenai.db import Database
+from ovenai.outbox import limits
+from ovenai.outbox.dispatcher import (
+    DispatchConfig,
+    Dispatcher,
+    new_worker_id,
+    resume_if_new_token,
+    token_fingerprint,
+)
+from ovenai.settings import Settings
+
+log = logging.getLogger("ovenai.worker")
+
+
+@scheduler.every("outbox.prune_limits", seconds=600)
+async def prune_limits(ctx: scheduler.JobContext) -> None:
+    """Drop idle pair buckets and reach records older than the rolling 24 hours."""
+    async with ctx.db.session() as session:
+        await limits.prune(session)
+        await session.commit()
+
+
+@scheduler.daily("retention", hour=2)
+async def retention(ctx: scheduler.JobContext) -> None:
+    """The retention policy's daily run at 02:00 in the agency's zone (when present)."""
+    module = _optional("ovenai.retention")
+    job = getattr(module, "daily_job", None)
+    if job is not None:
+        await job(ctx.db, ctx.settings)
+
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def make_client(settings: Settings) -> CloudApiClient:
+    """The Cloud API client of the configured business number."""
+    return CloudApiClient(
+        access_token=settings.secret("whatsapp_access_token"),
+        phone_number_id=settings.whatsapp_phone_number_id or "",
+        business_account_id=settings.whatsapp_business_account_id,
+        base_url=settings.whatsapp_api_base_url,
+        api_version=settings.whatsapp_api_version,
+        max_connections=settings.worker_concurrency,
+    )
+
+
+def _webhook_processor(db: Database) -> Any:
+    """The stored-webhook processor, when that module is present."""
+    module = _optional("ovenai.webhooks.processor")
+    processor_class = getattr(module, "Processor", None)
+    return processor_class(db) if processor_class is not None else None
+
+
+async def run_worker(
+    settings: Settings,
+    db: Database,
+    stop: asyncio.Event,
+    *,
+    config: DispatchConfig | None = None,
+    timed_jobs: bool = True,
+) -> None:
+    """Run the dispatcher, the scheduler and the webhook fallback until ``stop`` is set."""
+    worker_id = new_worker_id()
+    token = settings.secret("whatsapp_access_token")
+    if await resume_if_new_token(db, token):
+        log.warning("sending was paused for another access token; resumed")
+    buckets = limits.open_buckets(db, settings.redis_url)
+    client = make_client(settings)
+    dispatcher = Dispatcher(
+        db,
+        client,
+        buckets,
+        config or DispatchConfig.from_settings(settings),
+        worker_id=worker_id,
+        token_id=token_fingerprint(token),
+    )
+    timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
+    processor = _webhook_processor(db)
+    try:
+        if timed_jobs:
+            timed.start()
+        if processor is not None:
+            processor.start()
+        log.info("worker %s started", worker_id)
+        await dispatcher.run(stop)
+    finally:
+        timed.stop()
+        if processor is not None:
+            with contextlib.suppress(Exception):
+                await processor.stop()
+        await client.aclose()
+        await buckets.aclose()
+        log.info("worker %s stopped", worker_id)
