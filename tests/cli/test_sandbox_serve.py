@@ -173,3 +173,63 @@ def test_the_product_is_pointed_at_the_simulator_unless_a_base_url_is_set(tmp_pa
     explicit = settings(whatsapp_api_base_url="http://graph.example:8080")
     point_at_simulator(explicit, "http://127.0.0.1:4000")
     assert explicit.whatsapp_api_base_url == "http://graph.example:8080"
+
+
+def _call(url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _eventually(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "the sandbox did not get there in time"
+        time.sleep(0.2)
+
+
+def test_the_whole_loop_runs_in_the_sandbox(
+    sandbox: tuple[subprocess.Popen[str], int, int],
+) -> None:
+    """A lead writes in; the agent answers with text and a template; both end `read`."""
+    process, port, sim_port = sandbox
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(2)]
+    token = next(line.split()[-1] for line in lines if line.startswith("API token"))
+    api = f"http://127.0.0.1:{port}/api/v1"
+    inbound = {"from": "972502345678", "name": "דנה", "type": "text", "text": "שלום, דירה בחיפה?"}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{sim_port}/_sim/inbound",
+        data=json.dumps(inbound).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+    found = _eventually(lambda: _call(f"{api}/leads?phone=0502345678", token)[1]["items"])
+    lead = found[0]
+    assert lead["name"] == "דנה" and lead["source"] == "whatsapp"
+    text = _call(f"{api}/leads/{lead['id']}/messages", token, {"text": "מתי נוח לך לצפייה?"})
+    template = _call(
+        f"{api}/leads/{lead['id']}/messages",
+        token,
+        {"template": "welcome_new_lead", "params": ["דנה", "חיפה"]},
+    )
+    assert text[0] == 202 and template[0] == 202
+
+    def all_read() -> list[dict[str, Any]] | None:
+        messages = _call(f"{api}/leads/{lead['id']}/messages", token)[1]
+        outbound = [m for m in messages if m["direction"] == "outbound"]
+        done = len(outbound) == 2 and all(m["status"] == "read" for m in outbound)
+        return outbound if done else None
+
+    outbound = _eventually(all_read)
+    assert outbound[1]["template"] == "welcome_new_lead_he"
+    assert outbound[1]["text"].startswith("שלום דנה, תודה על פנייתך לגבי הנכס בחיפה.")

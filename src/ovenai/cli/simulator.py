@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import typer
@@ -129,7 +130,26 @@ async def run_sandbox(config: Settings, *, host: str, port: int, simulator_port:
     point_at_simulator(config, sim_url)
     product = uvicorn.Config(create_app(config), host=host, port=bound_port(product_sock))
     typer.echo(f"OvenAI (sandbox) on {product_url}; WhatsApp simulator on {sim_url}")
-    return await serve_together([(sim_server, sim_sock), (OwnedServer(product), product_sock)])
+    async with in_process_worker(config):
+        return await serve_together([(sim_server, sim_sock), (OwnedServer(product), product_sock)])
+
+
+@asynccontextmanager
+async def in_process_worker(config: Settings) -> AsyncIterator[None]:
+    """The outbound dispatcher and scheduler beside the servers (the sandbox's one worker)."""
+    from ovenai.web.app import open_database
+    from ovenai.worker import run_worker
+
+    db = open_database(config)
+    await db.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(config, db, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await db.dispose()
 
 
 @app.command("simulator")
