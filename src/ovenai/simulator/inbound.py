@@ -15,6 +15,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import phonenumbers
+
 from ovenai.simulator.meta_errors import MetaError, invalid
 
 JsonDict = dict[str, Any]
@@ -31,10 +33,24 @@ def sender_ids(request: JsonDict) -> tuple[str | None, str | None]:
     """The sender's wa_id (digits) and BSUID, either of which may be absent."""
     raw = request.get("from")
     wa_id = "".join(ch for ch in str(raw) if ch.isdigit()) if raw else None
-    user_id = request.get("user_id")
+    user_id = request.get("user_id", default_bsuid(wa_id) if wa_id else None)
     if not wa_id and not user_id:
         raise invalid("An inbound message needs 'from' (phone) or 'user_id' (BSUID).")
     return wa_id, (str(user_id) if user_id else None)
+
+
+def default_bsuid(wa_id: str) -> str:
+    """The business-scoped user id Meta gives a user (cloud-api.md §10): stable per number.
+
+    Since 2026 every message webhook carries one; a request may pass ``"user_id": null`` to
+    leave it out.
+    """
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id)) or "ZZ"
+    except phonenumbers.NumberParseException:
+        region = "ZZ"
+    digest = hashlib.sha256(b"bsuid:" + wa_id.encode()).digest()
+    return f"{region}.{int.from_bytes(digest[:8], 'big')}"
 
 
 def contact(request: JsonDict, wa_id: str | None, user_id: str | None) -> JsonDict:
