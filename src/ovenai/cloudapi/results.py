@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import enum
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
-
-
-class MetaEnum(enum.StrEnum):
-    """A string enum of Meta's values that maps values it does not know to ``UNKNOWN``."""
-
-    @classmethod
-    def _missing_(cls, value: object) -> MetaEnum:
-        log.warning("unknown %s value from Meta: %r", cls.__name__, value)
-        return cls["UNKNOWN"]
+from ovenai.meta_enums import MetaEnum
 
 
 class TemplateStatus(MetaEnum):

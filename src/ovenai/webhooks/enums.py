@@ -6,19 +6,7 @@ to it, and events keep the raw string next to the enum so nothing is lost.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Self
-
-
-class MetaEnum(StrEnum):
-    """A string enum whose :meth:`parse` falls back to ``UNKNOWN`` instead of raising."""
-
-    @classmethod
-    def parse(cls, raw: str | None) -> Self:
-        """Return the member for ``raw``, or ``UNKNOWN`` for a value Meta added since."""
-        if raw is not None and raw in cls._value2member_map_:
-            return cls(raw)
-        return cls["UNKNOWN"]
+from ovenai.meta_enums import MetaEnum
 
 
 class MessageType(MetaEnum):
