@@ -25,6 +25,13 @@ from ovenai.web.app import open_database
 from support.storage import stored_bytes
 
 pytestmark = pytest.mark.anyio
+
+
+def open_database_like(db: Database) -> Database:
+    """A second process's handle on the same databases (nothing cached)."""
+    return Database(db.url, db.vault.ring, db.vault.url)
+
+
 ADMIN = Actor(user_id=None, role=Role.ADMIN, email="owner@agency.co.il")
 NAME = "מרים ברק"
 PHONE = "+972526667777"
@@ -66,7 +73,7 @@ async def seed_person(db: Database) -> str:
     return lead.id
 
 
-async def _store_webhook(session, db: Database, lead_id: str) -> None:  # type: ignore[no-untyped-def]
+async def _store_webhook(session, db: Database, lead_id: str | None) -> None:  # type: ignore[no-untyped-def]
     bucket = utcnow().strftime("%Y%m%d%H")
     key = await db.vault.key("webhook", bucket, create=True)
     for concerned in (lead_id, None):
@@ -131,7 +138,7 @@ async def test_erase_leaves_no_trace_and_statistics_keep_counting(
     lead_id = await seed_person(db)
     report = await privacy.erase(db, actor=ADMIN, phone="0526667777")
     assert (report.messages, report.consent_events, report.webhook_bodies) == (1, 1, 1)
-    assert report.rekeyed_hours == 1
+    assert report.rekeyed_hours == 0  # this hour is still being written: re-keyed when over
     async with db.session() as session:
         lead = await session.get(Lead, lead_id)
         assert lead is not None and lead.erased_at is not None
@@ -162,17 +169,59 @@ async def test_a_copy_taken_before_the_erase_can_no_longer_decrypt_the_lead(
         await fresh.dispose()
 
 
-async def test_the_other_webhook_bodies_of_the_hour_stay_readable_after_rekeying(
+async def _readable(db: Database, event: WebhookEvent) -> bytes:
+    key = await db.vault.key("webhook", event.key_bucket)
+    assert event.body_enc is not None
+    aad = crypto.aad("webhook_events", event.id, "body")
+    return crypto.decrypt(key, event.body_enc, aad=aad)
+
+
+async def test_the_hour_is_rekeyed_once_over_and_its_other_bodies_stay_readable(
     db: Database,
 ) -> None:
     await seed_person(db)
     await privacy.erase(db, actor=ADMIN, phone=PHONE)
     async with db.session() as session:
         kept = await session.scalar(select(WebhookEvent).where(WebhookEvent.body_enc.is_not(None)))
-    assert kept is not None and "." in kept.key_bucket
-    key = await db.vault.key("webhook", kept.key_bucket)
-    body = crypto.decrypt(key, kept.body_enc, aad=crypto.aad("webhook_events", kept.id, "body"))
-    assert json.loads(body)["text"] == TEXT
+    assert kept is not None
+    old_bucket = kept.key_bucket
+    with time_machine.travel(utcnow() + timedelta(hours=1, minutes=10), tick=False):
+        assert await privacy.rekey_pending_hours(db) == 1
+    async with db.session() as session:
+        rekeyed = await session.get(WebhookEvent, kept.id)
+    assert rekeyed is not None and rekeyed.key_bucket.startswith(old_bucket + ".")
+    assert json.loads(await _readable(db, rekeyed))["text"] == TEXT
+    fresh = open_database_like(db)
+    await fresh.start()
+    try:
+        with pytest.raises(CryptoError):
+            await fresh.vault.key("webhook", old_bucket)  # backups of the hour: unreadable
+    finally:
+        await fresh.dispose()
+    assert await privacy.rekey_pending_hours(db) == 0
+
+
+async def test_bodies_stored_after_an_erasure_in_the_same_hour_stay_readable(
+    db: Database,
+) -> None:
+    await seed_person(db)
+    other = open_database_like(db)  # another server process, the hour's key in its cache
+    await other.start()
+    await other.vault.key("webhook", utcnow().strftime("%Y%m%d%H"), create=True)
+    await privacy.erase(db, actor=ADMIN, phone=PHONE)
+    try:
+        async with other.session() as session:
+            await _store_webhook(session, other, None)
+            await session.commit()
+    finally:
+        await other.dispose()
+    async with db.session() as session:
+        bodies = list(
+            await session.scalars(select(WebhookEvent).where(WebhookEvent.body_enc.is_not(None)))
+        )
+    assert len(bodies) == 3
+    for event in bodies:
+        assert json.loads(await _readable(db, event))["text"] == TEXT
 
 
 async def test_requests_carry_a_30_day_deadline_and_show_overdue(db: Database) -> None:

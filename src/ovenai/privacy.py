@@ -12,14 +12,16 @@ consent history, audit entries, requests). Erasure is crypto-shredding plus anon
 4. Drop the raw bodies of the webhooks that concerned the lead, then re-key the hours those
    bodies came from (the other bodies of the hour are re-sealed under a new key and the old
    key is destroyed), so backups of the webhook log cannot be read for that hour either.
+   The hour still being written is re-keyed once it is over (an hourly job of the worker).
 5. Write the audit entry and close the request.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +37,7 @@ from ovenai.models import (
     Meeting,
     Message,
     PrivacyRequest,
+    SystemFlag,
     WebhookEvent,
     WebhookEventLead,
 )
@@ -224,27 +227,73 @@ async def _drop_webhook_bodies(session: AsyncSession, lead_id: str) -> tuple[int
     return len(rows), {row.key_bucket for row in rows}
 
 
-async def rekey_webhook_hours(db: Database, buckets: set[str]) -> int:
-    """Re-seal each hour's remaining bodies under a fresh key, then destroy the old key.
+REKEY_PENDING = "webhook_rekey_pending"
+# Writers seal bodies under the hour's key until the hour is over (plus this much for late
+# clocks); a key still being written with is never destroyed.
+WRITE_GRACE = timedelta(minutes=5)
+
+
+def _hour_closed(bucket: str, now: datetime) -> bool:
+    started = datetime.strptime(bucket[:10], "%Y%m%d%H").replace(tzinfo=UTC)
+    return started + timedelta(hours=1) + WRITE_GRACE <= now
+
+
+async def rekey_webhook_hours(
+    db: Database, buckets: set[str], *, now: datetime | None = None
+) -> int:
+    """Re-key each closed hour now; remember open hours for :func:`rekey_pending_hours`.
+
+    An hour still being written keeps its key (other processes hold it and seal new bodies
+    with it); its re-keying waits until the hour is over, a little more than an hour at most.
+    Returns how many hours were re-keyed now.
+    """
+    moment = now or utcnow()
+    pending = await _pending_hours(db) | {b for b in buckets if not _hour_closed(b, moment)}
+    closed = sorted(b for b in buckets | pending if _hour_closed(b, moment))
+    for bucket in closed:
+        await _rekey_hour(db, bucket)
+    await _save_pending(db, pending - set(closed))
+    return len(closed)
+
+
+async def rekey_pending_hours(db: Database, *, now: datetime | None = None) -> int:
+    """Re-key the hours an erasure touched while they were still open (run hourly)."""
+    return await rekey_webhook_hours(db, set(), now=now)
+
+
+async def _pending_hours(db: Database) -> set[str]:
+    async with db.session() as session:
+        flag = await session.get(SystemFlag, REKEY_PENDING)
+    return set(json.loads(flag.value)) if flag is not None else set()
+
+
+async def _save_pending(db: Database, buckets: set[str]) -> None:
+    async with db.session() as session:
+        flag = await session.get(SystemFlag, REKEY_PENDING)
+        if flag is None:
+            flag = SystemFlag(name=REKEY_PENDING, value="[]")
+            session.add(flag)
+        flag.value = json.dumps(sorted(buckets))
+        await session.commit()
+
+
+async def _rekey_hour(db: Database, bucket: str) -> None:
+    """Re-seal an hour's remaining bodies under a fresh key, then destroy the old key.
 
     A backup keeps the old ciphertext of the dropped bodies; destroying the hour's old key
     makes those copies unreadable. The bodies that stay are re-sealed first, so nothing
     else is lost.
     """
-    for bucket in sorted(buckets):
-        old_key = await db.vault.key("webhook", bucket, create=True)
-        fresh_bucket = f"{bucket[:10]}.{secrets.token_hex(2)}"
-        fresh_key = await db.vault.key("webhook", fresh_bucket, create=True)
-        async with db.session() as session:
-            rows = await session.scalars(
-                select(WebhookEvent).where(WebhookEvent.key_bucket == bucket)
-            )
-            for event in rows:
-                event.body_enc = _reseal(event, old_key, fresh_key)
-                event.key_bucket = fresh_bucket
-            await session.commit()
-        await db.vault.destroy("webhook", bucket)
-    return len(buckets)
+    old_key = await db.vault.key("webhook", bucket, create=True)
+    fresh_bucket = f"{bucket[:10]}.{secrets.token_hex(2)}"
+    fresh_key = await db.vault.key("webhook", fresh_bucket, create=True)
+    async with db.session() as session:
+        rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.key_bucket == bucket))
+        for event in rows:
+            event.body_enc = _reseal(event, old_key, fresh_key)
+            event.key_bucket = fresh_bucket
+        await session.commit()
+    await db.vault.destroy("webhook", bucket)
 
 
 def _reseal(event: WebhookEvent, old_key: bytes, fresh_key: bytes) -> bytes | None:

@@ -13,7 +13,7 @@ import importlib
 import logging
 from typing import Any
 
-from ovenai import scheduler
+from ovenai import privacy, scheduler
 from ovenai.cloudapi import CloudApiClient
 from ovenai.db import Database
 from ovenai.outbox import limits
@@ -44,6 +44,12 @@ async def retention(ctx: scheduler.JobContext) -> None:
     job = getattr(module, "daily_job", None)
     if job is not None:
         await job(ctx.db, ctx.settings)
+
+
+@scheduler.every("privacy.rekey_webhook_hours", seconds=600)
+async def rekey_webhook_hours(ctx: scheduler.JobContext) -> None:
+    """Re-key the webhook hours an erasure touched while they were still being written."""
+    await privacy.rekey_pending_hours(ctx.db)
 
 
 def _optional(name: str) -> Any:
