@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
+from sqlalchemy import select
 
 from ovenai import templates
 from ovenai.cloudapi import CloudApiClient
@@ -29,6 +30,7 @@ async def test_sync_brings_in_the_eight_seed_templates(
     assert report == templates.SyncReport(added=8)
     rows = await templates.list_templates(db, waba_id=TEST_WABA)
     assert {r.status for r in rows} == {"APPROVED"}
+    assert {r.quality for r in rows} == {"GREEN"}
     assert all(r.meta_id and r.synced_at for r in rows)
     assert {r.family for r in rows} == {
         "welcome_new_lead",
@@ -81,3 +83,20 @@ async def test_sync_leaves_other_wabas_alone(
     await add_template(name="welcome_new_lead_he", waba_id="310000000000999", status="PENDING")
     await templates.sync(db, client, TEST_WABA)
     assert await _statuses(db, "310000000000999") == {"welcome_new_lead_he": "PENDING"}
+
+
+async def test_sync_takes_the_quality_meta_reports(
+    db: Database, client: CloudApiClient, control: SimControl
+) -> None:
+    await templates.sync(db, client, TEST_WABA)
+    async with db.session() as session:
+        row = await session.scalar(
+            select(MessageTemplate).where(MessageTemplate.name == "welcome_new_lead_he")
+        )
+        assert row is not None
+        row.quality = "RED"  # what a quality webhook once said; Meta now lists GREEN
+        await session.commit()
+    report = await templates.sync(db, client, TEST_WABA)
+    assert report.updated == 1
+    rows = {r.name: r.quality for r in await templates.list_templates(db, waba_id=TEST_WABA)}
+    assert rows["welcome_new_lead_he"] == "GREEN"

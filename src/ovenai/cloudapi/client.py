@@ -19,6 +19,9 @@ from ovenai.cloudapi.transport import DEFAULT_API_VERSION, DEFAULT_BASE_URL, Gra
 JsonDict = dict[str, Any]
 
 
+TEMPLATE_FIELDS = "name,status,category,language,components,parameter_format,quality_score"
+
+
 class CloudApiClient:
     """Async client of the WhatsApp Cloud API for one business phone number."""
 
@@ -160,7 +163,8 @@ class CloudApiClient:
         self, *, waba_id: str | None = None, limit: int = 100, status: str | None = None
     ) -> AsyncIterator[Template]:
         """Yield every template of a WABA, following ``paging.next`` until exhausted."""
-        params = {"limit": str(limit)} | ({"status": status} if status else {})
+        params = {"limit": str(limit), "fields": TEMPLATE_FIELDS}
+        params |= {"status": status} if status else {}
         page = await self.raw.get(
             f"{self._waba(waba_id)}/message_templates", endpoint="templates", params=params
         )

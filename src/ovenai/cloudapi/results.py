@@ -73,6 +73,7 @@ class Template:
     status: TemplateStatus
     components: tuple[dict[str, Any], ...] = ()
     parameter_format: str | None = None
+    quality: str | None = None  # GREEN / YELLOW / RED / UNKNOWN (Meta's quality_score)
 
     @classmethod
     def from_graph(cls, item: Mapping[str, Any]) -> Template:
@@ -85,6 +86,7 @@ class Template:
             status=TemplateStatus(str(item.get("status", "UNKNOWN")).upper()),
             components=tuple(dict(c) for c in item.get("components") or ()),
             parameter_format=item.get("parameter_format"),
+            quality=_quality(item.get("quality_score")),
         )
 
     def definition(self) -> dict[str, Any]:
@@ -122,3 +124,11 @@ def _first(items: Any) -> Mapping[str, Any]:
     if isinstance(items, list) and items and isinstance(items[0], Mapping):
         return items[0]
     return {}
+
+
+def _quality(score: Any) -> str | None:
+    """Meta's ``quality_score`` is an object (``{"score": "GREEN", ...}``) or absent."""
+    if isinstance(score, Mapping):
+        value = score.get("score")
+        return str(value).upper() if value else None
+    return str(score).upper() if isinstance(score, str) and score else None

@@ -36,6 +36,7 @@ class StoredTemplate:
     components: list[dict[str, Any]]
     status: str = "PENDING"
     parameter_format: str = "POSITIONAL"
+    quality: str = "UNKNOWN"  # Meta's score for a template too new to be rated
     id: str = field(default_factory=lambda: str(next(_ids)))
 
     def to_graph(self) -> dict[str, Any]:
@@ -47,6 +48,7 @@ class StoredTemplate:
             "language": self.language,
             "status": self.status,
             "category": self.category,
+            "quality_score": {"score": self.quality},
             "id": self.id,
         }
 
@@ -112,6 +114,7 @@ def _stored(waba_id: str, body: dict[str, Any], status: str) -> StoredTemplate:
         components=[dict(c) for c in body.get("components", [])],
         status=status,
         parameter_format=str(body.get("parameter_format") or "POSITIONAL").upper(),
+        quality="GREEN" if status == "APPROVED" else "UNKNOWN",
     )
 
 

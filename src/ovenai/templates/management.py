@@ -66,13 +66,14 @@ def _from_meta(template: Template) -> Definition:
         components=[dict(c) for c in template.components],
         parameter_format=(template.parameter_format or "POSITIONAL").upper(),
         meta_id=template.id or None,
+        quality=template.quality,
     )
 
 
 async def sync(db: Database, client: CloudApiClient, waba_id: str) -> SyncReport:
     """Pull every template of the WABA (all pages) into the registry.
 
-    Status, category and components follow Meta; rows Meta no longer lists become DELETED.
+    Status, category, quality and components follow Meta; rows Meta no longer lists become DELETED.
     """
     listed = [_from_meta(t) for t in await client.list_templates(waba_id=waba_id)]
     async with db.session() as session:

@@ -38,6 +38,7 @@ class Definition:
     components: list[dict[str, Any]]
     parameter_format: str = "POSITIONAL"
     meta_id: str | None = None
+    quality: str | None = None
 
     @classmethod
     def from_mapping(cls, item: Mapping[str, Any], *, status: str) -> Definition:
@@ -62,6 +63,8 @@ class Definition:
         }
         if self.meta_id:
             values["meta_id"] = self.meta_id
+        if self.quality:
+            values["quality"] = self.quality
         return values
 
 
