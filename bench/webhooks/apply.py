@@ -66,8 +66,10 @@ async def run(env: dict[str, str], messages: int, batch: int) -> None:
         await seed_messages(db, messages)
         stored = await store_statuses(db, messages)
         started = time.perf_counter()
-        report = await Processor(db, batch_size=batch).drain()
+        processor = Processor(db, batch_size=batch)
+        report = await processor.drain()
         elapsed = time.perf_counter() - started
+        batch = processor.batch_size
     finally:
         await db.dispose()
     print(
@@ -80,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=0, help="0: the processor's default")
     args = parser.parse_args()
     with fresh_database(args.db) as env:
         asyncio.run(run(env, args.messages, args.batch))

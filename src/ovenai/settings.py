@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     pair_burst: int = Field(5, ge=1, le=45, alias="OVENAI_PAIR_BURST")
     worker_concurrency: int = Field(64, ge=1, le=1000, alias="OVENAI_WORKER_CONCURRENCY")
     worker_claim_ttl_s: float = Field(60.0, ge=1, alias="OVENAI_WORKER_CLAIM_TTL_S")
+    # Whether `ovenai serve` also applies stored webhooks (single machine, sandbox). Turn it
+    # off when `ovenai worker` runs: acknowledgements then get the server's core to themselves.
+    webhook_process_in_serve: bool = Field(True, alias="OVENAI_WEBHOOK_PROCESS_IN_SERVE")
     sandbox: bool = False
 
     @field_validator("whatsapp_api_version")

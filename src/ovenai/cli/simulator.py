@@ -117,6 +117,7 @@ async def run_sandbox(config: Settings, *, host: str, port: int, simulator_port:
     The product's Graph calls go to the simulator unless WHATSAPP_API_BASE_URL was set;
     the simulator's webhooks go to the product's own webhook route.
     """
+    from ovenai.cli.server import SERVER_OPTIONS
     from ovenai.web.app import create_app
 
     product_sock = listen(host, port)
@@ -128,7 +129,9 @@ async def run_sandbox(config: Settings, *, host: str, port: int, simulator_port:
     # level, and the product's (info) must be the one that stays.
     sim_server = OwnedServer(uvicorn_config(sim_app, LOOPBACK, bound_port(sim_sock)))
     point_at_simulator(config, sim_url)
-    product = uvicorn.Config(create_app(config), host=host, port=bound_port(product_sock))
+    product = uvicorn.Config(
+        create_app(config), host=host, port=bound_port(product_sock), **SERVER_OPTIONS
+    )
     typer.echo(f"OvenAI (sandbox) on {product_url}; WhatsApp simulator on {sim_url}")
     async with in_process_worker(config):
         return await serve_together([(sim_server, sim_sock), (OwnedServer(product), product_sock)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,18 +11,21 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Receive, Scope, Send
 
 from ovenai import health
 from ovenai.crypto import KeyRing
 from ovenai.db import Database
 from ovenai.settings import Environment, Settings
 from ovenai.web import errors
-from ovenai.web import webhooks as webhook_routes
+from ovenai.web.access_log import AccessLog
 from ovenai.web.api import leads, meetings, messages, privacy, properties, sending
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.deps import DbDep
 from ovenai.web.security import SecurityHeaders
+from ovenai.web.webhooks import PATH as WEBHOOK_PATH
+from ovenai.web.webhooks import WebhookEndpoint
 from ovenai.webhooks.receiver import open_receiver
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -47,6 +51,24 @@ def _system_router() -> APIRouter:
     return router
 
 
+class OvenAIApp(FastAPI):
+    """FastAPI, with Meta's webhook path answered before routing and middleware.
+
+    The webhook endpoint is the product's hot path (every status of every message), so it
+    skips the middleware stack and routing; it adds the security headers itself.
+    """
+
+    webhook_endpoint: WebhookEndpoint | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route the webhook path to its endpoint, everything else through FastAPI."""
+        endpoint = self.webhook_endpoint
+        if endpoint is not None and scope["type"] == "http" and scope["path"] == WEBHOOK_PATH:
+            await endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def open_database(settings: Settings) -> Database:
     """The database handle for these settings (keys from OVENAI_ENCRYPTION_KEYS)."""
     ring = KeyRing.parse(settings.secret("encryption_keys"))
@@ -54,7 +76,7 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.database_url, ring, settings.keystore_url)
 
 
-def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
     """Build the HTTP application; it opens (or is given) the database."""
     database = db or open_database(settings)
 
@@ -62,12 +84,16 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await database.start()
         receiver.start()
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's full passes, which otherwise paused every request ~100 ms about once
+        # a second under webhook load (measured; bench/README.md "Webhooks").
+        gc.freeze()
         yield
         await receiver.stop()
         if db is None:
             await database.dispose()
 
-    app = FastAPI(
+    app = OvenAIApp(
         title="OvenAI",
         version="1",
         lifespan=lifespan,
@@ -77,13 +103,16 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
-    receiver = app.state.webhooks = open_receiver(settings, database)
-    app.include_router(webhook_routes.router)
+    receiver = app.state.webhooks = open_receiver(
+        settings, database, process=settings.webhook_process_in_serve
+    )
+    app.webhook_endpoint = WebhookEndpoint(receiver)
     errors.install(app)
     app.include_router(_api_router())
     app.include_router(_system_router())
     _install_dashboard(app, settings)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)  # every route but the webhook path (answered before it)
     return app
 
 

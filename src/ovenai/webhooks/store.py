@@ -70,6 +70,7 @@ class EventStore:
     on_stored: Callable[[], None] | None = None
     _writer: BatchWriter | None = None
     _keys: dict[str, bytes] = field(default_factory=dict)
+    _key_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sqlite: bool = False
 
     def __post_init__(self) -> None:
@@ -110,9 +111,15 @@ class EventStore:
         return event_id, row
 
     async def _hour_key(self, bucket: str) -> bytes:
-        try:
-            key = await self.db.vault.key(KEY_SCOPE, bucket, create=True)
-        except (OvenAIError, SQLAlchemyError, OSError) as exc:
-            raise ServiceUnavailable("the key store cannot be reached") from exc
-        self._keys = {bucket: key}  # only the current hour is kept
-        return key
+        # One fetch per hour, not one per waiting request: at start and at each new hour,
+        # every request in flight would otherwise query the key store (seconds, measured).
+        async with self._key_lock:
+            key = self._keys.get(bucket)
+            if key is not None:
+                return key
+            try:
+                key = await self.db.vault.key(KEY_SCOPE, bucket, create=True)
+            except (OvenAIError, SQLAlchemyError, OSError) as exc:
+                raise ServiceUnavailable("the key store cannot be reached") from exc
+            self._keys = {bucket: key}  # only the current hour is kept
+            return key
