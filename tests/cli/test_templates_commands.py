@@ -68,7 +68,7 @@ def test_the_migration_runs_from_the_command_line(
         "he",
         "UTILITY",
         "APPROVED",
-        "-",
+        "UNKNOWN",  # Meta rates a newly approved template later
         PRODUCTION_WABA,
     ]
 
