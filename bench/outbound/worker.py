@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 
 from ovenai.outbox.dispatcher import DispatchConfig
 from ovenai.settings import load_settings
 from ovenai.web.app import open_database
-from ovenai.worker import run_worker
+from ovenai.worker import event_loop_factory, run_worker
 
 
 async def main(mps: float, concurrency: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
     db = open_database(settings)
     await db.start()
@@ -31,4 +33,5 @@ async def main(mps: float, concurrency: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(float(sys.argv[1]), int(sys.argv[2])))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:  # as `ovenai worker`
+        runner.run(main(float(sys.argv[1]), int(sys.argv[2])))

@@ -29,7 +29,12 @@ def settings(*, sandbox: bool = False) -> Settings:
         raise fail(exc) from None
 
 
-def with_db(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+def with_db(
+    config: Settings,
+    work: Callable[[Database], Awaitable[T]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
     """Run `work` against a started database, turning known errors into one line."""
     from ovenai.web.app import open_database
 
@@ -42,7 +47,8 @@ def with_db(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
             await db.dispose()
 
     try:
-        return asyncio.run(run())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(run())
     except OvenAIError as exc:
         raise fail(exc) from None
 

@@ -15,7 +15,7 @@ from ovenai.db import Database
 @app.command()
 def worker() -> None:
     """Send the outbox within Meta's limits and run the timed jobs, until SIGINT/SIGTERM."""
-    from ovenai.worker import run_worker
+    from ovenai.worker import event_loop_factory, run_worker
 
     config = common.settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -27,5 +27,5 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         await run_worker(config, db, stop)
 
-    common.with_db(config, work)
+    common.with_db(config, work, loop_factory=event_loop_factory())
     typer.echo("worker stopped")

@@ -73,7 +73,8 @@ class GraphTransport:
     async def post(self, path: str, body: Mapping[str, Any], *, endpoint: str) -> JsonDict:
         """POST a JSON body to a Graph path and return Meta's JSON answer."""
         headers = {**self._headers, "Content-Type": "application/json"}
-        return await self.call("POST", self.url(path), endpoint, data=_dumps(body), headers=headers)
+        data = orjson.dumps(body)  # bytes: aiohttp sends them as they are (no re-encoding)
+        return await self.call("POST", self.url(path), endpoint, data=data, headers=headers)
 
     async def get(
         self, path: str, *, endpoint: str, params: Mapping[str, str] | None = None

@@ -12,7 +12,9 @@ sending, so messages to one lead leave in the order they were queued (one in fli
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ from ovenai.models import Direction, Lead, Message, MessageStatus
 from ovenai.outbox import rules
 
 IN_QUEUE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+YIELD_EVERY = 50  # jobs decrypted between two turns of the event loop
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class Job:
     recipient: str | None = None
     window_open: bool = False
     problem: str | None = None  # why it must fail without a call (rules changed meanwhile)
+    send_by: float = math.inf  # event-loop time after which it must not be sent on this claim
 
     @property
     def business_initiated(self) -> bool:
@@ -137,7 +141,12 @@ async def load_jobs(
     found: Any = await session.execute(query)
     leads: dict[str, Row[Any]] = {lead.id: lead for lead in found}
     keys = await _keys(vault, lead_ids)
-    return [_job(row, leads.get(row.lead_id), keys.get(row.lead_id), now) for row in rows]
+    jobs: list[Job] = []
+    for row in rows:
+        if len(jobs) % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # let the sends due meanwhile start at their slots
+        jobs.append(_job(row, leads.get(row.lead_id), keys.get(row.lead_id), now))
+    return jobs
 
 
 async def _keys(vault: Vault, lead_ids: list[str]) -> dict[str, bytes]:

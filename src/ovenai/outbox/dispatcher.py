@@ -6,8 +6,9 @@ One :meth:`Dispatcher.step` is "process one batch, return whether there was work
 2. fail at once what the rules now forbid (window closed, opted out, lead erased);
 3. hold back what the messaging-limit tier or the pair limit holds (back to ``queued``
    with a later ``next_attempt_at``; the attempt is refunded: a held message is not failed);
-4. reserve the number's throughput slots for the rest and start each send at its slot,
-   with at most ``concurrency`` requests in flight;
+4. queue the rest for the worker's one timer (``pacing.Pacer``), which starts each send at
+   its own slot of the number's shared throughput bucket, with at most ``concurrency``
+   requests in flight;
 5. each send's outcome is recorded after the call (``outcomes.Recorder``), and failures
    follow :mod:`ovenai.outbox.retry`.
 
@@ -18,6 +19,7 @@ stops claiming, lets in-flight sends finish, gives back what it has not sent, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -25,6 +27,7 @@ import os
 import random
 import secrets
 import socket
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +42,7 @@ from ovenai.outbox import claims, limits
 from ovenai.outbox.claims import Job
 from ovenai.outbox.limits import Bucket, Buckets
 from ovenai.outbox.outcomes import Kind, Outcome, Recorder
+from ovenai.outbox.pacing import Pacer
 from ovenai.outbox.retry import Action, RetryPolicy, SlowDown, Verdict
 from ovenai.settings import Settings
 
@@ -61,17 +65,22 @@ def token_fingerprint(token: str) -> str:
 class DispatchConfig:
     """How one worker sends: limits (cloud-api.md §6), batch sizes and timings.
 
-    ``pacing`` keeps the shared rate a little under Meta's cap and ``burst_s`` bounds how
-    many tokens may be saved up, so no one-second window carries more than the cap even
-    with the scheduling jitter of a busy machine.
+    ``pacing`` keeps the shared rate a little under Meta's cap, ``burst_s`` bounds how many
+    tokens may be saved up and ``slot_tolerance_s`` how late a send may start after its slot,
+    so that no one-second window carries more than the cap even with the scheduling jitter
+    of a busy machine: ``pacing * (1 + slot_tolerance_s) + burst_s`` stays under 1, with
+    room left for the jitter on Meta's side. ``block_s``: how many seconds of slots a worker
+    takes from the shared bucket at a time.
     """
 
     phone_number_id: str
     portfolio: str
     messages_per_second: float = 80.0
     pacing: float = 0.96
-    burst_s: float = 0.005
+    burst_s: float = 0.002
     horizon_s: float = 0.25
+    block_s: float = 0.05
+    slot_tolerance_s: float = 0.015
     pair_interval_s: float = 6.0
     pair_burst: int = 5
     pair_horizon_s: float = 1.0
@@ -132,27 +141,52 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.token_id = token_id  # the token's fingerprint, kept with a pause
         self.recorder = Recorder(db, self.worker_id)
+        self.pacer = Pacer(
+            buckets,
+            config.number_bucket,
+            block_s=config.block_s,
+            horizon_s=config.horizon_s,
+            tolerance_s=config.slot_tolerance_s,
+            most=config.concurrency,
+        )
         self._sem = asyncio.Semaphore(config.concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._ready: deque[Job] = deque()  # admitted, waiting for a slot
+        self._later: dict[str, tuple[asyncio.TimerHandle, Job]] = {}  # waiting for its pair
+        self._tasks: set[asyncio.Task[None]] = set()  # sends in flight
+        self._has_ready = asyncio.Event()
+        self._has_room = asyncio.Event()  # room for a whole batch again
+        self._settled = asyncio.Event()  # nothing waiting or in flight
+        self._releasing: asyncio.Task[None] | None = None
         self._closing = False
+        self._was_full = False
         self._paused_until = 0.0
 
     # -- one step ---------------------------------------------------------------------------
 
     async def step(self) -> bool:
-        """Claim one batch and start sending it; whether there was work."""
-        room = min(self.config.batch_size, 2 * self.config.batch_size - len(self._tasks))
-        if room <= 0 or self._closing or await self.paused():
+        """Claim one batch and queue it for sending; whether there was work."""
+        if self._full() or self._closing or await self.paused():
             return False
-        jobs = await self._claim(room)
+        jobs = await self._claim(self.config.batch_size)
         if not jobs:
             return False
-        ready = await self._admit(jobs)
-        await self._pace(ready)
+        for job, delay in await self._admit(jobs):
+            self._queue(job, delay)
+        self._start_releasing()
         return True
+
+    def _outstanding(self) -> int:
+        return len(self._ready) + len(self._later) + len(self._tasks)
+
+    def _full(self) -> bool:
+        """Whether more than a batch is still waiting or in flight (claim no more yet)."""
+        return self._outstanding() > self.config.batch_size
 
     async def _claim(self, limit: int) -> list[Job]:
         now = utcnow()
+        # Send only while the claim is safely ours: a job still waiting (the number's bucket
+        # held by a penalty) when half its claim has run out goes back to the queue instead.
+        send_by = asyncio.get_running_loop().time() + self.config.claim_ttl_s / 2
         async with self.db.session() as session:
             rows = await claims.claim(
                 session,
@@ -162,7 +196,10 @@ class Dispatcher:
                 now=now,
             )
             await session.commit()
-            return await claims.load_jobs(session, self.db.vault, rows, now)
+            jobs = await claims.load_jobs(session, self.db.vault, rows, now)
+        for job in jobs:
+            job.send_by = send_by
+        return jobs
 
     async def _admit(self, jobs: list[Job]) -> list[tuple[Job, float]]:
         """Fail what the rules forbid, hold what the tier and pair limits hold."""
@@ -203,41 +240,96 @@ class Dispatcher:
                 passing.append(job)
         return passing
 
-    async def _pace(self, ready: list[tuple[Job, float]]) -> None:
-        """Reserve the number's slots (shared by all workers) and start each send at its own."""
-        bucket = self.config.number_bucket
-        while ready:
-            grant = await self.buckets.reserve(bucket, len(ready), self.config.horizon_s)
-            for (job, pair_delay), delay in zip(ready, grant.delays, strict=False):
-                self._start(job, max(delay, pair_delay))
-            ready = ready[len(grant.delays) :]
-            if ready:
-                await asyncio.sleep(grant.retry_after)
+    # -- pacing: one timer per worker ---------------------------------------------------------
 
-    def _start(self, job: Job, delay: float) -> None:
-        task = asyncio.create_task(self._deliver(job, delay))
+    def _queue(self, job: Job, delay: float) -> None:
+        """Make a job ready now, or once its pair-limit slot comes."""
+        if delay <= 0:
+            self._make_ready(job)
+            return
+        handle = asyncio.get_running_loop().call_later(delay, self._pair_due, job.id)
+        self._later[job.id] = (handle, job)
+
+    def _pair_due(self, job_id: str) -> None:
+        self._make_ready(self._later.pop(job_id)[1])
+
+    def _make_ready(self, job: Job, *, first: bool = False) -> None:
+        if first:
+            self._ready.appendleft(job)
+        else:
+            self._ready.append(job)
+        self._has_ready.set()
+
+    def _start_releasing(self) -> None:
+        if self._releasing is None or self._releasing.done():
+            self._releasing = asyncio.create_task(self._release())
+
+    async def _release(self) -> None:
+        """Start ready sends, each at its own slot of the shared bucket, until closing."""
+        while not self._closing:
+            if not self._ready:
+                self._has_ready.clear()
+                await self._has_ready.wait()
+                continue
+            await self._sem.acquire()
+            try:
+                deadline = await self.pacer.acquire(len(self._ready))
+            except Exception:
+                self._sem.release()
+                log.exception("could not reserve sending slots; trying again shortly")
+                await asyncio.sleep(1.0)
+                continue
+            if self._closing or not self._ready:
+                self._sem.release()
+                continue
+            self._start(self._ready.popleft(), deadline)
+
+    async def _stop_releasing(self) -> None:
+        if self._releasing is not None:
+            self._releasing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._releasing
+            self._releasing = None
+        await self.pacer.close()
+
+    def _start(self, job: Job, deadline: float) -> None:
+        task = asyncio.create_task(self._deliver(job, deadline))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._settled.clear()
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._sem.release()
+        outstanding = self._outstanding()
+        if outstanding == self.config.batch_size:
+            self._has_room.set()
+        if outstanding == 0:
+            self._settled.set()
 
     # -- one send ---------------------------------------------------------------------------
 
-    async def _deliver(self, job: Job, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with self._sem:
-            if self._closing or self._paused_until > asyncio.get_running_loop().time():
-                self._hold(job, 1.0)
-                return
-            try:
-                result = await self._call(job)
-            except CloudApiFailure as exc:
-                await self._failed(job, exc)
-                return
-            except Exception as exc:  # a bug must not lose the message: retry like a fault
-                log.exception("unexpected error sending message %s", job.id)
-                info = ErrorDetails(http_status=0, message=f"{type(exc).__name__}: {exc}")
-                await self._failed(job, TransientError(info))
-                return
+    async def _deliver(self, job: Job, deadline: float) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._closing or self._paused_until > now:
+            self._hold(job, 1.0)
+            return
+        if now > job.send_by:  # our claim may soon lapse: let whoever claims it next send it
+            self._hold(job, 0.0)
+            return
+        if now > deadline:  # woken too late for the slot: wait for another one
+            self._make_ready(job, first=True)
+            return
+        try:
+            result = await self._call(job)
+        except CloudApiFailure as exc:
+            await self._failed(job, exc)
+            return
+        except Exception as exc:  # a bug must not lose the message: retry like a fault
+            log.exception("unexpected error sending message %s", job.id)
+            info = ErrorDetails(http_status=0, message=f"{type(exc).__name__}: {exc}")
+            await self._failed(job, TransientError(info))
+            return
         self._record(job, Kind.SENT, wa_message_id=result.message_id)
 
     async def _call(self, job: Job) -> SendResult:
@@ -329,15 +421,28 @@ class Dispatcher:
         recording = asyncio.create_task(self.recorder.run(recorder_stop))
         try:
             while not stop.is_set():
+                self._was_full = self._full()
                 worked = await self._safe_step()
                 if not worked:
                     await self._wait(stop)
         finally:
             self._closing = True
+            await self._stop_releasing()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._give_back()
             recorder_stop.set()
             await recording
+            log.info("worker %s: %d sending slots missed", self.worker_id, self.pacer.missed)
+
+    def _give_back(self) -> None:
+        """Return what was claimed but not sent to the queue, for any worker to take."""
+        for handle, job in self._later.values():
+            handle.cancel()
+            self._ready.append(job)
+        self._later.clear()
+        while self._ready:
+            self._hold(self._ready.popleft(), 0.0)
 
     async def _safe_step(self) -> bool:
         try:
@@ -348,25 +453,31 @@ class Dispatcher:
             return False
 
     async def _wait(self, stop: asyncio.Event) -> None:
-        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
-        waiters.update(self._tasks)  # type: ignore[arg-type]
-        done, pending = await asyncio.wait(
+        """Until stopped, room for a whole batch, or ``poll_s`` (something may be due)."""
+        self._has_room.clear()
+        if self._was_full and not self._full():
+            return
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._has_room.wait())}
+        _, pending = await asyncio.wait(
             waiters, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED
         )
         for waiter in pending:
-            if not isinstance(waiter, asyncio.Task) or waiter not in self._tasks:
-                waiter.cancel()
+            waiter.cancel()
 
     async def drain(self, *, timeout: float = 30.0) -> None:
         """Send until nothing is due or in flight (tests and one-shot runs)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                worked = await self.step()
-                if self._tasks:
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
-                await self.recorder.flush()
-                if not worked and not self._tasks:
-                    return
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    worked = await self.step()
+                    while self._outstanding():
+                        self._settled.clear()
+                        await self._settled.wait()
+                    await self.recorder.flush()
+                    if not worked:
+                        return
+        finally:
+            await self._stop_releasing()
 
 
 def _error_fields(exc: CloudApiFailure) -> dict[str, object]:

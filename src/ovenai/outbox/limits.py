@@ -2,8 +2,9 @@
 
 Every limit is a token bucket that may go into debt ("bursts borrow from later", cloud-api.md
 §6): taking a token that is not there yet gives a send *time* instead of a refusal. A worker
-reserves the tokens of a batch in one call and sends each message at its slot, so two
-workers pacing through one bucket never send faster than the bucket's rate together.
+reserves tokens in blocks, one call per block, and sends each message at its slot
+(:mod:`ovenai.outbox.pacing`), so two workers pacing through one bucket never send faster
+than the bucket's rate together.
 
 * throughput of the number: ``mps:{phone_number_id}``, rate = messages per second;
 * the pair limit to one user: ``pair:{lead_id}``, one message per interval, a small burst;
@@ -54,6 +55,7 @@ class Grant:
 
     delays: list[float]
     retry_after: float = 0.0
+    at: float | None = None  # the bucket's clock (epoch s) the delays count from, if known
 
 
 def refill(tokens: float, rate: float, capacity: float, elapsed: float) -> float:
@@ -100,32 +102,50 @@ def _insert(session: AsyncSession) -> Any:
 
 
 class DatabaseBuckets:
-    """Buckets as ``rate_buckets`` rows, changed under a row lock (SQLite: BEGIN IMMEDIATE)."""
+    """Buckets as ``rate_buckets`` rows, changed under a row lock (SQLite: BEGIN IMMEDIATE).
+
+    One change is two statements whatever the number of buckets, each compiled once and sent
+    as one multi-row batch: an upsert that creates the missing rows and locks and reads them
+    all (``ON CONFLICT DO UPDATE`` locks the row it touches, in name order so that two
+    workers never wait on each other crosswise), then an upsert of the new levels.
+    """
 
     def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
 
-    async def _locked(self, session: AsyncSession, buckets: Sequence[Bucket]) -> list[RateBucket]:
+    async def _locked(
+        self, session: AsyncSession, buckets: dict[str, Bucket]
+    ) -> dict[str, tuple[float, float]]:
+        """Lock the buckets' rows (creating them full); each one's level and last change."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        rows = [
-            {"name": b.name, "tokens": b.capacity, "rate": b.rate, "capacity": b.capacity}
-            | {"updated_at": now}
-            for b in buckets
-        ]
-        await session.execute(_insert(session)(RateBucket).values(rows).on_conflict_do_nothing())
-        names = [b.name for b in buckets]
-        query = select(RateBucket).where(RateBucket.name.in_(names)).with_for_update()
-        found = {row.name: row for row in await session.scalars(query)}
-        return [found[name] for name in names]
+        rows = [_row(bucket, bucket.capacity, now) for bucket in buckets.values()]
+        statement = (
+            _insert(session)(_TABLE)
+            .on_conflict_do_update(index_elements=[_COLS.name], set_={"tokens": _COLS.tokens})
+            .returning(_COLS.name, _COLS.tokens, _COLS.updated_at)
+        )
+        found = await session.execute(statement, rows)
+        return {name: (tokens, at.timestamp()) for name, tokens, at in found}
 
-    def _change(self, row: RateBucket, bucket: Bucket, want: int, horizon: float) -> Grant:
-        now = self.clock()
-        level = refill(row.tokens, bucket.rate, bucket.capacity, now - row.updated_at.timestamp())
-        grant, after = take(level, bucket.rate, want, horizon)
-        row.tokens, row.rate, row.capacity = after, bucket.rate, bucket.capacity
-        row.updated_at = datetime.fromtimestamp(now, UTC)
-        return grant
+    async def _store(
+        self,
+        session: AsyncSession,
+        buckets: dict[str, Bucket],
+        levels: dict[str, float],
+        clock: float,
+    ) -> None:
+        """Store each bucket's level as of ``clock`` (when it was computed)."""
+        now = datetime.fromtimestamp(clock, UTC)
+        rows = [_row(buckets[name], level, now) for name, level in levels.items()]
+        statement = _insert(session)(_TABLE)
+        new = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[_COLS.name],
+            set_={"tokens": new.tokens, "rate": new.rate, "capacity": new.capacity}
+            | {"updated_at": new.updated_at},
+        )
+        await session.execute(statement, rows)
 
     async def reserve(self, bucket: Bucket, want: int, horizon: float) -> Grant:
         """Reserve tokens of one bucket in one short transaction."""
@@ -136,28 +156,58 @@ class DatabaseBuckets:
         return await self._reserve(buckets, 1, horizon) if buckets else []
 
     async def _reserve(self, buckets: Sequence[Bucket], want: int, horizon: float) -> list[Grant]:
+        unique = {b.name: b for b in sorted(buckets, key=lambda b: b.name)}
         async with self.db.session() as session:
-            rows = await self._locked(session, buckets)
-            grants = [
-                self._change(row, b, want, horizon) for row, b in zip(rows, buckets, strict=True)
-            ]
+            state = await self._locked(session, unique)
+            now = self.clock()
+            levels = {
+                name: refill(tokens, unique[name].rate, unique[name].capacity, now - at)
+                for name, (tokens, at) in state.items()
+            }
+            grants = [_take_one(levels, b, want, horizon, now) for b in buckets]
+            await self._store(session, unique, levels, now)
             await session.commit()
         return grants
 
     async def penalize(self, bucket: Bucket, seconds: float) -> None:
         """Push the bucket into debt so every worker waits."""
+        unique = {bucket.name: bucket}
         async with self.db.session() as session:
-            (row,) = await self._locked(session, [bucket])
-            self._change(row, bucket, 0, 0.0)
-            row.tokens = min(row.tokens, -bucket.rate * min(seconds, MAX_DEBT_S))
+            ((tokens, at),) = (await self._locked(session, unique)).values()
+            now = self.clock()
+            level = refill(tokens, bucket.rate, bucket.capacity, now - at)
+            level = min(level, -bucket.rate * min(seconds, MAX_DEBT_S))
+            await self._store(session, unique, {bucket.name: level}, now)
             await session.commit()
 
     async def aclose(self) -> None:
         """Nothing to release: the database handle belongs to the caller."""
 
 
+_TABLE: Any = RateBucket.__table__
+_COLS = _TABLE.c
+
+
+def _row(bucket: Bucket, tokens: float, now: datetime) -> dict[str, Any]:
+    return {
+        "name": bucket.name,
+        "tokens": tokens,
+        "rate": bucket.rate,
+        "capacity": bucket.capacity,
+        "updated_at": now,
+    }
+
+
+def _take_one(
+    levels: dict[str, float], bucket: Bucket, want: int, horizon: float, now: float
+) -> Grant:
+    """Take from ``levels`` (a bucket named twice pays twice); the grant, dated ``now``."""
+    grant, levels[bucket.name] = take(levels[bucket.name], bucket.rate, want, horizon)
+    return Grant(grant.delays, grant.retry_after, at=now)
+
+
 # KEYS[1] = bucket; ARGV = rate, capacity, want, horizon, penalty tokens, max debt, ttl.
-# Returns {granted, level before taking} (the level as a string: Lua numbers become ints).
+# Returns {granted, level before taking, Redis's clock} (as strings: Lua numbers become ints).
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -177,7 +227,7 @@ if tonumber(ARGV[5]) > 0 then
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(after), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
-return {granted, tostring(level)}
+return {granted, tostring(level), tostring(now)}
 """
 
 
@@ -199,7 +249,7 @@ class RedisBuckets:
     @staticmethod
     def _grant(bucket: Bucket, answer: Sequence[Any], want: int, horizon: float) -> Grant:
         grant, _ = take(float(answer[1]), bucket.rate, want, horizon)
-        return grant
+        return Grant(grant.delays, grant.retry_after, at=float(answer[2]))
 
     async def reserve(self, bucket: Bucket, want: int, horizon: float) -> Grant:
         """Reserve tokens of one bucket atomically on the Redis server."""

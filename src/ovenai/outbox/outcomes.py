@@ -1,9 +1,10 @@
 """Recording what happened to each send, after the call, in few short transactions.
 
-Outcomes are written in groups (one ``executemany`` per kind) so thousands of sends a
-second cost a few transactions a second. Every write is conditional on the row still
-being claimed by this worker: a worker whose claim expired (it stalled; another worker took
-the message) never overwrites the newer attempt.
+Outcomes are written in groups (one ``executemany`` per kind; on PostgreSQL the sent ones
+as one ``UPDATE ... FROM unnest(arrays)``) so thousands of sends a second cost a few
+transactions a second. Every write is conditional on the row still being claimed by this
+worker: a worker whose claim expired (it stalled; another worker took the message) never
+overwrites the newer attempt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, text, update
 
 from ovenai.db import Database
 from ovenai.models import Message, MessageStatus
@@ -90,6 +91,29 @@ STATEMENTS = {
 }
 
 
+# The same as STATEMENTS[Kind.SENT], for a whole group in one statement of three arrays.
+SENT_FROM_ARRAYS = text(
+    """
+    UPDATE messages SET status = :status, sent_at = v.at, wa_message_id = v.wamid,
+        error_code = NULL, error_title = NULL, error_detail = NULL,
+        status_at = v.at, updated_at = v.at, claimed_by = NULL, claimed_until = NULL
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:ats AS timestamptz[]), CAST(:wamids AS varchar[]))
+        AS v(id, at, wamid)
+    WHERE messages.id = v.id AND messages.claimed_by = :worker
+    """
+)
+
+
+def _sent_arrays(outcomes: Sequence[Outcome], worker: str) -> dict[str, Any]:
+    return {
+        "status": MessageStatus.SENT.value,
+        "ids": [outcome.message_id for outcome in outcomes],
+        "ats": [outcome.at for outcome in outcomes],
+        "wamids": [outcome.wa_message_id for outcome in outcomes],
+        "worker": worker,
+    }
+
+
 def _params(outcome: Outcome, worker: str) -> dict[str, Any]:
     return {
         "b_id": outcome.message_id,
@@ -106,12 +130,15 @@ def _params(outcome: Outcome, worker: str) -> dict[str, Any]:
 
 async def write(db: Database, worker: str, outcomes: Sequence[Outcome]) -> None:
     """Store outcomes in one transaction (one executemany per kind)."""
-    groups: dict[Kind, list[dict[str, Any]]] = {}
+    groups: dict[Kind, list[Outcome]] = {}
     for outcome in outcomes:
-        groups.setdefault(outcome.kind, []).append(_params(outcome, worker))
+        groups.setdefault(outcome.kind, []).append(outcome)
     async with db.session() as session:
-        for kind, params in groups.items():
-            await session.execute(STATEMENTS[kind], params)
+        for kind, group in groups.items():
+            if kind is Kind.SENT and db.dialect == "postgresql":
+                await session.execute(SENT_FROM_ARRAYS, _sent_arrays(group, worker))
+            else:
+                await session.execute(STATEMENTS[kind], [_params(o, worker) for o in group])
         await session.commit()
 
 
