@@ -76,7 +76,7 @@ class DispatchConfig:
     phone_number_id: str
     portfolio: str
     messages_per_second: float = 80.0
-    pacing: float = 0.96
+    pacing: float = 0.97
     burst_s: float = 0.002
     horizon_s: float = 0.25
     block_s: float = 0.05

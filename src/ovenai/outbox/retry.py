@@ -76,7 +76,7 @@ class RetryPolicy:
     base_s: float = 2.0
     cap_s: float = 300.0
     max_attempts: int = 8
-    throttle_base_s: float = 0.5
+    throttle_base_s: float = 0.2
 
     def backoff(self, attempt: int, rng: random.Random, base_s: float | None = None) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, capped."""
