@@ -27,3 +27,24 @@ class MetaEnum(StrEnum):
         if raw is not None and raw in cls._value2member_map_:
             return cls(raw)
         return cls["UNKNOWN"]
+
+
+class TemplateStatus(MetaEnum):
+    """A template's review state, as listed and as ``message_template_status_update.event``
+    reports it (cloud-api.md §7.3, §7.4)."""
+
+    APPROVED = "APPROVED"
+    PENDING = "PENDING"
+    REJECTED = "REJECTED"
+    PAUSED = "PAUSED"
+    DISABLED = "DISABLED"
+    IN_APPEAL = "IN_APPEAL"
+    PENDING_DELETION = "PENDING_DELETION"
+    DELETED = "DELETED"
+    ARCHIVED = "ARCHIVED"
+    UNARCHIVED = "UNARCHIVED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    FLAGGED = "FLAGGED"
+    REINSTATED = "REINSTATED"
+    LOCKED = "LOCKED"
+    UNKNOWN = "UNKNOWN"

@@ -8,9 +8,9 @@ from ovenai.cloudapi.results import (
     SendResult,
     Template,
     TemplateCategory,
-    TemplateStatus,
 )
 from ovenai.cloudapi.transport import DEFAULT_API_VERSION, DEFAULT_BASE_URL, GraphTransport
+from ovenai.meta_enums import TemplateStatus
 
 __all__ = [
     "DEFAULT_API_VERSION",

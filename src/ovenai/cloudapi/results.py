@@ -6,27 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ovenai.meta_enums import MetaEnum
-
-
-class TemplateStatus(MetaEnum):
-    """Review state of a message template (cloud-api.md §7.3)."""
-
-    APPROVED = "APPROVED"
-    PENDING = "PENDING"
-    REJECTED = "REJECTED"
-    PAUSED = "PAUSED"
-    DISABLED = "DISABLED"
-    IN_APPEAL = "IN_APPEAL"
-    PENDING_DELETION = "PENDING_DELETION"
-    DELETED = "DELETED"
-    ARCHIVED = "ARCHIVED"
-    UNARCHIVED = "UNARCHIVED"
-    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
-    FLAGGED = "FLAGGED"
-    REINSTATED = "REINSTATED"
-    LOCKED = "LOCKED"
-    UNKNOWN = "UNKNOWN"
+from ovenai.meta_enums import MetaEnum, TemplateStatus
 
 
 class TemplateCategory(MetaEnum):

@@ -6,7 +6,7 @@ to it, and events keep the raw string next to the enum so nothing is lost.
 
 from __future__ import annotations
 
-from ovenai.meta_enums import MetaEnum
+from ovenai.meta_enums import MetaEnum, TemplateStatus
 
 
 class MessageType(MetaEnum):
@@ -73,24 +73,8 @@ class MarketingPreference(MetaEnum):
     UNKNOWN = "unknown"
 
 
-class TemplateEvent(MetaEnum):
-    """``message_template_status_update.event`` (cloud-api.md §7.3)."""
-
-    APPROVED = "APPROVED"
-    PENDING = "PENDING"
-    REJECTED = "REJECTED"
-    PAUSED = "PAUSED"
-    DISABLED = "DISABLED"
-    IN_APPEAL = "IN_APPEAL"
-    PENDING_DELETION = "PENDING_DELETION"
-    DELETED = "DELETED"
-    ARCHIVED = "ARCHIVED"
-    UNARCHIVED = "UNARCHIVED"
-    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
-    FLAGGED = "FLAGGED"
-    REINSTATED = "REINSTATED"
-    LOCKED = "LOCKED"
-    UNKNOWN = "unknown"
+TemplateEvent = TemplateStatus
+"""``message_template_status_update.event``: the same values as a template's status."""
 
 
 class QualityScore(MetaEnum):
