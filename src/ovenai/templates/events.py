@@ -23,32 +23,25 @@ from ovenai.webhooks.events import (
 ALERTING_STATUSES = frozenset({"REJECTED", "PAUSED", "DISABLED", "FLAGGED"})
 
 
-async def _find(
-    session: AsyncSession,
-    *,
-    waba_id: str,
-    template_id: str,
-    name: str | None,
-    language: str | None,
-) -> list[MessageTemplate]:
-    in_waba = select(MessageTemplate).where(MessageTemplate.waba_id == waba_id)
-    if name and language:
-        by_name = in_waba.where(MessageTemplate.name == name, MessageTemplate.language == language)
+TemplateEventT = TemplateStatusUpdate | TemplateQualityUpdate | TemplateCategoryUpdate
+
+
+async def _find(session: AsyncSession, event: TemplateEventT) -> list[MessageTemplate]:
+    """The event's rows in its own WABA: by name and language first, else by Meta's id."""
+    in_waba = select(MessageTemplate).where(MessageTemplate.waba_id == event.waba_id)
+    if event.name and event.language:
+        by_name = in_waba.where(
+            MessageTemplate.name == event.name, MessageTemplate.language == event.language
+        )
         rows = list(await session.scalars(by_name))
         if rows:
             return rows
-    return list(await session.scalars(in_waba.where(MessageTemplate.meta_id == template_id)))
+    return list(await session.scalars(in_waba.where(MessageTemplate.meta_id == event.template_id)))
 
 
 async def apply_status_event(session: AsyncSession, event: TemplateStatusUpdate) -> int:
     """Apply a `message_template_status_update`; returns how many registry rows changed."""
-    rows = await _find(
-        session,
-        waba_id=event.waba_id,
-        template_id=event.template_id,
-        name=event.name,
-        language=event.language,
-    )
+    rows = await _find(session, event)
     status = event.event_raw.upper()
     for row in rows:
         row.status = status
@@ -70,13 +63,7 @@ async def apply_status_event(session: AsyncSession, event: TemplateStatusUpdate)
 
 async def apply_quality_event(session: AsyncSession, event: TemplateQualityUpdate) -> int:
     """Apply a template quality change; a RED score raises an alert."""
-    rows = await _find(
-        session,
-        waba_id=event.waba_id,
-        template_id=event.template_id,
-        name=event.name,
-        language=event.language,
-    )
+    rows = await _find(session, event)
     quality = (event.new_score_raw or "UNKNOWN").upper()
     for row in rows:
         row.quality = quality
@@ -92,13 +79,7 @@ async def apply_quality_event(session: AsyncSession, event: TemplateQualityUpdat
 
 async def apply_category_event(session: AsyncSession, event: TemplateCategoryUpdate) -> int:
     """Apply Meta's re-categorisation of a template."""
-    rows = await _find(
-        session,
-        waba_id=event.waba_id,
-        template_id=event.template_id,
-        name=event.name,
-        language=event.language,
-    )
+    rows = await _find(session, event)
     for row in rows:
         if event.new_category:
             row.category = event.new_category.upper()
