@@ -20,3 +20,11 @@ def test_every_answer_carries_security_headers(anonymous: httpx.Client) -> None:
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_metrics_are_exposed_for_prometheus(anonymous: httpx.Client) -> None:
+    answer = anonymous.get("/api/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "ovenai_webhook_rejected_total" in answer.text
+    assert "ovenai_cloudapi_requests_total" in answer.text

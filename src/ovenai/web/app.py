@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 
@@ -47,6 +48,11 @@ def _system_router() -> APIRouter:
         result = await health.check(db)
         code = 503 if result.status == "down" else 200
         return JSONResponse({"status": result.status, "checks": result.checks}, status_code=code)
+
+    @router.get("/api/metrics", tags=["system"], response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus text exposition (counters and latency histograms; no personal data)."""
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
