@@ -137,3 +137,21 @@ def test_a_revoked_token_no_longer_authenticates(clean_db: Settings, server: Any
     token_id = listed.split()[0]
     assert run(clean_db, "tokens", "revoke", token_id).returncode == 0
     assert httpx.get(f"{server.url}/api/v1/leads", headers=headers).status_code == 401
+
+
+def test_sending_resumes_after_a_token_pause(clean_db: Settings) -> None:
+    from ovenai.outbox.dispatcher import pause_sending
+    from ovenai.web.app import open_database
+    from support.aio import run_async
+
+    async def pause() -> None:
+        db = open_database(clean_db)
+        await db.start()
+        try:
+            await pause_sending(db, code=190, reason="Error validating access token")
+        finally:
+            await db.dispose()
+
+    run_async(pause)
+    assert run(clean_db, "sending", "resume").stdout.strip() == "sending resumed"
+    assert run(clean_db, "sending", "resume").stdout.strip() == "sending was not paused"

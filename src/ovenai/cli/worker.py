@@ -29,3 +29,19 @@ def worker() -> None:
 
     common.with_db(config, work, loop_factory=event_loop_factory())
     typer.echo("worker stopped")
+
+
+sending_app = typer.Typer(help="The outbound pause after Meta rejected the access token.")
+app.add_typer(sending_app, name="sending")
+
+
+@sending_app.command("resume")
+def sending_resume() -> None:
+    """Lift the pause (once the token is fixed) and close its alert; queued messages go out."""
+    from ovenai.outbox.dispatcher import resume_sending
+
+    async def work(db: Database) -> bool:
+        return await resume_sending(db)
+
+    was_paused = common.with_db(common.settings(), work)
+    typer.echo("sending resumed" if was_paused else "sending was not paused")
