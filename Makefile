@@ -30,6 +30,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || echo "bench: wrk is needed for the webhook benchmark (apt-get install wrk)"
 	$(BIN)/python -m bench
 
 clean:
