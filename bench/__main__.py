@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 STEPS: list[list[str]] = [
-    ["bench/client_throughput.py", "--requests", "60000", "--in-flight", "64"],
+    ["-m", "bench.client_throughput", "--requests", "60000", "--in-flight", "64"],
     ["-m", "bench.webhooks.ack", "--db", "sqlite", "--app", "both"],
     ["-m", "bench.webhooks.ack", "--db", "postgresql", "--app", "product"],
     ["-m", "bench.webhooks.apply", "--db", "sqlite", "--messages", "3000"],
@@ -18,7 +18,7 @@ STEPS: list[list[str]] = [
     ["-m", "bench.outbound.run", "--db", "postgresql", "--workers", "2", "--cap", "1000"],
 ]
 QUICK: list[list[str]] = [
-    ["bench/client_throughput.py", "--requests", "5000", "--in-flight", "64"],
+    ["-m", "bench.client_throughput", "--requests", "5000", "--in-flight", "64"],
     ["-m", "bench.webhooks.apply", "--db", "sqlite", "--messages", "500"],
     ["-m", "bench.outbound.run", "--db", "sqlite", "--workers", "1", "--messages", "2000"],
 ]

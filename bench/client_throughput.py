@@ -3,52 +3,20 @@
 The simulator runs in its own process (statuses off, no throughput cap); this process
 drives ``CloudApiClient.send_template`` with a fixed number of calls in flight.
 
-    .venv/bin/python bench/client_throughput.py --requests 60000 --in-flight 64
+    .venv/bin/python -m bench.client_throughput --requests 60000 --in-flight 64
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
-import sys
 import time
 
+from bench.process import free_port, start_simulator
 from ovenai.cloudapi import CloudApiClient
 
 TOKEN = "sim-access-token"
 PHONE_ID = "100000000000001"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_simulator(port: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "ovenai.simulator",
-        "--port",
-        str(port),
-        "--mps-cap",
-        "0",
-        "--statuses",
-        "off",
-    ]
-    proc = subprocess.Popen(cmd)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("simulator did not start")
 
 
 async def drive(base_url: str, total: int, in_flight: int) -> tuple[float, list[float]]:

@@ -5,8 +5,8 @@ load comes from ``wrk`` when installed (``apt-get install wrk``), else from an a
 load generator in this process. ``--stack fastapi`` serves the same send handler through
 FastAPI instead of plain Starlette, to compare the two.
 
-    .venv/bin/python bench/simulator_load.py --seconds 10 --connections 64
-    .venv/bin/python bench/simulator_load.py --stack fastapi --seconds 10
+    .venv/bin/python -m bench.simulator_load --seconds 10 --connections 64
+    .venv/bin/python -m bench.simulator_load --stack fastapi --seconds 10
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from typing import Any
 import aiohttp
 import orjson
 from fastapi import FastAPI, Request, Response
+
+from bench.process import free_port, start_listening
 
 TOKEN = "sim-access-token"
 PHONE_ID = "100000000000001"
@@ -89,24 +90,10 @@ def serve(stack: str, port: int) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(stack: str, port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, __file__, "--serve", stack, "--port", str(port)]
-    proc = subprocess.Popen(cmd)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("simulator did not start")
+    """This script's own server mode, with the chosen stack."""
+    command = [sys.executable, "-m", "bench.simulator_load", "--serve", stack, "--port", str(port)]
+    return start_listening(command, port)
 
 
 def run_wrk(url: str, seconds: int, connections: int) -> float:

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import orjson
 import psycopg
 from sqlalchemy import func, select
 
-from bench.client_throughput import free_port
+from bench.process import free_port, start_simulator
 from ovenai import templates
 from ovenai.crypto import generate_master_key
 from ovenai.db import Database, new_id, upgrade, upgrade_keystore
@@ -124,7 +123,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     url, keystore, pg_name = _databases(args.db, folder)
     keys = generate_master_key(key_id="bench")
     port = free_port()
-    sim = start_simulator_capped(port, args.cap)
+    sim = start_simulator(port, cap=args.cap)
     sim_url = f"http://127.0.0.1:{port}"
     upgrade(url)
     upgrade_keystore(keystore)
@@ -182,31 +181,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "max_attempts_in_one_calendar_second": stats["max_attempts_per_second"],
         "refused_130429": stats["counts"].get("rejected_130429", 0),
     }
-
-
-def start_simulator_capped(port: int, cap: int) -> subprocess.Popen[bytes]:
-    """The simulator with this cap (0: none), statuses off."""
-    command = [
-        sys.executable,
-        "-m",
-        "ovenai.simulator",
-        "--port",
-        str(port),
-        "--mps-cap",
-        str(cap),
-        "--statuses",
-        "off",
-    ]
-    proc = subprocess.Popen(command)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("simulator did not start")
 
 
 def main() -> None:

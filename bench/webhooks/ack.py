@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import create_engine, text
 
+from bench.process import free_port
 from bench.webhooks.common import fresh_database, signature, status_body
 from ovenai.db import sync_url
 
@@ -79,12 +80,6 @@ def lua_script(bodies: int) -> str:
         "end",
     ]
     return "\n".join(lines) + "\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:

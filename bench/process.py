@@ -1,0 +1,39 @@
+"""Starting the processes a benchmark measures: a free loopback port, a server that answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+SIMULATOR = [sys.executable, "-m", "ovenai.simulator"]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_listening(
+    command: list[str], port: int, *, timeout: float = 15.0
+) -> subprocess.Popen[bytes]:
+    """Start `command` and return once something listens on 127.0.0.1:`port`."""
+    proc = subprocess.Popen(command)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{' '.join(command[:4])} did not start listening on port {port}")
+
+
+def start_simulator(port: int, *, cap: int = 0) -> subprocess.Popen[bytes]:
+    """The simulator on `port` with this messages-per-second cap (0: none), statuses off."""
+    options = ["--port", str(port), "--mps-cap", str(cap), "--statuses", "off"]
+    return start_listening([*SIMULATOR, *options], port)
