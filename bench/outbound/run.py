@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,13 @@ async def _fill(db: Database, count: int) -> None:
     for start in range(0, count, 1000):
         async with db.session() as session:
             rows = []
-            for n in range(start, min(count, start + 1000)):
-                lead = Lead(id=new_id(), language="he")
-                key = await db.vault.new_lead_key(lead.id)
-                seal_identity(db.vault, lead, key, {"name": "נועה", "phone": f"+9725{n:08d}"})
+            numbers = range(start, min(count, start + 1000))
+            ids = [new_id() for _ in numbers]
+            keys = await db.vault.keys("lead", ids, create=True)  # one key-store transaction
+            for n, lead_id in zip(numbers, ids, strict=True):
+                lead = Lead(id=lead_id, language="he")
+                phone = f"+9725{n:08d}"
+                seal_identity(db.vault, lead, keys[lead_id], {"name": "נועה", "phone": phone})
                 session.add(lead)
                 rows.append(lead)
             await session.flush()
@@ -96,8 +100,12 @@ def _env(url: str, keystore: str, folder: Path, sim_url: str, keys: str) -> dict
     }
 
 
-async def _progress(db: Database, total: int, timeout: float) -> tuple[int, int]:
+async def _progress(
+    db: Database, total: int, timeout: float, started: Callable[[], None]
+) -> tuple[int, int]:
+    """Wait until every message is sent or failed; call `started` once the first is."""
     deadline = time.monotonic() + timeout
+    first = True
     while True:
         async with db.session() as session:
             counts = dict(
@@ -108,9 +116,32 @@ async def _progress(db: Database, total: int, timeout: float) -> tuple[int, int]
                 ).all()
             )
         done = counts.get("sent", 0) + counts.get("failed", 0)
+        if done and first:
+            started()
+            first = False
         if done >= total or time.monotonic() > deadline:
             return counts.get("sent", 0), counts.get("failed", 0)
         await asyncio.sleep(0.5)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by every PostgreSQL server process on this machine."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(") ", 1)
+        except (OSError, ValueError):
+            continue  # the process ended meanwhile
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _get(url: str) -> Any:
@@ -142,11 +173,21 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         await _fill(db, args.messages)
         print(f"queued {args.messages} in {time.monotonic() - started:.1f} s", flush=True)
         env = _env(url, keystore, folder, sim_url, keys)
-        mps = str(args.cap if args.cap else 100_000)
+        mps = str(args.cap)  # 0: the worker paces to no cap either
         for _ in range(args.workers):
             command = [sys.executable, "-m", "bench.outbound.worker", mps, str(args.in_flight)]
             workers.append(subprocess.Popen(command, env=env))
-        sent, failed = await _progress(db, args.messages, timeout=args.messages / 50 + 60)
+        pids = [sim.pid] + [worker.pid for worker in workers]
+        at_start: list[float] = []  # CPU seconds when the first message was recorded
+
+        def started() -> None:
+            at_start.extend(_cpu_seconds(pid) for pid in pids)
+            at_start.append(_postgres_cpu_seconds())
+
+        sent, failed = await _progress(db, args.messages, args.messages / 50 + 60, started)
+        now = [*(_cpu_seconds(pid) for pid in pids), _postgres_cpu_seconds()]
+        used = [after - before for after, before in zip(now, at_start, strict=True)]
+        sim_cpu, worker_cpu, db_cpu = used[0], sum(used[1:-1]), used[-1]
     finally:
         for worker in workers:
             worker.terminate()
@@ -180,6 +221,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "max_accepted_in_one_second": stats["max_accepted_per_second"],
         "max_attempts_in_one_calendar_second": stats["max_attempts_per_second"],
         "refused_130429": stats["counts"].get("rejected_130429", 0),
+        # CPU per message: the part of the two cores each side used (machine-dependent)
+        "worker_cpu_us_per_message": round(worker_cpu / max(sent, 1) * 1e6),
+        "simulator_cpu_us_per_message": round(sim_cpu / max(sent, 1) * 1e6),
+        "postgresql_cpu_us_per_message": round(db_cpu / max(sent, 1) * 1e6) if pg_name else None,
     }
 
 

@@ -13,7 +13,7 @@ from ovenai.web.app import open_database
 from ovenai.worker import event_loop_factory, run_worker
 
 
-async def main(mps: float, concurrency: int) -> None:
+async def main(mps: float | None, concurrency: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
     db = open_database(settings)
@@ -34,4 +34,4 @@ async def main(mps: float, concurrency: int) -> None:
 
 if __name__ == "__main__":
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:  # as `ovenai worker`
-        runner.run(main(float(sys.argv[1]), int(sys.argv[2])))
+        runner.run(main(float(sys.argv[1]) or None, int(sys.argv[2])))

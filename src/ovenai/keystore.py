@@ -66,6 +66,8 @@ class RowCipher:
 
     def open(self, column: str, blob: bytes | None) -> str | None:
         """Decrypt a column value; raises CryptoError if it was tampered or moved."""
+        if blob is None:  # nothing sealed: skip building the AAD (a hot path in the worker)
+            return None
         return crypto.decrypt_text(self.key, blob, aad=crypto.aad(self.table, self.row_id, column))
 
 
@@ -116,11 +118,11 @@ class Vault:
         missing = [k for k in wanted if k not in found]
         if missing:
             found.update(await self._load(scope, missing))
-        for key_id in wanted:
-            if key_id not in found:
-                if not create:
-                    raise CryptoError(f"the {scope} data key {key_id} no longer exists")
-                found[key_id] = await self._create(scope, key_id)
+        absent = [k for k in wanted if k not in found]
+        if absent:
+            if not create:
+                raise CryptoError(f"the {scope} data key {absent[0]} no longer exists")
+            found.update(await self._create(scope, absent))
         return found
 
     async def _load(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
@@ -136,17 +138,33 @@ class Vault:
         self._remember((scope, key_id), key)
         return key
 
-    async def _create(self, scope: str, key_id: str) -> bytes:
-        key = crypto.new_data_key()
-        wrapped = self.ring.wrap(key, context=_context(scope, key_id))
-        row = {"scope": scope, "id": key_id, "master_key_id": wrapped.key_id}
+    async def _create(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
+        """New data keys, stored in one transaction (one by one if another process raced)."""
+        made = {key_id: crypto.new_data_key() for key_id in key_ids}
+        rows = []
+        for key_id, key in made.items():
+            wrapped = self.ring.wrap(key, context=_context(scope, key_id))
+            rows.append(
+                {
+                    "scope": scope,
+                    "id": key_id,
+                    "master_key_id": wrapped.key_id,
+                    "wrapped": wrapped.blob,
+                }
+            )
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(DataKey).values(**row, wrapped=wrapped.blob))
-        except IntegrityError:  # created meanwhile by another process: use that one
-            return (await self._load(scope, [key_id]))[key_id]
-        self._remember((scope, key_id), key)
-        return key
+                await conn.execute(insert(DataKey), rows)
+        except IntegrityError:  # some created meanwhile by another process: use those
+            if len(rows) > 1:
+                found: dict[str, bytes] = {}
+                for key_id in key_ids:
+                    found.update(await self._create(scope, [key_id]))
+                return found
+            return await self._load(scope, key_ids)
+        for key_id, key in made.items():
+            self._remember((scope, key_id), key)
+        return made
 
     async def new_lead_key(self, lead_id: str) -> bytes:
         """Create a new lead's data key (committed at once: a key without a lead is harmless)."""

@@ -10,11 +10,15 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import aiohttp
-
 from ovenai.cloudapi import payloads as p
+from ovenai.cloudapi.connections import ConnectionPool
 from ovenai.cloudapi.results import CreatedTemplate, SendResult, Template
-from ovenai.cloudapi.transport import DEFAULT_API_VERSION, DEFAULT_BASE_URL, GraphTransport
+from ovenai.cloudapi.transport import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    GraphTransport,
+    Multipart,
+)
 
 JsonDict = dict[str, Any]
 
@@ -35,7 +39,7 @@ class CloudApiClient:
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 10.0,
         connect_timeout: float = 3.0,
-        session: aiohttp.ClientSession | None = None,
+        pool: ConnectionPool | None = None,
         max_connections: int = 100,
     ) -> None:
         self.phone_number_id = phone_number_id
@@ -46,7 +50,7 @@ class CloudApiClient:
             api_version=api_version,
             timeout=timeout,
             connect_timeout=connect_timeout,
-            session=session,
+            pool=pool,
             max_connections=max_connections,
         )
 
@@ -62,7 +66,7 @@ class CloudApiClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release the HTTP session if the client created it."""
+        """Close the connections if the client opened them."""
         await self.raw.aclose()
 
     async def send_raw(self, body: Mapping[str, Any], *, endpoint: str = "messages") -> JsonDict:
@@ -147,9 +151,13 @@ class CloudApiClient:
 
     async def upload_media(self, data: bytes, *, mime_type: str, filename: str) -> str:
         """Upload a file for later sends; returns Meta's media id."""
-        form = aiohttp.FormData()
-        form.add_field("messaging_product", "whatsapp")
-        form.add_field("file", data, content_type=mime_type, filename=filename)
+        form = Multipart.build(
+            {"messaging_product": "whatsapp"},
+            name="file",
+            data=data,
+            filename=filename,
+            mime_type=mime_type,
+        )
         answer = await self.raw.post_form(f"{self.phone_number_id}/media", form, endpoint="media")
         return str(answer.get("id", ""))
 

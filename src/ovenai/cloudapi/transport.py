@@ -8,15 +8,18 @@ and either returns Meta's JSON object or raises a typed error of
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 import orjson
 
 from ovenai import metrics
 from ovenai.cloudapi import classify, errors
+from ovenai.cloudapi.connections import Answer, ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ JsonDict = dict[str, Any]
 
 
 class GraphTransport:
-    """Authenticated Graph API calls over one pooled aiohttp session."""
+    """Authenticated Graph API calls over one pool of keep-alive connections."""
 
     def __init__(
         self,
@@ -36,79 +39,84 @@ class GraphTransport:
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 10.0,
         connect_timeout: float = 3.0,
-        session: aiohttp.ClientSession | None = None,
+        pool: ConnectionPool | None = None,
         max_connections: int = 100,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.root = f"{self.base_url}/{api_version}"
-        self._headers = {"Authorization": f"Bearer {access_token}"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
-        self._session = session
-        self._owns_session = session is None
-        self._max_connections = max_connections
+        self._prefix = urlsplit(self.base_url).path  # a base URL may carry a path
+        self._auth = f"Authorization: Bearer {access_token}\r\n".encode()
+        self._json_headers = self._auth + b"Content-Type: application/json\r\n"
+        self._timeout = timeout
+        self._pool = pool or ConnectionPool(
+            self.base_url, limit=max_connections, connect_timeout=connect_timeout
+        )
+        self._owns_pool = pool is None
         self._counters: dict[tuple[str, str], Any] = {}
 
     def __repr__(self) -> str:
         return f"GraphTransport(root={self.root!r})"
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, json_serialize=_dumps
-            )
-        return self._session
-
     async def aclose(self) -> None:
-        """Close the session if this transport created it."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the connections if this transport opened them."""
+        if self._owns_pool:
+            await self._pool.aclose()
 
     def url(self, path: str) -> str:
         """Absolute URL of a Graph path such as ``"123/messages"``."""
         return f"{self.root}/{path.lstrip('/')}"
 
+    def _target(self, path: str) -> str:
+        """The request target of a Graph path, or of an absolute URL under ``base_url``."""
+        if path.startswith(self.base_url + "/"):
+            return self._prefix + path[len(self.base_url) :]
+        return f"{self._prefix}/{self.api_version}/{path.lstrip('/')}"
+
     async def post(self, path: str, body: Mapping[str, Any], *, endpoint: str) -> JsonDict:
         """POST a JSON body to a Graph path and return Meta's JSON answer."""
-        headers = {**self._headers, "Content-Type": "application/json"}
-        data = orjson.dumps(body)  # bytes: aiohttp sends them as they are (no re-encoding)
-        return await self.call("POST", self.url(path), endpoint, data=data, headers=headers)
+        data = orjson.dumps(body)
+        return await self.call("POST", self._target(path), endpoint, self._json_headers, data)
 
     async def get(
         self, path: str, *, endpoint: str, params: Mapping[str, str] | None = None
     ) -> JsonDict:
         """GET a Graph path (or an absolute URL under ``base_url``) with query params."""
-        url = path if path.startswith(self.base_url + "/") else self.url(path)
-        return await self.call("GET", url, endpoint, params=params, headers=self._headers)
+        target = self._target(path)
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params)
+        return await self.call("GET", target, endpoint, self._auth)
 
-    async def post_form(self, path: str, form: aiohttp.FormData, *, endpoint: str) -> JsonDict:
+    async def post_form(self, path: str, form: Multipart, *, endpoint: str) -> JsonDict:
         """POST a multipart form (media upload) to a Graph path."""
-        return await self.call("POST", self.url(path), endpoint, data=form, headers=self._headers)
+        headers = self._auth + f"Content-Type: {form.content_type}\r\n".encode()
+        return await self.call("POST", self._target(path), endpoint, headers, form.body)
 
-    async def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> JsonDict:
+    async def call(
+        self, method: str, target: str, endpoint: str, headers: bytes, body: bytes = b""
+    ) -> JsonDict:
         """Do one request, record its latency and outcome, return JSON or raise typed."""
         started = time.perf_counter()
         try:
-            status, raw = await self._exchange(method, url, endpoint, kwargs)
-            body = _decode(status, raw)
+            answer = await self._exchange(method, target, endpoint, headers, body)
+            decoded = _decode(answer.status, answer.body)
         except errors.CloudApiFailure as exc:
             self._record(endpoint, exc.kind.value, started)
             log.debug("graph %s %s failed: %r", method, endpoint, exc)
             raise
         self._record(endpoint, "ok", started)
-        return body
+        return decoded
 
     async def _exchange(
-        self, method: str, url: str, endpoint: str, kwargs: dict[str, Any]
-    ) -> tuple[int, bytes]:
+        self, method: str, target: str, endpoint: str, headers: bytes, body: bytes
+    ) -> Answer:
         try:
-            async with self._client().request(method, url, timeout=self._timeout, **kwargs) as r:
-                return r.status, await r.read()
+            return await self._pool.request(
+                method, target, headers=headers, body=body, timeout=self._timeout
+            )
         except TimeoutError:
-            raise classify.timed_out(endpoint, self._timeout.total or 0.0) from None
-        except aiohttp.ClientError as exc:
+            raise classify.timed_out(endpoint, self._timeout) from None
+        except OSError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise classify.connection_failed(endpoint, reason) from None
 
@@ -121,8 +129,30 @@ class GraphTransport:
         metrics.CLOUDAPI_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+@dataclass(frozen=True, slots=True)
+class Multipart:
+    """A ``multipart/form-data`` body: text fields and one file."""
+
+    body: bytes
+    content_type: str
+
+    @classmethod
+    def build(
+        cls, fields: Mapping[str, str], *, name: str, data: bytes, filename: str, mime_type: str
+    ) -> Multipart:
+        """Encode the fields, then the file part (RFC 7578)."""
+        boundary = secrets.token_hex(16)
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+            for key, value in fields.items()
+        ]
+        safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{safe_name}"\r\nContent-Type: {mime_type}\r\n\r\n'
+        )
+        body = "".join(parts).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        return cls(body, f"multipart/form-data; boundary={boundary}")
 
 
 def _decode(status: int, raw: bytes) -> JsonDict:

@@ -42,13 +42,16 @@ from ovenai.outbox import claims, limits
 from ovenai.outbox.claims import Job
 from ovenai.outbox.limits import Bucket, Buckets
 from ovenai.outbox.outcomes import Kind, Outcome, Recorder
-from ovenai.outbox.pacing import Pacer
+from ovenai.outbox.pacing import Pacer, Unpaced
 from ovenai.outbox.retry import Action, RetryPolicy, SlowDown, Verdict
 from ovenai.settings import Settings
 
 log = logging.getLogger("ovenai.outbox")
 PAUSE_FLAG = "sending_paused"
 TOKEN_ALERT = "whatsapp_access_token"
+# How long a worker trusts "not paused" before asking the database again: another worker's
+# pause reaches it within this (its own 190 answers pause it at once).
+PAUSE_CHECK_S = 1.0
 
 
 def new_worker_id() -> str:
@@ -75,7 +78,7 @@ class DispatchConfig:
 
     phone_number_id: str
     portfolio: str
-    messages_per_second: float = 80.0
+    messages_per_second: float | None = 80.0  # None: no throughput pacing (benchmarks)
     pacing: float = 0.97
     burst_s: float = 0.002
     horizon_s: float = 0.25
@@ -110,8 +113,9 @@ class DispatchConfig:
     @property
     def number_bucket(self) -> Bucket:
         """The business number's messages-per-second bucket."""
-        rate = self.messages_per_second * self.pacing
-        capacity = max(1.0, self.messages_per_second * self.burst_s)
+        mps = self.messages_per_second or 0.0
+        rate = mps * self.pacing
+        capacity = max(1.0, mps * self.burst_s)
         return Bucket(f"mps:{self.phone_number_id}", rate, capacity)
 
     def pair_bucket(self, lead_id: str) -> Bucket:
@@ -141,14 +145,16 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.token_id = token_id  # the token's fingerprint, kept with a pause
         self.recorder = Recorder(db, self.worker_id)
-        self.pacer = Pacer(
-            buckets,
-            config.number_bucket,
-            block_s=config.block_s,
-            horizon_s=config.horizon_s,
-            tolerance_s=config.slot_tolerance_s,
-            most=config.concurrency,
-        )
+        self.pacer: Pacer | Unpaced = Unpaced()
+        if config.messages_per_second is not None:
+            self.pacer = Pacer(
+                buckets,
+                config.number_bucket,
+                block_s=config.block_s,
+                horizon_s=config.horizon_s,
+                tolerance_s=config.slot_tolerance_s,
+                most=config.concurrency,
+            )
         self._sem = asyncio.Semaphore(config.concurrency)
         self._ready: deque[Job] = deque()  # admitted, waiting for a slot
         self._later: dict[str, tuple[asyncio.TimerHandle, Job]] = {}  # waiting for its pair
@@ -160,6 +166,7 @@ class Dispatcher:
         self._closing = False
         self._was_full = False
         self._paused_until = 0.0
+        self._unpaused_until = 0.0
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -367,6 +374,8 @@ class Dispatcher:
     async def _slow_down(self, job: Job, verdict: Verdict) -> None:
         if verdict.slow_down is SlowDown.NONE:
             return
+        if verdict.slow_down is SlowDown.NUMBER and self.config.messages_per_second is None:
+            return  # unpaced: no shared bucket to slow down
         bucket = (
             self.config.number_bucket
             if verdict.slow_down is SlowDown.NUMBER
@@ -400,13 +409,17 @@ class Dispatcher:
 
     async def paused(self) -> bool:
         """Whether sending is paused (an invalid token was seen by any worker)."""
-        loop = asyncio.get_running_loop()
-        if self._paused_until > loop.time():
+        now = asyncio.get_running_loop().time()
+        if self._paused_until > now:
             return True
+        if self._unpaused_until > now:  # asked less than PAUSE_CHECK_S ago: not paused
+            return False
         async with self.db.session() as session:
             flag = await session.get(SystemFlag, PAUSE_FLAG)
         if flag is not None:
-            self._paused_until = loop.time() + 2.0
+            self._paused_until = now + 2.0
+        else:
+            self._unpaused_until = now + PAUSE_CHECK_S
         return flag is not None
 
     async def _pause(self, exc: CloudApiFailure) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 
@@ -110,6 +111,23 @@ class Pacer:
             self._reserving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reserving
+
+
+class Unpaced:
+    """No throughput limit to pace to: every send may start at once (``acquire`` never waits).
+
+    For measuring the pipeline's own ceiling (``bench/outbound --cap 0``) and for a Cloud
+    API that enforces no rate; Meta's numbers always have one (cloud-api.md §6).
+    """
+
+    missed = 0
+
+    async def acquire(self, wanted: int) -> float:
+        """No slot to wait for; no deadline to start by."""
+        return math.inf
+
+    async def close(self) -> None:
+        """Nothing reserved, nothing to give back."""
 
 
 def _slot_times(
