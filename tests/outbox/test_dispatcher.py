@@ -156,16 +156,17 @@ async def test_a_quality_hold_is_not_retried(
     assert (stored.status, stored.error_code, stored.attempts) == ("failed", code, 1)
 
 
+@pytest.mark.parametrize("mps", [1000.0, None], ids=["paced", "unpaced"])
 @pytest.mark.parametrize("code", [130429, 131056])
 async def test_a_throttling_answer_holds_the_message_and_never_fails_it(
-    db: Database, client: CloudApiClient, control: SimControl, code: int
+    db: Database, client: CloudApiClient, control: SimControl, code: int, mps: float | None
 ) -> None:
     lead = await make_lead(db, wrote_at=recently())
     await _open_window(control, lead.phone)
     await control.faults(errors=[{"code": code, "count": 4, "status": 400}])
     message_id = await _queue_text(db, lead.id, "slowly")
 
-    await dispatcher(db, client).drain()
+    await dispatcher(db, client, messages_per_second=mps).drain()
 
     stored = await _message(db, message_id)
     assert (stored.status, stored.attempts) == ("sent", 1)  # held four times, never counted
