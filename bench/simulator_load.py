@@ -1,9 +1,10 @@
-"""How many sends per second the simulator absorbs (loopback only, bounded in time).
+"""How many sends per second the simulator absorbs, and its CPU per send (loopback only).
 
-The simulator runs in its own process (one uvicorn worker, statuses off, no cap); the
-load comes from ``wrk`` when installed (``apt-get install wrk``), else from an aiohttp
-load generator in this process. ``--stack fastapi`` serves the same send handler through
-FastAPI instead of plain Starlette, to compare the two.
+The simulator runs in its own process, served as ``python -m ovenai.simulator`` serves it
+(one uvicorn worker, statuses off, no cap); the load comes from ``wrk`` when installed
+(``apt-get install wrk``), else from an aiohttp load generator in this process. The
+simulator's CPU time per send is read from ``/proc`` (Linux). ``--stack fastapi`` serves
+the same send handler through FastAPI instead, to compare the two.
 
     .venv/bin/python -m bench.simulator_load --seconds 10 --connections 64
     .venv/bin/python -m bench.simulator_load --stack fastapi --seconds 10
@@ -73,14 +74,14 @@ def serve(stack: str, port: int) -> None:
     """Serve the chosen stack in this process (the child side of the benchmark)."""
     import uvicorn
 
-    from ovenai.simulator import SimulatorConfig, create_simulator_app
+    from ovenai.simulator import SimulatorConfig
+    from ovenai.simulator.server import run_simulator
 
-    if stack == "fastapi":
-        app = fastapi_app()
-    else:
-        app = create_simulator_app(SimulatorConfig(mps_cap=None, statuses=False))
+    if stack != "fastapi":
+        run_simulator(SimulatorConfig(mps_cap=None, statuses=False), "127.0.0.1", port)
+        return
     uvicorn.run(
-        app,
+        fastapi_app(),
         host="127.0.0.1",
         port=port,
         http="httptools",
@@ -96,7 +97,17 @@ def start_server(stack: str, port: int) -> subprocess.Popen[bytes]:
     return start_listening(command, port)
 
 
-def run_wrk(url: str, seconds: int, connections: int) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds of a process so far (None where /proc is missing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> tuple[float, int]:
     script = (
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(json.dumps(BODY))}\n"
@@ -111,27 +122,29 @@ def run_wrk(url: str, seconds: int, connections: int) -> float:
     print(out)
     if "Non-2xx" in out:
         print("WARNING: some answers were not 2xx")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return rate, int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
 
 
-async def run_aiohttp(url: str, seconds: int, connections: int) -> float:
+async def run_aiohttp(url: str, seconds: int, connections: int) -> tuple[float, int]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     data = orjson.dumps(BODY)
-    done = 0
+    done = answered = 0
     stop = time.monotonic() + seconds
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal done
+        nonlocal done, answered
         while time.monotonic() < stop:
             async with session.post(url, data=data, headers=headers) as answer:
                 await answer.read()
                 done += answer.status == 200
+                answered += 1
 
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
         started = time.monotonic()
         await asyncio.gather(*(worker(session) for _ in range(connections)))
-        return done / (time.monotonic() - started)
+        return done / (time.monotonic() - started), answered
 
 
 def main() -> None:
@@ -152,11 +165,13 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/v25.0/{PHONE_ID}/messages"
     try:
         use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk"))
-        rate = (
+        cpu_before = cpu_seconds(proc.pid)
+        rate, answered = (
             run_wrk(url, seconds, args.connections)
             if use_wrk
             else asyncio.run(run_aiohttp(url, seconds, args.connections))
         )
+        cpu_after = cpu_seconds(proc.pid)
         stats = orjson.loads(
             subprocess.run(
                 ["curl", "-s", f"http://127.0.0.1:{port}/_sim/stats"],
@@ -175,6 +190,8 @@ def main() -> None:
         f"sends/s: {rate:,.0f}  accepted: {stats['counts'].get('accepted', 0):,}  "
         f"max accepted in one second: {stats['max_accepted_per_second']:,}"
     )
+    if cpu_before is not None and cpu_after is not None and answered:
+        print(f"simulator CPU per send: {(cpu_after - cpu_before) / answered * 1e6:,.0f} us")
 
 
 if __name__ == "__main__":

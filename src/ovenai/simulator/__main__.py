@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ovenai.simulator.config import SimulatorConfig
-from ovenai.simulator.server import serve_simulator
+from ovenai.simulator.server import run_simulator
 
 
 def parse_config(argv: list[str] | None = None) -> tuple[SimulatorConfig, str, int]:
@@ -31,7 +30,7 @@ def parse_config(argv: list[str] | None = None) -> tuple[SimulatorConfig, str, i
 def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted."""
     config, host, port = parse_config(argv)
-    asyncio.run(serve_simulator(config, host, port))
+    run_simulator(config, host, port)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ovenai.simulator.config import LIVE_SETTINGS
 from ovenai.simulator.events import account_envelope, messages_envelope, template_status_value
 from ovenai.simulator.inbound import contact, message_object, preferences_value, sender_ids
@@ -98,7 +100,12 @@ def review_now(state: SimulatorState, spec: JsonDict) -> JsonDict:
 def outbox(state: SimulatorState) -> JsonDict:
     """Accepted sends in order, rejected ones, and mark-read calls."""
     return {
-        "messages": list(state.outbox),
-        "rejected": list(state.rejected),
+        "messages": [_parsed(record) for record in state.outbox],
+        "rejected": [_parsed(record) for record in state.rejected],
         "reads": list(state.reads),
     }
+
+
+def _parsed(record: JsonDict) -> JsonDict:
+    """A record with its body (kept as the JSON bytes received) parsed back."""
+    return dict(record, body=orjson.loads(record["body"]))

@@ -9,9 +9,10 @@ send is accepted and a ``failed`` status webhook carries the error instead.
 
 from __future__ import annotations
 
-import gc
 import time
 from typing import Any
+
+import orjson
 
 from ovenai.simulator.events import SentMessage, status_object
 from ovenai.simulator.meta_errors import MetaError
@@ -21,20 +22,20 @@ from ovenai.simulator.state import SimulatorState
 JsonDict = dict[str, Any]
 
 
-FREEZE_EVERY = 2048
-
-
-def handle_send(state: SimulatorState, body: Any) -> JsonDict:
-    """Accept a ``/messages`` send and answer like Meta, or raise :class:`MetaError`."""
+def handle_send(state: SimulatorState, body: Any, raw: bytes | None = None) -> JsonDict:
+    """Accept a ``/messages`` send (parsed from ``raw``) like Meta, or raise MetaError."""
     now = time.monotonic()
     state.rate.attempt(now)
+    # Records keep the body as JSON bytes: a dict of strings, bytes and numbers is never
+    # tracked by the garbage collector, so the ever-growing outbox costs no collections.
+    raw = orjson.dumps(body) if raw is None else raw
     try:
         if isinstance(body, dict) and body.get("status") == "read":
             return _mark_read(state, body)
-        return _accept(state, parse_send(body), body, now)
+        return _accept(state, parse_send(body), body, raw, now)
     except MetaError as error:
         state.count(f"rejected_{error.code}")
-        state.rejected.append({"code": error.code, "body": body, "details": error.detail_text()})
+        state.rejected.append({"code": error.code, "body": raw, "details": error.detail_text()})
         raise
 
 
@@ -46,7 +47,9 @@ def _mark_read(state: SimulatorState, body: JsonDict) -> JsonDict:
     return {"success": True}
 
 
-def _accept(state: SimulatorState, request: SendRequest, body: JsonDict, now: float) -> JsonDict:
+def _accept(
+    state: SimulatorState, request: SendRequest, body: JsonDict, raw: bytes, now: float
+) -> JsonDict:
     category = _check_payload(state, request, body)
     if state.rate.full(now, state.settings.mps_cap):
         raise MetaError(130429)
@@ -56,14 +59,10 @@ def _accept(state: SimulatorState, request: SendRequest, body: JsonDict, now: fl
     state.rate.accept(now)
     state.note_pair(request.key)
     wamid = state.new_wamid()
-    sent = _sent_message(state, request, wamid, category)
-    state.outbox.append({"id": wamid, "type": request.kind, "body": body, "at": state.now()})
+    state.outbox.append({"id": wamid, "type": request.kind, "body": raw, "at": state.now()})
     state.count("accepted")
-    if len(state.outbox) % FREEZE_EVERY == 0:
-        # The outbox only grows; leave it out of full garbage collections, whose pauses
-        # would otherwise bunch arrivals together and distort the per-second cap.
-        gc.freeze()
-    _schedule_statuses(state, sent, async_error)
+    if _statuses_wanted(state, async_error):
+        _schedule_statuses(state, _sent_message(state, request, wamid, category), async_error)
     return _answer(state, request, wamid)
 
 
@@ -121,12 +120,16 @@ def _answer(state: SimulatorState, request: SendRequest, wamid: str) -> JsonDict
     return {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
 
 
-def _schedule_statuses(state: SimulatorState, sent: SentMessage, error: MetaError | None) -> None:
+def _statuses_wanted(state: SimulatorState, error: MetaError | None) -> bool:
+    """Whether this send gets status webhooks (a failure always does, others are sampled)."""
     settings = state.settings
     if not settings.statuses or not settings.webhook_url:
-        return
-    if error is None and state.rng.random() >= settings.status_sample_rate:
-        return
+        return False
+    return error is not None or state.rng.random() < settings.status_sample_rate
+
+
+def _schedule_statuses(state: SimulatorState, sent: SentMessage, error: MetaError | None) -> None:
+    settings = state.settings
     delays = settings.status_delays
     if error is not None:
         _later_status(state, delays[0], sent, "failed", error.webhook_error())

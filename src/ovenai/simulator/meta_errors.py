@@ -102,6 +102,17 @@ class MetaError(Exception):
         }
 
 
+class InvalidToken(MetaError):
+    """A missing or wrong bearer token: HTTP 401 with Meta's code 190 body."""
+
+    def __init__(self) -> None:
+        super().__init__(190, http_status=401)
+
+    def envelope(self) -> dict[str, Any]:
+        """The 401 body (see :func:`auth_error`)."""
+        return auth_error()
+
+
 def auth_error() -> dict[str, Any]:
     """The 401 body for a missing or wrong bearer token (code 190)."""
     return {

@@ -58,11 +58,20 @@ def parse_send(body: Any) -> SendRequest:
     to, recipient = body.get("to"), body.get("recipient")
     if bool(to) == bool(recipient):
         raise invalid("Exactly one of the parameters to or recipient is required.")
-    wa_id = "".join(ch for ch in str(to) if ch.isdigit()) if to else None
+    wa_id = digits(str(to)) if to else None
     if to and not wa_id:
         raise MetaError(131009, "The parameter to is not a valid phone number.")
     callback = body.get("biz_opaque_callback_data")
     return SendRequest(kind, to, wa_id, str(recipient) if recipient else None, callback)
+
+
+def digits(number: str) -> str:
+    """The digits of a phone number, as Meta's wa_id (``+972 50-...`` becomes ``97250...``)."""
+    plain = number[1:] if number[:1] == "+" else number
+    # The usual E.164 shape needs no walk character by character; the result is the same.
+    if plain.isdigit():
+        return plain
+    return "".join(ch for ch in number if ch.isdigit())
 
 
 def check_content(kind: str, content: Any) -> None:

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from ovenai.simulator.app import create_simulator_app
 from ovenai.simulator.config import SimulatorConfig
+from ovenai.simulator.protocol import SendProtocol
 from ovenai.simulator.state import SimulatorState
 
 
@@ -21,10 +22,13 @@ def uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
         app,
         host=host,
         port=port,
-        http="httptools",
+        http=SendProtocol,  # uvicorn's httptools protocol, answering plain sends itself
+        loop="auto",  # uvloop where installed, when uvicorn makes the loop (run_simulator)
         ws="none",
         lifespan="on",
         access_log=False,
+        # Loopback only: no proxy in front, and its middleware cost every request.
+        proxy_headers=False,
         log_level="warning",
     )
 
@@ -35,6 +39,15 @@ async def serve_simulator(
     """Serve the simulator until cancelled or interrupted (for ``ovenai simulator``)."""
     app = create_simulator_app(config or SimulatorConfig())
     await uvicorn.Server(uvicorn_config(app, host, port)).serve()
+
+
+def run_simulator(
+    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 8765
+) -> None:
+    """Serve the simulator on uvicorn's own loop (uvloop) until interrupted."""
+    app = create_simulator_app(config or SimulatorConfig())
+    # Server.run makes the loop from the config; asyncio.run(serve()) would not use uvloop.
+    uvicorn.Server(uvicorn_config(app, host, port)).run()
 
 
 class SimulatorThread:

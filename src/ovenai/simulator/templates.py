@@ -38,6 +38,10 @@ class StoredTemplate:
     parameter_format: str = "POSITIONAL"
     quality: str = "UNKNOWN"  # Meta's score for a template too new to be rated
     id: str = field(default_factory=lambda: str(next(_ids)))
+    # Components never change once stored, so each send need not re-run the regex.
+    _placeholders: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def to_graph(self) -> dict[str, Any]:
         """The template as ``GET message_templates`` lists it."""
@@ -52,12 +56,18 @@ class StoredTemplate:
             "id": self.id,
         }
 
-    def placeholders(self, component_type: str) -> list[str]:
+    def placeholders(self, component_type: str) -> tuple[str, ...]:
         """Placeholder names (``"1"``, ``"first_name"``) of the HEADER or BODY text."""
+        found = self._placeholders.get(component_type)
+        if found is None:
+            found = self._placeholders[component_type] = self._find_placeholders(component_type)
+        return found
+
+    def _find_placeholders(self, component_type: str) -> tuple[str, ...]:
         for component in self.components:
             if str(component.get("type", "")).upper() == component_type:
-                return PLACEHOLDER_RE.findall(str(component.get("text", "")))
-        return []
+                return tuple(PLACEHOLDER_RE.findall(str(component.get("text", ""))))
+        return ()
 
 
 class TemplateStore:
