@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +77,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def stored_datetimes(dialect: Dialect) -> Callable[[datetime | None], Any]:
+    """What ``UTCDateTime`` hands the driver for a value (naive datetimes refused)."""
+    processor = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None  # UTCDateTime always converts
+    return processor
+
+
+def read_datetimes(dialect: Dialect) -> Callable[[Any], datetime | None]:
+    """What ``UTCDateTime`` makes of a value the driver returned (UTC, timezone-aware)."""
+    processor = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert processor is not None  # UTCDateTime always converts
+    return processor
 
 
 def async_url(url: str) -> str:

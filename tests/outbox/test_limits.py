@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from datetime import UTC, datetime
 
 import pytest
 import redis
+from sqlalchemy import select
 from tests.outbox.conftest import WABA_ID, config, make_lead
 
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
 from ovenai.db import Database, utcnow
+from ovenai.models import RateBucket
 from ovenai.outbox import limits, queue
 from ovenai.outbox.dispatcher import Dispatcher
 from ovenai.outbox.limits import Bucket, DatabaseBuckets, RedisBuckets
@@ -84,6 +87,61 @@ async def test_the_messaging_tier_holds_new_users_once_the_tier_is_used_up(
     assert (await control.stats())["counts"].get("accepted") == 3
     async with seeded.session() as session:
         assert await limits.reached_count(session, portfolio=WABA_ID) == 3
+
+
+class _Clock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _bucket_rows(db: Database) -> dict[str, tuple[float, float, float, datetime]]:
+    async with db.session() as session:
+        rows = await session.execute(select(RateBucket))
+        return {b.name: (b.tokens, b.rate, b.capacity, b.updated_at) for (b,) in rows}
+
+
+async def test_database_buckets_start_full_and_refill_from_the_stored_level(db: Database) -> None:
+    clock = _Clock()
+    buckets = DatabaseBuckets(db, clock=clock)
+    pair = [Bucket(f"pair:{n}", rate=1.0, capacity=2.0) for n in range(3)]
+
+    first = await buckets.reserve_each(pair, horizon=10.0)
+    second = await buckets.reserve_each(pair, horizon=10.0)
+    clock.now += 0.5
+    third = await buckets.reserve_each(pair, horizon=10.0)
+
+    assert [g.delays for g in first + second] == [[0.0]] * 6
+    assert [g.delays for g in third] == [[0.5]] * 3
+    stored = datetime.fromtimestamp(clock.now, UTC)
+    assert await _bucket_rows(db) == {b.name: (-0.5, 1.0, 2.0, stored) for b in pair}
+
+
+async def test_database_buckets_reserve_a_batch_of_any_size_and_a_repeat_pays_twice(
+    db: Database,
+) -> None:
+    buckets = DatabaseBuckets(db)
+    many = [Bucket(f"pair:{n:05d}", rate=1, capacity=5) for n in range(2500)]  # ints, too
+
+    grants = await buckets.reserve_each([*many, many[0]], horizon=1.0)
+
+    assert all(g.delays == [0.0] for g in grants)
+    rows = await _bucket_rows(db)
+    assert len(rows) == 2500 and rows["pair:00000"][0] == 3.0 and rows["pair:02499"][0] == 4.0
+
+
+async def test_a_penalty_holds_a_database_bucket_in_debt(db: Database) -> None:
+    buckets = DatabaseBuckets(db, clock=_Clock())
+    bucket = Bucket("mps:test", rate=10.0, capacity=2.0)
+
+    await buckets.penalize(bucket, 1.0)
+    grant = await buckets.reserve(bucket, 5, horizon=0.5)
+
+    assert grant.delays == [] and grant.retry_after == pytest.approx(0.6)
 
 
 def _redis_or_skip() -> None:

@@ -203,7 +203,7 @@ class Dispatcher:
                 now=now,
             )
             await session.commit()
-            jobs = await claims.load_jobs(session, self.db.vault, rows, now)
+            jobs = await claims.load_jobs(self.db.vault, rows, now)
         for job in jobs:
             job.send_by = send_by
         return jobs

@@ -20,6 +20,7 @@ refusals holds it once, not once per refusal.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -30,9 +31,9 @@ from typing import Any, Protocol
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ovenai.db import Database
+from ovenai.db import Database, read_datetimes, stored_datetimes
 from ovenai.models import RateBucket
 
 REACH_WINDOW = timedelta(hours=24)
@@ -104,10 +105,12 @@ def _insert(session: AsyncSession) -> Any:
 class DatabaseBuckets:
     """Buckets as ``rate_buckets`` rows, changed under a row lock (SQLite: BEGIN IMMEDIATE).
 
-    One change is two statements whatever the number of buckets, each compiled once and sent
-    as one multi-row batch: an upsert that creates the missing rows and locks and reads them
-    all (``ON CONFLICT DO UPDATE`` locks the row it touches, in name order so that two
-    workers never wait on each other crosswise), then an upsert of the new levels.
+    One change is two statements whatever the number of buckets, each sent as one multi-row
+    batch: an upsert that creates the missing rows and locks and reads them all (``ON
+    CONFLICT DO UPDATE`` locks the row it touches, in name order so that two workers never
+    wait on each other crosswise), then an upsert of the new levels. Both go to the driver
+    as prepared values (PostgreSQL: binary arrays; SQLite: one ``VALUES`` list), past
+    SQLAlchemy's per-row parameter handling.
     """
 
     def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
@@ -119,14 +122,11 @@ class DatabaseBuckets:
     ) -> dict[str, tuple[float, float]]:
         """Lock the buckets' rows (creating them full); each one's level and last change."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        rows = [_row(bucket, bucket.capacity, now) for bucket in buckets.values()]
-        statement = (
-            _insert(session)(_TABLE)
-            .on_conflict_do_update(index_elements=[_COLS.name], set_={"tokens": _COLS.tokens})
-            .returning(_COLS.name, _COLS.tokens, _COLS.updated_at)
-        )
-        found = await session.execute(statement, rows)
-        return {name: (tokens, at.timestamp()) for name, tokens, at in found}
+        rows = [_row(bucket, bucket.capacity) for bucket in buckets.values()]
+        connection = await session.connection()
+        found = await _upsert(connection, rows, now, _KEEP)
+        read = read_datetimes(connection.dialect)
+        return {name: (tokens, _timestamp(read(at))) for name, tokens, at in found}
 
     async def _store(
         self,
@@ -137,15 +137,8 @@ class DatabaseBuckets:
     ) -> None:
         """Store each bucket's level as of ``clock`` (when it was computed)."""
         now = datetime.fromtimestamp(clock, UTC)
-        rows = [_row(buckets[name], level, now) for name, level in levels.items()]
-        statement = _insert(session)(_TABLE)
-        new = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=[_COLS.name],
-            set_={"tokens": new.tokens, "rate": new.rate, "capacity": new.capacity}
-            | {"updated_at": new.updated_at},
-        )
-        await session.execute(statement, rows)
+        rows = [_row(bucket, levels[name]) for name, bucket in buckets.items() if name in levels]
+        await _upsert(await session.connection(), rows, now, _REPLACE)
 
     async def reserve(self, bucket: Bucket, want: int, horizon: float) -> Grant:
         """Reserve tokens of one bucket in one short transaction."""
@@ -184,18 +177,64 @@ class DatabaseBuckets:
         """Nothing to release: the database handle belongs to the caller."""
 
 
-_TABLE: Any = RateBucket.__table__
-_COLS = _TABLE.c
+_Row = tuple[str, float, float, float]  # name, tokens, rate, capacity
+_COLUMNS = "name, tokens, rate, capacity, updated_at"
+_KEEP = (
+    "ON CONFLICT (name) DO UPDATE SET tokens = rate_buckets.tokens "
+    "RETURNING name, tokens, updated_at"
+)
+_REPLACE = (
+    "ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, rate = excluded.rate, "
+    "capacity = excluded.capacity, updated_at = excluded.updated_at"
+)
+# The arrays go in binary (%b): psycopg's text format quotes every element in Python. WITH
+# ORDINALITY keeps the rows, so the locks, in the order given.
+_FROM_ARRAYS = (
+    "SELECT v.name, v.tokens, v.rate, v.capacity, %(at)s FROM unnest(CAST(%(name)b AS varchar[]), "
+    "CAST(%(tokens)b AS float8[]), CAST(%(rate)b AS float8[]), CAST(%(capacity)b AS float8[])) "
+    "WITH ORDINALITY AS v(name, tokens, rate, capacity, n) ORDER BY v.n"
+)
+_SQLITE_ROWS = 1000  # rows per statement: 5,000 parameters, within SQLite's 32,766
 
 
-def _row(bucket: Bucket, tokens: float, now: datetime) -> dict[str, Any]:
-    return {
-        "name": bucket.name,
-        "tokens": tokens,
-        "rate": bucket.rate,
-        "capacity": bucket.capacity,
-        "updated_at": now,
-    }
+def _row(bucket: Bucket, tokens: float) -> _Row:
+    # float(): psycopg refuses arrays that mix ints and floats; the columns are floats anyway
+    return bucket.name, float(tokens), float(bucket.rate), float(bucket.capacity)
+
+
+async def _upsert(
+    connection: AsyncConnection, rows: list[_Row], now: datetime, conflict: str
+) -> list[Any]:
+    """Upsert the rows (in their order), all updated at ``now``; what ``conflict`` returns."""
+    if not rows:
+        return []
+    at = stored_datetimes(connection.dialect)(now)
+    if connection.dialect.name == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        arrays = dict(zip(("name", "tokens", "rate", "capacity"), columns, strict=True))
+        statement = f"INSERT INTO rate_buckets ({_COLUMNS}) {_FROM_ARRAYS} {conflict}"
+        return _rows(await connection.exec_driver_sql(statement, {"at": at} | arrays))
+    found: list[Any] = []
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        values = [value for row in chunk for value in (*row, at)]
+        statement = f"INSERT INTO rate_buckets ({_COLUMNS}) {_values(len(chunk))} {conflict}"
+        found += _rows(await connection.exec_driver_sql(statement, tuple(values)))
+    return found
+
+
+@functools.cache
+def _values(count: int) -> str:
+    return "VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * count)
+
+
+def _timestamp(at: datetime | None) -> float:
+    assert at is not None  # the column is NOT NULL
+    return at.timestamp()
+
+
+def _rows(result: Any) -> list[Any]:
+    return list(result.all()) if result.returns_rows else []
 
 
 def _take_one(
