@@ -101,27 +101,31 @@ def _env(url: str, keystore: str, folder: Path, sim_url: str, keys: str) -> dict
 
 
 async def _progress(
-    db: Database, total: int, timeout: float, started: Callable[[], None]
+    db: Database, sim_url: str, total: int, timeout: float, started: Callable[[], None]
 ) -> tuple[int, int]:
-    """Wait until every message is sent or failed; call `started` once the first is."""
+    """Wait until every message is sent or failed; call `started` once the first is sent.
+
+    While sends go on it asks the simulator, not the database: a reading transaction would
+    take SQLite's write lock from the worker (every transaction here is ``BEGIN IMMEDIATE``).
+    """
     deadline = time.monotonic() + timeout
     first = True
-    while True:
-        async with db.session() as session:
-            counts = dict(
-                (
-                    await session.execute(
-                        select(Message.status, func.count()).group_by(Message.status)
-                    )
-                ).all()
-            )
-        done = counts.get("sent", 0) + counts.get("failed", 0)
-        if done and first:
+    while time.monotonic() < deadline:
+        accepted = _get(f"{sim_url}/_sim/stats")["counts"].get("accepted", 0)
+        if accepted and first:
             started()
             first = False
+        if accepted >= total:
+            break
+        await asyncio.sleep(0.25)
+    while True:  # every send answered: wait for the outcomes to be stored
+        async with db.session() as session:
+            query = select(Message.status, func.count()).group_by(Message.status)
+            counts = dict((await session.execute(query)).all())
+        done = counts.get("sent", 0) + counts.get("failed", 0)
         if done >= total or time.monotonic() > deadline:
             return counts.get("sent", 0), counts.get("failed", 0)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.25)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -175,16 +179,17 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         env = _env(url, keystore, folder, sim_url, keys)
         mps = str(args.cap)  # 0: the worker paces to no cap either
         for _ in range(args.workers):
-            command = [sys.executable, "-m", "bench.outbound.worker", mps, str(args.in_flight)]
+            sizes = [str(args.in_flight), str(args.batch)]
+            command = [sys.executable, "-m", "bench.outbound.worker", mps, *sizes]
             workers.append(subprocess.Popen(command, env=env))
         pids = [sim.pid] + [worker.pid for worker in workers]
-        at_start: list[float] = []  # CPU seconds when the first message was recorded
+        at_start: list[float] = []  # CPU seconds when the first message was accepted
 
         def started() -> None:
             at_start.extend(_cpu_seconds(pid) for pid in pids)
             at_start.append(_postgres_cpu_seconds())
 
-        sent, failed = await _progress(db, args.messages, args.messages / 50 + 60, started)
+        sent, failed = await _progress(db, sim_url, args.messages, args.messages / 50 + 60, started)
         now = [*(_cpu_seconds(pid) for pid in pids), _postgres_cpu_seconds()]
         used = [after - before for after, before in zip(now, at_start, strict=True)]
         sim_cpu, worker_cpu, db_cpu = used[0], sum(used[1:-1]), used[-1]
@@ -235,6 +240,7 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=1000, help="simulator cap; 0 = uncapped")
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=0, help="messages a claim takes; 0 = default")
     args = parser.parse_args()
     print(orjson.dumps(asyncio.run(bench(args)), option=orjson.OPT_INDENT_2).decode())
 

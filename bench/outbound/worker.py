@@ -13,7 +13,7 @@ from ovenai.web.app import open_database
 from ovenai.worker import event_loop_factory, run_worker
 
 
-async def main(mps: float | None, concurrency: int) -> None:
+async def main(mps: float | None, concurrency: int, batch: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
     db = open_database(settings)
@@ -24,7 +24,8 @@ async def main(mps: float | None, concurrency: int) -> None:
         loop.add_signal_handler(signum, stop.set)
     base = DispatchConfig.from_settings(settings)
     config = DispatchConfig(
-        **{**base.__dict__, "messages_per_second": mps, "concurrency": concurrency}
+        **base.__dict__
+        | {"messages_per_second": mps, "concurrency": concurrency, "batch_size": batch}
     )
     try:
         await run_worker(settings, db, stop, config=config, timed_jobs=False)
@@ -34,4 +35,4 @@ async def main(mps: float | None, concurrency: int) -> None:
 
 if __name__ == "__main__":
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:  # as `ovenai worker`
-        runner.run(main(float(sys.argv[1]) or None, int(sys.argv[2])))
+        runner.run(main(float(sys.argv[1]) or None, int(sys.argv[2]), int(sys.argv[3]) or None))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 
@@ -104,6 +105,10 @@ async def run_worker(
         if timed_jobs:
             timed.start()
         processor.start()
+        # What exists now (modules, settings, pools) lives as long as the process: keep it
+        # out of full collections, which otherwise paused this worker for 100-140 ms at a
+        # time and made it miss its sending slots (bench/outbound, capped).
+        gc.freeze()
         log.info("worker %s started", worker_id)
         await dispatcher.run(stop)
     finally:

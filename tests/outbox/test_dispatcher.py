@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from tests.outbox.conftest import WABA_ID, dispatcher, make_lead, recently
+from tests.outbox.conftest import WABA_ID, config, dispatcher, make_lead, recently
 
 from ovenai import conversations
 from ovenai.alerts import open_alerts
@@ -201,3 +201,17 @@ async def test_an_invalid_token_pauses_all_sending_and_raises_one_alert(
         await sender.drain()
     sent = [m["body"]["text"]["body"] for m in (await control.outbox())["messages"]]
     assert sent == [f"m{n}" for n in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "batch"),
+    [
+        ({"messages_per_second": 80.0}, 200),  # never fewer than MIN_BATCH a claim
+        ({"messages_per_second": 600.0}, 300),  # half a second of the number's throughput
+        ({"messages_per_second": 1000.0}, 500),
+        ({"messages_per_second": None}, 1000),  # unpaced: MAX_BATCH
+        ({"messages_per_second": 1000.0, "batch_size": 50}, 50),  # set explicitly
+    ],
+)
+def test_a_claim_takes_half_a_second_of_sending(changes: dict[str, object], batch: int) -> None:
+    assert config(**changes).claim_batch == batch
