@@ -221,6 +221,40 @@ async def test_a_late_answer_times_out_and_never_reaches_the_next_request() -> N
     assert server.connections == 2  # the timed-out connection was closed, not reused
 
 
+async def test_waiting_for_a_free_connection_counts_against_the_deadline() -> None:
+    async def slow(_: bytes) -> bytes:
+        await asyncio.sleep(0.3)
+        return OK
+
+    async with serving(slow) as server:
+        pool = pool_for(server, limit=1)
+        first = asyncio.create_task(pool.request("GET", "/", headers=b"", timeout=5))
+        await asyncio.sleep(0.05)  # the one connection is busy
+        with pytest.raises(TimeoutError):
+            await pool.request("GET", "/", headers=b"", timeout=0.1)
+        assert (await first).status == 200  # the waiting request's deadline took nothing else
+        assert (await pool.request("GET", "/", headers=b"", timeout=5)).status == 200
+        await pool.aclose()
+    assert server.connections == 1
+
+
+async def test_a_cancelled_request_closes_its_connection() -> None:
+    async def slow(_: bytes) -> bytes:
+        await asyncio.sleep(0.3)
+        return OK
+
+    async with serving(slow) as server:
+        pool = pool_for(server, limit=1)
+        waiting = asyncio.create_task(pool.request("GET", "/", headers=b"", timeout=5))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert (await pool.request("GET", "/", headers=b"", timeout=5)).status == 200
+        await pool.aclose()
+    assert server.connections == 2  # the cancelled exchange's connection was not reused
+
+
 async def test_a_refused_connection_is_a_connection_failure() -> None:
     async with serving(ok) as server:
         port = server.port

@@ -54,6 +54,7 @@ class GraphTransport:
         )
         self._owns_pool = pool is None
         self._counters: dict[tuple[str, str], Any] = {}
+        self._latencies: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"GraphTransport(root={self.root!r})"
@@ -126,7 +127,10 @@ class GraphTransport:
         if counter is None:
             counter = self._counters[key] = metrics.CLOUDAPI_REQUESTS.labels(endpoint, outcome)
         counter.inc()
-        metrics.CLOUDAPI_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        latency = self._latencies.get(endpoint)
+        if latency is None:
+            latency = self._latencies[endpoint] = metrics.CLOUDAPI_LATENCY.labels(endpoint)
+        latency.observe(time.perf_counter() - started)
 
 
 @dataclass(frozen=True, slots=True)

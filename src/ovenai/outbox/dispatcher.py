@@ -178,11 +178,15 @@ class Dispatcher:
             )
         self._sem = asyncio.Semaphore(config.concurrency)
         self._batch = config.claim_batch
+        # Claim again while two batches are still waiting or in flight: the next claim
+        # (database, decryption, limits) then runs while a whole batch is still being sent,
+        # and sending never waits for it (unpaced: one batch ahead ~2,750/s, two ~3,000).
+        self._ahead = 2 * self._batch
         self._ready: deque[Job] = deque()  # admitted, waiting for a slot
         self._later: dict[str, tuple[asyncio.TimerHandle, Job]] = {}  # waiting for its pair
         self._tasks: set[asyncio.Task[None]] = set()  # sends in flight
         self._has_ready = asyncio.Event()
-        self._has_room = asyncio.Event()  # room for a whole batch again
+        self._has_room = asyncio.Event()  # room to claim again
         self._settled = asyncio.Event()  # nothing waiting or in flight
         self._releasing: asyncio.Task[None] | None = None
         self._closing = False
@@ -208,8 +212,8 @@ class Dispatcher:
         return len(self._ready) + len(self._later) + len(self._tasks)
 
     def _full(self) -> bool:
-        """Whether more than a batch is still waiting or in flight (claim no more yet)."""
-        return self._outstanding() > self._batch
+        """Whether more than two batches are still waiting or in flight (claim no more yet)."""
+        return self._outstanding() > self._ahead
 
     async def _claim(self, limit: int) -> list[Job]:
         now = utcnow()
@@ -331,7 +335,7 @@ class Dispatcher:
         self._tasks.discard(task)
         self._sem.release()
         outstanding = self._outstanding()
-        if outstanding == self._batch:
+        if outstanding == self._ahead:
             self._has_room.set()
         if outstanding == 0:
             self._settled.set()
