@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -61,8 +62,9 @@ async def test_it_sends_queued_free_text_and_records_the_wamid(
     assert sent[0]["body"]["biz_opaque_callback_data"] == message_id
 
 
+@pytest.mark.parametrize("batch_size", [None, 2])  # 2: every claim full, the next claimed ahead
 async def test_messages_to_one_lead_leave_in_the_order_they_were_queued(
-    db: Database, client: CloudApiClient, control: SimControl
+    db: Database, client: CloudApiClient, control: SimControl, batch_size: int | None
 ) -> None:
     leads = [await make_lead(db, wrote_at=recently()) for _ in range(3)]
     for lead in leads:
@@ -71,12 +73,37 @@ async def test_messages_to_one_lead_leave_in_the_order_they_were_queued(
         for lead in leads:
             await _queue_text(db, lead.id, f"{lead.id}:{n}")
 
-    await dispatcher(db, client, concurrency=16).drain()
+    await dispatcher(db, client, concurrency=16, batch_size=batch_size).drain()
 
     sent = [m["body"]["text"]["body"] for m in (await control.outbox())["messages"]]
     for lead in leads:
         mine = [int(text.split(":")[1]) for text in sent if text.startswith(lead.id)]
         assert mine == list(range(8))
+
+
+async def test_a_stopping_worker_gives_back_the_batch_it_claimed_ahead(
+    db: Database, client: CloudApiClient, control: SimControl
+) -> None:
+    leads = [await make_lead(db, wrote_at=recently()) for _ in range(4)]
+    ids = []
+    for lead in leads:
+        await _open_window(control, lead.phone)
+        ids.append(await _queue_text(db, lead.id, "hello"))
+    worker = dispatcher(db, client, batch_size=2)
+
+    assert await worker.step()  # claims two, and the next two ahead
+    stop = asyncio.Event()
+    stop.set()
+    await worker.run(stop)  # stops at once: sends what it started, gives back the rest
+
+    messages = [await _message(db, message_id) for message_id in ids]
+    assert {m.status for m in messages} <= {"sent", "queued"}
+    assert sum(m.status == "queued" for m in messages) >= 2  # the two claimed ahead at least
+    for message in messages:
+        if message.status == "queued":  # given back: unclaimed, attempt refunded
+            assert message.claimed_by is None and message.attempts == 0
+    await dispatcher(db, client).drain()  # the next worker sends them
+    assert all([(await _message(db, i)).status == "sent" for i in ids])
 
 
 async def test_a_scheduled_message_waits_for_its_time(
