@@ -9,7 +9,6 @@ from sqlalchemy import create_engine, inspect, text
 
 import ovenai.db
 from ovenai.db import Database, downgrade, new_id, sync_url, upgrade
-from ovenai.errors import ServiceUnavailable
 from ovenai.models import Base
 from ovenai.settings import Settings
 
@@ -72,14 +71,43 @@ async def test_sqlite_transactions_of_one_process_take_turns_first_come_first_se
 
 
 @pytest.mark.anyio
-async def test_a_sqlite_transaction_that_cannot_get_its_turn_is_a_clear_error(
+async def test_a_session_opened_inside_another_of_the_same_task_does_not_wait(
+    db: Database,
+) -> None:
+    async with db.session() as outer:
+        async with db.session() as inner:  # a service function called with a session open
+            assert await inner.scalar(text("SELECT 1")) == 1
+        assert await outer.scalar(text("SELECT 2")) == 2
+
+
+@pytest.mark.anyio
+async def test_a_session_that_waited_too_long_for_its_turn_goes_on_to_sqlites_locking(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if db.dialect != "sqlite":
-        pytest.skip("PostgreSQL transactions do not queue in the process")
-    monkeypatch.setattr(ovenai.db, "BUSY_TIMEOUT_S", 0.05)
-    async with db.session() as session:
-        await session.execute(text("SELECT 1"))
-        with pytest.raises(ServiceUnavailable, match="busy"):
-            async with db.session():
-                pass
+        pytest.skip("PostgreSQL sessions do not queue in the process")
+    monkeypatch.setattr(ovenai.db, "TURN_WAIT_S", 0.05)
+    holding = asyncio.Event()
+    release = asyncio.Event()
+    events: list[str] = []
+
+    async def holder() -> None:
+        async with db.session() as session:
+            await session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock
+            holding.set()
+            await release.wait()
+            events.append("holder done")
+
+    async def latecomer() -> None:
+        async with db.session() as session:
+            await session.execute(text("SELECT 1"))  # waits in SQLite's busy handler
+            events.append("latecomer ran")
+
+    held = asyncio.create_task(holder())
+    await holding.wait()
+    late = asyncio.create_task(latecomer())
+    await asyncio.sleep(0.2)  # past the turn wait: waiting on SQLite now, not refused
+    assert not late.done()
+    release.set()
+    await asyncio.gather(held, late)
+    assert events == ["holder done", "latecomer ran"]

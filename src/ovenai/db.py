@@ -112,6 +112,7 @@ def sync_url(url: str) -> str:
 
 
 BUSY_TIMEOUT_S = 10  # how long SQLite waits for another transaction's write lock
+TURN_WAIT_S = 1.0  # how long a session waits for its process's turn (Database._turn)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -150,6 +151,14 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class _Turn:
+    """One event loop's turn at a SQLite database: the lock and the task holding it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.owner: asyncio.Task[Any] | None = None
+
+
 class Database:
     """The process's engine, session factory and key store (the data layer's one handle)."""
 
@@ -161,7 +170,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.vault = Vault(ring, keystore_url)
         # SQLite: one transaction at a time per process, in turn (see _turn).
-        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -194,7 +203,11 @@ class Database:
         lets waiters poll for it, sleeping longer each time (up to 100 ms): under load a
         short transaction could lose to longer ones for a third of a second (seen with the
         worker's rate-limit reservations, bench/outbound capped). A first-come lock per
-        event loop hands the turn on at once. Other processes still meet the busy timeout.
+        event loop hands the turn on at once. It only orders sessions, never refuses one: a
+        session opened inside another of the same task shares its turn, and one that waited
+        ``TURN_WAIT_S`` (a session held open elsewhere while it awaits something else) goes
+        on to SQLite's own locking, as every session did before. Other processes always
+        meet SQLite's busy timeout.
         """
         if self.dialect != "sqlite":
             yield
@@ -202,16 +215,27 @@ class Database:
         loop = asyncio.get_running_loop()
         turn = self._turns.get(loop)
         if turn is None:
-            turn = self._turns[loop] = asyncio.Lock()
+            turn = self._turns[loop] = _Turn()
+        task = asyncio.current_task()
+        if turn.owner is task:
+            yield
+            return
         try:
-            async with asyncio.timeout(BUSY_TIMEOUT_S):
-                await turn.acquire()
+            async with asyncio.timeout(TURN_WAIT_S):
+                await turn.lock.acquire()
         except TimeoutError:
-            raise ServiceUnavailable("the database is busy") from None
+            got_turn = False
+        else:
+            got_turn = True
+        if not got_turn:
+            yield  # no turn: SQLite's busy timeout decides
+            return
+        turn.owner = task
         try:
             yield
         finally:
-            turn.release()
+            turn.owner = None
+            turn.lock.release()
 
     async def ping(self) -> None:
         """Run a trivial query; raises ServiceUnavailable when the database is down."""

@@ -83,6 +83,16 @@ async def ok(_: bytes) -> bytes:
     return OK
 
 
+def ok_after(seconds: float) -> Reply:
+    """A reply that answers 200 after ``seconds``."""
+
+    async def slow(_: bytes) -> bytes:
+        await asyncio.sleep(seconds)
+        return OK
+
+    return slow
+
+
 def pool_for(server: Server, scheme: str = "http", **options: Any) -> ConnectionPool:
     return ConnectionPool(f"{scheme}://127.0.0.1:{server.port}", **options)
 
@@ -117,11 +127,7 @@ async def test_it_sends_host_headers_and_body_as_given() -> None:
 
 
 async def test_it_never_opens_more_connections_than_its_limit() -> None:
-    async def slow(_: bytes) -> bytes:
-        await asyncio.sleep(0.05)
-        return OK
-
-    async with serving(slow) as server:
+    async with serving(ok_after(0.05)) as server:
         pool = pool_for(server, limit=3)
         calls = [pool.request("GET", "/", headers=b"", timeout=10) for _ in range(12)]
         answers = await asyncio.gather(*calls)
@@ -222,11 +228,7 @@ async def test_a_late_answer_times_out_and_never_reaches_the_next_request() -> N
 
 
 async def test_waiting_for_a_free_connection_counts_against_the_deadline() -> None:
-    async def slow(_: bytes) -> bytes:
-        await asyncio.sleep(0.3)
-        return OK
-
-    async with serving(slow) as server:
+    async with serving(ok_after(0.3)) as server:
         pool = pool_for(server, limit=1)
         first = asyncio.create_task(pool.request("GET", "/", headers=b"", timeout=5))
         await asyncio.sleep(0.05)  # the one connection is busy
@@ -239,11 +241,7 @@ async def test_waiting_for_a_free_connection_counts_against_the_deadline() -> No
 
 
 async def test_a_cancelled_request_closes_its_connection() -> None:
-    async def slow(_: bytes) -> bytes:
-        await asyncio.sleep(0.3)
-        return OK
-
-    async with serving(slow) as server:
+    async with serving(ok_after(0.3)) as server:
         pool = pool_for(server, limit=1)
         waiting = asyncio.create_task(pool.request("GET", "/", headers=b"", timeout=5))
         await asyncio.sleep(0.05)

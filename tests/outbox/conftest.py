@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -19,6 +19,7 @@ from ovenai.db import Database, utcnow
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import LeadRecord, add_lead, open_leads, seal_identity
 from ovenai.models import Lead
+from ovenai.outbox import queue
 from ovenai.outbox.dispatcher import DispatchConfig, Dispatcher
 from ovenai.outbox.limits import DatabaseBuckets
 from ovenai.outbox.retry import RetryPolicy
@@ -150,3 +151,15 @@ async def reload(db: Database, lead_id: str) -> Lead:
         lead = await session.get(Lead, lead_id)
         assert lead is not None
         return lead
+
+
+async def send(db: Database, lead_id: str, **request: Any) -> queue.QueuedMessage:
+    """Queue a message to a lead as the system would (``request``: OutboundRequest fields)."""
+    return await queue.send_message(
+        db,
+        actor=Actor.system(),
+        lead_id=lead_id,
+        request=queue.OutboundRequest(**request),
+        waba_id=WABA_ID,
+        zone=UTC,
+    )

@@ -7,27 +7,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Row, select, update
-from tests.outbox.conftest import WABA_ID, make_lead, recently
+from tests.outbox.conftest import make_lead, recently, send
 
-from ovenai.auth import Actor
 from ovenai.db import Database, utcnow
 from ovenai.models import Lead, Message
-from ovenai.outbox import claims, outcomes, queue
+from ovenai.outbox import claims, outcomes
 from ovenai.outbox.outcomes import Kind, Outcome
 
 pytestmark = pytest.mark.anyio
 
 
 async def _queue(db: Database, lead_id: str, **request: Any) -> str:
-    queued = await queue.send_message(
-        db,
-        actor=Actor.system(),
-        lead_id=lead_id,
-        request=queue.OutboundRequest(**request),
-        waba_id=WABA_ID,
-        zone=UTC,
-    )
-    return queued.id
+    return (await send(db, lead_id, **request)).id
 
 
 async def _texts_to_new_leads(db: Database, count: int) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
-from tests.outbox.conftest import WABA_ID, dispatcher, make_lead, recently
+from tests.outbox.conftest import WABA_ID, dispatcher, make_lead, recently, send
 
 from ovenai import conversations
 from ovenai.auth import Actor
@@ -23,17 +23,6 @@ from ovenai.simulator.testing import SimControl
 pytestmark = pytest.mark.anyio
 
 
-async def _send(db: Database, lead_id: str, **request: Any) -> queue.QueuedMessage:
-    return await queue.send_message(
-        db,
-        actor=Actor.system(),
-        lead_id=lead_id,
-        request=queue.OutboundRequest(**request),
-        waba_id=WABA_ID,
-        zone=UTC,
-    )
-
-
 async def _sent_bodies(control: SimControl) -> list[dict[str, Any]]:
     return [m["body"] for m in (await control.outbox())["messages"]]
 
@@ -43,26 +32,26 @@ async def test_free_text_outside_the_window_is_refused_with_a_hint_to_use_a_temp
 ) -> None:
     lead = await make_lead(seeded, wrote_at=utcnow() - timedelta(hours=25))
     with pytest.raises(OutsideServiceWindow) as refused:
-        await _send(seeded, lead.id, text="hello")
+        await send(seeded, lead.id, text="hello")
     assert "template" in refused.value.message and refused.value.http_status == 409
 
 
 async def test_a_marketing_template_to_an_opted_out_lead_is_refused(seeded: Database) -> None:
     lead = await make_lead(seeded, opted_out=True)
     with pytest.raises(LeadOptedOut):
-        await _send(seeded, lead.id, template="followup_interest", params=["נועה", "רמת גן"])
+        await send(seeded, lead.id, template="followup_interest", params=["נועה", "רמת גן"])
 
 
 async def test_a_utility_template_still_goes_to_an_opted_out_lead(seeded: Database) -> None:
     lead = await make_lead(seeded, opted_out=True)
-    queued = await _send(seeded, lead.id, template="welcome_new_lead", params=["נועה", "חיפה"])
+    queued = await send(seeded, lead.id, template="welcome_new_lead", params=["נועה", "חיפה"])
     assert queued.status == "queued"
 
 
 async def test_parameters_that_do_not_fit_the_template_are_refused(seeded: Database) -> None:
     lead = await make_lead(seeded)
     with pytest.raises(InvalidInput):
-        await _send(seeded, lead.id, template="welcome_new_lead", params=["only one"])
+        await send(seeded, lead.id, template="welcome_new_lead", params=["only one"])
 
 
 async def test_a_template_that_is_not_approved_is_refused(seeded: Database) -> None:
@@ -75,15 +64,15 @@ async def test_a_template_that_is_not_approved_is_refused(seeded: Database) -> N
         await session.commit()
     lead = await make_lead(seeded)
     with pytest.raises(Conflict):
-        await _send(seeded, lead.id, template="welcome_new_lead", params=["a", "b"])
+        await send(seeded, lead.id, template="welcome_new_lead", params=["a", "b"])
 
 
 async def test_the_template_language_follows_the_lead_and_falls_back_when_missing(
     seeded: Database, client: CloudApiClient, control: SimControl
 ) -> None:
     english = await make_lead(seeded, language="en", name="Dana Levi")
-    await _send(seeded, english.id, template="welcome_new_lead", params=["Dana", "Haifa"])
-    await _send(seeded, english.id, template="followup_interest", params=["Dana", "Haifa"])
+    await send(seeded, english.id, template="welcome_new_lead", params=["Dana", "Haifa"])
+    await send(seeded, english.id, template="followup_interest", params=["Dana", "Haifa"])
 
     await dispatcher(seeded, client).drain()
 
@@ -108,7 +97,7 @@ async def test_parameters_are_filled_from_the_lead_and_property_when_not_given(
         row.property_id = listing.id
         await session.commit()
 
-    queued = await _send(seeded, lead.id, template="property_details")
+    queued = await send(seeded, lead.id, template="property_details")
     await dispatcher(seeded, client).drain()
 
     record = await conversations.get_message(seeded, actor=Actor.system(), message_id=queued.id)
@@ -123,7 +112,7 @@ async def test_a_lead_without_a_phone_is_sent_to_by_bsuid(
 ) -> None:
     lead = await make_lead(seeded, bsuid="IL.5550001112223334445", wrote_at=recently())
     await control.inbound(user_id="IL.5550001112223334445", type="text", text="hi", wait=False)
-    await _send(seeded, lead.id, text="שלום")
+    await send(seeded, lead.id, text="שלום")
 
     await dispatcher(seeded, client).drain()
 
@@ -133,7 +122,7 @@ async def test_a_lead_without_a_phone_is_sent_to_by_bsuid(
 
 async def test_the_text_and_parameters_are_stored_sealed(seeded: Database) -> None:
     lead = await make_lead(seeded, wrote_at=recently())
-    queued = await _send(seeded, lead.id, text="סוד מסחרי")
+    queued = await send(seeded, lead.id, text="סוד מסחרי")
     async with seeded.session() as session:
         row = await session.get(Message, queued.id)
         assert row is not None and row.text_enc is not None
