@@ -92,7 +92,7 @@ class DispatchConfig:
     pair_horizon_s: float = 1.0
     messaging_limit: int | None = 2000
     concurrency: int = 64
-    batch_size: int | None = None  # None: about one second of the number's throughput
+    batch_size: int | None = None  # None: half a second of the number's throughput
     claim_ttl_s: float = 60.0
     poll_s: float = 0.2
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -200,9 +200,9 @@ class Dispatcher:
     async def step(self) -> bool:
         """Claim one batch and queue it for sending; whether there was work.
 
-        A full batch means more is probably due: the next claim starts at once, so that its
-        transaction runs while this batch is decrypted, admitted and sent (serially, the
-        claim side capped an unpaced SQLite worker near 3,000/s while sends idled).
+        A full batch means more is probably due: the next claim (transaction and decryption)
+        starts at once and runs while this batch is admitted and sent (one after the other,
+        the claims left an unpaced SQLite worker's sends idle between batches).
         """
         if self._full() or self._closing or await self.paused():
             return False
