@@ -10,6 +10,20 @@ import time
 SIMULATOR = [sys.executable, "-m", "ovenai.simulator"]
 
 
+def box_speed_s() -> float:
+    """Seconds for ten million empty loop turns at module level: how fast the box runs now.
+
+    The same loop as ``python -c "for i in range(10_000_000): pass"``, the reading earlier
+    figures in bench/README.md quote. The shared machine's speed drifts (that reading was
+    1.3–2.0 s on slow days, ~0.3 s on fast ones) and every throughput figure moves with it,
+    so a benchmark reports this beside its figures.
+    """
+    loop = compile("for i in range(10_000_000): pass", "<box speed>", "exec")
+    started = time.perf_counter()
+    exec(loop, {})  # noqa: S102 - a constant loop, timed
+    return round(time.perf_counter() - started, 2)
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as sock:

@@ -31,7 +31,7 @@ import orjson
 import psycopg
 from sqlalchemy import func, select
 
-from bench.process import free_port, start_simulator
+from bench.process import box_speed_s, free_port, start_simulator
 from ovenai import templates
 from ovenai.crypto import generate_master_key
 from ovenai.db import Database, new_id, upgrade, upgrade_keystore
@@ -154,6 +154,7 @@ def _get(url: str) -> Any:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    speed_before = box_speed_s()
     folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-"))
     url, keystore, pg_name = _databases(args.db, folder)
     keys = generate_master_key(key_id="bench")
@@ -173,9 +174,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     await db.start()
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        started = time.monotonic()
+        filling = time.monotonic()
         await _fill(db, args.messages)
-        print(f"queued {args.messages} in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"queued {args.messages} in {time.monotonic() - filling:.1f} s", flush=True)
         env = _env(url, keystore, folder, sim_url, keys)
         mps = str(args.cap)  # 0: the worker paces to no cap either
         for _ in range(args.workers):
@@ -208,6 +209,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         if pg_name:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE "{pg_name}" WITH (FORCE)')
+    speed_after = box_speed_s()
     copies = Counter(m["body"].get("biz_opaque_callback_data") for m in outbox)
     times = sorted(m["at"] for m in outbox)
     span = times[-1] - times[0] if len(times) > 1 else 1.0
@@ -230,6 +232,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "worker_cpu_us_per_message": round(worker_cpu / max(sent, 1) * 1e6),
         "simulator_cpu_us_per_message": round(sim_cpu / max(sent, 1) * 1e6),
         "postgresql_cpu_us_per_message": round(db_cpu / max(sent, 1) * 1e6) if pg_name else None,
+        "box_loop_10m_s_before_after": [speed_before, speed_after],
     }
 
 
