@@ -1,0 +1,49 @@
+"""What differs between SQLite and PostgreSQL, answered in one place.
+
+The product runs the same statements on both databases; the few places where they differ
+(an upsert's ``INSERT ... ON CONFLICT`` construct, bulk statements written for one driver)
+ask here instead of testing the dialect's name themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Result
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+Name = Literal["sqlite", "postgresql"]
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def name_of(target: AsyncSession | AsyncConnection | Connection | Dialect | str) -> Name:
+    """`sqlite` or `postgresql` for a session, connection, dialect or dialect name."""
+    if isinstance(target, AsyncSession):
+        target = target.get_bind().dialect
+    elif isinstance(target, AsyncConnection | Connection):
+        target = target.dialect
+    name = target if isinstance(target, str) else target.name
+    if name not in _INSERTS:
+        raise ValueError(f"unsupported database dialect {name!r}")
+    return "postgresql" if name == "postgresql" else "sqlite"
+
+
+def is_postgresql(target: AsyncSession | AsyncConnection | Connection | Dialect | str) -> bool:
+    """Whether the target runs on PostgreSQL (else SQLite)."""
+    return name_of(target) == "postgresql"
+
+
+def insert(target: AsyncSession | AsyncConnection | Connection | Dialect | str, table: Any) -> Any:
+    """The dialect's own INSERT for ``table``, which has ``on_conflict_do_nothing/update``.
+
+    Typed ``Any``: the two dialects' Insert classes share the upsert methods but no base
+    class that declares them.
+    """
+    return _INSERTS[name_of(target)](table)
+
+
+def rowcount(result: Result[Any] | Any) -> int:
+    """Rows an UPDATE or DELETE touched (0 where the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)
