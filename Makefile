@@ -20,10 +20,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/ovenai serve --sandbox
 
+# deptry: declared = imported. src/ may import runtime dependencies only; tests/ and bench/
+# may use the dev ones too, but nothing undeclared ([tool.deptry] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/deptry src
+	$(BIN)/deptry tests bench --ignore DEP002,DEP004
 
 test: lint
 	@scripts/ensure-chromium.sh
