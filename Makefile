@@ -20,6 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/ovenai serve --sandbox
 
+# lint-imports: the walls of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 # deptry: declared = imported. src/ may import runtime dependencies only; tests/ and bench/
 # may use the dev ones too, but nothing undeclared ([tool.deptry] in pyproject.toml).
 lint: $(STAMP)
@@ -28,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/deptry src
 	$(BIN)/deptry tests bench --ignore DEP002,DEP004
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	@scripts/ensure-chromium.sh

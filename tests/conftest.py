@@ -24,10 +24,11 @@ from sqlalchemy import create_engine, text
 
 from ovenai import auth
 from ovenai.crypto import generate_master_key
-from ovenai.db import Database, sync_url, upgrade, upgrade_keystore
+from ovenai.db import Database, open_database, upgrade, upgrade_keystore
+from ovenai.engines import sync_url
 from ovenai.models import Base, Role
 from ovenai.settings import Settings, load_settings
-from ovenai.web.app import create_app, open_database
+from ovenai.web.app import create_app
 from support.aio import run_async
 
 PG_HOST = "127.0.0.1"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from ovenai.db import sync_url
+from ovenai.engines import sync_url
 from ovenai.settings import Settings
 
 OVENAI = str(Path(sys.executable).with_name("ovenai"))
@@ -140,8 +140,8 @@ def test_a_revoked_token_no_longer_authenticates(clean_db: Settings, server: Any
 
 
 def test_sending_resumes_after_a_token_pause(clean_db: Settings) -> None:
-    from ovenai.outbox.dispatcher import pause_sending
-    from ovenai.web.app import open_database
+    from ovenai.db import open_database
+    from ovenai.outbox.pause import pause_sending
     from support.aio import run_async
 
     async def pause() -> None:

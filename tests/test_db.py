@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 import ovenai.db
-from ovenai.db import Database, downgrade, new_id, sync_url, upgrade
+from ovenai.columns import new_id
+from ovenai.db import Database, downgrade, upgrade
+from ovenai.engines import sync_url
 from ovenai.models import Base
 from ovenai.settings import Settings
 

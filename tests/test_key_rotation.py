@@ -9,13 +9,13 @@ import time_machine
 
 from ovenai import health, key_rotation
 from ovenai.auth import Actor
+from ovenai.columns import utcnow
 from ovenai.crypto import generate_master_key
-from ovenai.db import Database, utcnow
+from ovenai.db import Database, open_database
 from ovenai.errors import Conflict, CryptoError
 from ovenai.lead_fields import LeadCreate, LeadFilter
 from ovenai.leads import create_lead, list_leads
 from ovenai.settings import Settings
-from ovenai.web.app import open_database
 
 pytestmark = pytest.mark.anyio
 SYSTEM = Actor.system()

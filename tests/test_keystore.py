@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ovenai.db import Database, new_id
+from ovenai.columns import new_id
+from ovenai.db import Database
 from ovenai.errors import CryptoError
 from ovenai.keystore import Vault
 

@@ -14,14 +14,14 @@ from sqlalchemy import func, select
 
 from ovenai import crypto, privacy, privacy_export
 from ovenai.auth import Actor
-from ovenai.db import Database, new_id, utcnow
+from ovenai.columns import new_id, utcnow
+from ovenai.db import Database, open_database
 from ovenai.errors import CryptoError, NotFound, PermissionDenied
-from ovenai.keystore import RowCipher
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead, open_leads
 from ovenai.models import ConsentEvent, Lead, Message, Role, WebhookEvent, WebhookEventLead
+from ovenai.sealing import CONSENT_EVENTS, LEADS, MESSAGES
 from ovenai.settings import Settings
-from ovenai.web.app import open_database
 from support.storage import stored_bytes
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +44,7 @@ async def seed_person(db: Database) -> str:
     key = await db.vault.key("lead", lead.id)
     async with db.session() as session:
         message_id = new_id()
-        cipher = RowCipher(key, "messages", message_id)
+        cipher = MESSAGES.cipher(key, message_id)
         session.add(
             Message(
                 id=message_id,
@@ -57,7 +57,7 @@ async def seed_person(db: Database) -> str:
             )
         )
         consent_id = new_id()
-        evidence = RowCipher(key, "consent_events", consent_id).seal("evidence", "טופס באתר")
+        evidence = CONSENT_EVENTS.cipher(key, consent_id).seal("evidence", "טופס באתר")
         session.add(
             ConsentEvent(
                 id=consent_id,
@@ -170,7 +170,7 @@ async def test_a_copy_taken_before_the_erase_can_no_longer_decrypt_the_lead(
     try:
         with pytest.raises(CryptoError):
             key = await fresh.vault.key("lead", lead_id)
-            RowCipher(key, "leads", lead_id).open("name", backup["name"])
+            LEADS.cipher(key, lead_id).open("name", backup["name"])
     finally:
         await fresh.dispose()
 

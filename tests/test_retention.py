@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from ovenai import retention
 from ovenai.auth import Actor
-from ovenai.db import Database, new_id, utcnow
+from ovenai.columns import new_id, utcnow
+from ovenai.db import Database
 from ovenai.lead_fields import LeadCreate, LeadUpdate
 from ovenai.leads import create_lead, update_lead
 from ovenai.models import AuditEntry, Lead, Message, MessageTemplate, WebhookEvent

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from ovenai import scheduler
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import JobLock
 from ovenai.settings import Settings
 

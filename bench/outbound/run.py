@@ -33,13 +33,13 @@ from sqlalchemy import func, select
 
 from bench.process import box_speed_s, free_port, start_simulator
 from ovenai import templates
-from ovenai.crypto import generate_master_key
-from ovenai.db import Database, new_id, upgrade, upgrade_keystore
+from ovenai.columns import new_id
+from ovenai.db import Database, open_database, upgrade, upgrade_keystore
+from ovenai.keystore import generate_master_key
 from ovenai.leads import open_leads, seal_identity
 from ovenai.models import Lead, Message
 from ovenai.outbox import queue
 from ovenai.settings import SANDBOX_BUSINESS_ACCOUNT_ID, SANDBOX_PHONE_NUMBER_ID, load_settings
-from ovenai.web.app import open_database
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 TOKEN = "sim-access-token"

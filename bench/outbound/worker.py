@@ -7,9 +7,9 @@ import logging
 import signal
 import sys
 
-from ovenai.outbox.dispatcher import DispatchConfig
+from ovenai.db import open_database
+from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.settings import load_settings
-from ovenai.web.app import open_database
 from ovenai.worker import event_loop_factory, run_worker
 
 

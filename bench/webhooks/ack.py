@@ -33,9 +33,9 @@ from sqlalchemy import create_engine, text
 
 from bench.process import free_port
 from bench.webhooks.common import fresh_database, signature, status_body
-from ovenai.db import sync_url
+from ovenai.endpoints import WEBHOOK_PATH
+from ovenai.engines import sync_url
 
-PATH = "/api/webhooks/whatsapp"
 APPS = {
     "product": "bench.webhooks.serve:product_app",
     "reference": "bench.webhooks.reference:app",
@@ -167,7 +167,7 @@ def measure(app: str, args: argparse.Namespace, lua: str) -> Run:
 def run_wrk(args: argparse.Namespace, lua: str, port: int) -> str:
     cmd = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
-        "--latency", "-s", lua, f"http://127.0.0.1:{port}{PATH}",
+        "--latency", "-s", lua, f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
     ]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 

@@ -17,11 +17,11 @@ import random
 import time
 
 from bench.webhooks.common import fresh_database, settings_from, status_body, wamid
-from ovenai.db import Database, new_id, utcnow
+from ovenai.columns import new_id, utcnow
+from ovenai.db import Database, open_database
+from ovenai.ingest.processor import Processor
+from ovenai.ingest.receive.event_store import EventStore
 from ovenai.models import Lead, Message
-from ovenai.web.app import open_database
-from ovenai.webhooks.processor import Processor
-from ovenai.webhooks.store import EventStore
 
 
 async def seed_messages(db: Database, count: int) -> None:

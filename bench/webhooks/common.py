@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psycopg
 
-from ovenai.crypto import generate_master_key
 from ovenai.db import upgrade, upgrade_keystore
+from ovenai.ingest.receive.signature import sign
+from ovenai.keystore import generate_master_key
 from ovenai.settings import Settings, load_settings
-from ovenai.webhooks.signature import sign
 
 APP_SECRET = "bench-app-secret"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

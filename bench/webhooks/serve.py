@@ -14,7 +14,8 @@ import signal
 from typing import Any
 
 from bench.webhooks.common import settings_from
-from ovenai.web.app import create_app, open_database
+from ovenai.db import open_database
+from ovenai.web.app import create_app
 
 
 def product_app() -> Any:
@@ -24,7 +25,7 @@ def product_app() -> Any:
 
 async def process_until_stopped() -> None:
     """The processor alone in this process, until SIGTERM."""
-    from ovenai.webhooks.processor import run_processor
+    from ovenai.ingest.processor import run_processor
 
     db = open_database(settings_from(dict(os.environ)))
     await db.start()

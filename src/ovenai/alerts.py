@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai.db import utcnow
+from ovenai.columns import utcnow
 from ovenai.models import Alert
 
 log = logging.getLogger("ovenai.alerts")

@@ -12,9 +12,9 @@ from ovenai import audit
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import NotFound
-from ovenai.keystore import RowCipher
 from ovenai.leads import load_visible, visible_to
 from ovenai.models import Lead, Message
+from ovenai.sealing import MESSAGES
 
 STATUS_TIMES = ("sent", "delivered", "read", "failed")
 
@@ -57,7 +57,7 @@ def _history(message: Message) -> list[tuple[str, datetime]]:
 
 def open_message(message: Message, key: bytes) -> MessageRecord:
     """Decrypt one stored message with its lead's key."""
-    cipher = RowCipher(key, "messages", message.id)
+    cipher = MESSAGES.cipher(key, message.id)
     params = cipher.open("template_params", message.template_params_enc)
     error = None
     if message.error_code is not None or message.error_title:

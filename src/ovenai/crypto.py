@@ -193,10 +193,19 @@ def new_data_key() -> bytes:
 
 def aad(table: str, row_id: str, column: str) -> bytes:
     """Bind a value to its table, row and column as length-prefixed UTF-8 parts."""
-    parts = (table, row_id, column)
-    if not all(parts):
+    return aad_head(table) + aad_part(row_id) + aad_part(column)
+
+
+def aad_head(table: str) -> bytes:
+    """The start of every AAD of one table; ``aad_head(t) + aad_part(row) + aad_part(col)``."""
+    return _AAD_LABEL + aad_part(table)
+
+
+def aad_part(value: str) -> bytes:
+    """One length-prefixed UTF-8 part of an AAD (a table, row id or column name)."""
+    if not value:
         raise ValueError("aad needs a non-empty table, row id and column")
-    return _AAD_LABEL + b"".join(_length_prefixed(part.encode()) for part in parts)
+    return _length_prefixed(value.encode())
 
 
 def _length_prefixed(part: bytes) -> bytes:

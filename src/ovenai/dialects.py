@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Dialect, Result
+from sqlalchemy.engine import URL, Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 Name = Literal["sqlite", "postgresql"]
@@ -30,6 +30,11 @@ def name_of(target: AsyncSession | AsyncConnection | Connection | Dialect | str)
     return "postgresql" if name == "postgresql" else "sqlite"
 
 
+def of_url(url: str | URL) -> Name:
+    """`sqlite` or `postgresql` for a database URL (any driver)."""
+    return name_of(make_url(url).get_backend_name())
+
+
 def is_postgresql(target: AsyncSession | AsyncConnection | Connection | Dialect | str) -> bool:
     """Whether the target runs on PostgreSQL (else SQLite)."""
     return name_of(target) == "postgresql"
@@ -44,6 +49,6 @@ def insert(target: AsyncSession | AsyncConnection | Connection | Dialect | str, 
     return _INSERTS[name_of(target)](table)
 
 
-def rowcount(result: Result[Any] | Any) -> int:
+def rowcount(result: object) -> int:
     """Rows an UPDATE or DELETE touched (0 where the driver does not say)."""
     return int(getattr(result, "rowcount", 0) or 0)

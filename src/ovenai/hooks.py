@@ -6,7 +6,7 @@ writes (say, outbox rows) commit together with the message that caused them and 
 exactly once, while a hook that raises is rolled back alone, logged and counted, and never
 stops the message from being stored. Registries are empty by default.
 
-Register at start-up (the automation and scoring issues do this)::
+Register at start-up (automation and engagement scoring will, once they exist)::
 
     from ovenai import hooks
     hooks.after_inbound.append(my_inbound_hook)
@@ -21,9 +21,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai.events import InboundMessage
 from ovenai.metrics import HOOK_FAILURES
 from ovenai.models import Lead, Message
-from ovenai.webhooks.events import InboundMessage
 
 log = logging.getLogger("ovenai.hooks")
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ovenai.db import Database, UTCDateTime, utcnow
+from ovenai.columns import UTCDateTime, utcnow
+from ovenai.db import Database
 from ovenai.keystore import DataKey
 
 ROTATION_PERIOD_DAYS = 90

@@ -10,6 +10,9 @@ shorter than the 30-day erasure deadline.
 
 Rotating master keys re-wraps data keys in batches (:meth:`Vault.rotate`); the data itself
 never changes, and blind indexes stay valid because the index key is a stored data key.
+Values are sealed with these keys by :mod:`ovenai.sealing`. ``KeyRing`` and
+``generate_master_key`` are re-exported here, so that only the key store and sealing
+import :mod:`ovenai.crypto`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ovenai import crypto
-from ovenai.db import UTCDateTime, create_engine, utcnow
+from ovenai.columns import UTCDateTime, utcnow
+from ovenai.crypto import KeyRing as KeyRing
+from ovenai.crypto import generate_master_key as generate_master_key
+from ovenai.engines import create_engine
 from ovenai.errors import Conflict, CryptoError
 
 BLIND_INDEX = "blind_index"
@@ -50,25 +56,6 @@ class DataKey(KeyBase):
 
 def _context(scope: str, key_id: str) -> bytes:
     return f"data-key:{scope}:{key_id}".encode()
-
-
-@dataclass(frozen=True)
-class RowCipher:
-    """Seals and opens the encrypted columns of one row with its lead's data key."""
-
-    key: bytes
-    table: str
-    row_id: str
-
-    def seal(self, column: str, text: str | None) -> bytes | None:
-        """Encrypt a column value bound to this row and column."""
-        return crypto.encrypt_text(self.key, text, aad=crypto.aad(self.table, self.row_id, column))
-
-    def open(self, column: str, blob: bytes | None) -> str | None:
-        """Decrypt a column value; raises CryptoError if it was tampered or moved."""
-        if blob is None:  # nothing sealed: skip building the AAD (a hot path in the worker)
-            return None
-        return crypto.decrypt_text(self.key, blob, aad=crypto.aad(self.table, self.row_id, column))
 
 
 @dataclass(frozen=True)

@@ -3,46 +3,33 @@
 Service functions take plain values, own their transaction and return :class:`LeadRecord`
 (decrypted, ready to show). Agents see the leads assigned to them and unassigned ones;
 admins see all. Phone, BSUID and `wa_id` are found through blind indexes; names through
-blind-indexed word prefixes (:func:`ovenai.crypto.name_tokens`).
+blind-indexed word prefixes (:func:`ovenai.sealing.name_index`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, crypto, phones
+from ovenai import audit, phones
 from ovenai.auth import Actor
-from ovenai.db import Database, new_id, utcnow
+from ovenai.columns import new_id, utcnow
+from ovenai.db import Database
 from ovenai.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ovenai.keystore import RowCipher, Vault
+from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
 from ovenai.models import Lead, LeadNameToken, Property, Role, Stage, User
 from ovenai.pagination import Page, page_of, paginate
+from ovenai.sealing import LEADS, LeadColumn, name_index, search_index
 
-SEALED = ("name", "phone", "bsuid", "wa_id", "username", "profile_name", "notes")
 CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST})
-PLAIN_FIELDS = (
-    "language",
-    "source",
-    "stage",
-    "assigned_agent_id",
-    "property_id",
-    "want_city",
-    "want_area",
-    "want_rooms_min",
-    "want_rooms_max",
-    "want_size_min",
-    "want_budget_min",
-    "want_budget_max",
-    "engagement_score",
-)
 
 
 @dataclass(frozen=True)
@@ -78,23 +65,19 @@ class LeadRecord:
     updated_at: datetime
 
 
+# The record's fields read as they are from the row: all but the sealed ones.
+_STORED_FIELDS = tuple(f.name for f in fields(LeadRecord) if f.name not in LEADS.columns)
+# Kept by the product itself, never copied from an update: the id, consent (an update's
+# `opted_in` goes through _apply_consent), the last inbound message (webhooks), the times.
+_CONSENT = ("opted_in_at", "opt_in_source", "opted_out_at")
+_KEPT_BY_PRODUCT = frozenset({"id", *_CONSENT, "last_inbound_at", "created_at", "updated_at"})
+# What an update copies into the row as given.
+PLAIN_FIELDS = tuple(name for name in _STORED_FIELDS if name not in _KEPT_BY_PRODUCT)
+
+
 def _open(lead: Lead, key: bytes) -> LeadRecord:
-    cipher = RowCipher(key, "leads", lead.id)
-    sealed: dict[str, Any] = {
-        name: cipher.open(name, getattr(lead, f"{name}_enc")) for name in SEALED
-    }
-    plain: dict[str, Any] = {name: getattr(lead, name) for name in PLAIN_FIELDS}
-    return LeadRecord(
-        id=lead.id,
-        opted_in_at=lead.opted_in_at,
-        opt_in_source=lead.opt_in_source,
-        opted_out_at=lead.opted_out_at,
-        last_inbound_at=lead.last_inbound_at,
-        created_at=lead.created_at,
-        updated_at=lead.updated_at,
-        **sealed,
-        **plain,
-    )
+    sealed: dict[str, Any] = LEADS.open_all(lead, key)
+    return LeadRecord(**sealed, **{name: getattr(lead, name) for name in _STORED_FIELDS})
 
 
 async def open_leads(vault: Vault, leads: list[Lead]) -> list[LeadRecord]:
@@ -103,11 +86,12 @@ async def open_leads(vault: Vault, leads: list[Lead]) -> list[LeadRecord]:
     return [_open(lead, keys[lead.id]) for lead in leads]
 
 
-def seal_identity(vault: Vault, lead: Lead, key: bytes, values: dict[str, str | None]) -> None:
+def seal_identity(
+    vault: Vault, lead: Lead, key: bytes, values: Mapping[LeadColumn, str | None]
+) -> None:
     """Encrypt the given personal fields into the row and refresh their blind indexes."""
-    cipher = RowCipher(key, "leads", lead.id)
+    LEADS.seal_into(lead, key, values)
     for name, value in values.items():
-        setattr(lead, f"{name}_enc", cipher.seal(name, value))
         if name in ("phone", "bsuid", "wa_id"):
             setattr(lead, f"{name}_index", vault.index(name, value) if value else None)
 
@@ -116,7 +100,7 @@ async def _set_name_tokens(
     session: AsyncSession, vault: Vault, lead_id: str, name: str | None
 ) -> None:
     await session.execute(delete(LeadNameToken).where(LeadNameToken.lead_id == lead_id))
-    tokens = {vault.index("name_token", token) for token in crypto.name_tokens(name or "")}
+    tokens = name_index(vault, name)
     session.add_all(LeadNameToken(lead_id=lead_id, token=token) for token in sorted(tokens))
 
 
@@ -128,10 +112,13 @@ async def set_name_tokens(
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """The leads an actor may see: all for admins; own and unassigned for agents."""
+    """The leads an actor may see: all for admins; own and unassigned for agents; never an
+    erased one (its key is destroyed: neither it nor its meetings and messages can open)."""
+    kept = Lead.erased_at.is_(None)
     if actor.is_admin:
-        return true()
-    return or_(Lead.assigned_agent_id == actor.user_id, Lead.assigned_agent_id.is_(None))
+        return kept
+    mine = or_(Lead.assigned_agent_id == actor.user_id, Lead.assigned_agent_id.is_(None))
+    return and_(kept, mine)
 
 
 async def _check_assignment(session: AsyncSession, actor: Actor, agent_id: str | None) -> None:
@@ -198,7 +185,7 @@ async def _commit(session: AsyncSession) -> None:
 async def load_visible(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
     """A lead the actor may see, inside an open session; NotFound otherwise."""
     lead = await session.scalar(select(Lead).where(Lead.id == lead_id, visible_to(actor)))
-    if lead is None or lead.erased_at is not None:
+    if lead is None:
         raise NotFound(f"no lead {lead_id}")
     return lead
 
@@ -266,7 +253,7 @@ def _apply_stage(lead: Lead, given: dict[str, Any]) -> None:
 async def _apply_sealed(
     session: AsyncSession, vault: Vault, lead: Lead, given: dict[str, Any]
 ) -> None:
-    sealed: dict[str, str | None] = {k: given[k] for k in ("name", "notes") if k in given}
+    sealed: dict[LeadColumn, str | None] = {k: given[k] for k in ("name", "notes") if k in given}
     if "phone" in given:
         phone = phones.normalize(given["phone"]) if given["phone"] else None
         if phone and await _phone_taken(session, vault, phone, lead.id):
@@ -288,9 +275,7 @@ async def list_leads(
     filters: LeadFilter,
 ) -> Page[LeadRecord]:
     """Leads the actor may see, newest first, filtered and searched."""
-    query = _filtered(
-        select(Lead).where(visible_to(actor), Lead.erased_at.is_(None)), db.vault, filters
-    )
+    query = _filtered(select(Lead).where(visible_to(actor)), db.vault, filters)
     async with db.session() as session:
         rows = list(await session.scalars(paginate(query, Lead.id, filters)))
         page = page_of(rows, filters, lambda lead: lead.id)
@@ -318,7 +303,7 @@ def _search(vault: Vault, q: str) -> ColumnElement[bool]:
     phone = phones.try_normalize(q)
     if phone:
         return Lead.phone_index == vault.index("phone", phone)
-    tokens = {vault.index("name_token", token) for token in crypto.search_tokens(q)}
+    tokens = search_index(vault, q)
     if not tokens:
         raise InvalidInput("the search needs at least one letter or digit", field="q")
     matching = (
@@ -338,7 +323,7 @@ async def find_by_identity(
     wa_id: str | None = None,
     phone: str | None = None,
 ) -> Lead | None:
-    """The lead behind a WhatsApp sender: by BSUID, then wa_id, then phone (cloud-api.md §10)."""
+    """The lead behind a WhatsApp sender: by BSUID, then wa_id (may be absent), then phone."""
     for kind, value in (("bsuid", bsuid), ("wa_id", wa_id), ("phone", phone)):
         if value:
             column = getattr(Lead, f"{kind}_index")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound
-from ovenai.keystore import RowCipher
 from ovenai.leads import visible_to
 from ovenai.models import Lead, Meeting, MeetingStatus, Property
 from ovenai.pagination import Page, PageQuery, page_of, paginate
+from ovenai.sealing import MEETINGS
 
 Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
 Notes = Annotated[str, StringConstraints(max_length=5000)]
@@ -74,11 +74,14 @@ def _aware(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
+# The record's fields read as they are from the row: all but the sealed ones.
+_STORED_FIELDS = tuple(f.name for f in fields(MeetingRecord) if f.name not in MEETINGS.columns)
+
+
 def open_meeting(meeting: Meeting, key: bytes) -> MeetingRecord:
     """Decrypt one stored meeting with its lead's key."""
-    notes = RowCipher(key, "meetings", meeting.id).open("notes", meeting.notes_enc)
-    names = [name for name in MeetingRecord.__dataclass_fields__ if name != "notes"]
-    return MeetingRecord(notes=notes, **{name: getattr(meeting, name) for name in names})
+    sealed: dict[str, Any] = MEETINGS.open_all(meeting, key)
+    return MeetingRecord(**sealed, **{name: getattr(meeting, name) for name in _STORED_FIELDS})
 
 
 async def _record(db: Database, meeting: Meeting) -> MeetingRecord:
@@ -110,7 +113,7 @@ async def create_meeting(
         session.add(meeting)
         await session.flush()
         key = await db.vault.key("lead", meeting.lead_id)
-        meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal("notes", data.notes)
+        MEETINGS.seal_into(meeting, key, {"notes": data.notes})
         await session.commit()
         return await _record(db, meeting)
 
@@ -146,9 +149,7 @@ async def update_meeting(
             meeting.reminder_sent_at = None
         if "notes" in given:
             key = await db.vault.key("lead", meeting.lead_id)
-            meeting.notes_enc = RowCipher(key, "meetings", meeting.id).seal(
-                "notes", given.pop("notes")
-            )
+            MEETINGS.seal_into(meeting, key, {"notes": given.pop("notes")})
         for name, value in given.items():
             setattr(meeting, name, value)
         await session.commit()

@@ -1,6 +1,6 @@
 """The base of every enum of Meta's values: new values Meta adds become ``UNKNOWN``.
 
-STYLE.md convention 10. Both the Cloud API client and the webhook parser read Meta's
+Meta adds values without notice. Both the Cloud API client and the webhook parser read Meta's
 strings through it; the raw string is kept beside the member wherever it matters.
 """
 
@@ -31,7 +31,7 @@ class MetaEnum(StrEnum):
 
 class TemplateStatus(MetaEnum):
     """A template's review state, as listed and as ``message_template_status_update.event``
-    reports it (cloud-api.md §7.3, §7.4)."""
+    reports it (Meta: Templates › Overview; Webhooks › message_template_status_update)."""
 
     APPROVED = "APPROVED"
     PENDING = "PENDING"

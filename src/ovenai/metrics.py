@@ -17,7 +17,7 @@ CLOUDAPI_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
-# Webhook ingestion (cloud-api.md §1): the acknowledgement path and the processor.
+# Webhook ingestion: the acknowledgement path and the processor.
 WEBHOOK_RECEIVED = Counter(
     "ovenai_webhook_received_total", "Webhook POSTs received (before any check)."
 )

@@ -14,7 +14,7 @@ import phonenumbers
 from ovenai.errors import InvalidInput
 
 DEFAULT_REGION = "IL"
-# Bidi marks copied from phone contacts (cloud-api.md §10).
+# Bidi marks copied from phone contacts (docs/whatsapp-api-notes.md, "Phone numbers and user ids").
 _INVISIBLE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u00a0]")
 
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, crypto, phones
+from ovenai import audit, dialects, phones
 from ovenai.auth import Actor
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.errors import NotFound, PermissionDenied
 from ovenai.models import (
     ConsentEvent,
@@ -41,21 +42,11 @@ from ovenai.models import (
     WebhookEvent,
     WebhookEventLead,
 )
+from ovenai.sealing import CONSENT_EVENTS, LEADS, MEETINGS, MESSAGES, WEBHOOK_EVENTS
 
 DEADLINE = timedelta(days=30)
 REQUEST_KINDS = ("access", "erasure")
-_LEAD_SEALED = (
-    "name_enc",
-    "phone_enc",
-    "phone_index",
-    "bsuid_enc",
-    "bsuid_index",
-    "wa_id_enc",
-    "wa_id_index",
-    "username_enc",
-    "profile_name_enc",
-    "notes_enc",
-)
+_LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index")
 
 
 @dataclass(frozen=True)
@@ -100,17 +91,13 @@ async def find_subject(session: AsyncSession, db: Database, phone: str) -> Lead:
     return lead
 
 
+# The record's fields read as they are from the row: all but the computed `overdue`.
+_STORED_REQUEST_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name != "overdue")
+
+
 def _open_request(row: PrivacyRequest, now: datetime) -> RequestRecord:
-    return RequestRecord(
-        id=row.id,
-        kind=row.kind,
-        lead_id=row.lead_id,
-        requested_at=row.requested_at,
-        due_at=row.due_at,
-        completed_at=row.completed_at,
-        requested_by=row.requested_by,
-        overdue=row.completed_at is None and row.due_at < now,
-    )
+    stored = {name: getattr(row, name) for name in _STORED_REQUEST_FIELDS}
+    return RequestRecord(overdue=row.completed_at is None and row.due_at < now, **stored)
 
 
 async def open_request(
@@ -189,26 +176,26 @@ async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureRepo
 
 
 async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:
-    blanks: dict[str, object] = {name: None for name in _LEAD_SEALED}
+    blanks = LEADS.blanks() | dict.fromkeys(_LEAD_INDEXES)
     await session.execute(
         update(Lead).where(Lead.id == lead_id).values(**blanks, erased_at=utcnow())
     )
     await session.execute(delete(LeadNameToken).where(LeadNameToken.lead_id == lead_id))
     messages = await session.execute(
-        update(Message)
-        .where(Message.lead_id == lead_id)
-        .values(text_enc=None, payload_enc=None, template_params_enc=None)
+        update(Message).where(Message.lead_id == lead_id).values(**MESSAGES.blanks())
     )
     meetings = await session.execute(
-        update(Meeting).where(Meeting.lead_id == lead_id).values(notes_enc=None)
+        update(Meeting).where(Meeting.lead_id == lead_id).values(**MEETINGS.blanks())
     )
     consent = await session.execute(
-        update(ConsentEvent).where(ConsentEvent.lead_id == lead_id).values(evidence_enc=None)
+        update(ConsentEvent)
+        .where(ConsentEvent.lead_id == lead_id)
+        .values(**CONSENT_EVENTS.blanks())
     )
     return {
-        "messages": int(messages.rowcount or 0),  # type: ignore[attr-defined]
-        "meetings": int(meetings.rowcount or 0),  # type: ignore[attr-defined]
-        "consent_events": int(consent.rowcount or 0),  # type: ignore[attr-defined]
+        "messages": dialects.rowcount(messages),
+        "meetings": dialects.rowcount(meetings),
+        "consent_events": dialects.rowcount(consent),
     }
 
 
@@ -284,20 +271,21 @@ async def _rekey_hour(db: Database, bucket: str) -> None:
     makes those copies unreadable. The bodies that stay are re-sealed first, so nothing
     else is lost.
     """
-    old_key = await db.vault.key("webhook", bucket, create=True)
+    scope = WEBHOOK_EVENTS.key_scope
+    old_key = await db.vault.key(scope, bucket, create=True)
     fresh_bucket = f"{bucket[:10]}.{secrets.token_hex(2)}"
-    fresh_key = await db.vault.key("webhook", fresh_bucket, create=True)
+    fresh_key = await db.vault.key(scope, fresh_bucket, create=True)
     async with db.session() as session:
         rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.key_bucket == bucket))
         for event in rows:
             event.body_enc = _reseal(event, old_key, fresh_key)
             event.key_bucket = fresh_bucket
         await session.commit()
-    await db.vault.destroy("webhook", bucket)
+    await db.vault.destroy(scope, bucket)
 
 
 def _reseal(event: WebhookEvent, old_key: bytes, fresh_key: bytes) -> bytes | None:
     if event.body_enc is None:
         return None
-    aad = crypto.aad("webhook_events", event.id, "body")
-    return crypto.encrypt(fresh_key, crypto.decrypt(old_key, event.body_enc, aad=aad), aad=aad)
+    body = WEBHOOK_EVENTS.cipher(old_key, event.id).open_bytes("body", event.body_enc)
+    return WEBHOOK_EVENTS.cipher(fresh_key, event.id).seal_bytes("body", body)

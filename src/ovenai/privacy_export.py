@@ -18,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import audit
 from ovenai.auth import Actor
+from ovenai.columns import utcnow
 from ovenai.conversations import open_message
-from ovenai.db import Database, utcnow
+from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.keystore import RowCipher
 from ovenai.leads import open_leads
 from ovenai.meetings import open_meeting
 from ovenai.models import ConsentEvent, Meeting, Message, PrivacyRequest
 from ovenai.privacy import find_subject, open_request, require_admin
+from ovenai.sealing import CONSENT_EVENTS
 
 FORMATS = ("json", "csv")
 Document = dict[str, Any]
@@ -52,7 +53,7 @@ async def _consent(session: AsyncSession, lead_id: str, key: bytes) -> list[Docu
             "category": row.category,
             "channel": row.channel,
             "actor": row.actor_label,
-            "evidence": RowCipher(key, "consent_events", row.id).open("evidence", row.evidence_enc),
+            "evidence": CONSENT_EVENTS.open_from(row, key, "evidence"),
         }
         for row in await session.scalars(query)
     ]

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from ovenai.auth import Actor
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import AppliedItem, AuditEntry, Lead, Message, StatusEvent, WebhookEvent
 from ovenai.privacy import erase_lead
 from ovenai.settings import Settings

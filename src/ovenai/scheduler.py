@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ovenai.db import Database, utcnow
+from ovenai import dialects
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import JobLock
 from ovenai.settings import Settings
 
@@ -87,10 +87,6 @@ def daily(
     return decorate
 
 
-def _insert(db: Database) -> Any:
-    return pg_insert if db.dialect == "postgresql" else sqlite_insert
-
-
 async def acquire(
     db: Database, name: str, owner: str, *, lease_s: float, min_gap_s: float = 0.0
 ) -> bool:
@@ -98,7 +94,9 @@ async def acquire(
     now = utcnow()
     async with db.session() as session:
         row = {"name": name, "owner": None, "locked_until": None, "last_run_at": None}
-        await session.execute(_insert(db)(JobLock).values(row).on_conflict_do_nothing())
+        await session.execute(
+            dialects.insert(session, JobLock).values(row).on_conflict_do_nothing()
+        )
         statement = (
             update(JobLock)
             .where(
@@ -114,7 +112,7 @@ async def acquire(
         )
         result = await session.execute(statement)
         await session.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return dialects.rowcount(result) == 1
 
 
 async def release(db: Database, name: str, owner: str) -> None:

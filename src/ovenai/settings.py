@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ovenai.crypto import generate_master_key
 from ovenai.errors import ConfigurationError
 
-# Graph API versions Meta has already switched off (cloud-api.md §9).
+# Graph API versions Meta has already switched off (Meta: Graph API › Changelog › Versions).
 EXPIRED_API_VERSIONS = frozenset(f"v{n}.0" for n in range(1, 21))
 _VERSION_RE = re.compile(r"^v\d{2}\.0$")
 
@@ -48,7 +49,7 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Every setting of CONTRACT.md, validated."""
+    """Every setting OvenAI reads (listed in docs/configuration.md), validated."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
     retention_webhook_days: int = Field(365, ge=1, alias="OVENAI_RETENTION_WEBHOOK_DAYS")
     retention_audit_days: int = Field(730, ge=1, alias="OVENAI_RETENTION_AUDIT_DAYS")
     retention_lead_grace_days: int = Field(180, ge=0, alias="OVENAI_RETENTION_LEAD_GRACE_DAYS")
-    # Outbound dispatcher (cloud-api.md §6): throughput of the number, the portfolio's
+    # Outbound dispatcher, within Meta's limits: throughput of the number, the portfolio's
     # messaging-limit tier (250, 2000, 10000, 100000 or unlimited), the pair limit to one
     # user (one message per interval, bursts borrow from later), sends in flight, and how long
     # a worker's claim on a message lasts (a dead worker's claims expire after it).
@@ -217,8 +218,6 @@ def _sandbox_secrets(data_dir: Path) -> dict[str, str]:
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
         return loaded
-    from ovenai.crypto import generate_master_key
-
     values = {
         "whatsapp_access_token": "sandbox-" + secrets.token_urlsafe(24),
         "whatsapp_app_secret": secrets.token_hex(16),

@@ -15,18 +15,14 @@ from collections.abc import Callable
 
 from ovenai import privacy, scheduler
 from ovenai import retention as retention_policy
-from ovenai.cloudapi import CloudApiClient
+from ovenai.cloudapi import client_from
 from ovenai.db import Database
+from ovenai.ingest.processor import Processor
 from ovenai.outbox import limits
-from ovenai.outbox.dispatcher import (
-    DispatchConfig,
-    Dispatcher,
-    new_worker_id,
-    resume_if_new_token,
-    token_fingerprint,
-)
+from ovenai.outbox.dispatch_config import DispatchConfig
+from ovenai.outbox.dispatcher import Dispatcher, new_worker_id
+from ovenai.outbox.pause import resume_if_new_token, token_fingerprint
 from ovenai.settings import Settings
-from ovenai.webhooks.processor import Processor
 
 log = logging.getLogger("ovenai.worker")
 
@@ -64,18 +60,6 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def make_client(settings: Settings) -> CloudApiClient:
-    """The Cloud API client of the configured business number."""
-    return CloudApiClient(
-        access_token=settings.secret("whatsapp_access_token"),
-        phone_number_id=settings.whatsapp_phone_number_id or "",
-        business_account_id=settings.whatsapp_business_account_id,
-        base_url=settings.whatsapp_api_base_url,
-        api_version=settings.whatsapp_api_version,
-        max_connections=settings.worker_concurrency,
-    )
-
-
 async def run_worker(
     settings: Settings,
     db: Database,
@@ -90,7 +74,7 @@ async def run_worker(
     if await resume_if_new_token(db, token):
         log.warning("sending was paused for another access token; resumed")
     buckets = limits.open_buckets(db, settings.redis_url)
-    client = make_client(settings)
+    client = client_from(settings, max_connections=settings.worker_concurrency)
     dispatcher = Dispatcher(
         db,
         client,

@@ -7,16 +7,16 @@ the servers (`serve --sandbox`, `simulator`) run as real processes in their own 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from ovenai.cli import app, simulator, templates  # noqa: F401  (registers the commands)
+from ovenai.cli import app
 from ovenai.settings import Settings
 from ovenai.simulator import SimulatorConfig, SimulatorThread
+from support.simulator import simulator  # noqa: F401  (a fixture these tests use)
 
 Run = Callable[..., Result]
 SIM = SimulatorConfig(
@@ -36,15 +36,15 @@ def clean_environment(**values: str) -> dict[str, str | None]:
 
 
 @pytest.fixture(scope="session")
-def cli_simulator() -> Iterator[SimulatorThread]:
-    with SimulatorThread(SIM) as running:
-        yield running
+def sim_config() -> SimulatorConfig:
+    """The simulator the commands talk to (WHATSAPP_* below)."""
+    return SIM
 
 
 @pytest.fixture
 def ovenai(
     clean_db: Settings,
-    cli_simulator: SimulatorThread,
+    simulator: SimulatorThread,  # noqa: F811  (the fixture imported above)
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Run:
@@ -59,7 +59,7 @@ def ovenai(
         WHATSAPP_ACCESS_TOKEN=SIM.access_token,
         WHATSAPP_PHONE_NUMBER_ID=SIM.phone_number_id,
         WHATSAPP_BUSINESS_ACCOUNT_ID=SIM.business_account_id,
-        WHATSAPP_API_BASE_URL=cli_simulator.base_url,
+        WHATSAPP_API_BASE_URL=simulator.base_url,
     )
 
     def run(*args: str, **extra: str | None) -> Result:

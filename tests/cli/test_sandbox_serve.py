@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from ovenai.cli.simulator import point_at_simulator
+from ovenai.cli.sandbox import point_at_simulator
 from ovenai.crypto import generate_master_key
 from ovenai.settings import Settings, load_settings
 

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import Result
+from typer.testing import Result
 
 from ovenai.simulator import SimulatorThread
+from support.simulator import fresh_simulator, reset_before_each_test  # noqa: F401  (fixtures)
+from support.simulator_http import post_control
 
 PRODUCTION_WABA = "310000000000999"
 Run = Callable[..., Result]
-
-
-def _control(simulator: SimulatorThread, path: str, spec: dict[str, str] | None = None) -> None:
-    data = json.dumps(spec or {}).encode()
-    request = urllib.request.Request(f"{simulator.base_url}/_sim/{path}", data=data, method="POST")
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
-
-
-@pytest.fixture(autouse=True)
-def fresh(cli_simulator: SimulatorThread) -> None:
-    _control(cli_simulator, "reset")
 
 
 def _ok(result: Result) -> list[str]:
@@ -34,7 +21,7 @@ def _ok(result: Result) -> list[str]:
 
 
 def test_the_migration_runs_from_the_command_line(
-    ovenai: Run, cli_simulator: SimulatorThread, tmp_path: Path
+    ovenai: Run, simulator: SimulatorThread, tmp_path: Path
 ) -> None:
     file = tmp_path / "templates.json"
     synced = _ok(ovenai("templates", "sync"))
@@ -49,7 +36,7 @@ def test_the_migration_runs_from_the_command_line(
         imported[0]
         == f"submitted 8, skipped 0 (already there), refused 0 to WABA {PRODUCTION_WABA}"
     )
-    _control(cli_simulator, "templates/review", {"waba_id": PRODUCTION_WABA})
+    post_control(simulator.base_url, "templates/review", {"waba_id": PRODUCTION_WABA})
     _ok(ovenai("templates", "sync", "--waba-id", PRODUCTION_WABA))
     listed = _ok(ovenai("templates", "list", "--waba-id", PRODUCTION_WABA))
     assert listed[0].split() == [

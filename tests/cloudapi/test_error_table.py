@@ -11,7 +11,7 @@ from ovenai.errors import CloudApiError
 
 pytestmark = pytest.mark.anyio
 
-# Every code of cloud-api.md §5.3 (ranges expanded at their ends).
+# Every code on Meta's "Cloud API › Support › Error codes" page (ranges expanded at their ends).
 DOCUMENTED = [
     0,
     1,

@@ -10,7 +10,7 @@ import pytest
 from ovenai.cloudapi import CloudApiClient, ErrorKind
 from ovenai.cloudapi import errors as e
 from ovenai.simulator import SimulatorThread
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 LEAD = "+972501234567"

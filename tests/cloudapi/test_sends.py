@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ovenai.cloudapi import CloudApiClient, QuickReplyButton, ReplyButton, UrlButton
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 LEAD = "+972501234567"

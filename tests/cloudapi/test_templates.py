@@ -6,7 +6,7 @@ import pytest
 
 from ovenai.cloudapi import CloudApiClient, TemplateStatus
 from ovenai.cloudapi import errors as e
-from ovenai.simulator.testing import SimControl, WebhookReceiver
+from support.simulator_http import SimControl, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 PRODUCTION_WABA = "310000000000999"

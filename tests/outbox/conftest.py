@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 import itertools
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from ovenai import templates
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import LeadRecord, add_lead, open_leads, seal_identity
 from ovenai.models import Lead
 from ovenai.outbox import queue
-from ovenai.outbox.dispatcher import DispatchConfig, Dispatcher
-from ovenai.outbox.limits import DatabaseBuckets
+from ovenai.outbox.bucket_store import DatabaseBuckets
+from ovenai.outbox.dispatch_config import DispatchConfig
+from ovenai.outbox.dispatcher import Dispatcher
 from ovenai.outbox.retry import RetryPolicy
-from ovenai.settings import Settings
-from ovenai.simulator import SimulatorConfig, SimulatorThread
-from ovenai.simulator.testing import SimControl
+from ovenai.simulator import SimulatorConfig
+from support.simulator import (  # noqa: F401  (fixtures used by these tests)
+    client,
+    control,
+    fresh_simulator,
+    http,
+    reset_before_each_test,
+    sim_settings,
+    simulator,
+)
 
 TOKEN = "outbox-test-token"
 PHONE_ID = "100000000000001"
@@ -43,44 +48,9 @@ _numbers = itertools.count(1000)
 
 
 @pytest.fixture(scope="session")
-def simulator() -> Iterator[SimulatorThread]:
-    with SimulatorThread(SIM) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def fresh_simulator(simulator: SimulatorThread) -> None:
-    request = urllib.request.Request(f"{simulator.base_url}/_sim/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
-
-
-@pytest.fixture
-def sim_settings(clean_db: Settings, simulator: SimulatorThread) -> Settings:
-    """The session's settings, sending to the simulator."""
-    return clean_db.model_copy(
-        update={
-            "whatsapp_access_token": SecretStr(TOKEN),
-            "whatsapp_phone_number_id": PHONE_ID,
-            "whatsapp_business_account_id": WABA_ID,
-            "whatsapp_api_base_url": simulator.base_url,
-            "messaging_tier": "unlimited",
-        }
-    )
-
-
-@pytest.fixture
-async def control(simulator: SimulatorThread) -> AsyncIterator[SimControl]:
-    async with aiohttp.ClientSession() as http:
-        yield SimControl(simulator.base_url, http)
-
-
-@pytest.fixture
-async def client(simulator: SimulatorThread) -> AsyncIterator[CloudApiClient]:
-    async with CloudApiClient(
-        access_token=TOKEN, phone_number_id=PHONE_ID, base_url=simulator.base_url, timeout=5.0
-    ) as made:
-        yield made
+def sim_config() -> SimulatorConfig:
+    """The simulator these tests send to: no throughput cap, no status webhooks."""
+    return SIM
 
 
 @pytest.fixture
@@ -107,9 +77,9 @@ def config(**changes: Any) -> DispatchConfig:
     return DispatchConfig(**(values | changes))
 
 
-def dispatcher(db: Database, client: CloudApiClient, **changes: Any) -> Dispatcher:
-    """A dispatcher on database buckets."""
-    return Dispatcher(db, client, DatabaseBuckets(db), config(**changes))
+def dispatcher(db: Database, api: CloudApiClient, **changes: Any) -> Dispatcher:
+    """A dispatcher on database buckets, sending with ``api``."""
+    return Dispatcher(db, api, DatabaseBuckets(db), config(**changes))
 
 
 def new_phone() -> str:

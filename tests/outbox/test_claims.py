@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Row, select, update
 from tests.outbox.conftest import make_lead, recently, send
 
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import Lead, Message
 from ovenai.outbox import claims, outcomes
 from ovenai.outbox.outcomes import Kind, Outcome

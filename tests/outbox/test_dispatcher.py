@@ -13,11 +13,12 @@ from ovenai import conversations
 from ovenai.alerts import open_alerts
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import Message, SystemFlag
 from ovenai.outbox import queue
-from ovenai.outbox.dispatcher import PAUSE_FLAG, resume_sending
-from ovenai.simulator.testing import SimControl
+from ovenai.outbox.pause import PAUSE_FLAG, resume_sending
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 

@@ -1,11 +1,14 @@
-"""Shared limits: the bucket arithmetic, two workers under one cap, the tier, Redis."""
+"""Shared limits: the bucket arithmetic, two workers under one cap, the stores, pruning.
+
+The messaging-limit tier has its own tests (test_messaging_tier.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -14,25 +17,28 @@ from tests.outbox.conftest import WABA_ID, config, make_lead
 
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
-from ovenai.db import Database, utcnow
-from ovenai.models import RateBucket
-from ovenai.outbox import limits, queue
+from ovenai.columns import utcnow
+from ovenai.db import Database
+from ovenai.models import RateBucket, ReachedUser
+from ovenai.outbox import limits, queue, token_bucket
+from ovenai.outbox.bucket_store import DatabaseBuckets
 from ovenai.outbox.dispatcher import Dispatcher
-from ovenai.outbox.limits import Bucket, DatabaseBuckets, RedisBuckets
-from ovenai.simulator.testing import SimControl
+from ovenai.outbox.redis_buckets import RedisBuckets
+from ovenai.outbox.token_bucket import Bucket
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def test_a_full_bucket_grants_its_burst_now_and_spaces_the_rest() -> None:
-    grant, level = limits.take(level=2.0, rate=10.0, want=5, horizon=1.0)
+    grant, level = token_bucket.take(level=2.0, rate=10.0, want=5, horizon=1.0)
     assert grant.delays == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])
     assert level == -3.0
 
 
 def test_a_bucket_in_debt_grants_only_what_fits_the_horizon() -> None:
-    grant, level = limits.take(level=-10.0, rate=10.0, want=5, horizon=1.2)
+    grant, level = token_bucket.take(level=-10.0, rate=10.0, want=5, horizon=1.2)
     assert grant.delays == pytest.approx([1.1, 1.2])
     assert grant.retry_after == pytest.approx(0.1)
     assert level == -12.0
@@ -74,19 +80,6 @@ async def test_two_workers_together_stay_within_the_per_second_cap(
     assert refused <= 3
     assert stats["max_attempts_per_second"] <= 50 + refused
     assert elapsed >= 150 / 50 - 1.2  # the pace was the cap's, not faster
-
-
-async def test_the_messaging_tier_holds_new_users_once_the_tier_is_used_up(
-    seeded: Database, client: CloudApiClient, control: SimControl
-) -> None:
-    await _queue_templates(seeded, 5)
-    sender = Dispatcher(seeded, client, DatabaseBuckets(seeded), config(messaging_limit=3))
-
-    await sender.drain()
-
-    assert (await control.stats())["counts"].get("accepted") == 3
-    async with seeded.session() as session:
-        assert await limits.reached_count(session, portfolio=WABA_ID) == 3
 
 
 class _Clock:
@@ -163,3 +156,30 @@ async def test_redis_buckets_pace_like_database_buckets() -> None:
         await buckets.aclose()
     assert first.delays[:2] == [0.0, 0.0] and first.delays[-1] == pytest.approx(0.08, abs=0.02)
     assert second.delays == [] and second.retry_after == pytest.approx(0.51, abs=0.05)
+
+
+async def test_pruning_drops_full_pair_buckets_and_reach_older_than_a_day_only(
+    db: Database,
+) -> None:
+    now = datetime.now(UTC)
+    earlier, day_ago = now - timedelta(hours=2), now - timedelta(hours=24, minutes=1)
+    buckets = {"pair:idle": earlier, "pair:busy": now, "mps:idle": earlier}
+    reached = {"old": day_ago, "new": now}
+    async with db.session() as session:
+        session.add_all(
+            RateBucket(name=name, tokens=0, rate=1, capacity=5, updated_at=at)
+            for name, at in buckets.items()
+        )
+        session.add_all(
+            ReachedUser(portfolio="p", phone_number_id="n", lead_id=lead, reached_at=at)
+            for lead, at in reached.items()
+        )
+        await session.commit()
+
+    async with db.session() as session:
+        assert await limits.prune(session) == 2
+        await session.commit()
+
+    assert set(await _bucket_rows(db)) == {"pair:busy", "mps:idle"}
+    async with db.session() as session:
+        assert list(await session.scalars(select(ReachedUser.lead_id))) == ["new"]

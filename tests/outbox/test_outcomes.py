@@ -9,7 +9,8 @@ from sqlalchemy import select, text, update
 from tests.outbox.conftest import WABA_ID, make_lead, recently
 
 from ovenai.auth import Actor
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import Message
 from ovenai.outbox import claims, outcomes, queue
 from ovenai.outbox.outcomes import Kind, Outcome

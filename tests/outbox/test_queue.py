@@ -13,12 +13,13 @@ from tests.outbox.conftest import WABA_ID, dispatcher, make_lead, recently, send
 from ovenai import conversations
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.errors import Conflict, InvalidInput
 from ovenai.models import Lead, Message, MessageTemplate, Property
 from ovenai.outbox import queue
 from ovenai.outbox.rules import LeadOptedOut, OutsideServiceWindow
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
-from ovenai import templates
 from ovenai.settings import Settings
-from ovenai.web.app import open_database
-
-
-def _seed(settings: Settings) -> None:
-    async def seed() -> None:
-        db = open_database(settings)
-        await db.start()
-        try:
-            async with db.session() as session:
-                waba = settings.whatsapp_business_account_id or ""
-                await templates.load_seed(session, waba_id=waba)
-                await session.commit()
-        finally:
-            await db.dispose()
-
-    asyncio.run(seed())
+from support.templates import seed_templates
 
 
 def _lead(client: httpx.Client, phone: str) -> str:
@@ -35,7 +17,7 @@ def _lead(client: httpx.Client, phone: str) -> str:
 def test_a_template_send_is_queued_and_answered_at_once(
     admin: httpx.Client, clean_db: Settings
 ) -> None:
-    _seed(clean_db)
+    seed_templates(clean_db)
     lead_id = _lead(admin, "050-111-2233")
     body = {"template": "welcome_new_lead", "params": ["נועה", "חיפה"]}
 
@@ -58,7 +40,7 @@ def test_free_text_outside_the_window_is_409_telling_to_use_a_template(
 
 
 def test_parameters_that_do_not_fit_are_422(admin: httpx.Client, clean_db: Settings) -> None:
-    _seed(clean_db)
+    seed_templates(clean_db)
     lead_id = _lead(admin, "050-111-2235")
     body = {"template": "welcome_new_lead", "params": ["one\nline"]}
     answer = admin.post(f"/api/v1/leads/{lead_id}/messages", json=body)

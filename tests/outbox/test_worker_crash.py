@@ -21,11 +21,12 @@ from tests.outbox.conftest import WABA_ID, dispatcher, make_lead, recently
 
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import Message
 from ovenai.outbox import queue
 from ovenai.settings import Settings
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 CLAIM_TTL_S = 2.0

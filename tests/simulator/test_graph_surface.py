@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from ovenai.simulator import SimulatorThread
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 

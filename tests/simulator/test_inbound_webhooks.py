@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ovenai.simulator import meta_json, sign
-from ovenai.simulator.testing import SimControl, WebhookReceiver
+from support.simulator_http import SimControl, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 SECRET = "test-app-secret"

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from ovenai.simulator import SimulatorThread
-from ovenai.simulator.testing import SimControl
 from support.simulator import CONFIG
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 SEND_PATH = f"/v25.0/{CONFIG.phone_number_id}/messages"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ovenai.cloudapi import CloudApiClient
-from ovenai.simulator.testing import SimControl, WebhookReceiver
+from support.simulator_http import SimControl, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 LEAD = "+972501234567"

@@ -9,7 +9,7 @@ import pytest
 
 from ovenai.cloudapi import CloudApiClient
 from ovenai.cloudapi import errors as e
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 

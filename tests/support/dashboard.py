@@ -7,9 +7,9 @@ import re
 import httpx
 
 from ovenai import auth
+from ovenai.db import open_database
 from ovenai.models import Role
 from ovenai.settings import Settings
-from ovenai.web.app import open_database
 from support.aio import run_async
 
 PASSWORD = "a long enough password"

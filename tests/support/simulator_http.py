@@ -1,12 +1,15 @@
-"""Test helpers: an async control client and a loopback webhook receiver.
+"""The simulator's HTTP counterparts in tests: a client of its control API and a receiver.
 
-Both are real HTTP parts (no patching): the receiver is an aiohttp server on 127.0.0.1
-that answers with chosen statuses and keeps the exact bytes and headers it got.
+Both are real HTTP parts (no patching): :class:`SimControl` calls the simulator's ``/_sim``
+control API (async); :class:`WebhookReceiver` is an aiohttp server on 127.0.0.1 that answers
+with chosen statuses and keeps the exact bytes and headers it got. Only tests use them, so
+they live here rather than in the product's package.
 """
 
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,15 @@ from aiohttp import web
 from ovenai.simulator.webhooks import sign
 
 JsonDict = dict[str, Any]
+
+
+def post_control(base_url: str, path: str, body: JsonDict | None = None) -> Any:
+    """``POST /_sim/{path}`` from sync code (a reset, a review ...); the JSON answer."""
+    data = orjson.dumps(body or {})
+    request = urllib.request.Request(f"{base_url}/_sim/{path}", data=data, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+        return orjson.loads(answer.read())
 
 
 class SimControl:

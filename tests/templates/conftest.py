@@ -4,19 +4,22 @@ loopback with a real client, and a registry holding the eight seed templates."""
 from __future__ import annotations
 
 import functools
-import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import pytest
 
 from ovenai import templates
-from ovenai.cloudapi import CloudApiClient
 from ovenai.db import Database
 from ovenai.models import MessageTemplate
-from ovenai.simulator import SimulatorConfig, SimulatorThread
-from ovenai.simulator.testing import SimControl
+from ovenai.simulator import SimulatorConfig
+from support.simulator import (  # noqa: F401  (fixtures used by these tests)
+    client,
+    control,
+    fresh_simulator,
+    http,
+    simulator,
+)
 
 TEST_WABA = "310000000000001"
 PRODUCTION_WABA = "310000000000999"
@@ -30,36 +33,9 @@ CONFIG = SimulatorConfig(
 
 
 @pytest.fixture(scope="session")
-def simulator() -> Iterator[SimulatorThread]:
-    with SimulatorThread(CONFIG) as running:
-        yield running
-
-
-@pytest.fixture
-def fresh_simulator(simulator: SimulatorThread) -> SimulatorThread:
-    """The simulator back at its start: the test WABA holds the eight seed templates."""
-    request = urllib.request.Request(f"{simulator.base_url}/_sim/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
-    return simulator
-
-
-@pytest.fixture
-async def client(fresh_simulator: SimulatorThread) -> AsyncIterator[CloudApiClient]:
-    async with CloudApiClient(
-        access_token=CONFIG.access_token,
-        phone_number_id=CONFIG.phone_number_id,
-        business_account_id=TEST_WABA,
-        base_url=fresh_simulator.base_url,
-        timeout=5.0,
-    ) as made:
-        yield made
-
-
-@pytest.fixture
-async def control(fresh_simulator: SimulatorThread) -> AsyncIterator[SimControl]:
-    async with aiohttp.ClientSession() as http:
-        yield SimControl(fresh_simulator.base_url, http)
+def sim_config() -> SimulatorConfig:
+    """The simulator whose WABA is the test WABA (holding the eight seed templates)."""
+    return CONFIG
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from ovenai import templates
 from ovenai.cloudapi import CloudApiClient
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 TEST_WABA = "310000000000001"

@@ -9,7 +9,7 @@ from ovenai.cloudapi import CloudApiClient
 from ovenai.cloudapi.errors import InvalidParameter
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.simulator.testing import SimControl
+from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
 TEST_WABA = "310000000000001"

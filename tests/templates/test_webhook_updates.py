@@ -8,9 +8,9 @@ import pytest
 
 from ovenai import templates
 from ovenai.db import Database
+from ovenai.events import TemplateQualityUpdate, TemplateStatusUpdate
+from ovenai.events.enums import QualityScore, TemplateEvent
 from ovenai.models import MessageTemplate
-from ovenai.webhooks.enums import QualityScore, TemplateEvent
-from ovenai.webhooks.events import TemplateQualityUpdate, TemplateStatusUpdate
 
 pytestmark = pytest.mark.anyio
 TEST_WABA = "310000000000001"

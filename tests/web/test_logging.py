@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ovenai.endpoints import WEBHOOK_PATH
+from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
 from ovenai.settings import Settings
-from ovenai.webhooks.signature import SIGNATURE_HEADER, sign
 
 
 def test_requests_are_logged_without_secrets_or_query_strings(
@@ -26,12 +27,12 @@ def test_requests_are_logged_without_secrets_or_query_strings(
         admin.post("/api/v1/leads", json={"name": "רות", "phone": "0521112222"})
         admin.get("/api/v1/leads", params={"phone": "0521112222"})
         httpx.get(
-            f"{server.url}/api/webhooks/whatsapp",
+            f"{server.url}{WEBHOOK_PATH}",
             params={"hub.mode": "subscribe", "hub.verify_token": verify, "hub.challenge": "7"},
         )
         body = b'{"object":"whatsapp_business_account","entry":[]}'
         httpx.post(
-            f"{server.url}/api/webhooks/whatsapp",
+            f"{server.url}{WEBHOOK_PATH}",
             content=body,
             headers={SIGNATURE_HEADER: sign(body, app_secret)},
         )

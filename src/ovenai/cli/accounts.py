@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ovenai import auth
-from ovenai.cli import app, common
+from ovenai.cli import common
+from ovenai.cli.root import app
 from ovenai.db import Database
 from ovenai.models import Role
 

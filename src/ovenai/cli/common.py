@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import typer
 
-from ovenai.db import Database, upgrade, upgrade_keystore
+from ovenai.db import Database, open_database, upgrade, upgrade_keystore
 from ovenai.errors import OvenAIError
 from ovenai.settings import Settings, load_settings
 
@@ -36,7 +36,6 @@ def with_db(
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> T:
     """Run `work` against a started database, turning known errors into one line."""
-    from ovenai.web.app import open_database
 
     async def run() -> T:
         db = open_database(config)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ovenai.cli import app, common
+from ovenai.cli import common
+from ovenai.cli.root import app
 
 db_app = typer.Typer(help="The database schema.")
 app.add_typer(db_app, name="db")

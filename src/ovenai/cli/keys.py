@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from ovenai import key_rotation
-from ovenai.cli import app, common
-from ovenai.crypto import generate_master_key
+from ovenai.cli import common
+from ovenai.cli.root import app
 from ovenai.db import Database
+from ovenai.keystore import generate_master_key
 
 keys_app = typer.Typer(help="Master keys for data at rest.")
 app.add_typer(keys_app, name="keys")

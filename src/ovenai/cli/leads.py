@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ovenai import auth, lead_import
-from ovenai.cli import app, common
+from ovenai.cli import common
+from ovenai.cli.root import app
 from ovenai.db import Database
 
 leads_app = typer.Typer(help="Leads.")

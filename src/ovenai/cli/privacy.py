@@ -10,7 +10,8 @@ import typer
 
 from ovenai import privacy, privacy_export, retention
 from ovenai.auth import Actor
-from ovenai.cli import app, common
+from ovenai.cli import common
+from ovenai.cli.root import app
 from ovenai.db import Database
 
 privacy_app = typer.Typer(help="Data-subject requests: export, erase, deadlines.")

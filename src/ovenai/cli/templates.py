@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from ovenai import templates
-from ovenai.cli import app, common
-from ovenai.cloudapi import CloudApiClient
+from ovenai.cli import common
+from ovenai.cli.root import app
+from ovenai.cloudapi import client_from
 from ovenai.db import Database
 from ovenai.errors import ConfigurationError
 from ovenai.models import MessageTemplate
@@ -33,17 +34,6 @@ def _waba(config: Settings, given: str | None) -> str:
     if not waba_id:
         raise common.fail(ConfigurationError("WHATSAPP_BUSINESS_ACCOUNT_ID is not set"))
     return waba_id
-
-
-def _client(config: Settings, waba_id: str) -> CloudApiClient:
-    """A Graph client for template management (the token is checked here)."""
-    return CloudApiClient(
-        access_token=config.secret("whatsapp_access_token"),
-        phone_number_id=config.whatsapp_phone_number_id or "",
-        business_account_id=waba_id,
-        base_url=config.whatsapp_api_base_url,
-        api_version=config.whatsapp_api_version,
-    )
 
 
 def _row(template: MessageTemplate) -> tuple[str, ...]:
@@ -79,7 +69,7 @@ def sync(waba_id: WabaOption = None) -> None:
     target = _waba(config, waba_id)
 
     async def work(db: Database) -> templates.SyncReport:
-        async with _client(config, target) as client:
+        async with client_from(config, waba_id=target) as client:
             return await templates.sync(db, client, target)
 
     report = common.with_db(config, work)
@@ -118,7 +108,7 @@ def import_(
     target = _waba(config, waba_id)
 
     async def work(db: Database) -> templates.ImportReport:
-        async with _client(config, target) as client:
+        async with client_from(config, waba_id=target) as client:
             return await templates.import_(db, client, file, target)
 
     report = common.with_db(config, work)
@@ -155,7 +145,7 @@ def submit(
         components = templates.build_components(
             body, header=header, footer=footer, examples=example or []
         )
-        async with _client(config, target) as client:
+        async with client_from(config, waba_id=target) as client:
             return await templates.submit(
                 db, client, name, language, category, components, waba_id=target
             )

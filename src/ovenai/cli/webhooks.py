@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
-from ovenai.cli import app, common
-from ovenai.db import Database, utcnow
+from ovenai.cli import common
+from ovenai.cli.root import app
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.webhooks import queue
-from ovenai.webhooks.processor import Processor, Report
+from ovenai.ingest import backlog
+from ovenai.ingest.processor import Processor, Report
 
 webhooks_app = typer.Typer(help="Stored WhatsApp webhook bodies.")
 app.add_typer(webhooks_app, name="webhooks")
@@ -62,7 +64,7 @@ def replay(
 
     async def work(db: Database) -> tuple[int, Report]:
         async with db.session() as session:
-            requeued = await queue.requeue_since(session, moment)
+            requeued = await backlog.requeue_since(session, moment)
             await session.commit()
         return requeued, await Processor(db).drain()
 

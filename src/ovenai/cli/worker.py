@@ -8,15 +8,16 @@ import signal
 
 import typer
 
-from ovenai.cli import app, common
+from ovenai.cli import common
+from ovenai.cli.root import app
 from ovenai.db import Database
+from ovenai.outbox.pause import resume_sending
+from ovenai.worker import event_loop_factory, run_worker
 
 
 @app.command()
 def worker() -> None:
     """Send the outbox within Meta's limits and run the timed jobs, until SIGINT/SIGTERM."""
-    from ovenai.worker import event_loop_factory, run_worker
-
     config = common.settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -38,7 +39,6 @@ app.add_typer(sending_app, name="sending")
 @sending_app.command("resume")
 def sending_resume() -> None:
     """Lift the pause (once the token is fixed) and close its alert; queued messages go out."""
-    from ovenai.outbox.dispatcher import resume_sending
 
     async def work(db: Database) -> bool:
         return await resume_sending(db)

@@ -2,6 +2,7 @@
 
 from ovenai.cloudapi.client import CloudApiClient
 from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind
+from ovenai.cloudapi.factory import client_from
 from ovenai.cloudapi.payloads import QuickReplyButton, ReplyButton, UrlButton
 from ovenai.cloudapi.results import (
     CreatedTemplate,
@@ -28,4 +29,5 @@ __all__ = [
     "TemplateCategory",
     "TemplateStatus",
     "UrlButton",
+    "client_from",
 ]

@@ -1,7 +1,8 @@
 """Classify Meta's error answers: the code table and the envelope reader.
 
 Codes not in :data:`ERROR_TABLE` are classified by HTTP status (429 throttled, 401/403
-auth, 5xx transient, other 4xx permanent). The table covers every code of cloud-api.md §5.3.
+auth, 5xx transient, other 4xx permanent). The table covers every code on Meta's "Cloud API ›
+Support › Error codes" page (verdicts: docs/whatsapp-api-notes.md, "Retry verdicts").
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ ERROR_TABLE: dict[int, Rule] = {
     139103: _TRANSIENT,
     2494100: _TRANSIENT,
 }
-"""Meta code → (error class, retryable). Covers every code listed in cloud-api.md §5.3."""
+"""Meta code → (error class, retryable), for every code on Meta's "Error codes" page."""
 
 
 def rule_for_status(http_status: int) -> Rule:

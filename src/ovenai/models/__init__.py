@@ -20,7 +20,7 @@ from ovenai.models.base import (
 )
 from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
 from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
-from ovenai.models.operations import Alert, JobLock, RateBucket, SystemFlag
+from ovenai.models.operations import Alert, JobLock, RateBucket, ReachedUser, SystemFlag
 from ovenai.models.people import ApiToken, User
 from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
 from ovenai.models.webhooks import AppliedItem, WebhookEvent, WebhookEventLead
@@ -46,6 +46,7 @@ __all__ = [
     "Property",
     "PropertyStatus",
     "RateBucket",
+    "ReachedUser",
     "Role",
     "Source",
     "Stage",

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ovenai.db import UTCDateTime, utcnow
+from ovenai.columns import UTCDateTime, utcnow
 
 ID = String(36)
 
@@ -83,7 +83,7 @@ class Direction(StrEnum):
 
 
 class MessageStatus(StrEnum):
-    """A message's delivery state; outbound moves forward only (see cloud-api.md §3.1)."""
+    """A message's delivery state; outbound moves forward only (docs/whatsapp-api-notes.md)."""
 
     QUEUED = "queued"
     SENDING = "sending"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ovenai.db import UTCDateTime, new_id
+from ovenai.columns import UTCDateTime, new_id
 from ovenai.models.base import (
     ID,
     Base,

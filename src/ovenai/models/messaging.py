@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ovenai.db import UTCDateTime, new_id, utcnow
+from ovenai.columns import UTCDateTime, new_id, utcnow
 from ovenai.models.base import ID, Base, Timestamped
 
 

@@ -1,4 +1,4 @@
-"""State the processes share: job locks, switches, rate-limit buckets and alerts."""
+"""State the processes share: job locks, switches, rate limits and alerts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ovenai.db import UTCDateTime, new_id, utcnow
+from ovenai.columns import UTCDateTime, new_id, utcnow
 from ovenai.models.base import ID, Base
 
 
@@ -42,6 +42,25 @@ class RateBucket(Base):
     rate: Mapped[float] = mapped_column(Float)
     capacity: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReachedUser(Base):
+    """A user a business-initiated message reached: one place of the messaging-limit tier.
+
+    The tier counts unique users per business portfolio in a rolling 24 hours (Meta's
+    "WhatsApp Business Platform › Messaging limits"); the row also names the sending number,
+    so several numbers of a portfolio can share one deployment. ``phone_number_id`` is empty
+    on rows carried over from before it was recorded (migration 0003).
+    """
+
+    __tablename__ = "reached_users"
+
+    portfolio: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone_number_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_reached_users_reached_at", "reached_at"),)
 
 
 class Alert(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ovenai.db import UTCDateTime, new_id, utcnow
+from ovenai.columns import UTCDateTime, new_id, utcnow
 from ovenai.models.base import ID, Base
 
 

@@ -38,10 +38,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai import dialects
 from ovenai.errors import CryptoError
-from ovenai.keystore import RowCipher, Vault
+from ovenai.keystore import Vault
 from ovenai.models import Direction, Lead, Message, MessageStatus
 from ovenai.outbox import rules
+from ovenai.sealing import LEADS, MESSAGES, LeadColumn, MessageColumn, RowCipher
 
 IN_QUEUE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
 YIELD_EVERY = 50  # jobs decrypted between two turns of the event loop
@@ -139,7 +141,7 @@ def _first(due: Any, *columns: Any) -> Any:
     )
 
 
-def _candidates(dialect: str) -> Any:
+def _candidates(dialect: dialects.Name) -> Any:
     """The ids to claim: the first ``b_limit`` due messages of either kind."""
     queued, expired = _due()
     if dialect == "postgresql":
@@ -155,7 +157,7 @@ def _candidates(dialect: str) -> Any:
     )
 
 
-def _claiming(dialect: str) -> Any:
+def _claiming(dialect: dialects.Name) -> Any:
     """The conditional UPDATE; parameters ``b_worker``, ``b_limit``, ``b_now``, ``b_until``."""
     candidates = _candidates(dialect)
     return (
@@ -172,7 +174,7 @@ def _claiming(dialect: str) -> Any:
 
 
 @functools.cache
-def claim_statement(dialect: str) -> Any:
+def claim_statement(dialect: dialects.Name) -> Any:
     """The claim, built once per dialect: each claimed row with its lead's columns.
 
     PostgreSQL joins the leads to the UPDATE's rows in a CTE; SQLite, which cannot, reads
@@ -206,7 +208,7 @@ async def claim(
 ) -> list[Row[Any]]:
     """Claim due messages (caller commits); the claimed rows, with their leads' columns."""
     connection = await session.connection()
-    statement = claim_statement(connection.dialect.name)
+    statement = claim_statement(dialects.name_of(connection))
     until = now + timedelta(seconds=ttl_s)
     params = {"b_worker": worker, "b_limit": limit, "b_now": now, "b_until": until}
     return list((await connection.execute(statement, params)).all())
@@ -247,12 +249,12 @@ def _job(row: Claimed, key: bytes | None, now: datetime) -> Job:
     if key is None or row.erased:
         job.problem = "the lead was erased"
         return job
-    _fill_content(job, row, RowCipher(key, "messages", row.id))
-    _fill_address(job, row, RowCipher(key, "leads", row.lead_id), now)
+    _fill_content(job, row, MESSAGES.cipher(key, row.id))
+    _fill_address(job, row, LEADS.cipher(key, row.lead_id), now)
     return job
 
 
-def _fill_content(job: Job, row: Claimed, cipher: RowCipher) -> None:
+def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> None:
     payload = json.loads(cipher.open("payload", row.payload_enc) or "{}")
     job.category = row.category
     if job.kind == "text":
@@ -264,7 +266,7 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher) -> None:
     job.header_params = list(payload.get("header_params") or [])
 
 
-def _fill_address(job: Job, row: Claimed, cipher: RowCipher, now: datetime) -> None:
+def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: datetime) -> None:
     job.window_open = rules.window_open(row.last_inbound_at, now)
     try:
         address = rules.recipient_of(

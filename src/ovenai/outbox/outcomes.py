@@ -17,15 +17,26 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ovenai.db import Database, stored_datetimes
+from ovenai import dialects
+from ovenai.cloudapi.errors import CloudApiFailure
+from ovenai.columns import stored_datetimes, utcnow
+from ovenai.db import Database
 from ovenai.models import MessageStatus
 
 log = logging.getLogger("ovenai.outbox")
+# How long outcomes wait in memory before they are written, and how many make a write at
+# once: a send's outcome is visible that much later, and one write carries many sends. No
+# reason for exactly 20 ms and 500 is recorded.
+WRITE_INTERVAL_S = 0.02
+WRITE_BATCH = 500
+# After a write of outcomes failed (the database unreachable), wait this long before trying
+# again; the outcomes stay buffered meanwhile. No reason for exactly 0.5 s is recorded.
+WRITE_RETRY_S = 0.5
 
 
 class Kind(enum.StrEnum):
@@ -123,7 +134,7 @@ async def _write_group(
     stored = stored_datetimes(connection.dialect)
     ids = [outcome.message_id for outcome in group]
     columns = [[_VALUE[name](outcome, stored) for outcome in group] for name in names]
-    if connection.dialect.name == "postgresql":
+    if dialects.is_postgresql(connection):
         arrays = dict(zip(names, columns, strict=True)) | {"id": ids, "worker": worker}
         await connection.exec_driver_sql(_postgresql_statement(kind), arrays)
     else:
@@ -147,7 +158,12 @@ class Recorder:
     """Buffers outcomes and writes them every ``interval_s`` (or at ``max_batch``)."""
 
     def __init__(
-        self, db: Database, worker: str, *, interval_s: float = 0.02, max_batch: int = 500
+        self,
+        db: Database,
+        worker: str,
+        *,
+        interval_s: float = WRITE_INTERVAL_S,
+        max_batch: int = WRITE_BATCH,
     ) -> None:
         self.db = db
         self.worker = worker
@@ -164,6 +180,31 @@ class Recorder:
         self._idle.clear()
         if len(self._buffer) >= self.max_batch:
             self._wake.set()
+
+    def sent(self, message_id: str, wa_message_id: str) -> None:
+        """Meta accepted the message: record its WhatsApp message id."""
+        self.add(Outcome(message_id, Kind.SENT, utcnow(), wa_message_id=wa_message_id))
+
+    def failed(self, message_id: str, exc: CloudApiFailure) -> None:
+        """Meta refused the message for good: record its code, title and details."""
+        self.add(Outcome(message_id, Kind.FAILED, utcnow(), **_error_of(exc)))
+
+    def refused(self, message_id: str, problem: str) -> None:
+        """The rules forbid the message now (no call was made): it fails, saying why."""
+        self.add(Outcome(message_id, Kind.FAILED, utcnow(), error_title=problem))
+
+    def retry(
+        self, message_id: str, delay: float, exc: CloudApiFailure | None = None, *, refund: bool
+    ) -> None:
+        """Back to the queue, due in ``delay`` s; ``refund``: the attempt does not count."""
+        now = utcnow()
+        due = now + timedelta(seconds=delay)
+        errors = _error_of(exc)
+        self.add(Outcome(message_id, Kind.RETRY, now, next_attempt_at=due, refund=refund, **errors))
+
+    def hold(self, message_id: str, delay: float, exc: CloudApiFailure | None = None) -> None:
+        """Give a message back to the queue for later, without counting the attempt."""
+        self.retry(message_id, delay, exc, refund=True)
 
     async def flush(self) -> bool:
         """Write what is buffered; returns whether there was anything."""
@@ -192,10 +233,27 @@ class Recorder:
                 await self.flush()
             except Exception:
                 log.exception("recording send outcomes failed; retrying")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(WRITE_RETRY_S)
         while self._buffer:
             await self.flush()
 
     async def wait_idle(self) -> None:
         """Until everything added so far is written."""
         await self._idle.wait()
+
+
+class _ErrorFields(TypedDict):
+    error_code: int | None
+    error_title: str | None
+    error_detail: str | None
+
+
+def _error_of(exc: CloudApiFailure | None) -> _ErrorFields:
+    """Meta's code, title (else its message) and details, as an outcome stores them."""
+    if exc is None:
+        return {"error_code": None, "error_title": None, "error_detail": None}
+    return {
+        "error_code": exc.code,
+        "error_title": exc.title or exc.message,
+        "error_detail": exc.details,
+    }

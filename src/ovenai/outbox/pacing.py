@@ -25,7 +25,8 @@ import math
 import time
 from collections import deque
 
-from ovenai.outbox.limits import Bucket, Buckets, Grant
+from ovenai.outbox.bucket_store import Buckets
+from ovenai.outbox.token_bucket import Bucket, Grant
 
 log = logging.getLogger("ovenai.outbox")
 EARLY_S = 0.001  # the event loop's timer resolution
@@ -108,7 +109,8 @@ class Pacer:
         want = max(1, min(wanted, self.block, self.most))
         grant = await self.buckets.reserve(self.bucket, want, self.horizon_s)
         if not grant.delays:
-            await asyncio.sleep(max(grant.retry_after, 0.001))
+            # at least a timer tick: a shorter sleep is none, and asking again at once spins
+            await asyncio.sleep(max(grant.retry_after, EARLY_S))
             return
         self._slots.extend(_slot_times(grant, asked_wall, asked_loop, time.time(), self.now()))
 
@@ -125,7 +127,7 @@ class Unpaced:
     """No throughput limit to pace to: every send may start at once (``acquire`` never waits).
 
     For measuring the pipeline's own ceiling (``bench/outbound --cap 0``) and for a Cloud
-    API that enforces no rate; Meta's numbers always have one (cloud-api.md §6).
+    API that enforces no rate; Meta's numbers always have one (Meta: Overview › Throughput).
     """
 
     missed = 0

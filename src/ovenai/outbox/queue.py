@@ -21,12 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import templates
 from ovenai.auth import Actor
-from ovenai.db import Database, new_id, utcnow
+from ovenai.columns import new_id, utcnow
+from ovenai.db import Database
 from ovenai.errors import Conflict
-from ovenai.keystore import RowCipher, Vault
+from ovenai.keystore import Vault
 from ovenai.leads import LeadRecord, load_visible, open_leads
 from ovenai.models import Direction, Lead, Meeting, MeetingStatus, Message, MessageStatus, Property
 from ovenai.outbox import rules
+from ovenai.sealing import MESSAGES
 
 Param = Annotated[str, StringConstraints(max_length=1024)]
 
@@ -99,9 +101,9 @@ async def enqueue_text(
     message = _new_outbound(
         lead.id, "text", send_at, sent_by_id=sent_by_id, idempotency_key=idempotency_key
     )
-    cipher = RowCipher(await vault.key("lead", lead.id), "messages", message.id)
-    message.text_enc = cipher.seal("text", text)
-    message.payload_enc = cipher.seal("payload", json.dumps({"preview_url": preview_url}))
+    payload = json.dumps({"preview_url": preview_url})
+    key = await vault.key("lead", lead.id)
+    MESSAGES.seal_into(message, key, {"text": text, "payload": payload})
     session.add(message)
     return message
 
@@ -129,11 +131,12 @@ async def enqueue_template(
         sent_by_id=sent_by_id,
         idempotency_key=idempotency_key,
     )
-    cipher = RowCipher(await vault.key("lead", lead.id), "messages", message.id)
-    message.text_enc = cipher.seal("text", prepared.rendered)
-    message.template_params_enc = cipher.seal("template_params", json.dumps(prepared.body_params))
-    payload = {"header_params": list(prepared.header_params)}
-    message.payload_enc = cipher.seal("payload", json.dumps(payload))
+    payload = json.dumps({"header_params": list(prepared.header_params)})
+    params = json.dumps(prepared.body_params)
+    key = await vault.key("lead", lead.id)
+    MESSAGES.seal_into(
+        message, key, {"text": prepared.rendered, "template_params": params, "payload": payload}
+    )
     session.add(message)
     return message
 

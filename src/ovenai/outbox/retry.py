@@ -1,6 +1,6 @@
 """What to do after a failed send: retry (when), fail at once, or pause all sending.
 
-Only where cloud-api.md §5.3 says retrying can help:
+Only where retrying can help, by Meta's reading of each code (Cloud API › Support › Error codes):
 
 * ``AUTH`` (190, 0, 10, 200-299, 131005): pause every send and alert; the message waits.
 * ``THROTTLED`` (130429, 131056, 4, 613, 80007): a limit, not a fault. The shared bucket is
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ovenai.cloudapi.errors import CloudApiFailure, ErrorKind
 
-# Least seconds before trying again, for codes where Meta names a wait (§5.3).
+# Least seconds before trying again, for codes where Meta names a wait (its Error codes page).
 MIN_WAIT_S: dict[int, float] = {
     4: 60.0,
     613: 60.0,
@@ -41,6 +41,20 @@ DEFERRED_WAIT_S: dict[int, float] = {
 }
 PAIR_LIMIT_CODE = 131056
 THROUGHPUT_CODE = 130429
+# 131056: Meta's advice is to wait 4^X seconds for that user, X the failures so far; the
+# exponent stops at 6 only to keep the number small (cap_s cuts the wait long before).
+PAIR_BACKOFF_BASE = 4.0
+PAIR_BACKOFF_MAX_EXPONENT = 6
+# Up to this much is added at random to a named wait, so that the messages held by one
+# answer do not all come back in the same second. No reason for exactly 5 s is recorded.
+NAMED_WAIT_JITTER_S = 5.0
+# A deferred code's documented wait gets up to this share of itself added at random, for
+# the same reason; no reason for exactly 5 % is recorded.
+DEFERRED_JITTER_SHARE = 0.05
+# A generic throughput refusal holds the number's shared bucket at most this long, however
+# long the message itself waits: every worker's sends stop meanwhile. No reason for exactly
+# 2 s is recorded.
+MAX_THROUGHPUT_PENALTY_S = 2.0
 
 
 class Action(enum.StrEnum):
@@ -94,18 +108,22 @@ class RetryPolicy:
         if error.kind is ErrorKind.DEFERRED:
             wait = DEFERRED_WAIT_S.get(error.code or 0)
             if wait is not None and attempt <= 1:
-                return Verdict(Action.RETRY, wait + rng.uniform(0, wait / 20))
+                jitter = rng.uniform(0, wait * DEFERRED_JITTER_SHARE)
+                return Verdict(Action.RETRY, wait + jitter)
         return Verdict(Action.FAIL)
 
     def _throttled(self, code: int | None, attempt: int, rng: random.Random) -> Verdict:
         if code == PAIR_LIMIT_CODE:
-            wait = min(self.cap_s, 4.0 ** min(attempt - 1, 6))
+            exponent = min(attempt - 1, PAIR_BACKOFF_MAX_EXPONENT)
+            wait = min(self.cap_s, PAIR_BACKOFF_BASE**exponent)
             return Verdict(Action.RETRY, wait, SlowDown.PAIR, wait)
         if code in MIN_WAIT_S:
             wait = MIN_WAIT_S[code or 0]
-            return Verdict(Action.RETRY, wait + rng.uniform(0, 5), SlowDown.NUMBER, wait)
+            jitter = rng.uniform(0, NAMED_WAIT_JITTER_S)
+            return Verdict(Action.RETRY, wait + jitter, SlowDown.NUMBER, wait)
         pause = self.backoff(attempt, rng, self.throttle_base_s)
-        return Verdict(Action.RETRY, pause, SlowDown.NUMBER, min(pause, 2.0))
+        penalty = min(pause, MAX_THROUGHPUT_PENALTY_S)
+        return Verdict(Action.RETRY, pause, SlowDown.NUMBER, penalty)
 
     def _transient(self, code: int | None, attempt: int, rng: random.Random) -> Verdict:
         if attempt >= self.max_attempts:

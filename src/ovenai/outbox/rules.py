@@ -1,9 +1,11 @@
 """The rules a send must pass before it is queued, and again before it leaves.
 
-* Free text only inside the lead's 24-hour customer-service window (cloud-api.md §6): Meta
-  would answer 131047; we answer 409 and tell the agent to use a template.
-* Marketing templates never to a lead who opted out (§11); utility templates still may go.
-* Send to the phone number, or to the BSUID when the lead has no phone (§10).
+* Free text only inside the lead's 24-hour customer-service window (Meta: Pricing › Customer
+  service window): Meta would answer 131047; we answer 409 and tell the agent to use a
+  template.
+* Marketing templates never to a lead who opted out (Meta: Webhooks › user_preferences, error
+  131050); utility templates still may go.
+* Send to the phone number, or to the BSUID when the lead has none (Business-scoped user IDs).
 * The template's language follows the lead's (the registry falls back to the other one).
 """
 

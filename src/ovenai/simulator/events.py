@@ -1,4 +1,4 @@
-"""Webhook envelopes and status objects shaped like Meta's (cloud-api.md §1.2, §3, §7.4)."""
+"""Webhook envelopes, statuses and template events shaped like Meta's payload examples."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inbound webhooks built from ``POST /_sim/inbound`` requests (cloud-api.md §2, §8, §10).
+"""Inbound webhooks built from ``POST /_sim/inbound`` requests, shaped as Meta documents them.
 
 The request names the sender (``from`` phone/wa_id and/or ``user_id`` BSUID, ``name``,
 ``username``) and the message ``type`` with its fields, e.g. ``{"type": "text", "text":
@@ -40,7 +40,7 @@ def sender_ids(request: JsonDict) -> tuple[str | None, str | None]:
 
 
 def default_bsuid(wa_id: str) -> str:
-    """The business-scoped user id Meta gives a user (cloud-api.md §10): stable per number.
+    """The business-scoped user id Meta gives a user (Meta: Business-scoped user IDs).
 
     Since 2026 every message webhook carries one; a request may pass ``"user_id": null`` to
     leave it out.

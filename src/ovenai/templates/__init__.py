@@ -6,7 +6,8 @@ language, checks it and its parameters before any call, and renders the text the
 see. Management (:func:`sync`, :func:`submit`, :func:`export`, :func:`import_`) keeps the
 registry in step with Meta; webhooks update it through :func:`apply_status_event` and its
 siblings. Sub-modules: ``errors``, ``text`` (placeholders, rules, rendering), ``prepare``,
-``defaults``, ``registry`` (rows, seed), ``management``, ``events``.
+``defaults``, ``registry`` (rows, seed), ``management``, ``updates`` (Meta's status, quality
+and category webhooks).
 """
 
 from ovenai.templates.defaults import fill_params
@@ -14,12 +15,6 @@ from ovenai.templates.errors import (
     InvalidTemplateParameter,
     TemplateNotApproved,
     TemplateNotFound,
-)
-from ovenai.templates.events import (
-    ALERTING_STATUSES,
-    apply_category_event,
-    apply_quality_event,
-    apply_status_event,
 )
 from ovenai.templates.management import (
     ImportReport,
@@ -34,6 +29,12 @@ from ovenai.templates.management import (
 from ovenai.templates.prepare import PreparedTemplate, choose, prepare_send
 from ovenai.templates.registry import family_of, list_templates, load_seed, seed_definitions
 from ovenai.templates.text import header_placeholders, placeholders, render
+from ovenai.templates.updates import (
+    ALERTING_STATUSES,
+    apply_category_event,
+    apply_quality_event,
+    apply_status_event,
+)
 
 __all__ = [
     "ALERTING_STATUSES",

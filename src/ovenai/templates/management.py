@@ -21,7 +21,8 @@ from typing import Any
 
 from ovenai.cloudapi import CloudApiClient, Template
 from ovenai.cloudapi.errors import PermanentError
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.errors import ConfigurationError, InvalidInput
 from ovenai.models import MessageTemplate
 from ovenai.templates.registry import Definition, list_templates, merge, rows_of

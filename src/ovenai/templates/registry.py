@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai.db import Database, utcnow
+from ovenai.columns import utcnow
+from ovenai.db import Database
 from ovenai.models import MessageTemplate
 
 _LANGUAGE_SUFFIX = re.compile(r"_(he|en|iw|en_US|en_GB|he_IL)$")

@@ -2,7 +2,8 @@
 
 Meta refuses a send whose parameter values hold a newline or a tab or more than four
 consecutive spaces (132018), are empty, or make the filled-in text too long (132005);
-cloud-api.md §0.10 and §7.2. The checks here refuse the same values before any call.
+see Meta's "Cloud API › Templates › Components" and "Support › Error codes" pages. The
+checks here refuse the same values before any call.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from ovenai.templates.errors import InvalidTemplateParameter
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-BODY_LIMIT = 1024  # characters of the body, placeholders filled in (§7.2)
-HEADER_LIMIT = 60  # characters of a TEXT header, placeholder filled in (§7.2)
+BODY_LIMIT = 1024  # characters of the body, placeholders filled in (Templates › Components)
+HEADER_LIMIT = 60  # characters of a TEXT header, placeholder filled in (Templates › Components)
 _TOO_MANY_SPACES = re.compile(r" {5,}")
 
 Components = Sequence[Mapping[str, Any]]

@@ -15,8 +15,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 
 from ovenai import health
-from ovenai.crypto import KeyRing
-from ovenai.db import Database
+from ovenai.db import Database, open_database
+from ovenai.endpoints import WEBHOOK_PATH
+from ovenai.ingest.receiver import open_receiver
 from ovenai.settings import Environment, Settings
 from ovenai.web import errors
 from ovenai.web.access_log import AccessLog
@@ -25,9 +26,7 @@ from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.deps import DbDep
 from ovenai.web.security import SecurityHeaders
-from ovenai.web.webhooks import PATH as WEBHOOK_PATH
 from ovenai.web.webhooks import WebhookEndpoint
-from ovenai.webhooks.receiver import open_receiver
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -73,13 +72,6 @@ class OvenAIApp(FastAPI):
             await endpoint(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-
-def open_database(settings: Settings) -> Database:
-    """The database handle for these settings (keys from OVENAI_ENCRYPTION_KEYS)."""
-    ring = KeyRing.parse(settings.secret("encryption_keys"))
-    assert settings.keystore_url is not None  # placed by load_settings
-    return Database(settings.database_url, ring, settings.keystore_url)
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:

@@ -1,7 +1,7 @@
 """Meta's webhook endpoint as a raw ASGI app, answered before FastAPI's routing and middleware.
 
 Every status and message Meta sends lands here, so this is the product's hottest path: the
-application (:class:`ovenai.web.app.OvenAIApp`) hands :data:`PATH` straight to
+application (:class:`ovenai.web.app.OvenAIApp`) hands :data:`~ovenai.endpoints.WEBHOOK_PATH` to
 :class:`WebhookEndpoint`: no middleware stack, routing, Request object or dependency
 injection. The body is streamed into the receiver, which checks and stores it before the
 200; every answer carries the same security headers as the rest of the product. It is not
@@ -20,10 +20,9 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from ovenai.errors import OvenAIError, PermissionDenied
+from ovenai.ingest.receiver import Receiver
 from ovenai.web.security import HEADERS as SECURITY_HEADERS
-from ovenai.webhooks.receiver import Receiver
 
-PATH = "/api/webhooks/whatsapp"
 # InvalidInput (422 elsewhere) means a malformed body here: Meta gets a plain 400.
 _STATUS = {413: 413, 401: 401, 422: 400, 503: 503}
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
@@ -35,7 +34,7 @@ class ClientGone(Exception):
 
 
 class WebhookEndpoint:
-    """The ASGI app serving :data:`PATH` with a :class:`Receiver`."""
+    """The ASGI app serving the webhook path with a :class:`Receiver`."""
 
     def __init__(self, receiver: Receiver) -> None:
         self.receiver = receiver

@@ -7,6 +7,9 @@ import zipfile
 
 import httpx
 
+from ovenai.settings import Settings
+from support.templates import seed_templates
+
 
 def _lead(client: httpx.Client, phone: str = "054-777-8888") -> dict[str, object]:
     answer = client.post("/api/v1/leads", json={"name": "נועה שלום", "phone": phone})
@@ -44,6 +47,31 @@ def test_erasure_through_the_api_makes_the_lead_unfindable(admin: httpx.Client) 
     assert admin.get("/api/v1/leads", params={"phone": "0547778888"}).json()["items"] == []
     again = admin.post("/api/v1/privacy/erase", json={"phone": "+972547778888"})
     assert again.status_code == 404
+
+
+def test_an_erased_leads_meetings_and_messages_are_gone_and_the_lists_still_answer(
+    admin: httpx.Client, clean_db: Settings
+) -> None:
+    # Regression: they could no longer be decrypted, so the meeting list, the meeting and
+    # the message answered 500 for everyone once a lead with a meeting had been erased.
+    seed_templates(clean_db)
+    kept, erased = _lead(admin, "054-777-1111"), _lead(admin)
+    meetings = [
+        admin.post(
+            "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00"}
+        ).json()["id"]
+        for lead in (kept, erased)
+    ]
+    body = {"template": "welcome_new_lead", "params": ["נועה", "חיפה"]}
+    sent = admin.post(f"/api/v1/leads/{erased['id']}/messages", json=body)
+    assert sent.status_code == 202, sent.text
+    assert admin.post("/api/v1/privacy/erase", json={"phone": "0547778888"}).status_code == 200
+
+    listed = admin.get("/api/v1/meetings")
+    assert listed.status_code == 200
+    assert [item["id"] for item in listed.json()["items"]] == meetings[:1]
+    assert admin.get(f"/api/v1/meetings/{meetings[1]}").status_code == 404
+    assert admin.get(f"/api/v1/messages/{sent.json()['id']}").status_code == 404
 
 
 def test_views_changes_and_exports_are_in_the_audit_log(

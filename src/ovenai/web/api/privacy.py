@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ovenai import audit, privacy, privacy_export
+from ovenai.web.api.schemas import (
+    AuditPublic,
+    ErasurePublic,
+    PublicModel,
+    RequestPublic,
+    answer,
+    list_model,
+)
 from ovenai.web.deps import ActorDep, DbDep
 
 router = APIRouter(tags=["privacy"])
+# Requests and audit entries have always been answered in UTC, as stored, and clients rely
+# on it: `answer` is given no zone here (the other routes show the agency's zone).
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
 
 
@@ -29,42 +38,6 @@ class RequestBody(PhoneBody):
     kind: Literal["access", "erasure"]
 
 
-class RequestPublic(BaseModel):
-    """A data-subject request and its deadline."""
-
-    id: str
-    kind: str
-    lead_id: str | None
-    requested_at: datetime
-    due_at: datetime
-    completed_at: datetime | None
-    requested_by: str
-    overdue: bool
-
-
-class ErasurePublic(BaseModel):
-    """What an erasure touched."""
-
-    lead_id: str
-    messages: int
-    meetings: int
-    consent_events: int
-    webhook_bodies: int
-    rekeyed_hours: int
-
-
-class AuditPublic(BaseModel):
-    """One audit entry."""
-
-    id: str
-    at: datetime
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: str | None
-    details: dict[str, object] | None
-
-
 @router.get("/privacy/export", response_class=Response)
 async def export(
     db: DbDep,
@@ -80,30 +53,30 @@ async def export(
     return Response(data, media_type="application/zip", headers=headers)
 
 
-@router.post("/privacy/erase")
-async def erase(body: PhoneBody, db: DbDep, actor: ActorDep) -> ErasurePublic:
+@router.post("/privacy/erase", response_model=ErasurePublic)
+async def erase(body: PhoneBody, db: DbDep, actor: ActorDep) -> PublicModel:
     """Erase a person irreversibly."""
     report = await privacy.erase(db, actor=actor, phone=body.phone)
-    return ErasurePublic(**report.__dict__)
+    return answer(ErasurePublic, report)
 
 
-@router.post("/privacy/requests", status_code=201)
-async def record_request(body: RequestBody, db: DbDep, actor: ActorDep) -> RequestPublic:
+@router.post("/privacy/requests", status_code=201, response_model=RequestPublic)
+async def record_request(body: RequestBody, db: DbDep, actor: ActorDep) -> PublicModel:
     """Record a request received today (its 30-day deadline starts now)."""
     record = await privacy.record_request(db, actor=actor, kind=body.kind, phone=body.phone)
-    return RequestPublic(**record.__dict__)
+    return answer(RequestPublic, record)
 
 
-@router.get("/privacy/requests")
-async def list_requests(db: DbDep, actor: ActorDep) -> list[RequestPublic]:
+@router.get("/privacy/requests", response_model=list_model(RequestPublic))
+async def list_requests(db: DbDep, actor: ActorDep) -> list[PublicModel]:
     """Every request; open ones past their deadline are overdue."""
-    return [RequestPublic(**r.__dict__) for r in await privacy.list_requests(db, actor=actor)]
+    return [answer(RequestPublic, r) for r in await privacy.list_requests(db, actor=actor)]
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list_model(AuditPublic))
 async def read_audit(
     db: DbDep, actor: ActorDep, subject_id: str | None = None
-) -> list[AuditPublic]:
+) -> list[PublicModel]:
     """The newest audit entries (admins)."""
     entries = await audit.read_log(db, actor=actor, subject_id=subject_id)
-    return [AuditPublic(**entry.__dict__) for entry in entries]
+    return [answer(AuditPublic, entry) for entry in entries]

@@ -8,47 +8,53 @@ from fastapi import APIRouter, Query
 
 from ovenai import properties
 from ovenai.properties import PropertyCreate, PropertyFilter, PropertyUpdate
-from ovenai.web.api.schemas import PagePublic, PropertyPublic, shown
+from ovenai.web.api.schemas import (
+    PagePublic,
+    PropertyPublic,
+    PublicModel,
+    answer,
+    page_answer,
+    page_model,
+)
 from ovenai.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/properties", tags=["properties"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=PropertyPublic)
 async def create_property(
     body: PropertyCreate, db: DbDep, actor: ActorDep, settings: SettingsDep
-) -> PropertyPublic:
+) -> PublicModel:
     """Add a listing (admins)."""
     prop = await properties.create_property(db, actor=actor, data=body)
-    return PropertyPublic(**shown(prop, settings.zone))
+    return answer(PropertyPublic, prop, settings.zone)
 
 
-@router.get("")
+@router.get("", response_model=page_model(PropertyPublic))
 async def list_properties(
     db: DbDep,
     _actor: ActorDep,
     settings: SettingsDep,
     filters: Annotated[PropertyFilter, Query()],
-) -> PagePublic[PropertyPublic]:
+) -> PagePublic[PublicModel]:
     """Listings, newest first."""
     page = await properties.list_properties(db, filters=filters)
-    items = [PropertyPublic(**shown(prop, settings.zone)) for prop in page.items]
-    return PagePublic(items=items, next_cursor=page.next_cursor)
+    return page_answer(PropertyPublic, page, settings.zone)
 
 
-@router.get("/{property_id}")
+@router.get("/{property_id}", response_model=PropertyPublic)
 async def get_property(
     property_id: str, db: DbDep, _actor: ActorDep, settings: SettingsDep
-) -> PropertyPublic:
+) -> PublicModel:
     """One listing."""
     prop = await properties.get_property(db, property_id=property_id)
-    return PropertyPublic(**shown(prop, settings.zone))
+    return answer(PropertyPublic, prop, settings.zone)
 
 
-@router.patch("/{property_id}")
+@router.patch("/{property_id}", response_model=PropertyPublic)
 async def update_property(
     property_id: str, body: PropertyUpdate, db: DbDep, actor: ActorDep, settings: SettingsDep
-) -> PropertyPublic:
+) -> PublicModel:
     """Change a listing (admins)."""
     prop = await properties.update_property(db, actor=actor, property_id=property_id, changes=body)
-    return PropertyPublic(**shown(prop, settings.zone))
+    return answer(PropertyPublic, prop, settings.zone)

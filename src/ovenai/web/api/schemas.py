@@ -1,32 +1,120 @@
-"""Public shapes of the REST API (what clients receive)."""
+"""Public shapes of the REST API (what clients receive), derived from the domain records.
+
+Each public model is built by :func:`public_model` from its record: a dataclass of the
+domain, or an ORM row's columns. A field is therefore written once, on the record, and the
+fields a record keeps from clients are named beside the model as ``private``. :func:`answer`
+builds a model from a record and refuses a record whose fields are not exactly the model's
+plus its private ones, so a field is never dropped silently. The field lists clients rely
+on are recorded in tests/web/test_public_schemas.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
+import types
+from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model, model_validator
+
+from ovenai.audit import AuditRecord
+from ovenai.conversations import MessageError, MessageRecord
+from ovenai.leads import LeadRecord
+from ovenai.meetings import MeetingRecord
+from ovenai.models import Property
+from ovenai.pagination import Page
+from ovenai.privacy import ErasureReport, RequestRecord
 
 T = TypeVar("T")
+PublicT = TypeVar("PublicT", bound="PublicModel")
 
 
-def shown(record: Any, zone: tzinfo) -> dict[str, Any]:
-    """A record as plain values: times in the agency's zone, decimals as numbers."""
-    items = (
-        dataclasses.asdict(record).items()
-        if dataclasses.is_dataclass(record) and not isinstance(record, type)
-        else ((c.key, getattr(record, c.key)) for c in record.__table__.columns)
-    )
-    return {key: _value(value, zone) for key, value in items}
+class PublicModel(BaseModel):
+    """A public shape derived from a record type; ``private`` names the fields not shown."""
+
+    private: ClassVar[frozenset[str]] = frozenset()
 
 
-def _value(value: Any, zone: tzinfo) -> Any:
+def _record_fields(record: type[Any]) -> dict[str, Any]:
+    """A record's fields and their types, in order: a dataclass's fields or a row's columns."""
+    hints = get_type_hints(record)
+    if dataclasses.is_dataclass(record):
+        return {field.name: hints[field.name] for field in dataclasses.fields(record)}
+    # An ORM row: each column is annotated Mapped[type].
+    return {column.key: get_args(hints[column.key])[0] for column in record.__table__.columns}
+
+
+def _public_type(hint: Any) -> Any:
+    """Decimals are shown as JSON numbers, so the schema says number (in unions too)."""
+    if hint is Decimal:
+        return float
+    if get_origin(hint) in (Union, types.UnionType):
+        return functools.reduce(operator.or_, (_public_type(arg) for arg in get_args(hint)))
+    return hint
+
+
+def public_model(
+    record: type[Any],
+    name: str,
+    doc: str,
+    *,
+    private: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    base: type[PublicModel] = PublicModel,
+) -> type[PublicModel]:
+    """The public model of a record: its fields but the private ones, typed as the record's
+    (or as ``overrides`` says), after those of ``base``; `name` and `doc` appear in OpenAPI."""
+    hints = _record_fields(record)
+    hidden, changed = frozenset(private), dict(overrides or {})
+    unknown = (hidden | changed.keys()) - hints.keys()
+    if unknown:
+        raise TypeError(f"{name}: {record.__name__} has no field {sorted(unknown)}")
+    fields: dict[str, Any] = {
+        field: (changed.get(field, _public_type(hint)), ...)
+        for field, hint in hints.items()
+        if field not in hidden and field not in base.model_fields
+    }
+    model = create_model(name, __base__=base, __doc__=doc, __module__=__name__, **fields)
+    model.private = hidden
+    return model
+
+
+def answer(model: type[PublicT], record: Any, zone: tzinfo | None = None) -> PublicT:
+    """A record as its public model: times in `zone` (as stored when None), decimals as
+    numbers; TypeError if the record has a field the model neither shows nor hides."""
+    values = _plain(record)
+    _check_fits(model, type(record).__name__, values.keys() - model.private)
+    return model(**{key: _value(values[key], zone) for key in model.model_fields})
+
+
+def _check_fits(model: type[PublicModel], record_name: str, shown: set[str]) -> None:
+    if shown != model.model_fields.keys():
+        raise TypeError(
+            f"{model.__name__} does not fit {record_name}: record fields not shown "
+            f"{sorted(shown - model.model_fields.keys())}, model fields not in the record "
+            f"{sorted(model.model_fields.keys() - shown)}"
+        )
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return dataclasses.asdict(record)
+    return {column.key: getattr(record, column.key) for column in record.__table__.columns}
+
+
+def _value(value: Any, zone: tzinfo | None) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(zone)
+        return value if zone is None else value.astimezone(zone)
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_value(item, zone) for item in value)
+    if isinstance(value, dict):
+        return {key: _value(item, zone) for key, item in value.items()}
     return value
 
 
@@ -37,77 +125,24 @@ class PagePublic(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
-class LeadPublic(BaseModel):
-    """A lead."""
-
-    id: str
-    name: str | None
-    phone: str | None
-    bsuid: str | None
-    wa_id: str | None
-    username: str | None
-    profile_name: str | None
-    notes: str | None
-    language: str
-    source: str
-    stage: str
-    assigned_agent_id: str | None
-    property_id: str | None
-    want_city: str | None
-    want_area: str | None
-    want_rooms_min: float | None
-    want_rooms_max: float | None
-    want_size_min: int | None
-    want_budget_min: int | None
-    want_budget_max: int | None
-    engagement_score: int
-    opted_in_at: datetime | None
-    opt_in_source: str | None
-    opted_out_at: datetime | None
-    last_inbound_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+# Response models of derived items are built by these two functions, as mypy cannot
+# subscript a generic with a variable.
+def page_model(item: type[PublicModel]) -> type[PagePublic[Any]]:
+    """``PagePublic[item]``: the response model of a list in pages."""
+    generic: Any = PagePublic
+    page: type[PagePublic[Any]] = generic[item]
+    return page
 
 
-class PropertyPublic(BaseModel):
-    """A listing."""
-
-    id: str
-    title: str
-    city: str
-    area: str | None
-    address: str | None
-    rooms: float | None
-    size_m2: int | None
-    price: int | None
-    status: str
-    description: str | None
-    created_at: datetime
-    updated_at: datetime
+def list_model(item: type[PublicModel]) -> Any:
+    """``list[item]``: the response model of a whole list."""
+    return types.GenericAlias(list, (item,))
 
 
-class MeetingPublic(BaseModel):
-    """A viewing."""
-
-    id: str
-    lead_id: str
-    property_id: str | None
-    agent_id: str | None
-    starts_at: datetime
-    duration_minutes: int
-    status: str
-    notes: str | None
-    reminder_sent_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class MessageErrorPublic(BaseModel):
-    """Why Meta failed a message."""
-
-    code: int | None
-    title: str | None
-    detail: str | None
+def page_answer(model: type[PublicModel], page: Page[Any], zone: tzinfo) -> PagePublic[PublicModel]:
+    """A page of records as public models, with the cursor of the next."""
+    items = [answer(model, record, zone) for record in page.items]
+    return PagePublic(items=items, next_cursor=page.next_cursor)
 
 
 class StatusChangePublic(BaseModel):
@@ -116,36 +151,37 @@ class StatusChangePublic(BaseModel):
     status: str
     at: datetime
 
-
-class MessagePublic(BaseModel):
-    """One message of a conversation."""
-
-    id: str
-    direction: str
-    type: str
-    text: str | None
-    template: str | None
-    template_language: str | None
-    template_params: list[Any] | None
-    wa_message_id: str | None
-    context_wa_message_id: str | None
-    status: str
-    status_at: datetime
-    error: MessageErrorPublic | None
-    created_at: datetime
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        """Message records keep their history as (status, at) pairs."""
+        if isinstance(value, tuple):
+            status, at = value
+            return {"status": status, "at": at}
+        return value
 
 
-class MessageDetailPublic(MessagePublic):
-    """A message with its status history."""
-
-    lead_id: str
-    status_history: list[StatusChangePublic]
-
-
-def message_public(record: Any, zone: tzinfo) -> dict[str, Any]:
-    """A message record as API values, its history as objects."""
-    values = shown(record, zone)
-    values["status_history"] = [
-        {"status": status, "at": at.astimezone(zone)} for status, at in record.status_history
-    ]
-    return values
+LeadPublic = public_model(LeadRecord, "LeadPublic", "A lead.")
+PropertyPublic = public_model(Property, "PropertyPublic", "A listing.")
+MeetingPublic = public_model(MeetingRecord, "MeetingPublic", "A viewing.")
+MessageErrorPublic = public_model(MessageError, "MessageErrorPublic", "Why Meta failed a message.")
+MessagePublic = public_model(
+    MessageRecord,
+    "MessagePublic",
+    "One message of a conversation.",
+    # A conversation is listed under its lead, and the history is one message's detail.
+    private={"lead_id", "status_history"},
+    overrides={"error": MessageErrorPublic | None},
+)
+MessageDetailPublic = public_model(
+    MessageRecord,
+    "MessageDetailPublic",
+    "A message with its status history.",
+    overrides={"status_history": list[StatusChangePublic]},
+    base=MessagePublic,
+)
+RequestPublic = public_model(
+    RequestRecord, "RequestPublic", "A data-subject request and its deadline."
+)
+ErasurePublic = public_model(ErasureReport, "ErasurePublic", "What an erasure touched.")
+AuditPublic = public_model(AuditRecord, "AuditPublic", "One audit entry.")

@@ -1,0 +1,72 @@
+"""Connecting to a database: driver URLs and async engines set up for each backend.
+
+SQLite runs in WAL mode with foreign keys on and every transaction opened ``BEGIN
+IMMEDIATE``; PostgreSQL is used as is. Both databases (the data and the key store) are
+opened here, so this module sits below :mod:`ovenai.db` and :mod:`ovenai.keystore`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ovenai import dialects
+
+BUSY_TIMEOUT_S = 10  # how long SQLite waits for another transaction's write lock
+
+
+def async_url(url: str) -> str:
+    """The async-driver form of a database URL (aiosqlite / psycopg)."""
+    parsed = make_url(url)
+    if dialects.of_url(parsed) == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The sync-driver form of a database URL (sqlite3 / psycopg), used by migrations."""
+    parsed = make_url(url)
+    if dialects.of_url(parsed) == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (its legacy mode breaks
+    # SAVEPOINT); `_sqlite_begin` opens each transaction instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
+    # fail with SQLITE_BUSY_SNAPSHOT when another connection committed meanwhile.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for the URL; SQLite gets WAL mode and foreign keys on every connection."""
+    target = async_url(url)
+    if dialects.of_url(target) == "sqlite":
+        ensure_sqlite_dir(target)
+        engine = create_async_engine(target)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite file URL (SQLite creates the file, not its folder)."""
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)

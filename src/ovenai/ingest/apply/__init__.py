@@ -1,0 +1,1 @@
+"""The events of a batch of stored bodies applied exactly once, in one transaction."""

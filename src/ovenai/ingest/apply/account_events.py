@@ -1,0 +1,101 @@
+"""Template, account and out-of-band events: the template registry and the alerts.
+
+Alerts carry no personal data: ids, field names, Meta's event names and error codes only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import templates
+from ovenai.alerts import raise_alert
+from ovenai.events import (
+    AccountEvent,
+    PlatformErrorReport,
+    TemplateCategoryUpdate,
+    TemplateQualityUpdate,
+    TemplateStatusUpdate,
+    UnreadableItem,
+    WebhookEvent,
+)
+
+log = logging.getLogger("ovenai.ingest.apply.account_events")
+
+# (field, event) pairs worth waking someone for; any other account event is informational.
+CRITICAL_EVENTS = frozenset(
+    {
+        "ACCOUNT_DELETED",
+        "ACCOUNT_VIOLATION",
+        "ACCOUNT_RESTRICTION",
+        "DISABLED_UPDATE",
+        "ACCOUNT_OFFBOARDED",
+        "PARTNER_REMOVED",
+    }
+)
+WARNING_EVENTS = frozenset({"FLAGGED", "DOWNGRADE", "THROUGHPUT_UPGRADE", "ONBOARDING"})
+QUIET_FIELDS = frozenset({"smb_message_echoes", "smb_app_state_sync", "history", "security"})
+
+
+async def apply_account_side(session: AsyncSession, event: WebhookEvent) -> bool:
+    """Apply a template/account/error/unreadable event; False if it is not one of those."""
+    if isinstance(event, TemplateStatusUpdate):
+        await templates.apply_status_event(session, event)
+    elif isinstance(event, TemplateQualityUpdate):
+        await templates.apply_quality_event(session, event)
+    elif isinstance(event, TemplateCategoryUpdate):
+        await templates.apply_category_event(session, event)
+    elif isinstance(event, AccountEvent):
+        await _account(session, event)
+    elif isinstance(event, PlatformErrorReport):
+        await _platform_error(session, event)
+    elif isinstance(event, UnreadableItem):
+        log.warning("webhook %s item unreadable (%s): %s", event.field, event.item, event.problem)
+    else:
+        return False
+    return True
+
+
+async def _account(session: AsyncSession, event: AccountEvent) -> None:
+    if event.field in QUIET_FIELDS:
+        return
+    name = (event.event or "").upper()
+    severity = (
+        "critical" if name in CRITICAL_EVENTS else "warning" if name in WARNING_EVENTS else "info"
+    )
+    detail = _summary(event.value_json)
+    await raise_alert(
+        session,
+        kind=f"{event.field}:{name or 'update'}"[:64],
+        severity=severity,
+        message=f"WhatsApp {event.field} for WABA {event.waba_id}: {name or 'update'}{detail}",
+    )
+
+
+def _summary(value_json: str) -> str:
+    """Meta's non-personal fields of an account event, for the alert text."""
+    try:
+        value = orjson.loads(value_json)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    keep = (
+        *("display_phone_number", "current_limit", "max_daily_conversations_per_business"),
+        *("decision", "alert_type", "violation_info", "restriction_info", "ban_info"),
+    )
+    shown = {k: value[k] for k in keep if k in value}
+    return f" {orjson.dumps(shown).decode()}" if shown else ""
+
+
+async def _platform_error(session: AsyncSession, event: PlatformErrorReport) -> None:
+    error = event.error
+    await raise_alert(
+        session,
+        kind=f"whatsapp_error:{error.code}"[:64],
+        severity="warning",
+        message=f"WhatsApp reported error {error.code} ({error.title or error.message or ''}) "
+        f"for number {event.phone_number_id}",
+    )

@@ -1,0 +1,122 @@
+"""The stored events as a work queue: claiming, finishing, retrying and replaying.
+
+Two ways to own an event, both safe with several processes:
+
+* a batch is claimed and applied in ONE transaction (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, the single writer lock on SQLite): if the process dies, nothing of the batch
+  commits and the events are simply pending again;
+* one event at a time (after a batch failed) is claimed by a conditional UPDATE that sets a
+  lease (``claimed_until``) and counts the attempt, committed before the work, so a
+  poison event is seen to fail and is retried with backoff, then marked ``failed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import dialects
+from ovenai.columns import utcnow
+from ovenai.models import WebhookEvent
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A stored event owned by this process for now."""
+
+    id: str
+    received_at: datetime
+    key_bucket: str
+    body_enc: bytes | None
+    attempts: int
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    lease_free = or_(WebhookEvent.claimed_until.is_(None), WebhookEvent.claimed_until < now)
+    return and_(WebhookEvent.status == "pending", lease_free)
+
+
+_COLUMNS = (
+    WebhookEvent.id,
+    WebhookEvent.received_at,
+    WebhookEvent.key_bucket,
+    WebhookEvent.body_enc,
+    WebhookEvent.attempts,
+)
+
+
+async def lock_batch(session: AsyncSession, limit: int) -> list[Claimed]:
+    """Lock up to ``limit`` claimable events, oldest first, for this transaction."""
+    query = (
+        select(*_COLUMNS)
+        .where(_claimable(utcnow()))
+        .order_by(WebhookEvent.received_at, WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [Claimed(*row) for row in (await session.execute(query)).all()]
+
+
+async def lease_one(session: AsyncSession, event_id: str) -> Claimed | None:
+    """Take a lease on one event and count the attempt; None if someone else holds it."""
+    now = utcnow()
+    statement = (
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id, _claimable(now))
+        .values(claimed_until=now + LEASE, attempts=WebhookEvent.attempts + 1)
+        .returning(*_COLUMNS)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else Claimed(*row)
+
+
+async def finish(session: AsyncSession, event_ids: list[str]) -> None:
+    """Mark events processed."""
+    statement = (
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(event_ids))
+        .values(status="processed", processed_at=utcnow(), claimed_until=None, error=None)
+    )
+    await session.execute(statement)
+
+
+async def record_failure(
+    session: AsyncSession, claimed: Claimed, error: str, *, final: bool
+) -> str:
+    """Keep the error; retry later with backoff, or give up (``failed``) when final or tried out."""
+    give_up = final or claimed.attempts >= MAX_ATTEMPTS
+    backoff = timedelta(seconds=2 ** min(claimed.attempts, 10))
+    statement = (
+        update(WebhookEvent)
+        .where(WebhookEvent.id == claimed.id)
+        .values(
+            status="failed" if give_up else "pending",
+            claimed_until=None if give_up else utcnow() + backoff,
+            error=error[:2000],
+        )
+    )
+    await session.execute(statement)
+    return "failed" if give_up else "retry"
+
+
+async def requeue_since(session: AsyncSession, since: datetime) -> int:
+    """Make every event received at or after ``since`` pending again (for a replay)."""
+    statement = (
+        update(WebhookEvent)
+        .where(WebhookEvent.received_at >= since)
+        .values(status="pending", claimed_until=None, attempts=0, error=None)
+    )
+    result = await session.execute(statement)
+    return dialects.rowcount(result)
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many stored events are pending, processed and failed."""
+    query = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+    return {status: int(count) for status, count in (await session.execute(query)).all()}

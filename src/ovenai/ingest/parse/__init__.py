@@ -1,0 +1,1 @@
+"""A verified webhook body decoded into typed events (:mod:`ovenai.events`)."""

@@ -1,0 +1,310 @@
+"""The REST API's public shapes: derived from the domain records, never dropping a field.
+
+The recorded lists below ARE the contract clients rely on: each public schema's fields, in
+order, with their JSON types, and the schema each route answers with. A field added to a
+record reaches its public schema by itself (see ovenai.web.api.schemas), so it makes the
+first test fail until it is recorded here, or named private beside its schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from ovenai.conversations import MessageError, MessageRecord
+from ovenai.leads import LeadRecord
+from ovenai.web.api.schemas import (
+    LeadPublic,
+    MessageDetailPublic,
+    MessagePublic,
+    answer,
+    public_model,
+)
+
+ISRAEL = ZoneInfo("Asia/Jerusalem")
+WINTER_MORNING = datetime(2026, 12, 24, 8, 0, tzinfo=UTC)  # 10:00 in Israel
+
+LEAD_FIELDS = (
+    "id: string",
+    "name: string | null",
+    "phone: string | null",
+    "bsuid: string | null",
+    "wa_id: string | null",
+    "username: string | null",
+    "profile_name: string | null",
+    "notes: string | null",
+    "language: string",
+    "source: string",
+    "stage: string",
+    "assigned_agent_id: string | null",
+    "property_id: string | null",
+    "want_city: string | null",
+    "want_area: string | null",
+    "want_rooms_min: number | null",
+    "want_rooms_max: number | null",
+    "want_size_min: integer | null",
+    "want_budget_min: integer | null",
+    "want_budget_max: integer | null",
+    "engagement_score: integer",
+    "opted_in_at: date-time | null",
+    "opt_in_source: string | null",
+    "opted_out_at: date-time | null",
+    "last_inbound_at: date-time | null",
+    "created_at: date-time",
+    "updated_at: date-time",
+)
+MESSAGE_FIELDS = (
+    "id: string",
+    "direction: string",
+    "type: string",
+    "text: string | null",
+    "template: string | null",
+    "template_language: string | null",
+    "template_params: list[any] | null",
+    "wa_message_id: string | null",
+    "context_wa_message_id: string | null",
+    "status: string",
+    "status_at: date-time",
+    "error: MessageErrorPublic | null",
+    "created_at: date-time",
+)
+PUBLIC_SCHEMAS = {
+    "LeadPublic": LEAD_FIELDS,
+    "PropertyPublic": (
+        "id: string",
+        "title: string",
+        "city: string",
+        "area: string | null",
+        "address: string | null",
+        "rooms: number | null",
+        "size_m2: integer | null",
+        "price: integer | null",
+        "status: string",
+        "description: string | null",
+        "created_at: date-time",
+        "updated_at: date-time",
+    ),
+    "MeetingPublic": (
+        "id: string",
+        "lead_id: string",
+        "property_id: string | null",
+        "agent_id: string | null",
+        "starts_at: date-time",
+        "duration_minutes: integer",
+        "status: string",
+        "notes: string | null",
+        "reminder_sent_at: date-time | null",
+        "created_at: date-time",
+        "updated_at: date-time",
+    ),
+    "MessagePublic": MESSAGE_FIELDS,
+    "MessageDetailPublic": (
+        *MESSAGE_FIELDS,
+        "lead_id: string",
+        "status_history: list[StatusChangePublic]",
+    ),
+    "MessageErrorPublic": ("code: integer | null", "title: string | null", "detail: string | null"),
+    "StatusChangePublic": ("status: string", "at: date-time"),
+    "QueuedPublic": ("id: string", "status: string", "send_at: date-time | null"),
+    "RequestPublic": (
+        "id: string",
+        "kind: string",
+        "lead_id: string | null",
+        "requested_at: date-time",
+        "due_at: date-time",
+        "completed_at: date-time | null",
+        "requested_by: string",
+        "overdue: boolean",
+    ),
+    "ErasurePublic": (
+        "lead_id: string",
+        "messages: integer",
+        "meetings: integer",
+        "consent_events: integer",
+        "webhook_bodies: integer",
+        "rekeyed_hours: integer",
+    ),
+    "AuditPublic": (
+        "id: string",
+        "at: date-time",
+        "actor: string",
+        "action: string",
+        "subject_type: string",
+        "subject_id: string | null",
+        "details: object | null",
+    ),
+    "PagePublic_LeadPublic_": ("items: list[LeadPublic]", "next_cursor: string | null"),
+    "PagePublic_MeetingPublic_": ("items: list[MeetingPublic]", "next_cursor: string | null"),
+    "PagePublic_PropertyPublic_": ("items: list[PropertyPublic]", "next_cursor: string | null"),
+}
+ROUTE_ANSWERS = {
+    "POST /api/v1/leads 201": "LeadPublic",
+    "GET /api/v1/leads 200": "PagePublic_LeadPublic_",
+    "GET /api/v1/leads/{lead_id} 200": "LeadPublic",
+    "PATCH /api/v1/leads/{lead_id} 200": "LeadPublic",
+    "GET /api/v1/leads/{lead_id}/messages 200": "list[MessagePublic]",
+    "POST /api/v1/leads/{lead_id}/messages 202": "QueuedPublic",
+    "POST /api/v1/properties 201": "PropertyPublic",
+    "GET /api/v1/properties 200": "PagePublic_PropertyPublic_",
+    "GET /api/v1/properties/{property_id} 200": "PropertyPublic",
+    "PATCH /api/v1/properties/{property_id} 200": "PropertyPublic",
+    "POST /api/v1/meetings 201": "MeetingPublic",
+    "GET /api/v1/meetings 200": "PagePublic_MeetingPublic_",
+    "GET /api/v1/meetings/{meeting_id} 200": "MeetingPublic",
+    "PATCH /api/v1/meetings/{meeting_id} 200": "MeetingPublic",
+    "GET /api/v1/messages/{message_id} 200": "MessageDetailPublic",
+    "POST /api/v1/privacy/erase 200": "ErasurePublic",
+    "GET /api/v1/privacy/requests 200": "list[RequestPublic]",
+    "POST /api/v1/privacy/requests 201": "RequestPublic",
+    "GET /api/v1/audit 200": "list[AuditPublic]",
+}
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    """A JSON schema in short: its type, a referenced schema's name, or a union of them."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[1]
+    if "anyOf" in schema:
+        return " | ".join(_kind(option) for option in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"list[{_kind(schema['items']) if schema['items'] else 'any'}]"
+    if schema.get("format") == "date-time":
+        return "date-time"
+    return str(schema["type"])
+
+
+@pytest.fixture
+def openapi(anonymous: httpx.Client) -> dict[str, Any]:
+    """The OpenAPI document the server publishes."""
+    answer = anonymous.get("/api/v1/openapi.json")
+    assert answer.status_code == 200
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def test_each_public_schema_has_the_fields_and_types_clients_rely_on(
+    openapi: dict[str, Any],
+) -> None:
+    schemas = openapi["components"]["schemas"]
+    public = {name: schema for name, schema in schemas.items() if "Public" in name}
+    shown = {
+        name: tuple(f"{field}: {_kind(value)}" for field, value in schema["properties"].items())
+        for name, schema in public.items()
+    }
+    assert shown == PUBLIC_SCHEMAS
+    for name, schema in public.items():
+        assert schema["required"] == list(schema["properties"]), f"{name}: all fields required"
+
+
+def test_each_route_answers_with_its_public_schema(openapi: dict[str, Any]) -> None:
+    answers = {
+        f"{method.upper()} {path} {status}": _kind(
+            response["content"]["application/json"]["schema"]
+        )
+        for path, operations in openapi["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+        and "schema" in response.get("content", {}).get("application/json", {})
+    }
+    assert answers == ROUTE_ANSWERS
+
+
+def _lead() -> LeadRecord:
+    unset: dict[str, Any] = {field.name: None for field in dataclasses.fields(LeadRecord)}
+    values = {
+        "id": "lead-1",
+        "language": "he",
+        "source": "manual",
+        "stage": "new",
+        "engagement_score": 0,
+        "want_rooms_min": Decimal("3.5"),
+        "created_at": WINTER_MORNING,
+        "updated_at": WINTER_MORNING,
+    }
+    return LeadRecord(**unset | values)
+
+
+@dataclass(frozen=True)
+class GrownLead(LeadRecord):
+    """A lead record with a field its public schema was not derived from."""
+
+    favourite_colour: str | None = None
+
+
+def test_a_record_field_the_schema_neither_shows_nor_hides_fails_loudly() -> None:
+    grown = GrownLead(**dataclasses.asdict(_lead()), favourite_colour="blue")
+    with pytest.raises(TypeError, match=r"LeadPublic does not fit GrownLead.*favourite_colour"):
+        answer(LeadPublic, grown, ISRAEL)
+
+
+def test_a_field_added_to_a_record_reaches_the_model_derived_from_it() -> None:
+    grown = GrownLead(**dataclasses.asdict(_lead()), favourite_colour="blue")
+    model = public_model(GrownLead, "GrownLeadPublic", "A lead.")
+    assert list(model.model_fields) == [*LeadPublic.model_fields, "favourite_colour"]
+    assert answer(model, grown, ISRAEL).model_dump()["favourite_colour"] == "blue"
+
+
+def test_a_field_named_private_is_left_out_of_the_model_and_its_answers() -> None:
+    grown = GrownLead(**dataclasses.asdict(_lead()), favourite_colour="blue")
+    model = public_model(GrownLead, "GrownLeadPublic", "A lead.", private={"favourite_colour"})
+    assert "favourite_colour" not in answer(model, grown, ISRAEL).model_dump()
+
+
+def test_a_private_or_overridden_name_the_record_lacks_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"LeadRecord has no field \['favorite_color'\]"):
+        public_model(LeadRecord, "LeadPublic", "A lead.", private={"favorite_color"})
+    with pytest.raises(TypeError, match=r"LeadRecord has no field \['colour'\]"):
+        public_model(LeadRecord, "LeadPublic", "A lead.", overrides={"colour": str})
+
+
+def test_an_answer_shows_times_in_the_zone_given_and_decimals_as_numbers() -> None:
+    shown = answer(LeadPublic, _lead(), ISRAEL).model_dump(mode="json")
+    assert shown["created_at"] == "2026-12-24T10:00:00+02:00"
+    assert shown["want_rooms_min"] == 3.5
+    stored = answer(LeadPublic, _lead(), None).model_dump(mode="json")
+    assert stored["created_at"] == "2026-12-24T08:00:00Z"
+
+
+def _message() -> MessageRecord:
+    later = WINTER_MORNING.replace(minute=5)
+    return MessageRecord(
+        id="message-1",
+        lead_id="lead-1",
+        direction="outbound",
+        type="text",
+        text="שלום",
+        template=None,
+        template_language=None,
+        template_params=None,
+        wa_message_id="wamid.1",
+        context_wa_message_id=None,
+        status="failed",
+        status_at=later,
+        status_history=[("created", WINTER_MORNING), ("failed", later)],
+        error=MessageError(131026, "Message undeliverable", None),
+        created_at=WINTER_MORNING,
+    )
+
+
+def test_a_conversation_message_leaves_out_its_lead_and_history() -> None:
+    shown = answer(MessagePublic, _message(), ISRAEL).model_dump(mode="json")
+    assert list(shown) == [entry.split(":")[0] for entry in MESSAGE_FIELDS]
+    assert shown["error"] == {"code": 131026, "title": "Message undeliverable", "detail": None}
+
+
+def test_a_message_detail_shows_its_history_in_the_zone_given() -> None:
+    shown = answer(MessageDetailPublic, _message(), ISRAEL).model_dump(mode="json")
+    assert shown["lead_id"] == "lead-1"
+    assert shown["status_history"] == [
+        {"status": "created", "at": "2026-12-24T10:00:00+02:00"},
+        {"status": "failed", "at": "2026-12-24T10:05:00+02:00"},
+    ]
