@@ -214,12 +214,17 @@ class IgnoredChange(_Event, frozen=True, kw_only=True, tag="ignored_change"):
 
 
 class UnreadableItem(_Event, frozen=True, kw_only=True, tag="unreadable_item"):
-    """A message, status or change whose shape we could not read; kept raw for a human."""
+    """A message, status or change whose shape we could not read; kept raw for a human.
+
+    ``item`` names what failed (entry, change, message, status, user_preference, error);
+    ``path`` where in the body, as ``$.entry[0].changes[1].value.messages[2]``.
+    """
 
     field: str
     item: str
     raw_json: str
     problem: str
+    path: str = "$"
 
 
 WebhookEvent = (
