@@ -2,12 +2,13 @@
 
 A restructuring must not cost speed. This runs the figures of bench/README.md (webhook
 acknowledgement on SQLite and PostgreSQL, outbound capped and uncapped on both) for an
-earlier commit and for the working tree, taking turns round by round so that both sides see
-the same state of the (shared, drifting) machine, and prints each figure's median and range:
+earlier commit and for the working tree (or a later commit), taking turns round by round so
+that both sides see the same state of the (shared, drifting) machine, and prints each
+figure's median and range:
 
-    .venv/bin/python -m bench.compare --base 75bc699 --rounds 3
+    .venv/bin/python -m bench.compare --base 75bc699 --rounds 3 [--after COMMIT]
 
-The earlier commit is unpacked with ``git archive`` (src, bench, migrations) into a
+Each commit is unpacked with ``git archive`` (src, bench, migrations) into a
 temporary folder and run with the same interpreter and installed packages, its own code
 first on ``PYTHONPATH``; its benchmark scripts are its own, so each side measures itself the
 way it did at the time.
@@ -124,14 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     """Alternate base and working tree for every benchmark; print medians and ranges."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the earlier commit (e.g. 75bc699)")
+    parser.add_argument("--after", help="a later commit instead of the working tree")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="run only benchmarks whose label contains this")
     args = parser.parse_args(argv)
     chosen = [b for b in BENCHMARKS if not args.only or args.only in b.label]
     figures: dict[tuple[str, str], list[float]] = {}
     print(f"box loop before: {box_speed_s()} s", flush=True)
-    with tempfile.TemporaryDirectory(prefix="ovenai-base-") as folder:
-        trees = {"before": unpack(args.base, Path(folder)), "after": ROOT}
+    with tempfile.TemporaryDirectory(prefix="ovenai-compare-") as folder:
+        before = unpack(args.base, Path(folder) / "before")
+        after = unpack(args.after, Path(folder) / "after") if args.after else ROOT
+        trees = {"before": before, "after": after}
         for round_number in range(1, args.rounds + 1):
             for benchmark in chosen:
                 for side, tree in trees.items():
@@ -139,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
                     figures.setdefault((benchmark.label, side), []).append(figure)
                     print(f"round {round_number} {side:6} {benchmark.label}: {figure:,.0f}")
     print(f"box loop after: {box_speed_s()} s\n")
-    print(f"| figure | before ({args.base}) | after (working tree) |\n| --- | --- | --- |")
+    later = args.after or "working tree"
+    print(f"| figure | before ({args.base}) | after ({later}) |\n| --- | --- | --- |")
     for benchmark in chosen:
-        before, after = figures[(benchmark.label, "before")], figures[(benchmark.label, "after")]
-        print(f"| {benchmark.label} | {_spread(before)} | {_spread(after)} |")
+        old, new = figures[(benchmark.label, "before")], figures[(benchmark.label, "after")]
+        print(f"| {benchmark.label} | {_spread(old)} | {_spread(new)} |")
     return 0
 
 
