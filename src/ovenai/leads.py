@@ -255,10 +255,7 @@ async def _apply_sealed(
 ) -> None:
     sealed: dict[LeadColumn, str | None] = {k: given[k] for k in ("name", "notes") if k in given}
     if "phone" in given:
-        phone = phones.normalize(given["phone"]) if given["phone"] else None
-        if phone and await _phone_taken(session, vault, phone, lead.id):
-            raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
-        sealed["phone"] = phone
+        sealed |= await _phone_change(session, vault, lead, given["phone"])
     if not sealed:
         return
     key = await vault.key("lead", lead.id)
@@ -266,6 +263,34 @@ async def _apply_sealed(
     lead.updated_at = utcnow()
     if "name" in sealed:
         await _set_name_tokens(session, vault, lead.id, sealed["name"])
+
+
+async def _phone_change(
+    session: AsyncSession, vault: Vault, lead: Lead, raw: str | None
+) -> dict[LeadColumn, str | None]:
+    """The sealed fields an agent's new phone changes: the phone and the wa_id behind it.
+
+    Sends go to the wa_id before the phone (:func:`ovenai.outbox.rules.recipient_of`), so
+    a phone the agent changes or clears takes the wa_id with it, as a new lead's phone
+    gives it; the same phone again leaves the wa_id (one WhatsApp announced since stays).
+    A wa_id another lead holds stays that lead's: this one is then written to at its phone.
+    """
+    phone = phones.normalize(raw) if raw else None
+    if (vault.index("phone", phone) if phone else None) == lead.phone_index:
+        return {"phone": phone}
+    if phone and await _phone_taken(session, vault, phone, lead.id):
+        raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
+    wa_id = phones.to_wa_id(phone) if phone else None
+    if wa_id and await _wa_id_taken(session, vault, wa_id, lead.id):
+        wa_id = None
+    return {"phone": phone, "wa_id": wa_id}
+
+
+async def _wa_id_taken(session: AsyncSession, vault: Vault, wa_id: str, lead_id: str) -> bool:
+    query = select(func.count()).where(
+        Lead.wa_id_index == vault.index("wa_id", wa_id), Lead.id != lead_id
+    )
+    return bool(await session.scalar(query))
 
 
 async def list_leads(

@@ -51,6 +51,13 @@ WEBHOOK_ITEMS = Counter(
     ["kind", "outcome"],
 )
 
+WEBHOOK_UNREADABLE_ITEMS = Counter(
+    "ovenai_webhook_unreadable_items_total",
+    "Items of processed bodies that could not be read, by item (entry, change, message, "
+    "status...) and change field; a body processed again counts its items again.",
+    ["item", "field"],
+)
+
 WEBHOOK_APPLY_LATENCY = Histogram(
     "ovenai_webhook_apply_delay_seconds",
     "Time from receiving a webhook body to having applied it.",

@@ -21,6 +21,7 @@ from ovenai.outbox.bucket_store import DatabaseBuckets
 from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.dispatcher import Dispatcher
 from ovenai.outbox.retry import RetryPolicy
+from ovenai.sealing import LeadColumn
 from ovenai.simulator import SimulatorConfig
 from support.simulator import (  # noqa: F401  (fixtures used by these tests)
     client,
@@ -37,6 +38,7 @@ PHONE_ID = "100000000000001"
 WABA_ID = "200000000000001"
 SIM = SimulatorConfig(
     access_token=TOKEN,
+    app_secret="test-app-secret",  # the live server's (tests/conftest.py): webhooks reach it
     phone_number_id=PHONE_ID,
     business_account_id=WABA_ID,
     mps_cap=None,
@@ -97,13 +99,15 @@ async def make_lead(
     opted_out: bool = False,
     name: str = "נועה כהן",
 ) -> LeadRecord:
-    """A lead (phone, or BSUID only), who last wrote at ``wrote_at``."""
+    """A lead (a phone; a BSUID only; or a BSUID and the phone given), who last wrote at
+    ``wrote_at``."""
     async with db.session() as session:
         data = LeadCreate(name=name, phone=phone or new_phone(), language=language)
         lead = await add_lead(session, db.vault, actor=Actor.system(), data=data)
         if bsuid is not None:
             key = await db.vault.key("lead", lead.id)
-            seal_identity(db.vault, lead, key, {"phone": None, "wa_id": None, "bsuid": bsuid})
+            numbers: dict[LeadColumn, str | None] = {} if phone else {"phone": None, "wa_id": None}
+            seal_identity(db.vault, lead, key, {"bsuid": bsuid, **numbers})
         lead.last_inbound_at = wrote_at
         lead.opted_out_at = utcnow() if opted_out else None
         await session.commit()

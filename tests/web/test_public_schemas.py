@@ -140,6 +140,21 @@ PUBLIC_SCHEMAS = {
         "subject_id: string | null",
         "details: object | null",
     ),
+    "ItemFailurePublic": (
+        "item: string",
+        "field: string",
+        "path: string",
+        "problem: string",
+        "first_seen: date-time",
+        "last_seen: date-time",
+    ),
+    "FailedBodyPublic": (
+        "id: string",
+        "received_at: date-time",
+        "status: string",
+        "error: string | null",
+        "items: list[ItemFailurePublic]",
+    ),
     "PagePublic_LeadPublic_": ("items: list[LeadPublic]", "next_cursor: string | null"),
     "PagePublic_MeetingPublic_": ("items: list[MeetingPublic]", "next_cursor: string | null"),
     "PagePublic_PropertyPublic_": ("items: list[PropertyPublic]", "next_cursor: string | null"),
@@ -164,6 +179,7 @@ ROUTE_ANSWERS = {
     "GET /api/v1/privacy/requests 200": "list[RequestPublic]",
     "POST /api/v1/privacy/requests 201": "RequestPublic",
     "GET /api/v1/audit 200": "list[AuditPublic]",
+    "GET /api/v1/webhooks/failures 200": "list[FailedBodyPublic]",
 }
 
 

@@ -107,9 +107,14 @@ async def record_failure(
 
 async def requeue_since(session: AsyncSession, since: datetime) -> int:
     """Make every event received at or after ``since`` pending again (for a replay)."""
+    return await requeue_where(session, WebhookEvent.received_at >= since)
+
+
+async def requeue_where(session: AsyncSession, condition: ColumnElement[bool]) -> int:
+    """Make the events matching ``condition`` pending again, attempts reset; how many."""
     statement = (
         update(WebhookEvent)
-        .where(WebhookEvent.received_at >= since)
+        .where(condition)
         .values(status="pending", claimed_until=None, attempts=0, error=None)
     )
     result = await session.execute(statement)

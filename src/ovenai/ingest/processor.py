@@ -24,6 +24,10 @@ Receiving and processing are decoupled by the event store (``webhook_events``)::
    under a committed lease that counts the attempt (:mod:`ovenai.ingest.backlog`), so
    one poison body is kept with its error (retried with backoff, then ``failed``) and
    never blocks the others. A body that is not a webhook envelope fails at once.
+   An item that cannot be read (an :class:`~ovenai.events.UnreadableItem`) does not fail
+   its body: the sound items apply and the body's failed items are recorded in the same
+   transaction (:mod:`ovenai.ingest.failures`); only a body of which nothing could be read
+   fails, at once (no retry reads it differently; a replay by a newer version may).
 4. **Exactly once.** Each item's dedupe key is claimed in ``applied_items`` in the same
    transaction as its effects (:mod:`ovenai.ingest.apply.batch`); statuses are kept once per
    (wamid, status) in ``status_events``. Meta's retries and duplicate deliveries, replays
@@ -50,18 +54,26 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ovenai import dialects, hooks
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import CryptoError, ServiceUnavailable
-from ovenai.ingest import backlog
+from ovenai.events import WebhookEvent
+from ovenai.ingest import backlog, failures
 from ovenai.ingest.apply.batch import Body, Outcome, apply_bodies
 from ovenai.ingest.apply.delivery_statuses import apply_waiting
 from ovenai.ingest.backlog import Claimed
 from ovenai.ingest.errors import MalformedPayload
 from ovenai.ingest.parse.body_parser import parse_webhook
 from ovenai.ingest.receive.hour_keys import open_body
-from ovenai.metrics import WEBHOOK_APPLY_LATENCY, WEBHOOK_ITEMS, WEBHOOK_PROCESSED
+from ovenai.metrics import (
+    WEBHOOK_APPLY_LATENCY,
+    WEBHOOK_ITEMS,
+    WEBHOOK_PROCESSED,
+    WEBHOOK_UNREADABLE_ITEMS,
+)
 
 log = logging.getLogger("ovenai.ingest.processor")
 
@@ -83,6 +95,8 @@ class Report:
     retried: int = 0
     failed: int = 0
     items: Counter[str] = field(default_factory=Counter)
+    unreadable: int = 0
+    """Items of the processed and failed bodies that could not be read."""
 
 
 @dataclass
@@ -157,9 +171,7 @@ class Processor:
                     return 0
                 bodies, broken = await self._read(claimed)
                 outcome = await apply_bodies(session, self.db.vault, bodies)
-                await backlog.finish(session, [body.event_id for body in bodies])
-                for event, error in broken:
-                    await backlog.record_failure(session, event, error, final=True)
+                failed = await _settle(session, claimed, bodies, broken)
                 await session.commit()
         except ServiceUnavailable:
             raise
@@ -169,7 +181,7 @@ class Processor:
             log.warning("a batch of %d webhook bodies failed (%s); one by one", len(claimed), exc)
             await self._one_by_one(claimed, report)
             return len(claimed)
-        self._count(report, claimed, outcome, failed=len(broken))
+        self._count(report, claimed, outcome, failed=failed)
         return len(claimed)
 
     async def _read(
@@ -204,16 +216,16 @@ class Processor:
             return
         try:
             async with self.db.session() as session:
-                body = await self._parse(event)
-                outcome = await apply_bodies(session, self.db.vault, [body])
-                await backlog.finish(session, [event_id])
+                bodies, broken = await self._read([event])
+                outcome = await apply_bodies(session, self.db.vault, bodies)
+                failed = await _settle(session, [event], bodies, broken)
                 await session.commit()
         except ServiceUnavailable:
             raise
         except Exception as exc:
             await self._keep_error(event, exc, report)
             return
-        self._count(report, [event], outcome, failed=0)
+        self._count(report, [event], outcome, failed=failed)
 
     async def _keep_error(self, event: Claimed, exc: Exception, report: Report) -> None:
         log.warning("webhook body %s failed: %s: %s", event.id, type(exc).__name__, exc)
@@ -243,6 +255,9 @@ class Processor:
             report.items[kind] += count
         for kind, count in outcome.duplicates.items():
             WEBHOOK_ITEMS.labels(kind=kind, outcome="duplicate").inc(count)
+        for (item, change_field), count in outcome.unreadable.items():
+            WEBHOOK_UNREADABLE_ITEMS.labels(item=item, field=change_field).inc(count)
+            report.unreadable += count
 
     async def apply_waiting_statuses(self) -> int:
         """Apply statuses whose outbound message appeared after them; how many messages moved."""
@@ -251,6 +266,43 @@ class Processor:
             await hooks.run_after_status(session, refreshed.changes)
             await session.commit()
         return len(refreshed.changes)
+
+
+async def _settle(
+    session: AsyncSession,
+    claimed: Sequence[Claimed],
+    bodies: Sequence[Body],
+    broken: Sequence[tuple[Claimed, str]],
+) -> int:
+    """Record each body's failed items, finish the bodies that applied, fail the others.
+
+    Returns how many bodies failed: those that are not webhooks or do not decrypt, and those
+    of which nothing could be read.
+    """
+    found: dict[str, Sequence[WebhookEvent]] = {body.event_id: body.items for body in bodies}
+    found |= {event.id: () for event, _ in broken}  # none now: clear what an earlier run found
+    await failures.record(session, found)
+    unreadable = _nothing_readable(claimed, bodies)
+    unusable = {event.id for event, _ in unreadable}
+    done = [body.event_id for body in bodies if body.event_id not in unusable]
+    if done:
+        await backlog.finish(session, done)
+    for event, error in [*broken, *unreadable]:
+        log.warning("webhook body %s failed: %s", event.id, error)
+        await backlog.record_failure(session, event, error, final=True)
+    return len(broken) + len(unreadable)
+
+
+def _nothing_readable(
+    claimed: Sequence[Claimed], bodies: Sequence[Body]
+) -> list[tuple[Claimed, str]]:
+    """The bodies of which nothing could be read, each with the error that summarises them."""
+    of = {event.id: event for event in claimed}
+    return [
+        (of[body.event_id], failures.summary(body.items))
+        for body in bodies
+        if failures.nothing_readable(body.items)
+    ]
 
 
 async def run_processor(db: Database, stop: asyncio.Event) -> None:

@@ -23,7 +23,12 @@ from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
 from ovenai.models.operations import Alert, JobLock, RateBucket, ReachedUser, SystemFlag
 from ovenai.models.people import ApiToken, User
 from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
-from ovenai.models.webhooks import AppliedItem, WebhookEvent, WebhookEventLead
+from ovenai.models.webhooks import (
+    AppliedItem,
+    WebhookEvent,
+    WebhookEventLead,
+    WebhookItemFailure,
+)
 
 __all__ = [
     "Alert",
@@ -55,4 +60,5 @@ __all__ = [
     "User",
     "WebhookEvent",
     "WebhookEventLead",
+    "WebhookItemFailure",
 ]

@@ -50,3 +50,24 @@ class AppliedItem(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     event_id: Mapped[str | None] = mapped_column(String(36))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookItemFailure(Base):
+    """An item of a stored body that could not be read: where and why, never its content.
+
+    ``problem`` is the parser's message, which names paths and types; the item itself (it may
+    hold names and texts) stays only in the sealed body, which a replay reads again.
+    """
+
+    __tablename__ = "webhook_item_failures"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    item: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))
+    problem: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -65,16 +65,18 @@ class Claimed(NamedTuple):
     text_enc: bytes | None
     template_params_enc: bytes | None
     payload_enc: bytes | None
-    phone_enc: bytes | None
     bsuid_enc: bytes | None
+    wa_id_enc: bytes | None
+    phone_enc: bytes | None
     opted_out: bool | None
     last_inbound_at: datetime | None
     erased: bool | None
 
 
 _LEAD_FIELDS = {  # only whether a lead opted out or was erased matters here, not when
-    "phone_enc": _LEADS.c.phone_enc,
     "bsuid_enc": _LEADS.c.bsuid_enc,
+    "wa_id_enc": _LEADS.c.wa_id_enc,
+    "phone_enc": _LEADS.c.phone_enc,
     "opted_out": _LEADS.c.opted_out_at.is_not(None),
     "last_inbound_at": _LEADS.c.last_inbound_at,
     "erased": _LEADS.c.erased_at.is_not(None),
@@ -100,6 +102,7 @@ class Job:
     preview_url: bool = False
     to: str | None = None
     recipient: str | None = None
+    fallback_to: str | None = None  # the lead's number, if Meta refuses the BSUID (131062)
     window_open: bool = False
     problem: str | None = None  # why it must fail without a call (rules changed meanwhile)
     send_by: float = math.inf  # event-loop time after which it must not be sent on this claim
@@ -108,6 +111,13 @@ class Job:
     def business_initiated(self) -> bool:
         """A template outside the service window: it counts toward the messaging limit."""
         return self.kind == "template" and not self.window_open
+
+    def fall_back_to_number(self) -> bool:
+        """Address the lead's number instead of its BSUID; False if none is left to try."""
+        if self.fallback_to is None:
+            return False
+        self.to, self.recipient, self.fallback_to = self.fallback_to, None, None
+        return True
 
 
 def _due() -> tuple[Any, Any]:
@@ -269,14 +279,20 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> N
 def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: datetime) -> None:
     job.window_open = rules.window_open(row.last_inbound_at, now)
     try:
-        address = rules.recipient_of(
-            cipher.open("phone", row.phone_enc), cipher.open("bsuid", row.bsuid_enc)
-        )
+        address = _address(row, cipher)
     except rules.NoWhatsAppIdentity as exc:
         job.problem = exc.message
         return
-    job.to, job.recipient = address.to, address.recipient
+    job.to, job.recipient, job.fallback_to = address.to, address.recipient, address.fallback_to
     if job.kind == "text" and not job.window_open:
         job.problem = rules.OutsideServiceWindow(row.last_inbound_at).message
     elif row.opted_out and (job.category or "").upper() == rules.MARKETING:
         job.problem = rules.LeadOptedOut(job.template_name or "template").message
+
+
+def _address(row: Claimed, cipher: RowCipher[LeadColumn]) -> rules.Recipient:
+    """Where the lead's message goes (:func:`rules.recipient_of`), from its sealed ids."""
+    wa_id = cipher.open("wa_id", row.wa_id_enc)
+    # Beside a wa_id the phone is never written to, so it is not opened at all.
+    phone = None if wa_id else cipher.open("phone", row.phone_enc)
+    return rules.recipient_of(bsuid=cipher.open("bsuid", row.bsuid_enc), wa_id=wa_id, phone=phone)

@@ -11,7 +11,8 @@ One :meth:`Dispatcher.step` is "process one batch, return whether there was work
    ``concurrency`` requests in flight;
 5. each send's outcome is recorded after the call (``outcomes.Recorder``), and failures
    follow :mod:`ovenai.outbox.retry`; an invalid token pauses all sending
-   (:mod:`ovenai.outbox.pause`).
+   (:mod:`ovenai.outbox.pause`); a BSUID Meta refuses (131062) is tried once as the
+   lead's number.
 
 :meth:`Dispatcher.run` repeats steps while sends are in flight, until told to stop; then it
 stops claiming, lets in-flight sends finish, gives back what it has not sent, and flushes.
@@ -38,7 +39,7 @@ from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.outcomes import Recorder
 from ovenai.outbox.pacing import Pacer, Unpaced
 from ovenai.outbox.pause import PAUSED_HOLD_S, PauseCache
-from ovenai.outbox.retry import Action, Verdict
+from ovenai.outbox.retry import BSUID_REFUSED_CODE, Action, Verdict
 from ovenai.outbox.send_line import SendLine
 
 log = logging.getLogger("ovenai.outbox")
@@ -230,6 +231,9 @@ class Dispatcher:
         )
 
     async def _failed(self, job: Job, exc: CloudApiFailure) -> None:
+        if exc.code == BSUID_REFUSED_CODE and job.fall_back_to_number():
+            self.line.make_ready(job, first=True)  # to the number, at the next free slot
+            return
         verdict = self.config.policy.decide(exc, job.attempts, self.rng)
         if verdict.action is Action.PAUSE:
             await self.pause.pause(code=exc.code, reason=exc.message)

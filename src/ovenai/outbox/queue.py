@@ -97,7 +97,7 @@ async def enqueue_text(
 ) -> Message:
     """Queue free text to a lead (window checked now and again before it leaves)."""
     rules.check_free_text(lead.last_inbound_at, send_at or utcnow())
-    rules.recipient_of(lead.phone, lead.bsuid)
+    rules.recipient_of(bsuid=lead.bsuid, wa_id=lead.wa_id, phone=lead.phone)
     message = _new_outbound(
         lead.id, "text", send_at, sent_by_id=sent_by_id, idempotency_key=idempotency_key
     )
@@ -120,7 +120,7 @@ async def enqueue_template(
 ) -> Message:
     """Queue a checked template send (see :func:`ovenai.templates.prepare_send`)."""
     rules.check_category(prepared.category, lead.opted_out_at, prepared.name)
-    rules.recipient_of(lead.phone, lead.bsuid)
+    rules.recipient_of(bsuid=lead.bsuid, wa_id=lead.wa_id, phone=lead.phone)
     message = _new_outbound(
         lead.id,
         "template",

@@ -13,7 +13,10 @@ Only where retrying can help, by Meta's reading of each code (Cloud API › Supp
 * ``DEFERRED`` (368, 131048, 131049, 132015 ...): quality and policy signals; retrying
   aggressively worsens the account's standing. Only codes with a documented wait are tried
   once more after it (131049 not before 24 h); the others fail at once for a human.
-* ``PERMANENT``: fail at once with Meta's code, title and details.
+* ``PERMANENT``: fail at once with Meta's code, title and details. One exception: 131062
+  (Meta does not take a BSUID recipient for this message) is sent once more, at its next
+  sending slot, to the lead's number when it has one (the dispatcher;
+  ``claims.Job.fall_back_to_number``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ DEFERRED_WAIT_S: dict[int, float] = {
     134101: 600.0,
 }
 PAIR_LIMIT_CODE = 131056
+# Meta refuses a business-scoped user id as the recipient of this message (Error codes).
+BSUID_REFUSED_CODE = 131062
 THROUGHPUT_CODE = 130429
 # 131056: Meta's advice is to wait 4^X seconds for that user, X the failures so far; the
 # exponent stops at 6 only to keep the number small (cap_s cuts the wait long before).

@@ -5,7 +5,11 @@
   template.
 * Marketing templates never to a lead who opted out (Meta: Webhooks › user_preferences, error
   131050); utility templates still may go.
-* Send to the phone number, or to the BSUID when the lead has none (Business-scoped user IDs).
+* Send to the identity Meta confirmed last (Cloud API › Business-scoped user IDs; Webhooks ›
+  messages webhook › system messages): the BSUID (``recipient``), else the newest ``wa_id``,
+  else the phone an agent entered (both in ``to``, with a ``+``). A user's number change
+  replaces the ``wa_id`` and drops the BSUID of the old number, so an agent's phone for a
+  number the user left is never written to.
 * The template's language follows the lead's (the registry falls back to the other one).
 """
 
@@ -47,7 +51,7 @@ class LeadOptedOut(Conflict):
 
 
 class NoWhatsAppIdentity(Conflict):
-    """The lead has neither a phone number nor a BSUID to send to."""
+    """The lead has no BSUID, WhatsApp id or phone number to send to."""
 
     def __init__(self) -> None:
         super().__init__("the lead has no phone number and no WhatsApp user id to send to")
@@ -55,10 +59,15 @@ class NoWhatsAppIdentity(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """Where a message goes: ``to`` (phone, E.164) or ``recipient`` (a BSUID)."""
+    """Where a message goes: ``to`` (a number, E.164) or ``recipient`` (a BSUID).
+
+    ``fallback_to`` is the lead's number when the message goes to a BSUID: Meta refuses a
+    BSUID recipient for some messages (131062), and the send then tries the number once.
+    """
 
     to: str | None = None
     recipient: str | None = None
+    fallback_to: str | None = None
 
 
 def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
@@ -78,13 +87,26 @@ def check_category(category: str | None, opted_out_at: datetime | None, template
         raise LeadOptedOut(template)
 
 
-def recipient_of(phone: str | None, bsuid: str | None) -> Recipient:
-    """The phone number when known (with its ``+``), else the BSUID."""
-    if phone:
-        return Recipient(to=phone if phone.startswith("+") else f"+{phone}")
+def recipient_of(*, bsuid: str | None, wa_id: str | None, phone: str | None) -> Recipient:
+    """The BSUID, else the wa_id, else the phone (numbers with their ``+``)."""
+    number = number_of(wa_id, phone)
     if bsuid:
-        return Recipient(recipient=bsuid)
+        return Recipient(recipient=bsuid, fallback_to=number)
+    if number:
+        return Recipient(to=number)
     raise NoWhatsAppIdentity()
+
+
+def number_of(wa_id: str | None, phone: str | None) -> str | None:
+    """The number to write to: WhatsApp's id of the user, else the phone; with a ``+``.
+
+    Without the ``+`` Meta may read the number as local to the business's own country
+    (Cloud API › Messages › Send messages).
+    """
+    number = wa_id or phone
+    if not number:
+        return None
+    return number if number.startswith("+") else f"+{number}"
 
 
 def template_language(asked: str | None, lead_language: str | None) -> str:

@@ -21,7 +21,15 @@ from ovenai.ingest.receiver import open_receiver
 from ovenai.settings import Environment, Settings
 from ovenai.web import errors
 from ovenai.web.access_log import AccessLog
-from ovenai.web.api import leads, meetings, messages, privacy, properties, sending
+from ovenai.web.api import (
+    leads,
+    meetings,
+    messages,
+    privacy,
+    properties,
+    sending,
+    webhook_failures,
+)
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.deps import DbDep
@@ -33,7 +41,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (leads, properties, meetings, messages, privacy, sending):
+    for module in (leads, properties, meetings, messages, privacy, sending, webhook_failures):
         router.include_router(module.router)
     return router
 

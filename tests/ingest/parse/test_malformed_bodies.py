@@ -30,9 +30,13 @@ def test_it_rejects_a_body_that_is_not_an_envelope(body: bytes) -> None:
     assert isinstance(caught.value, InvalidInput) and caught.value.http_status == 422
 
 
-def test_it_rejects_entries_that_are_not_objects() -> None:
-    with pytest.raises(MalformedPayload):
-        parse_webhook(b'{"object":"whatsapp_business_account","entry":[1,2]}')
+def test_it_keeps_each_entry_that_is_not_an_object_as_one_unreadable_entry() -> None:
+    events = parse_webhook(b'{"object":"whatsapp_business_account","entry":[1,2]}')
+    assert [(e.item, e.path) for e in events if isinstance(e, UnreadableItem)] == [
+        ("entry", "$.entry[0]"),
+        ("entry", "$.entry[1]"),
+    ]
+    assert len(events) == 2
 
 
 def test_it_rejects_absurd_nesting_before_decoding() -> None:

@@ -1,11 +1,10 @@
 """Template, account and out-of-band events: the template registry and the alerts.
 
 Alerts carry no personal data: ids, field names, Meta's event names and error codes only.
+Unreadable items are not applied here: their bodies record them (:mod:`ovenai.ingest.failures`).
 """
 
 from __future__ import annotations
-
-import logging
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +17,8 @@ from ovenai.events import (
     TemplateCategoryUpdate,
     TemplateQualityUpdate,
     TemplateStatusUpdate,
-    UnreadableItem,
     WebhookEvent,
 )
-
-log = logging.getLogger("ovenai.ingest.apply.account_events")
 
 # (field, event) pairs worth waking someone for; any other account event is informational.
 CRITICAL_EVENTS = frozenset(
@@ -40,7 +36,7 @@ QUIET_FIELDS = frozenset({"smb_message_echoes", "smb_app_state_sync", "history",
 
 
 async def apply_account_side(session: AsyncSession, event: WebhookEvent) -> bool:
-    """Apply a template/account/error/unreadable event; False if it is not one of those."""
+    """Apply a template, account or out-of-band error event; False if it is not one of those."""
     if isinstance(event, TemplateStatusUpdate):
         await templates.apply_status_event(session, event)
     elif isinstance(event, TemplateQualityUpdate):
@@ -51,8 +47,6 @@ async def apply_account_side(session: AsyncSession, event: WebhookEvent) -> bool
         await _account(session, event)
     elif isinstance(event, PlatformErrorReport):
         await _platform_error(session, event)
-    elif isinstance(event, UnreadableItem):
-        log.warning("webhook %s item unreadable (%s): %s", event.field, event.item, event.problem)
     else:
         return False
     return True

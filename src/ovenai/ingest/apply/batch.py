@@ -4,7 +4,9 @@ Exactly-once: every item except statuses claims its dedupe key in ``applied_item
 INSERT ... ON CONFLICT DO NOTHING RETURNING, in the same transaction as its effects; only
 the keys this transaction inserted are applied. (A concurrent transaction inserting the
 same key waits for ours and then gets nothing back.) Statuses are made exactly-once by
-the ``status_events`` primary key instead, and their effect is idempotent anyway.
+the ``status_events`` primary key instead, and their effect is idempotent anyway. An
+unreadable item applies nothing and claims no key: it is counted here and recorded with its
+body (:mod:`ovenai.ingest.failures`), and a replay that reads it applies it then.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ovenai.events import (
     IgnoredChange,
     InboundMessage,
     StatusUpdate,
+    UnreadableItem,
     UserPreference,
     WebhookEvent,
 )
@@ -34,6 +37,8 @@ from ovenai.keystore import Vault
 from ovenai.models import AppliedItem, WebhookEventLead
 
 _CHUNK = 500
+# Items that claim no dedupe key here: statuses have their own table, the rest apply nothing.
+_UNCLAIMED = (StatusUpdate, IgnoredChange, UnreadableItem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +51,11 @@ class Body:
 
 @dataclass
 class Outcome:
-    """Counts of what a batch did, by item kind."""
+    """Counts of what a batch did: by item kind; unreadable items by (item, change field)."""
 
     applied: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
+    unreadable: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _kind(item: WebhookEvent) -> str:
@@ -77,7 +83,7 @@ async def apply_bodies(session: AsyncSession, vault: Vault, bodies: Sequence[Bod
     owners: dict[str, str] = {}
     for body in bodies:
         for item in body.items:
-            if not isinstance(item, StatusUpdate | IgnoredChange):
+            if not isinstance(item, _UNCLAIMED):
                 owners.setdefault(item.dedupe_key, body.event_id)
     owned = await claim_keys(session, owners) if owners else set()
     for body in bodies:
@@ -95,6 +101,9 @@ async def _apply_item(
 ) -> str | None:
     """Apply one non-status item if this transaction owns its key; the lead it concerned."""
     if isinstance(item, StatusUpdate | IgnoredChange):
+        return None
+    if isinstance(item, UnreadableItem):
+        outcome.unreadable[(item.item, item.field)] += 1
         return None
     if item.dedupe_key[:200] not in owned:
         outcome.duplicates[_kind(item)] += 1

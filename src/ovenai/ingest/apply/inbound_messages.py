@@ -3,7 +3,8 @@
 The message row carries a plain-text rendering (``text``, for the inbox) and the full
 structured meaning (``payload``: content, reply context, ad referral, Meta's errors), both
 sealed under the lead's key. A reply's ``context.id`` (or a reaction's target) links the
-message it answers. ``system`` messages also change the lead's identifiers (new number or BSUID).
+message it answers. ``system`` messages also change the lead's identifiers (new number or BSUID;
+Meta: "messages webhook › system messages"), which is where replies go next.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ovenai.columns import new_id
 from ovenai.events import InboundMessage
 from ovenai.events.content import ReactionContent, SystemContent
 from ovenai.events.enums import SystemChangeType
-from ovenai.ingest.apply.senders import FirstContact, change_identifier, lead_for_sender
+from ovenai.ingest.apply.senders import FirstContact, change_bsuid, change_number, lead_for_sender
 from ovenai.keystore import Vault
 from ovenai.models import Direction, Lead, Message, MessageStatus
 from ovenai.sealing import MESSAGES
@@ -25,6 +26,8 @@ _USER_ID_CHANGES = (
     SystemChangeType.USER_CHANGED_USER_ID,
     SystemChangeType.CUSTOMER_IDENTITY_CHANGED,
 )
+# A number change may carry the user's new BSUID too (``user_id``), as a BSUID change does.
+_BSUID_CHANGES = _NUMBER_CHANGES + _USER_ID_CHANGES
 
 
 async def apply_inbound(
@@ -84,7 +87,12 @@ def payload_json(event: InboundMessage) -> str:
 async def _apply_identity_change(
     session: AsyncSession, vault: Vault, lead: Lead, content: SystemContent
 ) -> None:
+    """Move the lead to its new number, then to its new BSUID (Meta: system messages).
+
+    In this order: a number change drops the old number's BSUID, and a new BSUID given
+    with the change is the new number's.
+    """
     if content.change_type in _NUMBER_CHANGES and content.new_wa_id:
-        await change_identifier(session, vault, lead, "wa_id", content.new_wa_id)
-    if content.change_type in _USER_ID_CHANGES and content.new_user_id:
-        await change_identifier(session, vault, lead, "bsuid", content.new_user_id)
+        await change_number(session, vault, lead, content.new_wa_id)
+    if content.change_type in _BSUID_CHANGES and content.new_user_id:
+        await change_bsuid(session, vault, lead, content.new_user_id)

@@ -95,7 +95,12 @@ async def refresh_identity(
     session: AsyncSession, vault: Vault, lead: Lead, identity: UserIdentity
 ) -> None:
     """Write the sender's newer identifiers and profile onto the lead (never clears one)."""
-    changed = await _free_changes(session, vault, lead, identifiers(identity))
+    wanted = identifiers(identity)
+    if _left_number(vault, lead, identity):
+        # A message from the number the lead left (delivered late): its BSUID is the old
+        # number's, and a BSUID comes first when sending (outbox.rules.recipient_of).
+        wanted["bsuid"] = None
+    changed = await _free_changes(session, vault, lead, wanted)
     key = await vault.key("lead", lead.id)
     for name in ("username", "profile_name"):
         value = getattr(identity, name)
@@ -108,14 +113,39 @@ async def refresh_identity(
         seal_identity(vault, lead, key, changed)
 
 
-async def change_identifier(
-    session: AsyncSession, vault: Vault, lead: Lead, kind: LeadColumn, value: str
-) -> bool:
-    """Replace one identifier after a ``system`` change message; False if another lead has it."""
-    wanted: dict[LeadColumn, str | None] = {kind: value}
-    if kind == "wa_id":
-        wanted["phone"] = phones.from_wa_id(value)
+def _left_number(vault: Vault, lead: Lead, identity: UserIdentity) -> bool:
+    """Whether the sender writes from another number than the lead's current wa_id."""
+    if identity.wa_id is None or lead.wa_id_index is None:
+        return False
+    return vault.index("wa_id", identity.wa_id) != lead.wa_id_index
+
+
+async def change_number(session: AsyncSession, vault: Vault, lead: Lead, wa_id: str) -> bool:
+    """Move the lead to the number a ``system`` message names; False if it is not moved.
+
+    Replies go to the new wa_id whether or not it parses as a phone number. The phone
+    follows when it does; when it does not, the phone stays for the agent to see (the old
+    number may still take calls) but is never written to again: the wa_id comes before it
+    (outbox.rules.recipient_of). The old number's BSUID is dropped, as Meta gives a user a
+    new BSUID with a new number (Cloud API › Business-scoped user IDs) and a BSUID comes
+    first; the new one comes with the system message or with the user's next message.
+    """
+    index = vault.index("wa_id", wa_id)
+    if lead.wa_id_index == index:  # already moved: the change was announced twice
+        return False
+    if await _held_by_other(session, "wa_id", index, lead.id):
+        log.warning("lead %s: a wa_id clashes with another lead; left unchanged", lead.id)
+        return False
+    wanted: dict[LeadColumn, str | None] = {"phone": phones.from_wa_id(wa_id)}
     changes = await _free_changes(session, vault, lead, wanted, replace=True)
+    changes |= {"wa_id": wa_id, "bsuid": None}
+    seal_identity(vault, lead, await vault.key("lead", lead.id), changes)
+    return True
+
+
+async def change_bsuid(session: AsyncSession, vault: Vault, lead: Lead, bsuid: str) -> bool:
+    """Replace the lead's BSUID after a ``system`` message; False if another lead has it."""
+    changes = await _free_changes(session, vault, lead, {"bsuid": bsuid}, replace=True)
     if not changes:
         return False
     seal_identity(vault, lead, await vault.key("lead", lead.id), changes)

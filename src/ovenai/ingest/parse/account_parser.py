@@ -1,4 +1,8 @@
-"""Template webhooks and the other account-level fields (Meta: Webhooks › Overview)."""
+"""Template webhooks and the other account-level fields (Meta: Webhooks › Overview).
+
+Read leniently (:mod:`ovenai.ingest.parse.lenient_json`): a ``message_template_id`` sent as
+a string of digits, or an entry ``time`` sent as one, still yields its event.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ from ovenai.events import (
 from ovenai.events.enums import QualityScore, TemplateEvent
 from ovenai.ingest.parse import change_structs as wire
 from ovenai.ingest.parse.change_source import ChangeSource, raw_text
+from ovenai.ingest.parse.lenient_json import read
 
 
 def template_status_event(source: ChangeSource) -> TemplateStatusUpdate:
     """Read a ``message_template_status_update`` change (raises ValidationError if odd)."""
-    value = msgspec.json.decode(source.value, type=wire.TemplateStatusValue)
+    value = read(source.value, wire.TemplateStatusValue)
     rejection = value.rejection_info or wire.RejectionInfo()
     other = value.other_info or wire.OtherInfo()
     disable_date = None if value.disable_info is None else value.disable_info.disable_date
@@ -42,7 +47,7 @@ def template_status_event(source: ChangeSource) -> TemplateStatusUpdate:
 
 def template_quality_event(source: ChangeSource) -> TemplateQualityUpdate:
     """Read a ``message_template_quality_update`` change."""
-    value = msgspec.json.decode(source.value, type=wire.TemplateQualityValue)
+    value = read(source.value, wire.TemplateQualityValue)
     return TemplateQualityUpdate(
         dedupe_key=source.key(),
         waba_id=source.waba_id,
@@ -59,7 +64,7 @@ def template_quality_event(source: ChangeSource) -> TemplateQualityUpdate:
 
 def template_category_event(source: ChangeSource) -> TemplateCategoryUpdate:
     """Read a ``template_category_update`` change."""
-    value = msgspec.json.decode(source.value, type=wire.TemplateCategoryValue)
+    value = read(source.value, wire.TemplateCategoryValue)
     return TemplateCategoryUpdate(
         dedupe_key=source.key(),
         waba_id=source.waba_id,
@@ -75,7 +80,7 @@ def template_category_event(source: ChangeSource) -> TemplateCategoryUpdate:
 def account_event(source: ChangeSource) -> AccountEvent:
     """Keep any other account-level change raw, with its ``event`` when it has one."""
     try:
-        event = msgspec.json.decode(source.value, type=wire.AccountValue).event
+        event = read(source.value, wire.AccountValue).event
     except msgspec.ValidationError:
         event = None
     return AccountEvent(

@@ -2,11 +2,16 @@
 
 :func:`parse_webhook` flattens EVERY entry, change, message, status, preference and
 out-of-band error of a batch, in document order (entry, then change, then within a
-``messages`` change: messages, statuses, preferences, errors). Only non-JSON, nesting
-deeper than :data:`~ovenai.ingest.receive.depth_guard.MAX_DEPTH`, or a body that is not an
-``{"object", "entry": [{"changes": [{"field", "value"}]}]}`` envelope raises
-(:class:`MalformedPayload`); an odd item becomes an :class:`UnsupportedContent` message or
-an :class:`UnreadableItem`, and an unknown object or field an :class:`IgnoredChange`.
+``messages`` change: messages, statuses, preferences, errors). Meta batches several
+entries and changes in one POST, so each is decoded on its own: an entry or change we
+cannot read becomes ONE :class:`UnreadableItem` carrying its ``path``
+(``$.entry[1]``, ``$.entry[0].changes[2]``) and every sound sibling still yields its
+events. Only non-JSON, nesting deeper than
+:data:`~ovenai.ingest.receive.depth_guard.MAX_DEPTH`, or a body that is not an
+``{"object": "...", "entry": [...]}`` object raises (:class:`MalformedPayload`): nothing in
+it could be applied. Inside a change, an odd item becomes an :class:`UnsupportedContent`
+message or an :class:`UnreadableItem`, and an unknown object or field an
+:class:`IgnoredChange`. How types are read: :mod:`ovenai.ingest.parse.lenient_json`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import msgspec
+from msgspec import Raw
 
 from ovenai.events import IgnoredChange, PlatformErrorReport, WebhookEvent
 from ovenai.ingest.errors import MalformedPayload, PayloadTooDeep
@@ -26,7 +32,14 @@ from ovenai.ingest.parse.account_parser import (
     template_quality_event,
     template_status_event,
 )
-from ovenai.ingest.parse.change_source import ITEM_ERRORS, ChangeSource, error_detail, unreadable
+from ovenai.ingest.parse.change_source import (
+    ITEM_ERRORS,
+    ChangeSource,
+    error_detail,
+    unreadable,
+    unreadable_entry,
+)
+from ovenai.ingest.parse.lenient_json import read
 from ovenai.ingest.parse.message_parser import message_events
 from ovenai.ingest.parse.preference_parser import preference_events
 from ovenai.ingest.parse.sender_identity import ContactBook
@@ -61,30 +74,76 @@ def parse_webhook(raw_body: bytes) -> list[WebhookEvent]:
     """Decode a verified webhook body into its events, in document order."""
     if is_too_deep(raw_body):
         raise PayloadTooDeep(f"webhook JSON nests deeper than {MAX_DEPTH} levels", field="body")
-    envelope = _strict(raw_body, wire.Envelope)
+    try:
+        sound = read(raw_body, wire.SoundEnvelope)
+    except msgspec.ValidationError:
+        return _unit_by_unit(raw_body)  # an odd part somewhere: find it, read the rest
+    except _BAD_JSON as exc:
+        raise MalformedPayload(f"not a webhook envelope: {exc}", field="body") from exc
+    if sound.object != WHATSAPP_OBJECT:
+        return [_ignored_object(sound.object, raw_body)]
+    return [
+        event for index, entry in enumerate(sound.entry or ()) for event in _sound(index, entry)
+    ]
+
+
+def _sound(index: int, entry: wire.SoundEntry) -> Iterator[WebhookEvent]:
+    """Yield the events of an entry read in the one-pass decode (all its changes sound)."""
+    for position, change in enumerate(entry.changes or ()):
+        where = f"$.entry[{index}].changes[{position}]"
+        yield from _value_events(
+            ChangeSource(str(entry.id), entry.time, change.field, change.value, where)
+        )
+
+
+def _unit_by_unit(raw_body: bytes) -> list[WebhookEvent]:
+    """Decode the envelope, then each entry and change on its own (the same types)."""
+    envelope = _envelope(raw_body, wire.Envelope)
     if envelope.object != WHATSAPP_OBJECT:
         return [_ignored_object(envelope.object, raw_body)]
-    entries = _strict(envelope.entry, list[wire.Entry])
-    return [event for entry in entries for event in _entry_events(entry)]
+    entries = [] if envelope.entry == wire.NULL else _envelope(envelope.entry, list[Raw])
+    return [event for index, raw in enumerate(entries) for event in _entry_events(index, raw)]
 
 
-def _strict(raw: bytes | msgspec.Raw, type_: type[_T]) -> _T:
+def _envelope(raw: bytes | Raw, type_: type[_T]) -> _T:
     """Decode the envelope layer, turning every failure into MalformedPayload."""
     try:
-        return msgspec.json.decode(raw, type=type_)
+        return read(raw, type_)
     except _BAD_JSON as exc:
         raise MalformedPayload(f"not a webhook envelope: {exc}", field="body") from exc
 
 
-def _entry_events(entry: wire.Entry) -> Iterator[WebhookEvent]:
-    """Yield the events of every change of one entry."""
+def _entry_events(index: int, raw: Raw) -> Iterator[WebhookEvent]:
+    """Yield the events of every change of one entry, or the one event of an odd entry."""
+    path = f"$.entry[{index}]"
+    try:
+        entry = read(raw, wire.Entry)
+    except msgspec.ValidationError as problem:
+        yield unreadable_entry(raw, str(problem), path)
+        return
+    for position, change in enumerate(entry.changes or ()):
+        yield from _change_events(entry, change, f"{path}.changes[{position}]")
+
+
+def _change_events(entry: wire.Entry, raw: Raw, path: str) -> Iterable[WebhookEvent]:
+    """Read one change, then its value on its field; an odd change is one UnreadableItem."""
     waba_id = str(entry.id)
-    for change in entry.changes:
-        source = ChangeSource(waba_id, entry.time, change.field, change.value)
-        yield from _change_events(source)
+    try:
+        change = read(raw, wire.Change)
+    except msgspec.ValidationError as problem:
+        source = ChangeSource(waba_id, entry.time, _field_of(raw), raw, path)
+        return [unreadable(source, "change", raw, str(problem))]
+    return _value_events(ChangeSource(waba_id, entry.time, change.field, change.value, path))
 
 
-def _change_events(source: ChangeSource) -> Iterable[WebhookEvent]:
+def _field_of(raw: Raw) -> str:
+    """The ``field`` an unreadable change names, if any: the operator reads it in logs."""
+    decoded = msgspec.json.decode(raw)
+    field = decoded.get("field") if isinstance(decoded, dict) else None
+    return field if isinstance(field, str) else ""
+
+
+def _value_events(source: ChangeSource) -> Iterable[WebhookEvent]:
     """Dispatch one change on its field; an unreadable value becomes one UnreadableItem."""
     handler = _HANDLERS.get(source.field)
     if handler is None:
@@ -97,23 +156,23 @@ def _change_events(source: ChangeSource) -> Iterable[WebhookEvent]:
 
 def _messages_events(source: ChangeSource) -> Iterator[WebhookEvent]:
     """Yield the messages, statuses, preferences and errors of a messages-like change."""
-    value = msgspec.json.decode(source.value, type=wire.ChangeValue)
-    book = ContactBook.from_raw(value.contacts)
-    yield from message_events(source, value.metadata, book, value.messages)
-    yield from status_events(source, value.metadata, value.statuses)
-    yield from preference_events(source, value.metadata, book, value.user_preferences)
-    for raw in value.errors:
-        yield _platform_error(source, value.metadata, raw)
+    value = read(source.value, wire.ChangeValue)
+    book = ContactBook.from_raw(value.contacts or [])
+    yield from message_events(source, value.metadata, book, value.messages or [])
+    yield from status_events(source, value.metadata, value.statuses or [])
+    yield from preference_events(source, value.metadata, book, value.user_preferences or [])
+    for index, raw in enumerate(value.errors or ()):
+        yield _platform_error(source, value.metadata, raw, index)
 
 
 def _platform_error(
-    source: ChangeSource, metadata: wire.Metadata, raw: msgspec.Raw
+    source: ChangeSource, metadata: wire.Metadata, raw: Raw, index: int
 ) -> WebhookEvent:
     """Convert one out-of-band ``value.errors[]`` item."""
     try:
-        error = msgspec.json.decode(raw, type=wire.Error)
+        error = read(raw, wire.Error)
     except msgspec.ValidationError as problem:
-        return unreadable(source, "error", raw, str(problem))
+        return unreadable(source, "error", raw, str(problem), source.item_path("errors", index))
     return PlatformErrorReport(
         dedupe_key=source.key(raw, prefix=f"{source.field}:error"),
         waba_id=source.waba_id,

@@ -1,38 +1,59 @@
-"""Meta's webhook JSON as strict msgspec Structs (the raw layer; Meta: Webhooks › Reference).
+"""Meta's webhook JSON as msgspec Structs (the raw layer; Meta: Webhooks › Reference).
 
-Unknown keys are ignored so Meta may add fields; known keys must have the documented JSON
-type. Arrays of items are kept as :class:`msgspec.Raw` and decoded one item at a time, so
-one odd message or status cannot fail its whole batch.
+Decoded with :func:`ovenai.ingest.parse.lenient_json.read`: unknown keys are ignored so Meta
+may add fields, a numeric string reads as a number, a ``null`` list as empty; otherwise a
+known key must have the documented JSON type. Arrays of entries, changes and items are
+kept as :class:`msgspec.Raw` and decoded one element at a time, so one odd entry, change,
+message or status cannot fail its siblings; a body whose entries and changes are all sound
+is first read in one pass (:class:`SoundEnvelope`), with the same types.
 """
 
 from __future__ import annotations
 
 from msgspec import Raw, Struct, field
 
-EMPTY_ARRAY = Raw(b"[]")
 NULL = Raw(b"null")
+
+Items = list[Raw] | None
+"""An array decoded one element at a time; ``null`` (read as empty) where Meta sends none."""
 
 
 class Envelope(Struct):
-    """The top level: ``{"object": ..., "entry": [...]}``."""
+    """The top level: ``{"object": ..., "entry": [...]}``; ``entry`` stays raw until
+    ``object`` says the body is ours (another product's entries are never read)."""
 
     object: str
-    entry: Raw = EMPTY_ARRAY
+    entry: Raw = NULL
+
+
+class Entry(Struct):
+    """One ``entry[]`` item; ``id`` is the WABA id; an entry exists to carry ``changes``."""
+
+    id: str | int
+    changes: Items
+    time: int | None = None
 
 
 class Change(Struct):
     """One ``entry[].changes[]`` item; ``value`` is decoded according to ``field``."""
 
     field: str
-    value: Raw = NULL
+    value: Raw
 
 
-class Entry(Struct):
-    """One ``entry[]`` item; ``id`` is the WABA id."""
+class SoundEntry(Struct):
+    """An :class:`Entry` whose changes are all sound: read in the same pass as the envelope."""
 
-    id: str | int = ""
+    id: str | int
+    changes: list[Change] | None
     time: int | None = None
-    changes: list[Change] = []
+
+
+class SoundEnvelope(Struct):
+    """An :class:`Envelope` of sound entries: the common case, read in one decoder pass."""
+
+    object: str
+    entry: list[SoundEntry] | None = None
 
 
 class Metadata(Struct):
@@ -46,11 +67,11 @@ class ChangeValue(Struct):
     """``value`` of ``messages`` and ``user_preferences`` changes."""
 
     metadata: Metadata = field(default_factory=Metadata)
-    contacts: list[Raw] = []
-    messages: list[Raw] = []
-    statuses: list[Raw] = []
-    errors: list[Raw] = []
-    user_preferences: list[Raw] = []
+    contacts: Items = None
+    messages: Items = None
+    statuses: Items = None
+    errors: Items = None
+    user_preferences: Items = None
 
 
 class Profile(Struct):
@@ -114,13 +135,18 @@ class Pricing(Struct):
 
 
 class StatusCore(Struct):
-    """The fields of a status we cannot do without."""
+    """The fields of a status we cannot do without (``id`` and ``status`` not empty)."""
 
     id: str
     status: str
     timestamp: int | str
     recipient_id: str | None = None
     recipient_user_id: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse an empty wamid or status: the status could not be matched or keyed."""
+        if not (self.id and self.status):
+            raise ValueError("a status needs a non-empty `id` and `status`")
 
 
 class Status(StatusCore):
@@ -132,7 +158,7 @@ class Status(StatusCore):
     biz_opaque_callback_data: str | None = None
     conversation: Conversation | None = None
     pricing: Pricing | None = None
-    errors: list[Error] = []
+    errors: list[Error] | None = None
 
 
 class RejectionInfo(Struct):

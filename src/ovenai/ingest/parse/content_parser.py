@@ -77,13 +77,14 @@ def _contacts(message: w.Message) -> MessageContent | None:
 
 
 def _shared_contact(card: w.SharedContact) -> SharedContact:
-    """One shared contact card."""
+    """One shared contact card; a ``null`` list of phones or emails reads as none."""
+    phones = card.phones or ()
     return SharedContact(
         formatted_name=card.name.formatted_name,
         first_name=card.name.first_name,
         last_name=card.name.last_name,
-        phones=tuple(SharedPhone(phone=p.phone, wa_id=p.wa_id, type=p.type) for p in card.phones),
-        emails=tuple(e.email for e in card.emails if e.email),
+        phones=tuple(SharedPhone(phone=p.phone, wa_id=p.wa_id, type=p.type) for p in phones),
+        emails=tuple(e.email for e in card.emails or () if e.email),
     )
 
 
@@ -132,7 +133,7 @@ def _order(message: w.Message) -> MessageContent | None:
             item_price=item.item_price,
             currency=item.currency,
         )
-        for item in order.product_items
+        for item in order.product_items or ()
     )
     return OrderContent(catalog_id=order.catalog_id, text=order.text, items=items)
 

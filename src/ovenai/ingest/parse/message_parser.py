@@ -22,6 +22,7 @@ from ovenai.ingest.parse.change_source import (
 )
 from ovenai.ingest.parse.content_parser import build_content
 from ovenai.ingest.parse.dedupe_keys import message_key
+from ovenai.ingest.parse.lenient_json import read
 from ovenai.ingest.parse.sender_identity import ContactBook
 
 
@@ -29,25 +30,26 @@ def message_events(
     source: ChangeSource, metadata: wire.Metadata, book: ContactBook, messages: list[Raw]
 ) -> Iterator[InboundMessage | UnreadableItem]:
     """Yield one event per ``messages[]`` item, in order."""
-    for raw in messages:
-        yield _message_event(source, metadata, book, raw)
+    for index, raw in enumerate(messages):
+        yield _message_event(source, metadata, book, raw, index)
 
 
 def _message_event(
-    source: ChangeSource, metadata: wire.Metadata, book: ContactBook, raw: Raw
+    source: ChangeSource, metadata: wire.Metadata, book: ContactBook, raw: Raw, index: int
 ) -> InboundMessage | UnreadableItem:
     """Read one message fully, else as unsupported from its core fields, else as unreadable."""
     try:
-        message = msgspec.json.decode(raw, type=w.Message)
+        message = read(raw, w.Message)
         return _inbound(source, metadata, book, message, _content(message, raw))
     except ITEM_ERRORS as problem:
         try:
-            core = msgspec.json.decode(raw, type=w.MessageCore)
+            core = read(raw, w.MessageCore)
             message = w.Message(**msgspec.structs.asdict(core))
             content = _unsupported(message, raw, problem=str(problem))
             return _inbound(source, metadata, book, message, content)
         except ITEM_ERRORS:
-            return unreadable(source, "message", raw, str(problem))
+            path = source.item_path("messages", index)
+            return unreadable(source, "message", raw, str(problem), path)
 
 
 def _inbound(
@@ -72,7 +74,7 @@ def _inbound(
         content=content,
         context=_context(message.context),
         referral=_referral(message.referral),
-        errors=tuple(error_detail(error) for error in message.errors),
+        errors=tuple(error_detail(error) for error in message.errors or ()),
     )
 
 

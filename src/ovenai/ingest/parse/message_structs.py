@@ -1,4 +1,7 @@
-"""Meta's inbound ``messages[]`` item as strict msgspec Structs (Meta: Webhooks › Reference)."""
+"""Meta's inbound ``messages[]`` item as msgspec Structs (Meta: Webhooks › Reference).
+
+Read with :func:`ovenai.ingest.parse.lenient_json.read`, like the rest of the raw layer.
+"""
 
 from __future__ import annotations
 
@@ -63,8 +66,8 @@ class SharedContact(Struct):
     """One vCard-like card of a ``contacts`` message."""
 
     name: ContactName = field(default_factory=ContactName)
-    phones: list[ContactPhone] = []
-    emails: list[ContactEmail] = []
+    phones: list[ContactPhone] | None = None
+    emails: list[ContactEmail] | None = None
 
 
 class Reply(Struct):
@@ -120,7 +123,7 @@ class Order(Struct):
 
     catalog_id: str | None = None
     text: str | None = None
-    product_items: list[OrderItem] = []
+    product_items: list[OrderItem] | None = None
 
 
 class System(Struct):
@@ -180,7 +183,7 @@ class Referral(Struct):
 
 
 class MessageCore(Struct):
-    """The fields of a message we cannot do without."""
+    """The fields of a message we cannot do without: its wamid, time and sender."""
 
     id: str
     timestamp: int | str
@@ -188,13 +191,20 @@ class MessageCore(Struct):
     from_: str | None = field(name="from", default=None)
     from_user_id: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse a message we could neither key (no wamid) nor attribute (no sender)."""
+        if not self.id:
+            raise ValueError("a message needs a non-empty `id`")
+        if not (self.from_ or self.from_user_id):
+            raise ValueError("a message needs `from` or `from_user_id`")
+
 
 class Message(MessageCore):
     """``messages[]``: one inbound user message with the object named after its type."""
 
     context: Context | None = None
     referral: Referral | None = None
-    errors: list[Error] = []
+    errors: list[Error] | None = None
     text: Text | None = None
     image: Media | None = None
     video: Media | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import msgspec
 from msgspec import Raw
 
 from ovenai.events import UnreadableItem, UserPreference
@@ -12,6 +11,7 @@ from ovenai.events.enums import MarketingPreference
 from ovenai.ingest.parse import change_structs as wire
 from ovenai.ingest.parse.change_source import ITEM_ERRORS, ChangeSource, unreadable, utc_from_unix
 from ovenai.ingest.parse.dedupe_keys import preference_key
+from ovenai.ingest.parse.lenient_json import read
 from ovenai.ingest.parse.sender_identity import ContactBook
 
 
@@ -19,12 +19,12 @@ def preference_events(
     source: ChangeSource, metadata: wire.Metadata, book: ContactBook, items: list[Raw]
 ) -> Iterator[UserPreference | UnreadableItem]:
     """Yield one event per ``user_preferences[]`` item, in order."""
-    for raw in items:
+    for index, raw in enumerate(items):
         try:
-            item = msgspec.json.decode(raw, type=wire.UserPreference)
-            yield _preference(source, metadata, book, item)
+            yield _preference(source, metadata, book, read(raw, wire.UserPreference))
         except ITEM_ERRORS as problem:
-            yield unreadable(source, "user_preference", raw, str(problem))
+            path = source.item_path("user_preferences", index)
+            yield unreadable(source, "user_preference", raw, str(problem), path)
 
 
 def _preference(

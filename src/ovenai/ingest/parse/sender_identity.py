@@ -9,6 +9,7 @@ from msgspec import Raw
 
 from ovenai.events import UserIdentity
 from ovenai.ingest.parse import change_structs as wire
+from ovenai.ingest.parse.lenient_json import read
 
 _NOBODY = wire.Contact()
 
@@ -63,6 +64,6 @@ def looks_like_bsuid(value: str) -> bool:
 def _decode_contact(raw: Raw) -> wire.Contact | None:
     """Decode one ``contacts[]`` item, or None if its shape is unreadable."""
     try:
-        return msgspec.json.decode(raw, type=wire.Contact)
+        return read(raw, wire.Contact)
     except msgspec.ValidationError:
         return None

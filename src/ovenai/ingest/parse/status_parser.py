@@ -21,28 +21,30 @@ from ovenai.ingest.parse.change_source import (
     utc_from_unix,
 )
 from ovenai.ingest.parse.dedupe_keys import status_key
+from ovenai.ingest.parse.lenient_json import read
 
 
 def status_events(
     source: ChangeSource, metadata: wire.Metadata, statuses: list[Raw]
 ) -> Iterator[StatusUpdate | UnreadableItem]:
     """Yield one event per ``statuses[]`` item, in order."""
-    for raw in statuses:
-        yield _status_event(source, metadata, raw)
+    for index, raw in enumerate(statuses):
+        yield _status_event(source, metadata, raw, index)
 
 
 def _status_event(
-    source: ChangeSource, metadata: wire.Metadata, raw: Raw
+    source: ChangeSource, metadata: wire.Metadata, raw: Raw, index: int
 ) -> StatusUpdate | UnreadableItem:
     """Read one status fully, else just its core fields, else keep it as unreadable."""
     try:
-        return _status_update(source, metadata, msgspec.json.decode(raw, type=wire.Status))
+        return _status_update(source, metadata, read(raw, wire.Status))
     except ITEM_ERRORS as full_problem:
         try:
-            core = msgspec.json.decode(raw, type=wire.StatusCore)
+            core = read(raw, wire.StatusCore)
             return _status_update(source, metadata, wire.Status(**msgspec.structs.asdict(core)))
         except ITEM_ERRORS:
-            return unreadable(source, "status", raw, str(full_problem))
+            path = source.item_path("statuses", index)
+            return unreadable(source, "status", raw, str(full_problem), path)
 
 
 def _status_update(
@@ -66,7 +68,7 @@ def _status_update(
         biz_opaque_callback_data=status.biz_opaque_callback_data,
         conversation=_conversation(status.conversation),
         pricing=_pricing(status.pricing),
-        errors=tuple(error_detail(error) for error in status.errors),
+        errors=tuple(error_detail(error) for error in status.errors or ()),
     )
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, create_model, model_validator
 
 from ovenai.audit import AuditRecord
 from ovenai.conversations import MessageError, MessageRecord
+from ovenai.ingest.failures import FailedBody, ItemFailure
 from ovenai.leads import LeadRecord
 from ovenai.meetings import MeetingRecord
 from ovenai.models import Property
@@ -185,3 +186,12 @@ RequestPublic = public_model(
 )
 ErasurePublic = public_model(ErasureReport, "ErasurePublic", "What an erasure touched.")
 AuditPublic = public_model(AuditRecord, "AuditPublic", "One audit entry.")
+ItemFailurePublic = public_model(
+    ItemFailure, "ItemFailurePublic", "An item of a webhook body that could not be read."
+)
+FailedBodyPublic = public_model(
+    FailedBody,
+    "FailedBodyPublic",
+    "A stored webhook body that failed, or that has items that could not be read.",
+    overrides={"items": list_model(ItemFailurePublic)},
+)

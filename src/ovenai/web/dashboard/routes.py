@@ -1,4 +1,5 @@
-"""Dashboard pages: sign in and out, the inbox of leads, a lead with its conversation."""
+"""Dashboard pages: sign in and out, the inbox of leads, a lead with its conversation, and
+for admins the webhook bodies that failed or have failed items."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ovenai import conversations, leads, signin
-from ovenai.errors import AuthenticationFailed
+from ovenai.errors import AuthenticationFailed, NotFound
+from ovenai.ingest import failures
 from ovenai.lead_fields import LeadFilter
 from ovenai.web.dashboard.session import (
     TEMPLATES,
@@ -84,6 +86,17 @@ async def lead_page(
     return _page(
         request, "lead.html", actor=actor, lead=lead, messages=messages, zone=settings.zone
     )
+
+
+@router.get("/admin/webhooks")
+async def webhook_failures(
+    request: Request, db: DbDep, actor: SessionActor, settings: SettingsDep
+) -> HTMLResponse:
+    """Admins: stored webhook bodies that failed or have failed items, newest first."""
+    if not actor.is_admin:  # the page's existence is not revealed to agents
+        raise NotFound("no such page")
+    found = await failures.failed_bodies(db, actor=actor)
+    return _page(request, "admin_webhooks.html", actor=actor, bodies=found, zone=settings.zone)
 
 
 async def _login_required(_request: Request, _exc: Exception) -> Response:
