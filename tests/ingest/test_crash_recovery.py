@@ -18,11 +18,11 @@ pytestmark = pytest.mark.anyio
 async def test_bodies_stored_before_a_crash_are_processed_by_the_next_process(
     bodies, harness
 ) -> None:
-    for n in range(5):
-        await harness.keep(bodies.text(f"wamid.K{n}", "שלום"))  # stored, then "the process died"
+    kept = [await harness.keep(bodies.text(f"wamid.K{n}", "שלום")) for n in range(5)]
+    # Stored, then "the process died"; a fresh processor (start-up or worker) takes them. The
+    # session's live server may take some first: judged by what is stored, not by a report.
     assert {event.status for event in await harness.events()} <= {"pending", "processed"}
-    report = await harness.processor.drain()  # a fresh processor (start-up or worker)
-    assert report.failed == 0
+    await harness.settle(kept)
     assert {event.status for event in await harness.events()} == {"processed"}
     (lead,) = await harness.leads()
     assert len(await harness.conversation(lead.id)) == 5

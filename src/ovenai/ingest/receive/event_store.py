@@ -88,8 +88,12 @@ class EventStore:
         bucket = key_bucket(now)
         key = self._keys.get(bucket) or await self._hour_key(bucket)
         sealed = WEBHOOK_EVENTS.cipher(key, event_id).seal_bytes("body", raw)
-        # The row in COLUMNS order; SQLite keeps UTC as naive text, as UTCDateTime does.
-        when: object = now.replace(tzinfo=None).isoformat(" ") if self._sqlite else now
+        # The row in COLUMNS order; SQLite keeps UTC as naive text, as UTCDateTime does, with
+        # all six digits of the fraction: SQLite compares the text, and a body received on a
+        # whole second stored without them sorted before that very second (`--since` missed it).
+        when: object = (
+            now.replace(tzinfo=None).isoformat(" ", "microseconds") if self._sqlite else now
+        )
         row = (event_id, when, bucket, sealed, len(raw), kept_headers(headers), "pending", 0)
         return event_id, row
 
