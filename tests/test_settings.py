@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ovenai.crypto import generate_master_key
+from ovenai.db import upgrade, upgrade_keystore
 from ovenai.errors import ConfigurationError
 from ovenai.settings import load_settings
 
@@ -66,3 +69,44 @@ def test_sandbox_refuses_production_mode(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("OVENAI_ENV", "production")
     with pytest.raises(ConfigurationError, match="production"):
         load_settings(sandbox=True, data_dir=tmp_path)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The common default umask (group and others may read what is created)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_data_files_and_their_folder_are_created_owner_only(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    settings = load_settings(
+        sandbox=True, data_dir=var, database_url=f"sqlite:///{var / 'ovenai.db'}"
+    )
+    upgrade(settings.database_url)
+    assert settings.keystore_url is not None
+    upgrade_keystore(settings.keystore_url)
+    assert _mode(var) == 0o700
+    files = sorted(var.iterdir())
+    assert {path.name for path in files} >= {"ovenai.db", "keys.db", "sandbox-secrets.json"}
+    for path in files:  # the databases, their -wal/-shm files when present, the secrets
+        assert _mode(path) == 0o600, path.name
+
+
+def test_metrics_are_open_to_loopback_only_by_default(tmp_path: Path) -> None:
+    settings = load_settings(encryption_keys=KEYS, secret_key="s" * 32, data_dir=tmp_path)
+    assert [str(net) for net in settings.metrics_networks] == ["127.0.0.1/32", "::1/128"]
+    assert settings.trusted_proxy_list == []
+    assert settings.metrics_token is None
+
+
+def test_a_malformed_trusted_proxy_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OVENAI_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example")
+    with pytest.raises(ConfigurationError, match="OVENAI_TRUSTED_PROXIES"):
+        load_settings(encryption_keys=KEYS, secret_key="x" * 32)

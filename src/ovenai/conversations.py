@@ -12,7 +12,7 @@ from ovenai import audit
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import NotFound
-from ovenai.leads import load_visible, visible_to
+from ovenai.leads import assigned_to, load_visible, refuse_erased
 from ovenai.models import Lead, Message
 from ovenai.sealing import MESSAGES
 
@@ -100,15 +100,17 @@ async def conversation(db: Database, *, actor: Actor, lead_id: str) -> list[Mess
 
 
 async def get_message(db: Database, *, actor: Actor, message_id: str) -> MessageRecord:
-    """One message of a lead the actor may see."""
+    """One message of a lead the actor may see; Gone if the lead was erased."""
     async with db.session() as session:
         query = (
-            select(Message)
+            select(Message, Lead.erased_at)
             .join(Lead, Lead.id == Message.lead_id)
-            .where(Message.id == message_id, visible_to(actor))
+            .where(Message.id == message_id, assigned_to(actor))
         )
-        message = await session.scalar(query)
-        if message is None:
+        found = (await session.execute(query)).one_or_none()
+        if found is None:
             raise NotFound(f"no message {message_id}")
+        message, erased_at = found
+        refuse_erased(message.lead_id, erased_at)
         key = await db.vault.key("lead", message.lead_id)
     return open_message(message, key)

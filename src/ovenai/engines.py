@@ -7,6 +7,7 @@ opened here, so this module sits below :mod:`ovenai.db` and :mod:`ovenai.keystor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +54,38 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for the URL; SQLite gets WAL mode and foreign keys on every connection."""
+def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    # Deleted rows are overwritten with zeros in the page, not just unlinked: a destroyed
+    # data key must not stay readable in the file's free space (see ovenai.keystore).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
+def create_engine(url: str, *, secure_delete: bool = False) -> AsyncEngine:
+    """An async engine for the URL; SQLite gets WAL mode and foreign keys on every connection,
+    and with `secure_delete` (the key store) zeroes what it deletes."""
     target = async_url(url)
     if dialects.of_url(target) == "sqlite":
         ensure_sqlite_dir(target)
         engine = create_async_engine(target)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if secure_delete:
+            event.listen(engine.sync_engine, "connect", _sqlite_secure_delete)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a SQLite file URL (SQLite creates the file, not its folder)."""
+    """Create the folder and file of a SQLite URL owner-only (0700 folder, 0600 file).
+
+    SQLite creates a missing file with the process's umask (often world-readable) and its
+    -wal and -shm files with the database file's mode, so the file is made here first.
+    """
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

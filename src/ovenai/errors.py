@@ -10,6 +10,7 @@ one handler per surface turns any of them into a clear answer::
     ├── AuthenticationFailed         401 / exit 77   no or bad credentials
     ├── PermissionDenied             403 / exit 77   authenticated but not allowed
     ├── NotFound                     404 / exit 66   no such lead / property / ...
+    ├── Gone                         410 / exit 66   the lead was erased (nothing to read or write)
     ├── Conflict                     409 / exit 65   duplicate phone, state clash
     ├── TooManyRequests              429 / exit 75   rate limit on login / tokens
     ├── ServiceUnavailable           503 / exit 69   database or dependency down
@@ -71,6 +72,13 @@ class NotFound(OvenAIError):
     """The thing asked for does not exist (or is not visible to the caller)."""
 
     http_status = 404
+    exit_code = 66
+
+
+class Gone(OvenAIError):
+    """The lead (or its meeting or message) was erased: nothing of it is read or written again."""
+
+    http_status = 410
     exit_code = 66
 
 

@@ -8,6 +8,12 @@ lead's key is destroyed (erasure), no copy of that lead's data — backups inclu
 read again (crypto-shredding). The key store is backed up separately, with a retention
 shorter than the 30-day erasure deadline.
 
+Destroying a key removes its bytes from the files too, not only from the table: on SQLite
+every connection runs with ``secure_delete`` (deleted rows are zeroed in their page) and a
+destroy ends with a ``wal_checkpoint(TRUNCATE)`` (the WAL, which held copies of the key, is
+emptied); on PostgreSQL the dead row stays in the table file until :meth:`Vault.vacuum`
+(``ovenai keys vacuum``: ``VACUUM FULL data_keys``) rewrites it.
+
 Rotating master keys re-wraps data keys in batches (:meth:`Vault.rotate`); the data itself
 never changes, and blind indexes stay valid because the index key is a stored data key.
 Values are sealed with these keys by :mod:`ovenai.sealing`. ``KeyRing`` and
@@ -17,17 +23,18 @@ import :mod:`ovenai.crypto`.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, String, Update, delete, func, insert, select, update
+from sqlalchemy import LargeBinary, String, Update, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ovenai import crypto
+from ovenai import crypto, dialects
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.crypto import KeyRing as KeyRing
 from ovenai.crypto import generate_master_key as generate_master_key
@@ -35,6 +42,7 @@ from ovenai.engines import create_engine
 from ovenai.errors import Conflict, CryptoError
 
 BLIND_INDEX = "blind_index"
+log = logging.getLogger(__name__)
 
 
 class KeyBase(DeclarativeBase):
@@ -72,7 +80,7 @@ class Vault:
     def __init__(self, ring: crypto.KeyRing, url: str, *, cache_size: int = 4096) -> None:
         self.ring = ring
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, secure_delete=True)
         self._index_key: bytes | None = None
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._cache_size = cache_size
@@ -166,6 +174,7 @@ class Vault:
         self._cache.pop((scope, key_id), None)
         async with self.engine.begin() as conn:
             await conn.execute(delete(DataKey).where(DataKey.scope == scope, DataKey.id == key_id))
+        await self._empty_wal()
 
     async def destroy_before(self, scope: str, key_id: str, *, dry_run: bool = False) -> int:
         """Destroy every key of a scope whose id sorts before `key_id` (time-named keys)."""
@@ -176,7 +185,43 @@ class Vault:
                 await conn.execute(delete(DataKey).where(where))
         for cached in [k for k in self._cache if k[0] == scope and k[1] < key_id]:
             self._cache.pop(cached, None)
+        if count and not dry_run:
+            await self._empty_wal()
         return count
+
+    async def _empty_wal(self) -> None:
+        """SQLite: copy the WAL into the file (zeroed rows included) and truncate it to 0 bytes.
+
+        Waits (busy timeout) for readers of older snapshots; one still reading after that
+        keeps the WAL until the next destroy or ``ovenai keys vacuum`` (logged).
+        """
+        if dialects.of_url(self.url) != "sqlite":
+            return
+        [(busy, *_)] = await self._sqlite_raw("PRAGMA wal_checkpoint(TRUNCATE)")
+        if busy:
+            log.warning("key store WAL still in use: run `ovenai keys vacuum` to empty it")
+
+    async def vacuum(self) -> None:
+        """Rewrite the key store so no destroyed key's bytes stay in its files (see above)."""
+        if dialects.of_url(self.url) == "sqlite":
+            await self._sqlite_raw("VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        async with self.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"VACUUM FULL {DataKey.__tablename__}"))
+
+    async def _sqlite_raw(self, *statements: str) -> list[tuple[Any, ...]]:
+        """Run statements outside any transaction (the engine's `begin` would open one)."""
+
+        def run(sync_conn: Any) -> list[tuple[Any, ...]]:
+            cursor = sync_conn.connection.cursor()
+            try:
+                return [_first_row(cursor, statement) for statement in statements]
+            finally:
+                cursor.close()
+
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(run)
 
     def forget_cache(self) -> None:
         """Drop every cached key (after erasure elsewhere, or in tests)."""
@@ -217,6 +262,11 @@ class Vault:
                 f"master key {master_key_id} still wraps {usage[master_key_id]} data keys; "
                 "run `ovenai keys rotate` first"
             )
+
+
+def _first_row(cursor: Any, statement: str) -> tuple[Any, ...]:
+    cursor.execute(statement)
+    return tuple(cursor.fetchone() or ())
 
 
 def _rewrapped(ring: crypto.KeyRing, row: Any) -> Update:

@@ -11,15 +11,20 @@ from ovenai import phones
 from ovenai.errors import InvalidInput
 from ovenai.models import Language, Source, Stage
 from ovenai.pagination import PageQuery
+from ovenai.plain_text import PlainText
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Notes = Annotated[str, StringConstraints(max_length=5000)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PlainText
+]
+Place = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PlainText
+]
+Notes = Annotated[str, StringConstraints(max_length=5000), PlainText]
 Rooms = Annotated[Decimal, Field(ge=0, le=50, max_digits=3, decimal_places=1)]
 Money = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Size = Annotated[int, Field(ge=0, le=100_000)]
 Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
-ConsentSource = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+ConsentSource = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), PlainText]
 
 
 def _phone(value: str) -> str:

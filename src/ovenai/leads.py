@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from ovenai import audit, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
-from ovenai.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ovenai.errors import Conflict, Gone, InvalidInput, NotFound, PermissionDenied
 from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
 from ovenai.models import Lead, LeadNameToken, Property, Role, Stage, User
@@ -111,14 +111,36 @@ async def set_name_tokens(
     await _set_name_tokens(session, vault, lead_id, name)
 
 
-def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """The leads an actor may see: all for admins; own and unassigned for agents; never an
-    erased one (its key is destroyed: neither it nor its meetings and messages can open)."""
-    kept = Lead.erased_at.is_(None)
+def assigned_to(actor: Actor) -> ColumnElement[bool]:
+    """The leads an actor's role reaches: all for admins; own and unassigned for agents."""
     if actor.is_admin:
-        return kept
-    mine = or_(Lead.assigned_agent_id == actor.user_id, Lead.assigned_agent_id.is_(None))
-    return and_(kept, mine)
+        return true()
+    return or_(Lead.assigned_agent_id == actor.user_id, Lead.assigned_agent_id.is_(None))
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The leads an actor may list: those :func:`assigned_to` them, never an erased one
+    (its key is destroyed: neither it nor its meetings and messages can open)."""
+    return and_(Lead.erased_at.is_(None), assigned_to(actor))
+
+
+def refuse_erased(lead_id: str, erased_at: datetime | None) -> None:
+    """Gone (410) for an erased lead: nothing of it is read or written again."""
+    if erased_at is not None:
+        raise Gone(f"lead {lead_id} was erased")
+
+
+async def lock_unerased(session: AsyncSession, lead_id: str) -> None:
+    """Lock a lead's row for this transaction; Gone if it was erased (or is being erased).
+
+    Every write of a lead's personal data calls this (or :func:`load_visible` with
+    ``for_update``) in its own transaction: an erasure marks the row first, so a write either
+    commits before that mark (and the erasure blanks what it wrote) or sees it and is refused.
+    A key cached by this process (:class:`ovenai.keystore.Vault`) is then never used for a lead
+    another process erased.
+    """
+    query = select(Lead.erased_at).where(Lead.id == lead_id).with_for_update()
+    refuse_erased(lead_id, (await session.execute(query)).scalar_one_or_none())
 
 
 async def _check_assignment(session: AsyncSession, actor: Actor, agent_id: str | None) -> None:
@@ -182,11 +204,16 @@ async def _commit(session: AsyncSession) -> None:
         raise Conflict("the lead clashes with one stored meanwhile (same phone?)") from exc
 
 
-async def load_visible(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
-    """A lead the actor may see, inside an open session; NotFound otherwise."""
-    lead = await session.scalar(select(Lead).where(Lead.id == lead_id, visible_to(actor)))
+async def load_visible(
+    session: AsyncSession, actor: Actor, lead_id: str, *, for_update: bool = False
+) -> Lead:
+    """A lead the actor may see, inside an open session (its row locked when `for_update`,
+    see :func:`lock_unerased`); NotFound if none, Gone if it was erased."""
+    query = select(Lead).where(Lead.id == lead_id, assigned_to(actor))
+    lead = await session.scalar(query.with_for_update() if for_update else query)
     if lead is None:
         raise NotFound(f"no lead {lead_id}")
+    refuse_erased(lead.id, lead.erased_at)
     return lead
 
 
@@ -204,7 +231,7 @@ async def update_lead(
 ) -> LeadRecord:
     """Change the given fields of a lead; Conflict if the new phone is taken."""
     async with db.session() as session:
-        lead = await load_visible(session, actor, lead_id)
+        lead = await load_visible(session, actor, lead_id, for_update=True)
         await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
         fields = sorted(changes.model_dump(exclude_unset=True))
         audit.record(

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound
-from ovenai.leads import visible_to
+from ovenai.leads import assigned_to, load_visible, lock_unerased, refuse_erased, visible_to
 from ovenai.models import Lead, Meeting, MeetingStatus, Property
 from ovenai.pagination import Page, PageQuery, page_of, paginate
+from ovenai.plain_text import PlainText
 from ovenai.sealing import MEETINGS
 
 Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
-Notes = Annotated[str, StringConstraints(max_length=5000)]
+Notes = Annotated[str, StringConstraints(max_length=5000), PlainText]
 
 
 class MeetingUpdate(BaseModel):
@@ -88,11 +89,12 @@ async def _record(db: Database, meeting: Meeting) -> MeetingRecord:
     return open_meeting(meeting, await db.vault.key("lead", meeting.lead_id))
 
 
-async def _visible_lead(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
-    lead = await session.scalar(select(Lead).where(Lead.id == lead_id, visible_to(actor)))
-    if lead is None:
-        raise InvalidInput(f"no lead {lead_id}", field="lead_id")
-    return lead
+async def _writable_lead(session: AsyncSession, actor: Actor, lead_id: str) -> Lead:
+    """The meeting's lead, locked for this transaction; Gone if it was erased."""
+    try:
+        return await load_visible(session, actor, lead_id, for_update=True)
+    except NotFound as exc:
+        raise InvalidInput(f"no lead {lead_id}", field="lead_id") from exc
 
 
 async def _check_property(session: AsyncSession, property_id: str | None) -> None:
@@ -105,7 +107,7 @@ async def create_meeting(
 ) -> MeetingRecord:
     """Book a viewing for a lead the actor may see."""
     async with db.session() as session:
-        await _visible_lead(session, actor, data.lead_id)
+        await _writable_lead(session, actor, data.lead_id)
         await _check_property(session, data.property_id)
         values = data.model_dump(exclude={"notes"})
         meeting = Meeting(**{**values, "starts_at": _aware(data.starts_at, zone)})
@@ -118,15 +120,23 @@ async def create_meeting(
         return await _record(db, meeting)
 
 
-async def _load(session: AsyncSession, actor: Actor, meeting_id: str) -> Meeting:
+async def _load(
+    session: AsyncSession, actor: Actor, meeting_id: str, *, for_update: bool = False
+) -> Meeting:
+    """A meeting of a lead the actor may see; NotFound if none, Gone if the lead was erased
+    (its lead's row locked when `for_update`, see :func:`ovenai.leads.lock_unerased`)."""
     query = (
-        select(Meeting)
+        select(Meeting, Lead.erased_at)
         .join(Lead, Lead.id == Meeting.lead_id)
-        .where(Meeting.id == meeting_id, visible_to(actor))
+        .where(Meeting.id == meeting_id, assigned_to(actor))
     )
-    meeting = await session.scalar(query)
-    if meeting is None:
+    found = (await session.execute(query)).one_or_none()
+    if found is None:
         raise NotFound(f"no meeting {meeting_id}")
+    meeting, erased_at = found
+    refuse_erased(meeting.lead_id, erased_at)
+    if for_update:
+        await lock_unerased(session, meeting.lead_id)
     return meeting
 
 
@@ -142,7 +152,7 @@ async def update_meeting(
     """Change the given fields of a viewing; a new time clears the reminder mark."""
     given = changes.model_dump(exclude_unset=True)
     async with db.session() as session:
-        meeting = await _load(session, actor, meeting_id)
+        meeting = await _load(session, actor, meeting_id, for_update=True)
         await _check_property(session, given.get("property_id"))
         if given.get("starts_at") is not None:
             given["starts_at"] = _aware(given["starts_at"], zone)

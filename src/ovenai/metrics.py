@@ -67,3 +67,9 @@ WEBHOOK_APPLY_LATENCY = Histogram(
 HOOK_FAILURES = Counter(
     "ovenai_hook_failures_total", "Automation/scoring hooks that raised (isolated).", ["hook"]
 )
+
+# Sign-in: every login costs one Argon2 verification, known e-mail or not (flat timing).
+PASSWORD_VERIFICATIONS = Counter(
+    "ovenai_password_verifications_total",
+    "Argon2 password verifications, including the dummy one for unknown e-mails.",
+)

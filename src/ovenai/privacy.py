@@ -3,7 +3,8 @@
 Export gathers everything held about one person (lead, decrypted conversation, meetings,
 consent history, audit entries, requests). Erasure is crypto-shredding plus anonymisation:
 
-1. Record the request (30-day deadline) if it was not recorded before.
+1. Record the request (30-day deadline) if it was not recorded before, and mark the lead
+   erased: from then on every write of its personal data is refused (410), in every process.
 2. Destroy the lead's data key in the key store: from this moment no copy of the lead's
    data — the live database, a replica or a backup — can be decrypted again.
 3. Blank every sealed column and blind index of the lead and its messages, meetings and
@@ -161,6 +162,9 @@ async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureRepo
     """Erase one lead by id (erasure requests and retention both end here)."""
     async with db.session() as session:
         request = await open_request(session, actor=actor, kind="erasure", lead_id=lead_id)
+        # Marked before the key goes: from this commit on every write refuses the lead, in
+        # every process, whatever key it has cached (ovenai.leads.lock_unerased).
+        await session.execute(update(Lead).where(Lead.id == lead_id).values(erased_at=utcnow()))
         await session.commit()
     await db.vault.destroy("lead", lead_id)
     async with db.session() as session:

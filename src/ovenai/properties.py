@@ -13,9 +13,12 @@ from ovenai.db import Database
 from ovenai.errors import NotFound, PermissionDenied
 from ovenai.models import Property, PropertyStatus
 from ovenai.pagination import Page, PageQuery, page_of, paginate
+from ovenai.plain_text import PlainText
 
-Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text300 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Text100 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PlainText
+]
+Text300 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), PlainText]
 Rooms = Annotated[Decimal, Field(ge=0, le=50, max_digits=3, decimal_places=1)]
 
 
@@ -32,7 +35,7 @@ class PropertyUpdate(BaseModel):
     size_m2: Annotated[int, Field(ge=1, le=100_000)] | None = None
     price: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
     status: PropertyStatus | None = None
-    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=5000), PlainText] | None = None
 
 
 class PropertyCreate(PropertyUpdate):

@@ -7,6 +7,7 @@ names the variable and never echoes a secret.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -36,6 +37,8 @@ _TIERS = {
     "100K": "100000",
     "UNLIMITED": "unlimited",
 }
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SANDBOX_PHONE_NUMBER_ID = "100000000000001"
 SANDBOX_BUSINESS_ACCOUNT_ID = "200000000000001"
@@ -91,7 +94,34 @@ class Settings(BaseSettings):
     # Whether `ovenai serve` also applies stored webhooks (single machine, sandbox). Turn it
     # off when `ovenai worker` runs: acknowledgements then get the server's core to themselves.
     webhook_process_in_serve: bool = Field(True, alias="OVENAI_WEBHOOK_PROCESS_IN_SERVE")
+    # HTTP hardening: the largest request body any route reads (Meta's webhook path has its
+    # own limit), who may read /api/metrics (a bearer token, or an address in the CIDR list),
+    # and which proxies may set the client's address with X-Forwarded-For (none by default).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, alias="OVENAI_MAX_BODY_BYTES")
+    metrics_token: SecretStr | None = Field(None, alias="OVENAI_METRICS_TOKEN")
+    metrics_allow: str = Field("127.0.0.1/32,::1/128", alias="OVENAI_METRICS_ALLOW")
+    trusted_proxies: str = Field("", alias="OVENAI_TRUSTED_PROXIES")
     sandbox: bool = False
+
+    @field_validator("metrics_allow", "trusted_proxies")
+    @classmethod
+    def _cidr_list(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address or CIDR") from exc
+        return value
+
+    @property
+    def metrics_networks(self) -> list[IPNetwork]:
+        """The networks whose clients may read /api/metrics without the token."""
+        return [ipaddress.ip_network(item, strict=False) for item in _split(self.metrics_allow)]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The proxies (addresses or CIDRs) whose X-Forwarded-For is believed."""
+        return _split(self.trusted_proxies)
 
     @field_validator("whatsapp_api_version")
     @classmethod
@@ -149,6 +179,11 @@ class Settings(BaseSettings):
         if value is None:
             raise ConfigurationError(f"{_env_name(name)} is not set")
         return str(value.get_secret_value())
+
+
+def _split(value: str) -> list[str]:
+    """A comma-separated setting as its non-empty items."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _env_name(field: str) -> str:
@@ -225,7 +260,7 @@ def _sandbox_secrets(data_dir: Path) -> dict[str, str]:
         "encryption_keys": generate_master_key(),
         "secret_key": secrets.token_urlsafe(32),
     }
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(values, handle)

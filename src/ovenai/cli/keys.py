@@ -70,3 +70,14 @@ def keys_retire(key_id: str) -> None:
 
     common.with_db(common.settings(), work)
     typer.echo(f"{key_id} wraps no data key: remove it from OVENAI_ENCRYPTION_KEYS")
+
+
+@keys_app.command("vacuum")
+def keys_vacuum() -> None:
+    """Rewrite the key store so destroyed keys leave no bytes in its files (after erasures)."""
+
+    async def work(db: Database) -> None:
+        await db.vault.vacuum()
+
+    common.with_db(common.settings(), work)
+    typer.echo("key store rewritten: no destroyed data key is left in its files")

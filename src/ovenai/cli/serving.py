@@ -15,11 +15,18 @@ import uvicorn
 from ovenai.errors import ConfigurationError
 
 LOOPBACK = "127.0.0.1"
-SERVER_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False}
+SERVER_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "proxy_headers": False,
+}
 """Uvicorn for the product: uvloop and httptools named rather than guessed, and uvicorn's own
 access log off. It prints query strings (Meta's verify token) and cost a quarter of the
 webhook throughput (10,800 vs 14,500/s measured); the app's AccessLog middleware logs every
-route but the webhook path instead (bench/README.md "Webhooks")."""
+route but the webhook path instead (bench/README.md "Webhooks"). Uvicorn's proxy headers are
+off too: it believes X-Forwarded-For from loopback, and the app itself believes it only from
+OVENAI_TRUSTED_PROXIES (:func:`ovenai.web.app.create_app`)."""
 
 
 class OwnedServer(uvicorn.Server):

@@ -20,7 +20,14 @@ from ovenai.models.base import (
 )
 from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
 from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
-from ovenai.models.operations import Alert, JobLock, RateBucket, ReachedUser, SystemFlag
+from ovenai.models.operations import (
+    Alert,
+    JobLock,
+    RateBucket,
+    ReachedUser,
+    SystemFlag,
+    ThrottleCount,
+)
 from ovenai.models.people import ApiToken, User
 from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
 from ovenai.models.webhooks import (
@@ -57,6 +64,7 @@ __all__ = [
     "Stage",
     "StatusEvent",
     "SystemFlag",
+    "ThrottleCount",
     "User",
     "WebhookEvent",
     "WebhookEventLead",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, String, Text
+from sqlalchemy import Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ovenai.columns import UTCDateTime, new_id, utcnow
@@ -42,6 +42,20 @@ class RateBucket(Base):
     rate: Mapped[float] = mapped_column(Float)
     capacity: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThrottleCount(Base):
+    """Recent failures of one key (an e-mail or an address), counted in a fixed window.
+
+    Sign-in counts an attempt here before it checks the password, in one statement that
+    also returns the new count, so a burst of concurrent guesses cannot all pass the check.
+    """
+
+    __tablename__ = "throttle_counts"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer)
 
 
 class ReachedUser(Base):

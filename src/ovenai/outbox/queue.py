@@ -25,7 +25,7 @@ from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import Conflict
 from ovenai.keystore import Vault
-from ovenai.leads import LeadRecord, load_visible, open_leads
+from ovenai.leads import LeadRecord, load_visible, lock_unerased, open_leads
 from ovenai.models import Direction, Lead, Meeting, MeetingStatus, Message, MessageStatus, Property
 from ovenai.outbox import rules
 from ovenai.sealing import MESSAGES
@@ -102,6 +102,7 @@ async def enqueue_text(
         lead.id, "text", send_at, sent_by_id=sent_by_id, idempotency_key=idempotency_key
     )
     payload = json.dumps({"preview_url": preview_url})
+    await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
     key = await vault.key("lead", lead.id)
     MESSAGES.seal_into(message, key, {"text": text, "payload": payload})
     session.add(message)
@@ -133,6 +134,7 @@ async def enqueue_template(
     )
     payload = json.dumps({"header_params": list(prepared.header_params)})
     params = json.dumps(prepared.body_params)
+    await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
     key = await vault.key("lead", lead.id)
     MESSAGES.seal_into(
         message, key, {"text": prepared.rendered, "template_params": params, "payload": payload}

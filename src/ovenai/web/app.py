@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ovenai import health
 from ovenai.db import Database, open_database
@@ -30,9 +31,11 @@ from ovenai.web.api import (
     sending,
     webhook_failures,
 )
+from ovenai.web.body_limit import BodyLimit
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
 from ovenai.web.deps import DbDep
+from ovenai.web.metrics_access import MetricsAccessDep
 from ovenai.web.security import SecurityHeaders
 from ovenai.web.webhooks import WebhookEndpoint
 
@@ -57,8 +60,8 @@ def _system_router() -> APIRouter:
         return JSONResponse({"status": result.status, "checks": result.checks}, status_code=code)
 
     @router.get("/api/metrics", tags=["system"], response_class=PlainTextResponse)
-    async def metrics() -> PlainTextResponse:
-        """Prometheus text exposition (counters and latency histograms; no personal data)."""
+    async def metrics(_allowed: MetricsAccessDep) -> PlainTextResponse:
+        """Prometheus text exposition; for allow-listed addresses or the metrics token."""
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -118,7 +121,11 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
     app.include_router(_system_router())
     _install_dashboard(app, settings)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(AccessLog)  # every route but the webhook path (answered before it)
+    # Outermost: everything after it sees the real client. Only the listed proxies may say
+    # who that is (uvicorn's own proxy handling is off: serving.SERVER_OPTIONS).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     return app
 
 

@@ -29,7 +29,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def client_address(request: Request) -> str:
-    """The caller's address (the proxy in front sets it; see docs/architecture.md)."""
+    """The caller's address; a proxy may set it only when in OVENAI_TRUSTED_PROXIES."""
     return request.client.host if request.client else "unknown"
 
 
@@ -45,9 +45,9 @@ async def get_actor(
         return await auth.authenticate_token(db, token=credentials.credentials)
     except AuthenticationFailed:
         # A 256-bit token cannot be guessed, so a valid one never pays for throttling;
-        # an address that keeps failing is answered 429 instead of probing further.
-        await signin.check_token_throttle(db, address=address)
-        await signin.record_token_failure(db, address=address)
+        # an address that keeps failing is answered 429 instead of probing further (the
+        # failure is counted and checked in one step, so a burst cannot slip past).
+        await signin.count_token_failure(db, address=address)
         raise
 
 

@@ -1,4 +1,4 @@
-"""Security headers on every answer (CSP, framing, sniffing, referrer)."""
+"""Security headers on every answer (CSP, framing, sniffing, referrer, caching)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
+    # Pages and API answers carry personal data: no browser or proxy may keep a copy.
+    (b"cache-control", b"no-store"),
 ]
+# Static files (styles, scripts) carry none and keep their own caching headers.
+STATIC_PREFIX = "/static/"
 # The API docs page loads its script and styles from a CDN; it gets a looser policy.
 DOCS_CSP = (
     b"default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
@@ -34,11 +38,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         docs = scope["path"] == "/api/docs"
+        static = scope["path"].startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 for name, value in HEADERS:
+                    if static and name == b"cache-control":
+                        continue
                     if docs and name == b"content-security-policy":
                         value = DOCS_CSP
                     headers.append((name, value))

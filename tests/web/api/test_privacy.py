@@ -43,7 +43,8 @@ def test_erasure_through_the_api_makes_the_lead_unfindable(admin: httpx.Client) 
     lead = _lead(admin)
     answer = admin.post("/api/v1/privacy/erase", json={"phone": "+972547778888"})
     assert answer.status_code == 200 and answer.json()["lead_id"] == lead["id"]
-    assert admin.get(f"/api/v1/leads/{lead['id']}").status_code == 404
+    gone = admin.get(f"/api/v1/leads/{lead['id']}")
+    assert gone.status_code == 410 and gone.json()["message"] == f"lead {lead['id']} was erased"
     assert admin.get("/api/v1/leads", params={"phone": "0547778888"}).json()["items"] == []
     again = admin.post("/api/v1/privacy/erase", json={"phone": "+972547778888"})
     assert again.status_code == 404
@@ -70,8 +71,25 @@ def test_an_erased_leads_meetings_and_messages_are_gone_and_the_lists_still_answ
     listed = admin.get("/api/v1/meetings")
     assert listed.status_code == 200
     assert [item["id"] for item in listed.json()["items"]] == meetings[:1]
-    assert admin.get(f"/api/v1/meetings/{meetings[1]}").status_code == 404
-    assert admin.get(f"/api/v1/messages/{sent.json()['id']}").status_code == 404
+    assert admin.get(f"/api/v1/meetings/{meetings[1]}").status_code == 410
+    assert admin.get(f"/api/v1/messages/{sent.json()['id']}").status_code == 410
+    assert admin.get(f"/api/v1/leads/{erased['id']}/messages").status_code == 410
+
+
+def test_every_write_to_an_erased_lead_is_refused_with_410(admin: httpx.Client) -> None:
+    lead = _lead(admin)
+    booking = {"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00"}
+    meeting = admin.post("/api/v1/meetings", json=booking).json()
+    assert admin.post("/api/v1/privacy/erase", json={"phone": "0547778888"}).status_code == 200
+
+    writes = [
+        admin.post("/api/v1/meetings", json=booking),
+        admin.patch(f"/api/v1/meetings/{meeting['id']}", json={"notes": "קומה 3"}),
+        admin.patch(f"/api/v1/leads/{lead['id']}", json={"notes": "חדש"}),
+        admin.post(f"/api/v1/leads/{lead['id']}/messages", json={"text": "שלום"}),
+    ]
+    assert [answer.status_code for answer in writes] == [410] * len(writes)
+    assert admin.get("/api/v1/meetings", params={"lead_id": lead["id"]}).json()["items"] == []
 
 
 def test_views_changes_and_exports_are_in_the_audit_log(
