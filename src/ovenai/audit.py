@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.auth import Actor
-from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import PermissionDenied
 from ovenai.models import AuditEntry
@@ -56,18 +55,6 @@ def record(
             details=json.dumps(details, ensure_ascii=False) if details else None,
         )
     )
-
-
-async def count_recent(
-    session: AsyncSession, *, action: str, actor_label: str, within: timedelta
-) -> int:
-    """How many entries of an action an actor produced lately (login throttling)."""
-    query = select(func.count()).where(
-        AuditEntry.action == action,
-        AuditEntry.actor_label == actor_label,
-        AuditEntry.at >= utcnow() - within,
-    )
-    return int(await session.scalar(query) or 0)
 
 
 def _open(entry: AuditEntry) -> AuditRecord:
