@@ -36,12 +36,14 @@ from ovenai.models import ApiToken, Role, User
 _T = TypeVar("_T")
 TOKEN_PREFIX = "ovn_"
 _hasher = PasswordHasher()
-# Two threads: a burst of logins queues here instead of taking the threads every other task
+# One thread: a burst of logins queues here instead of taking the threads every other task
 # shares. Argon2 releases the GIL and spreads each hash over its lanes' threads, so it would
-# take both cores of a small server from the event loop: the threads run at a lower priority
+# take both cores of a small server from the event loop: the thread runs at a lower priority
 # (Linux: nice is per thread, and the lanes' threads inherit it), so a webhook acknowledgement
-# still gets a core at once and logins wait a little instead.
-HASHING_THREADS = 2
+# still gets a core at once and logins wait a little instead. Measured on 2 cores with 40
+# logins in flight (bench/README.md "Sign-in"): two threads left acknowledgements at p99
+# 28 ms, one at 18-24 ms (target 25), for ~7 % fewer logins a second.
+HASHING_THREADS = 1
 HASHING_NICENESS = 10
 
 
