@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
+from conftest import LiveServer
 from ovenai import events
 from ovenai.columns import new_id, utcnow
 from ovenai.conversations import MessageRecord, open_message
@@ -29,6 +27,7 @@ from ovenai.ingest.receive.event_store import EventStore
 from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
 from ovenai.leads import LeadRecord, find_by_identity, open_leads
 from ovenai.models import Lead, Message, WebhookEvent
+from support.migrations import blank_url  # noqa: F401  (a fixture of these tests)
 
 APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
 VERIFY_TOKEN = "test-verify-token"
@@ -259,21 +258,8 @@ def bodies() -> type[Bodies]:
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Serve an app with uvicorn on a free loopback port in a thread; yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with LiveServer(app) as live:
+        yield live.url
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from ovenai.outbox.dispatcher import Dispatcher
 from ovenai.outbox.retry import RetryPolicy
 from ovenai.sealing import LeadColumn
 from ovenai.simulator import SimulatorConfig
+from support.migrations import blank_url  # noqa: F401  (a fixture of these tests)
 from support.simulator import (  # noqa: F401  (fixtures used by these tests)
     client,
     control,

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-import pytest
 from sqlalchemy import Engine, create_engine, insert, inspect, select
 
 from ovenai.db import downgrade, upgrade
 from ovenai.engines import sync_url
 from ovenai.models import RateBucket, ReachedUser
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 REACHED = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 LATER = REACHED + timedelta(hours=2)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An empty database of each kind, for migrating step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    name = f"ovenai_migration_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"SKIPPING PostgreSQL half: 127.0.0.1:5432 is unreachable ({exc})")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _bucket(name: str, at: datetime, tokens: float = 0.0) -> dict[str, Any]:
