@@ -15,13 +15,15 @@ from sqlalchemy import create_engine, text
 
 from ovenai.engines import sync_url
 from ovenai.settings import Settings
+from support.dashboard import sign_in
 
 OVENAI = str(Path(sys.executable).with_name("ovenai"))
 
 
 def run(
-    settings: Settings, *args: str, env: dict[str, str] | None = None
+    settings: Settings, *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """Run `ovenai` as a separate process; its standard input is a pipe (no terminal)."""
     environment = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -31,7 +33,13 @@ def run(
         **(env or {}),
     }
     return subprocess.run(
-        [OVENAI, *args], capture_output=True, text=True, env=environment, timeout=60, check=False
+        [OVENAI, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
     )
 
 
@@ -65,6 +73,42 @@ def test_users_and_tokens_are_created_and_the_token_is_printed_once(clean_db: Se
     again = run(clean_db, "users", "create", "rina@example.co.il", "--password", "another long one")
     assert again.returncode != 0
     assert again.stderr.strip() == "error: a user with e-mail rina@example.co.il already exists"
+
+
+def test_a_user_created_without_a_terminal_needs_a_way_to_get_a_password(
+    clean_db: Settings,
+) -> None:
+    refused = run(clean_db, "users", "create", "dana@example.co.il")
+    assert refused.returncode != 0
+    assert refused.stderr.startswith("error: no terminal to ask for the password")
+    assert "--password-stdin" in refused.stderr
+    assert run(clean_db, "tokens", "create", "dana@example.co.il").returncode != 0  # not made
+
+
+def test_the_password_is_read_from_stdin_and_signs_in(clean_db: Settings, server: Any) -> None:
+    made = run(
+        clean_db, "users", "create", "noa@example.co.il", "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with httpx.Client(base_url=server.url) as browser:
+        answer = sign_in(browser, "noa@example.co.il", "a long enough passphrase")
+    assert answer.status_code == 303
+
+
+def test_a_user_for_api_tokens_only_is_said_so_and_two_sources_are_refused(
+    clean_db: Settings,
+) -> None:
+    made = run(clean_db, "users", "create", "bot@example.co.il", "--no-password")
+    assert made.returncode == 0, made.stderr
+    assert run(clean_db, "tokens", "create", "bot@example.co.il").returncode == 0
+    both = run(
+        clean_db, "users", "create", "x@example.co.il", "--no-password", "--password-stdin",
+        stdin="whatever long\n",
+    )  # fmt: skip
+    assert both.returncode != 0 and "give only one of" in both.stderr
+    empty = run(clean_db, "users", "create", "y@example.co.il", "--password-stdin")
+    assert empty.returncode != 0 and "empty password" in empty.stderr
 
 
 def test_a_token_for_an_unknown_user_fails_with_one_line(clean_db: Settings) -> None:

@@ -11,6 +11,7 @@ from ovenai import auth
 from ovenai.cli import common
 from ovenai.cli.root import app
 from ovenai.db import Database
+from ovenai.errors import InvalidInput
 from ovenai.models import Role
 
 users_app = typer.Typer(help="People who sign in.")
@@ -25,19 +26,57 @@ def users_create(
     role: Annotated[Role, typer.Option(help="admin or agent")] = Role.AGENT,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     password: Annotated[
-        str | None, typer.Option(help="Password (asked for when omitted and on a terminal).")
+        str | None,
+        typer.Option(help="Password (visible to other local users in `ps`: prefer the next)."),
     ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="A user for API tokens only: never signs in.")
+    ] = False,
 ) -> None:
-    """Create a user who can sign in."""
-    if password is None and sys.stdin.isatty():
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    secret = password
+    """Create a user who can sign in (the password is asked for on a terminal)."""
+    try:
+        secret = _password(password, password_stdin=password_stdin, no_password=no_password)
+    except InvalidInput as exc:
+        raise common.fail(exc) from None
 
     async def work(db: Database) -> None:
         await auth.create_user(db, email=email, role=role, password=secret, display_name=name)
 
     common.with_db(common.settings(), work)
     typer.echo(f"created {role.value} {email.strip().lower()}")
+
+
+def _password(given: str | None, *, password_stdin: bool, no_password: bool) -> str | None:
+    """The new user's password from exactly one source; refused when there is none.
+
+    Without a terminal a forgotten password option used to create a user who could never
+    sign in, and the command still succeeded: now it must be said which way is meant.
+    """
+    if sum((given is not None, password_stdin, no_password)) > 1:
+        raise InvalidInput(
+            "give only one of --password, --password-stdin and --no-password", field="password"
+        )
+    if password_stdin:
+        return _from_stdin()
+    if given is not None or no_password:
+        return given
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    raise InvalidInput(
+        "no terminal to ask for the password: pass --password-stdin "
+        "(or --no-password for a user of API tokens only)",
+        field="password",
+    )
+
+
+def _from_stdin() -> str:
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise InvalidInput("--password-stdin read an empty password", field="password")
+    return line
 
 
 @tokens_app.command("create")
