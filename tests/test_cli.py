@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from ovenai.engines import sync_url
 from ovenai.settings import Settings
-from support.dashboard import sign_in
+from support.dashboard import PASSWORD, sign_in
 
 OVENAI = str(Path(sys.executable).with_name("ovenai"))
 
@@ -199,3 +199,171 @@ def test_sending_resumes_after_a_token_pause(clean_db: Settings) -> None:
     run_async(pause)
     assert run(clean_db, "sending", "resume").stdout.strip() == "sending resumed"
     assert run(clean_db, "sending", "resume").stdout.strip() == "sending was not paused"
+
+
+# `ovenai users list|disable|enable|reset-password|unlock|sessions`: what the operator does
+# takes effect at once in the running server.
+
+NEW_PASSWORD = "another long passphrase"
+
+
+def _user(settings: Settings, email: str, *, role: str = "agent", password: str = PASSWORD) -> None:
+    made = run(
+        settings, "users", "create", email, "--role", role, "--password-stdin",
+        stdin=f"{password}\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+
+
+def _browser(server: Any) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Accept": "text/html"}, timeout=10)
+
+
+def _inbox_opens(browser: httpx.Client) -> bool:
+    answer = browser.get("/")
+    assert answer.status_code in (200, 303)
+    return answer.status_code == 200
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_users_list_shows_every_user_and_their_state(clean_db: Settings, server: Any) -> None:
+    _user(clean_db, "boss@example.co.il", role="admin")
+    _user(clean_db, "rina@example.co.il")
+    assert run(clean_db, "users", "create", "bot@example.co.il", "--no-password").returncode == 0
+    _user(clean_db, "gone@example.co.il")
+    assert run(clean_db, "users", "disable", "gone@example.co.il").returncode == 0
+    with _browser(server) as browser:
+        assert sign_in(browser, "rina@example.co.il").status_code == 303
+        listed = run(clean_db, "users", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "boss@example.co.il admin active sessions=0",
+        "bot@example.co.il agent api-only sessions=0",
+        "gone@example.co.il agent disabled sessions=0",
+        "rina@example.co.il agent active sessions=1",
+    ]
+    assert "$argon2" not in listed.stdout
+
+
+def test_users_disable_ends_the_browser_and_the_token_and_enable_restores(
+    clean_db: Settings, server: Any
+) -> None:
+    _user(clean_db, "rina@example.co.il")
+    token = run(clean_db, "tokens", "create", "rina@example.co.il").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    with _browser(server) as browser:
+        assert sign_in(browser, "rina@example.co.il").status_code == 303
+        assert _inbox_opens(browser)
+        disabled = run(clean_db, "users", "disable", "Rina@Example.co.il")
+        assert disabled.returncode == 0, disabled.stderr
+        assert disabled.stdout.strip() == "disabled rina@example.co.il"
+        answer = browser.get("/")
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
+        assert httpx.get(f"{server.url}/api/v1/leads", headers=headers).status_code == 401
+        assert sign_in(browser, "rina@example.co.il").status_code == 401
+        enabled = run(clean_db, "users", "enable", "rina@example.co.il")
+        assert enabled.returncode == 0 and enabled.stdout.strip() == "enabled rina@example.co.il"
+        assert httpx.get(f"{server.url}/api/v1/leads", headers=headers).status_code == 200
+        assert sign_in(browser, "rina@example.co.il").status_code == 303
+
+
+def test_users_disable_refuses_the_last_admin_and_unknown_users(clean_db: Settings) -> None:
+    _user(clean_db, "boss@example.co.il", role="admin")
+    refused = run(clean_db, "users", "disable", "boss@example.co.il")
+    assert "last active admin" in _one_error_line(refused)
+    assert run(clean_db, "users", "list").stdout == "boss@example.co.il admin active sessions=0\n"
+    unknown = _one_error_line(run(clean_db, "users", "disable", "nobody@example.co.il"))
+    assert unknown == "error: no user with e-mail nobody@example.co.il"
+    _user(clean_db, "deputy@example.co.il", role="admin")
+    assert run(clean_db, "users", "disable", "boss@example.co.il").returncode == 0
+
+
+def test_users_reset_password_from_stdin(clean_db: Settings, server: Any) -> None:
+    _user(clean_db, "rina@example.co.il")
+    with _browser(server) as office:
+        assert sign_in(office, "rina@example.co.il").status_code == 303
+        reset = run(
+            clean_db, "users", "reset-password", "rina@example.co.il", "--password-stdin",
+            stdin=f"{NEW_PASSWORD}\n",
+        )  # fmt: skip
+        assert reset.returncode == 0, reset.stderr
+        assert reset.stdout.strip() == "password set for rina@example.co.il; 1 sessions ended"
+        assert not _inbox_opens(office)
+    with _browser(server) as browser:
+        assert sign_in(browser, "rina@example.co.il").status_code == 401
+        assert sign_in(browser, "rina@example.co.il", NEW_PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("weak", "reason"),
+    [
+        ("password123", "among the most common"),
+        ("short", "at least 10 characters"),
+        ("rina@example.co.il", "may not be the e-mail"),
+    ],
+)
+def test_users_reset_password_refuses_a_weak_one_with_one_line(
+    clean_db: Settings, server: Any, weak: str, reason: str
+) -> None:
+    _user(clean_db, "rina@example.co.il")
+    refused = run(
+        clean_db, "users", "reset-password", "rina@example.co.il", "--password-stdin",
+        stdin=f"{weak}\n",
+    )  # fmt: skip
+    assert reason in _one_error_line(refused)
+    assert refused.returncode == 65
+    with _browser(server) as browser:
+        assert sign_in(browser, "rina@example.co.il", weak).status_code == 401
+        assert sign_in(browser, "rina@example.co.il").status_code == 303
+
+
+def test_users_reset_password_without_a_terminal_needs_stdin(clean_db: Settings) -> None:
+    _user(clean_db, "rina@example.co.il")
+    refused = run(clean_db, "users", "reset-password", "rina@example.co.il")
+    assert "--password-stdin" in _one_error_line(refused)
+
+
+def test_users_unlock_lets_the_right_password_in(clean_db: Settings, server: Any) -> None:
+    _user(clean_db, "rina@example.co.il")
+    with _browser(server) as browser:
+        for _ in range(5):
+            assert sign_in(browser, "rina@example.co.il", "guess it!").status_code == 401
+        assert sign_in(browser, "rina@example.co.il").status_code == 429
+        assert "locked" not in run(clean_db, "users", "list").stdout  # 5 of 50: not the e-mail
+        unlocked = run(clean_db, "users", "unlock", "rina@example.co.il")
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert unlocked.stdout.strip() == "unlocked rina@example.co.il (2 counts cleared)"
+        assert sign_in(browser, "rina@example.co.il").status_code == 303
+
+
+def test_users_sessions_lists_them_and_end_ends_them(clean_db: Settings, server: Any) -> None:
+    _user(clean_db, "rina@example.co.il")
+    _user(clean_db, "dana@example.co.il")
+    with _browser(server) as office, _browser(server) as phone, _browser(server) as dana:
+        for browser, email in ((office, "rina"), (phone, "rina"), (dana, "dana")):
+            assert sign_in(browser, f"{email}@example.co.il").status_code == 303
+        listed = run(clean_db, "users", "sessions", "rina@example.co.il")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert len(lines) == 2 and all("127.0.0.1" in line for line in lines)
+        assert len({line.split()[0] for line in lines}) == 2
+        ended = run(clean_db, "users", "sessions", "rina@example.co.il", "--end")
+        assert ended.returncode == 0 and ended.stdout.strip() == "2 sessions ended"
+        assert not _inbox_opens(office) and not _inbox_opens(phone)
+        assert _inbox_opens(dana)
+        assert run(clean_db, "users", "sessions", "rina@example.co.il").stdout == ""
+
+
+def test_users_create_refuses_a_common_password_with_one_line(clean_db: Settings) -> None:
+    refused = run(
+        clean_db, "users", "create", "rina@example.co.il", "--password-stdin",
+        stdin="password123\n",
+    )  # fmt: skip
+    assert "among the most common" in _one_error_line(refused)
+    assert "rina@example.co.il" not in run(clean_db, "users", "list").stdout

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from ovenai import lead_import
+from ovenai import lead_import, privacy
 from ovenai.auth import Actor
+from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.lead_fields import LeadFilter
-from ovenai.leads import list_leads
+from ovenai.lead_fields import LeadCreate, LeadFilter
+from ovenai.leads import create_lead, list_leads
 from ovenai.models import Lead
 
 pytestmark = pytest.mark.anyio
@@ -81,3 +82,42 @@ async def test_a_file_that_is_not_utf8_is_refused_whole(db: Database, tmp_path: 
 async def test_a_file_without_a_phone_column_is_refused(db: Database, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="phone column"):
         await lead_import.import_leads(db, path=write(tmp_path, "name,city\nא,ב\n"), actor=SYSTEM)
+
+
+async def _sealed_columns(db: Database, lead_id: str) -> tuple[bytes | None, ...]:
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        return (lead.name_enc, lead.phone_enc, lead.notes_enc, lead.want_city)
+
+
+async def test_a_row_for_a_lead_being_erased_is_rejected_and_nothing_written(
+    db: Database, tmp_path: Path
+) -> None:
+    lead = await create_lead(db, actor=SYSTEM, data=LeadCreate(name="אבי", phone="0502345678"))
+    await db.vault.key("lead", lead.id)  # this process still holds the key
+    # The erasure's first step (privacy.erase_lead): the lead is marked before its key goes.
+    async with db.session() as session:
+        await session.execute(update(Lead).where(Lead.id == lead.id).values(erased_at=utcnow()))
+        await session.commit()
+    before = await _sealed_columns(db, lead.id)
+    path = write(tmp_path, "name,phone,city,notes\nאבי כהן,+972 50 234 5678,חיפה,חזר\n")
+    report = await lead_import.import_leads(db, path=path, actor=SYSTEM)
+    assert (report.imported, report.updated) == (0, 0)
+    assert report.rejected == [
+        (2, f"the lead with this phone ({lead.id}) was erased; the row was not imported")
+    ]
+    assert await _sealed_columns(db, lead.id) == before
+
+
+async def test_a_row_for_a_phone_erased_before_makes_a_new_lead_and_the_old_stays_erased(
+    db: Database, tmp_path: Path
+) -> None:
+    lead = await create_lead(db, actor=SYSTEM, data=LeadCreate(name="אבי", phone="0502345678"))
+    await privacy.erase(db, actor=SYSTEM, phone="0502345678")
+    path = write(tmp_path, "name,phone,notes\nאבי כהן,+972 50 234 5678,חזר\n")
+    report = await lead_import.import_leads(db, path=path, actor=SYSTEM)
+    assert (report.imported, report.updated, report.rejected) == (1, 0, [])
+    assert await _sealed_columns(db, lead.id) == (None, None, None, None)
+    [fresh] = (await list_leads(db, actor=SYSTEM, filters=LeadFilter())).items
+    assert fresh.id != lead.id and fresh.name == "אבי כהן"

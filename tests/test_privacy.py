@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -10,17 +11,21 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from conftest import TEST_APP_SECRET
 from ovenai import crypto, privacy, privacy_export
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
-from ovenai.errors import CryptoError, NotFound, PermissionDenied
+from ovenai.errors import CryptoError, Gone, InvalidInput, NotFound, PermissionDenied
+from ovenai.ingest.processor import Processor
+from ovenai.ingest.receive.event_store import EventStore
+from ovenai.ingest.receive.signature import sign
 from ovenai.lead_fields import LeadCreate
-from ovenai.leads import create_lead, open_leads
+from ovenai.leads import create_lead, get_lead, open_leads
 from ovenai.models import ConsentEvent, Lead, Message, Role, WebhookEvent, WebhookEventLead
-from ovenai.sealing import CONSENT_EVENTS, LEADS, MESSAGES
+from ovenai.sealing import CONSENT_EVENTS, LEADS, MESSAGES, username_index
 from ovenai.settings import Settings
 from support.storage import stored_bytes
 
@@ -255,3 +260,175 @@ async def test_tampered_ciphertext_fails_loudly(db: Database) -> None:
         await session.commit()
         with pytest.raises(CryptoError):
             await open_leads(db.vault, [lead])
+
+
+# A person the product knows without a phone: recorded webhooks from WhatsApp users.
+FIXTURES = Path(__file__).parent / "ingest" / "fixtures"
+BSUID, USERNAME = "IL.5550002223334445556", "maya.tlv"  # username_user_without_wa_id.json
+WA_ID = "99912345678"  # country code 999 is no country's: a wa_id that is not a phone
+
+
+def recorded(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def wa_id_only_body() -> bytes:
+    """A recorded text message whose sender has a wa_id only: no BSUID, no phone behind it."""
+    body = json.loads(recorded("text_hebrew_emoji.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": NAME}, "wa_id": WA_ID}]
+    value["messages"][0]["from"] = WA_ID
+    return json.dumps(body).encode()
+
+
+async def deliver(db: Database, raw: bytes) -> str:
+    """Store a body as the webhook route does and apply it as the processor does; the id of
+    the newest lead."""
+    store, processor = EventStore(db), Processor(db)
+    try:
+        event_id = await store.store(raw, {"x-hub-signature-256": sign(raw, TEST_APP_SECRET)})
+        await processor.drain()
+        # The session's live server has a processor too and may have claimed the body.
+        while await _status(db, event_id) == "pending":
+            await asyncio.sleep(0.05)
+            await processor.drain()
+    finally:
+        await processor.stop()
+        store.close()
+    async with db.session() as session:
+        lead_id = await session.scalar(select(Lead.id).order_by(Lead.id.desc()).limit(1))
+    assert lead_id is not None
+    return lead_id
+
+
+async def _status(db: Database, event_id: str) -> str | None:
+    async with db.session() as session:
+        return await session.scalar(select(WebhookEvent.status).where(WebhookEvent.id == event_id))
+
+
+SENDERS = {
+    # kind: (the webhook that made the lead, the identity as an admin types it)
+    "bsuid": ("username_user_without_wa_id.json", BSUID),
+    "username": ("username_user_without_wa_id.json", "@Maya.TLV"),
+    "wa_id": ("wa_id only", f"+{WA_ID}"),
+    "lead_id": ("username_user_without_wa_id.json", None),
+}
+
+
+async def whatsapp_lead(db: Database, kind: privacy.IdentityKind) -> tuple[str, privacy.Identity]:
+    """The lead a first message made, and how a request of this kind names it."""
+    fixture, value = SENDERS[kind]
+    lead_id = await deliver(db, wa_id_only_body() if kind == "wa_id" else recorded(fixture))
+    return lead_id, privacy.identity_of(kind, value or lead_id)
+
+
+@pytest.mark.parametrize("kind", list(SENDERS))
+async def test_a_lead_without_a_phone_is_exported_and_erased_by_what_is_known(
+    db: Database, kind: privacy.IdentityKind
+) -> None:
+    lead_id, identity = await whatsapp_lead(db, kind)
+    document = json.loads(await privacy_export.export(db, actor=ADMIN, fmt="json", **identity))
+    assert document["subject"]["id"] == lead_id and document["subject"]["phone"] is None
+    assert len(document["messages"]) == 1
+    assert document["privacy_requests"][0]["kind"] == "access"
+
+    report = await privacy.erase(db, actor=ADMIN, **identity)
+    assert (report.lead_id, report.messages, report.webhook_bodies) == (lead_id, 1, 1)
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+    assert lead is not None and lead.erased_at is not None
+    indexes = (lead.phone_index, lead.bsuid_index, lead.wa_id_index, lead.username_index)
+    assert indexes == (None, None, None, None) and lead.username_enc is None
+    with pytest.raises(Gone, match=f"lead {lead_id} was erased"):
+        await get_lead(db, actor=ADMIN, lead_id=lead_id)
+
+    refused = Gone if kind == "lead_id" else NotFound
+    with pytest.raises(refused) as export_refused:
+        await privacy_export.export(db, actor=ADMIN, fmt="json", **identity)
+    with pytest.raises(refused) as erase_refused:
+        await privacy.erase(db, actor=ADMIN, **identity)
+    if kind != "lead_id":  # the kind only, never the value asked for
+        message = f"no lead with that {kind} (never stored, or already erased)"
+        assert export_refused.value.message == erase_refused.value.message == message
+
+
+async def test_ingest_indexes_the_username_and_the_lookup_ignores_at_and_case(
+    db: Database,
+) -> None:
+    lead_id = await deliver(db, recorded("username_user_without_wa_id.json"))
+    for typed in (USERNAME, "@maya.tlv", " MAYA.tlv ", "\u200e@Maya.Tlv"):
+        document = await privacy_export.gather(db, actor=ADMIN, username=typed)
+        assert document["subject"]["id"] == lead_id
+        assert document["subject"]["username"] == USERNAME  # kept as WhatsApp sent it
+
+
+async def test_a_username_stored_before_its_index_existed_is_found_and_indexed(
+    db: Database,
+) -> None:
+    lead_id = await deliver(db, recorded("username_user_without_wa_id.json"))
+    async with db.session() as session:  # as migration 0007 leaves a lead stored before it
+        await session.execute(update(Lead).values(username_index=None))
+        await session.commit()
+    record = await privacy.record_request(db, actor=ADMIN, kind="access", username=USERNAME)
+    assert record.lead_id == lead_id
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+    assert lead is not None and lead.username_index == username_index(db.vault, USERNAME)
+
+
+async def test_a_username_two_leads_have_had_is_refused_not_guessed(db: Database) -> None:
+    body = json.loads(recorded("username_user_without_wa_id.json"))
+    first = await deliver(db, json.dumps(body).encode())
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["user_id"] = value["messages"][0]["from_user_id"] = "IL.999"
+    value["messages"][0]["id"] = "wamid.another-user-with-that-username"
+    assert await deliver(db, json.dumps(body).encode()) != first
+    with pytest.raises(InvalidInput, match="more than one lead") as refused:
+        await privacy.erase(db, actor=ADMIN, username=USERNAME)
+    assert refused.value.field == "username"
+
+
+async def test_the_person_is_named_by_exactly_one_identity(db: Database) -> None:
+    await seed_person(db)
+    with pytest.raises(InvalidInput, match="one of phone, bsuid, wa_id, username, lead_id") as none:
+        await privacy.erase(db, actor=ADMIN)
+    assert none.value.field == "phone"
+    with pytest.raises(InvalidInput, match="phone or bsuid, not both") as two:
+        await privacy.erase(db, actor=ADMIN, phone=PHONE, bsuid=BSUID)
+    assert two.value.field == "bsuid"
+    assert await privacy.list_requests(db, actor=ADMIN) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "says"),
+    [
+        ("bsuid", "972526667777", "a BSUID is a country code"),
+        ("bsuid", "IL.ENT.5550000000000000001", "parent id"),
+        ("wa_id", "IL.5550002223334445556", "a wa_id is digits"),
+        ("username", "maya tlv", "a username has no spaces"),
+        ("lead_id", "42", "a lead id is a UUID"),
+        ("phone", "maya.tlv", "not a phone number"),
+    ],
+)
+async def test_a_value_not_of_its_kind_is_refused_naming_the_field(
+    db: Database, kind: privacy.IdentityKind, value: str, says: str
+) -> None:
+    with pytest.raises(InvalidInput, match=says) as refused:
+        await privacy_export.export(db, actor=ADMIN, fmt="json", **privacy.identity_of(kind, value))
+    assert refused.value.field == kind
+
+
+async def test_an_interrupted_erasure_is_finished_by_erasing_again(db: Database) -> None:
+    lead_id = await seed_person(db)
+    async with db.session() as session:  # the erasure's first step committed, then a crash
+        await privacy.open_request(session, actor=ADMIN, kind="erasure", lead_id=lead_id)
+        await session.execute(update(Lead).values(erased_at=utcnow()))
+        await session.commit()
+    report = await privacy.erase(db, actor=ADMIN, phone=PHONE)
+    assert report.lead_id == lead_id and report.messages == 1
+    [request] = await privacy.list_requests(db, actor=ADMIN)
+    assert request.completed_at is not None
+    with pytest.raises(Gone, match=f"lead {lead_id} was erased"):
+        await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+    with pytest.raises(Gone):
+        await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)

@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from ovenai import metrics
+from ovenai import metrics, password_policy
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
@@ -86,9 +86,7 @@ class IssuedToken:
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash of a password."""
-    if len(password) < 10:
-        raise InvalidInput("a password needs at least 10 characters", field="password")
+    """An Argon2id hash of a password (check it against the policy first)."""
     return _hasher.hash(password)
 
 
@@ -130,7 +128,7 @@ async def hash_password_off_loop(password: str) -> str:
     return await _off_loop(functools.partial(hash_password, password))
 
 
-def _normal_email(email: str) -> str:
+def normal_email(email: str) -> str:
     value = email.strip().lower()
     if "@" not in value or len(value) > 254 or value.startswith("@") or value.endswith("@"):
         raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
@@ -140,8 +138,10 @@ def _normal_email(email: str) -> str:
 async def create_user(
     db: Database, *, email: str, role: Role, password: str | None = None, display_name: str = ""
 ) -> User:
-    """Create a user; Conflict if the e-mail is taken."""
-    address = _normal_email(email)
+    """Create a user; Conflict if the e-mail is taken, InvalidInput for a weak password."""
+    address = normal_email(email)
+    if password:
+        password_policy.check(password, email=address)
     password_hash = await hash_password_off_loop(password) if password else None
     async with db.session() as session:
         taken = await session.scalar(select(func.count()).where(User.email == address))
@@ -158,7 +158,7 @@ async def create_user(
 async def get_user_by_email(db: Database, *, email: str) -> User:
     """The user with this e-mail; NotFound otherwise."""
     async with db.session() as session:
-        user = await session.scalar(select(User).where(User.email == _normal_email(email)))
+        user = await session.scalar(select(User).where(User.email == normal_email(email)))
     if user is None:
         raise NotFound(f"no user with e-mail {email}", field="email")
     return user

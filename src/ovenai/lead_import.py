@@ -4,7 +4,10 @@
 2. Map each header to a lead field (Hebrew or English names; unknown columns are reported).
 3. Validate every row; a bad row is rejected with its line number and reason.
 4. De-duplicate by phone: a number already stored (in any format) updates that lead, and a
-   number seen earlier in the file updates the row imported before it.
+   number seen earlier in the file updates the row imported before it. The update locks the
+   lead's row as every writer does (:func:`ovenai.leads.lock_unerased`): a lead whose erasure
+   has begun is never written; its row is rejected with the reason. (Once the erasure is
+   done its phone is no longer stored, so such a number imports as a new lead.)
 5. Write everything in one transaction: a crash leaves nothing half-imported.
 """
 
@@ -20,9 +23,9 @@ from pydantic import ValidationError
 
 from ovenai.auth import Actor
 from ovenai.db import Database
-from ovenai.errors import InvalidInput, OvenAIError
+from ovenai.errors import Gone, InvalidInput, OvenAIError
 from ovenai.lead_fields import LeadCreate, LeadUpdate
-from ovenai.leads import add_lead, apply_update, find_by_identity
+from ovenai.leads import add_lead, apply_update, find_by_identity, lock_unerased
 from ovenai.models import Source
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -127,5 +130,13 @@ async def _import_row(
         report.imported += 1
         return
     changes = LeadUpdate(**{k: v for k, v in values.items() if k not in ("source", "phone")})
+    try:
+        # Found before the lock: an erasure may have marked the lead since.
+        await lock_unerased(session, existing.id)
+    except Gone as exc:
+        raise Gone(
+            f"the lead with this phone ({existing.id}) was erased; the row was not imported"
+        ) from exc
+    await session.refresh(existing)  # as locked, not as found
     await apply_update(session, db.vault, actor=actor, lead=existing, changes=changes)
     report.updated += 1

@@ -4,6 +4,13 @@ Service functions take plain values, own their transaction and return :class:`Le
 (decrypted, ready to show). Agents see the leads assigned to them and unassigned ones;
 admins see all. Phone, BSUID and `wa_id` are found through blind indexes; names through
 blind-indexed word prefixes (:func:`ovenai.sealing.name_index`).
+
+A phone belongs to one lead at most, so a create or update that gives a phone already held
+is refused (409). The answer names the lead holding it only when the actor may see that
+lead; otherwise (another agent's lead, a lead being erased, a clash with a write stored
+meanwhile) it is one vague refusal (:data:`PHONE_REFUSED`), the same whatever the cause,
+and the attempt is audited for admins. That a refused phone is in use cannot be hidden while
+phones are unique; whose lead holds it, and that it is a lead at all, is not told.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +34,42 @@ from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
 from ovenai.models import Lead, LeadNameToken, Property, Role, Stage, User
 from ovenai.pagination import Page, page_of, paginate
-from ovenai.sealing import LEADS, LeadColumn, name_index, search_index
+from ovenai.sealing import LEADS, LeadColumn, name_index, search_index, username_index
 
 CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST})
+# What an actor is told of a phone they may not use: held by a lead they may not see, or
+# clashing with a write stored meanwhile. The same words for every cause, so the answer
+# confirms neither whose lead holds the phone nor that a lead does.
+PHONE_REFUSED = "this phone number cannot be used for this lead; ask an admin"
+_CLASHED = "the lead clashes with one stored meanwhile; try again"
+
+
+class PhoneTaken(Conflict):
+    """409 for a phone held by a lead the actor may see: names it, so the UI can link to it."""
+
+    def __init__(self, phone: str, lead_id: str) -> None:
+        super().__init__(f"the phone {phone} already belongs to lead {lead_id}", field="phone")
+        self.lead_id = lead_id
+
+    def to_dict(self) -> dict[str, object]:
+        """The Conflict answer with the holding lead's id."""
+        return {**super().to_dict(), "error": "Conflict", "lead_id": self.lead_id}
+
+
+class PhoneRefused(Conflict):
+    """409 :data:`PHONE_REFUSED` for a phone the actor may not use, whatever the cause.
+
+    ``holder_id``, the lead holding the phone when known, goes to the audit log only: the
+    answer is exactly a plain Conflict's.
+    """
+
+    def __init__(self, holder_id: str | None) -> None:
+        super().__init__(PHONE_REFUSED, field="phone")
+        self.holder_id = holder_id
+
+    def to_dict(self) -> dict[str, object]:
+        """A plain Conflict's answer: nothing of the holder."""
+        return {**super().to_dict(), "error": "Conflict"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +134,8 @@ def seal_identity(
     for name, value in values.items():
         if name in ("phone", "bsuid", "wa_id"):
             setattr(lead, f"{name}_index", vault.index(name, value) if value else None)
+        elif name == "username":
+            lead.username_index = username_index(vault, value) if value else None
 
 
 async def _set_name_tokens(
@@ -158,50 +200,127 @@ async def _check_property(session: AsyncSession, property_id: str | None) -> Non
         raise InvalidInput(f"no property {property_id}", field="property_id")
 
 
-async def _phone_taken(session: AsyncSession, vault: Vault, phone: str, lead_id: str) -> bool:
-    query = select(func.count()).where(
+def _reaches(actor: Actor, assigned_agent_id: str | None, erased_at: datetime | None) -> bool:
+    """Whether the actor may see a lead with these columns (:func:`visible_to`, for one row);
+    admins see every lead, an erased one too (reading it then answers 410)."""
+    if actor.is_admin:
+        return True
+    return erased_at is None and assigned_agent_id in (None, actor.user_id)
+
+
+async def _check_phone(
+    session: AsyncSession, vault: Vault, actor: Actor, phone: str, lead_id: str
+) -> None:
+    """PhoneTaken if another lead the actor may see holds the phone; PhoneRefused if one
+    they may not see does (another agent's, or one being erased: its index is not yet blank).
+    """
+    query = select(Lead.id, Lead.assigned_agent_id, Lead.erased_at).where(
         Lead.phone_index == vault.index("phone", phone), Lead.id != lead_id
     )
-    return bool(await session.scalar(query))
+    holder = (await session.execute(query)).one_or_none()
+    if holder is None:
+        return
+    if _reaches(actor, holder.assigned_agent_id, holder.erased_at):
+        raise PhoneTaken(phone, holder.id)
+    raise PhoneRefused(holder.id)
+
+
+async def _refusal(
+    session: AsyncSession,
+    vault: Vault,
+    actor: Actor,
+    clash: PhoneRefused | IntegrityError,
+    *,
+    attempt: Literal["create", "update"],
+    phone: str | None,
+    lead_id: str,
+) -> Conflict:
+    """The answer to a create or update whose phone clashed, after rolling it back.
+
+    A write that met a concurrent one (IntegrityError: the same phone stored meanwhile) is
+    answered as if the check had seen that lead, so a race tells no more than the check.
+    A refusal that names no lead is audited (the holding lead as subject, when known).
+    """
+    await session.rollback()
+    refusal = clash if isinstance(clash, PhoneRefused) else None
+    if refusal is None and phone is not None:
+        try:
+            await _check_phone(session, vault, actor, phone, lead_id)
+        except PhoneTaken as taken:
+            return taken
+        except PhoneRefused as refused:
+            refusal = refused
+    if refusal is None:
+        if actor.is_admin or phone is None:
+            return Conflict(_CLASHED)
+        refusal = PhoneRefused(None)
+    details: dict[str, object] = {"attempt": attempt}
+    if attempt == "update":
+        details["lead_id"] = lead_id
+    audit.record(
+        session,
+        actor=actor,
+        action="phone_refused",
+        subject_type="lead",
+        subject_id=refusal.holder_id,
+        details=details,
+    )
+    await session.commit()
+    return refusal
 
 
 async def create_lead(db: Database, *, actor: Actor, data: LeadCreate) -> LeadRecord:
-    """Create a lead; Conflict if its phone already belongs to another lead."""
+    """Create a lead; Conflict if its phone already belongs to another lead (naming that lead
+    only if the actor may see it; see the module docstring)."""
+    phone = phones.normalize(data.phone) if data.phone else None
+    lead_id = new_id()
     async with db.session() as session:
-        lead = await add_lead(session, db.vault, actor=actor, data=data)
-        audit.record(session, actor=actor, action="create", subject_type="lead", subject_id=lead.id)
-        await _commit(session)
+        try:
+            lead = await add_lead(session, db.vault, actor=actor, data=data, lead_id=lead_id)
+            audit.record(
+                session, actor=actor, action="create", subject_type="lead", subject_id=lead.id
+            )
+            await session.commit()
+        except (PhoneRefused, IntegrityError) as clash:
+            raise await _refusal(
+                session, db.vault, actor, clash, attempt="create", phone=phone, lead_id=lead_id
+            ) from None
         return (await open_leads(db.vault, [lead]))[0]
 
 
-async def add_lead(session: AsyncSession, vault: Vault, *, actor: Actor, data: LeadCreate) -> Lead:
-    """Add a new lead to an open transaction (used by the API, imports and webhooks)."""
+async def add_lead(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    actor: Actor,
+    data: LeadCreate,
+    lead_id: str | None = None,
+) -> Lead:
+    """Add a new lead to an open transaction (used by the API and imports).
+
+    PhoneTaken or PhoneRefused when another lead holds its phone (:func:`_check_phone`).
+    """
     phone = phones.normalize(data.phone) if data.phone else None
-    lead = Lead(id=new_id(), **data.plain_fields())
+    lead = Lead(id=lead_id or new_id(), **data.plain_fields())
     if not actor.is_admin and lead.assigned_agent_id is None and actor.role is Role.AGENT:
         lead.assigned_agent_id = actor.user_id
     await _check_assignment(session, actor, lead.assigned_agent_id)
     await _check_property(session, lead.property_id)
-    if phone and await _phone_taken(session, vault, phone, lead.id):
-        raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
+    if phone:
+        await _check_phone(session, vault, actor, phone, lead.id)
+    # As for an agent's new phone (_phone_change): a wa_id another lead holds stays its own.
+    wa_id = phones.to_wa_id(phone) if phone else None
+    if wa_id and await _wa_id_taken(session, vault, wa_id, lead.id):
+        wa_id = None
     if data.opted_in:
         lead.opted_in_at, lead.opt_in_source = utcnow(), data.opt_in_source or data.source
     key = await vault.new_lead_key(lead.id)
     session.add(lead)
-    seal_identity(vault, lead, key, {"name": data.name, "phone": phone, "notes": data.notes})
-    wa_id = phones.to_wa_id(phone) if phone else None
-    seal_identity(vault, lead, key, {"wa_id": wa_id})
+    sealed: dict[LeadColumn, str | None] = {"name": data.name, "phone": phone, "wa_id": wa_id}
+    seal_identity(vault, lead, key, sealed | {"notes": data.notes})
     await session.flush()
     await _set_name_tokens(session, vault, lead.id, data.name)
     return lead
-
-
-async def _commit(session: AsyncSession) -> None:
-    try:
-        await session.commit()
-    except IntegrityError as exc:  # a concurrent writer took the same phone / id
-        await session.rollback()
-        raise Conflict("the lead clashes with one stored meanwhile (same phone?)") from exc
 
 
 async def load_visible(
@@ -229,27 +348,35 @@ async def get_lead(db: Database, *, actor: Actor, lead_id: str) -> LeadRecord:
 async def update_lead(
     db: Database, *, actor: Actor, lead_id: str, changes: LeadUpdate
 ) -> LeadRecord:
-    """Change the given fields of a lead; Conflict if the new phone is taken."""
+    """Change the given fields of a lead; Conflict if the new phone is taken (naming the lead
+    holding it only if the actor may see it; see the module docstring)."""
+    phone = phones.normalize(changes.phone) if changes.phone else None
     async with db.session() as session:
-        lead = await load_visible(session, actor, lead_id, for_update=True)
-        await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
-        fields = sorted(changes.model_dump(exclude_unset=True))
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            subject_type="lead",
-            subject_id=lead.id,
-            details={"fields": fields},
-        )
-        await _commit(session)
+        try:
+            lead = await load_visible(session, actor, lead_id, for_update=True)
+            await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
+            fields = sorted(changes.model_dump(exclude_unset=True))
+            audit.record(
+                session,
+                actor=actor,
+                action="update",
+                subject_type="lead",
+                subject_id=lead.id,
+                details={"fields": fields},
+            )
+            await session.commit()
+        except (PhoneRefused, IntegrityError) as clash:
+            raise await _refusal(
+                session, db.vault, actor, clash, attempt="update", phone=phone, lead_id=lead_id
+            ) from None
         return (await open_leads(db.vault, [lead]))[0]
 
 
 async def apply_update(
     session: AsyncSession, vault: Vault, *, actor: Actor, lead: Lead, changes: LeadUpdate
 ) -> None:
-    """Apply an update to a loaded lead inside an open transaction."""
+    """Apply an update to a loaded lead inside an open transaction (PhoneTaken or
+    PhoneRefused when its new phone is another lead's)."""
     given = changes.model_dump(exclude_unset=True)
     if "assigned_agent_id" in given:
         await _check_assignment(session, actor, given["assigned_agent_id"])
@@ -260,7 +387,7 @@ async def apply_update(
             setattr(lead, name, given[name])
     _apply_consent(lead, given)
     _apply_stage(lead, given)
-    await _apply_sealed(session, vault, lead, given)
+    await _apply_sealed(session, vault, actor, lead, given)
 
 
 def _apply_consent(lead: Lead, given: dict[str, Any]) -> None:
@@ -278,11 +405,11 @@ def _apply_stage(lead: Lead, given: dict[str, Any]) -> None:
 
 
 async def _apply_sealed(
-    session: AsyncSession, vault: Vault, lead: Lead, given: dict[str, Any]
+    session: AsyncSession, vault: Vault, actor: Actor, lead: Lead, given: dict[str, Any]
 ) -> None:
     sealed: dict[LeadColumn, str | None] = {k: given[k] for k in ("name", "notes") if k in given}
     if "phone" in given:
-        sealed |= await _phone_change(session, vault, lead, given["phone"])
+        sealed |= await _phone_change(session, vault, actor, lead, given["phone"])
     if not sealed:
         return
     key = await vault.key("lead", lead.id)
@@ -293,7 +420,7 @@ async def _apply_sealed(
 
 
 async def _phone_change(
-    session: AsyncSession, vault: Vault, lead: Lead, raw: str | None
+    session: AsyncSession, vault: Vault, actor: Actor, lead: Lead, raw: str | None
 ) -> dict[LeadColumn, str | None]:
     """The sealed fields an agent's new phone changes: the phone and the wa_id behind it.
 
@@ -305,8 +432,8 @@ async def _phone_change(
     phone = phones.normalize(raw) if raw else None
     if (vault.index("phone", phone) if phone else None) == lead.phone_index:
         return {"phone": phone}
-    if phone and await _phone_taken(session, vault, phone, lead.id):
-        raise Conflict(f"the phone {phone} already belongs to a lead", field="phone")
+    if phone:
+        await _check_phone(session, vault, actor, phone, lead.id)
     wa_id = phones.to_wa_id(phone) if phone else None
     if wa_id and await _wa_id_taken(session, vault, wa_id, lead.id):
         wa_id = None

@@ -1,5 +1,13 @@
 """Data-subject rights under Israeli privacy law: access/export and erasure, with deadlines.
 
+A request names its person by exactly one identity OvenAI stores (:class:`Identity`), since
+many leads have no phone: a lead from a WhatsApp user who hides their number is known only by
+BSUID and username. :func:`find_subject` reads each kind as people write it (phone: any common
+form; bsuid: ``CC.`` and letters or digits, as in ``contacts[].user_id``; wa_id: the digits;
+username: with or without ``@``, any case; lead_id: the lead's id) and finds the lead through
+its blind index, or its id. The kind is always said, never guessed from the value: a phone
+and a wa_id are both digits.
+
 Export gathers everything held about one person (lead, decrypted conversation, meetings,
 consent history, audit entries, requests). Erasure is crypto-shredding plus anonymisation:
 
@@ -20,9 +28,13 @@ consent history, audit entries, requests). Erasure is crypto-shredding plus anon
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from typing import Literal, TypedDict, Unpack, get_args
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +43,9 @@ from ovenai import audit, dialects, phones
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.errors import NotFound, PermissionDenied
+from ovenai.errors import InvalidInput, NotFound, PermissionDenied
+from ovenai.keystore import Vault
+from ovenai.leads import refuse_erased
 from ovenai.models import (
     ConsentEvent,
     Lead,
@@ -43,11 +57,31 @@ from ovenai.models import (
     WebhookEvent,
     WebhookEventLead,
 )
-from ovenai.sealing import CONSENT_EVENTS, LEADS, MEETINGS, MESSAGES, WEBHOOK_EVENTS
+from ovenai.sealing import (
+    CONSENT_EVENTS,
+    LEADS,
+    MEETINGS,
+    MESSAGES,
+    WEBHOOK_EVENTS,
+    username_index,
+)
 
 DEADLINE = timedelta(days=30)
 REQUEST_KINDS = ("access", "erasure")
-_LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index")
+_LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index")
+
+IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "lead_id"]
+IDENTITY_KINDS: tuple[IdentityKind, ...] = get_args(IdentityKind)
+
+
+class Identity(TypedDict, total=False):
+    """A person named by one identity OvenAI stores: exactly one of these, not None."""
+
+    phone: str | None
+    bsuid: str | None
+    wa_id: str | None
+    username: str | None
+    lead_id: str | None
 
 
 @dataclass(frozen=True)
@@ -82,14 +116,136 @@ def require_admin(actor: Actor) -> None:
         raise PermissionDenied("only admins may handle data-subject requests")
 
 
-async def find_subject(session: AsyncSession, db: Database, phone: str) -> Lead:
-    """The lead behind a phone number in any common form; NotFound otherwise."""
-    e164 = phones.normalize(phone)
-    query = select(Lead).where(Lead.phone_index == db.vault.index("phone", e164))
-    lead = await session.scalar(query)
+def identity_of(kind: IdentityKind, value: str) -> Identity:
+    """The identity of one kind (the command line's ``IDENTITY --by KIND``)."""
+    identity: Identity = {}
+    identity[kind] = value
+    return identity
+
+
+def _one(identity: Identity) -> tuple[IdentityKind, str]:
+    """The one identity given; InvalidInput naming the field when none or several are."""
+    given = [(k, v) for k in IDENTITY_KINDS if (v := identity.get(k)) is not None]
+    if not given:
+        raise InvalidInput(f"name the person by one of {', '.join(IDENTITY_KINDS)}", field="phone")
+    if len(given) > 1:
+        first, second = given[0][0], given[1][0]
+        raise InvalidInput(f"name the person by one of {first} or {second}, not both", field=second)
+    return given[0]
+
+
+# Bidi marks and spaces copied along with an id (docs/whatsapp-api-notes.md).
+_NOISE = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069\s]")
+_BIDI = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BSUID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9]{1,128}")
+_PARENT_BSUID = re.compile(r"[A-Z]{2}\.ENT\..+", re.IGNORECASE)
+
+
+def _bsuid(value: str) -> str:
+    """A BSUID as WhatsApp sends it: ``CC.`` and letters or digits (country code upper case)."""
+    text = _NOISE.sub("", value)
+    text = text[:2].upper() + text[2:]
+    if _PARENT_BSUID.fullmatch(text):
+        raise InvalidInput(
+            "that is a business portfolio's parent id (parent_user_id), which OvenAI does not "
+            "store; give the user's own BSUID",
+            field="bsuid",
+        )
+    if not _BSUID.fullmatch(text):
+        raise InvalidInput(
+            "a BSUID is a country code, a dot and letters or digits, e.g. US.13491208655302741918",
+            field="bsuid",
+        )
+    return text
+
+
+def _wa_id(value: str) -> str:
+    """A wa_id: the digits of the number with its country code (``+``, dashes ignored)."""
+    digits = re.sub("[-()]", "", _NOISE.sub("", value)).removeprefix("+")
+    if not (digits.isascii() and digits.isdigit() and 5 <= len(digits) <= 20):
+        raise InvalidInput(
+            "a wa_id is digits with the country code, e.g. 972521234567", field="wa_id"
+        )
+    return digits
+
+
+def _lead_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidInput("a lead id is a UUID, as the API shows it", field="lead_id") from None
+
+
+_INDEXED: dict[str, Callable[[str], str]] = {
+    "phone": phones.normalize,
+    "bsuid": _bsuid,
+    "wa_id": _wa_id,
+}
+
+
+async def find_subject(session: AsyncSession, db: Database, **identity: Unpack[Identity]) -> Lead:
+    """The lead named by exactly one identity (see the module docstring), erased or not.
+
+    InvalidInput (naming the field) when none or several are given, when the value is not of
+    its kind, or when a username was held by several leads; NotFound saying only the kind
+    (never the value) when no lead has it. An erased lead keeps its row, so it is found by
+    its id; its identities are blanked, so it is found by them only while its erasure runs.
+    """
+    kind, value = _one(identity)
+    if kind == "lead_id":
+        lead = await session.get(Lead, _lead_id(value))
+    elif kind == "username":
+        lead = await _by_username(session, db.vault, value)
+    else:
+        index = db.vault.index(kind, _INDEXED[kind](value))
+        lead = await session.scalar(select(Lead).where(getattr(Lead, f"{kind}_index") == index))
     if lead is None:
-        raise NotFound(f"no lead with phone {e164} (never stored, or already erased)")
+        hint = "" if kind == "lead_id" else " (never stored, or already erased)"
+        raise NotFound(f"no lead with that {kind}{hint}")
     return lead
+
+
+async def _by_username(session: AsyncSession, vault: Vault, value: str) -> Lead | None:
+    """The one lead holding the username; several (WhatsApp lets a username pass on) are
+    refused rather than guessed between."""
+    username = _BIDI.sub("", value).strip().removeprefix("@")
+    if not username or len(username) > 100 or _NOISE.search(username):
+        raise InvalidInput("a username has no spaces, e.g. maya.tlv or @maya.tlv", field="username")
+    await _index_stored_usernames(session, vault)
+    query = select(Lead).where(Lead.username_index == username_index(vault, username)).limit(2)
+    found = list(await session.scalars(query))
+    if len(found) > 1:
+        raise InvalidInput(
+            "more than one lead has had that username; name the person by bsuid, wa_id, phone "
+            "or lead_id",
+            field="username",
+        )
+    return found[0] if found else None
+
+
+async def _index_stored_usernames(session: AsyncSession, vault: Vault) -> None:
+    """Index the usernames stored before leads had a username index (migration 0007).
+
+    The migration could not (the index key lives in the key store); every username written
+    since is indexed as it is stored (:func:`ovenai.leads.seal_identity`), so once the
+    caller commits, this finds nothing again. A row whose username changed meanwhile is
+    left for the next time (the update matches the ciphertext read).
+    """
+    query = select(Lead.id, Lead.username_enc).where(
+        Lead.username_enc.is_not(None), Lead.username_index.is_(None), Lead.erased_at.is_(None)
+    )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return
+    keys = await vault.lead_keys(row.id for row in rows)
+    for row in rows:
+        username = LEADS.cipher(keys[row.id], row.id).open("username", row.username_enc)
+        if username:
+            await session.execute(
+                update(Lead)
+                .where(Lead.id == row.id, Lead.username_enc == row.username_enc)
+                .values(username_index=username_index(vault, username))
+            )
 
 
 # The record's fields read as they are from the row: all but the computed `overdue`.
@@ -126,13 +282,16 @@ async def open_request(
     return row
 
 
-async def record_request(db: Database, *, actor: Actor, kind: str, phone: str) -> RequestRecord:
+async def record_request(
+    db: Database, *, actor: Actor, kind: str, **identity: Unpack[Identity]
+) -> RequestRecord:
     """Log a request received today (its 30-day clock starts now) to be handled later."""
     require_admin(actor)
     if kind not in REQUEST_KINDS:
         raise NotFound(f"unknown request kind {kind!r}; use one of {', '.join(REQUEST_KINDS)}")
     async with db.session() as session:
-        lead = await find_subject(session, db, phone)
+        lead = await find_subject(session, db, **identity)
+        refuse_erased(lead.id, lead.erased_at)
         row = await open_request(session, actor=actor, kind=kind, lead_id=lead.id)
         audit.record(
             session, actor=actor, action=f"request_{kind}", subject_type="lead", subject_id=lead.id
@@ -150,12 +309,27 @@ async def list_requests(db: Database, *, actor: Actor) -> list[RequestRecord]:
         return [_open_request(row, now) for row in rows]
 
 
-async def erase(db: Database, *, actor: Actor, phone: str) -> ErasureReport:
-    """Erase everything about the person with this phone (see the module docstring)."""
+async def erase(db: Database, *, actor: Actor, **identity: Unpack[Identity]) -> ErasureReport:
+    """Erase everything about the person named (see the module docstring).
+
+    A lead already erased is Gone; one whose erasure was interrupted (its erasure request
+    still open) is erased again, which finishes the job.
+    """
     require_admin(actor)
     async with db.session() as session:
-        lead = await find_subject(session, db, phone)
+        lead = await find_subject(session, db, **identity)
+        if lead.erased_at is not None and not await _erasure_open(session, lead.id):
+            refuse_erased(lead.id, lead.erased_at)
     return await erase_lead(db, actor=actor, lead_id=lead.id)
+
+
+async def _erasure_open(session: AsyncSession, lead_id: str) -> bool:
+    query = select(PrivacyRequest.id).where(
+        PrivacyRequest.kind == "erasure",
+        PrivacyRequest.lead_id == lead_id,
+        PrivacyRequest.completed_at.is_(None),
+    )
+    return await session.scalar(query.limit(1)) is not None
 
 
 async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureReport:

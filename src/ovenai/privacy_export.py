@@ -11,7 +11,7 @@ import io
 import json
 import zipfile
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +22,10 @@ from ovenai.columns import utcnow
 from ovenai.conversations import open_message
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.leads import open_leads
+from ovenai.leads import open_leads, refuse_erased
 from ovenai.meetings import open_meeting
 from ovenai.models import ConsentEvent, Meeting, Message, PrivacyRequest
-from ovenai.privacy import find_subject, open_request, require_admin
+from ovenai.privacy import Identity, find_subject, open_request, require_admin
 from ovenai.sealing import CONSENT_EVENTS
 
 FORMATS = ("json", "csv")
@@ -66,11 +66,13 @@ async def _requests(session: AsyncSession, lead_id: str) -> list[Document]:
     return [{name: getattr(row, name) for name in fields} for row in rows]
 
 
-async def gather(db: Database, *, actor: Actor, phone: str) -> Document:
-    """Everything about the person with this phone; recorded as a completed access request."""
+async def gather(db: Database, *, actor: Actor, **identity: Unpack[Identity]) -> Document:
+    """Everything about the person named (:func:`ovenai.privacy.find_subject`); recorded as a
+    completed access request. An erased lead is Gone: nothing of it can be read any more."""
     require_admin(actor)
     async with db.session() as session:
-        lead = await find_subject(session, db, phone)
+        lead = await find_subject(session, db, **identity)
+        refuse_erased(lead.id, lead.erased_at)
         key = await db.vault.key("lead", lead.id)
         request = await open_request(session, actor=actor, kind="access", lead_id=lead.id)
         request.completed_at = utcnow()
@@ -124,9 +126,9 @@ def to_csv_zip(document: Document) -> bytes:
     return buffer.getvalue()
 
 
-async def export(db: Database, *, actor: Actor, phone: str, fmt: str) -> bytes:
-    """The export in the asked format (`json` or `csv`)."""
+async def export(db: Database, *, actor: Actor, fmt: str, **identity: Unpack[Identity]) -> bytes:
+    """The export in the asked format (`json` or `csv`) of the person named."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
-    document = await gather(db, actor=actor, phone=phone)
+    document = await gather(db, actor=actor, **identity)
     return to_json(document) if fmt == "json" else to_csv_zip(document)

@@ -12,7 +12,8 @@ Everything but the webhook bodies is sealed under the lead's data key (key store
 (scope ``webhook``, see :mod:`ovenai.ingest.receive.hour_keys`). No other module builds a cipher.
 
 Names are searched through blind indexes of their word prefixes: :func:`name_index` and
-:func:`search_index` (the normalisation lives in :mod:`ovenai.crypto`).
+:func:`search_index` (the normalisation lives in :mod:`ovenai.crypto`); usernames through
+:func:`username_index`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ovenai.keystore import Vault
 from ovenai.models import ConsentEvent, Lead, Meeting, Message, WebhookEvent
 
 NAME_TOKEN = "name_token"
+USERNAME = "username"
 _STORED_SUFFIX = "_enc"
 
 
@@ -178,3 +180,12 @@ def name_index(vault: Vault, name: str | None) -> set[str]:
 def search_index(vault: Vault, query: str) -> set[str]:
     """The blind indexes a name search must all find: one per word of the query."""
     return {vault.index(NAME_TOKEN, token) for token in crypto.search_tokens(query)}
+
+
+def username_index(vault: Vault, username: str) -> str:
+    """The blind index of a WhatsApp username, without a leading ``@`` and case-folded.
+
+    The sealed column keeps the username as WhatsApp sent it; the index is of the form people
+    type (``@Maya.TLV`` finds ``maya.tlv``), so the writer and every look-up must both use this.
+    """
+    return vault.index(USERNAME, username.strip().removeprefix("@").casefold())

@@ -1,9 +1,20 @@
 """Signing in to the dashboard with a password, throttled against guessing.
 
 Failed attempts are written to the audit log, and counted in ``throttle_counts`` (shared by
-every process): too many for one e-mail or from one address within a window refuse further
-tries until the window (15 minutes from its first failure) is over. Bearer tokens of the
-REST API are throttled the same way per address.
+every process) within a window of 15 minutes from a key's first failure. Which keys an
+attempt counts against depends on where it comes from, so that guessing is slowed but the
+right password from a browser the user has signed in with before is never locked out:
+
+- from a *known browser* (one holding a device cookie that a correct sign-in to this
+  e-mail gave it, bound to the current password by :func:`browser_mark`, so a password
+  change or reset makes every browser new again): only that browser's own count (5).
+  Nobody else can add to it, so nobody else can lock that browser out;
+- from anywhere else: the e-mail from that address (5), the address (20) and the e-mail
+  from every address together (50, against guessing spread over many addresses).
+
+An admin's ``ovenai users unlock`` (or the dashboard's) clears an e-mail's counts at once.
+Bearer tokens of the REST API are throttled per address (30). E-mails are counted under
+a digest, so the table names no one.
 
 An attempt is counted *before* it is checked, in one statement that returns the new count,
 so of a burst of concurrent wrong guesses at most the limit are checked against a password;
@@ -12,6 +23,7 @@ an attempt that turns out right, or is refused, takes its count back.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -25,9 +37,13 @@ from ovenai.errors import AuthenticationFailed, TooManyRequests
 from ovenai.models import Role, ThrottleCount, User
 
 WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_DEVICE = 5
+MAX_FAILURES_PER_EMAIL_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 20
+MAX_FAILURES_PER_EMAIL = 50
 MAX_TOKEN_FAILURES_PER_ADDRESS = 30
+LOGIN = "login_failed"
+TOKEN = "token_failed"
 _REFUSAL = "too many failed attempts; try again in 15 minutes"
 
 
@@ -89,11 +105,28 @@ async def _admit(db: Database, *, action: str, limits: Mapping[str, int]) -> Non
         raise TooManyRequests(_REFUSAL)
 
 
-async def _audit_failure(db: Database, *, action: str, labels: list[str]) -> None:
+async def _audit_failure(
+    db: Database, *, action: str, actor: str, details: dict[str, object]
+) -> None:
     async with db.session() as session:
-        for label in labels:
-            audit.record(session, actor=label, action=action, subject_type="auth")
+        audit.record(session, actor=actor, action=action, subject_type="auth", details=details)
         await session.commit()
+
+
+def _email_key(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def login_limits(*, email: str, address: str, device: str | None) -> dict[str, int]:
+    """The counts a sign-in attempt adds to, with their limits (see the module docstring)."""
+    if device is not None:
+        return {f"device:{device}": MAX_FAILURES_PER_DEVICE}
+    key = _email_key(email)
+    return {
+        f"pair:{key}:{address}": MAX_FAILURES_PER_EMAIL_AND_ADDRESS,
+        f"ip:{address}": MAX_FAILURES_PER_ADDRESS,
+        f"email:{key}": MAX_FAILURES_PER_EMAIL,
+    }
 
 
 async def _user_for(db: Database, *, email: str, password: str) -> User | None:
@@ -104,31 +137,103 @@ async def _user_for(db: Database, *, email: str, password: str) -> User | None:
     return user if await verify_password(stored, password) else None
 
 
-async def sign_in(db: Database, *, email: str, password: str, address: str) -> Actor:
-    """The actor for a correct e-mail and password; throttled, audited."""
+async def sign_in(
+    db: Database, *, email: str, password: str, address: str, device: str | None = None
+) -> Actor:
+    """The actor for a correct e-mail and password; throttled, audited.
+
+    ``device`` is the id of a known browser's device cookie, already checked by the caller
+    to have been issued for this e-mail.
+    """
     email = email.strip().lower()
-    limits = {email: MAX_FAILURES_PER_EMAIL, f"ip:{address}": MAX_FAILURES_PER_ADDRESS}
-    await _admit(db, action="login_failed", limits=limits)
+    limits = login_limits(email=email, address=address, device=device)
+    await _admit(db, action=LOGIN, limits=limits)
     user = await _user_for(db, email=email, password=password)
     if user is None:
-        await _audit_failure(db, action="login_failed", labels=list(limits))
+        details: dict[str, object] = {"address": address, "known_browser": device is not None}
+        await _audit_failure(db, action=LOGIN, actor=email, details=details)
         raise AuthenticationFailed("the e-mail or password is wrong")
     actor = Actor(user_id=user.id, role=Role(user.role), email=user.email)
-    await _take_back(db, action="login_failed", labels=list(limits), actor=actor)
+    await _take_back(db, action=LOGIN, labels=list(limits), actor=actor)
     return actor
 
 
-async def session_actor(db: Database, *, user_id: str) -> Actor | None:
-    """The actor of a dashboard session, or None when the user is gone or disabled."""
+async def browser_mark(db: Database, *, email: str) -> str | None:
+    """What binds a known browser's device cookie to the user's current password.
+
+    A short digest of the stored hash: a password change or reset changes it, so every
+    browser known before (a thief's included) counts as new again. None for an e-mail
+    without an active user with a password.
+    """
     async with db.session() as session:
-        user = await session.get(User, user_id)
-    if user is None or not user.is_active:
+        user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_active or not user.password_hash:
         return None
-    return Actor(user_id=user.id, role=Role(user.role), email=user.email)
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+async def check_password(db: Database, *, actor: Actor, password: str) -> None:
+    """Confirm a signed-in user's password again (before changing it); throttled per e-mail.
+
+    A stolen session must not become a way to guess the password: these checks count
+    against the e-mail as if made from an address of their own.
+    """
+    limits = login_limits(email=actor.email, address="session", device=None)
+    await _admit(db, action=LOGIN, limits=limits)
+    if await _user_for(db, email=actor.email, password=password) is None:
+        details: dict[str, object] = {"address": "session", "known_browser": False}
+        await _audit_failure(db, action=LOGIN, actor=actor.email, details=details)
+        raise AuthenticationFailed("the current password is wrong", field="current_password")
+    await _take_back(db, action=LOGIN, labels=list(limits))
+
+
+async def unlock(db: Database, *, email: str) -> int:
+    """Clear an e-mail's failed sign-ins from every address; how many counts went."""
+    key = _email_key(email.strip().lower())
+    matches = (ThrottleCount.key == f"{LOGIN}:email:{key}") | ThrottleCount.key.startswith(
+        f"{LOGIN}:pair:{key}:", autoescape=True
+    )
+    async with db.session() as session:
+        cleared = dialects.rowcount(await session.execute(delete(ThrottleCount).where(matches)))
+        await session.commit()
+    return cleared
+
+
+async def locked(db: Database, *, emails: list[str]) -> set[str]:
+    """Which of these e-mails are refused from new browsers and addresses right now."""
+    keys = {f"{LOGIN}:email:{_email_key(email)}": email for email in emails}
+    fresh = ThrottleCount.window_start >= utcnow() - WINDOW
+    query = select(ThrottleCount.key).where(
+        ThrottleCount.key.in_(keys), ThrottleCount.failures >= MAX_FAILURES_PER_EMAIL, fresh
+    )
+    async with db.session() as session:
+        over = (await session.scalars(query)).all()
+    return {keys[key] for key in over}
+
+
+async def prune(db: Database) -> int:
+    """Delete counts whose window is over (they would restart at 1 anyway); how many went."""
+    expired = ThrottleCount.window_start < utcnow() - WINDOW
+    async with db.session() as session:
+        pruned = dialects.rowcount(await session.execute(delete(ThrottleCount).where(expired)))
+        await session.commit()
+    return pruned
+
+
+async def refuse_over_token_limit(db: Database, *, address: str) -> None:
+    """TooManyRequests when an address has used up its bad bearer tokens in this window."""
+    query = select(ThrottleCount.failures).where(
+        ThrottleCount.key == f"{TOKEN}:ip:{address}",
+        ThrottleCount.window_start >= utcnow() - WINDOW,
+    )
+    async with db.session() as session:
+        failures = await session.scalar(query)
+    if failures is not None and failures >= MAX_TOKEN_FAILURES_PER_ADDRESS:
+        raise TooManyRequests(_REFUSAL)
 
 
 async def count_token_failure(db: Database, *, address: str) -> None:
     """Count a failed bearer token from an address; TooManyRequests past the limit."""
-    label = f"ip:{address}"
-    await _admit(db, action="token_failed", limits={label: MAX_TOKEN_FAILURES_PER_ADDRESS})
-    await _audit_failure(db, action="token_failed", labels=[label])
+    limits = {f"ip:{address}": MAX_TOKEN_FAILURES_PER_ADDRESS}
+    await _admit(db, action=TOKEN, limits=limits)
+    await _audit_failure(db, action=TOKEN, actor=f"ip:{address}", details={})

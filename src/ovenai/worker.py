@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import Callable
 
-from ovenai import privacy, scheduler
+from ovenai import privacy, scheduler, sessions, signin
 from ovenai import retention as retention_policy
 from ovenai.cloudapi import client_from
 from ovenai.db import Database
@@ -33,6 +33,13 @@ async def prune_limits(ctx: scheduler.JobContext) -> None:
     async with ctx.db.session() as session:
         await limits.prune(session)
         await session.commit()
+
+
+@scheduler.every("auth.prune", seconds=600)
+async def prune_auth(ctx: scheduler.JobContext) -> None:
+    """Drop expired dashboard sessions and sign-in counts whose window is over."""
+    await sessions.prune(ctx.db)
+    await signin.prune(ctx.db)
 
 
 @scheduler.daily("retention", hour=2)

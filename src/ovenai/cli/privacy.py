@@ -1,4 +1,8 @@
-"""`ovenai privacy ...` and `ovenai retention ...`: data-subject requests and retention."""
+"""`ovenai privacy ...` and `ovenai retention ...`: data-subject requests and retention.
+
+`export`, `erase` and `request` name the person by IDENTITY, a phone number unless `--by`
+says it is a `bsuid`, `wa_id`, `username` or `lead_id` (:func:`ovenai.privacy.find_subject`).
+"""
 
 from __future__ import annotations
 
@@ -19,20 +23,30 @@ retention_app = typer.Typer(help="Deleting what the retention policy no longer k
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(retention_app, name="retention")
 OPERATOR = Actor(user_id=None, role=Actor.system().role, email="cli")
+Subject = Annotated[
+    str,
+    typer.Argument(metavar="IDENTITY", help="The person: a phone number, or what --by says it is."),
+]
+By = Annotated[
+    privacy.IdentityKind,
+    typer.Option("--by", help="What IDENTITY is: phone, bsuid, wa_id, username or lead_id."),
+]
 
 
 @privacy_app.command("export")
 def privacy_export_command(
-    phone: str,
+    identity: Subject,
+    by: By = "phone",
     fmt: Annotated[
         str, typer.Option("--format", help="json or csv (a zip of CSV files).")
     ] = "json",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:
-    """Everything held about the person with this phone number."""
+    """Everything held about the person named."""
 
     async def work(db: Database) -> bytes:
-        return await privacy_export.export(db, actor=OPERATOR, phone=phone, fmt=fmt)
+        subject = privacy.identity_of(by, identity)
+        return await privacy_export.export(db, actor=OPERATOR, fmt=fmt, **subject)
 
     data = common.with_db(common.settings(), work)
     if output is None:
@@ -44,14 +58,17 @@ def privacy_export_command(
 
 @privacy_app.command("erase")
 def privacy_erase(
-    phone: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False
+    identity: Subject,
+    by: By = "phone",
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
 ) -> None:
-    """Erase the person with this phone number, irreversibly (crypto-shredding)."""
+    """Erase the person named, irreversibly (crypto-shredding)."""
     if not yes and sys.stdin.isatty():
-        typer.confirm(f"Erase everything about {phone}? This cannot be undone", abort=True)
+        question = f"Erase everything about the {by} {identity}? This cannot be undone"
+        typer.confirm(question, abort=True)
 
     async def work(db: Database) -> privacy.ErasureReport:
-        return await privacy.erase(db, actor=OPERATOR, phone=phone)
+        return await privacy.erase(db, actor=OPERATOR, **privacy.identity_of(by, identity))
 
     report = common.with_db(common.settings(), work)
     typer.echo(
@@ -63,12 +80,15 @@ def privacy_erase(
 
 @privacy_app.command("request")
 def privacy_request(
-    phone: str, kind: Annotated[str, typer.Option(help="access or erasure")] = "access"
+    identity: Subject,
+    by: By = "phone",
+    kind: Annotated[str, typer.Option(help="access or erasure")] = "access",
 ) -> None:
     """Record a request received today; its 30-day deadline starts now."""
 
     async def work(db: Database) -> privacy.RequestRecord:
-        return await privacy.record_request(db, actor=OPERATOR, kind=kind, phone=phone)
+        subject = privacy.identity_of(by, identity)
+        return await privacy.record_request(db, actor=OPERATOR, kind=kind, **subject)
 
     record = common.with_db(common.settings(), work)
     typer.echo(f"request {record.id} ({record.kind}) due {record.due_at:%Y-%m-%d}")

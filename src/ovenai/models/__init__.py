@@ -28,7 +28,7 @@ from ovenai.models.operations import (
     SystemFlag,
     ThrottleCount,
 )
-from ovenai.models.people import ApiToken, User
+from ovenai.models.people import ApiToken, User, UserSession
 from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
 from ovenai.models.webhooks import (
     AppliedItem,
@@ -66,6 +66,7 @@ __all__ = [
     "SystemFlag",
     "ThrottleCount",
     "User",
+    "UserSession",
     "WebhookEvent",
     "WebhookEventLead",
     "WebhookItemFailure",

@@ -52,6 +52,8 @@ class Lead(Timestamped, Base):
     wa_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     wa_id_index: Mapped[str | None] = mapped_column(String(32), unique=True)
     username_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Not unique: WhatsApp lets a username go to another user once it is given up.
+    username_index: Mapped[str | None] = mapped_column(String(32), index=True)
     profile_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     language: Mapped[str] = mapped_column(String(8), default=Language.HE)

@@ -24,6 +24,25 @@ class User(Timestamped, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class UserSession(Base):
+    """A signed-in dashboard browser: the cookie carries a secret, only its SHA-256 is here.
+
+    Deleting the row ends the session at once, in every process (logout, password change,
+    disabling the user, "sign out everywhere"); an expired row is refused and later pruned.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
 class ApiToken(Base):
     """A bearer token for the REST API, stored only as a SHA-256 hash."""
 

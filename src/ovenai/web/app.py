@@ -29,11 +29,12 @@ from ovenai.web.api import (
     privacy,
     properties,
     sending,
+    users,
     webhook_failures,
 )
 from ovenai.web.body_limit import BodyLimit
 from ovenai.web.dashboard import routes as dashboard
-from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_HOURS
+from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_SECONDS
 from ovenai.web.deps import DbDep
 from ovenai.web.metrics_access import MetricsAccessDep
 from ovenai.web.security import SecurityHeaders
@@ -44,7 +45,16 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (leads, properties, meetings, messages, privacy, sending, webhook_failures):
+    for module in (
+        leads,
+        properties,
+        meetings,
+        messages,
+        privacy,
+        sending,
+        users,
+        webhook_failures,
+    ):
         router.include_router(module.router)
     return router
 
@@ -137,7 +147,7 @@ def _install_dashboard(app: FastAPI, settings: Settings) -> None:
         SessionMiddleware,
         secret_key=settings.secret("secret_key"),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_HOURS * 3600,
+        max_age=SESSION_SECONDS,
         same_site="strict",
         https_only=settings.environment is Environment.PRODUCTION,
     )

@@ -22,11 +22,22 @@ def _wants_html(request: Request) -> bool:
     )
 
 
+# What a dashboard page says, in Hebrew, instead of the error's technical English message
+# (the JSON answers keep theirs). 410: a lead erased on request or by retention.
+_PAGE_TEXT: dict[int, tuple[str, str]] = {
+    410: (
+        "הליד נמחק",
+        "פרטי הליד והשיחה עמו נמחקו (לבקשתו או בתום תקופת השמירה) ואינם זמינים עוד.",
+    ),
+}
+
+
 def _error_page(exc: OvenAIError) -> HTMLResponse:
+    heading, text = _PAGE_TEXT.get(exc.http_status, (str(exc.http_status), exc.message))
     body = (
         '<!doctype html><html lang="he" dir="rtl"><meta charset="utf-8"><title>OvenAI</title>'
         '<link rel="stylesheet" href="/static/app.css"><main class="error">'
-        f"<h1>{exc.http_status}</h1><p>{html.escape(exc.message)}</p>"
+        f"<h1>{html.escape(heading)}</h1><p>{html.escape(text)}</p>"
         '<p><a href="/">חזרה</a></p></main></html>'
     )
     return HTMLResponse(body, status_code=exc.http_status)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+
+from ovenai.columns import utcnow
+from ovenai.db import open_database
+from ovenai.models import Lead
+from ovenai.settings import Settings
+from support.aio import run_async
 
 _numbers = itertools.count(2345678)
 
@@ -44,10 +52,11 @@ def test_every_phone_form_finds_the_same_lead(admin: httpx.Client, form: str) ->
 
 
 def test_a_duplicate_phone_in_another_format_is_a_conflict(admin: httpx.Client) -> None:
-    create(admin, phone="0527654321")
+    first = create(admin, phone="0527654321")
     answer = admin.post("/api/v1/leads", json={"name": "שוב", "phone": "+972-52-765-4321"})
     assert answer.status_code == 409
     assert answer.json()["field"] == "phone"
+    assert answer.json()["lead_id"] == first["id"]  # admins see every lead: the UI links it
     assert len(admin.get("/api/v1/leads", params={"phone": "0527654321"}).json()["items"]) == 1
 
 
@@ -93,6 +102,96 @@ def test_patch_to_a_phone_of_another_lead_is_a_conflict(admin: httpx.Client) -> 
     second = create(admin)
     answer = admin.patch(f"/api/v1/leads/{second['id']}", json={"phone": first["phone"]})
     assert answer.status_code == 409
+
+
+# The one answer for a phone an agent may not use (ovenai.leads.PHONE_REFUSED).
+REFUSED = {
+    "error": "Conflict",
+    "message": "this phone number cannot be used for this lead; ask an admin",
+    "field": "phone",
+}
+
+
+def _audit_about(admin: httpx.Client, lead_id: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = admin.get(
+        "/api/v1/audit", params={"subject_id": lead_id}
+    ).json()
+    return [entry for entry in entries if entry["action"] == "phone_refused"]
+
+
+def test_a_phone_of_another_agents_lead_is_refused_without_telling_whose(
+    personas: dict[str, Any], admin: httpx.Client
+) -> None:
+    agent, other = personas["agent"], personas["other_agent"]
+    theirs = create(other.client, phone="0521230001")
+    created = agent.client.post("/api/v1/leads", json={"name": "x", "phone": "+972-52-123-0001"})
+    mine = create(agent.client)
+    patched = agent.client.patch(f"/api/v1/leads/{mine['id']}", json={"phone": "052 123 0001"})
+    assert (created.status_code, created.json()) == (409, REFUSED)
+    assert (patched.status_code, patched.json()) == (409, REFUSED)
+    assert theirs["id"] not in created.text + patched.text
+    assert agent.client.get(f"/api/v1/leads/{mine['id']}").json()["phone"] == mine["phone"]
+    attempts = _audit_about(admin, str(theirs["id"]))
+    assert [(e["actor"], e["details"]) for e in attempts] == [
+        (agent.email, {"attempt": "update", "lead_id": mine["id"]}),
+        (agent.email, {"attempt": "create"}),
+    ]
+
+
+def test_a_lead_being_erased_is_refused_in_the_same_words(
+    personas: dict[str, Any], admin: httpx.Client, clean_db: Settings
+) -> None:
+    lead = create(admin, phone="0521230002")
+
+    async def mark_erased() -> None:  # the erasure's first step (privacy.erase_lead)
+        database = open_database(clean_db)
+        try:
+            await database.start()
+            async with database.session() as session:
+                await session.execute(
+                    update(Lead).where(Lead.id == lead["id"]).values(erased_at=utcnow())
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    run_async(mark_erased)
+    answer = personas["agent"].client.post(
+        "/api/v1/leads", json={"name": "x", "phone": "0521230002"}
+    )
+    assert (answer.status_code, answer.json()) == (409, REFUSED)
+    assert len(_audit_about(admin, str(lead["id"]))) == 1
+
+
+def test_a_phone_of_a_lead_the_agent_sees_names_that_lead(personas: dict[str, Any]) -> None:
+    agent = personas["agent"].client
+    mine = create(agent, phone="0521230003")
+    free = create(personas["admin"].client, phone="0521230004")
+    second = create(agent)
+    again = agent.post("/api/v1/leads", json={"name": "x", "phone": "+972521230003"})
+    patched = agent.patch(f"/api/v1/leads/{second['id']}", json={"phone": "052-123-0004"})
+    assert (again.status_code, again.json()["lead_id"]) == (409, mine["id"])
+    assert (patched.status_code, patched.json()["lead_id"]) == (409, free["id"])
+    assert patched.json()["field"] == "phone" and free["id"] in patched.json()["message"]
+
+
+def test_two_agents_racing_for_one_phone_one_wins_the_other_is_refused_alike(
+    personas: dict[str, Any],
+) -> None:
+    clients = [personas["agent"].client, personas["other_agent"].client]
+
+    async def race() -> list[httpx.Response]:
+        async def post(client: httpx.Client) -> httpx.Response:
+            async with httpx.AsyncClient(
+                base_url=str(client.base_url), headers=client.headers, timeout=10
+            ) as racer:
+                return await racer.post("/api/v1/leads", json={"name": "x", "phone": "0521230005"})
+
+        return list(await asyncio.gather(*(post(client) for client in clients)))
+
+    answers = sorted(run_async(race), key=lambda answer: answer.status_code)
+    assert [answer.status_code for answer in answers] == [201, 409]
+    assert answers[1].json() == REFUSED
 
 
 def test_patch_refuses_null_for_a_required_field(admin: httpx.Client) -> None:

@@ -37,3 +37,22 @@ def test_pages_carry_the_security_headers(browser_client: httpx.Client) -> None:
     page = browser_client.get("/login")
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_an_erased_lead_is_a_clear_410_page_and_leaves_the_inbox(
+    browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
+) -> None:
+    me = make_user(clean_db, "dana.agent@agency.co.il", Role.AGENT)
+    kept = _lead(admin, "אורית גולן", "0501112233", me)
+    erased = _lead(admin, "שמעון פרץ", "0501112234", me)
+    assert admin.post("/api/v1/privacy/erase", json={"phone": "0501112234"}).status_code == 200
+    sign_in(browser_client, "dana.agent@agency.co.il")
+    page = browser_client.get(f"/leads/{erased}")
+    assert page.status_code == 410 and "text/html" in page.headers["content-type"]
+    assert "<h1>הליד נמחק</h1>" in page.text and "שמעון" not in page.text
+    assert erased not in page.text and "was erased" not in page.text
+    inbox = browser_client.get("/")
+    assert f"/leads/{kept}" in inbox.text and f"/leads/{erased}" not in inbox.text
+    api = admin.get(f"/api/v1/leads/{erased}")  # the API's answer stays as it was
+    assert (api.status_code, api.json()["error"]) == (410, "Gone")
+    assert api.json()["message"] == f"lead {erased} was erased"

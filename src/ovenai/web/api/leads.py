@@ -27,7 +27,8 @@ router = APIRouter(prefix="/leads", tags=["leads"])
 async def create_lead(
     body: LeadCreate, db: DbDep, actor: ActorDep, settings: SettingsDep
 ) -> PublicModel:
-    """Create a lead; 409 if the phone already belongs to one."""
+    """Create a lead; 409 if another lead holds the phone (with its `lead_id` only when the
+    caller may see that lead)."""
     record = await leads.create_lead(db, actor=actor, data=body)
     return answer(LeadPublic, record, settings.zone)
 
@@ -55,7 +56,7 @@ async def get_lead(lead_id: str, db: DbDep, actor: ActorDep, settings: SettingsD
 async def update_lead(
     lead_id: str, body: LeadUpdate, db: DbDep, actor: ActorDep, settings: SettingsDep
 ) -> PublicModel:
-    """Change the given fields of a lead."""
+    """Change the given fields of a lead; 409 for a phone as on create."""
     record = await leads.update_lead(db, actor=actor, lead_id=lead_id, changes=body)
     return answer(LeadPublic, record, settings.zone)
 

@@ -1,4 +1,10 @@
-"""/api/v1/privacy and /api/v1/audit: data-subject requests and the audit log (admins)."""
+"""/api/v1/privacy and /api/v1/audit: data-subject requests and the audit log (admins).
+
+A person is named by exactly one identity OvenAI stores, each in a field of its own (the
+query of the export, the body of the erasure and of a request): ``phone``, ``bsuid``,
+``wa_id``, ``username`` or ``lead_id`` (:func:`ovenai.privacy.find_subject`). None or
+several answer 422 naming the field.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +28,41 @@ router = APIRouter(tags=["privacy"])
 # Requests and audit entries have always been answered in UTC, as stored, and clients rely
 # on it: `answer` is given no zone here (the other routes show the agency's zone).
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
+Bsuid = Annotated[str, Field(min_length=4, max_length=200)]
+WaId = Annotated[str, Field(min_length=5, max_length=40)]
+Username = Annotated[str, Field(min_length=1, max_length=101)]
+LeadId = Annotated[str, Field(min_length=32, max_length=40)]
 
 
-class PhoneBody(BaseModel):
-    """A person named by phone number."""
+class SubjectBody(BaseModel):
+    """A person named by exactly one identity OvenAI stores."""
 
     model_config = ConfigDict(extra="forbid")
 
-    phone: Phone
+    phone: Phone | None = None
+    bsuid: Bsuid | None = None
+    wa_id: WaId | None = None
+    username: Username | None = None
+    lead_id: LeadId | None = None
+
+    def identity(self) -> privacy.Identity:
+        """The identity as the service takes it."""
+        return privacy.Identity(
+            phone=self.phone,
+            bsuid=self.bsuid,
+            wa_id=self.wa_id,
+            username=self.username,
+            lead_id=self.lead_id,
+        )
 
 
-class RequestBody(PhoneBody):
+class SubjectQuery(SubjectBody):
+    """The same in a query string, beside other parameters (``format``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class RequestBody(SubjectBody):
     """A request received today."""
 
     kind: Literal["access", "erasure"]
@@ -42,11 +72,11 @@ class RequestBody(PhoneBody):
 async def export(
     db: DbDep,
     actor: ActorDep,
-    phone: Annotated[str, Query(min_length=3, max_length=40)],
+    subject: Annotated[SubjectQuery, Query()],
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
     """Everything held about a person: JSON, or a zip of CSV files."""
-    data = await privacy_export.export(db, actor=actor, phone=phone, fmt=fmt)
+    data = await privacy_export.export(db, actor=actor, fmt=fmt, **subject.identity())
     if fmt == "json":
         return Response(data, media_type="application/json; charset=utf-8")
     headers = {"Content-Disposition": 'attachment; filename="export.zip"'}
@@ -54,16 +84,16 @@ async def export(
 
 
 @router.post("/privacy/erase", response_model=ErasurePublic)
-async def erase(body: PhoneBody, db: DbDep, actor: ActorDep) -> PublicModel:
+async def erase(body: SubjectBody, db: DbDep, actor: ActorDep) -> PublicModel:
     """Erase a person irreversibly."""
-    report = await privacy.erase(db, actor=actor, phone=body.phone)
+    report = await privacy.erase(db, actor=actor, **body.identity())
     return answer(ErasurePublic, report)
 
 
 @router.post("/privacy/requests", status_code=201, response_model=RequestPublic)
 async def record_request(body: RequestBody, db: DbDep, actor: ActorDep) -> PublicModel:
     """Record a request received today (its 30-day deadline starts now)."""
-    record = await privacy.record_request(db, actor=actor, kind=body.kind, phone=body.phone)
+    record = await privacy.record_request(db, actor=actor, kind=body.kind, **body.identity())
     return answer(RequestPublic, record)
 
 

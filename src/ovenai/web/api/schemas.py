@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin,
 
 from pydantic import BaseModel, create_model, model_validator
 
+from ovenai.accounts import Account
 from ovenai.audit import AuditRecord
 from ovenai.conversations import MessageError, MessageRecord
 from ovenai.ingest.failures import FailedBody, ItemFailure
@@ -29,6 +30,7 @@ from ovenai.meetings import MeetingRecord
 from ovenai.models import Property
 from ovenai.pagination import Page
 from ovenai.privacy import ErasureReport, RequestRecord
+from ovenai.sessions import SessionInfo
 
 T = TypeVar("T")
 PublicT = TypeVar("PublicT", bound="PublicModel")
@@ -195,3 +197,7 @@ FailedBodyPublic = public_model(
     "A stored webhook body that failed, or that has items that could not be read.",
     overrides={"items": list_model(ItemFailurePublic)},
 )
+AccountPublic = public_model(
+    Account, "AccountPublic", "A user who signs in (never their password or its hash)."
+)
+SessionPublic = public_model(SessionInfo, "SessionPublic", "A signed-in dashboard browser.")

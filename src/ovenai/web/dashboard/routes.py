@@ -1,5 +1,5 @@
 """Dashboard pages: sign in and out, the inbox of leads, a lead with its conversation, and
-for admins the webhook bodies that failed or have failed items."""
+for admins the webhook bodies that failed or have failed items (accounts: .accounts)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from ovenai import conversations, leads, signin
 from ovenai.errors import AuthenticationFailed, NotFound
 from ovenai.ingest import failures
 from ovenai.lead_fields import LeadFilter
+from ovenai.web.dashboard import accounts
+from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
-    TEMPLATES,
     LoginRequired,
     SessionActor,
     check_csrf,
-    csrf_token,
+    end_session,
+    known_device,
+    remember_device,
     start_session,
 )
 from ovenai.web.deps import DbDep, SettingsDep, client_address
@@ -25,15 +28,10 @@ from ovenai.web.deps import DbDep, SettingsDep, client_address
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
-    context = {"csrf": csrf_token(request), **context}
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
-
-
 @router.get("/login")
 async def login_form(request: Request) -> HTMLResponse:
     """The sign-in form."""
-    return _page(request, "login.html")
+    return page(request, "login.html")
 
 
 @router.post("/login")
@@ -48,19 +46,25 @@ async def login(
     check_csrf(request, csrf)
     try:
         actor = await signin.sign_in(
-            db, email=email, password=password, address=client_address(request)
+            db,
+            email=email,
+            password=password,
+            address=client_address(request),
+            device=await known_device(request, email),
         )
     except AuthenticationFailed as exc:
-        return _page(request, "login.html", status=401, error=exc.message, email=email)
-    start_session(request, actor)
-    return RedirectResponse("/", status_code=303)
+        return page(request, "login.html", status=401, error=exc.message, email=email)
+    await start_session(request, actor)
+    response = RedirectResponse("/", status_code=303)
+    await remember_device(request, response, actor)
+    return response
 
 
 @router.post("/logout")
 async def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
-    """End the session."""
+    """End the session, on the server: a copy of the cookie opens nothing afterwards."""
     check_csrf(request, csrf)
-    request.session.clear()
+    await end_session(request)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -70,9 +74,9 @@ async def inbox(
 ) -> HTMLResponse:
     """The leads the signed-in user may see, newest first."""
     filters = LeadFilter(q=q or None, limit=100)
-    page = await leads.list_leads(db, actor=actor, filters=filters)
-    return _page(
-        request, "inbox.html", actor=actor, leads=page.items, q=q or "", zone=settings.zone
+    found = await leads.list_leads(db, actor=actor, filters=filters)
+    return page(
+        request, "inbox.html", actor=actor, leads=found.items, q=q or "", zone=settings.zone
     )
 
 
@@ -83,9 +87,7 @@ async def lead_page(
     """One lead and the conversation with them."""
     lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
     messages = await conversations.conversation(db, actor=actor, lead_id=lead_id)
-    return _page(
-        request, "lead.html", actor=actor, lead=lead, messages=messages, zone=settings.zone
-    )
+    return page(request, "lead.html", actor=actor, lead=lead, messages=messages, zone=settings.zone)
 
 
 @router.get("/admin/webhooks")
@@ -96,7 +98,7 @@ async def webhook_failures(
     if not actor.is_admin:  # the page's existence is not revealed to agents
         raise NotFound("no such page")
     found = await failures.failed_bodies(db, actor=actor)
-    return _page(request, "admin_webhooks.html", actor=actor, bodies=found, zone=settings.zone)
+    return page(request, "admin_webhooks.html", actor=actor, bodies=found, zone=settings.zone)
 
 
 async def _login_required(_request: Request, _exc: Exception) -> Response:
@@ -106,4 +108,5 @@ async def _login_required(_request: Request, _exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Mount the dashboard's routes and its error pages on the app."""
     app.include_router(router)
+    app.include_router(accounts.router)
     app.add_exception_handler(LoginRequired, _login_required)

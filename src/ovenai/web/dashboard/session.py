@@ -1,7 +1,10 @@
-"""Dashboard sessions: signed HttpOnly SameSite cookies, CSRF tokens, the signed-in actor."""
+"""Dashboard sessions: signed HttpOnly SameSite cookies holding a server-side session's
+secret (:mod:`ovenai.sessions`), CSRF tokens, the signed-in actor, and the device cookie
+that makes a browser "known" to sign-in throttling (:mod:`ovenai.signin`)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from pathlib import Path
@@ -9,15 +12,21 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.responses import Response
 
-from ovenai import signin
+from ovenai import sessions, signin
 from ovenai.auth import Actor
 from ovenai.errors import AuthenticationFailed, PermissionDenied
-from ovenai.web.deps import get_db
+from ovenai.settings import Environment
+from ovenai.web.deps import client_address, get_db, get_settings
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 SESSION_COOKIE = "ovenai_session"
-SESSION_HOURS = 8
+SESSION_SECONDS = int(sessions.LIFETIME.total_seconds())
+DEVICE_COOKIE = "ovenai_device"
+DEVICE_SECONDS = 365 * 24 * 3600
+_SECRET = "sid"
 
 
 class LoginRequired(AuthenticationFailed):
@@ -46,23 +55,88 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise CsrfRejected("the form's security token does not match; reload the page")
 
 
-def start_session(request: Request, actor: Actor) -> None:
-    """Bind the session to a user, with a fresh CSRF token (no fixation)."""
-    request.session.clear()
-    request.session["user_id"] = actor.user_id
+async def start_session(request: Request, actor: Actor) -> None:
+    """Record a server-side session and bind the cookie to it, with a fresh CSRF token."""
+    started = await sessions.start(
+        get_db(request),
+        actor=actor,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    request.session.clear()  # no fixation: nothing of the anonymous session carries over
+    request.session[_SECRET] = started.secret
     csrf_token(request)
 
 
-async def session_actor(request: Request) -> Actor:
-    """The signed-in user of this request; LoginRequired otherwise."""
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, str):
+async def end_session(request: Request) -> None:
+    """End this browser's session on the server and forget the cookie's contents."""
+    secret = request.session.get(_SECRET)
+    if isinstance(secret, str):
+        await sessions.end(get_db(request), secret=secret)
+    request.session.clear()
+
+
+async def current_session(request: Request) -> sessions.Current:
+    """The signed-in user and session of this request; LoginRequired otherwise."""
+    secret = request.session.get(_SECRET)
+    if not isinstance(secret, str):
         raise LoginRequired("please sign in")
-    actor = await signin.session_actor(get_db(request), user_id=user_id)
-    if actor is None:
+    current = await sessions.resolve(get_db(request), secret=secret)
+    if current is None:
         request.session.clear()
         raise LoginRequired("please sign in")
-    return actor
+    return current
+
+
+async def session_actor(
+    current: Annotated[sessions.Current, Depends(current_session)],
+) -> Actor:
+    """The signed-in user of this request."""
+    return current.actor
 
 
 SessionActor = Annotated[Actor, Depends(session_actor)]
+CurrentSession = Annotated[sessions.Current, Depends(current_session)]
+
+
+def _devices(request: Request) -> URLSafeSerializer:
+    return URLSafeSerializer(get_settings(request).secret("secret_key"), salt="known-browser")
+
+
+def _email_mark(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
+async def known_device(request: Request, email: str) -> str | None:
+    """The browser's device id when its device cookie was issued for this e-mail and its
+    current password (:func:`ovenai.signin.browser_mark`)."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return None
+    try:
+        value = _devices(request).loads(cookie)
+    except BadSignature:
+        return None
+    if not isinstance(value, dict) or value.get("e") != _email_mark(email):
+        return None
+    device, mark = value.get("d"), value.get("k")
+    if not isinstance(device, str) or not isinstance(mark, str):
+        return None
+    current = await signin.browser_mark(get_db(request), email=email)
+    return device if current is not None and hmac.compare_digest(mark, current) else None
+
+
+async def remember_device(request: Request, response: Response, actor: Actor) -> None:
+    """After a correct sign-in: mark this browser as known for the user's e-mail and password."""
+    device = await known_device(request, actor.email) or secrets.token_urlsafe(16)
+    mark = await signin.browser_mark(get_db(request), email=actor.email)
+    if mark is None:
+        return
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _devices(request).dumps({"d": device, "e": _email_mark(actor.email), "k": mark}),
+        max_age=DEVICE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=get_settings(request).environment is Environment.PRODUCTION,
+    )
