@@ -72,7 +72,7 @@ def test_users_and_tokens_are_created_and_the_token_is_printed_once(clean_db: Se
     assert token.stdout.strip().startswith("ovn_")
     again = run(clean_db, "users", "create", "rina@example.co.il", "--password", "another long one")
     assert again.returncode != 0
-    assert again.stderr.strip() == "error: a user with e-mail rina@example.co.il already exists"
+    assert again.stderr.strip() == "error: a user with this e-mail address already exists"
 
 
 def test_a_user_created_without_a_terminal_needs_a_way_to_get_a_password(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 
 import pytest
 import time_machine
@@ -145,7 +147,16 @@ def test_any_single_bit_flip_fails(plaintext: bytes, data: st.DataObject) -> Non
 def test_aad_cannot_be_confused_by_moving_characters_between_parts() -> None:
     assert aad("leads", "1", "23") != aad("leads", "12", "3")
     assert aad("a:b", "c", "d") != aad("a", "b:c", "d")
-    assert aad("leads", "1", "name") == aad("leads", "1", "name")
+    assert aad("leads", "1", "name") != aad("leads", "1", "phone")
+
+
+def test_aad_keeps_its_known_answer() -> None:
+    # Every stored ciphertext is bound to this exact layout (a label, then each part as a
+    # 4-byte big-endian length and its UTF-8): changing it makes all stored data unreadable.
+    expected = b"ovenai.aad.v1" + b"\0\0\0\x05leads" + b"\0\0\0\x011" + b"\0\0\0\x04name"
+    assert aad("leads", "1", "name") == expected
+    hebrew = "עמודה".encode()
+    assert aad("t", "r", "עמודה").endswith(len(hebrew).to_bytes(4, "big") + hebrew)
 
 
 def test_aad_refuses_an_empty_part() -> None:
@@ -297,11 +308,17 @@ def test_new_data_keys_are_fresh_32_bytes() -> None:
 # --- blind index -----------------------------------------------------------------------
 
 
-def test_blind_index_is_deterministic_lowercase_hex_of_128_bits() -> None:
-    digest = blind_index(INDEX_KEY, "phone", "+972501234567")
-    assert digest == blind_index(INDEX_KEY, "phone", "+972501234567")
+@pytest.mark.parametrize("value", ["+972501234567", "Maya.TLV", " מרים ברק ", "IL.555"])
+def test_blind_index_is_the_keyed_hmac_of_the_exact_value_as_128_bits_of_hex(value: str) -> None:
+    # The scheme, computed independently: HMAC-SHA256 over a label, the length-prefixed kind
+    # and the value exactly as given (callers normalise; the index never does), cut to 128
+    # bits. Lookups in another process depend on nothing else entering the digest.
+    kind = b"username"
+    message = b"ovenai.blind-index.v1" + len(kind).to_bytes(4, "big") + kind + value.encode()
+    expected = hmac.new(INDEX_KEY, message, hashlib.sha256).hexdigest()[:32]
+    digest = blind_index(INDEX_KEY, "username", value)
+    assert digest == expected
     assert len(digest) == 32 and digest == digest.lower()
-    int(digest, 16)
 
 
 def test_blind_index_keeps_its_known_answer() -> None:

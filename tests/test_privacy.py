@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 
 from conftest import TEST_APP_SECRET
 from ovenai import crypto, privacy, privacy_export
@@ -143,10 +146,51 @@ async def _raw_rows(db: Database, lead_id: str) -> dict[str, bytes]:
     return {"name": lead.name_enc, "text": message.text_enc, "message_id": message.id.encode()}
 
 
+async def _sealed_values(db: Database, lead_id: str) -> dict[str, bytes]:
+    """Every ciphertext stored about the lead: its columns, messages, consent, bodies."""
+    found: dict[str, bytes] = {}
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        for column, stored in LEADS.stored.items():
+            if getattr(lead, stored) is not None:
+                found[f"lead.{column}"] = getattr(lead, stored)
+        for message in await session.scalars(select(Message).where(Message.lead_id == lead_id)):
+            for column, stored in MESSAGES.stored.items():
+                if getattr(message, stored) is not None:
+                    found[f"message.{column}"] = getattr(message, stored)
+        query = select(ConsentEvent).where(ConsentEvent.lead_id == lead_id)
+        for event in await session.scalars(query):
+            if event.evidence_enc is not None:
+                found["consent.evidence"] = event.evidence_enc
+        linked = select(WebhookEventLead.event_id).where(WebhookEventLead.lead_id == lead_id)
+        for body in await session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(linked))):
+            if body.body_enc is not None:
+                found["webhook.body"] = body.body_enc
+    return found
+
+
+def _live_rows(database_url: str, tmp_path: Path) -> str:
+    """Every live row of the database as SQL text, blobs as hex (lower case): what a dump
+    or a replica holds. Deleted data a file may still carry is the key store's concern
+    (crypto-shredding, tests/test_erasure_on_disk.py)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        dump = "import sqlite3, sys; print('\\n'.join(sqlite3.connect(sys.argv[1]).iterdump()))"
+        command = [sys.executable, "-c", dump, str(url.database)]
+        return subprocess.run(command, capture_output=True, check=True, text=True).stdout.lower()
+    return stored_bytes(database_url, tmp_path).decode().lower()
+
+
 async def test_erase_leaves_no_trace_and_statistics_keep_counting(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     lead_id = await seed_person(db)
+    sealed = await _sealed_values(db, lead_id)
+    assert set(sealed) >= {"lead.name", "lead.phone", "message.text", "consent.evidence"}
+    assert "webhook.body" in sealed
+    before = _live_rows(settings.database_url, tmp_path)
+    assert [name for name, blob in sealed.items() if blob.hex() not in before] == []
     report = await privacy.erase(db, actor=ADMIN, phone="0526667777")
     assert (report.messages, report.consent_events, report.webhook_bodies) == (1, 1, 1)
     assert report.rekeyed_hours == 0  # this hour is still being written: re-keyed when over
@@ -157,8 +201,11 @@ async def test_erase_leaves_no_trace_and_statistics_keep_counting(
         assert await session.scalar(select(func.count()).select_from(Message)) == 1
         bodies = list(await session.scalars(select(WebhookEvent)))
     assert [e.body_enc is None for e in bodies].count(True) == 1
+    # No live row holds any of the lead's ciphertexts any more (each was there before).
+    after = _live_rows(settings.database_url, tmp_path)
+    assert [name for name, blob in sealed.items() if blob.hex() in after] == []
     stored = stored_bytes(settings.database_url, tmp_path)
-    for trace in (NAME, PHONE, PHONE[1:], "0526667777", TEXT):
+    for trace in (NAME, PHONE, PHONE[1:], "0526667777", TEXT):  # nor any plaintext, anywhere
         assert trace.encode() not in stored
     with pytest.raises(NotFound):
         await privacy.erase(db, actor=ADMIN, phone=PHONE)

@@ -8,31 +8,50 @@ database; ``wrk`` drives the load from another process. Runs alternate between t
 
     .venv/bin/python -m bench.webhooks.ack --db sqlite --repeat 3
     .venv/bin/python -m bench.webhooks.ack --db postgresql --repeat 3 --processing separate
+    .venv/bin/python -m bench.webhooks.ack --kind text --db sqlite --processing separate
+
+``--kind``: ``status`` (the default: 5,000 one-status bodies for messages the database does
+not know, cycled, as every earlier figure was measured) or what leads send, each body
+distinct (:mod:`bench.webhooks.bodies`): ``text``, ``media`` (an image with a caption),
+``button`` (a tap on a template's quick-reply button) or ``mix`` (half statuses of sent
+messages, half inbound), from ``--known`` seeded leads (:mod:`bench.webhooks.seed`) and a
+``--new-share`` of first-time senders, who become leads.
 
 ``--processing``: ``in-process`` (the ``ovenai serve`` default), ``separate`` (serve with
 OVENAI_WEBHOOK_PROCESS_IN_SERVE=false plus a processor process, as ``ovenai worker``
 runs it) or ``off`` (the acknowledgement path alone; bodies stay pending). ``--src`` serves
 the product from another checkout's ``src/`` (e.g. ``git archive HEAD~1 src``), for a
 before/after measured on the same machine state.
+
+``--profile DIR`` samples the processing process (the separate one, or serve) with py-spy
+(``py-spy`` on PATH or in the venv; not a dependency of the project) while wrk runs, into
+``DIR/<kind>-<db>-<processing>-<n>.txt`` (``--format raw``), and has the separate processor
+time its SQL statements and commits by kind (``...-sql.json``); ``bench.webhooks.profile``
+turns both into the table of bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.process import free_port
+from bench.process import box_speed_s, free_port
+from bench.webhooks.bodies import STREAMED, Plan, Written, write_stream, wrk_script
 from bench.webhooks.common import fresh_database, signature, status_body
+from bench.webhooks.seed import seed
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.engines import sync_url
 
@@ -54,7 +73,14 @@ class Run:
     errors: int
     rows: dict[str, int]
     drain_s: float | None
+    """Seconds from the end of the load until nothing was pending (None: processing off)."""
     seconds: int
+    during_load: int = 0
+    """Bodies processed when the load stopped."""
+    leads_created: int = 0
+    inbound_messages: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process used during the load (serve, processor)."""
 
     @property
     def applied_per_s(self) -> float | None:
@@ -62,6 +88,11 @@ class Run:
         if self.drain_s is None:
             return None
         return self.rows.get("processed", 0) / (self.seconds + self.drain_s)
+
+    @property
+    def applied_during_per_s(self) -> float:
+        """Bodies processed per second while the load lasted (keeping up: equal to acked)."""
+        return self.during_load / self.seconds
 
 
 def lua_script(bodies: int) -> str:
@@ -94,6 +125,20 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not start")
 
 
+def count_one(url: str, query: str) -> int:
+    engine = create_engine(sync_url(url))
+    with engine.connect() as conn:
+        found = int(conn.execute(text(query)).scalar_one())
+    engine.dispose()
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_rows(url: str, table: str) -> dict[str, int]:
     engine = create_engine(sync_url(url))
     with engine.connect() as conn:
@@ -117,11 +162,13 @@ def server_command(app: str, port: int, workers: int) -> list[str]:
 
 
 def start_processes(
-    app: str, args: argparse.Namespace, env: dict[str, str], port: int
+    app: str, args: argparse.Namespace, env: dict[str, str], port: int, label: str
 ) -> list[subprocess.Popen[bytes]]:
     """The server, and the separate processor process when asked for."""
     in_serve = "true" if args.processing == "in-process" else "false"
     env = {**os.environ, **env, "OVENAI_WEBHOOK_PROCESS_IN_SERVE": in_serve}
+    if args.profile:
+        env["BENCH_SQL_TRACE"] = str(Path(args.profile) / f"{label}-sql.json")
     if args.src:
         env["PYTHONPATH"] = f"{args.src}{os.pathsep}{os.getcwd()}"
     command = [part for part in server_command(app, port, args.workers) if part]
@@ -131,28 +178,54 @@ def start_processes(
     return procs
 
 
-def wait_drained(url: str, limit: float = 120.0) -> float | None:
-    """Seconds until nothing is pending (processing on), or None after ``limit``."""
+def wait_drained(url: str, limit: float) -> float:
+    """Seconds until nothing is pending (processing on), or ``limit`` (the rows then say
+    how many were still pending)."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
         if count_rows(url, "webhook_events").get("pending", 0) == 0:
             return time.monotonic() - started
         time.sleep(0.2)
-    return None
+    return limit
 
 
-def measure(app: str, args: argparse.Namespace, lua: str) -> Run:
+def start_profiler(args: argparse.Namespace, pid: int, label: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` for the load's duration (raw collapsed stacks)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out = Path(args.profile) / f"{label}.txt"
+    command = [
+        spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+        "--duration", str(args.seconds), "--rate", str(args.rate), "--threads",
+    ]  # fmt: skip
+    if args.native:
+        command.append("--native")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+
+def measure(app: str, args: argparse.Namespace, lua: str, label: str) -> Run:
     """One app on a fresh database: wrk for ``--seconds``, then count what was stored."""
     with fresh_database(args.db) as env:
+        url = env["DATABASE_URL"]
+        if args.kind in STREAMED and app == "product":
+            asyncio.run(seed(env, known=args.known, outbound=args.outbound))
         port = free_port()
-        procs = start_processes(app, args, env, port)
+        procs = start_processes(app, args, env, port, label)
         try:
             wait_listening(port, procs[0])
-            time.sleep(0.5)
+            time.sleep(1.0 if len(procs) > 1 else 0.5)
+            profiler = None
+            if args.profile and app == "product" and args.processing != "off":
+                profiler = start_profiler(args, procs[-1].pid, label)
+            cpu_before = [cpu_seconds(proc.pid) for proc in procs]
             out = run_wrk(args, lua, port)
+            cpu = [cpu_seconds(p.pid) - was for p, was in zip(procs, cpu_before, strict=True)]
             drain = None
+            during = 0
             if app == "product" and args.processing != "off":
-                drain = wait_drained(env["DATABASE_URL"])
+                during = count_rows(url, "webhook_events").get("processed", 0)
+                drain = wait_drained(url, args.drain_limit)
+            if profiler is not None:
+                profiler.wait(timeout=60)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -161,7 +234,14 @@ def measure(app: str, args: argparse.Namespace, lua: str) -> Run:
         table = "webhook_events" if app == "product" else "reference_events"
         if args.verbose:
             print(out)
-        return parse_wrk(app, out, count_rows(env["DATABASE_URL"], table), drain, args.seconds)
+        run = parse_wrk(app, out, count_rows(url, table), drain, args.seconds)
+        run.during_load = during
+        run.cpu_s = dict(zip(("serve", "processor")[: len(cpu)], cpu, strict=True))
+        if app == "product" and args.kind in STREAMED:
+            run.leads_created = count_one(url, "SELECT count(*) FROM leads") - args.known
+            inbound = "SELECT count(*) FROM messages WHERE direction = 'inbound'"
+            run.inbound_messages = count_one(url, inbound)
+        return run
 
 
 def run_wrk(args: argparse.Namespace, lua: str, port: int) -> str:
@@ -190,10 +270,21 @@ def parse_wrk(app: str, out: str, rows: dict[str, int], drain: float | None, sec
 def show(run: Run) -> None:
     drained = ""
     if run.drain_s is not None:
-        drained = f" drained {run.drain_s:.1f} s after the load, applied {run.applied_per_s:,.0f}/s"
+        drained = (
+            f" applied during the load {run.applied_during_per_s:,.0f}/s,"
+            f" drained {run.drain_s:.1f} s after it, applied {run.applied_per_s:,.0f}/s"
+            + (" (NOT DRAINED: the limit)" if run.rows.get("pending") else "")
+        )
+    extra = ""
+    if run.leads_created or run.inbound_messages:
+        extra = (
+            f" inbound messages={run.inbound_messages} leads created={run.leads_created}"
+            f" ({run.leads_created / (run.seconds + (run.drain_s or 0)):,.0f}/s)"
+        )
+    cpu = " ".join(f"{name} CPU {seconds:.1f} s" for name, seconds in run.cpu_s.items())
     print(
         f"  {run.app:9} {run.rps:8,.0f}/s p50={run.p50_ms:6.2f} ms p99={run.p99_ms:7.2f} ms "
-        f"requests={run.requests} non-2xx={run.errors} rows={run.rows}{drained}",
+        f"requests={run.requests} non-2xx={run.errors} rows={run.rows}{drained}{extra} {cpu}",
         flush=True,
     )
 
@@ -206,8 +297,33 @@ def summary(runs: list[Run], app: str) -> str:
     line = f"{app:9} median of {len(mine)}: {rps:8,.0f}/s p50={p50:.2f} ms p99={p99:.2f} ms"
     applied = [run.applied_per_s for run in mine if run.applied_per_s is not None]
     if applied:
-        line += f" applied {statistics.median(applied):,.0f}/s"
+        during = statistics.median(run.applied_during_per_s for run in mine)
+        drains = [run.drain_s for run in mine if run.drain_s is not None]
+        line += (
+            f" applied {statistics.median(applied):,.0f}/s"
+            f" (during the load {during:,.0f}/s, drain {statistics.median(drains):.1f} s)"
+        )
     return line
+
+
+def prepare_load(args: argparse.Namespace, folder: Path) -> str:
+    """Write the wrk script (and the stream of distinct bodies it reads) into ``folder``."""
+    lua = folder / "load.lua"
+    if args.kind not in STREAMED:
+        lua.write_text(lua_script(args.bodies))
+        return str(lua)
+    bodies = args.bodies or args.seconds * args.stream_rate
+    plan = Plan(args.kind, bodies, known=args.known, new_share=args.new_share)
+    written: Written = write_stream(plan, folder / "stream.txt")
+    args.outbound = written.outbound_messages
+    print(
+        f"stream: {written.bodies} distinct bodies {written.by_kind},"
+        f" mean {written.mean_bytes:,.0f} bytes, {written.from_new_senders} from first-time"
+        f" senders, {args.known} known leads,"
+        f" {written.outbound_messages} sent messages seeded for the statuses"
+    )
+    lua.write_text(wrk_script(written.path))
+    return str(lua)
 
 
 def main() -> None:
@@ -222,23 +338,48 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--bodies", type=int, default=5000)
+    parser.add_argument(
+        "--kind", choices=("status", "text", "media", "button", "mix"), default="status"
+    )
+    parser.add_argument("--known", type=int, default=2000, help="leads seeded (streamed kinds)")
+    parser.add_argument("--new-share", type=float, default=0.10, help="first-time senders")
+    parser.add_argument(
+        "--bodies",
+        type=int,
+        default=0,
+        help="distinct bodies (status: 5,000 cycled; streamed: --seconds x --stream-rate)",
+    )
+    parser.add_argument("--stream-rate", type=int, default=12_000, help="bodies per second")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--drain-limit", type=float, default=120.0, help="seconds to wait")
+    parser.add_argument("--profile", help="py-spy the processing process into this folder")
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--native", action="store_true", help="py-spy --native (C frames)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    if args.kind == "status" and not args.bodies:
+        args.bodies = 5000
+    if args.kind in STREAMED and args.threads != 1:
+        parser.error("streamed kinds take one wrk thread (each thread would post the same bodies)")
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     apps = ["reference", "product"] if args.app == "both" else [args.app]
     print(
-        f"db={args.db} processing={args.processing} workers={args.workers} "
-        f"connections={args.connections} seconds={args.seconds} load={os.getloadavg()}"
+        f"db={args.db} kind={args.kind} processing={args.processing} workers={args.workers} "
+        f"connections={args.connections} seconds={args.seconds} load={os.getloadavg()} "
+        f"box loop {box_speed_s()} s"
     )
     runs: list[Run] = []
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(lua_script(args.bodies))
-        lua.flush()
-        for _ in range(args.repeat):
+    with tempfile.TemporaryDirectory(prefix="ovenai-load-") as folder:
+        lua = prepare_load(args, Path(folder))
+        for round_ in range(args.repeat):
             for app in apps:
-                runs.append(measure(app, args, lua.name))
+                label = f"{args.kind}-{args.db}-{args.processing}-{round_ + 1}"
+                runs.append(measure(app, args, lua, label))
                 show(runs[-1])
+                streamed = args.bodies or args.seconds * args.stream_rate
+                if args.kind in STREAMED and runs[-1].requests > streamed:
+                    print("  (the stream wrapped: bodies past its end were duplicates)")
     for app in apps:
         print(summary(runs, app))
     print(f"load after: {os.getloadavg()}")

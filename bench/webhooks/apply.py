@@ -7,16 +7,32 @@ stored body is applied (decrypt, parse, exactly-once claims, status rows, messag
 
     .venv/bin/python -m bench.webhooks.apply --db sqlite --messages 5000
     .venv/bin/python -m bench.webhooks.apply --db postgresql --messages 5000
+
+``--kind text|media|button|mix`` drains ``--messages`` distinct bodies of what leads send
+instead (:mod:`bench.webhooks.bodies`: ``--known`` seeded leads, ``--new-share`` of
+first-time senders), stored the same way; ``--warm`` first loads every seeded lead's key
+into the processor's cache (a worker that has run for a while), else the drain starts cold
+(a worker just started). ``--profile FILE`` runs the drain under cProfile and prints the
+functions that took longest (cumulative).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pstats
 import random
+import tempfile
 import time
+from pathlib import Path
 
+from sqlalchemy import func, select
+
+from bench.process import box_speed_s
+from bench.webhooks.bodies import STREAMED, Plan, write_stream
 from bench.webhooks.common import fresh_database, settings_from, status_body, wamid
+from bench.webhooks.seed import seed
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
 from ovenai.ingest.processor import Processor
@@ -78,15 +94,65 @@ async def run(env: dict[str, str], messages: int, batch: int) -> None:
     )
 
 
+async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
+    """Seed, store ``--messages`` bodies of ``--kind``, then time their drain."""
+    plan = Plan(args.kind, args.messages, known=args.known, new_share=args.new_share)
+    with tempfile.TemporaryDirectory(prefix="ovenai-apply-") as folder:
+        written = write_stream(plan, Path(folder) / "stream.txt")
+        bodies = [line.split("\t", 1)[1].rstrip("\n").encode() for line in written.path.open()]
+    await seed(env, known=args.known, outbound=written.outbound_messages)
+    db = open_database(settings_from(env))
+    await db.start()
+    try:
+        store = EventStore(db)
+        for start in range(0, len(bodies), 256):
+            await asyncio.gather(*(store.store(raw, {}) for raw in bodies[start : start + 256]))
+        store.close()
+        if args.warm:
+            async with db.session() as session:
+                ids = list((await session.scalars(select(Lead.id))).all())
+            await db.vault.lead_keys(ids)
+        processor = Processor(db, batch_size=args.batch)
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        report = await processor.drain()
+        elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
+        async with db.session() as session:
+            leads = int(await session.scalar(select(func.count()).select_from(Lead)) or 0)
+    finally:
+        await db.dispose()
+    print(
+        f"{args.kind} bodies applied/s={len(bodies) / elapsed:,.0f} ({len(bodies)} in"
+        f" {elapsed:.2f} s, batch {processor.batch_size}, {'warm' if args.warm else 'cold'}"
+        f" keys; processed={report.processed} failed={report.failed}"
+        f" items={dict(report.items)}; leads created {leads - args.known},"
+        f" {(leads - args.known) / elapsed:,.0f}/s; {written.by_kind})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=0, help="0: the processor's default")
+    parser.add_argument("--kind", choices=("status", *STREAMED), default="status")
+    parser.add_argument("--known", type=int, default=2000, help="leads seeded (streamed kinds)")
+    parser.add_argument("--new-share", type=float, default=0.10, help="first-time senders")
+    parser.add_argument("--warm", action="store_true", help="lead keys cached before the drain")
+    parser.add_argument("--profile", help="cProfile the drain into this file")
     args = parser.parse_args()
     with fresh_database(args.db) as env:
-        asyncio.run(run(env, args.messages, args.batch))
-        print(f"db={args.db} messages={args.messages}")
+        if args.kind == "status":
+            asyncio.run(run(env, args.messages, args.batch))
+        else:
+            asyncio.run(run_stream(env, args))
+        print(f"db={args.db} messages={args.messages} box loop {box_speed_s()} s")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 ``product_app`` is a uvicorn factory (``--factory``; ``--workers N`` imports it in each
 worker) reading the bench database from the environment; with
 ``OVENAI_WEBHOOK_PROCESS_IN_SERVE=false`` it only acknowledges. Run as a module, this is the
-separate processor (what ``ovenai worker`` runs for webhooks) until SIGTERM.
+separate processor (what ``ovenai worker`` runs for webhooks) until SIGTERM; with
+``BENCH_SQL_TRACE`` set, it times its SQL by statement kind into that file
+(:mod:`bench.webhooks.sql_trace`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from pathlib import Path
 from typing import Any
 
+from bench.webhooks import sql_trace
 from bench.webhooks.common import settings_from
 from ovenai.db import open_database
 from ovenai.web.app import create_app
@@ -28,6 +33,9 @@ async def process_until_stopped() -> None:
     from ovenai.ingest.processor import run_processor
 
     db = open_database(settings_from(dict(os.environ)))
+    trace = os.environ.get("BENCH_SQL_TRACE")
+    totals = sql_trace.attach(db.engine, db.vault) if trace else None
+    started = time.perf_counter()
     await db.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -35,6 +43,8 @@ async def process_until_stopped() -> None:
         await run_processor(db, stop)
     finally:
         await db.dispose()
+        if trace and totals is not None:
+            sql_trace.write(totals, Path(trace), time.perf_counter() - started)
 
 
 if __name__ == "__main__":

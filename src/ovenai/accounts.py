@@ -1,5 +1,5 @@
 """Running the people who sign in: list, create, disable and enable, passwords, unlocking,
-sessions.
+sessions, and each user's dashboard language.
 
 Admins run every account; a user runs their own password and sessions. Whatever ends a
 user's right to a session ends the sessions themselves at once (:mod:`ovenai.sessions`):
@@ -22,7 +22,13 @@ from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ovenai.models import Role, User, UserSession
+from ovenai.models import Language, Role, User, UserSession
+
+# The refusals a page shows, one fixed sentence each: the dashboard finds its translation
+# by the message.
+CANNOT_DISABLE_SELF = "you cannot disable yourself; ask another admin"
+LAST_ADMIN = "this is the last active admin; enable another admin first"
+SAME_PASSWORD = "the new password is the current one"
 
 
 @dataclass(frozen=True)
@@ -141,11 +147,11 @@ async def set_active(db: Database, *, actor: Actor, user_id: str, active: bool) 
         user = await _load(session, user_id)
         if not active:
             if user.id == actor.user_id:
-                raise Conflict("you cannot disable yourself; ask another admin")
+                raise Conflict(CANNOT_DISABLE_SELF)
             if user.role == Role.ADMIN and user.is_active:
                 admins = select(func.count()).where(User.role == Role.ADMIN, User.is_active)
                 if (await session.scalar(admins) or 0) <= 1:
-                    raise Conflict("this is the last active admin; enable another admin first")
+                    raise Conflict(LAST_ADMIN)
         user.is_active = active
         action = "user_enabled" if active else "user_disabled"
         audit.record(session, actor=actor, action=action, subject_type="user", subject_id=user.id)
@@ -190,12 +196,37 @@ async def change_password(
     if actor.user_id is None:
         raise InvalidInput("only a signed-in user has a password to change")
     if current == new:
-        raise InvalidInput("the new password is the current one", field="new_password")
+        raise InvalidInput(SAME_PASSWORD, field="new_password")
     await signin.check_password(db, actor=actor, password=current)
     await _set_password(db, actor.user_id, new)
     ended = await sessions.end_all(db, user_id=actor.user_id, keep=keep_session)
     await audit_change(db, actor, "password_changed", actor.user_id, {"sessions_ended": ended})
     return ended
+
+
+async def set_language(db: Database, *, actor: Actor, user_id: str, language: Language) -> None:
+    """Set the dashboard's language of a user (their own, or anyone's for an admin)."""
+    _require_self_or_admin(actor, user_id)
+    async with db.session() as session:
+        user = await _load(session, user_id)
+        user.language = language.value
+        audit.record(
+            session,
+            actor=actor,
+            action="language_changed",
+            subject_type="user",
+            subject_id=user.id,
+            details={"language": language.value},
+        )
+        await session.commit()
+
+
+async def language_of(db: Database, *, user_id: str) -> Language:
+    """The dashboard's language of a user (Hebrew for an unknown one)."""
+    async with db.session() as session:
+        stored = await session.scalar(select(User.language).where(User.id == user_id))
+    known = {language.value: language for language in Language}
+    return known.get(stored or "", Language.HE)  # Hebrew too for a user gone meanwhile
 
 
 async def unlock(db: Database, *, actor: Actor, user_id: str) -> int:

@@ -15,6 +15,11 @@ from ovenai.errors import InvalidInput
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
 COMMON_RANK = 10_000
+# The refusals, one fixed sentence each: the dashboard finds its translation by the message.
+TOO_SHORT = f"a password needs at least {MIN_LENGTH} characters"
+TOO_LONG = f"a password may have at most {MAX_LENGTH} characters"
+IS_THE_EMAIL = "a password may not be the e-mail address"
+TOO_COMMON = "this password is among the most common ones and is guessed first; choose another"
 
 
 @functools.cache
@@ -29,15 +34,12 @@ def _common() -> frozenset[str]:
 def check(password: str, *, email: str) -> None:
     """Refuse a password that breaks the policy, with InvalidInput saying which rule."""
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters", field="password")
+        raise InvalidInput(TOO_SHORT, field="password")
     if len(password) > MAX_LENGTH:
-        raise InvalidInput(f"a password may have at most {MAX_LENGTH} characters", field="password")
+        raise InvalidInput(TOO_LONG, field="password")
     folded = password.strip().casefold()
     address = email.strip().casefold()
     if folded in {address, address.partition("@")[0]}:
-        raise InvalidInput("a password may not be the e-mail address", field="password")
+        raise InvalidInput(IS_THE_EMAIL, field="password")
     if folded in _common():
-        raise InvalidInput(
-            "this password is among the most common ones and is guessed first; choose another",
-            field="password",
-        )
+        raise InvalidInput(TOO_COMMON, field="password")

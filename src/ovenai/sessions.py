@@ -24,7 +24,7 @@ from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import NotFound
-from ovenai.models import Role, User, UserSession
+from ovenai.models import Language, Role, User, UserSession
 
 LIFETIME = timedelta(hours=8)
 # Last-seen times are for the session list, not for security: written at most this often,
@@ -44,10 +44,11 @@ class Started:
 
 @dataclass(frozen=True)
 class Current:
-    """The user and session behind a cookie's secret."""
+    """The user and session behind a cookie's secret, and the user's dashboard language."""
 
     actor: Actor
     session_id: str
+    language: Language
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ async def resolve(db: Database, *, secret: str) -> Current | None:
             await session.execute(seen)
             await session.commit()
     actor = Actor(user_id=user.id, role=Role(user.role), email=user.email)
-    return Current(actor=actor, session_id=row.id)
+    language = Language.EN if user.language == Language.EN else Language.HE
+    return Current(actor=actor, session_id=row.id, language=language)
 
 
 async def end(db: Database, *, secret: str) -> None:

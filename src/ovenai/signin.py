@@ -44,7 +44,10 @@ MAX_FAILURES_PER_EMAIL = 50
 MAX_TOKEN_FAILURES_PER_ADDRESS = 30
 LOGIN = "login_failed"
 TOKEN = "token_failed"
-_REFUSAL = "too many failed attempts; try again in 15 minutes"
+# The refusals, one fixed sentence each: the dashboard finds its translation by the message.
+TOO_MANY_ATTEMPTS = "too many failed attempts; try again in 15 minutes"
+WRONG_CREDENTIALS = "the e-mail or password is wrong"
+WRONG_CURRENT_PASSWORD = "the current password is wrong"
 
 
 async def _count(db: Database, *, action: str, labels: list[str]) -> list[int]:
@@ -102,7 +105,7 @@ async def _admit(db: Database, *, action: str, limits: Mapping[str, int]) -> Non
     counts = await _count(db, action=action, labels=labels)
     if any(count > limits[label] for label, count in zip(labels, counts, strict=True)):
         await _take_back(db, action=action, labels=labels)
-        raise TooManyRequests(_REFUSAL)
+        raise TooManyRequests(TOO_MANY_ATTEMPTS)
 
 
 async def _audit_failure(
@@ -152,7 +155,7 @@ async def sign_in(
     if user is None:
         details: dict[str, object] = {"address": address, "known_browser": device is not None}
         await _audit_failure(db, action=LOGIN, actor=email, details=details)
-        raise AuthenticationFailed("the e-mail or password is wrong")
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
     actor = Actor(user_id=user.id, role=Role(user.role), email=user.email)
     await _take_back(db, action=LOGIN, labels=list(limits), actor=actor)
     return actor
@@ -183,7 +186,7 @@ async def check_password(db: Database, *, actor: Actor, password: str) -> None:
     if await _user_for(db, email=actor.email, password=password) is None:
         details: dict[str, object] = {"address": "session", "known_browser": False}
         await _audit_failure(db, action=LOGIN, actor=actor.email, details=details)
-        raise AuthenticationFailed("the current password is wrong", field="current_password")
+        raise AuthenticationFailed(WRONG_CURRENT_PASSWORD, field="current_password")
     await _take_back(db, action=LOGIN, labels=list(limits))
 
 
@@ -229,7 +232,7 @@ async def refuse_over_token_limit(db: Database, *, address: str) -> None:
     async with db.session() as session:
         failures = await session.scalar(query)
     if failures is not None and failures >= MAX_TOKEN_FAILURES_PER_ADDRESS:
-        raise TooManyRequests(_REFUSAL)
+        raise TooManyRequests(TOO_MANY_ATTEMPTS)
 
 
 async def count_token_failure(db: Database, *, address: str) -> None:

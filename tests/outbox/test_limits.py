@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,9 +67,7 @@ async def test_two_workers_together_stay_within_the_per_second_cap(
         for _ in range(2)
     ]
 
-    started = time.monotonic()
     await asyncio.gather(*(worker.drain(timeout=60) for worker in workers))
-    elapsed = time.monotonic() - started
 
     stats = await control.stats()
     assert stats["counts"].get("accepted") == 150
@@ -78,8 +75,9 @@ async def test_two_workers_together_stay_within_the_per_second_cap(
     # send may land a slot early and be refused (130429), then held and sent; never more.
     refused = stats["counts"].get("rejected_130429", 0)
     assert refused <= 3
+    # No calendar second saw more tries than the cap (so 150 sends took at least three of
+    # them); the wall-clock pace itself is measured in bench/ (bench/README.md).
     assert stats["max_attempts_per_second"] <= 50 + refused
-    assert elapsed >= 150 / 50 - 1.2  # the pace was the cap's, not faster
 
 
 class _Clock:

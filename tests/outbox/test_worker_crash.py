@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from ovenai.db import Database
 from ovenai.models import Message
 from ovenai.outbox import queue
 from ovenai.settings import Settings
+from ovenai.simulator import SimulatorThread
 from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
@@ -71,8 +73,19 @@ async def _wait_for(db: Database, status: str, count: int, timeout: float = 20.0
         await asyncio.sleep(0.05)
 
 
+async def _until(done: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.02)
+
+
 async def test_a_killed_worker_leaves_nothing_stuck_and_loses_nothing(
-    db: Database, sim_settings: Settings, client: CloudApiClient, control: SimControl
+    db: Database,
+    sim_settings: Settings,
+    client: CloudApiClient,
+    control: SimControl,
+    fresh_simulator: SimulatorThread,
 ) -> None:
     leads = [await make_lead(db, wrote_at=recently()) for _ in range(12)]
     for lead in leads:
@@ -88,27 +101,45 @@ async def test_a_killed_worker_leaves_nothing_stuck_and_loses_nothing(
                 waba_id=WABA_ID,
                 zone=utcnow().tzinfo,  # type: ignore[arg-type]
             )
+    # Every send is held 1.5 s before the simulator answers. The first twelve it receives
+    # use up a fault of their own: once that fault is gone, all twelve have reached it.
+    await control.faults(latency={"ms": 1500, "count": len(leads)})
     await control.faults(latency={"ms": 1500, "count": None})
+    delays = fresh_simulator.state.faults.delays
+    assert len(delays) == 2
 
     worker = start_worker(sim_settings)
     try:
-        await _wait_for(db, "sending", len(leads))  # the first batch is in flight
-        await asyncio.sleep(0.3)
+        await _wait_for(db, "sending", len(leads))  # the first batch is claimed
+        await _until(lambda: len(delays) == 1, "the first batch never reached the simulator")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     assert await _count(db, "sent") == 0
+    # The simulator answers held sends in the order it received them: once this probe, sent
+    # after the kill, is answered, every send the dead worker left there has been accepted
+    # (or refused), so nothing it sent can reach the simulator after the count below.
+    await client.mark_read("wamid.probe-after-the-crash")
     await control.faults(clear=True)
+    left_by_the_dead = (await control.outbox())["messages"]
+    assert len(left_by_the_dead) >= len(leads)  # the twelve in flight were delivered anyway
 
-    await asyncio.sleep(CLAIM_TTL_S + 0.2)  # the dead worker's claims expire
-    await dispatcher(db, client).drain()
+    dispatcher_deadline = time.monotonic() + 20
+    while await _count(db, "sent") < 2 * len(leads):  # once the dead worker's claims expire
+        assert time.monotonic() < dispatcher_deadline, "the dead worker's messages stayed stuck"
+        await dispatcher(db, client).drain()
+        await asyncio.sleep(0.05)
 
-    assert await _count(db, "sent") == 2 * len(leads)
     assert await _count(db, "sending") == await _count(db, "queued") == 0
-    await asyncio.sleep(1.6)  # requests the dead worker left in flight reach the simulator
-    bodies = Counter(m["body"]["text"]["body"] for m in (await control.outbox())["messages"])
+    accepted = (await control.outbox())["messages"]
+    bodies = Counter(m["body"]["text"]["body"] for m in accepted)
     expected = {f"{lead.id}:{n}" for lead in leads for n in range(2)}
     assert set(bodies) == expected  # nothing lost
-    assert max(bodies.values()) <= 2  # in flight at the crash: at most one extra copy
+    # Each message was accepted once after the crash, plus each copy the dead worker got
+    # accepted: at most one extra copy, and only of what was in flight at the crash.
+    assert len(accepted) == len(expected) + len(left_by_the_dead)
+    assert max(bodies.values()) <= 2
     firsts = {f"{lead.id}:0" for lead in leads}
+    extra = {text for text, copies in bodies.items() if copies == 2}
+    assert extra <= firsts
     assert all(bodies[text] == 1 for text in expected - firsts)  # never claimed: once

@@ -41,14 +41,20 @@ async def test_a_burst_above_the_cap_is_cut_with_130429(
 async def test_the_cap_never_exceeds_its_value_in_any_second_of_a_longer_run(
     client: CloudApiClient, control: SimControl
 ) -> None:
-    await control.faults(mps_cap=40)
-    accepted, started, n = 0, time.monotonic(), 0
-    while time.monotonic() - started < 1.6:
-        results = await asyncio.gather(*(send(client, n + i) for i in range(10)))
+    # Sends keep coming until the simulator has accepted one and a half caps' worth, which
+    # no run can do inside one sliding second: the window has moved on meanwhile. (How many
+    # it accepts per second of wall clock is measured in bench/, bench/README.md.)
+    cap = 40
+    await control.faults(mps_cap=cap)
+    accepted, sent, deadline = 0, 0, time.monotonic() + 30
+    while accepted <= cap + cap // 2:
+        assert time.monotonic() < deadline, f"only {accepted} of {sent} sends were accepted"
+        results = await asyncio.gather(*(send(client, sent + i) for i in range(10)))
         accepted += results.count(True)
-        n += 10
+        sent += 10
         await asyncio.sleep(0.01)
     stats = await control.stats()
-    assert stats["max_accepted_per_second"] <= 40
-    assert 40 <= accepted <= 40 * 3
-    assert stats["max_attempts_per_second"] > 40
+    assert stats["max_accepted_per_second"] <= cap
+    assert stats["max_attempts_per_second"] > cap  # the load really pressed on the cap
+    assert stats["counts"]["accepted"] == accepted
+    assert stats["counts"]["rejected_130429"] == sent - accepted  # every other send: 130429

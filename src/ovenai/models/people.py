@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ovenai.columns import UTCDateTime, new_id, utcnow
-from ovenai.models.base import ID, Base, Timestamped
+from ovenai.models.base import ID, Base, Language, Timestamped
 
 
 class User(Timestamped, Base):
@@ -22,6 +22,10 @@ class User(Timestamped, Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The dashboard's language for this user (Hebrew unless they choose English).
+    language: Mapped[str] = mapped_column(
+        String(8), default=Language.HE, server_default=Language.HE.value
+    )
 
 
 class UserSession(Base):

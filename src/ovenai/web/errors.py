@@ -1,15 +1,23 @@
-"""One handler per error base: OvenAI errors, validation errors, and anything unexpected."""
+"""One handler per error base: OvenAI errors, validation errors, HTTP errors of the routing
+(no such route or method), and anything unexpected.
+
+The API (and anything not asking for HTML) gets JSON in English. A browser gets an error page
+in its language (:mod:`ovenai.web.i18n`: the user's, else the language cookie's).
+"""
 
 from __future__ import annotations
 
-import html
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from ovenai.errors import AuthenticationFailed, OvenAIError
+from ovenai.web import i18n
+from ovenai.web.dashboard.session import TEMPLATES
 
 log = logging.getLogger("ovenai.web")
 
@@ -22,31 +30,18 @@ def _wants_html(request: Request) -> bool:
     )
 
 
-# What a dashboard page says, in Hebrew, instead of the error's technical English message
-# (the JSON answers keep theirs). 410: a lead erased on request or by retention.
-_PAGE_TEXT: dict[int, tuple[str, str]] = {
-    410: (
-        "הליד נמחק",
-        "פרטי הליד והשיחה עמו נמחקו (לבקשתו או בתום תקופת השמירה) ואינם זמינים עוד.",
-    ),
-}
-
-
-def _error_page(exc: OvenAIError) -> HTMLResponse:
-    heading, text = _PAGE_TEXT.get(exc.http_status, (str(exc.http_status), exc.message))
-    body = (
-        '<!doctype html><html lang="he" dir="rtl"><meta charset="utf-8"><title>OvenAI</title>'
-        '<link rel="stylesheet" href="/static/app.css"><main class="error">'
-        f"<h1>{html.escape(heading)}</h1><p>{html.escape(text)}</p>"
-        '<p><a href="/">חזרה</a></p></main></html>'
-    )
-    return HTMLResponse(body, status_code=exc.http_status)
+def _error_page(request: Request, status: int, text: str | None = None) -> HTMLResponse:
+    """The page a browser gets for an error: a heading by status, and ``text`` (already in
+    the request's language) or the status's own text. Never the error's English message."""
+    words = i18n.translator(request)
+    context = {"title": words.error_title(status), "text": text or words.status_text(status)}
+    return TEMPLATES.TemplateResponse(request, "error.html", context, status_code=status)
 
 
 async def _ovenai_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OvenAIError)
     if _wants_html(request):
-        return _error_page(exc)
+        return _error_page(request, exc.http_status, i18n.translator(request).error_text(exc))
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
     return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
@@ -56,8 +51,17 @@ def _field_name(loc: tuple[object, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _wants_html(request) and exc.status_code >= 400:
+        return _error_page(request, exc.status_code)
+    return await http_exception_handler(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _wants_html(request):  # a form field the page would not send (tampered, too long)
+        return _error_page(request, 422)
     fields = [
         {"field": _field_name(tuple(error["loc"])), "message": error["msg"]}
         for error in exc.errors()
@@ -67,14 +71,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     # The trace goes to the log (which never carries request bodies); the caller gets no detail.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _wants_html(request):
+        return _error_page(request, 500)
     return JSONResponse({"error": "InternalError", "message": "internal error"}, status_code=500)
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(OvenAIError, _ovenai_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

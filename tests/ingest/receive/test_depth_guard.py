@@ -1,9 +1,8 @@
-"""The nesting-depth scan counts brackets outside strings only, and cheaply."""
+"""The nesting-depth scan counts brackets outside strings only (its cost: bench/README.md)."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import given
@@ -54,8 +53,9 @@ def test_it_allows_the_limit_and_refuses_one_more() -> None:
     assert is_too_deep(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
 
 
-def test_it_scans_a_3_mb_hostile_body_quickly() -> None:
+def test_it_refuses_a_3_mb_hostile_body_and_measures_its_whole_depth() -> None:
+    # How long the scan takes is measured in bench/ (bench/README.md, "Moved from unit tests").
     body = b"[" * 1_500_000 + b"]" * 1_500_000
-    started = time.perf_counter()
     assert is_too_deep(body)
-    assert time.perf_counter() - started < 2.0
+    assert nesting_depth(body) == 1_500_000
+    assert not is_too_deep(b"[" * MAX_DEPTH + b'"' + b"[" * 1_500_000 + b'"' + b"]" * MAX_DEPTH)

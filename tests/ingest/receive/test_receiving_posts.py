@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -10,11 +11,14 @@ from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from ovenai.conversations import open_message
+from ovenai.db import open_database
 from ovenai.endpoints import WEBHOOK_PATH as PATH
 from ovenai.engines import sync_url
 from ovenai.ingest.receive.intake import MAX_BODY_BYTES
 from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
-from ovenai.models import WebhookEvent
+from ovenai.leads import open_leads
+from ovenai.models import Lead, Message, WebhookEvent
 
 SECRET = "test-app-secret"
 
@@ -54,18 +58,38 @@ def test_a_hebrew_and_emoji_body_signed_over_its_exact_bytes_is_stored_and_appli
     meta, clean_db, load_payload
 ) -> None:
     raw = load_payload("text_hebrew_emoji.json")
-    assert b"\\u05e9" in raw or b"\\u" in raw  # escaped as Meta sends it
+    # Escaped as Meta sends it: Hebrew as \\uXXXX, the emoji as a surrogate pair, "/" as "\\/".
+    assert b"\\u05e9\\u05dc\\u05d5\\u05dd" in raw and b"\\ud83d\\ude00" in raw and b"\\/" in raw
     answer = meta.post(PATH, content=raw, headers={SIGNATURE_HEADER: sign(raw, SECRET)})
     assert (answer.status_code, answer.text) == (200, "ok")
     (row,) = wait_processed(clean_db, 1)
     assert raw not in (row.body_enc or b"") and row.body_size == len(raw)
     assert json.loads(row.headers or "{}")[SIGNATURE_HEADER.lower()] == sign(raw, SECRET)
+    text_of, sender = asyncio.run(
+        applied(clean_db, "wamid.HBgMOTcyNTIxMjM0NTY3FQIAEhggQTAwMDAw0001==")
+    )
+    assert text_of == "שלום! אני מעוניינת בדירה 😀 https://example.co.il/apt/4711"
+    assert sender == "נועה בן דוד"
+
+
+async def applied(settings, wamid: str) -> tuple[str | None, str | None]:
+    """The applied message's text and its lead's profile name, decrypted."""
+    db = open_database(settings)
+    await db.start()
+    try:
+        async with db.session() as session:
+            message = await session.scalar(select(Message).where(Message.wa_message_id == wamid))
+            assert message is not None, "the body was processed but its message is missing"
+            lead = await session.get(Lead, message.lead_id)
+        assert lead is not None
+        key = await db.vault.key("lead", lead.id)
+        (record,) = await open_leads(db.vault, [lead])
+        return open_message(message, key).text, record.profile_name
+    finally:
+        await db.dispose()
 
 
 def test_the_stored_body_decrypts_to_the_exact_bytes(meta, clean_db, load_payload) -> None:
-    import asyncio
-
-    from ovenai.db import open_database
     from ovenai.ingest.receive.hour_keys import open_body
 
     raw = load_payload("text_hebrew_emoji.json")

@@ -65,3 +65,29 @@ def test_an_agent_signs_in_and_reads_the_inbox_in_hebrew(
     finally:
         page.close()
     assert errors == []
+
+
+def test_a_user_switches_the_dashboard_to_english_and_back(
+    browser: Any, server: Any, clean_db: Settings
+) -> None:
+    make_user(clean_db, "dana.agent@agency.co.il", Role.AGENT)
+    page = browser.new_page()
+    try:
+        page.goto(f"{server.url}/login")
+        page.click("text=English")  # the choice before signing in
+        page.wait_for_selector("html[lang=en]")
+        assert page.evaluate("getComputedStyle(document.body).direction") == "ltr"
+        assert page.locator("h1").inner_text() == "Sign in"
+        page.fill("input[name=email]", "dana.agent@agency.co.il")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form.login button[type=submit]")
+        page.wait_for_url(f"{server.url}/")
+        assert page.locator("h1").inner_text() == "לידים"  # her own language wins: Hebrew
+        page.goto(f"{server.url}/account")
+        page.select_option("select[name=language]", "en")
+        page.click("form.language button[type=submit]")
+        page.wait_for_selector("html[lang=en]")
+        assert page.locator("h1").inner_text() == "My account"
+        assert page.evaluate("getComputedStyle(document.body).direction") == "ltr"
+    finally:
+        page.close()

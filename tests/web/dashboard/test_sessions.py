@@ -13,9 +13,12 @@ import pytest
 
 from ovenai import password_policy
 from ovenai.errors import InvalidInput
-from ovenai.models import Role
+from ovenai.models import Language, Role
 from ovenai.settings import Settings
+from ovenai.web.i18n import TRANSLATORS
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+
+HEBREW = TRANSLATORS[Language.HE]
 
 
 def test_a_page_without_a_session_redirects_to_login(browser_client: httpx.Client) -> None:
@@ -148,7 +151,7 @@ def test_changing_the_password_ends_the_other_browser_and_keeps_this_one(
         "/account/password",
         data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "csrf": csrf_of(form)},
     )
-    assert changed.status_code == 200 and "הסיסמה הוחלפה; 1 חיבורים אחרים נותקו" in changed.text
+    assert changed.status_code == 200 and "הסיסמה הוחלפה; חיבור אחר אחד נותק" in changed.text
     assert not _inbox_opens(phone)
     assert _inbox_opens(office)
     assert sign_in(browsers(), "rina@agency.co.il").status_code == 401  # the old password
@@ -171,7 +174,7 @@ def test_a_wrong_current_password_changes_nothing(
         },
     )
     assert refused.status_code == 401
-    assert "the current password is wrong" in refused.text
+    assert "הסיסמה הנוכחית שגויה" in refused.text
     assert _inbox_opens(phone) and _inbox_opens(office)
     assert sign_in(browsers(), "rina@agency.co.il", NEW_PASSWORD).status_code == 401
     assert sign_in(browsers(), "rina@agency.co.il").status_code == 303
@@ -195,7 +198,7 @@ def test_a_weak_new_password_is_refused_with_the_policys_reason(
         },
     )
     assert refused.status_code == 422
-    assert html.escape(policy.value.message) in refused.text
+    assert html.escape(HEBREW.error_text(policy.value)) in refused.text  # the policy's reason
     assert _inbox_opens(phone)  # nothing changed, nothing ended
     assert sign_in(browsers(), "rina@agency.co.il", weak).status_code == 401
     assert sign_in(browsers(), "rina@agency.co.il").status_code == 303

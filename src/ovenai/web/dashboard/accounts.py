@@ -1,6 +1,7 @@
-"""Dashboard pages for accounts: a user's own sessions and password (/account), and for
-admins every user (/admin/users) with disable, enable, unlock, password reset and
-"sign out everywhere"."""
+"""Dashboard pages for accounts: a user's own language, sessions and password (/account),
+and for admins every user (/admin/users) with disable, enable, unlock, password reset and
+"sign out everywhere". Errors and notices are said in the page's language
+(:mod:`ovenai.web.i18n`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ovenai import accounts
 from ovenai.errors import NotFound, OvenAIError
-from ovenai.models import Role
+from ovenai.models import Language, Role
+from ovenai.web import i18n
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import CurrentSession, check_csrf
-from ovenai.web.deps import DbDep, SettingsDep
+from ovenai.web.deps import DbDep
 
 router = APIRouter(include_in_schema=False)
 CsrfField = Annotated[str | None, Form()]
@@ -30,7 +32,6 @@ async def _account_page(
     request: Request,
     db: DbDep,
     current: CurrentSession,
-    settings: SettingsDep,
     *,
     status: int = 200,
     error: str | None = None,
@@ -46,18 +47,33 @@ async def _account_page(
         actor=actor,
         sessions=found,
         current_id=current.session_id,
-        zone=settings.zone,
         error=error,
         notice=notice,
     )
 
 
 @router.get("/account")
-async def account(
-    request: Request, db: DbDep, current: CurrentSession, settings: SettingsDep
-) -> HTMLResponse:
-    """The signed-in user's sessions and password form."""
-    return await _account_page(request, db, current, settings)
+async def account(request: Request, db: DbDep, current: CurrentSession) -> HTMLResponse:
+    """The signed-in user's language, sessions and password form."""
+    return await _account_page(request, db, current)
+
+
+@router.post("/account/language")
+async def change_language(
+    request: Request,
+    db: DbDep,
+    current: CurrentSession,
+    language: Annotated[Language, Form()],
+    csrf: CsrfField = None,
+) -> Response:
+    """Choose the dashboard's language; this browser's cookie follows, for the sign-in page."""
+    check_csrf(request, csrf)
+    actor = current.actor
+    assert actor.user_id is not None
+    await accounts.set_language(db, actor=actor, user_id=actor.user_id, language=language)
+    response = RedirectResponse("/account", status_code=303)
+    i18n.remember(request, response, language)
+    return response
 
 
 @router.post("/account/password")
@@ -65,7 +81,6 @@ async def change_password(
     request: Request,
     db: DbDep,
     current: CurrentSession,
-    settings: SettingsDep,
     current_password: PasswordField,
     new_password: PasswordField,
     csrf: CsrfField = None,
@@ -81,11 +96,14 @@ async def change_password(
             keep_session=current.session_id,
         )
     except OvenAIError as exc:
-        return await _account_page(
-            request, db, current, settings, status=exc.http_status, error=exc.message
-        )
-    notice = f"הסיסמה הוחלפה; {ended} חיבורים אחרים נותקו"
-    return await _account_page(request, db, current, settings, notice=notice)
+        error = i18n.translator(request).error_text(exc)
+        return await _account_page(request, db, current, status=exc.http_status, error=error)
+    notice = i18n.translator(request).ngettext(
+        "The password was changed; %(num)d other session was ended.",
+        "The password was changed; %(num)d other sessions were ended.",
+        ended,
+    )
+    return await _account_page(request, db, current, notice=notice)
 
 
 @router.post("/account/sessions/{session_id}/end")
@@ -165,24 +183,25 @@ async def create_user(
             display_name=display_name,
         )
     except OvenAIError as exc:
-        return await _users_page(request, db, current, status=exc.http_status, error=exc.message)
-    return await _users_page(request, db, current, notice=f"נוסף משתמש {created.email}")
+        error = i18n.translator(request).error_text(exc)
+        return await _users_page(request, db, current, status=exc.http_status, error=error)
+    notice = i18n.translator(request).gettext("User %(email)s was added.", email=created.email)
+    return await _users_page(request, db, current, notice=notice)
 
 
 @router.get("/admin/users/{user_id}")
 async def user_page(
-    request: Request, user_id: str, db: DbDep, current: CurrentSession, settings: SettingsDep
+    request: Request, user_id: str, db: DbDep, current: CurrentSession
 ) -> HTMLResponse:
     """Admins: one user's sessions, with the password reset form."""
     _admin_only(current)
-    return await _user_page(request, db, current, settings, user_id)
+    return await _user_page(request, db, current, user_id)
 
 
 async def _user_page(
     request: Request,
     db: DbDep,
     current: CurrentSession,
-    settings: SettingsDep,
     user_id: str,
     *,
     status: int = 200,
@@ -199,7 +218,6 @@ async def _user_page(
         actor=actor,
         user=found,
         sessions=live,
-        zone=settings.zone,
         error=error,
         notice=notice,
     )
@@ -211,7 +229,6 @@ async def reset_password(
     user_id: str,
     db: DbDep,
     current: CurrentSession,
-    settings: SettingsDep,
     password: PasswordField,
     csrf: CsrfField = None,
 ) -> Response:
@@ -223,11 +240,14 @@ async def reset_password(
             db, actor=current.actor, user_id=user_id, password=password
         )
     except OvenAIError as exc:
-        return await _user_page(
-            request, db, current, settings, user_id, status=exc.http_status, error=exc.message
-        )
-    notice = f"הסיסמה נקבעה; {ended} חיבורים נותקו"
-    return await _user_page(request, db, current, settings, user_id, notice=notice)
+        error = i18n.translator(request).error_text(exc)
+        return await _user_page(request, db, current, user_id, status=exc.http_status, error=error)
+    notice = i18n.translator(request).ngettext(
+        "The password was set; %(num)d session was ended.",
+        "The password was set; %(num)d sessions were ended.",
+        ended,
+    )
+    return await _user_page(request, db, current, user_id, notice=notice)
 
 
 _ACTIONS = {"disable", "enable", "unlock", "sign-out"}
@@ -240,7 +260,6 @@ async def user_action(
     action: str,
     db: DbDep,
     current: CurrentSession,
-    settings: SettingsDep,
     csrf: CsrfField = None,
 ) -> Response:
     """Admins: disable, enable, unlock or sign out everywhere one user."""
@@ -257,5 +276,6 @@ async def user_action(
         else:
             await accounts.sign_out_everywhere(db, actor=actor, user_id=user_id)
     except OvenAIError as exc:
-        return await _users_page(request, db, current, status=exc.http_status, error=exc.message)
+        error = i18n.translator(request).error_text(exc)
+        return await _users_page(request, db, current, status=exc.http_status, error=error)
     return RedirectResponse(f"/admin/users/{user_id}", status_code=303)

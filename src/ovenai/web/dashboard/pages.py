@@ -1,4 +1,5 @@
-"""Rendering a dashboard page: its template with the session's CSRF token for its forms."""
+"""Rendering a dashboard page: its template with the session's CSRF token for its forms
+(the request's language, gettext and time zone come from :func:`ovenai.web.i18n.page_context`)."""
 
 from __future__ import annotations
 

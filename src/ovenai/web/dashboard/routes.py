@@ -1,5 +1,6 @@
-"""Dashboard pages: sign in and out, the inbox of leads, a lead with its conversation, and
-for admins the webhook bodies that failed or have failed items (accounts: .accounts)."""
+"""Dashboard pages: sign in and out (with the language chosen before signing in), the inbox
+of leads, a lead with its conversation, and for admins the webhook bodies that failed or have
+failed items (accounts: .accounts)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ovenai import accounts as account_service
 from ovenai import conversations, leads, signin
 from ovenai.errors import AuthenticationFailed, NotFound
 from ovenai.ingest import failures
 from ovenai.lead_fields import LeadFilter
+from ovenai.web import i18n
 from ovenai.web.dashboard import accounts
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
@@ -23,14 +26,19 @@ from ovenai.web.dashboard.session import (
     remember_device,
     start_session,
 )
-from ovenai.web.deps import DbDep, SettingsDep, client_address
+from ovenai.web.deps import DbDep, client_address
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")
-async def login_form(request: Request) -> HTMLResponse:
-    """The sign-in form."""
+async def login_form(request: Request, lang: str | None = None) -> Response:
+    """The sign-in form; ``?lang=en`` (or ``he``) chooses its language, in a cookie."""
+    chosen = i18n.parse(lang)
+    if chosen is not None:
+        response = RedirectResponse("/login", status_code=303)
+        i18n.remember(request, response, chosen)
+        return response
     return page(request, "login.html")
 
 
@@ -53,10 +61,15 @@ async def login(
             device=await known_device(request, email),
         )
     except AuthenticationFailed as exc:
-        return page(request, "login.html", status=401, error=exc.message, email=email)
+        error = i18n.translator(request).error_text(exc)
+        return page(request, "login.html", status=401, error=error, email=email)
     await start_session(request, actor)
     response = RedirectResponse("/", status_code=303)
     await remember_device(request, response, actor)
+    assert actor.user_id is not None  # a password sign-in is always a user's
+    # From now on the user's own language, here and on the sign-in page after signing out.
+    language = await account_service.language_of(db, user_id=actor.user_id)
+    i18n.remember(request, response, language)
     return response
 
 
@@ -70,35 +83,29 @@ async def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -
 
 @router.get("/")
 async def inbox(
-    request: Request, db: DbDep, actor: SessionActor, settings: SettingsDep, q: str | None = None
+    request: Request, db: DbDep, actor: SessionActor, q: str | None = None
 ) -> HTMLResponse:
     """The leads the signed-in user may see, newest first."""
     filters = LeadFilter(q=q or None, limit=100)
     found = await leads.list_leads(db, actor=actor, filters=filters)
-    return page(
-        request, "inbox.html", actor=actor, leads=found.items, q=q or "", zone=settings.zone
-    )
+    return page(request, "inbox.html", actor=actor, leads=found.items, q=q or "")
 
 
 @router.get("/leads/{lead_id}")
-async def lead_page(
-    request: Request, lead_id: str, db: DbDep, actor: SessionActor, settings: SettingsDep
-) -> HTMLResponse:
+async def lead_page(request: Request, lead_id: str, db: DbDep, actor: SessionActor) -> HTMLResponse:
     """One lead and the conversation with them."""
     lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
     messages = await conversations.conversation(db, actor=actor, lead_id=lead_id)
-    return page(request, "lead.html", actor=actor, lead=lead, messages=messages, zone=settings.zone)
+    return page(request, "lead.html", actor=actor, lead=lead, messages=messages)
 
 
 @router.get("/admin/webhooks")
-async def webhook_failures(
-    request: Request, db: DbDep, actor: SessionActor, settings: SettingsDep
-) -> HTMLResponse:
+async def webhook_failures(request: Request, db: DbDep, actor: SessionActor) -> HTMLResponse:
     """Admins: stored webhook bodies that failed or have failed items, newest first."""
     if not actor.is_admin:  # the page's existence is not revealed to agents
         raise NotFound("no such page")
     found = await failures.failed_bodies(db, actor=actor)
-    return page(request, "admin_webhooks.html", actor=actor, bodies=found, zone=settings.zone)
+    return page(request, "admin_webhooks.html", actor=actor, bodies=found)
 
 
 async def _login_required(_request: Request, _exc: Exception) -> Response:

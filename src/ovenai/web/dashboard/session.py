@@ -1,6 +1,9 @@
 """Dashboard sessions: signed HttpOnly SameSite cookies holding a server-side session's
-secret (:mod:`ovenai.sessions`), CSRF tokens, the signed-in actor, and the device cookie
-that makes a browser "known" to sign-in throttling (:mod:`ovenai.signin`)."""
+secret (:mod:`ovenai.sessions`), CSRF tokens, the signed-in actor and their language, and
+the device cookie that makes a browser "known" to sign-in throttling (:mod:`ovenai.signin`).
+
+The pages' shared Jinja environment is made here too, with gettext and the language of each
+request (:mod:`ovenai.web.i18n`)."""
 
 from __future__ import annotations
 
@@ -19,9 +22,15 @@ from ovenai import sessions, signin
 from ovenai.auth import Actor
 from ovenai.errors import AuthenticationFailed, PermissionDenied
 from ovenai.settings import Environment
+from ovenai.web import i18n
 from ovenai.web.deps import client_address, get_db, get_settings
+from ovenai.web.i18n import N_
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+TEMPLATES = Jinja2Templates(
+    directory=str(Path(__file__).resolve().parent.parent / "templates"),
+    context_processors=[i18n.page_context],
+)
+i18n.install(TEMPLATES.env)
 SESSION_COOKIE = "ovenai_session"
 SESSION_SECONDS = int(sessions.LIFETIME.total_seconds())
 DEVICE_COOKIE = "ovenai_device"
@@ -50,9 +59,9 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a form whose token does not match the session's (constant time)."""
     expected = request.session.get("csrf")
     if not isinstance(expected, str) or not submitted:
-        raise CsrfRejected("the form is missing its security token; reload the page")
+        raise CsrfRejected(N_("The form is missing its security token; reload the page."))
     if not hmac.compare_digest(expected.encode(), submitted.encode()):
-        raise CsrfRejected("the form's security token does not match; reload the page")
+        raise CsrfRejected(N_("The form's security token does not match; reload the page."))
 
 
 async def start_session(request: Request, actor: Actor) -> None:
@@ -77,7 +86,10 @@ async def end_session(request: Request) -> None:
 
 
 async def current_session(request: Request) -> sessions.Current:
-    """The signed-in user and session of this request; LoginRequired otherwise."""
+    """The signed-in user and session of this request; LoginRequired otherwise.
+
+    Records the user's language on the request, for its page (or its error page).
+    """
     secret = request.session.get(_SECRET)
     if not isinstance(secret, str):
         raise LoginRequired("please sign in")
@@ -85,6 +97,7 @@ async def current_session(request: Request) -> sessions.Current:
     if current is None:
         request.session.clear()
         raise LoginRequired("please sign in")
+    request.state.language = current.language
     return current
 
 

@@ -1,0 +1,367 @@
+"""Erasing one person leaves everyone else whole: untouched, readable and still findable.
+
+Two leads get every kind of data the product stores about a person, each through the path
+that writes it: the lead (name, phone, wa_id, BSUID, username, profile name, notes) and its
+name-search tokens and blind indexes; an inbound message and a marketing stop (consent
+event) applied from webhook bodies stored in the same hour; an outbound message; a viewing
+with notes; a data-subject request; audit entries; a place of the messaging-limit tier.
+The two share a surname, so their name tokens overlap. Erasing the first must leave the
+second exactly as it was, read through a fresh handle (no key cached): every sealed value
+still decrypts, every index still finds it, its request stays open, its webhook bodies stay
+readable even after their hour is re-keyed. A guard fails when a table that holds data
+about a lead is not covered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ovenai import audit, privacy
+from ovenai.auth import Actor
+from ovenai.columns import new_id, utcnow
+from ovenai.conversations import open_message
+from ovenai.db import Database
+from ovenai.errors import CryptoError, Gone
+from ovenai.ingest.processor import Processor
+from ovenai.lead_fields import LeadCreate, LeadFilter
+from ovenai.leads import create_lead, find_by_identity, get_lead, list_leads, open_leads
+from ovenai.meetings import MeetingCreate, create_meeting, open_meeting
+from ovenai.models import (
+    Base,
+    ConsentEvent,
+    Lead,
+    LeadNameToken,
+    Meeting,
+    Message,
+    PrivacyRequest,
+    ReachedUser,
+    Role,
+    WebhookEvent,
+    WebhookEventLead,
+)
+from ovenai.outbox import queue
+from ovenai.outbox.messaging_tier import reach_allowance
+from ovenai.sealing import CONSENT_EVENTS, SEALED_TABLES, WEBHOOK_EVENTS
+
+pytestmark = pytest.mark.anyio
+
+ADMIN = Actor(user_id=None, role=Role.ADMIN, email="owner@agency.co.il")
+WABA, PHONE_NUMBER_ID = "310000000000001", "420000000000002"
+# Every table that holds something about one lead, and so is read by `snapshot` below.
+COVERED = {
+    "leads",
+    "lead_name_tokens",
+    "messages",
+    "meetings",
+    "consent_events",
+    "privacy_requests",
+    "webhook_events",
+    "webhook_event_leads",
+    "reached_users",
+    "audit_log",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    phone: str
+    bsuid: str
+    username: str
+    profile: str
+    notes: str
+    said: str
+    told: str
+    viewing: str
+
+    @property
+    def wa_id(self) -> str:
+        return self.phone.removeprefix("+")
+
+
+FIRST = Person(
+    name="מרים ברק",
+    phone="+972526667777",
+    bsuid="IL.5550007770001112223",
+    username="miriam.b",
+    profile="מרים",
+    notes="מחפשת 4 חדרים, גמישה במחיר",
+    said="שלום, אני מחפשת דירה בחיפה 🏡",
+    told="נשמח להראות לך דירה מחר",
+    viewing="להביא את תוכנית הקומה",
+)
+SECOND = Person(
+    name="דנה ברק",  # the same surname: the name tokens overlap
+    phone="+972528889999",
+    bsuid="IL.5550008880001112223",
+    username="dana.barak",
+    profile="Dana B",
+    notes="משכנתא מאושרת",
+    said="Hi, is the flat on Herzl still free? 🙂",
+    told="כן, אפשר לתאם ביקור",
+    viewing="חניה ברחוב",
+)
+
+
+def _bucket() -> str:
+    """An hour ahead of the clock: the live test server never seals under it, so re-keying
+    it disturbs nothing else (as in tests/test_privacy.py)."""
+    return (utcnow() + timedelta(hours=3)).strftime("%Y%m%d%H")
+
+
+def _body(field: str, value: dict[str, Any]) -> bytes:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "97233760000", "phone_number_id": PHONE_NUMBER_ID},
+        **value,
+    }
+    change = {"value": value, "field": field}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [
+        {"id": WABA, "time": int(time.time()), "changes": [change]}
+    ]}).encode()  # fmt: skip
+
+
+def _bodies(person: Person) -> list[bytes]:
+    """What WhatsApp sends about the person: a text message, then a marketing stop."""
+    contact = {
+        "profile": {"name": person.profile, "username": person.username},
+        "wa_id": person.wa_id,
+        "user_id": person.bsuid,
+    }
+    message = {
+        "from": person.wa_id,
+        "id": f"wamid.{person.bsuid}",
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": person.said},
+    }
+    stop = {
+        "wa_id": person.wa_id,
+        "user_id": person.bsuid,
+        "detail": "User requested to stop marketing messages",
+        "category": "marketing_messages",
+        "value": "stop",
+        "timestamp": int(time.time()),
+    }
+    return [
+        _body("messages", {"contacts": [contact], "messages": [message]}),
+        _body("user_preferences", {"contacts": [contact], "user_preferences": [stop]}),
+    ]
+
+
+async def _deliver(db: Database, bucket: str, bodies: list[bytes]) -> None:
+    """Store bodies as the webhook route does, sealed under `bucket`'s key, and apply them
+    with the processor (the session's live server may apply some first: wait for all)."""
+    key = await db.vault.key(WEBHOOK_EVENTS.key_scope, bucket, create=True)
+    ids = []
+    async with db.session() as session:
+        for raw in bodies:
+            event_id = new_id()
+            sealed = WEBHOOK_EVENTS.cipher(key, event_id).seal_bytes("body", raw)
+            session.add(
+                WebhookEvent(id=event_id, key_bucket=bucket, body_enc=sealed, body_size=len(raw))
+            )
+            ids.append(event_id)
+        await session.commit()
+    processor = Processor(db)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            await processor.drain()
+            async with db.session() as session:
+                query = select(WebhookEvent.status).where(WebhookEvent.id.in_(ids))
+                statuses = list(await session.scalars(query))
+            if all(status == "processed" for status in statuses):
+                return
+            assert "failed" not in statuses and time.monotonic() < deadline, statuses
+            await asyncio.sleep(0.05)
+    finally:
+        await processor.stop()
+
+
+async def seed(db: Database, person: Person, bucket: str) -> str:
+    """One lead with every kind of data; its id."""
+    data = LeadCreate(name=person.name, phone=person.phone, notes=person.notes)
+    lead = await create_lead(db, actor=ADMIN, data=data)
+    await _deliver(db, bucket, _bodies(person))
+    await queue.send_message(
+        db,
+        actor=ADMIN,
+        lead_id=lead.id,
+        request=queue.OutboundRequest(text=person.told),
+        waba_id=WABA,
+        zone=UTC,
+    )
+    starts = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
+    meeting = MeetingCreate(lead_id=lead.id, starts_at=starts, notes=person.viewing)
+    await create_meeting(db, actor=ADMIN, data=meeting, zone=UTC)
+    await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead.id)
+    await get_lead(db, actor=ADMIN, lead_id=lead.id)  # audited as a view
+    async with db.session() as session:
+        await reach_allowance(
+            session, portfolio=WABA, phone_number_id=PHONE_NUMBER_ID, lead_ids=[lead.id], limit=10
+        )
+        await session.commit()
+    return lead.id
+
+
+def _plain(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+async def snapshot(db: Database, lead_id: str, person: Person) -> dict[str, Any]:
+    """Everything stored about a lead, decrypted, and what every index finds for it."""
+    fresh = Database(db.url, db.vault.ring, db.vault.url)  # another process: nothing cached
+    await fresh.start()
+    try:
+        return await _read(fresh, lead_id, person)
+    finally:
+        await fresh.dispose()
+
+
+async def _read(db: Database, lead_id: str, person: Person) -> dict[str, Any]:
+    vault = db.vault
+    key = await vault.key("lead", lead_id)
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        (record,) = await open_leads(vault, [lead])
+        tokens = await session.scalars(
+            select(LeadNameToken.token).where(LeadNameToken.lead_id == lead_id)
+        )
+        messages = await session.scalars(
+            select(Message).where(Message.lead_id == lead_id).order_by(Message.id)
+        )
+        meetings = await session.scalars(
+            select(Meeting).where(Meeting.lead_id == lead_id).order_by(Meeting.id)
+        )
+        consent = await session.scalars(
+            select(ConsentEvent).where(ConsentEvent.lead_id == lead_id).order_by(ConsentEvent.id)
+        )
+        requests = await session.scalars(
+            select(PrivacyRequest).where(PrivacyRequest.lead_id == lead_id)
+        )
+        linked = select(WebhookEventLead.event_id).where(WebhookEventLead.lead_id == lead_id)
+        bodies = list(
+            await session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(linked)))
+        )
+        reached = await session.scalars(select(ReachedUser).where(ReachedUser.lead_id == lead_id))
+        found: dict[str, object] = {}
+        for kind, value in (
+            ("phone", person.phone),
+            ("wa_id", person.wa_id),
+            ("bsuid", person.bsuid),
+        ):
+            hit = await find_by_identity(session, vault, **{kind: value})
+            found[kind] = None if hit is None else hit.id
+        found["username"] = (await privacy.find_subject(session, db, username=person.username)).id
+        audited = await audit.about(session, lead_id)
+        state = {
+            "lead": _plain(record),
+            "name_tokens": sorted(tokens),
+            "messages": [_plain(open_message(m, key)) for m in messages],
+            "meetings": [_plain(open_meeting(m, key)) for m in meetings],
+            "consent": [
+                (c.kind, c.channel, c.at, CONSENT_EVENTS.open_from(c, key, "evidence"))
+                for c in consent
+            ],
+            "requests": sorted((r.kind, r.requested_at, r.completed_at) for r in requests),
+            "bodies": {
+                b.id: WEBHOOK_EVENTS.cipher(
+                    await vault.key("webhook", b.key_bucket), b.id
+                ).open_bytes("body", b.body_enc or b"")
+                for b in bodies
+            },
+            "reached": sorted((r.portfolio, r.phone_number_id, r.reached_at) for r in reached),
+            "audit": [(a.id, a.action, a.actor, a.at) for a in audited],
+            "found_by": found,
+        }
+    for word in person.name.split():  # every word of the name finds the lead
+        page = await list_leads(db, actor=ADMIN, filters=LeadFilter(q=word))
+        state["found_by"][f"name:{word}"] = lead_id in {lead.id for lead in page.items}
+    page = await list_leads(db, actor=ADMIN, filters=LeadFilter(phone=person.phone))
+    state["found_by"]["phone filter"] = [lead.id for lead in page.items]
+    return state
+
+
+def test_every_table_about_a_lead_is_covered() -> None:
+    about_a_lead = {table.name for table in Base.metadata.sorted_tables if "lead_id" in table.c}
+    sealed = {table.model.__tablename__ for table in SEALED_TABLES}
+    assert about_a_lead | sealed | {"audit_log"} <= COVERED
+
+
+async def test_erasing_one_lead_leaves_another_untouched_and_readable(db: Database) -> None:
+    bucket = _bucket()
+    first = await seed(db, FIRST, bucket)
+    second = await seed(db, SECOND, bucket)
+    before = await snapshot(db, second, SECOND)
+    # The seeding reached every kind of data (a snapshot of nothing would compare equal).
+    assert before["lead"]["username"] == SECOND.username
+    assert before["lead"]["profile_name"] == SECOND.profile
+    assert before["lead"]["bsuid"] == SECOND.bsuid and before["lead"]["notes"] == SECOND.notes
+    assert [m["text"] for m in before["messages"]] == [SECOND.said, SECOND.told]
+    assert [m["notes"] for m in before["meetings"]] == [SECOND.viewing]
+    assert [c[0] for c in before["consent"]] == ["stop"]
+    assert [r[0] for r in before["requests"]] == ["access"] and before["requests"][0][2] is None
+    assert len(before["bodies"]) == 2 and len(before["reached"]) == 1
+    assert {"create", "view", "request_access"} <= {a[1] for a in before["audit"]}
+    assert before["found_by"] == {
+        "phone": second,
+        "wa_id": second,
+        "bsuid": second,
+        "username": second,
+        "name:דנה": True,
+        "name:ברק": True,
+        "phone filter": [second],
+    }
+    async with db.session() as session:  # both hold bodies of the same hour
+        buckets = set(await session.scalars(select(WebhookEvent.key_bucket)))
+    assert buckets == {bucket}
+    shared = await list_leads(db, actor=ADMIN, filters=LeadFilter(q="ברק"))
+    assert {lead.id for lead in shared.items} == {first, second}
+
+    report = await privacy.erase(db, actor=ADMIN, lead_id=first)
+    assert (report.lead_id, report.messages, report.meetings, report.consent_events) == (
+        first,
+        2,
+        1,
+        1,
+    )
+    assert report.webhook_bodies == 2
+
+    assert await snapshot(db, second, SECOND) == before
+    shared = await list_leads(db, actor=ADMIN, filters=LeadFilter(q="ברק"))
+    assert [lead.id for lead in shared.items] == [second]  # the first's tokens went, only
+
+    # Once the hour is over it is re-keyed: the second's bodies are re-sealed, still readable.
+    hour = datetime.strptime(bucket, "%Y%m%d%H").replace(tzinfo=UTC)
+    later = hour + timedelta(hours=1, minutes=10)
+    assert await privacy.rekey_pending_hours(db, now=later) == 1
+    after_rekey = await snapshot(db, second, SECOND)
+    assert after_rekey == before
+    async with db.session() as session:
+        buckets = set(await session.scalars(select(WebhookEvent.key_bucket)))
+    assert len(buckets) == 1 and buckets != {bucket}
+    fresh = Database(db.url, db.vault.ring, db.vault.url)
+    await fresh.start()
+    try:
+        with pytest.raises(CryptoError):  # a backup of the hour's bodies: the old key is gone
+            await fresh.vault.key("webhook", bucket)
+    finally:
+        await fresh.dispose()
+
+    # And the first is gone for good (what the rest of the privacy tests examine in depth).
+    with pytest.raises(Gone):
+        await get_lead(db, actor=ADMIN, lead_id=first)
+    async with db.session() as session:
+        assert await find_by_identity(session, db.vault, bsuid=FIRST.bsuid) is None
+        assert await find_by_identity(session, db.vault, phone=FIRST.phone) is None
