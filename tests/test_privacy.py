@@ -22,12 +22,22 @@ from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
 from ovenai.errors import CryptoError, Gone, InvalidInput, NotFound, PermissionDenied
+from ovenai.ingest.apply import delivery_statuses
 from ovenai.ingest.processor import Processor
 from ovenai.ingest.receive.event_store import EventStore
 from ovenai.ingest.receive.signature import sign
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead, get_lead, open_leads
-from ovenai.models import ConsentEvent, Lead, Message, Role, WebhookEvent, WebhookEventLead
+from ovenai.models import (
+    AppliedItem,
+    ConsentEvent,
+    Lead,
+    Message,
+    Role,
+    StatusEvent,
+    WebhookEvent,
+    WebhookEventLead,
+)
 from ovenai.sealing import CONSENT_EVENTS, LEADS, MESSAGES, username_index
 from ovenai.settings import Settings
 from support.storage import stored_bytes
@@ -479,3 +489,77 @@ async def test_an_interrupted_erasure_is_finished_by_erasing_again(db: Database)
         await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
     with pytest.raises(Gone):
         await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)
+
+
+# WhatsApp message ids carry the user's number: "wamid.HBgM" + base64 of "972521234567" ...
+NUMBER_IN_WAMIDS = "HBgMOTcyNTIxMjM0NTY3"
+SENDER_WA_ID, SENDER_BSUID = "972521234567", "IL.5550001112223334445"  # the recorded sender
+
+
+async def test_erasure_forgets_the_whatsapp_ids_kept_in_the_clear(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    lead_id = await deliver(db, recorded("text_hebrew_emoji.json"))
+    outbound = json.loads(recorded("status_read.json"))["entry"][0]["changes"][0]["value"]
+    async with db.session() as session:
+        session.add(
+            Message(
+                id=new_id(),
+                lead_id=lead_id,
+                direction="outbound",
+                type="text",
+                wa_message_id=outbound["statuses"][0]["id"],
+                status="sent",
+            )
+        )
+        await session.commit()
+    await deliver(db, recorded("status_read.json"))
+    await deliver(db, recorded("user_preferences_stop.json"))
+    before = _live_rows(settings.database_url, tmp_path)
+    for trace in (NUMBER_IN_WAMIDS, SENDER_BSUID):
+        assert trace.lower() in before  # each was kept in the clear before the erasure
+    await privacy.erase(db, actor=ADMIN, bsuid=SENDER_BSUID)
+    after = _live_rows(settings.database_url, tmp_path)
+    assert [t for t in (NUMBER_IN_WAMIDS, SENDER_BSUID, SENDER_WA_ID) if t.lower() in after] == []
+    async with db.session() as session:
+        kept = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.lead_id == lead_id)
+        )
+    assert kept == 2  # the messages stay, for the statistics, without their ids
+
+
+async def test_statuses_that_never_find_their_message_are_pruned_with_their_keys(
+    db: Database,
+) -> None:
+    await deliver_statuses(db, "wamid.NEVER-SENT", "wamid.ALSO-NEVER")
+    async with db.session() as session:
+        assert await delivery_statuses.prune_waiting(session) == 0  # still within the limit
+        later = utcnow() + delivery_statuses.WAITING_LIMIT + timedelta(minutes=1)
+        assert await delivery_statuses.prune_waiting(session, now=later) == 2
+        await session.commit()
+        left = await session.scalar(
+            select(func.count())
+            .select_from(AppliedItem)
+            .where(AppliedItem.dedupe_key.like("status:wamid.%NEVER%"))
+        )
+        waiting = await session.scalar(select(func.count()).select_from(StatusEvent))
+    assert (left, waiting) == (0, 0)
+
+
+async def deliver_statuses(db: Database, *wamids: str) -> None:
+    body = json.loads(recorded("status_read.json"))
+    template = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+    body["entry"][0]["changes"][0]["value"]["statuses"] = [
+        {**template, "id": wamid} for wamid in wamids
+    ]
+    store, processor = EventStore(db), Processor(db)
+    try:
+        raw = json.dumps(body).encode()
+        event_id = await store.store(raw, {"x-hub-signature-256": sign(raw, TEST_APP_SECRET)})
+        await processor.drain()
+        while await _status(db, event_id) == "pending":
+            await asyncio.sleep(0.05)
+            await processor.drain()
+    finally:
+        await processor.stop()
+        store.close()

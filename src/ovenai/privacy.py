@@ -36,23 +36,26 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict, Unpack, get_args
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import audit, dialects, phones
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.errors import InvalidInput, NotFound, PermissionDenied
+from ovenai.errors import CryptoError, InvalidInput, NotFound, PermissionDenied
+from ovenai.ingest.parse.dedupe_keys import message_key, preference_prefix, status_key
 from ovenai.keystore import Vault
 from ovenai.leads import refuse_erased
 from ovenai.models import (
+    AppliedItem,
     ConsentEvent,
     Lead,
     LeadNameToken,
     Meeting,
     Message,
     PrivacyRequest,
+    StatusEvent,
     SystemFlag,
     WebhookEvent,
     WebhookEventLead,
@@ -339,9 +342,11 @@ async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureRepo
         # Marked before the key goes: from this commit on every write refuses the lead, in
         # every process, whatever key it has cached (ovenai.leads.lock_unerased).
         await session.execute(update(Lead).where(Lead.id == lead_id).values(erased_at=utcnow()))
+        identities = await _whatsapp_identities(session, db.vault, lead_id)
         await session.commit()
     await db.vault.destroy("lead", lead_id)
     async with db.session() as session:
+        await _forget_whatsapp_ids(session, lead_id, identities)
         report = await _anonymise(session, lead_id)
         dropped, hours = await _drop_webhook_bodies(session, lead_id)
         request_row = await session.get(PrivacyRequest, request.id)
@@ -351,6 +356,53 @@ async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureRepo
         await session.commit()
     rekeyed = await rekey_webhook_hours(db, hours)
     return ErasureReport(lead_id=lead_id, webhook_bodies=dropped, rekeyed_hours=rekeyed, **report)
+
+
+async def _whatsapp_identities(session: AsyncSession, vault: Vault, lead_id: str) -> list[str]:
+    """The lead's BSUID and wa_id in the clear, read while its key still exists."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        return []
+    try:
+        key = await vault.key("lead", lead_id)
+    except CryptoError:  # an erasure interrupted after the key went: nothing left to read
+        return []
+    found = [LEADS.open_from(lead, key, column) for column in ("bsuid", "wa_id")]
+    return [value for value in found if value]
+
+
+# WhatsApp message ids carry the user's number (base64 of the wa_id and a random part), so
+# an erased lead's wamids are forgotten wherever they are kept in the clear.
+_CHUNK = 200
+
+
+async def _forget_whatsapp_ids(session: AsyncSession, lead_id: str, identities: list[str]) -> None:
+    """Delete what keeps the lead's WhatsApp ids in the clear: its messages' wamids (on the
+    messages, their statuses and the dedupe keys of both) and the dedupe keys of its
+    marketing preferences (which name its BSUID or wa_id)."""
+    query = select(Message.wa_message_id).where(
+        Message.lead_id == lead_id, Message.wa_message_id.is_not(None)
+    )
+    wamids = [wamid for wamid in await session.scalars(query) if wamid]
+    for start in range(0, len(wamids), _CHUNK):
+        chunk = wamids[start : start + _CHUNK]
+        await session.execute(delete(StatusEvent).where(StatusEvent.wa_message_id.in_(chunk)))
+        keyed = [AppliedItem.dedupe_key == message_key(wamid) for wamid in chunk]
+        keyed += [
+            AppliedItem.dedupe_key.startswith(status_key(wamid, ""), autoescape=True)
+            for wamid in chunk
+        ]
+        await session.execute(delete(AppliedItem).where(or_(*keyed)))
+    for identity in identities:
+        prefix = preference_prefix(identity)
+        await session.execute(
+            delete(AppliedItem).where(AppliedItem.dedupe_key.startswith(prefix, autoescape=True))
+        )
+    await session.execute(
+        update(Message)
+        .where(Message.lead_id == lead_id)
+        .values(wa_message_id=None, context_wa_message_id=None)
+    )
 
 
 async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:

@@ -17,6 +17,7 @@ from ovenai import privacy, scheduler, sessions, signin
 from ovenai import retention as retention_policy
 from ovenai.cloudapi import client_from
 from ovenai.db import Database
+from ovenai.ingest.apply import delivery_statuses
 from ovenai.ingest.processor import Processor
 from ovenai.outbox import limits
 from ovenai.outbox.dispatch_config import DispatchConfig
@@ -32,6 +33,14 @@ async def prune_limits(ctx: scheduler.JobContext) -> None:
     """Drop idle pair buckets and reach records older than the rolling 24 hours."""
     async with ctx.db.session() as session:
         await limits.prune(session)
+        await session.commit()
+
+
+@scheduler.every("ingest.prune_waiting_statuses", seconds=600)
+async def prune_waiting_statuses(ctx: scheduler.JobContext) -> None:
+    """Drop statuses that never found their message (see delivery_statuses.WAITING_LIMIT)."""
+    async with ctx.db.session() as session:
+        await delivery_statuses.prune_waiting(session)
         await session.commit()
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects
@@ -25,7 +25,8 @@ from ovenai.columns import utcnow
 from ovenai.events import StatusUpdate
 from ovenai.hooks import StatusChange
 from ovenai.ingest.apply.status_rank import status_rank
-from ovenai.models import Direction, Message, StatusEvent
+from ovenai.ingest.parse.dedupe_keys import status_key
+from ovenai.models import AppliedItem, Direction, Message, StatusEvent
 
 _MESSAGES = cast(Table, Message.__table__)
 _EVENTS = cast(Table, StatusEvent.__table__)
@@ -217,3 +218,33 @@ async def apply_waiting(session: AsyncSession, limit: int = _CHUNK) -> Refreshed
     )
     wamids = set((await session.scalars(query)).all())
     return await refresh_messages(session, wamids)
+
+
+# A status waits for its message only as long as the send's answer can take to be recorded
+# (seconds). One still waiting after this never finds its message: the send died before its
+# wamid was recorded (the message was sent again, under another wamid), or the message's
+# lead was erased (its wamids forgotten). Such statuses are pruned, with their dedupe keys,
+# so that a wamid — which carries the user's number — is not kept in the clear for long.
+WAITING_LIMIT = timedelta(hours=24)
+
+
+async def prune_waiting(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Delete statuses that have waited longer than :data:`WAITING_LIMIT`; how many went."""
+    cutoff = (now or utcnow()) - WAITING_LIMIT
+    stale = (_EVENTS.c.applied.is_(False)) & (_EVENTS.c.received_at < cutoff)
+    wamids = list(await session.scalars(select(_EVENTS.c.wa_message_id).where(stale).distinct()))
+    if not wamids:
+        return 0
+    pruned = 0
+    for start in range(0, len(wamids), _CHUNK):
+        chunk = wamids[start : start + _CHUNK]
+        keys = [
+            AppliedItem.dedupe_key.startswith(status_key(wamid, ""), autoescape=True)
+            for wamid in chunk
+        ]
+        await session.execute(delete(AppliedItem).where(or_(*keys)))
+        result = await session.execute(
+            delete(StatusEvent).where(StatusEvent.wa_message_id.in_(chunk), stale)
+        )
+        pruned += dialects.rowcount(result)
+    return pruned

@@ -26,7 +26,12 @@ def status_key(wamid: str, status_raw: str) -> str:
 
 def preference_key(user: str, category: str, value: str, unix_time: int) -> str:
     """Return the dedupe key of a marketing-preference change."""
-    return f"user_preference:{user}:{category}:{value}:{unix_time}"
+    return f"{preference_prefix(user)}{category}:{value}:{unix_time}"
+
+
+def preference_prefix(user: str) -> str:
+    """The start of every preference key of one user (erasure deletes them by it)."""
+    return f"user_preference:{user}:"
 
 
 def content_key(field: str, waba_id: str, entry_time: int | None, raw: bytes) -> str:
