@@ -123,3 +123,45 @@ async def test_a_naive_datetime_is_refused_and_nothing_is_written(db: Database) 
 
     (row,) = await _messages(db, [message_id])
     assert (row.status, row.claimed_by) == ("sending", WORKER)
+
+
+async def test_throttles_in_a_row_are_counted_and_anything_meta_answers_otherwise_ends_them(
+    db: Database,
+) -> None:
+    ids = await _claimed(db, 5)
+    throttled, faulted, held, sent, failed = ids
+    async with db.session() as session:  # each had two throttling answers before this try
+        await session.execute(
+            update(Message).where(Message.id.in_(ids)).values(throttled_attempts=2)
+        )
+        await session.commit()
+    at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    later = at + timedelta(seconds=16)
+
+    await outcomes.write(  # the three retries go in one statement, with different values
+        db,
+        WORKER,
+        [
+            Outcome(throttled, Kind.RETRY, at, next_attempt_at=later, refund=True, throttled=True),
+            Outcome(faulted, Kind.RETRY, at, next_attempt_at=later, error_code=131000),
+            Outcome(held, Kind.RETRY, at, next_attempt_at=later, refund=True),  # a limit of ours
+            Outcome(sent, Kind.SENT, at, wa_message_id="w.1"),
+            Outcome(failed, Kind.FAILED, at, error_code=131026),
+        ],
+    )
+
+    rows = await _messages(db, ids)
+    assert [(row.attempts, row.throttled_attempts) for row in rows] == [
+        (0, 3),  # refunded, one more in a row
+        (1, 0),  # a fault: counted, the run of throttles over
+        (0, 2),  # held without Meta's word on it: as it was
+        (1, 0),
+        (1, 2),  # failed: kept, as a record
+    ]
+    async with db.session() as session:  # the next claim carries the count to the job
+        claimed = await claims.claim(
+            session, worker=WORKER, limit=5, ttl_s=30.0, now=later + timedelta(seconds=1)
+        )
+        await session.commit()
+    jobs = await claims.load_jobs(db.vault, claimed, utcnow())
+    assert {job.id: job.throttled_attempts for job in jobs} == {throttled: 3, faulted: 0, held: 2}

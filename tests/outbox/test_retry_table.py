@@ -5,9 +5,11 @@ client raises it) to the default :class:`RetryPolicy`'s verdict: pause, retry af
 long, fail; and which shared bucket is slowed down, by how much. The rows are the repo's
 reading of Meta's table (docs/whatsapp-api-notes.md, "Retry verdicts"; ``outbox/retry.py``):
 auth pauses everything; throttling never fails and slows the number's bucket (the pair's for
-131056, 4^n s); transient backs off with jitter and a cap, named waits at least as long as
-Meta says, then fails; deferred codes are tried once more only after a documented wait;
-everything else fails at once.
+131056, 4^X s), its waits growing with the throttling answers the message had in a row
+before (``throttled``: the worker refunds a throttled attempt, so the attempt number cannot
+grow); transient backs off with jitter and a cap, named waits at least as long as Meta says,
+then fails; deferred codes are tried once more only after a documented wait; everything else
+fails at once.
 """
 
 from __future__ import annotations
@@ -33,13 +35,25 @@ def error(code: int | None, status: int = 400) -> CloudApiFailure:
     return classify.from_response(status, {"error": body})
 
 
-def decide(code: int | None, attempt: int, seed: int = 0, status: int = 400) -> Verdict:
-    return POLICY.decide(error(code, status), attempt, random.Random(seed))
+def decide(
+    code: int | None, attempt: int, seed: int = 0, status: int = 400, *, throttled: int = 0
+) -> Verdict:
+    return POLICY.decide(error(code, status), attempt, random.Random(seed), throttled=throttled)
+
+
+def doubled_capped(base: float, cap: float, attempt: int) -> float:
+    """``base`` doubled ``attempt - 1`` times, but never past ``cap`` (any attempt)."""
+    top = base
+    for _ in range(attempt - 1):
+        if top >= cap:
+            break
+        top *= 2
+    return min(cap, top)
 
 
 def ceiling(attempt: int, base: float = POLICY.base_s) -> float:
     """The upper bound of the plain backoff on this attempt: doubling, capped."""
-    return min(POLICY.cap_s, base * 2 ** (attempt - 1))
+    return doubled_capped(base, POLICY.cap_s, attempt)
 
 
 @dataclass(frozen=True)
@@ -71,13 +85,16 @@ def named_throttle(wait: float) -> Row:
     return Row(Action.RETRY, (wait, wait + 5.0), SlowDown.NUMBER, (wait, wait))
 
 
-def throughput(attempt: int) -> Row:
-    top = ceiling(attempt, POLICY.throttle_base_s)
+def throughput(throttled: int) -> Row:
+    """130429 after ``throttled`` throttling answers in a row: the backoff, one step later
+    for each, from the throttle base."""
+    top = ceiling(throttled + 1, POLICY.throttle_base_s)
     return Row(Action.RETRY, (top / 2, top), SlowDown.NUMBER, (min(top / 2, 2.0), min(top, 2.0)))
 
 
-def pair(attempt: int) -> Row:
-    wait = min(POLICY.cap_s, 4.0 ** min(attempt - 1, 6))  # Meta: wait 4^n s for that user
+def pair(throttled: int) -> Row:
+    # Meta: wait 4^X s for that user, X the failures before (from 0): 1, 4, 16 s ...
+    wait = min(POLICY.cap_s, 4.0 ** min(throttled, 6))
     return Row(Action.RETRY, (wait, wait), SlowDown.PAIR, (wait, wait))
 
 
@@ -96,16 +113,17 @@ PERMANENT = [100, 131008, 131009, 131026, 131047, 131050, 131062, 132000, 132001
 PERMANENT += [3, 33, 470, 131051, 133010, 134100, 138000, 2388012]
 
 
-def expected(code: int, attempt: int) -> Row:
-    """The notes' verdict for ``code`` on the ``attempt``-th try."""
+def expected(code: int, attempt: int, throttled: int) -> Row:
+    """The notes' verdict for ``code`` on the ``attempt``-th try, after ``throttled``
+    throttling answers in a row (only throttling codes look at those)."""
     if code in AUTH:
         return pause()
     if code in GRAPH_LIMITS:
         return named_throttle(60.0)
     if code == 130429:
-        return throughput(attempt)
+        return throughput(throttled)
     if code == 131056:
-        return pair(attempt)
+        return pair(throttled)
     if code in TRANSIENT or code in NAMED_WAITS:
         last = attempt >= POLICY.max_attempts
         return fail() if last else backoff(attempt, NAMED_WAITS.get(code, 0.0))
@@ -120,6 +138,7 @@ CODES = [
     *DEFERRED_AT_ONCE, *PERMANENT,
 ]  # fmt: skip
 ATTEMPTS = [1, 2, 3, 5, 7, 8, 9, 20]
+THROTTLED = [0, 1, 2, 4, 5, 6, 7, 19]  # throttling answers in a row before this one
 
 
 def check(verdict: Verdict, row: Row) -> None:
@@ -132,13 +151,53 @@ def check(verdict: Verdict, row: Row) -> None:
 @pytest.mark.parametrize("attempt", ATTEMPTS)
 @pytest.mark.parametrize("code", CODES)
 def test_each_code_gets_its_verdict_on_each_attempt(code: int, attempt: int) -> None:
-    for seed in range(5):  # the bounds hold whatever the jitter draws
-        check(decide(code, attempt, seed), expected(code, attempt))
+    for throttled in THROTTLED:
+        for seed in range(5):  # the bounds hold whatever the jitter draws
+            verdict = decide(code, attempt, seed, throttled=throttled)
+            check(verdict, expected(code, attempt, throttled))
+
+
+def test_three_pair_limit_answers_in_a_row_wait_one_four_and_sixteen_seconds() -> None:
+    # As the worker sees them: each refunded, so the attempt stays the first; the throttling
+    # answers before each one are 0, 1, 2.
+    verdicts = [decide(131056, 1, throttled=before) for before in range(3)]
+    assert [v.delay_s for v in verdicts] == [1.0, 4.0, 16.0]
+    assert [v.slow_down_s for v in verdicts] == [1.0, 4.0, 16.0]
+    assert {v.slow_down for v in verdicts} == {SlowDown.PAIR}
 
 
 def test_the_pair_limit_waits_grow_by_four_up_to_the_cap() -> None:
-    waits = [decide(131056, attempt).delay_s for attempt in range(1, 9)]
+    waits = [decide(131056, 1, throttled=before).delay_s for before in range(8)]
     assert waits == [1.0, 4.0, 16.0, 64.0, 256.0, 300.0, 300.0, 300.0]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_throughput_refusals_in_a_row_wait_longer_each_time(seed: int) -> None:
+    waits = [decide(130429, 1, seed, throttled=before).delay_s for before in range(14)]
+    # Each ceiling doubles and the jitter keeps at least its half: never shorter than the
+    # wait before, up to the cap; from the first (0.1-0.2 s) to the cap's range in 12 steps.
+    assert waits == sorted(waits)
+    assert waits[0] <= 0.2 and waits[1] >= 0.2 and waits[2] >= 0.4
+    assert POLICY.cap_s / 2 <= waits[-1] <= POLICY.cap_s
+
+
+@pytest.mark.parametrize("code", [130429, 131056, 4, 613, 80007])
+def test_a_throttled_verdict_depends_on_the_throttles_in_a_row_not_the_attempt(
+    code: int,
+) -> None:
+    for before in (0, 1, 3):
+        verdicts = {decide(code, attempt, 3, throttled=before) for attempt in (1, 2, 8, 50)}
+        assert len(verdicts) == 1, verdicts
+
+
+@pytest.mark.parametrize("attempt", [1_024, 1_025, 1_100, 10**6, 10**18])
+def test_the_backoff_saturates_at_the_cap_however_many_the_attempts(attempt: int) -> None:
+    # 2 ** 1024 is past what a float holds: these raised OverflowError before.
+    for seed in range(5):
+        assert POLICY.cap_s / 2 <= POLICY.backoff(attempt, random.Random(seed)) <= POLICY.cap_s
+        throughput_wait = decide(130429, 1, seed, throttled=attempt).delay_s
+        assert POLICY.cap_s / 2 <= throughput_wait <= POLICY.cap_s
+    assert decide(131056, 1, throttled=attempt).delay_s == POLICY.cap_s
 
 
 def test_a_deferred_code_is_not_tried_sooner_than_metas_wait() -> None:
@@ -156,7 +215,7 @@ def test_a_deferred_code_is_not_tried_sooner_than_metas_wait() -> None:
     [
         (401, lambda attempt: pause()),
         (403, lambda attempt: pause()),
-        (429, throughput),
+        (429, lambda attempt: throughput(0)),  # the first throttling answer in a row
         (500, lambda attempt: fail() if attempt >= 8 else backoff(attempt)),
         (503, lambda attempt: fail() if attempt >= 8 else backoff(attempt)),
         (400, lambda attempt: fail()),
@@ -193,11 +252,11 @@ policies = st.builds(
 )
 
 
-@given(policy=policies, attempt=st.integers(min_value=1, max_value=64), seed=st.integers())
+@given(policy=policies, attempt=st.integers(min_value=1, max_value=10**6), seed=st.integers())
 def test_backoff_lies_between_half_and_all_of_the_doubled_capped_ceiling(
     policy: RetryPolicy, attempt: int, seed: int
 ) -> None:
-    top = min(policy.cap_s, policy.base_s * 2 ** (attempt - 1))
+    top = doubled_capped(policy.base_s, policy.cap_s, attempt)
     wait = policy.backoff(attempt, random.Random(seed))
     assert top / 2 <= wait <= top
     assert wait <= policy.cap_s
@@ -216,7 +275,7 @@ def test_the_jitter_is_the_random_half_and_only_that(
     policy: RetryPolicy, attempt: int, seed: int
 ) -> None:
     # "Equal jitter": half of the ceiling fixed, the other half drawn from the given rng.
-    top = min(policy.cap_s, policy.base_s * 2 ** (attempt - 1))
+    top = doubled_capped(policy.base_s, policy.cap_s, attempt)
     drawn = random.Random(seed).uniform(0, top / 2)
     assert policy.backoff(attempt, random.Random(seed)) == pytest.approx(top / 2 + drawn)
 
@@ -236,25 +295,32 @@ def test_named_waits_and_deferred_waits_are_jittered_too() -> None:
     assert len(graph) == 50 and len(day) == 50
 
 
-# Attempts up to 1,000: from 1,025 on, the backoff's float arithmetic overflows (2 ** 1024);
-# the worker never gets there (a throttled try is refunded, others stop at max_attempts).
+# A throttled try is refunded, so the attempt stays small; the throttles in a row do not,
+# and nothing bounds them: the waits saturate at the cap instead of overflowing.
 @given(
     code=st.sampled_from([4, 613, 80007, 130429, 131056]),
     attempt=st.integers(min_value=1, max_value=1000),
+    throttled=st.integers(min_value=0, max_value=10**9),
     seed=st.integers(),
 )
-def test_throttling_never_fails_a_message(code: int, attempt: int, seed: int) -> None:
-    verdict = decide(code, attempt, seed)
+def test_throttling_never_fails_a_message(
+    code: int, attempt: int, throttled: int, seed: int
+) -> None:
+    verdict = decide(code, attempt, seed, throttled=throttled)
     assert verdict.action is Action.RETRY
     assert 0 < verdict.delay_s <= POLICY.cap_s + 5.0
     assert verdict.slow_down is not SlowDown.NONE and verdict.slow_down_s <= verdict.delay_s
 
 
-@given(attempt=st.integers(min_value=1, max_value=1000), seed=st.integers())
+@given(
+    attempt=st.integers(min_value=1, max_value=1000),
+    throttled=st.integers(min_value=0, max_value=10**9),
+    seed=st.integers(),
+)
 def test_a_throughput_refusal_holds_the_numbers_bucket_two_seconds_at_most(
-    attempt: int, seed: int
+    attempt: int, throttled: int, seed: int
 ) -> None:
-    assert decide(130429, attempt, seed).slow_down_s <= 2.0
+    assert decide(130429, attempt, seed, throttled=throttled).slow_down_s <= 2.0
 
 
 @given(

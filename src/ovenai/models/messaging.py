@@ -52,6 +52,9 @@ class Message(Timestamped, Base):
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Throttling answers in a row (130429, 131056, ...): their attempts are given back, so
+    # this is what their growing waits count (outbox/retry.py); 0 again after any other.
+    throttled_attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))

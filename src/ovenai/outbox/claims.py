@@ -59,6 +59,7 @@ class Claimed(NamedTuple):
     lead_id: str
     type: str
     attempts: int
+    throttled_attempts: int
     category: str | None
     template_name: str | None
     template_language: str | None
@@ -93,6 +94,7 @@ class Job:
     lead_id: str
     kind: str
     attempts: int
+    throttled_attempts: int = 0  # throttling answers in a row so far (their waits grow by it)
     category: str | None = None
     template_name: str | None = None
     template_language: str | None = None
@@ -253,7 +255,13 @@ async def _keys(vault: Vault, lead_ids: list[str]) -> dict[str, bytes]:
 
 
 def _job(row: Claimed, key: bytes | None, now: datetime) -> Job:
-    job = Job(id=row.id, lead_id=row.lead_id, kind=row.type, attempts=row.attempts)
+    job = Job(
+        id=row.id,
+        lead_id=row.lead_id,
+        kind=row.type,
+        attempts=row.attempts,
+        throttled_attempts=row.throttled_attempts,
+    )
     # The message's foreign key (ON DELETE CASCADE) means its lead row was there in the
     # claim's snapshot: an erased lead shows as ``erased`` or as a destroyed key.
     if key is None or row.erased:

@@ -10,7 +10,8 @@ One :meth:`Dispatcher.step` is "process one batch, return whether there was work
    each send at its own slot of the number's shared throughput bucket, with at most
    ``concurrency`` requests in flight;
 5. each send's outcome is recorded after the call (``outcomes.Recorder``), and failures
-   follow :mod:`ovenai.outbox.retry`; an invalid token pauses all sending
+   follow :mod:`ovenai.outbox.retry` (a throttled try is refunded, and counted apart so
+   that its waits grow); an invalid token pauses all sending
    (:mod:`ovenai.outbox.pause`); a BSUID Meta refuses (131062) is tried once as the
    lead's number.
 
@@ -234,7 +235,9 @@ class Dispatcher:
         if exc.code == BSUID_REFUSED_CODE and job.fall_back_to_number():
             self.line.make_ready(job, first=True)  # to the number, at the next free slot
             return
-        verdict = self.config.policy.decide(exc, job.attempts, self.rng)
+        verdict = self.config.policy.decide(
+            exc, job.attempts, self.rng, throttled=job.throttled_attempts
+        )
         if verdict.action is Action.PAUSE:
             await self.pause.pause(code=exc.code, reason=exc.message)
             self.recorder.hold(job.id, PAUSED_HOLD_S, exc)
@@ -243,8 +246,11 @@ class Dispatcher:
             self.recorder.failed(job.id, exc)
             return
         await self._slow_down(job, verdict)
-        refund = exc.kind is ErrorKind.THROTTLED  # a limit, not a fault: the attempt is free
-        self.recorder.retry(job.id, verdict.delay_s, exc, refund=refund)
+        if exc.kind is ErrorKind.THROTTLED:
+            # A limit, not a fault: the attempt is free, but counted apart (the waits grow).
+            self.recorder.throttled(job.id, verdict.delay_s, exc)
+        else:
+            self.recorder.retry(job.id, verdict.delay_s, exc, refund=False)
 
     async def _slow_down(self, job: Job, verdict: Verdict) -> None:
         bucket = self.config.slowed_bucket(verdict.slow_down, job.lead_id)

@@ -6,6 +6,12 @@ SQLAlchemy's per-row parameter handling, which cost more than the writes themsel
 values go out already in the form the column types would send. Every write is conditional on
 the row still being claimed by this worker: a worker whose claim expired (it stalled; another
 worker took the message) never overwrites the newer attempt.
+
+``throttled_attempts`` counts the throttling answers a message had in a row, for the growing
+waits of :mod:`ovenai.outbox.retry` (their attempts are refunded, so ``attempts`` cannot):
+a throttling answer adds one; a retried fault (Meta answered otherwise) and a send set it
+back to 0; a hold without a verdict on the message (a limit of ours, a message given back,
+sending paused) and a failure leave it as it was.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ class Kind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One claimed message's result. ``refund``: the attempt does not count (held back)."""
+    """One claimed message's result. ``refund``: the attempt does not count (held back);
+    ``throttled``: a throttling answer, counted in ``throttled_attempts`` (refunded too)."""
 
     message_id: str
     kind: Kind
@@ -60,6 +67,7 @@ class Outcome:
     error_title: str | None = None
     error_detail: str | None = None
     refund: bool = False
+    throttled: bool = False
 
 
 _RELEASED = "status_at = {at}, updated_at = {at}, claimed_by = NULL, claimed_until = NULL"
@@ -68,13 +76,16 @@ _ERROR = "error_code = {code}, error_title = {title}, error_detail = {detail}"
 _SETS = {
     Kind.SENT: (
         f"status = '{MessageStatus.SENT.value}', sent_at = {{at}}, wa_message_id = {{wamid}}, "
+        f"throttled_attempts = 0, "
         f"error_code = NULL, error_title = NULL, error_detail = NULL, {_RELEASED}",
         ("at", "wamid"),
     ),
     Kind.RETRY: (
         f"status = '{MessageStatus.QUEUED.value}', next_attempt_at = {{next_at}}, "
-        f"attempts = attempts - {{refund}}, {_ERROR}, {_RELEASED}",
-        ("at", "next_at", "refund", "code", "title", "detail"),
+        f"attempts = attempts - {{refund}}, throttled_attempts = CASE "
+        f"WHEN {{throttled}} = 1 THEN throttled_attempts + 1 "
+        f"WHEN {{refund}} = 1 THEN throttled_attempts ELSE 0 END, {_ERROR}, {_RELEASED}",
+        ("at", "next_at", "refund", "throttled", "code", "title", "detail"),
     ),
     Kind.FAILED: (
         f"status = '{MessageStatus.FAILED.value}', failed_at = {{at}}, {_ERROR}, {_RELEASED}",
@@ -87,6 +98,7 @@ _ARRAY_TYPES = {
     "wamid": "varchar",
     "next_at": "timestamptz",
     "refund": "int",
+    "throttled": "int",
     "code": "int",
     "title": "varchar",
     "detail": "text",
@@ -99,6 +111,7 @@ _VALUE: dict[str, Callable[[Outcome, Callable[[datetime | None], Any]], Any]] = 
     "wamid": lambda outcome, _: outcome.wa_message_id,
     "next_at": lambda outcome, stored: stored(outcome.next_attempt_at),
     "refund": lambda outcome, _: 1 if outcome.refund else 0,
+    "throttled": lambda outcome, _: 1 if outcome.throttled else 0,
     "code": lambda outcome, _: outcome.error_code,
     "title": lambda outcome, _: (outcome.error_title or "")[:300] or None,
     "detail": lambda outcome, _: outcome.error_detail,
@@ -194,13 +207,35 @@ class Recorder:
         self.add(Outcome(message_id, Kind.FAILED, utcnow(), error_title=problem))
 
     def retry(
-        self, message_id: str, delay: float, exc: CloudApiFailure | None = None, *, refund: bool
+        self,
+        message_id: str,
+        delay: float,
+        exc: CloudApiFailure | None = None,
+        *,
+        refund: bool,
+        throttled: bool = False,
     ) -> None:
-        """Back to the queue, due in ``delay`` s; ``refund``: the attempt does not count."""
+        """Back to the queue, due in ``delay`` s; ``refund``: the attempt does not count;
+        ``throttled``: a throttling answer (see the module's doc on ``throttled_attempts``)."""
         now = utcnow()
         due = now + timedelta(seconds=delay)
         errors = _error_of(exc)
-        self.add(Outcome(message_id, Kind.RETRY, now, next_attempt_at=due, refund=refund, **errors))
+        self.add(
+            Outcome(
+                message_id,
+                Kind.RETRY,
+                now,
+                next_attempt_at=due,
+                refund=refund,
+                throttled=throttled,
+                **errors,
+            )
+        )
+
+    def throttled(self, message_id: str, delay: float, exc: CloudApiFailure) -> None:
+        """Meta refused it for a limit: back to the queue, due in ``delay`` s, the attempt
+        refunded (a limit is not a fault) and the throttling answer counted."""
+        self.retry(message_id, delay, exc, refund=True, throttled=True)
 
     def hold(self, message_id: str, delay: float, exc: CloudApiFailure | None = None) -> None:
         """Give a message back to the queue for later, without counting the attempt."""
