@@ -31,9 +31,15 @@ lint: $(STAMP)
 	$(BIN)/deptry tests bench --ignore DEP002,DEP004
 	$(BIN)/lint-imports --no-cache
 
+# Branch coverage of every process the tests start (servers, workers, `ovenai` commands):
+# [tool.coverage.run] in pyproject.toml; the total is printed last and kept in var/coverage.
 test: lint
 	@scripts/ensure-chromium.sh
-	$(BIN)/pytest
+	@rm -rf var/coverage && mkdir -p var/coverage
+	$(BIN)/coverage run -m pytest
+	@$(BIN)/coverage combine --quiet
+	@$(BIN)/coverage report > var/coverage/report.txt || true
+	@tail -n 1 var/coverage/report.txt
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || echo "bench: wrk is needed for the webhook benchmark (apt-get install wrk)"

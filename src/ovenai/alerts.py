@@ -2,17 +2,25 @@
 
 Other modules call :func:`raise_alert` inside their own transaction; the monitoring work
 (e-mail, Slack, dashboard) reads the open alerts. An alert of a kind that is already open
-is not repeated, so a burst of identical failures makes one alert, not thousands.
+is not repeated, so a burst of identical failures makes one alert, not thousands. The rules
+evaluated every 30 s live in :mod:`ovenai.alert_rules`, the notifiers in
+:mod:`ovenai.notifiers`; admins list and acknowledge alerts here (API, CLI, dashboard).
+Acknowledging records who has seen an alert; it stays open (and repeats) until its cause ends.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai.auth import Actor
 from ovenai.columns import utcnow
+from ovenai.db import Database
+from ovenai.errors import NotFound, PermissionDenied
 from ovenai.models import Alert
 
 log = logging.getLogger("ovenai.alerts")
@@ -46,3 +54,74 @@ async def open_alerts(session: AsyncSession) -> list[Alert]:
     """Every alert not yet resolved, newest first."""
     query = select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.at.desc())
     return list(await session.scalars(query))
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert as admins see it."""
+
+    id: str
+    at: datetime
+    kind: str
+    severity: str
+    message: str
+    resolved_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+    @property
+    def open(self) -> bool:
+        """Whether its cause lasts."""
+        return self.resolved_at is None
+
+
+def _record(alert: Alert) -> AlertRecord:
+    return AlertRecord(
+        id=alert.id,
+        at=alert.at,
+        kind=alert.kind,
+        severity=alert.severity,
+        message=alert.message,
+        resolved_at=alert.resolved_at,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
+    )
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied("only admins may see alerts")
+
+
+async def list_alerts(
+    db: Database, *, actor: Actor, open_only: bool = False, limit: int = 200
+) -> list[AlertRecord]:
+    """Alerts newest first (open ones only, or the history too); admins only."""
+    _require_admin(actor)
+    query = select(Alert).order_by(Alert.at.desc(), Alert.id.desc()).limit(limit)
+    if open_only:
+        query = query.where(Alert.resolved_at.is_(None))
+    async with db.session() as session:
+        return [_record(alert) for alert in await session.scalars(query)]
+
+
+async def acknowledge(db: Database, *, actor: Actor, alert_id: str) -> AlertRecord:
+    """Record that an admin has seen the alert (the first acknowledgement stays)."""
+    _require_admin(actor)
+    async with db.session() as session:
+        alert = await session.get(Alert, alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id}")
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at = utcnow()
+            alert.acknowledged_by = actor.user_id
+        record = _record(alert)
+        await session.commit()
+    return record
+
+
+async def open_critical_count(db: Database) -> int:
+    """How many critical alerts are open (the dashboard's banner)."""
+    query = select(func.count()).where(Alert.resolved_at.is_(None), Alert.severity == "critical")
+    async with db.session() as session:
+        return int(await session.scalar(query) or 0)

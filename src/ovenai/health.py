@@ -1,16 +1,26 @@
-"""Health: liveness and readiness as JSON, with real checks."""
+"""Health: readiness as JSON, with real checks (``/health``; ``/health/live`` is liveness).
+
+Each check has a state, its figure and its threshold. ``down``: the product cannot serve
+(the database or the key store is unreachable; 503). ``degraded``: it serves but something
+needs a person (sending paused, the outbox not moving, retention late, the key past its
+rotation period, no webhook for a day). The figures are the alert rules' own measures
+(:mod:`ovenai.alert_rules`), read here on each probe: one indexed query each.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ovenai import key_rotation
+from ovenai import alert_rules, key_rotation
+from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
+from ovenai.settings import Settings
 
 Status = Literal["ok", "degraded", "down"]
 
@@ -60,9 +70,60 @@ async def check_keys(db: Database, health: Health) -> None:
     health.add("encryption_keys", "ok", newest_key_age_days=age)
 
 
-async def check(db: Database) -> Health:
+WEBHOOK_SILENCE_H = 24  # a day without any webhook is worth a look; a quiet night is not
+DEFAULT_OUTBOX_STUCK_MIN = 15  # OVENAI_ALERT_OUTBOX_STUCK_MINUTES when no settings are given
+
+
+def _age_s(now: datetime, since: datetime | None) -> float | None:
+    return None if since is None else round((now - since).total_seconds(), 1)
+
+
+async def check_operations(db: Database, health: Health, settings: Settings | None) -> None:
+    """The outbox's oldest due message, the last webhook, the pause, the last retention run."""
+    now = utcnow()
+    stuck_min = settings.alert_outbox_stuck_minutes if settings else DEFAULT_OUTBOX_STUCK_MIN
+    try:
+        async with db.session() as session:
+            oldest = await alert_rules.oldest_due_at(session, now)
+            last_webhook = await alert_rules.last_webhook_at(session)
+            paused = await alert_rules.sending_paused(session)
+            retention = await alert_rules.last_retention_run(session)
+    except (OvenAIError, SQLAlchemyError):
+        return  # the database check has said it is down
+    age = _age_s(now, oldest)
+    late = age is not None and age > stuck_min * 60
+    health.add(
+        "outbox",
+        "degraded" if late else "ok",
+        oldest_due_age_s=age,
+        threshold_s=stuck_min * 60,
+    )
+    silence = _age_s(now, last_webhook)
+    quiet = silence is not None and silence > WEBHOOK_SILENCE_H * 3600
+    health.add(
+        "webhooks",
+        "degraded" if quiet else "ok",
+        last_received_age_s=silence,
+        threshold_s=WEBHOOK_SILENCE_H * 3600,
+    )
+    health.add("sending", "degraded" if paused else "ok", paused=paused, threshold="not paused")
+    since = _age_s(now, retention)
+    overdue = (
+        since is not None and since > timedelta(hours=alert_rules.RETENTION_LATE_H).total_seconds()
+    )
+    health.add(
+        "retention",
+        "degraded" if overdue else "ok",
+        last_run_age_s=since,
+        threshold_s=alert_rules.RETENTION_LATE_H * 3600,
+    )
+
+
+async def check(db: Database, settings: Settings | None = None) -> Health:
     """Run every check."""
     health = Health()
     await check_database(db, health)
     await check_keys(db, health)
+    if health.status != "down":
+        await check_operations(db, health, settings)
     return health

@@ -101,6 +101,22 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, alias="OVENAI_METRICS_TOKEN")
     metrics_allow: str = Field("127.0.0.1/32,::1/128", alias="OVENAI_METRICS_ALLOW")
     trusted_proxies: str = Field("", alias="OVENAI_TRUSTED_PROXIES")
+    # Monitoring (alert_rules.py, notifiers.py): who is told, how, how often an open alert is
+    # repeated, and the thresholds of the rules that need one.
+    alert_emails: str = Field("", alias="OVENAI_ALERT_EMAILS")
+    alert_language: str = Field("he", pattern="^(he|en)$", alias="OVENAI_ALERT_LANGUAGE")
+    alert_repeat_minutes: int = Field(60, ge=1, alias="OVENAI_ALERT_REPEAT_MINUTES")
+    alert_failure_rate: float = Field(0.02, gt=0, lt=1, alias="OVENAI_ALERT_FAILURE_RATE")
+    alert_failure_window_minutes: int = Field(15, ge=1, alias="OVENAI_ALERT_FAILURE_WINDOW_MINUTES")
+    alert_failure_min_messages: int = Field(20, ge=1, alias="OVENAI_ALERT_FAILURE_MIN_MESSAGES")
+    alert_outbox_stuck_minutes: int = Field(15, ge=1, alias="OVENAI_ALERT_OUTBOX_STUCK_MINUTES")
+    smtp_host: str | None = Field(None, alias="OVENAI_SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, alias="OVENAI_SMTP_PORT")
+    smtp_user: str | None = Field(None, alias="OVENAI_SMTP_USER")
+    smtp_password: SecretStr | None = Field(None, alias="OVENAI_SMTP_PASSWORD")
+    smtp_from: str = Field("ovenai@localhost", alias="OVENAI_SMTP_FROM")
+    smtp_starttls: bool = Field(True, alias="OVENAI_SMTP_STARTTLS")
+    slack_webhook_url: SecretStr | None = Field(None, alias="OVENAI_SLACK_WEBHOOK_URL")
     sandbox: bool = False
 
     @field_validator("metrics_allow", "trusted_proxies")
@@ -112,6 +128,11 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an address or CIDR") from exc
         return value
+
+    @property
+    def alert_email_list(self) -> list[str]:
+        """The addresses alerts are e-mailed to (none: no e-mail is sent)."""
+        return _split(self.alert_emails)
 
     @property
     def metrics_networks(self) -> list[IPNetwork]:
@@ -191,12 +212,25 @@ def _env_name(field: str) -> str:
     return str(info.alias or field.upper())
 
 
-def load_settings(*, sandbox: bool = False, **overrides: Any) -> Settings:
-    """Build and validate the settings; sandbox mode fills missing secrets from `var/`."""
+SANDBOX_SECRETS = "sandbox-secrets.json"
+
+
+def load_settings(
+    *, sandbox: bool = False, sandbox_checkout: bool = False, **overrides: Any
+) -> Settings:
+    """Build and validate the settings; sandbox mode fills missing secrets from `var/`.
+
+    With ``sandbox_checkout`` (the operator's commands), a development checkout where
+    `make run` generated the sandbox's secrets and nothing else is configured reads those,
+    so `ovenai users create`, `privacy ...` and the rest work against the sandbox with no
+    variables set; production never does.
+    """
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+    if not sandbox and sandbox_checkout and _is_sandbox_checkout(settings):
+        sandbox = True
     settings.sandbox = sandbox
     if sandbox:
         if settings.environment is Environment.PRODUCTION:
@@ -205,6 +239,16 @@ def load_settings(*, sandbox: bool = False, **overrides: Any) -> Settings:
     _require(settings, "encryption_keys", "secret_key")
     _place_keystore(settings)
     return settings
+
+
+def _is_sandbox_checkout(settings: Settings) -> bool:
+    """No keys configured, not production, and the sandbox's generated secrets exist."""
+    unset = settings.encryption_keys is None and settings.secret_key is None
+    return (
+        unset
+        and settings.environment is not Environment.PRODUCTION
+        and (settings.data_dir / SANDBOX_SECRETS).is_file()
+    )
 
 
 def _place_keystore(settings: Settings) -> None:
@@ -249,7 +293,7 @@ def _fill_sandbox_defaults(settings: Settings) -> None:
 
 def _sandbox_secrets(data_dir: Path) -> dict[str, str]:
     """Read, or create once with owner-only permissions, the sandbox's generated secrets."""
-    path = data_dir / "sandbox-secrets.json"
+    path = data_dir / SANDBOX_SECRETS
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
         return loaded

@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import Callable
 
-from ovenai import privacy, scheduler, sessions, signin
+from ovenai import alert_rules, notifiers, privacy, scheduler, sessions, signin
 from ovenai import retention as retention_policy
 from ovenai.cloudapi import client_from
 from ovenai.db import Database
@@ -61,6 +61,18 @@ async def retention(ctx: scheduler.JobContext) -> None:
 async def rekey_webhook_hours(ctx: scheduler.JobContext) -> None:
     """Re-key the webhook hours an erasure touched while they were still being written."""
     await privacy.rekey_pending_hours(ctx.db)
+
+
+@scheduler.every("alerts.evaluate", seconds=alert_rules.EVALUATE_EVERY_S)
+async def evaluate_alerts(ctx: scheduler.JobContext) -> None:
+    """Run the alert rules; open, repeat and resolve their alerts (alert_rules.py)."""
+    await alert_rules.evaluate(ctx.db, ctx.settings)
+
+
+@scheduler.every("alerts.deliver", seconds=10)
+async def deliver_alerts(ctx: scheduler.JobContext) -> None:
+    """Send the queued alert notifications, apart from the evaluation (notifiers.py)."""
+    await notifiers.deliver_due(ctx.db, ctx.settings)
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

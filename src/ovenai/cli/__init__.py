@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ovenai.cli import (  # noqa: F401  (each registers its commands on app)
     accounts,
+    alerts,
     database,
     intents,
     keys,

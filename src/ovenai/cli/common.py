@@ -21,12 +21,23 @@ def fail(exc: OvenAIError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def settings(*, sandbox: bool = False) -> Settings:
-    """The validated settings, or one line naming what is wrong."""
+def settings(*, sandbox: bool = False, service: bool = False) -> Settings:
+    """The validated settings, or one line naming what is wrong.
+
+    An operator's command in a `make run` checkout with nothing configured uses the
+    sandbox's settings, and says so on standard error. A service (``serve`` without
+    ``--sandbox``, ``worker``) never does: it would talk to Meta with the sandbox's tokens.
+    """
     try:
-        return load_settings(sandbox=sandbox)
+        config = load_settings(sandbox=sandbox, sandbox_checkout=not service)
     except OvenAIError as exc:
         raise fail(exc) from None
+    if config.sandbox and not sandbox:
+        typer.echo(
+            f"note: using the sandbox's settings in {config.data_dir}/ (nothing configured)",
+            err=True,
+        )
+    return config
 
 
 def with_db(

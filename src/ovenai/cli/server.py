@@ -25,7 +25,7 @@ def serve(
     ] = 0,
 ) -> None:
     """Serve webhooks, the REST API, health and metrics."""
-    config = common.settings(sandbox=sandbox)
+    config = common.settings(sandbox=sandbox, service=True)
     # Imported on use: the web app (and the sandbox's simulator) add ~0.3 s to the start-up
     # of every other `ovenai` command, which all load this module (1.05 s → 1.35 s measured).
     if sandbox:

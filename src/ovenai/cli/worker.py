@@ -18,7 +18,7 @@ from ovenai.worker import event_loop_factory, run_worker
 @app.command()
 def worker() -> None:
     """Send the outbox within Meta's limits and run the timed jobs, until SIGINT/SIGTERM."""
-    config = common.settings()
+    config = common.settings(service=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def work(db: Database) -> None:

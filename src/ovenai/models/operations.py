@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ovenai.columns import UTCDateTime, new_id, utcnow
@@ -88,5 +88,36 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Monitoring (alert_rules.py, migration 0010): when "fired" (or the last repeat) and
+    # "resolved" were queued for the notifiers, and who acknowledged it on the dashboard.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (Index("ix_alerts_open", "resolved_at", "at"),)
+
+
+class AlertDelivery(Base):
+    """One notification of an alert to one recipient (an e-mail address, or Slack).
+
+    The evaluator only writes these rows; the worker's delivery job sends them, retrying with
+    backoff, so a notifier that hangs or fails never holds the evaluation up.
+    """
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(16))  # fired, repeat, resolved
+    channel: Mapped[str] = mapped_column(String(16))  # email, slack
+    recipient: Mapped[str] = mapped_column(String(254))  # an address; "" for Slack
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (Index("ix_alert_deliveries_due", "status", "next_attempt_at"),)

@@ -23,6 +23,7 @@ from ovenai.settings import Environment, Settings
 from ovenai.web import errors
 from ovenai.web.access_log import AccessLog
 from ovenai.web.api import (
+    alerts,
     leads,
     meetings,
     messages,
@@ -35,7 +36,7 @@ from ovenai.web.api import (
 from ovenai.web.body_limit import BodyLimit
 from ovenai.web.dashboard import routes as dashboard
 from ovenai.web.dashboard.session import SESSION_COOKIE, SESSION_SECONDS
-from ovenai.web.deps import DbDep
+from ovenai.web.deps import DbDep, SettingsDep
 from ovenai.web.metrics_access import MetricsAccessDep
 from ovenai.web.security import SecurityHeaders
 from ovenai.web.webhooks import WebhookEndpoint
@@ -46,6 +47,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for module in (
+        alerts,
         leads,
         properties,
         meetings,
@@ -63,11 +65,16 @@ def _system_router() -> APIRouter:
     router = APIRouter()
 
     @router.get("/health", tags=["system"])
-    async def health_check(db: DbDep) -> JSONResponse:
-        """Liveness and readiness with real checks; 503 when the product is down."""
-        result = await health.check(db)
+    async def health_check(db: DbDep, settings: SettingsDep) -> JSONResponse:
+        """Readiness with real checks; 503 when the product is down."""
+        result = await health.check(db, settings)
         code = 503 if result.status == "down" else 200
         return JSONResponse({"status": result.status, "checks": result.checks}, status_code=code)
+
+    @router.get("/health/live", tags=["system"])
+    async def liveness() -> JSONResponse:
+        """Liveness: the process answers (no dependency is checked; /health is readiness)."""
+        return JSONResponse({"status": "ok"})
 
     @router.get("/api/metrics", tags=["system"], response_class=PlainTextResponse)
     async def metrics(_allowed: MetricsAccessDep) -> PlainTextResponse:

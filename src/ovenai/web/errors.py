@@ -8,6 +8,9 @@ in its language (:mod:`ovenai.web.i18n`: the user's, else the language cookie's)
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -55,20 +58,43 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if _wants_html(request) and exc.status_code >= 400:
         return _error_page(request, exc.status_code)
-    return await http_exception_handler(request, exc)
+    if exc.status_code < 400:
+        return await http_exception_handler(request, exc)
+    # The API's one error shape for what routing answers too (unknown path, wrong method).
+    name = _HTTP_ERRORS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.replace(" ", ""))
+    message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+    body = {"error": name, "message": message, "field": None}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+_HTTP_ERRORS = {404: "NotFound", 405: "MethodNotAllowed"}
+_HTTP_MESSAGES = {
+    404: "no such path; the routes are listed at /api/docs",
+    405: "this path does not take that method",
+}
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _wants_html(request):  # a form field the page would not send (tampered, too long)
         return _error_page(request, 422)
-    fields = [
-        {"field": _field_name(tuple(error["loc"])), "message": error["msg"]}
-        for error in exc.errors()
-    ]
+    fields = [{"field": _field_of(error), "message": _readable(error)} for error in exc.errors()]
     message = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
     body = {"error": "InvalidInput", "message": message, "fields": fields}
     return JSONResponse(body, status_code=422)
+
+
+def _field_of(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "json_invalid":  # its place is a character offset, not a field
+        return "body"
+    return _field_name(tuple(error["loc"]))
+
+
+def _readable(error: Mapping[str, Any]) -> str:
+    """pydantic's message for people: no "Value error," prefix, JSON errors said plainly."""
+    if error.get("type") == "json_invalid":
+        return "the body is not valid JSON"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ovenai import accounts as account_service
@@ -15,7 +15,7 @@ from ovenai.errors import AuthenticationFailed, NotFound
 from ovenai.ingest import failures
 from ovenai.lead_fields import LeadFilter
 from ovenai.web import i18n
-from ovenai.web.dashboard import accounts
+from ovenai.web.dashboard import accounts, alerts
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
     LoginRequired,
@@ -114,6 +114,8 @@ async def _login_required(_request: Request, _exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard's routes and its error pages on the app."""
-    app.include_router(router)
-    app.include_router(accounts.router)
+    banner = [Depends(alerts.critical_banner)]  # admins see open critical alerts on every page
+    app.include_router(router, dependencies=banner)
+    app.include_router(accounts.router, dependencies=banner)
+    app.include_router(alerts.router, dependencies=banner)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -1,0 +1,270 @@
+"""Alert rules: the conditions an owner must hear about, evaluated every 30 s by one worker.
+
+Each rule measures one figure from the database and holds when it crosses its threshold;
+a rule over a rate also needs a minimum volume in its window, so one failure in a quiet
+night is not a 100 % error rate. :func:`evaluate` opens the alert of every rule that holds
+(:func:`ovenai.alerts.raise_alert`: one open alert per kind), closes the alerts of the rules
+that no longer hold, and then queues the notifications of every alert, whoever raised it
+(:func:`ovenai.notifiers.queue_notifications`: "fired" once, repeats at most every
+``OVENAI_ALERT_REPEAT_MINUTES``, "resolved" when it ends). Nothing is sent here: the worker's
+delivery job sends, so a slow notifier never holds an evaluation up.
+
+Messages carry figures only (counts, ages, rates), never personal data. The measures are
+shared with ``/health`` (:mod:`ovenai.health`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import key_rotation, notifiers
+from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.columns import UTCDateTime, utcnow
+from ovenai.db import Database
+from ovenai.errors import OvenAIError
+from ovenai.models import JobLock, Message, SystemFlag
+from ovenai.models.privacy import PrivacyRequest
+from ovenai.models.webhooks import WebhookEvent
+from ovenai.outbox.pause import PAUSE_FLAG, TOKEN_ALERT
+from ovenai.settings import Settings
+
+log = logging.getLogger("ovenai.alert_rules")
+
+EVALUATE_EVERY_S = 30.0
+RETENTION_JOB = "retention"  # the worker's daily job; its lease row records its last run
+RETENTION_LATE_H = 26  # a daily job two hours late is a job that did not run
+KEY_ROTATION_DUE_DAYS = 80  # ten days' notice before the 90-day rotation period ends
+PRIVACY_NOTICE_DAYS = 7  # a data-subject request this close to its deadline is reported
+# When monitoring first ran: before the retention job has ever run, its 26 hours count
+# from here, so a new installation is not reported for a job it has not had time to run.
+MONITORING_SINCE_FLAG = "monitoring_since"
+
+# The kinds of the rules' alerts (the token's kind is the pause's own, so the alert
+# outbox/pause.py raises and the one this rule keeps are one and the same).
+FAILURE_RATE = "outbound_failure_rate"
+SENDING_PAUSED = TOKEN_ALERT
+OUTBOX_STUCK = "outbox_stuck"
+KEY_ROTATION_DUE = "key_rotation_due"
+KEY_ROTATION_OVERDUE = "key_rotation_overdue"
+PRIVACY_DUE = "privacy_request_due"
+PRIVACY_OVERDUE = "privacy_request_overdue"
+RETENTION_NOT_RUN = "retention_not_run"
+
+
+@dataclass
+class Probe:
+    """What a rule may look at: one transaction, the settings, the moment, the key age."""
+
+    session: AsyncSession
+    settings: Settings
+    now: datetime
+    key_age_days: int | None
+
+
+Check = Callable[[Probe], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A kind of alert, its severity, and the check that returns its message when it holds."""
+
+    kind: str
+    severity: str
+    check: Check
+
+
+# Measures (shared with /health) ------------------------------------------------------------
+
+
+async def outbound_outcomes(session: AsyncSession, since: datetime) -> tuple[int, int]:
+    """Outbound messages that reached an outcome since ``since``: (attempted, failed)."""
+    out = Message.direction == "out"
+    sent = await session.scalar(
+        select(func.count()).where(out, Message.sent_at >= since, Message.failed_at.is_(None))
+    )
+    failed = await session.scalar(select(func.count()).where(out, Message.failed_at >= since))
+    return int(sent or 0) + int(failed or 0), int(failed or 0)
+
+
+async def oldest_due_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the longest-waiting queued message became due (None: nothing is due)."""
+    query = select(func.min(Message.next_attempt_at, type_=UTCDateTime())).where(
+        Message.status == "queued", Message.next_attempt_at <= now
+    )
+    return await session.scalar(query)
+
+
+async def sending_paused(session: AsyncSession) -> bool:
+    """Whether all sending is paused (Meta rejected the access token)."""
+    return await session.get(SystemFlag, PAUSE_FLAG) is not None
+
+
+async def last_retention_run(session: AsyncSession) -> datetime | None:
+    """When the worker's retention job last started (its lease row in ``job_locks``)."""
+    lock = await session.get(JobLock, RETENTION_JOB)
+    return None if lock is None else lock.last_run_at
+
+
+async def last_webhook_at(session: AsyncSession) -> datetime | None:
+    """When the newest stored webhook body arrived."""
+    query = select(func.max(WebhookEvent.received_at, type_=UTCDateTime()))
+    return await session.scalar(query)
+
+
+# Rules --------------------------------------------------------------------------------------
+
+
+async def _failure_rate(probe: Probe) -> str | None:
+    settings = probe.settings
+    window = settings.alert_failure_window_minutes
+    attempted, failed = await outbound_outcomes(
+        probe.session, probe.now - timedelta(minutes=window)
+    )
+    if attempted < settings.alert_failure_min_messages or attempted == 0:
+        return None
+    rate = failed / attempted
+    if rate <= settings.alert_failure_rate:
+        return None
+    return (
+        f"{failed} of {attempted} outbound messages failed in the last {window} minutes "
+        f"({rate:.1%}; threshold {settings.alert_failure_rate:.1%})."
+    )
+
+
+async def _sending_paused(probe: Probe) -> str | None:
+    if not await sending_paused(probe.session):
+        return None
+    return (
+        "Meta rejected the access token: all sending is paused; queued messages wait. "
+        "Configure a valid WHATSAPP_ACCESS_TOKEN and restart the workers."
+    )
+
+
+async def _outbox_stuck(probe: Probe) -> str | None:
+    if await sending_paused(probe.session):
+        return None  # the pause's own alert says why nothing leaves
+    since = await oldest_due_at(probe.session, probe.now)
+    limit = probe.settings.alert_outbox_stuck_minutes
+    if since is None or probe.now - since < timedelta(minutes=limit):
+        return None
+    minutes = int((probe.now - since).total_seconds() // 60)
+    return (
+        f"The oldest due outbound message has waited {minutes} minutes (threshold {limit}): "
+        "is a worker running?"
+    )
+
+
+async def _key_rotation_due(probe: Probe) -> str | None:
+    age = probe.key_age_days
+    if age is None or not KEY_ROTATION_DUE_DAYS <= age < key_rotation.ROTATION_PERIOD_DAYS:
+        return None
+    return (
+        f"The newest master key is {age} days old: rotate it before day "
+        f"{key_rotation.ROTATION_PERIOD_DAYS} (`ovenai keys generate`, then `ovenai keys rotate`)."
+    )
+
+
+async def _key_rotation_overdue(probe: Probe) -> str | None:
+    age = probe.key_age_days
+    if age is None or age < key_rotation.ROTATION_PERIOD_DAYS:
+        return None
+    return (
+        f"The newest master key is {age} days old, past the "
+        f"{key_rotation.ROTATION_PERIOD_DAYS}-day rotation period: `ovenai keys generate`, "
+        "then `ovenai keys rotate`."
+    )
+
+
+async def _open_requests(probe: Probe, *, until: datetime, after: datetime | None) -> int:
+    query = select(func.count()).where(
+        PrivacyRequest.completed_at.is_(None), PrivacyRequest.due_at < until
+    )
+    if after is not None:
+        query = query.where(PrivacyRequest.due_at >= after)
+    return int(await probe.session.scalar(query) or 0)
+
+
+async def _privacy_due(probe: Probe) -> str | None:
+    notice = probe.now + timedelta(days=PRIVACY_NOTICE_DAYS)
+    count = await _open_requests(probe, until=notice, after=probe.now)
+    if count == 0:
+        return None
+    return (
+        f"{count} data-subject request(s) reach their 30-day deadline within "
+        f"{PRIVACY_NOTICE_DAYS} days (`ovenai privacy requests`)."
+    )
+
+
+async def _privacy_overdue(probe: Probe) -> str | None:
+    count = await _open_requests(probe, until=probe.now, after=None)
+    if count == 0:
+        return None
+    return f"{count} data-subject request(s) are past their 30-day deadline."
+
+
+async def _retention_not_run(probe: Probe) -> str | None:
+    last = await last_retention_run(probe.session)
+    if last is None:
+        flag = await probe.session.get(SystemFlag, MONITORING_SINCE_FLAG)
+        last = datetime.fromisoformat(flag.value) if flag is not None else probe.now
+    if probe.now - last < timedelta(hours=RETENTION_LATE_H):
+        return None
+    hours = int((probe.now - last).total_seconds() // 3600)
+    return (
+        f"The retention job has not run for {hours} hours (it runs daily at 02:00): "
+        "is a worker running?"
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(FAILURE_RATE, "critical", _failure_rate),
+    Rule(SENDING_PAUSED, "critical", _sending_paused),
+    Rule(OUTBOX_STUCK, "critical", _outbox_stuck),
+    Rule(KEY_ROTATION_DUE, "warning", _key_rotation_due),
+    Rule(KEY_ROTATION_OVERDUE, "critical", _key_rotation_overdue),
+    Rule(PRIVACY_DUE, "warning", _privacy_due),
+    Rule(PRIVACY_OVERDUE, "critical", _privacy_overdue),
+    Rule(RETENTION_NOT_RUN, "warning", _retention_not_run),
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The kinds whose rule holds now, and how many notifications were queued."""
+
+    holding: list[str]
+    queued: int
+
+
+async def evaluate(db: Database, settings: Settings) -> Evaluation:
+    """Run every rule once, open and close their alerts, queue the notifications."""
+    now = utcnow()
+    try:
+        key_age = await key_rotation.newest_key_age_days(db)
+    except (OvenAIError, SQLAlchemyError):
+        key_age = None  # /health reports an unreadable key store; no rule guesses an age
+        log.warning("the key store could not be read; the key-age rules are skipped")
+    holding: list[str] = []
+    async with db.session() as session:
+        if await session.get(SystemFlag, MONITORING_SINCE_FLAG) is None:
+            session.add(SystemFlag(name=MONITORING_SINCE_FLAG, value=now.isoformat()))
+            await session.flush()
+        probe = Probe(session, settings, now, key_age)
+        for rule in RULES:
+            message = await rule.check(probe)
+            if message is None:
+                await resolve_alerts(session, kind=rule.kind)
+                continue
+            holding.append(rule.kind)
+            await raise_alert(session, kind=rule.kind, severity=rule.severity, message=message)
+        await session.flush()
+        queued = await notifiers.queue_notifications(session, settings, now)
+        await session.commit()
+    return Evaluation(holding, queued)

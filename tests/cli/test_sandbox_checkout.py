@@ -1,0 +1,135 @@
+"""An operator's commands work in a `make run` checkout with no variables set: they read the
+sandbox's generated settings from var/ (and say so), while services and production never do.
+
+One sandbox is started in a tmp checkout, stopped, and then the README's commands run there
+as real processes with nothing of OvenAI's in their environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+OVENAI = str(Path(sys.executable).with_name("ovenai"))
+OURS = ("OVENAI_", "WHATSAPP_", "DATABASE_URL", "REDIS_URL")
+NOTE = "note: using the sandbox's settings in var/ (nothing configured)"
+PHONE = "+972526667777"
+
+
+def _bare_environment(**values: str) -> dict[str, str]:
+    kept = {key: value for key, value in os.environ.items() if not key.startswith(OURS)}
+    return kept | values
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A checkout where `ovenai serve --sandbox` ran once (secrets, databases, demo admin)."""
+    folder = tmp_path_factory.mktemp("checkout")
+    port, sim_port = _free_port(), _free_port()
+    command = [OVENAI, "serve", "--sandbox", "--port", str(port), "--simulator-port", str(sim_port)]
+    process = subprocess.Popen(
+        command,
+        env=_bare_environment(),
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "the sandbox did not come up"
+                time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+        yield folder
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+
+
+def ovenai(
+    folder: Path, *args: str, stdin: str = "", **environment: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OVENAI, *args],
+        input=stdin,
+        env=_bare_environment(**environment),
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
+    assert result.stderr.splitlines()[:1] == [NOTE], result.stderr
+    return result.stdout
+
+
+def test_the_readme_commands_work_against_the_sandbox_with_nothing_set(checkout: Path) -> None:
+    _ok(ovenai(checkout, "db", "upgrade"))
+    _ok(
+        ovenai(
+            checkout, "users", "create", "dana@agency.co.il", "--password-stdin",
+            stdin="a long enough password\n",
+        )
+    )  # fmt: skip
+    listed = _ok(ovenai(checkout, "users", "list"))
+    assert "admin@ovenai.local admin active" in listed and "dana@agency.co.il agent" in listed
+    token = _ok(ovenai(checkout, "tokens", "create", "dana@agency.co.il")).strip()
+    assert token.startswith("ovn_")
+    assert "dana@agency.co.il" in _ok(ovenai(checkout, "tokens", "list"))
+    (checkout / "leads.csv").write_text(f"name,phone\nמרים ברק,{PHONE}\n", encoding="utf-8")
+    assert "imported 1" in _ok(ovenai(checkout, "leads", "import", "leads.csv"))
+    exported = _ok(ovenai(checkout, "privacy", "export", PHONE))
+    assert "מרים ברק" in exported
+    assert "request" in _ok(ovenai(checkout, "privacy", "request", PHONE))
+    assert _ok(ovenai(checkout, "privacy", "requests"))
+    assert "erased lead" in _ok(ovenai(checkout, "privacy", "erase", PHONE, "--yes"))
+    _ok(ovenai(checkout, "retention", "run", "--dry-run"))
+    _ok(ovenai(checkout, "keys", "status"))
+    assert "welcome_new_lead" in _ok(ovenai(checkout, "templates", "list"))
+    _ok(ovenai(checkout, "templates", "export", "templates.json"))
+    assert (checkout / "templates.json").stat().st_size > 0
+    _ok(ovenai(checkout, "webhooks", "failed"))
+    _ok(ovenai(checkout, "webhooks", "process"))
+    _ok(ovenai(checkout, "sending", "resume"))
+
+
+def test_services_and_production_never_read_the_sandboxs_settings(checkout: Path) -> None:
+    worker = ovenai(checkout, "worker")
+    assert worker.returncode == 78
+    assert worker.stderr.strip().splitlines() == ["error: OVENAI_ENCRYPTION_KEYS is not set"]
+    production = ovenai(checkout, "users", "list", OVENAI_ENV="production")
+    assert production.returncode == 78
+    assert NOTE not in production.stderr
+
+
+def test_a_configured_checkout_uses_its_own_settings(checkout: Path) -> None:
+    mine = ovenai(checkout, "users", "list", OVENAI_ENCRYPTION_KEYS="not a key list")
+    assert mine.returncode != 0 and NOTE not in mine.stderr

@@ -1,0 +1,110 @@
+"""Monitoring tests: the simulator (for faults), a loopback SMTP server and Slack receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message as EmailMessage
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+from tests.conftest import free_port
+from tests.outbox.conftest import SIM
+
+from ovenai.settings import Settings
+from ovenai.simulator import SimulatorConfig
+from support.simulator import (  # noqa: F401  (fixtures used by these tests)
+    client,
+    control,
+    fresh_simulator,
+    http,
+    reset_before_each_test,
+    simulator,
+)
+
+
+@pytest.fixture(scope="session")
+def sim_config() -> SimulatorConfig:
+    """The outbox tests' simulator: no throughput cap, no status webhooks."""
+    return SIM
+
+
+@dataclass
+class Inbox:
+    """The e-mails a loopback SMTP server received."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def subjects(self) -> list[str]:
+        return [str(message["Subject"]) for message in self.messages]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server on 127.0.0.1 (no TLS), collecting what it receives."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@dataclass
+class SlackReceiver:
+    """A stand-in Slack incoming webhook on 127.0.0.1; ``status`` is what it answers."""
+
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.posts.append(json.loads(await request.read()))
+        return web.Response(status=self.status, text="ok")
+
+    def texts(self) -> list[str]:
+        return [str(post["text"]) for post in self.posts]
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackReceiver]:
+    receiver = SlackReceiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    receiver.url = f"http://127.0.0.1:{port}/hook"
+    yield receiver
+    await runner.cleanup()
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+def alert_settings(clean_db: Settings, smtp: tuple[Inbox, int], slack: SlackReceiver) -> Settings:
+    """The session's settings with both notifiers pointing at the loopback receivers."""
+    return clean_db.model_copy(
+        update={
+            "alert_emails": "owner@example.com,ops@example.com",
+            "alert_language": "en",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp[1],
+            "smtp_starttls": False,
+            "slack_webhook_url": SecretStr(slack.url),
+            "alert_repeat_minutes": 60,
+        }
+    )

@@ -1,0 +1,212 @@
+"""Alert rules and their notifications, against real databases and loopback receivers.
+
+Time moves with time-machine, never by sleeping: the repeat interval and the retry backoff
+are crossed by travelling past them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from tests.monitoring.conftest import Inbox, SlackReceiver
+from tests.outbox.conftest import dispatcher, make_lead, recently, send
+
+from ovenai import alert_rules, notifiers
+from ovenai.alerts import open_alerts
+from ovenai.cloudapi import CloudApiClient
+from ovenai.columns import utcnow
+from ovenai.db import Database
+from ovenai.models import JobLock, Message, User
+from ovenai.models.operations import AlertDelivery
+from ovenai.models.privacy import PrivacyRequest
+from ovenai.outbox.pause import resume_sending
+from ovenai.settings import Settings
+from support.simulator_http import SimControl
+
+pytestmark = pytest.mark.anyio
+PAUSED_EN = "Sending paused: access token rejected"
+
+
+async def _round(db: Database, settings: Settings) -> notifiers.DeliveryReport:
+    """One evaluation, then one run of the delivery job (as the worker's two jobs do)."""
+    await alert_rules.evaluate(db, settings)
+    return await notifiers.deliver_due(db, settings)
+
+
+async def _open_kinds(db: Database) -> set[str]:
+    async with db.session() as session:
+        return {alert.kind for alert in await open_alerts(session)}
+
+
+async def _outbound(db: Database, *, sent: int, failed: int) -> None:
+    """Outbound messages that reached their outcome a minute ago."""
+    lead = await make_lead(db)
+    at = utcnow() - timedelta(minutes=1)
+    async with db.session() as session:
+        for n in range(sent + failed):
+            is_failed = n < failed
+            session.add(
+                Message(
+                    lead_id=lead.id,
+                    direction="out",
+                    type="text",
+                    status="failed" if is_failed else "sent",
+                    sent_at=None if is_failed else at,
+                    failed_at=at if is_failed else None,
+                    error_code=131026 if is_failed else None,
+                )
+            )
+        await session.commit()
+
+
+async def test_a_rejected_token_is_told_once_repeated_at_the_interval_and_resolved(
+    db: Database,
+    client: CloudApiClient,
+    control: SimControl,
+    alert_settings: Settings,
+    smtp: tuple[Inbox, int],
+    slack: SlackReceiver,
+) -> None:
+    inbox = smtp[0]
+    lead = await make_lead(db, wrote_at=recently())
+    await control.inbound(**{"from": lead.phone, "type": "text", "text": "hi", "wait": False})
+    await control.faults(errors=[{"code": 190, "count": None, "status": 401}])
+    await send(db, lead.id, text="שלום")
+    await dispatcher(db, client).drain()  # Meta answers 190: every worker's sending pauses
+
+    report = await _round(db, alert_settings)
+
+    assert report.sent == 3  # two addresses and Slack
+    assert inbox.subjects() == [f"[OvenAI] Alert: {PAUSED_EN}"] * 2
+    assert len(slack.texts()) == 1 and PAUSED_EN in slack.texts()[0]
+    assert "שלום" not in slack.texts()[0] and lead.phone not in slack.texts()[0]
+
+    for _ in range(3):  # later evaluations while it lasts: nothing new within the interval
+        await _round(db, alert_settings)
+    assert len(inbox.messages) == 2 and len(slack.posts) == 1
+
+    with time_machine.travel(utcnow() + timedelta(minutes=61), tick=False):
+        await _round(db, alert_settings)
+        await _round(db, alert_settings)
+    assert inbox.subjects()[2:] == [f"[OvenAI] Still open: {PAUSED_EN}"] * 2
+    assert len(slack.posts) == 2
+
+    await control.faults(clear=True)
+    assert await resume_sending(db)
+    await _round(db, alert_settings)
+    await _round(db, alert_settings)
+
+    assert inbox.subjects()[4:] == [f"[OvenAI] Resolved: {PAUSED_EN}"] * 2
+    assert len(slack.posts) == 3 and "Resolved" in slack.texts()[2]
+    assert await _open_kinds(db) == set()
+
+
+async def test_a_quiet_night_fires_nothing_and_a_burst_of_failures_does(
+    db: Database, alert_settings: Settings, smtp: tuple[Inbox, int], slack: SlackReceiver
+) -> None:
+    await _outbound(db, sent=2, failed=1)  # 33 % of three messages: below the minimum volume
+
+    await _round(db, alert_settings)
+
+    assert await _open_kinds(db) == set()
+    assert smtp[0].messages == [] and slack.posts == []
+
+    await _outbound(db, sent=20, failed=2)  # 3 of 25 in the window: 12 %
+    await _round(db, alert_settings)
+
+    assert await _open_kinds(db) == {alert_rules.FAILURE_RATE}
+    assert len(slack.posts) == 1 and "3 of 25 outbound messages failed" in slack.texts()[0]
+
+
+async def test_a_failing_notifier_is_retried_with_backoff_and_raises_its_own_alert(
+    db: Database, alert_settings: Settings, smtp: tuple[Inbox, int], slack: SlackReceiver
+) -> None:
+    slack.status = 500
+    async with db.session() as session:
+        session.add(
+            PrivacyRequest(kind="export", due_at=utcnow() - timedelta(days=1), requested_by="x")
+        )
+        await session.commit()
+
+    first = await _round(db, alert_settings)
+    assert (first.sent, first.retrying) == (2, 1)  # e-mail went; Slack waits its backoff
+    await notifiers.deliver_due(db, alert_settings)
+    assert len(slack.posts) == 1  # not retried before its time
+
+    with time_machine.travel(utcnow() + timedelta(seconds=notifiers.RETRY_BASE_S + 1)):
+        await notifiers.deliver_due(db, alert_settings)
+    assert len(slack.posts) == 2
+    assert "notifier_slack" in await _open_kinds(db)
+
+    slack.status = 200
+    with time_machine.travel(utcnow() + timedelta(minutes=5)):
+        await _round(db, alert_settings)  # the retry goes, the channel's alert resolves
+    assert "notifier_slack" not in await _open_kinds(db)
+    subjects = smtp[0].subjects()
+    assert "[OvenAI] Alert: Slack alerts failing" in subjects
+    assert "[OvenAI] Alert: Data-subject request overdue" in subjects
+    async with db.session() as session:
+        channels = {row.channel for row in await session.scalars(select(AlertDelivery))}
+    assert channels == {"email", "slack"}
+
+
+async def test_each_address_reads_its_users_language(
+    db: Database, alert_settings: Settings, smtp: tuple[Inbox, int]
+) -> None:
+    async with db.session() as session:
+        session.add(User(email="ops@example.com", role="admin", language="he"))
+        await session.commit()
+    await _outbound(db, sent=19, failed=1)
+
+    await _round(db, alert_settings)
+
+    by_address = {str(m["To"]): str(m["Subject"]) for m in smtp[0].messages}
+    assert by_address["owner@example.com"].startswith("[OvenAI] Alert: Outbound failure rate")
+    assert by_address["ops@example.com"] == "[OvenAI] התראה: שיעור כישלונות גבוה בשליחה"
+
+
+async def test_rules_for_keys_requests_retention_and_a_stuck_outbox(
+    db: Database, clean_db: Settings
+) -> None:
+    lead = await make_lead(db)
+    now = utcnow()
+    async with db.session() as session:
+        session.add(PrivacyRequest(kind="erase", due_at=now + timedelta(days=5), requested_by="x"))
+        session.add(JobLock(name="retention", last_run_at=now - timedelta(hours=27)))
+        session.add(
+            Message(
+                lead_id=lead.id,
+                direction="out",
+                type="text",
+                status="queued",
+                next_attempt_at=now - timedelta(minutes=20),
+            )
+        )
+        await session.commit()
+
+    result = await alert_rules.evaluate(db, clean_db)
+
+    assert set(result.holding) == {
+        alert_rules.PRIVACY_DUE,
+        alert_rules.RETENTION_NOT_RUN,
+        alert_rules.OUTBOX_STUCK,
+    }
+    with time_machine.travel(now + timedelta(days=81), tick=False):
+        assert alert_rules.KEY_ROTATION_DUE in (await alert_rules.evaluate(db, clean_db)).holding
+    with time_machine.travel(now + timedelta(days=91), tick=False):
+        holding = (await alert_rules.evaluate(db, clean_db)).holding
+    assert alert_rules.KEY_ROTATION_OVERDUE in holding
+    assert alert_rules.KEY_ROTATION_DUE not in holding
+    assert alert_rules.PRIVACY_OVERDUE in holding
+
+
+async def test_retention_never_run_counts_from_when_monitoring_started(
+    db: Database, clean_db: Settings
+) -> None:
+    assert alert_rules.RETENTION_NOT_RUN not in (await alert_rules.evaluate(db, clean_db)).holding
+    with time_machine.travel(utcnow() + timedelta(hours=27), tick=False):
+        holding = (await alert_rules.evaluate(db, clean_db)).holding
+    assert alert_rules.RETENTION_NOT_RUN in holding
