@@ -174,6 +174,16 @@ PUBLIC_SCHEMAS = {
         "address: string",
         "user_agent: string",
     ),
+    "AlertPublic": (
+        "id: string",
+        "at: date-time",
+        "kind: string",
+        "severity: string",
+        "message: string",
+        "resolved_at: date-time | null",
+        "acknowledged_at: date-time | null",
+        "acknowledged_by: string | null",
+    ),
     "PagePublic_LeadPublic_": ("items: list[LeadPublic]", "next_cursor: string | null"),
     "PagePublic_MeetingPublic_": ("items: list[MeetingPublic]", "next_cursor: string | null"),
     "PagePublic_PropertyPublic_": ("items: list[PropertyPublic]", "next_cursor: string | null"),
@@ -208,6 +218,8 @@ ROUTE_ANSWERS = {
     "POST /api/v1/users/{user_id}/unlock 200": "Unlocked",
     "POST /api/v1/users/{user_id}/sign-out 200": "Ended",
     "GET /api/v1/users/{user_id}/sessions 200": "list[SessionPublic]",
+    "GET /api/v1/alerts 200": "list[AlertPublic]",
+    "POST /api/v1/alerts/{alert_id}/acknowledge 200": "AlertPublic",
 }
 
 
