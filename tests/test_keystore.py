@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from ovenai.columns import new_id
 from ovenai.db import Database
@@ -48,3 +52,77 @@ async def test_a_key_another_process_created_meanwhile_is_used_not_replaced(
 async def test_missing_keys_are_not_created_unless_asked(db: Database) -> None:
     with pytest.raises(CryptoError, match="no longer exists"):
         await db.vault.keys("lead", [new_id()])
+
+
+def statements_on(vault: Vault) -> tuple[list[str], Callable[[], None]]:
+    """The statements reading or writing keys from now on (their first word; transaction
+    control left out), and how to stop recording."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        verb = statement.split()[0].upper()
+        if verb in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            seen.append(verb)
+
+    event.listen(vault.engine.sync_engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(vault.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_new_leads_keys_are_created_in_one_statement_without_a_lookup(
+    db: Database,
+) -> None:
+    ids = [new_id() for _ in range(50)]
+    seen, stop = statements_on(db.vault)
+    try:
+        made = await db.vault.new_lead_keys(ids)
+        one = new_id()
+        single = await db.vault.new_lead_key(one)
+    finally:
+        stop()
+    assert seen == ["INSERT", "INSERT"]  # a fresh lead id has no key to look up
+    other = fresh_vault(db)
+    try:
+        assert await other.lead_keys([*ids, one]) == made | {one: single}
+    finally:
+        await other.dispose()
+    assert len(set(made.values())) == len(ids)
+
+
+async def test_a_batch_of_lead_keys_is_fetched_with_one_query_and_erasure_still_tells(
+    db: Database,
+) -> None:
+    ids = [new_id() for _ in range(40)]
+    made = await db.vault.new_lead_keys(ids)
+    other = fresh_vault(db)
+    try:
+        seen, stop = statements_on(other)
+        try:
+            assert await other.lead_keys(ids) == made
+            assert await other.lead_keys(ids[:10]) == {k: made[k] for k in ids[:10]}  # cached
+        finally:
+            stop()
+        assert seen == ["SELECT"]
+        await db.vault.destroy("lead", ids[3])
+        other.forget_cache()
+        with pytest.raises(CryptoError, match="no longer exists"):
+            await other.lead_keys(ids)  # a batch holding an erased lead's key is refused
+        assert await other.lead_keys(ids[4:]) == {k: made[k] for k in ids[4:]}
+    finally:
+        await other.dispose()
+
+
+async def test_keys_sealed_with_before_they_are_stored_are_stored_or_the_task_fails(
+    db: Database,
+) -> None:
+    ids = [new_id() for _ in range(5)]
+    made, storing = db.vault.start_new_lead_keys(ids)
+    await storing
+    other = fresh_vault(db)
+    try:
+        assert await other.lead_keys(ids) == made
+    finally:
+        await other.dispose()
+    _, again = db.vault.start_new_lead_keys([ids[0]])  # a key under that id exists already
+    with pytest.raises(IntegrityError):
+        await again  # never swapped for the stored one: data may be sealed with the new key
+    assert await db.vault.lead_keys([ids[0]]) == {ids[0]: made[ids[0]]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,8 @@ PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 @contextmanager
 def fresh_database(backend: str) -> Iterator[dict[str, str]]:
-    """Environment variables for a new, migrated database (dropped afterwards)."""
+    """Environment variables for a new, migrated database; the database and the temporary
+    folder (SQLite files, key store, data dir) are removed afterwards, whatever happened."""
     folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-"))
     env = {
         "OVENAI_ENCRYPTION_KEYS": generate_master_key(key_id="bench"),
@@ -33,20 +35,23 @@ def fresh_database(backend: str) -> Iterator[dict[str, str]]:
         "OVENAI_DATA_DIR": str(folder),
     }
     name = f"ovenai_bench_{secrets.token_hex(4)}"
-    if backend == "sqlite":
-        env["DATABASE_URL"] = f"sqlite:///{folder / 'ovenai.db'}"
-    else:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = f"{PG_BASE}/{name}"
-    upgrade(env["DATABASE_URL"])
-    upgrade_keystore(env["OVENAI_KEYSTORE_URL"])
+    created = False
     try:
+        if backend == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{folder / 'ovenai.db'}"
+        else:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            created = True
+            env["DATABASE_URL"] = f"{PG_BASE}/{name}"
+        upgrade(env["DATABASE_URL"])
+        upgrade_keystore(env["OVENAI_KEYSTORE_URL"])
         yield env
     finally:
-        if backend != "sqlite":
+        if created:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def settings_from(env: dict[str, str]) -> Settings:

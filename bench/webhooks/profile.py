@@ -24,19 +24,29 @@ from collections import Counter
 from pathlib import Path
 
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("hooks (none registered)", ("run_after_inbound ", "run_after_status ", "_isolated ")),
+    ("hooks", ("run_after_inbound ", "run_after_status ", "_isolated ", "run_hooks ")),
     ("key store: fetch + unwrap", ("Vault._load ", "KeyRing.unwrap ")),
-    ("key store: new lead key (wrap + commit)", ("Vault._create ", "KeyRing.wrap ")),
+    (
+        "key store: new lead key (wrap + commit)",
+        ("Vault._create ", "Vault._store ", "Vault._made ", "KeyRing.wrap "),
+    ),
     ("blind indexes (HMAC)", ("blind_index ", "Vault.index ", "name_index ")),
     ("phone normalisation (phonenumbers)", ("from_wa_id ", "(phonenumbers/")),
     ("body: open (AES-GCM, hour key)", ("open_body ",)),
     ("body: JSON decode + parse", ("parse_webhook ",)),
-    ("sealing message + lead (AES-GCM)", ("seal_into ", "RowCipher.seal ", "payload_json ")),
+    (
+        "sealing message + lead (AES-GCM)",
+        ("seal_into ", "RowCipher.seal ", "payload_json ", "SealedTable.sealed "),
+    ),
     ("opening lead fields (AES-GCM)", ("open_from ", "decrypt_text ")),
     ("lead lookup (SELECT by blind index)", ("find_by_identity ", "_held_by_other ")),
+    ("senders: one SELECT a run (SenderBook.load)", ("SenderBook.load ",)),
+    ("senders: matched in memory (SenderBook.lead_for)", ("SenderBook.lead_for ",)),
+    ("leads: INSERT new, UPDATE changed, name tokens (SenderBook.write)", ("SenderBook.write ",)),
     ("new lead: rows + name tokens", ("create_sender_lead ", "set_name_tokens ")),
     ("lead identity refresh", ("refresh_identity ",)),
     ("per-message ORM flush + Message row (UPDATE lead, INSERT message)", ("_apply_item ",)),
+    ("messages: rows + one INSERT a run (apply_inbound_run)", ("apply_inbound_run ",)),
     ("dedupe keys (applied_items)", ("claim_keys ",)),
     ("statuses", ("_apply_status_items ", "apply_statuses ", "apply_waiting ")),
     ("batch claim (SELECT pending)", ("lock_batch ",)),

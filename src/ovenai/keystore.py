@@ -23,6 +23,7 @@ import :mod:`ovenai.crypto`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -133,8 +134,10 @@ class Vault:
         self._remember((scope, key_id), key)
         return key
 
-    async def _create(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
-        """New data keys, stored in one transaction (one by one if another process raced)."""
+    def _made(
+        self, scope: str, key_ids: list[str]
+    ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+        """New data keys, and their rows wrapped by the newest master key."""
         made = {key_id: crypto.new_data_key() for key_id in key_ids}
         rows = []
         for key_id, key in made.items():
@@ -147,9 +150,17 @@ class Vault:
                     "wrapped": wrapped.blob,
                 }
             )
+        return made, rows
+
+    async def _store(self, rows: list[dict[str, Any]]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(DataKey), rows)
+
+    async def _create(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
+        """New data keys, stored in one transaction (one by one if another process raced)."""
+        made, rows = self._made(scope, key_ids)
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(DataKey), rows)
+            await self._store(rows)
         except IntegrityError:  # some created meanwhile by another process: use those
             if len(rows) > 1:
                 found: dict[str, bytes] = {}
@@ -162,11 +173,45 @@ class Vault:
         return made
 
     async def new_lead_key(self, lead_id: str) -> bytes:
-        """Create a new lead's data key (committed at once: a key without a lead is harmless)."""
-        return await self.key("lead", lead_id, create=True)
+        """Create a new lead's data key (committed at once: a key without a lead is harmless).
+
+        Not looked up first: a new lead's id is a fresh UUIDv7, which no key has yet (were one
+        there, :meth:`_create` would use it instead of replacing it).
+        """
+        return (await self.new_lead_keys([lead_id]))[lead_id]
+
+    async def new_lead_keys(self, lead_ids: Iterable[str]) -> dict[str, bytes]:
+        """Create several new leads' data keys in one key-store transaction, as
+        :meth:`new_lead_key` does for one (webhook ingestion makes a batch's new leads)."""
+        wanted = list(dict.fromkeys(lead_ids))
+        return await self._create("lead", wanted) if wanted else {}
+
+    def start_new_lead_keys(
+        self, lead_ids: Iterable[str]
+    ) -> tuple[dict[str, bytes], asyncio.Task[None]]:
+        """New leads' keys at once, and the task storing them (one key-store transaction).
+
+        For a caller that seals with the keys while they are stored and awaits the task
+        before it commits anything sealed with them (webhook ingestion, whose statements to
+        the main database then overlap the key store's commit): a key is still always stored
+        before data sealed with it is. The ids must be new (fresh UUIDv7s); should a key exist
+        already under one, the task fails (IntegrityError) instead of using that key, as data
+        may already be sealed with the new one.
+        """
+        wanted = list(dict.fromkeys(lead_ids))
+        made, rows = self._made("lead", wanted)
+
+        async def store() -> None:
+            if rows:
+                await self._store(rows)
+            for key_id, key in made.items():
+                self._remember(("lead", key_id), key)
+
+        return made, asyncio.get_running_loop().create_task(store(), name="new lead keys")
 
     async def lead_keys(self, lead_ids: Iterable[str]) -> dict[str, bytes]:
-        """Data keys of several leads."""
+        """Data keys of several leads: the ones not cached are fetched with one query
+        (:meth:`keys`); CryptoError if any was destroyed."""
         return await self.keys("lead", lead_ids)
 
     async def destroy(self, scope: str, key_id: str) -> None:

@@ -19,9 +19,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +53,7 @@ CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST})
 # confirms neither whose lead holds the phone nor that a lead does.
 PHONE_REFUSED = "this phone number cannot be used for this lead; ask an admin"
 _CLASHED = "the lead clashes with one stored meanwhile; try again"
+_CHUNK = 500  # ids per IN list of a statement about many leads
 
 
 class PhoneTaken(Conflict):
@@ -130,12 +142,22 @@ def seal_identity(
     vault: Vault, lead: Lead, key: bytes, values: Mapping[LeadColumn, str | None]
 ) -> None:
     """Encrypt the given personal fields into the row and refresh their blind indexes."""
-    LEADS.seal_into(lead, key, values)
+    for column, value in identity_columns(vault, lead.id, key, values).items():
+        setattr(lead, column, value)
+
+
+def identity_columns(
+    vault: Vault, lead_id: str, key: bytes, values: Mapping[LeadColumn, str | None]
+) -> dict[str, Any]:
+    """What :func:`seal_identity` writes, as column values: for Core statements that insert
+    or update many leads at once (webhook ingestion) without building ORM objects."""
+    columns: dict[str, Any] = LEADS.sealed(key, lead_id, values)
     for name, value in values.items():
         if name in ("phone", "bsuid", "wa_id"):
-            setattr(lead, f"{name}_index", vault.index(name, value) if value else None)
+            columns[f"{name}_index"] = vault.index(name, value) if value else None
         elif name == "username":
-            lead.username_index = username_index(vault, value) if value else None
+            columns["username_index"] = username_index(vault, value) if value else None
+    return columns
 
 
 async def _set_name_tokens(
@@ -151,6 +173,32 @@ async def set_name_tokens(
 ) -> None:
     """Replace a lead's searchable name tokens (for services that seal a name themselves)."""
     await _set_name_tokens(session, vault, lead_id, name)
+
+
+async def set_many_name_tokens(
+    session: AsyncSession, vault: Vault, names: Mapping[str, str | None], *, new: bool = False
+) -> None:
+    """Replace the name tokens of several leads (lead id → name) with two statements;
+    ``new`` leads have none yet, so nothing is deleted first."""
+    if not names:
+        return
+    if not new:
+        ids = list(names)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            await session.execute(delete(LeadNameToken).where(LeadNameToken.lead_id.in_(chunk)))
+    rows = name_token_rows(vault, names)
+    if rows:
+        await session.execute(insert(cast(Table, LeadNameToken.__table__)), rows)
+
+
+def name_token_rows(vault: Vault, names: Mapping[str, str | None]) -> list[dict[str, str]]:
+    """The ``lead_name_tokens`` rows of several leads' names (lead id → name)."""
+    return [
+        {"lead_id": lead_id, "token": token}
+        for lead_id, name in names.items()
+        for token in sorted(name_index(vault, name))
+    ]
 
 
 def assigned_to(actor: Actor) -> ColumnElement[bool]:
@@ -502,11 +550,17 @@ async def find_by_identity(
     wa_id: str | None = None,
     phone: str | None = None,
 ) -> Lead | None:
-    """The lead behind a WhatsApp sender: by BSUID, then wa_id (may be absent), then phone."""
+    """The lead behind a WhatsApp sender: by BSUID, then wa_id (may be absent), then phone.
+
+    The row is read afresh even when the session holds it already: webhook ingestion writes
+    leads with Core statements too (:mod:`ovenai.ingest.apply.senders`), which do not
+    refresh an object loaded earlier in the same transaction.
+    """
     for kind, value in (("bsuid", bsuid), ("wa_id", wa_id), ("phone", phone)):
         if value:
             column = getattr(Lead, f"{kind}_index")
-            lead = await session.scalar(select(Lead).where(column == vault.index(kind, value)))
+            query = select(Lead).where(column == vault.index(kind, value))
+            lead = await session.scalar(query.execution_options(populate_existing=True))
             if lead is not None:
                 return lead
     return None

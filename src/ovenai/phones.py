@@ -7,6 +7,7 @@ Israel (IL) is the default region. WhatsApp's `wa_id` is the E.164 form without 
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -14,6 +15,7 @@ import phonenumbers
 from ovenai.errors import InvalidInput
 
 DEFAULT_REGION = "IL"
+WA_ID_CACHE = 16_384  # wa_ids whose phone is remembered (a few MB at most)
 # Bidi marks copied from phone contacts (docs/whatsapp-api-notes.md, "Phone numbers and user ids").
 _INVISIBLE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u00a0]")
 
@@ -76,6 +78,12 @@ def to_wa_id(e164: str) -> str:
     return e164.lstrip("+")
 
 
+@functools.lru_cache(maxsize=WA_ID_CACHE)
 def from_wa_id(wa_id: str) -> str | None:
-    """The E.164 number behind a `wa_id`, or None when it is not a valid number."""
+    """The E.164 number behind a `wa_id`, or None when it is not a valid number.
+
+    Cached: webhook ingestion asks for every message, mostly from the same senders, and the
+    phone library takes ~60 µs a number (bench/README.md "Inbound at volume"). The answer
+    depends only on the `wa_id` (and the library's tables, fixed for the process).
+    """
     return try_normalize("+" + wa_id) if wa_id.isdigit() else None

@@ -109,9 +109,18 @@ class SealedTable(Generic[ModelT, ColumnT]):
 
     def seal_into(self, row: ModelT, key: bytes, values: Mapping[ColumnT, str | None]) -> None:
         """Seal the given values into their ``<column>_enc`` attributes of an ORM row."""
-        cipher = self.cipher(key, row.id)
-        for column, text in values.items():
-            setattr(row, self._stored_name(column), cipher.seal(column, text))
+        for stored, blob in self.sealed(key, row.id, values).items():
+            setattr(row, stored, blob)
+
+    def sealed(
+        self, key: bytes, row_id: str, values: Mapping[ColumnT, str | None]
+    ) -> dict[str, bytes | None]:
+        """The given values sealed for one row, by stored column name (``<column>_enc``).
+
+        For Core INSERTs and UPDATEs of many rows, where no ORM object is built.
+        """
+        cipher = self.cipher(key, row_id)
+        return {self._stored_name(c): cipher.seal(c, text) for c, text in values.items()}
 
     def open_from(self, row: ModelT, key: bytes, column: ColumnT) -> str | None:
         """Decrypt one sealed column of an ORM row."""

@@ -12,15 +12,29 @@ Two ways to own an event, both safe with several processes:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects
 from ovenai.columns import utcnow
-from ovenai.models import WebhookEvent
+from ovenai.ingest import bulk_sql
+from ovenai.models import WebhookEvent, WebhookItemFailure
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
@@ -35,6 +49,9 @@ class Claimed:
     key_bucket: str
     body_enc: bytes | None
     attempts: int
+    failures_recorded: bool = True
+    """Whether an earlier processing recorded unreadable items of it (``False``: none, so
+    this one need not read them back; :func:`ovenai.ingest.failures.record`)."""
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -48,6 +65,7 @@ _COLUMNS = (
     WebhookEvent.key_bucket,
     WebhookEvent.body_enc,
     WebhookEvent.attempts,
+    exists().where(WebhookItemFailure.event_id == WebhookEvent.id).label("failures_recorded"),
 )
 
 
@@ -77,13 +95,20 @@ async def lease_one(session: AsyncSession, event_id: str) -> Claimed | None:
 
 
 async def finish(session: AsyncSession, event_ids: list[str]) -> None:
-    """Mark events processed."""
-    statement = (
-        update(WebhookEvent)
-        .where(WebhookEvent.id.in_(event_ids))
-        .values(status="processed", processed_at=utcnow(), claimed_until=None, error=None)
+    """Mark events processed (one statement whatever their number, :mod:`.bulk_sql`)."""
+    await session.execute(
+        _finishing(bulk_sql.postgresql(session)), {"ids": event_ids, "at": utcnow()}
     )
-    await session.execute(statement)
+
+
+@functools.cache
+def _finishing(postgresql: bool) -> Update:
+    table = cast(Table, WebhookEvent.__table__)
+    return (
+        update(table)
+        .where(bulk_sql.one_of(table.c.id, "ids", postgresql=postgresql))
+        .values(status="processed", processed_at=bindparam("at"), claimed_until=None, error=None)
+    )
 
 
 async def record_failure(

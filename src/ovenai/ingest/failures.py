@@ -17,14 +17,27 @@ older one could not; the dedupe keys keep what applied before from applying twic
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.auth import Actor
@@ -32,7 +45,7 @@ from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import PermissionDenied
 from ovenai.events import UnreadableItem, WebhookEvent
-from ovenai.ingest import backlog
+from ovenai.ingest import backlog, bulk_sql
 from ovenai.models import WebhookEvent as StoredBody
 from ovenai.models import WebhookItemFailure
 
@@ -121,15 +134,23 @@ def _sighting(item: UnreadableItem) -> Sighting:
     return (item.item[:32], item.field[:64], item.path[:255], redacted(item.problem)[:1000])
 
 
-async def record(session: AsyncSession, found: Mapping[str, Sequence[WebhookEvent]]) -> None:
-    """Make each body's failure rows what this processing found in it (same transaction)."""
+async def record(
+    session: AsyncSession,
+    found: Mapping[str, Sequence[WebhookEvent]],
+    *,
+    none_recorded: Collection[str] = (),
+) -> None:
+    """Make each body's failure rows what this processing found in it (same transaction).
+
+    ``none_recorded``: bodies known to have no rows yet (the claim says so), whose rows
+    are not read back; a batch of sound bodies met for the first time costs no statement.
+    """
     seen = {
         event_id: dict.fromkeys(_sighting(i) for i in unreadable_items(items))
         for event_id, items in found.items()
     }
-    if not seen:
-        return
-    stored = await _stored(session, list(seen))
+    reread = [event_id for event_id in seen if event_id not in none_recorded]
+    stored = await _stored(session, reread) if reread else {}
     now = utcnow()
     again = {key: row_id for key, row_id in stored.items() if key[1] in seen[key[0]]}
     await _delete(session, [row_id for key, row_id in stored.items() if key not in again])
@@ -140,12 +161,20 @@ async def record(session: AsyncSession, found: Mapping[str, Sequence[WebhookEven
 
 async def _stored(session: AsyncSession, event_ids: list[str]) -> dict[tuple[str, Sighting], str]:
     """The failure rows already recorded for these bodies: row id by (body, sighting)."""
-    table = WebhookItemFailure
+    query = _recorded(bulk_sql.postgresql(session))
     stored: dict[tuple[str, Sighting], str] = {}
     for chunk in _chunks(event_ids):
-        for row in await session.scalars(select(table).where(table.event_id.in_(chunk))):
+        for row in (await session.execute(query, {"ids": chunk})).all():
             stored[(row.event_id, (row.item, row.field, row.path, row.problem))] = row.id
     return stored
+
+
+@functools.cache
+def _recorded(postgresql: bool) -> Select[Any]:
+    """The failure rows of the bodies listed as ``ids`` (run for every batch processed)."""
+    table = cast(Table, WebhookItemFailure.__table__)
+    columns = [table.c[name] for name in ("id", "event_id", "item", "field", "path", "problem")]
+    return select(*columns).where(bulk_sql.one_of(table.c.event_id, "ids", postgresql=postgresql))
 
 
 async def _delete(session: AsyncSession, row_ids: list[str]) -> None:

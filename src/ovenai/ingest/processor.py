@@ -20,14 +20,17 @@ Receiving and processing are decoupled by the event store (``webhook_events``)::
 3. **One transaction per batch.** Up to ``batch_size`` pending bodies are locked
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer), parsed, applied and
    marked processed in ONE transaction: two processes never apply the same body, and a
-   crash commits nothing of the batch. If the batch fails, each body is retried alone
-   under a committed lease that counts the attempt (:mod:`ovenai.ingest.backlog`), so
-   one poison body is kept with its error (retried with backoff, then ``failed``) and
-   never blocks the others. A body that is not a webhook envelope fails at once.
-   An item that cannot be read (an :class:`~ovenai.events.UnreadableItem`) does not fail
-   its body: the sound items apply and the body's failed items are recorded in the same
-   transaction (:mod:`ovenai.ingest.failures`); only a body of which nothing could be read
-   fails, at once (no retry reads it differently; a replay by a newer version may).
+   crash commits nothing of the batch. On SQLite a batch holds the one write lock, which
+   the acknowledgements' writer needs too: batches are sized by time (:class:`BatchSizer`,
+   about :data:`LOCK_BUDGET_S` each) and the processor pauses between them. If the batch
+   fails, each body is retried alone under a committed lease that counts the attempt
+   (:mod:`ovenai.ingest.backlog`), so one poison body is kept with its error (retried with
+   backoff, then ``failed``) and never blocks the others. A body that is not a webhook
+   envelope fails at once. An item that cannot be read (an
+   :class:`~ovenai.events.UnreadableItem`) does not fail its body: the sound items apply
+   and the body's failed items are recorded in the same transaction
+   (:mod:`ovenai.ingest.failures`); only a body of which nothing could be read fails, at
+   once (no retry reads it differently; a replay by a newer version may).
 4. **Exactly once.** Each item's dedupe key is claimed in ``applied_items`` in the same
    transaction as its effects (:mod:`ovenai.ingest.apply.batch`); statuses are kept once per
    (wamid, status) in ``status_events``. Meta's retries and duplicate deliveries, replays
@@ -36,13 +39,19 @@ Receiving and processing are decoupled by the event store (``webhook_events``)::
    cannot be trusted, the result does not depend on it: a message's status is derived
    from the set of its statuses (forward only, by rank), consent follows the newest
    preference by Meta's timestamp, conversations sort by Meta's message time.
-6. **Statuses in bulk.** A batch's statuses are inserted with one multi-row INSERT, the
+6. **Inbound messages in bulk.** A run of inbound messages is matched to its senders with
+   one SELECT, new leads inserted and the messages inserted with one statement each, each
+   lead's last inbound time set once (:mod:`ovenai.ingest.apply.inbound_messages`); an item
+   that changes a sender's identity, a preference or an account change is applied alone at
+   its place between runs (:mod:`ovenai.ingest.apply.batch`).
+7. **Statuses in bulk.** A batch's statuses are inserted with one multi-row INSERT, the
    affected messages read and updated with one SELECT and one executemany UPDATE
    (:mod:`ovenai.ingest.apply.delivery_statuses`). Statuses for unknown messages wait, and are
    applied when their message appears (:func:`apply_waiting`, run on every sweep).
-7. **Hooks.** After an inbound message or a batch of status changes is applied, the
+8. **Hooks.** After an inbound message or a batch of status changes is applied, the
    registered hooks (:mod:`ovenai.hooks`: automation, engagement scoring) run inside the
-   same transaction, each in a savepoint, so their writes are exactly-once too.
+   same transaction, each in a savepoint, so their writes are exactly-once too. Inbound
+   hooks run after their run's writes, for each (lead, message) in document order.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,10 +91,42 @@ PERMANENT = (MalformedPayload, CryptoError)
 """Errors no retry can fix: not a webhook envelope, or a body that no longer decrypts."""
 
 
-BATCH_SIZE = {"sqlite": 50, "postgresql": 200}
-"""SQLite has one write lock, which the acknowledgement writer waits for while a batch is
-applied: 50 bodies kept its p99 near 20 ms (200: ~50 ms) at ~40 % less drain speed alone
-(bench/README.md "Webhooks"). PostgreSQL's row locks do not block the writer."""
+BATCH_SIZE = 200
+"""Bodies per transaction on PostgreSQL, whose row locks do not block the acknowledgement
+writer; on SQLite the most a time-sized batch takes (:class:`BatchSizer`)."""
+
+LOCK_BUDGET_S = 0.010
+"""SQLite: about how long one batch may hold the write lock, which the acknowledgement
+writer waits for meanwhile (its p99 target is 25 ms; bench/README.md "Inbound at volume")."""
+
+
+@dataclass
+class BatchSizer:
+    """SQLite batch sizes from a moving estimate of the time one body takes to apply.
+
+    A status costs a tenth of what a message from a new sender does, so no fixed count keeps
+    the write lock short: each batch is timed from its claim to its commit, the estimate of
+    seconds per body follows (an exponential moving average), and the next batch takes as
+    many bodies as fit in ``budget_s`` (at least one, at most ``largest``). The per-batch
+    overhead is part of each sample, so the size settles where a whole batch takes about
+    ``budget_s``.
+    """
+
+    budget_s: float = LOCK_BUDGET_S
+    largest: int = BATCH_SIZE
+    smallest: int = 1
+    per_body_s: float = 0.0005
+    weight: float = 0.3
+
+    @property
+    def size(self) -> int:
+        """Bodies the next batch may take."""
+        return max(self.smallest, min(self.largest, int(self.budget_s / self.per_body_s)))
+
+    def observe(self, bodies: int, seconds: float) -> None:
+        """A batch of ``bodies`` held the lock ``seconds``."""
+        if bodies > 0 and seconds > 0:
+            self.per_body_s += self.weight * (seconds / bodies - self.per_body_s)
 
 
 @dataclass
@@ -105,16 +147,23 @@ class Processor:
 
     db: Database
     batch_size: int = 0
-    """Bodies per transaction; 0 chooses by dialect (:data:`BATCH_SIZE`)."""
+    """Bodies per transaction; 0 chooses: :data:`BATCH_SIZE` on PostgreSQL, sized by time on
+    SQLite (:class:`BatchSizer`; then this is the size of the next batch)."""
     sweep_interval: float = 2.0
     coalesce: float = 0.002
     pause: float = 0.001
+    """SQLite: the breath between batches in which the acknowledgement writer takes the lock."""
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _sizer: BatchSizer | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:
-            self.batch_size = BATCH_SIZE[self.db.dialect]
+            if dialects.is_postgresql(self.db.dialect):
+                self.batch_size = BATCH_SIZE
+            else:
+                self._sizer = BatchSizer()
+                self.batch_size = self._sizer.size
 
     def wake(self) -> None:
         """Tell the running task that new bodies are stored."""
@@ -169,10 +218,12 @@ class Processor:
                 claimed = await backlog.lock_batch(session, self.batch_size)
                 if not claimed:
                     return 0
+                started = time.perf_counter()
                 bodies, broken = await self._read(claimed)
                 outcome = await apply_bodies(session, self.db.vault, bodies)
                 failed = await _settle(session, claimed, bodies, broken)
                 await session.commit()
+                self._timed(len(claimed), time.perf_counter() - started)
         except ServiceUnavailable:
             raise
         except Exception as exc:
@@ -183,6 +234,12 @@ class Processor:
             return len(claimed)
         self._count(report, claimed, outcome, failed=failed)
         return len(claimed)
+
+    def _timed(self, bodies: int, seconds: float) -> None:
+        """Size the next SQLite batch by how long this one held the write lock."""
+        if self._sizer is not None:
+            self._sizer.observe(bodies, seconds)
+            self.batch_size = self._sizer.size
 
     async def _read(
         self, claimed: Sequence[Claimed]
@@ -281,7 +338,8 @@ async def _settle(
     """
     found: dict[str, Sequence[WebhookEvent]] = {body.event_id: body.items for body in bodies}
     found |= {event.id: () for event, _ in broken}  # none now: clear what an earlier run found
-    await failures.record(session, found)
+    none_recorded = {event.id for event in claimed if not event.failures_recorded}
+    await failures.record(session, found, none_recorded=none_recorded)
     unreadable = _nothing_readable(claimed, bodies)
     unusable = {event.id for event, _ in unreadable}
     done = [body.event_id for body in bodies if body.event_id not in unusable]

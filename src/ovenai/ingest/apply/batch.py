@@ -7,16 +7,25 @@ same key waits for ours and then gets nothing back.) Statuses are made exactly-o
 the ``status_events`` primary key instead, and their effect is idempotent anyway. An
 unreadable item applies nothing and claims no key: it is counted here and recorded with its
 body (:mod:`ovenai.ingest.failures`), and a replay that reads it applies it then.
+
+Order: items apply in document order. Inbound messages are applied in runs
+(:func:`~ovenai.ingest.apply.inbound_messages.apply_inbound_run`: one SELECT of the senders,
+one INSERT of the messages); every other item — a message that changes its sender's number
+or BSUID, a marketing preference, an account or template change — ends the run before it
+and is applied alone at its place, so what follows it sees what it did. Statuses apply last,
+together (their result does not depend on order).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects, hooks
@@ -29,10 +38,11 @@ from ovenai.events import (
     UserPreference,
     WebhookEvent,
 )
+from ovenai.ingest import bulk_sql
 from ovenai.ingest.apply.account_events import apply_account_side
 from ovenai.ingest.apply.consent import apply_preference
 from ovenai.ingest.apply.delivery_statuses import apply_statuses
-from ovenai.ingest.apply.inbound_messages import apply_inbound
+from ovenai.ingest.apply.inbound_messages import apply_inbound, apply_inbound_run, changes_identity
 from ovenai.keystore import Vault
 from ovenai.models import AppliedItem, WebhookEventLead
 
@@ -63,17 +73,42 @@ def _kind(item: WebhookEvent) -> str:
 
 
 async def claim_keys(session: AsyncSession, owners: dict[str, str]) -> set[str]:
-    """Insert the dedupe keys not applied before; return those this transaction now owns."""
-    rows = [
-        {"dedupe_key": k[:200], "event_id": e, "applied_at": utcnow()} for k, e in owners.items()
-    ]
+    """Insert the dedupe keys not applied before; return those this transaction now owns.
+
+    One statement of one text for any number of keys (:mod:`ovenai.ingest.bulk_sql`): on
+    PostgreSQL the keys and their bodies go as two arrays (``unnest``), on SQLite as the
+    rows of an executemany, which SQLAlchemy sends as multi-row INSERTs with RETURNING.
+    """
+    now = utcnow()
+    keys = [(key[:200], event_id) for key, event_id in owners.items()]
+    postgresql = bulk_sql.postgresql(session)
+    statement = _claiming(postgresql)
     owned: set[str] = set()
-    table = cast(Table, AppliedItem.__table__)
-    for start in range(0, len(rows), _CHUNK):
-        insert = dialects.insert(session, table).values(rows[start : start + _CHUNK])
-        statement = insert.on_conflict_do_nothing().returning(table.c.dedupe_key)
-        owned.update((await session.scalars(statement)).all())
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        if postgresql:
+            params: Any = {"keys": [k for k, _ in chunk], "events": [e for _, e in chunk]}
+            params["at"] = now
+        else:
+            params = [{"dedupe_key": k, "event_id": e, "applied_at": now} for k, e in chunk]
+        owned.update((await session.execute(statement, params)).scalars().all())
     return owned
+
+
+@functools.cache
+def _claiming(postgresql: bool) -> Any:
+    table = cast(Table, AppliedItem.__table__)
+    if not postgresql:
+        inserting = dialects.insert("sqlite", table)
+    else:
+        keys = bindparam("keys", type_=ARRAY(table.c.dedupe_key.type))
+        events = bindparam("events", type_=ARRAY(table.c.event_id.type))
+        pairs = func.unnest(keys, events).table_valued("key", "event").render_derived()
+        at = bindparam("at", type_=table.c.applied_at.type)
+        rows = select(pairs.c.key, pairs.c.event, at)
+        columns = ["dedupe_key", "event_id", "applied_at"]
+        inserting = dialects.insert("postgresql", table).from_select(columns, rows)
+    return inserting.on_conflict_do_nothing().returning(table.c.dedupe_key)
 
 
 async def apply_bodies(session: AsyncSession, vault: Vault, bodies: Sequence[Body]) -> Outcome:
@@ -86,30 +121,52 @@ async def apply_bodies(session: AsyncSession, vault: Vault, bodies: Sequence[Bod
             if not isinstance(item, _UNCLAIMED):
                 owners.setdefault(item.dedupe_key, body.event_id)
     owned = await claim_keys(session, owners) if owners else set()
+    run: list[tuple[str, InboundMessage]] = []
     for body in bodies:
         for item in body.items:
-            lead_id = await _apply_item(session, vault, item, owned, outcome)
+            if not _owned(item, owned, outcome):
+                continue
+            if isinstance(item, InboundMessage) and not changes_identity(item):
+                run.append((body.event_id, item))
+                continue
+            leads |= await _apply_run(session, vault, run)
+            run = []
+            lead_id = await _apply_item(session, vault, item)
             if lead_id is not None:
                 leads.add((body.event_id, lead_id))
+    leads |= await _apply_run(session, vault, run)
     leads |= await _apply_status_items(session, bodies, outcome)
     await _link_leads(session, leads)
     return outcome
 
 
-async def _apply_item(
-    session: AsyncSession, vault: Vault, item: WebhookEvent, owned: set[str], outcome: Outcome
-) -> str | None:
-    """Apply one non-status item if this transaction owns its key; the lead it concerned."""
+def _owned(item: WebhookEvent, owned: set[str], outcome: Outcome) -> bool:
+    """Whether this transaction applies a non-status item now (counted either way)."""
     if isinstance(item, StatusUpdate | IgnoredChange):
-        return None
+        return False
     if isinstance(item, UnreadableItem):
         outcome.unreadable[(item.item, item.field)] += 1
-        return None
+        return False
     if item.dedupe_key[:200] not in owned:
         outcome.duplicates[_kind(item)] += 1
-        return None
+        return False
     owned.discard(item.dedupe_key[:200])  # the same item twice in one batch: once only
     outcome.applied[_kind(item)] += 1
+    return True
+
+
+async def _apply_run(
+    session: AsyncSession, vault: Vault, run: Sequence[tuple[str, InboundMessage]]
+) -> set[tuple[str, str]]:
+    """Apply a run of inbound messages together; the (body, lead) pairs they concerned."""
+    if not run:
+        return set()
+    lead_ids = await apply_inbound_run(session, vault, [item for _, item in run])
+    return {(event_id, lead_id) for (event_id, _), lead_id in zip(run, lead_ids, strict=True)}
+
+
+async def _apply_item(session: AsyncSession, vault: Vault, item: WebhookEvent) -> str | None:
+    """Apply one item that is not part of a run of messages; the lead it concerned."""
     if isinstance(item, InboundMessage):
         lead, message = await apply_inbound(session, vault, item)
         await session.flush()
@@ -151,4 +208,4 @@ async def _link_leads(session: AsyncSession, pairs: set[tuple[str, str]]) -> Non
     await session.flush()
     table = cast(Table, WebhookEventLead.__table__)
     rows = [{"event_id": event_id, "lead_id": lead_id} for event_id, lead_id in sorted(pairs)]
-    await session.execute(dialects.insert(session, table).on_conflict_do_nothing(), rows)
+    await bulk_sql.insert_many(session, table, rows, skip_taken=True)

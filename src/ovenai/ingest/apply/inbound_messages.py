@@ -5,21 +5,40 @@ structured meaning (``payload``: content, reply context, ad referral, Meta's err
 sealed under the lead's key. A reply's ``context.id`` (or a reaction's target) links the
 message it answers. ``system`` messages also change the lead's identifiers (new number or BSUID;
 Meta: "messages webhook › system messages"), which is where replies go next.
+
+Messages are applied a run at a time (:func:`apply_inbound_run`): the run's senders are
+matched with one SELECT (:class:`~ovenai.ingest.apply.senders.SenderBook`), its messages
+inserted with one statement, each lead's last inbound time set once (its newest). A message
+that changes its sender's identity (:func:`changes_identity`) is applied alone
+(:func:`apply_inbound`) between runs, at its place in the document order, so the messages
+after it find the lead where it moved. The inbound hooks run after the run's writes, for each
+(lead, message) in document order, each in a savepoint (:func:`run_hooks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 import msgspec
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai import hooks
 from ovenai.columns import new_id
 from ovenai.events import InboundMessage
 from ovenai.events.content import ReactionContent, SystemContent
 from ovenai.events.enums import SystemChangeType
-from ovenai.ingest.apply.senders import FirstContact, change_bsuid, change_number, lead_for_sender
+from ovenai.ingest.apply.senders import (
+    FirstContact,
+    SenderBook,
+    change_bsuid,
+    change_number,
+    lead_for_sender,
+)
 from ovenai.keystore import Vault
 from ovenai.models import Direction, Lead, Message, MessageStatus
-from ovenai.sealing import MESSAGES
+from ovenai.sealing import MESSAGES, MessageColumn
 
 _NUMBER_CHANGES = (SystemChangeType.USER_CHANGED_NUMBER, SystemChangeType.CUSTOMER_CHANGED_NUMBER)
 _USER_ID_CHANGES = (
@@ -28,6 +47,93 @@ _USER_ID_CHANGES = (
 )
 # A number change may carry the user's new BSUID too (``user_id``), as a BSUID change does.
 _BSUID_CHANGES = _NUMBER_CHANGES + _USER_ID_CHANGES
+_MESSAGES = cast(Table, Message.__table__)
+_CHUNK = 500  # ids per IN list
+
+
+def changes_identity(event: InboundMessage) -> bool:
+    """Whether the message moves its sender to another number or BSUID (applied alone)."""
+    content = event.content
+    return isinstance(content, SystemContent) and content.change_type in _BSUID_CHANGES
+
+
+async def apply_inbound_run(
+    session: AsyncSession, vault: Vault, events: Sequence[InboundMessage]
+) -> list[str]:
+    """Store a run of messages (none :func:`changes_identity`) in their senders' conversations,
+    in bulk; returns each message's lead id, in order. Then calls the inbound hooks."""
+    if not events:
+        return []
+    await session.flush()  # what the items before the run left pending is read by it
+    book = SenderBook(vault)
+    await book.load(session, [event.sender for event in events])
+    leads = []
+    for event in events:
+        first = FirstContact(at=event.timestamp, text=event.text, referral=event.referral)
+        lead = book.lead_for(event.sender, first)
+        lead.wrote_at(event.timestamp)
+        leads.append(lead)
+    try:
+        await book.unlock()
+        await book.write(session)  # the leads first: the messages refer to them
+        rows = [
+            _message_row(book.keys[lead.id], lead.id, e)
+            for lead, e in zip(leads, events, strict=True)
+        ]
+        await session.execute(insert(_MESSAGES), rows)
+    except BaseException:
+        book.abandon()
+        raise
+    await book.stored()  # the new leads' keys, stored meanwhile: before the commit
+    if hooks.after_inbound:
+        await run_hooks(session, [(row["lead_id"], row["id"]) for row in rows], events)
+    return [lead.id for lead in leads]
+
+
+def _message_row(key: bytes, lead_id: str, event: InboundMessage) -> dict[str, Any]:
+    """A message's row for a Core INSERT: as :func:`_message` builds it, sealed alike."""
+    message_id = new_id()
+    values: dict[MessageColumn, str | None] = {"text": event.text, "payload": payload_json(event)}
+    return {
+        "id": message_id,
+        "lead_id": lead_id,
+        "direction": Direction.INBOUND,
+        "type": event.type_raw[:24] or "unknown",
+        "wa_message_id": event.message_id,
+        "context_wa_message_id": _answers(event),
+        "status": MessageStatus.RECEIVED,
+        "status_at": event.timestamp,
+        "attempts": 0,
+        "created_at": event.timestamp,
+        "updated_at": event.timestamp,
+        **MESSAGES.sealed(key, message_id, values),
+    }
+
+
+async def run_hooks(
+    session: AsyncSession, stored: Sequence[tuple[str, str]], events: Sequence[InboundMessage]
+) -> None:
+    """Call the inbound hooks for each stored (lead id, message id) and its event, in order.
+
+    The leads and messages are loaded as ORM objects with two SELECTs for the whole run (a
+    lead loaded before is refreshed), so a registered hook never costs a query per message.
+    A hook runs after the whole run is written: it sees the lead as the run left it (its
+    newest last inbound time, identifiers a later message of the run added) and the run's
+    later messages in the conversation; what a hook writes is seen by the runs after it.
+    """
+    lead_ids = sorted({lead_id for lead_id, _ in stored})
+    message_ids = [message_id for _, message_id in stored]
+    leads: dict[str, Lead] = {}
+    messages: dict[str, Message] = {}
+    for start in range(0, len(lead_ids), _CHUNK):
+        of_leads = select(Lead).where(Lead.id.in_(lead_ids[start : start + _CHUNK]))
+        found = await session.scalars(of_leads.execution_options(populate_existing=True))
+        leads.update((lead.id, lead) for lead in found)
+    for start in range(0, len(message_ids), _CHUNK):
+        of_messages = select(Message).where(Message.id.in_(message_ids[start : start + _CHUNK]))
+        messages.update((message.id, message) for message in await session.scalars(of_messages))
+    for (lead_id, message_id), event in zip(stored, events, strict=True):
+        await hooks.run_after_inbound(session, leads[lead_id], messages[message_id], event)
 
 
 async def apply_inbound(
