@@ -52,6 +52,11 @@ class Claimed:
     failures_recorded: bool = True
     """Whether an earlier processing recorded unreadable items of it (``False``: none, so
     this one need not read them back; :func:`ovenai.ingest.failures.record`)."""
+    newest_stored: str | None = None
+    """The greatest id of a stored body when it was claimed (:func:`lock_batch`). Ids are
+    ordered by their millisecond, so a change from one claim to the next means that bodies
+    are arriving (one stored in the very millisecond of the greatest may pass unseen; the
+    next one is not)."""
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -69,10 +74,14 @@ _COLUMNS = (
 )
 
 
+_STORED = cast(Table, WebhookEvent.__table__).alias("stored")
+_NEWEST = select(func.max(_STORED.c.id)).scalar_subquery().label("newest_stored")
+
+
 async def lock_batch(session: AsyncSession, limit: int) -> list[Claimed]:
     """Lock up to ``limit`` claimable events, oldest first, for this transaction."""
     query = (
-        select(*_COLUMNS)
+        select(*_COLUMNS, _NEWEST)
         .where(_claimable(utcnow()))
         .order_by(WebhookEvent.received_at, WebhookEvent.id)
         .limit(limit)

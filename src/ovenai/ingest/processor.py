@@ -59,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -107,9 +108,16 @@ class BatchSizer:
     A status costs a tenth of what a message from a new sender does, so no fixed count keeps
     the write lock short: each batch is timed from its claim to its commit, the estimate of
     seconds per body follows (an exponential moving average), and the next batch takes as
-    many bodies as fit in ``budget_s`` (at least one, at most ``largest``). The per-batch
-    overhead is part of each sample, so the size settles where a whole batch takes about
-    ``budget_s``.
+    many bodies as fit in ``budget_s``, rounded up (at least one, at most ``largest``). The
+    per-batch overhead is part of each sample, so the size settles where a whole batch takes
+    about ``budget_s``: a batch that took less than the budget makes the next one larger.
+    Rounded down instead, a batch whose fixed part alone took over half the budget (a mix of
+    statuses and messages, or a busy box) would stay at one body for good.
+
+    When nothing was stored since the previous claim (``quiet``: no acknowledgement is
+    waiting for the lock, as when a backlog drains after a burst or ``ovenai webhooks
+    process`` runs), batches take ``largest`` bodies, three to four times faster; the first
+    claim that sees a new body brings back batches sized by time.
     """
 
     budget_s: float = LOCK_BUDGET_S
@@ -117,11 +125,15 @@ class BatchSizer:
     smallest: int = 1
     per_body_s: float = 0.0005
     weight: float = 0.3
+    quiet: bool = False
 
     @property
     def size(self) -> int:
         """Bodies the next batch may take."""
-        return max(self.smallest, min(self.largest, int(self.budget_s / self.per_body_s)))
+        if self.quiet:
+            return self.largest
+        fits = math.ceil(self.budget_s / self.per_body_s - 1e-9)
+        return max(self.smallest, min(self.largest, fits))
 
     def observe(self, bodies: int, seconds: float) -> None:
         """A batch of ``bodies`` held the lock ``seconds``."""
@@ -156,6 +168,7 @@ class Processor:
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _sizer: BatchSizer | None = None
+    _newest_seen: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:
@@ -218,6 +231,7 @@ class Processor:
                 claimed = await backlog.lock_batch(session, self.batch_size)
                 if not claimed:
                     return 0
+                self._arrivals(claimed[0].newest_stored)
                 started = time.perf_counter()
                 bodies, broken = await self._read(claimed)
                 outcome = await apply_bodies(session, self.db.vault, bodies)
@@ -234,6 +248,12 @@ class Processor:
             return len(claimed)
         self._count(report, claimed, outcome, failed=failed)
         return len(claimed)
+
+    def _arrivals(self, newest_stored: str | None) -> None:
+        """SQLite: whether bodies were stored since the previous claim (see BatchSizer)."""
+        if self._sizer is not None:
+            self._sizer.quiet = newest_stored is not None and newest_stored == self._newest_seen
+            self._newest_seen = newest_stored
 
     def _timed(self, bodies: int, seconds: float) -> None:
         """Size the next SQLite batch by how long this one held the write lock."""
