@@ -136,6 +136,34 @@ async def db(clean_db: Settings) -> Any:
     await database.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL has one driver: its tests run once, not once per SQLite driver."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        twice = params.get("worker_db") == "inline" and params.get("databases") == "postgresql"
+        (dropped if twice else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=["default", "inline"])
+async def worker_db(request: pytest.FixtureRequest, clean_db: Settings) -> Any:
+    """A started Database as serve opens it (``default``: aiosqlite on SQLite) and, on
+    SQLite, as ``ovenai worker`` does (``inline``: statements on the event loop's thread,
+    ``ovenai.inline_sqlite``): the tests of what the worker runs (webhook processing, the
+    outbox) take it as their ``db``."""
+    inline = request.param == "inline"
+    if inline and not clean_db.database_url.startswith("sqlite"):
+        pytest.skip("inline statements are SQLite's (PostgreSQL has one driver)")
+    database = open_database(clean_db, inline=inline)
+    await database.start()
+    yield database
+    await database.dispose()
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as sock:

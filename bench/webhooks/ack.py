@@ -28,6 +28,17 @@ before/after measured on the same machine state.
 ``DIR/<kind>-<db>-<processing>-<n>.txt`` (``--format raw``), and has the separate processor
 time its SQL statements and commits by kind (``...-sql.json``); ``bench.webhooks.profile``
 turns both into the table of bench/README.md.
+
+``--offered N`` offers about N requests a second instead of as many as the server answers
+(each of the ``--connections`` waits after each answer, the wait corrected every second
+toward N; the rate reached is the acknowledged rate printed), for a sustained run:
+
+    .venv/bin/python -m bench.webhooks.ack --app product --kind text --db sqlite \
+        --processing separate --offered 2000 --seconds 60
+
+While the load lasts the bodies still pending are counted every ``--sample`` seconds: a
+processor that keeps up holds that backlog flat (``backlog`` in the output: first, greatest
+and last count).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +93,8 @@ class Run:
     inbound_messages: int = 0
     cpu_s: dict[str, float] = field(default_factory=dict)
     """CPU seconds each process used during the load (serve, processor)."""
+    backlog: list[int] = field(default_factory=list)
+    """Bodies pending, counted every ``--sample`` seconds while the load lasted."""
 
     @property
     def applied_per_s(self) -> float | None:
@@ -217,7 +231,11 @@ def measure(app: str, args: argparse.Namespace, lua: str, label: str) -> Run:
             if args.profile and app == "product" and args.processing != "off":
                 profiler = start_profiler(args, procs[-1].pid, label)
             cpu_before = [cpu_seconds(proc.pid) for proc in procs]
+            sampler = BacklogSampler(url, args.sample)
+            if app == "product" and args.processing != "off":
+                sampler.start()
             out = run_wrk(args, lua, port)
+            sampler.stop()
             cpu = [cpu_seconds(p.pid) - was for p, was in zip(procs, cpu_before, strict=True)]
             drain = None
             during = 0
@@ -236,12 +254,39 @@ def measure(app: str, args: argparse.Namespace, lua: str, label: str) -> Run:
             print(out)
         run = parse_wrk(app, out, count_rows(url, table), drain, args.seconds)
         run.during_load = during
+        run.backlog = sampler.counts
         run.cpu_s = dict(zip(("serve", "processor")[: len(cpu)], cpu, strict=True))
         if app == "product" and args.kind in STREAMED:
             run.leads_created = count_one(url, "SELECT count(*) FROM leads") - args.known
             inbound = "SELECT count(*) FROM messages WHERE direction = 'inbound'"
             run.inbound_messages = count_one(url, inbound)
         return run
+
+
+class BacklogSampler(threading.Thread):
+    """Counts the pending bodies every ``every`` seconds until stopped."""
+
+    def __init__(self, url: str, every: float) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.every = every
+        self.counts: list[int] = []
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        engine = create_engine(sync_url(self.url))
+        query = text("SELECT count(*) FROM webhook_events WHERE status = 'pending'")
+        try:
+            while not self._stopped.wait(self.every):
+                with engine.connect() as conn:
+                    self.counts.append(int(conn.execute(query).scalar_one()))
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self.is_alive():
+            self.join()
 
 
 def run_wrk(args: argparse.Namespace, lua: str, port: int) -> str:
@@ -282,6 +327,11 @@ def show(run: Run) -> None:
             f" ({run.leads_created / (run.seconds + (run.drain_s or 0)):,.0f}/s)"
         )
     cpu = " ".join(f"{name} CPU {seconds:.1f} s" for name, seconds in run.cpu_s.items())
+    if run.backlog:
+        cpu += (
+            f" backlog first={run.backlog[0]:,} greatest={max(run.backlog):,}"
+            f" last={run.backlog[-1]:,} ({len(run.backlog)} counts)"
+        )
     print(
         f"  {run.app:9} {run.rps:8,.0f}/s p50={run.p50_ms:6.2f} ms p99={run.p99_ms:7.2f} ms "
         f"requests={run.requests} non-2xx={run.errors} rows={run.rows}{drained}{extra} {cpu}",
@@ -312,7 +362,7 @@ def prepare_load(args: argparse.Namespace, folder: Path) -> str:
     if args.kind not in STREAMED:
         lua.write_text(lua_script(args.bodies))
         return str(lua)
-    bodies = args.bodies or args.seconds * args.stream_rate
+    bodies = args.bodies or args.seconds * stream_rate(args)
     plan = Plan(args.kind, bodies, known=args.known, new_share=args.new_share)
     written: Written = write_stream(plan, folder / "stream.txt")
     args.outbound = written.outbound_messages
@@ -322,8 +372,13 @@ def prepare_load(args: argparse.Namespace, folder: Path) -> str:
         f" senders, {args.known} known leads,"
         f" {written.outbound_messages} sent messages seeded for the statuses"
     )
-    lua.write_text(wrk_script(written.path))
+    lua.write_text(wrk_script(written.path, offered=args.offered, connections=args.connections))
     return str(lua)
+
+
+def stream_rate(args: argparse.Namespace) -> int:
+    """Bodies written per second of load: the offered rate and a fifth more, or as set."""
+    return int(args.offered * 1.2) if args.offered else int(args.stream_rate)
 
 
 def main() -> None:
@@ -350,6 +405,8 @@ def main() -> None:
         help="distinct bodies (status: 5,000 cycled; streamed: --seconds x --stream-rate)",
     )
     parser.add_argument("--stream-rate", type=int, default=12_000, help="bodies per second")
+    parser.add_argument("--offered", type=int, default=0, help="requests a second offered")
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between counts")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--drain-limit", type=float, default=120.0, help="seconds to wait")
     parser.add_argument("--profile", help="py-spy the processing process into this folder")
@@ -359,6 +416,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.kind == "status" and not args.bodies:
         args.bodies = 5000
+    if args.offered and args.kind not in STREAMED:
+        parser.error("--offered takes a streamed kind (text, media, button, mix)")
     if args.kind in STREAMED and args.threads != 1:
         parser.error("streamed kinds take one wrk thread (each thread would post the same bodies)")
     if args.profile:
@@ -377,7 +436,7 @@ def main() -> None:
                 label = f"{args.kind}-{args.db}-{args.processing}-{round_ + 1}"
                 runs.append(measure(app, args, lua, label))
                 show(runs[-1])
-                streamed = args.bodies or args.seconds * args.stream_rate
+                streamed = args.bodies or args.seconds * stream_rate(args)
                 if args.kind in STREAMED and runs[-1].requests > streamed:
                     print("  (the stream wrapped: bodies past its end were duplicates)")
     for app in apps:

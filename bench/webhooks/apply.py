@@ -75,8 +75,8 @@ async def store_statuses(db: Database, count: int) -> int:
     return len(bodies)
 
 
-async def run(env: dict[str, str], messages: int, batch: int) -> None:
-    db = open_database(settings_from(env))
+async def run(env: dict[str, str], messages: int, batch: int, *, inline: bool) -> None:
+    db = open_database(settings_from(env), inline=inline)
     await db.start()
     try:
         await seed_messages(db, messages)
@@ -101,7 +101,7 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
         written = write_stream(plan, Path(folder) / "stream.txt")
         bodies = [line.split("\t", 1)[1].rstrip("\n").encode() for line in written.path.open()]
     await seed(env, known=args.known, outbound=written.outbound_messages)
-    db = open_database(settings_from(env))
+    db = open_database(settings_from(env), inline=not args.aiosqlite)
     await db.start()
     try:
         store = EventStore(db)
@@ -146,10 +146,16 @@ def main() -> None:
     parser.add_argument("--new-share", type=float, default=0.10, help="first-time senders")
     parser.add_argument("--warm", action="store_true", help="lead keys cached before the drain")
     parser.add_argument("--profile", help="cProfile the drain into this file")
+    parser.add_argument(
+        "--aiosqlite",
+        action="store_true",
+        help="SQLite through aiosqlite's thread, as serve processes (default: inline, as the"
+        " worker does)",
+    )
     args = parser.parse_args()
     with fresh_database(args.db) as env:
         if args.kind == "status":
-            asyncio.run(run(env, args.messages, args.batch))
+            asyncio.run(run(env, args.messages, args.batch, inline=not args.aiosqlite))
         else:
             asyncio.run(run_stream(env, args))
         print(f"db={args.db} messages={args.messages} box loop {box_speed_s()} s")

@@ -242,13 +242,41 @@ def write_stream(plan: Plan, path: Path) -> Written:
     return Written(path, plan.bodies, by_kind, new, plan.status_messages(), size / plan.bodies)
 
 
-def wrk_script(stream: Path) -> str:
+def wrk_script(stream: Path, *, offered: int = 0, connections: int = 64) -> str:
     """A wrk script posting the stream's lines in order (from the start again at its end).
 
     One wrk thread (``-t1``): a second thread would read the same file from its start and
-    post the same bodies again, which are duplicates.
+    post the same bodies again, which are duplicates. ``offered`` > 0: about that many
+    requests a second rather than as many as the server answers — each connection waits
+    after an answer, the wait starting at ``connections / offered`` and corrected once a
+    second by the rate answered in the second before (wrk's Lua has a clock of seconds).
     """
-    return f"""
+    pause = ""
+    if offered > 0:
+        pause = f"""
+local target = {offered}
+local wait_ms = {connections * 1000 / offered:.3f}
+local second = os.time()
+local answered = 0
+response = function(status, headers, body)
+  answered = answered + 1
+end
+delay = function()
+  local now = os.time()
+  if now ~= second then
+    local rate = answered / (now - second)
+    if rate > 0 then
+      wait_ms = math.max(0.1, math.min(1000, wait_ms * rate / target))
+    end
+    second = now
+    answered = 0
+  end
+  return wait_ms
+end
+"""
+    return (
+        pause
+        + f"""
 local path = "{stream}"
 local stream = nil
 init = function(args)
@@ -269,3 +297,4 @@ request = function()
     ["X-Hub-Signature-256"] = line:sub(1, tab - 1)}}, line:sub(tab + 1))
 end
 """
+    )

@@ -32,7 +32,7 @@ async def process_until_stopped() -> None:
     """The processor alone in this process, until SIGTERM."""
     from ovenai.ingest.processor import run_processor
 
-    db = open_database(settings_from(dict(os.environ)))
+    db = open_database(settings_from(dict(os.environ)), inline=True)  # as `ovenai worker`
     trace = os.environ.get("BENCH_SQL_TRACE")
     totals = sql_trace.attach(db.engine, db.vault) if trace else None
     started = time.perf_counter()

@@ -32,6 +32,11 @@ def new_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+def id_millis(value: str) -> int:
+    """When an id of :func:`new_id` was made, in milliseconds since the epoch."""
+    return uuid.UUID(value).int >> 80
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)

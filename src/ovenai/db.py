@@ -44,9 +44,9 @@ class _Turn:
 class Database:
     """The process's engine, session factory and key store (the data layer's one handle)."""
 
-    def __init__(self, url: str, ring: KeyRing, keystore_url: str) -> None:
+    def __init__(self, url: str, ring: KeyRing, keystore_url: str, *, inline: bool = False) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, inline=inline)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.vault = Vault(ring, keystore_url)
         # SQLite: one transaction at a time per process, in turn (see _turn).
@@ -128,11 +128,13 @@ class Database:
         await self.vault.dispose()
 
 
-def open_database(settings: Settings) -> Database:
-    """The database handle for these settings (master keys from OVENAI_ENCRYPTION_KEYS)."""
+def open_database(settings: Settings, *, inline: bool = False) -> Database:
+    """The database handle for these settings (master keys from OVENAI_ENCRYPTION_KEYS);
+    ``inline``: on SQLite, data statements run on the event loop's thread, for a process
+    that serves no page (``ovenai worker``; :mod:`ovenai.inline_sqlite`)."""
     ring = KeyRing.parse(settings.secret("encryption_keys"))
     assert settings.keystore_url is not None  # placed by load_settings
-    return Database(settings.database_url, ring, settings.keystore_url)
+    return Database(settings.database_url, ring, settings.keystore_url, inline=inline)
 
 
 def _alembic_config(url: str, directory: Path = MIGRATIONS_DIR) -> AlembicConfig:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ovenai import dialects
+from ovenai import dialects, inline_sqlite
 
 BUSY_TIMEOUT_S = 10  # how long SQLite waits for another transaction's write lock
 
@@ -62,14 +62,21 @@ def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, secure_delete: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, secure_delete: bool = False, inline: bool = False) -> AsyncEngine:
     """An async engine for the URL; SQLite gets WAL mode and foreign keys on every connection,
-    and with `secure_delete` (the key store) zeroes what it deletes."""
+    with `secure_delete` (the key store) zeroes what it deletes, and with `inline` runs its
+    calls on the event loop's thread (:mod:`ovenai.inline_sqlite`; the worker's)."""
     target = async_url(url)
     if dialects.of_url(target) == "sqlite":
         ensure_sqlite_dir(target)
-        engine = create_async_engine(target)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        database = make_url(target).database
+        if inline and database and database != ":memory:":
+            engine = create_async_engine(target, async_creator=inline_sqlite.connector(database))
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "connect", inline_sqlite.no_busy_timeout)
+        else:
+            engine = create_async_engine(target)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if secure_delete:
             event.listen(engine.sync_engine, "connect", _sqlite_secure_delete)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

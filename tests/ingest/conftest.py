@@ -266,3 +266,9 @@ def serving(app: Any) -> Iterator[str]:
 def serve() -> Any:
     """Start another instance of an app on loopback (a restarted process)."""
     return serving
+
+
+@pytest.fixture
+def db(worker_db: Database) -> Database:
+    """On SQLite each test runs twice: through aiosqlite (serve) and inline (the worker)."""
+    return worker_db

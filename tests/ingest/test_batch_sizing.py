@@ -1,6 +1,7 @@
 """On SQLite the processor sizes its batches by time, so one batch holds the write lock for
 about ``LOCK_BUDGET_S`` whatever its bodies cost, and takes the largest batches while no body
-arrives (nobody waits for the lock); on PostgreSQL, or when told, the size is fixed.
+has arrived for ``QUIET_AFTER_S`` (nobody waits for the lock); on PostgreSQL, or when told,
+the size is fixed.
 
 The sizer is fed batch timings here (no clock is read), as the processor feeds it the time from
 each claim to its commit.
@@ -8,15 +9,23 @@ each claim to its commit.
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from ovenai import dialects
-from ovenai.columns import new_id, utcnow
+from ovenai.columns import id_millis, new_id, utcnow
 from ovenai.db import Database
 from ovenai.ingest import backlog
-from ovenai.ingest.processor import BATCH_SIZE, LOCK_BUDGET_S, BatchSizer, Processor
+from ovenai.ingest.processor import (
+    BATCH_SIZE,
+    LOCK_BUDGET_S,
+    QUIET_AFTER_S,
+    BatchSizer,
+    Processor,
+)
 from ovenai.models import WebhookEvent
 
 
@@ -83,16 +92,27 @@ def test_while_nothing_arrives_batches_take_the_largest_size() -> None:
     assert sizer.size == pytest.approx(10, abs=1)
 
 
+def made_ago(seconds: float) -> str:
+    """An id of new_id's layout made ``seconds`` ago."""
+    millis = int((time.time() - seconds) * 1000)
+    return str(uuid.UUID(int=(millis << 80) | (uuid.UUID(new_id()).int & ((1 << 80) - 1))))
+
+
+def test_an_id_tells_when_it_was_made() -> None:
+    assert abs(id_millis(made_ago(3600)) - (time.time() - 3600) * 1000) < 5
+    assert abs(id_millis(new_id()) - time.time() * 1000) < 5
+
+
 @pytest.mark.anyio
-async def test_the_processor_drains_in_large_batches_until_a_body_arrives(db: Database) -> None:
+async def test_the_processor_drains_in_large_batches_while_no_body_arrives(db: Database) -> None:
     processor = Processor(db)
     if dialects.is_postgresql(db.dialect):
         assert processor.batch_size == BATCH_SIZE
         return
-    for newest, large in (("0001", False), ("0001", True), ("0002", False), ("0002", True)):
-        processor._arrivals(newest)  # the newest stored body, as each claim saw it
+    for age, large in ((0.0, False), (QUIET_AFTER_S * 2, True), (0.05, False), (60, True)):
+        processor._arrivals(made_ago(age))  # the newest stored body, as each claim saw it
         processor._timed(10, 0.1)  # 10 ms a body: time-sized batches take one
-        assert (processor.batch_size == BATCH_SIZE) is large
+        assert (processor.batch_size == BATCH_SIZE) is large, age
 
 
 @pytest.mark.anyio

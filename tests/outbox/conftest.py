@@ -138,3 +138,9 @@ async def send(db: Database, lead_id: str, **request: Any) -> queue.QueuedMessag
         waba_id=WABA_ID,
         zone=UTC,
     )
+
+
+@pytest.fixture
+def db(worker_db: Database) -> Database:
+    """On SQLite each test runs twice: through aiosqlite (serve) and inline (the worker)."""
+    return worker_db

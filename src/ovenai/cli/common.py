@@ -45,11 +45,13 @@ def with_db(
     work: Callable[[Database], Awaitable[T]],
     *,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    inline: bool = False,
 ) -> T:
-    """Run `work` against a started database, turning known errors into one line."""
+    """Run `work` against a started database, turning known errors into one line
+    (``inline``: see :func:`ovenai.db.open_database`)."""
 
     async def run() -> T:
-        db = open_database(config)
+        db = open_database(config, inline=inline)
         try:
             await db.start()
             return await work(db)

@@ -28,7 +28,7 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         await run_worker(config, db, stop)
 
-    common.with_db(config, work, loop_factory=event_loop_factory())
+    common.with_db(config, work, loop_factory=event_loop_factory(), inline=True)
     typer.echo("worker stopped")
 
 

@@ -53,10 +53,8 @@ class Claimed:
     """Whether an earlier processing recorded unreadable items of it (``False``: none, so
     this one need not read them back; :func:`ovenai.ingest.failures.record`)."""
     newest_stored: str | None = None
-    """The greatest id of a stored body when it was claimed (:func:`lock_batch`). Ids are
-    ordered by their millisecond, so a change from one claim to the next means that bodies
-    are arriving (one stored in the very millisecond of the greatest may pass unseen; the
-    next one is not)."""
+    """The greatest id of a stored body when it was claimed (:func:`lock_batch`): ids begin
+    with the millisecond they were made in, so it tells how long ago the newest body came."""
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
