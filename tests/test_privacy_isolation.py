@@ -68,6 +68,8 @@ COVERED = {
     "webhook_event_leads",
     "reached_users",
     "audit_log",
+    "automation_firings",  # deleted on erasure (no personal data in them)
+    "score_changes",  # deleted on erasure (no personal data in them)
 }
 
 

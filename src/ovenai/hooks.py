@@ -1,12 +1,13 @@
-"""The seam between webhook ingestion and what reacts to it (automation, engagement scoring).
+"""The seam between what happens to leads and what reacts to it (automation, engagement).
 
 Ingestion calls every registered hook after it applies an inbound message or a batch of
-status changes, inside the same transaction, each hook in a SAVEPOINT of its own: a hook's
-writes (say, outbox rows) commit together with the message that caused them and happen
-exactly once, while a hook that raises is rolled back alone, logged and counted, and never
-stops the message from being stored. Registries are empty by default.
+status changes, and the leads service after it adds a lead, inside the same transaction,
+each hook in a SAVEPOINT of its own: a hook's writes (say, outbox rows) commit together
+with the message that caused them and happen exactly once, while a hook that raises is
+rolled back alone, logged and counted, and never stops the message from being stored.
+Registries are empty by default.
 
-Register at start-up (automation and engagement scoring will, once they exist)::
+Register at start-up (:func:`ovenai.automation.install` does, in serve and the worker)::
 
     from ovenai import hooks
     hooks.after_inbound.append(my_inbound_hook)
@@ -43,12 +44,17 @@ class StatusChange:
 
 InboundHook = Callable[[AsyncSession, Lead, Message, InboundMessage], Awaitable[None]]
 StatusHook = Callable[[AsyncSession, Sequence[StatusChange]], Awaitable[None]]
+LeadHook = Callable[[AsyncSession, Lead], Awaitable[None]]
 
 after_inbound: list[InboundHook] = []
 """Called once per newly applied inbound message, with its lead and stored message."""
 
 after_status: list[StatusHook] = []
 """Called once per applied batch with every message whose status moved forward."""
+
+after_lead_created: list[LeadHook] = []
+"""Called once per lead added through the API (and an import asked to greet), in the
+transaction that adds it (the row is flushed)."""
 
 
 async def run_after_inbound(
@@ -65,6 +71,12 @@ async def run_after_status(session: AsyncSession, changes: Sequence[StatusChange
         return
     for hook in after_status:
         await _isolated(session, hook.__name__, hook(session, changes))
+
+
+async def run_after_lead_created(session: AsyncSession, lead: Lead) -> None:
+    """Call every lead hook, each isolated in a savepoint."""
+    for hook in after_lead_created:
+        await _isolated(session, hook.__name__, hook(session, lead))
 
 
 async def _isolated(session: AsyncSession, name: str, call: Awaitable[None]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -24,6 +24,7 @@ Rooms = Annotated[Decimal, Field(ge=0, le=50, max_digits=3, decimal_places=1)]
 Money = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Size = Annotated[int, Field(ge=0, le=100_000)]
 Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
+Score = Annotated[int, Field(ge=0, le=100)]
 ConsentSource = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), PlainText]
 
 
@@ -121,3 +122,15 @@ class LeadFilter(PageQuery):
     stage: Stage | None = None
     source: Source | None = None
     assigned_agent_id: Id | None = None
+    min_score: Score | None = None
+    max_score: Score | None = None
+    # newest: newest first; score: highest engagement score first (ovenai.engagement)
+    sort: Literal["newest", "score"] = "newest"
+
+    @field_validator("max_score")
+    @classmethod
+    def _score_order(cls, value: int | None, info: Any) -> int | None:
+        low = info.data.get("min_score")
+        if value is not None and low is not None and value < low:
+            raise ValueError("must not be below min_score")
+        return value

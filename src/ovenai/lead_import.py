@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ovenai import hooks
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import Gone, InvalidInput, OvenAIError
@@ -96,8 +97,12 @@ def _reason(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-async def import_leads(db: Database, *, path: Path, actor: Actor) -> ImportReport:
-    """Import a CSV file of leads in one transaction and report each row's fate."""
+async def import_leads(
+    db: Database, *, path: Path, actor: Actor, greet: bool = False
+) -> ImportReport:
+    """Import a CSV file of leads in one transaction and report each row's fate; with
+    ``greet`` each new lead is announced to automation as one added through the API (the
+    default rules then greet it), else imported leads are never messaged by themselves."""
     rows = list(csv.reader(io.StringIO(_read_text(path))))
     if not rows:
         raise InvalidInput(f"{path.name} is empty", field="file")
@@ -110,7 +115,7 @@ async def import_leads(db: Database, *, path: Path, actor: Actor) -> ImportRepor
             try:
                 values = _row_values(row, mapped, len(rows[0]))
                 async with session.begin_nested():
-                    await _import_row(session, db, actor, values, report)
+                    await _import_row(session, db, actor, values, report, greet=greet)
             except ValidationError as exc:
                 report.rejected.append((line, _reason(exc)))
             except OvenAIError as exc:
@@ -121,12 +126,20 @@ async def import_leads(db: Database, *, path: Path, actor: Actor) -> ImportRepor
 
 
 async def _import_row(
-    session: Any, db: Database, actor: Actor, values: dict[str, Any], report: ImportReport
+    session: Any,
+    db: Database,
+    actor: Actor,
+    values: dict[str, Any],
+    report: ImportReport,
+    *,
+    greet: bool,
 ) -> None:
     data = LeadCreate(**values)
     existing = await find_by_identity(session, db.vault, phone=data.phone)
     if existing is None:
-        await add_lead(session, db.vault, actor=actor, data=data)
+        lead = await add_lead(session, db.vault, actor=actor, data=data)
+        if greet:
+            await hooks.run_after_lead_created(session, lead)
         report.imported += 1
         return
     changes = LeadUpdate(**{k: v for k, v in values.items() if k not in ("source", "phone")})

@@ -36,15 +36,24 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, phones
+from ovenai import audit, hooks, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import Conflict, Gone, InvalidInput, NotFound, PermissionDenied
 from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
-from ovenai.models import Lead, LeadNameToken, Property, Role, Stage, User
-from ovenai.pagination import Page, page_of, paginate
+from ovenai.models import (
+    Lead,
+    LeadNameToken,
+    Property,
+    Role,
+    ScoreChange,
+    ScoreReason,
+    Stage,
+    User,
+)
+from ovenai.pagination import Page, decode_cursor, page_of, paginate
 from ovenai.sealing import LEADS, LeadColumn, name_index, search_index, username_index
 
 CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST})
@@ -328,6 +337,7 @@ async def create_lead(db: Database, *, actor: Actor, data: LeadCreate) -> LeadRe
             audit.record(
                 session, actor=actor, action="create", subject_type="lead", subject_id=lead.id
             )
+            await hooks.run_after_lead_created(session, lead)
             await session.commit()
         except (PhoneRefused, IntegrityError) as clash:
             raise await _refusal(
@@ -368,6 +378,7 @@ async def add_lead(
     seal_identity(vault, lead, key, sealed | {"notes": data.notes})
     await session.flush()
     await _set_name_tokens(session, vault, lead.id, data.name)
+    _record_score_set(session, actor, lead, before=0)
     return lead
 
 
@@ -430,11 +441,13 @@ async def apply_update(
         await _check_assignment(session, actor, given["assigned_agent_id"])
     if "property_id" in given:
         await _check_property(session, given["property_id"])
+    score_before = lead.engagement_score
     for name in PLAIN_FIELDS:
         if name in given:
             setattr(lead, name, given[name])
     _apply_consent(lead, given)
     _apply_stage(lead, given)
+    _record_score_set(session, actor, lead, before=score_before)
     await _apply_sealed(session, vault, actor, lead, given)
 
 
@@ -445,6 +458,21 @@ def _apply_consent(lead: Lead, given: dict[str, Any]) -> None:
         lead.opted_out_at = None
     elif given.get("opted_in") is False and lead.opted_out_at is None:
         lead.opted_out_at = utcnow()
+
+
+def _record_score_set(session: AsyncSession, actor: Actor, lead: Lead, *, before: int) -> None:
+    """A score written by hand is a change of the score's history (:mod:`ovenai.engagement`)
+    too, so a lead's changes always add up to its score."""
+    if lead.engagement_score == before:
+        return
+    change = ScoreChange(
+        lead_id=lead.id,
+        delta=lead.engagement_score - before,
+        score=lead.engagement_score,
+        reason=ScoreReason.SET,
+        source=f"user:{actor.user_id}" if actor.user_id else "system",
+    )
+    session.add(change)
 
 
 def _apply_stage(lead: Lead, given: dict[str, Any]) -> None:
@@ -501,12 +529,36 @@ async def list_leads(
     actor: Actor,
     filters: LeadFilter,
 ) -> Page[LeadRecord]:
-    """Leads the actor may see, newest first, filtered and searched."""
+    """Leads the actor may see, newest first (``sort=score``: highest engagement score
+    first, newest first among equal scores), filtered and searched."""
     query = _filtered(select(Lead).where(visible_to(actor)), db.vault, filters)
+    by_score = filters.sort == "score"
     async with db.session() as session:
-        rows = list(await session.scalars(paginate(query, Lead.id, filters)))
+        ordered = _by_score(query, filters) if by_score else paginate(query, Lead.id, filters)
+        rows = list(await session.scalars(ordered))
         page = page_of(rows, filters, lambda lead: lead.id)
-        return Page(await open_leads(db.vault, page.items), page.next_cursor)
+        cursor = page.next_cursor
+        if by_score and cursor is not None:
+            cursor = f"{page.items[-1].engagement_score}.{cursor}"
+        return Page(await open_leads(db.vault, page.items), cursor)
+
+
+def _by_score(query: Select[Any], filters: LeadFilter) -> Select[Any]:
+    """Highest score first, then newest, after the cursor (keyset on score and id: the
+    cursor of a page sorted by score is ``<score>.<id cursor>``); one extra row."""
+    if filters.cursor:
+        score_text, _, rest = filters.cursor.partition(".")
+        if not score_text.isdecimal() or len(score_text) > 3:
+            raise InvalidInput("the cursor is not valid", field="cursor")
+        score, after = int(score_text), decode_cursor(rest)
+        query = query.where(
+            or_(
+                Lead.engagement_score < score,
+                and_(Lead.engagement_score == score, Lead.id < after),
+            )
+        )
+    order = (Lead.engagement_score.desc(), Lead.id.desc())
+    return query.order_by(*order).limit(filters.limit + 1)
 
 
 def _filtered(query: Select[Any], vault: Vault, filters: LeadFilter) -> Select[Any]:
@@ -522,6 +574,10 @@ def _filtered(query: Select[Any], vault: Vault, filters: LeadFilter) -> Select[A
         )
     if filters.q:
         query = query.where(_search(vault, filters.q))
+    if filters.min_score is not None:
+        query = query.where(Lead.engagement_score >= filters.min_score)
+    if filters.max_score is not None:
+        query = query.where(Lead.engagement_score <= filters.max_score)
     return query
 
 

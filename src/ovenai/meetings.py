@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai import engagement
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound
@@ -116,6 +117,7 @@ async def create_meeting(
         await session.flush()
         key = await db.vault.key("lead", meeting.lead_id)
         MEETINGS.seal_into(meeting, key, {"notes": data.notes})
+        await engagement.viewing_booked(session, meeting)
         await session.commit()
         return await _record(db, meeting)
 
@@ -162,6 +164,7 @@ async def update_meeting(
             MEETINGS.seal_into(meeting, key, {"notes": given.pop("notes")})
         for name, value in given.items():
             setattr(meeting, name, value)
+        await engagement.viewing_booked(session, meeting)
         await session.commit()
         return await _record(db, meeting)
 

@@ -49,12 +49,14 @@ from ovenai.keystore import Vault
 from ovenai.leads import refuse_erased
 from ovenai.models import (
     AppliedItem,
+    AutomationFiring,
     ConsentEvent,
     Lead,
     LeadNameToken,
     Meeting,
     Message,
     PrivacyRequest,
+    ScoreChange,
     StatusEvent,
     SystemFlag,
     WebhookEvent,
@@ -411,6 +413,9 @@ async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:
         update(Lead).where(Lead.id == lead_id).values(**blanks, erased_at=utcnow())
     )
     await session.execute(delete(LeadNameToken).where(LeadNameToken.lead_id == lead_id))
+    # What automation did for the person and how their score moved: about them, so gone.
+    await session.execute(delete(AutomationFiring).where(AutomationFiring.lead_id == lead_id))
+    await session.execute(delete(ScoreChange).where(ScoreChange.lead_id == lead_id))
     messages = await session.execute(
         update(Message).where(Message.lead_id == lead_id).values(**MESSAGES.blanks())
     )

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # own limit), who may read /api/metrics (a bearer token, or an address in the CIDR list),
     # and which proxies may set the client's address with X-Forwarded-For (none by default).
     max_body_bytes: int = Field(1024 * 1024, ge=1024, alias="OVENAI_MAX_BODY_BYTES")
+    # Automation (ovenai.automation): the most automated messages one lead gets in 24 hours.
+    automation_daily_cap: int = Field(3, ge=1, le=50, alias="OVENAI_AUTOMATION_DAILY_CAP")
     metrics_token: SecretStr | None = Field(None, alias="OVENAI_METRICS_TOKEN")
     metrics_allow: str = Field("127.0.0.1/32,::1/128", alias="OVENAI_METRICS_ALLOW")
     trusted_proxies: str = Field("", alias="OVENAI_TRUSTED_PROXIES")

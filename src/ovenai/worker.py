@@ -13,7 +13,16 @@ import gc
 import logging
 from collections.abc import Callable
 
-from ovenai import alert_rules, notifiers, privacy, scheduler, sessions, signin
+from ovenai import (
+    alert_rules,
+    automation,
+    engagement,
+    notifiers,
+    privacy,
+    scheduler,
+    sessions,
+    signin,
+)
 from ovenai import retention as retention_policy
 from ovenai.cloudapi import client_from
 from ovenai.db import Database
@@ -112,6 +121,8 @@ async def run_worker(
         token_id=token_fingerprint(token),
     )
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
+    engagement.install()  # before automation: rules read this message's score
+    automation.install(settings, db.vault)  # the rules act on the webhooks applied here
     processor = Processor(db)
     try:
         if timed_jobs:
@@ -127,6 +138,8 @@ async def run_worker(
         timed.stop()
         with contextlib.suppress(Exception):
             await processor.stop()
+        automation.uninstall()
+        engagement.uninstall()
         await client.aclose()
         await buckets.aclose()
         log.info("worker %s stopped", worker_id)

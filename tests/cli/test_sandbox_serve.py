@@ -227,9 +227,14 @@ def test_the_whole_loop_runs_in_the_sandbox(
     def all_read() -> list[dict[str, Any]] | None:
         messages = _call(f"{api}/leads/{lead['id']}/messages", token)[1]
         outbound = [m for m in messages if m["direction"] == "outbound"]
-        done = len(outbound) == 2 and all(m["status"] == "read" for m in outbound)
+        done = len(outbound) == 3 and all(m["status"] == "read" for m in outbound)
         return outbound if done else None
 
-    outbound = _eventually(all_read)
-    assert outbound[1]["template"] == "welcome_new_lead_he"
-    assert outbound[1]["text"].startswith("שלום דנה, תודה על פנייתך לגבי הנכס בחיפה.")
+    # The default rule greeted the stranger first (the town from their message), then the
+    # agent's text and template went.
+    greeting, answer, sent = _eventually(all_read)
+    assert greeting["template"] == "welcome_new_lead_he"
+    assert greeting["text"].startswith("שלום דנה, תודה על פנייתך לגבי הנכס בחיפה.")
+    assert answer["text"] == "מתי נוח לך לצפייה?"
+    assert sent["template"] == "welcome_new_lead_he"
+    assert sent["text"].startswith("שלום דנה, תודה על פנייתך לגבי הנכס בחיפה.")

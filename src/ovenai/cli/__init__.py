@@ -10,6 +10,7 @@ from __future__ import annotations
 from ovenai.cli import (  # noqa: F401  (each registers its commands on app)
     accounts,
     alerts,
+    automation,
     database,
     intents,
     keys,

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import typer
 import uvicorn
 
+from ovenai import automation
 from ovenai.cli import common
 from ovenai.cli.serving import (
     LOOPBACK,
@@ -47,6 +48,9 @@ def prepare(config: Settings) -> None:
     added = common.with_db(config, lambda db: ensure_seed_templates(db, waba_id=waba_id))
     if added:
         typer.echo(f"Loaded {added} seed templates for WABA {waba_id}")
+    seeded = common.with_db(config, automation.seed_rules)
+    if seeded.added:
+        typer.echo(f"Added {len(seeded.added)} default automation rules")
 
 
 def serve(config: Settings, *, host: str, port: int, simulator_port: int) -> None:

@@ -7,6 +7,7 @@ indexes (`*_index`). The schema itself is made only by the Alembic migrations in
 `migrations/`; keep both in step.
 """
 
+from ovenai.models.automation import AutomationFiring, AutomationRule
 from ovenai.models.base import (
     Base,
     Direction,
@@ -18,6 +19,7 @@ from ovenai.models.base import (
     Source,
     Stage,
 )
+from ovenai.models.engagement import ScoreChange, ScoreReason
 from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
 from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
 from ovenai.models.operations import (
@@ -42,6 +44,8 @@ __all__ = [
     "ApiToken",
     "AppliedItem",
     "AuditEntry",
+    "AutomationFiring",
+    "AutomationRule",
     "Base",
     "ConsentEvent",
     "Direction",
@@ -60,6 +64,8 @@ __all__ = [
     "RateBucket",
     "ReachedUser",
     "Role",
+    "ScoreChange",
+    "ScoreReason",
     "Source",
     "Stage",
     "StatusEvent",

@@ -58,6 +58,10 @@ class Message(Timestamped, Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # The automation rule that queued it (None: a person or the API; ovenai.automation).
+    rule_id: Mapped[str | None] = mapped_column(
+        ForeignKey("automation_rules.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         Index("ix_messages_lead_created", "lead_id", "created_at"),

@@ -15,7 +15,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ovenai import health
+from ovenai import engagement, health
+from ovenai.automation import install as install_automation
+from ovenai.automation import uninstall as uninstall_automation
 from ovenai.db import Database, open_database
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.ingest.receiver import open_receiver
@@ -24,6 +26,7 @@ from ovenai.web import errors
 from ovenai.web.access_log import AccessLog
 from ovenai.web.api import (
     alerts,
+    automation,
     leads,
     meetings,
     messages,
@@ -48,6 +51,7 @@ def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for module in (
         alerts,
+        automation,
         leads,
         properties,
         meetings,
@@ -109,6 +113,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await database.start()
+        engagement.install()  # before automation: rules read this message's score
+        install_automation(settings, database.vault)  # new leads, webhooks applied here
         receiver.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise paused every request ~100 ms about once
@@ -116,6 +122,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
         gc.freeze()
         yield
         await receiver.stop()
+        uninstall_automation()
+        engagement.uninstall()
         if db is None:
             await database.dispose()
 

@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 from sqlalchemy import create_engine, inspect, text
 
-from ovenai import accounts, auth, password_policy, signin
+from ovenai import accounts, auth, automation, password_policy, signin
 from ovenai.db import downgrade, upgrade
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.engines import sync_url
@@ -32,6 +32,7 @@ from ovenai.models import Language, MessageStatus, Role, Stage
 from ovenai.settings import Settings
 from ovenai.web import i18n
 from ovenai.web.dashboard.session import TEMPLATES
+from support.automation import seed_default_rules
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
 from support.migrations import blank_url  # noqa: F401  (a fixture of these tests)
 
@@ -301,6 +302,19 @@ def _deliver(client: httpx.Client, raw: bytes) -> None:
     assert client.post(WEBHOOK_PATH, content=raw, headers=headers).status_code == 200
 
 
+def _seed_rules(settings: Settings) -> list[str]:
+    """The default automation rules; the words they carry (names, descriptions, texts)."""
+
+    seed_default_rules(settings)
+    words: list[str] = []
+    for rule in automation.load_seed():
+        words += [rule.name, rule.description]
+        for action in rule.actions:
+            texts = getattr(action, "text", None) or getattr(action, "otherwise_text", None)
+            words += list((texts or {}).values())
+    return [word for word in words if word]
+
+
 def _once_shown(browser: httpx.Client, path: str, wanted: str) -> httpx.Response:
     """The page, once the webhook processor has applied what it should show."""
     deadline = time.monotonic() + 15
@@ -355,10 +369,12 @@ def test_every_page_is_wholly_in_the_chosen_language(
     _check(inbox, language, data)
     _check(_once_shown(browser, f"/leads/{lead}", MESSAGE), language, data)
     _check(_once_shown(browser, "/admin/webhooks", "MalformedPayload"), language, data)
-    for path in ("/account", "/admin/users", f"/admin/users/{agent_id}"):
+    rules = _seed_rules(clean_db)  # their names and descriptions are the agency's text
+    pages = ("/admin/automation", "/admin/automation/greet_new_whatsapp_lead")
+    for path in ("/account", "/admin/users", f"/admin/users/{agent_id}", *pages):
         page = browser.get(path)
         assert page.status_code == 200, path
-        _check(page, language, data)
+        _check(page, language, data + rules)
     token = csrf_of(browser.get("/account"))
     weak = {"email": "noa@agency.co.il", "password": "password123", "csrf": token}
     refused = browser.post("/admin/users", data=weak)

@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ovenai import conversations, leads
+from ovenai import conversations, engagement, leads
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
+from ovenai.pagination import PageQuery
 from ovenai.web.api.schemas import (
     LeadPublic,
     MessagePublic,
     PagePublic,
     PublicModel,
+    ScorePublic,
     answer,
     list_model,
     page_answer,
@@ -40,7 +42,8 @@ async def list_leads(
     settings: SettingsDep,
     filters: Annotated[LeadFilter, Query()],
 ) -> PagePublic[PublicModel]:
-    """Leads, newest first; `q` searches names and phones, `phone` takes any common form."""
+    """Leads, newest first (`sort=score`: highest engagement score first); `q` searches
+    names and phones, `phone` takes any common form; `min_score`/`max_score` bound the score."""
     page = await leads.list_leads(db, actor=actor, filters=filters)
     return page_answer(LeadPublic, page, settings.zone)
 
@@ -68,3 +71,16 @@ async def lead_messages(
     """The conversation with a lead, oldest first."""
     records = await conversations.conversation(db, actor=actor, lead_id=lead_id)
     return [answer(MessagePublic, record, settings.zone) for record in records]
+
+
+@router.get("/{lead_id}/score", response_model=ScorePublic)
+async def lead_score(
+    lead_id: str,
+    db: DbDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    page: Annotated[PageQuery, Query()],
+) -> PublicModel:
+    """A lead's engagement score and why: its changes, newest first, in pages."""
+    history = await engagement.history(db, actor=actor, lead_id=lead_id, page=page)
+    return answer(ScorePublic, history, settings.zone)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, create_model, model_validator
 from ovenai.accounts import Account
 from ovenai.audit import AuditRecord
 from ovenai.conversations import MessageError, MessageRecord
+from ovenai.engagement import ScoreChangeRecord, ScoreHistory
 from ovenai.ingest.failures import FailedBody, ItemFailure
 from ovenai.leads import LeadRecord
 from ovenai.meetings import MeetingRecord
@@ -165,6 +166,15 @@ class StatusChangePublic(BaseModel):
 
 
 LeadPublic = public_model(LeadRecord, "LeadPublic", "A lead.")
+ScoreChangePublic = public_model(
+    ScoreChangeRecord, "ScoreChangePublic", "One change of a lead's engagement score, and why."
+)
+ScorePublic = public_model(
+    ScoreHistory,
+    "ScorePublic",
+    "A lead's engagement score and its changes, newest first (a page of them).",
+    overrides={"changes": list_model(ScoreChangePublic)},
+)
 PropertyPublic = public_model(Property, "PropertyPublic", "A listing.")
 MeetingPublic = public_model(MeetingRecord, "MeetingPublic", "A viewing.")
 MessageErrorPublic = public_model(MessageError, "MessageErrorPublic", "Why Meta failed a message.")

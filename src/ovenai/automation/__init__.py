@@ -1,0 +1,104 @@
+"""Automation: rules that work the leads by themselves (greet, move the stage, assign ...).
+
+``definitions`` says what a rule is, ``engine`` runs the rules on each inbound message and
+each new lead (inside the transaction that stored it: see :mod:`ovenai.hooks`), ``service``
+manages them (REST API, dashboard, ``ovenai automation``). The rules an agency starts with
+are in ``default_rules.yaml``; ``ovenai db upgrade`` and the sandbox add the ones missing.
+
+A process that applies webhooks or adds leads calls :func:`install` once it has its
+database (serve and the worker do); until then the hooks are not there and nothing runs.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import hooks
+from ovenai.automation.definitions import RuleDefinition, SeedRule, load_seed, parse_definition
+from ovenai.automation.engine import Setup, enabled_rules
+from ovenai.automation.service import (
+    FiringQuery,
+    FiringRecord,
+    RuleRecord,
+    SeedReport,
+    create_rule,
+    delete_rule,
+    get_rule,
+    list_firings,
+    list_rules,
+    seed_rules,
+    update_rule,
+)
+from ovenai.events import InboundMessage
+from ovenai.keystore import Vault
+from ovenai.models import Lead, Message
+from ovenai.settings import Settings
+
+_setup: Setup | None = None
+
+
+def install(settings: Settings, vault: Vault) -> None:
+    """Run the rules in this process from now on (idempotent: once installed, a second call
+    only replaces the set-up, e.g. the key store of a database opened again)."""
+    global _setup
+    _setup = Setup(
+        waba_id=settings.whatsapp_business_account_id or "",
+        zone=settings.zone,
+        vault=vault,
+        daily_cap=settings.automation_daily_cap,
+    )
+    if automation_after_inbound not in hooks.after_inbound:
+        hooks.after_inbound.append(automation_after_inbound)
+    if automation_after_lead_created not in hooks.after_lead_created:
+        hooks.after_lead_created.append(automation_after_lead_created)
+
+
+def uninstall() -> None:
+    """Stop running the rules in this process (tests)."""
+    global _setup
+    _setup = None
+    for registry, hook in (
+        (hooks.after_inbound, automation_after_inbound),
+        (hooks.after_lead_created, automation_after_lead_created),
+    ):
+        while hook in registry:
+            registry.remove(hook)  # type: ignore[arg-type]
+
+
+async def automation_after_inbound(
+    session: AsyncSession, lead: Lead, message: Message, event: InboundMessage
+) -> None:
+    """The inbound hook: the rules an inbound message triggers."""
+    if _setup is not None:
+        await engine.on_inbound(session, _setup, lead, message, event)
+
+
+async def automation_after_lead_created(session: AsyncSession, lead: Lead) -> None:
+    """The new-lead hook: the rules a new lead triggers."""
+    if _setup is not None:
+        await engine.on_lead_created(session, _setup, lead)
+
+
+from ovenai.automation import engine  # noqa: E402  (after the hooks it serves)
+
+__all__ = [
+    "FiringQuery",
+    "FiringRecord",
+    "RuleDefinition",
+    "RuleRecord",
+    "SeedReport",
+    "SeedRule",
+    "Setup",
+    "create_rule",
+    "delete_rule",
+    "enabled_rules",
+    "get_rule",
+    "install",
+    "list_firings",
+    "list_rules",
+    "load_seed",
+    "parse_definition",
+    "seed_rules",
+    "uninstall",
+    "update_rule",
+]

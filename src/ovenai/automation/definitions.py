@@ -1,0 +1,183 @@
+"""What a rule says: when it fires (trigger), for which leads (conditions), what it does
+(actions). Validated here whether it comes from the seed file, the REST API or the
+dashboard, so a rule that is stored can always be run.
+
+A rule in YAML (``default_rules.yaml``)::
+
+    - key: greet_new_whatsapp_lead
+      name: Greet a lead who writes in, in their language
+      trigger: {kind: first_message}
+      conditions: {languages: [he, en]}
+      actions:
+        - {type: send_template, family: welcome_new_lead}
+
+Triggers (``kind``): ``first_message`` (a message from a lead we never wrote to nor heard
+from: a stranger who wrote in), ``message`` (any inbound message; ``intents`` and
+``keywords`` narrow it), ``button`` (a tap on a button or list row; ``payloads`` and
+``intents`` narrow it) and ``lead_created`` (a lead added through the API or, when asked
+to greet, an import; ``sources`` narrows it). Conditions all hold together; a list means
+"one of these".
+Actions run in order; a send that cannot go (the window is closed, the lead opted out, no
+template in the lead's language) stops the rule and is logged as skipped with the reason.
+
+YAML reads a bare ``on`` as true: the trigger's field is ``kind`` for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ovenai.errors import InvalidInput
+from ovenai.intents import Intent, normalise
+from ovenai.models import Language, Source, Stage
+
+SEED_FILE = Path(__file__).with_name("default_rules.yaml")
+
+TriggerKind = Literal["first_message", "message", "button", "lead_created"]
+MESSAGE_TRIGGERS: frozenset[str] = frozenset({"first_message", "message", "button"})
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(_Strict):
+    """When a rule fires."""
+
+    kind: TriggerKind
+    intents: list[Intent] = Field(default_factory=list, max_length=10)
+    keywords: list[Word] = Field(default_factory=list, max_length=50)
+    payloads: list[Word] = Field(default_factory=list, max_length=20)
+    sources: list[Source] = Field(default_factory=list, max_length=10)
+
+    def keywords_normalised(self) -> list[str]:
+        """The keywords as the lexicon spells text (see :func:`ovenai.intents.normalise`)."""
+        return [normalise(word) for word in self.keywords]
+
+
+class Conditions(_Strict):
+    """For which leads: every condition given must hold."""
+
+    stages: list[Stage] = Field(default_factory=list, max_length=10)
+    languages: list[Language] = Field(default_factory=list, max_length=5)
+    sources: list[Source] = Field(default_factory=list, max_length=10)
+    min_score: int | None = Field(default=None, ge=0, le=100)
+    max_score: int | None = Field(default=None, ge=0, le=100)
+    assigned: bool | None = None
+    """True: only leads with an agent; False: only leads without one."""
+    agents: list[Annotated[str, StringConstraints(max_length=36)]] = Field(
+        default_factory=list, max_length=50
+    )
+    has_property: bool | None = None
+
+
+Text = dict[Language, Annotated[str, StringConstraints(min_length=1, max_length=4096)]]
+
+
+class SendTemplate(_Strict):
+    """Send an approved template of this family in the lead's language (its parameters
+    filled from the lead, their property and next viewing). ``otherwise_text``: free text
+    sent instead when the template cannot be (a parameter is unknown, no version in the
+    lead's language) and the lead's 24-hour window is open."""
+
+    type: Literal["send_template"]
+    family: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    otherwise_text: Text | None = None
+
+
+class SendText(_Strict):
+    """Send free text in the lead's language (only while their 24-hour window is open)."""
+
+    type: Literal["send_text"]
+    text: Text
+
+
+class SetStage(_Strict):
+    """Move the lead to a stage (only forward along the pipeline unless ``backwards``)."""
+
+    type: Literal["set_stage"]
+    stage: Stage
+    backwards: bool = False
+
+
+class AssignAgent(_Strict):
+    """Give the lead to an agent when it has none (``replace``: even when it has one)."""
+
+    type: Literal["assign_agent"]
+    agent_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    replace: bool = False
+
+
+Action = Annotated[SendTemplate | SendText | SetStage | AssignAgent, Field(discriminator="type")]
+SEND_ACTIONS = (SendTemplate, SendText)
+
+
+class RuleDefinition(_Strict):
+    """One rule as stored (``automation_rules.definition``) and edited."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    trigger: Trigger
+    conditions: Conditions = Conditions()
+    actions: list[Action] = Field(min_length=1, max_length=10)
+
+    @property
+    def sends(self) -> bool:
+        """Whether any action sends a message."""
+        return any(isinstance(action, SEND_ACTIONS) for action in self.actions)
+
+
+class SeedRule(RuleDefinition):
+    """A rule of the seed file: its definition, its key and whether it starts enabled."""
+
+    key: Key
+    enabled: bool = True
+
+    def definition(self) -> RuleDefinition:
+        """The stored part."""
+        return RuleDefinition.model_validate(self.model_dump(exclude={"key", "enabled"}))
+
+
+def parse_definition(raw: object) -> RuleDefinition:
+    """A rule's definition from JSON-like data; InvalidInput says what is wrong and where."""
+    try:
+        return RuleDefinition.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(f"the rule is not valid: {_first_problem(exc)}") from None
+
+
+def load_seed(path: Path = SEED_FILE) -> list[SeedRule]:
+    """The rules of a seed file (a YAML list); InvalidInput names the first bad one."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{path.name}: expected a list of rules")
+    rules: list[SeedRule] = []
+    for n, item in enumerate(raw, 1):
+        try:
+            rules.append(SeedRule.model_validate(item))
+        except ValidationError as exc:
+            raise InvalidInput(f"{path.name}, rule {n}: {_first_problem(exc)}") from None
+    _refuse_repeated_keys(rules, path.name)
+    return rules
+
+
+def _refuse_repeated_keys(rules: Sequence[SeedRule], where: str) -> None:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.key in seen:
+            raise InvalidInput(f"{where}: the key {rule.key} is used twice")
+        seen.add(rule.key)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])

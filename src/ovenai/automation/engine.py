@@ -1,0 +1,472 @@
+"""Running the rules: on each inbound message and each new lead, inside the transaction that
+stored it, every enabled rule whose trigger and conditions match acts — once.
+
+Guards, checked before a rule sends anything:
+
+- **Once per lead and event.** A rule's firing is logged under (rule, lead, event) with a
+  unique index, and its sends carry the idempotency key ``auto:<rule>:<event>``: a body
+  applied again after a crash, or the same event seen twice, sends nothing more.
+- **No answer to an automatic answer.** A typed message sent within :data:`AUTO_ANSWER_S`
+  after Meta accepted an automated message to the same lead (Meta's timestamp of the
+  message against ours of the send) is taken for the lead's own auto-reply (a business
+  account's away message, say): rules send nothing to it, so two robots never talk to each
+  other. Taps on buttons are people, and always count.
+- **A daily cap.** At most ``daily_cap`` automated messages reach one lead in 24 hours.
+- **The outbox's own checks.** Every send goes through :mod:`ovenai.outbox.queue`, in this
+  transaction: the 24-hour window for free text, opt-out for marketing, the messaging
+  limits and pacing of the dispatcher. A lead who opted out, or whose message reads as an
+  opt-out, gets nothing automated at all.
+
+A rule whose trigger and conditions match *fires*: what it did, or why a guard or the
+outbox stopped it, is logged in ``automation_firings`` (never the lead's words: the log is
+not sealed). A rule whose conditions do not hold for the lead is not about that lead and
+logs nothing (a rule on every message would otherwise log every message). A firing that
+raises for a reason nobody foresaw is rolled back alone (a savepoint), logged as
+``failed``, and never stops the message from being stored (the hook runs in
+:mod:`ovenai.hooks`' own savepoint as well).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import dialects, places, templates
+from ovenai.automation.definitions import (
+    MESSAGE_TRIGGERS,
+    AssignAgent,
+    RuleDefinition,
+    SendTemplate,
+    SendText,
+    SetStage,
+    parse_definition,
+)
+from ovenai.columns import new_id, utcnow
+from ovenai.errors import OvenAIError
+from ovenai.events import InboundMessage
+from ovenai.events.content import InteractiveReplyContent, TemplateButtonContent
+from ovenai.intents import Classification, Intent, classify_content, default_classifier, normalise
+from ovenai.keystore import Vault
+from ovenai.leads import LeadRecord, open_leads
+from ovenai.models import (
+    AutomationFiring,
+    AutomationRule,
+    Direction,
+    Language,
+    Lead,
+    Message,
+    Property,
+    Stage,
+    User,
+)
+from ovenai.outbox import queue, rules
+
+log = logging.getLogger("ovenai.automation")
+
+AUTO_ANSWER_S = 20.0
+"""A typed message this soon after an automated one is taken for an automatic answer."""
+
+PIPELINE = tuple(Stage)
+"""The stages in order: ``set_stage`` moves only forward unless told ``backwards``."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the rules need from the process: where templates live, the agency's zone, the
+    key store that seals what they send, and the cap of automated messages a day."""
+
+    waba_id: str
+    zone: tzinfo
+    vault: Vault
+    daily_cap: int = 3
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened, as the rules read it."""
+
+    key: str
+    """``message:<id>`` or ``lead:<id>``: one firing per rule, lead and event."""
+    trigger: str
+    at: datetime
+    """When it happened: Meta's timestamp of a message, our clock for a new lead."""
+    classification: Classification | None = None
+    text: str = ""
+    payload: str | None = None
+    tapped: bool = False
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    """A stored rule, checked."""
+
+    id: str
+    key: str
+    definition: RuleDefinition
+
+
+@dataclass
+class Firing:
+    """What one rule did for one lead and event, written to the log when it ends."""
+
+    outcome: str = "done"
+    did: list[str] = field(default_factory=list)
+    message_id: str | None = None
+
+    def skip(self, why: str) -> None:
+        self.outcome = "skipped"
+        self.did.append(why)
+
+    @property
+    def detail(self) -> str:
+        return "; ".join(self.did) or "nothing to do"
+
+
+async def enabled_rules(session: AsyncSession) -> list[LoadedRule]:
+    """The enabled rules in run order (a rule that cannot be read any more,
+    say after a downgrade, is left out and logged)."""
+    query = (
+        select(AutomationRule)
+        .where(AutomationRule.enabled.is_(True))
+        .order_by(AutomationRule.position, AutomationRule.key)
+    )
+    loaded: list[LoadedRule] = []
+    for row in await session.scalars(query):
+        try:
+            definition = parse_definition(json.loads(row.definition))
+        except OvenAIError as exc:
+            log.warning("automation rule %s cannot be read: %s", row.key, exc.message)
+            continue
+        loaded.append(LoadedRule(row.id, row.key, definition))
+    return loaded
+
+
+async def on_inbound(
+    session: AsyncSession, setup: Setup, lead: Lead, message: Message, event: InboundMessage
+) -> None:
+    """Run the rules that an inbound message triggers."""
+    loaded = await enabled_rules(session)
+    if not loaded:
+        return
+    classification = classify_content(event.content, default_classifier(), language=lead.language)
+    payload = None
+    if isinstance(event.content, TemplateButtonContent):
+        payload = event.content.payload
+    elif isinstance(event.content, InteractiveReplyContent):
+        payload = event.content.reply_id
+    first = await _first_contact(session, lead.id, message.id)
+    if first:
+        await _note_town(session, lead, event.text)
+    happened = Event(
+        key=f"message:{message.id}",
+        trigger="first_message" if first else "message",
+        at=message.created_at,
+        classification=classification,
+        text=event.text,
+        payload=payload,
+        tapped=payload is not None,
+    )
+    await _run(session, setup, lead, happened, loaded)
+
+
+async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> None:
+    """Run the rules that a new lead (API, or an import asked to greet) triggers."""
+    loaded = await enabled_rules(session)
+    if loaded:
+        happened = Event(key=f"lead:{lead.id}", trigger="lead_created", at=utcnow())
+        await _run(session, setup, lead, happened, loaded)
+
+
+async def _run(
+    session: AsyncSession, setup: Setup, lead: Lead, happened: Event, loaded: list[LoadedRule]
+) -> None:
+    for rule in loaded:
+        if not _triggered(rule.definition, lead, happened):
+            continue
+        if await _fired(session, rule, lead, happened):
+            continue  # this event was seen before (the guard's unique index says so too)
+        if not _conditions_hold(rule.definition, lead):
+            continue  # not a firing: nothing is logged for a lead the rule is not about
+        firing = Firing()
+        savepoint = await session.begin_nested()
+        try:
+            await _act(session, setup, rule, lead, happened, firing)
+        except Exception:  # a bug: logged on the rule, never lost silently
+            await savepoint.rollback()
+            log.exception("automation rule %s failed for lead %s", rule.key, lead.id)
+            firing = Firing(outcome="failed", did=["failed: see the worker's log"])
+        else:
+            await savepoint.commit()
+        await _log(session, rule, lead, happened, firing)
+
+
+async def _fired(session: AsyncSession, rule: LoadedRule, lead: Lead, happened: Event) -> bool:
+    found = await session.scalar(
+        select(AutomationFiring.id).where(
+            AutomationFiring.rule_id == rule.id,
+            AutomationFiring.lead_id == lead.id,
+            AutomationFiring.event == happened.key[:80],
+        )
+    )
+    return found is not None
+
+
+def _triggered(definition: RuleDefinition, lead: Lead, happened: Event) -> bool:
+    """Whether the rule's trigger matches the event."""
+    trigger = definition.trigger
+    if trigger.kind == "lead_created" or happened.trigger == "lead_created":
+        return trigger.kind == happened.trigger and (
+            not trigger.sources or lead.source in trigger.sources
+        )
+    if trigger.kind == "first_message" and happened.trigger != "first_message":
+        return False
+    if trigger.kind == "button" and not happened.tapped:
+        return False
+    if trigger.kind not in MESSAGE_TRIGGERS:
+        return False
+    intent = happened.classification.intent if happened.classification else None
+    if trigger.intents and intent not in trigger.intents:
+        return False
+    if trigger.payloads and not _payload_matches(trigger.payloads, happened.payload):
+        return False
+    if trigger.keywords:
+        spelled = normalise(happened.text)
+        return any(word in spelled for word in trigger.keywords_normalised())
+    return True
+
+
+def _payload_matches(wanted: list[str], payload: str | None) -> bool:
+    if payload is None:
+        return False
+    head = payload.strip().casefold().split(":")[0]
+    return any(head == item.strip().casefold() for item in wanted)
+
+
+def _conditions_hold(definition: RuleDefinition, lead: Lead) -> bool:
+    """Whether the lead meets every condition the rule gives."""
+    given = definition.conditions
+    score = lead.engagement_score
+    return all(
+        (
+            not given.stages or lead.stage in given.stages,
+            not given.languages or lead.language in given.languages,
+            not given.sources or lead.source in given.sources,
+            given.min_score is None or score >= given.min_score,
+            given.max_score is None or score <= given.max_score,
+            given.assigned is None or (lead.assigned_agent_id is not None) == given.assigned,
+            not given.agents or lead.assigned_agent_id in given.agents,
+            given.has_property is None or (lead.property_id is not None) == given.has_property,
+        )
+    )
+
+
+async def _act(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    firing: Firing,
+) -> None:
+    if rule.definition.sends:
+        why_not = await _why_not_send(session, setup, lead, happened)
+        if why_not:
+            firing.skip(why_not)
+            return
+    for action in rule.definition.actions:
+        if isinstance(action, SendTemplate | SendText):
+            sent = await _send(session, setup, rule, lead, happened, action, firing)
+            if not sent:
+                return
+        elif isinstance(action, SetStage):
+            _set_stage(lead, action, firing)
+        elif isinstance(action, AssignAgent):
+            await _assign(session, lead, action, firing)
+
+
+async def _why_not_send(
+    session: AsyncSession, setup: Setup, lead: Lead, happened: Event
+) -> str | None:
+    """Why nothing automated may go to this lead now; None when it may."""
+    if lead.opted_out_at is not None:
+        return "the lead opted out"
+    if happened.classification and happened.classification.intent is Intent.OPT_OUT:
+        return "the message reads as an opt-out"
+    if happened.trigger != "lead_created" and not happened.tapped:
+        last = await session.scalar(
+            select(Message.sent_at)
+            .where(
+                Message.lead_id == lead.id,
+                Message.direction == Direction.OUTBOUND,
+                Message.rule_id.is_not(None),
+                Message.sent_at.is_not(None),
+            )
+            .order_by(Message.sent_at.desc())
+            .limit(1)
+        )
+        # Meta's timestamps are whole seconds: a reply in the second we sent is "0 s after".
+        if last is not None and -1 <= (happened.at - last).total_seconds() < AUTO_ANSWER_S:
+            return "the message came within seconds of an automated one: an automatic answer"
+    since = utcnow() - timedelta(hours=24)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.lead_id == lead.id,
+            Message.rule_id.is_not(None),
+            Message.created_at >= since,
+        )
+    )
+    if (count or 0) >= setup.daily_cap:
+        return f"the daily cap of {setup.daily_cap} automated messages for this lead is reached"
+    return None
+
+
+async def _send(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    action: SendTemplate | SendText,
+    firing: Firing,
+) -> bool:
+    """Queue the send in this transaction; False (and the reason logged) when it cannot go."""
+    (record,) = await open_leads(setup.vault, [lead])
+    key = f"auto:{rule.id}:{happened.key}"[:128]
+    try:
+        if isinstance(action, SendText):
+            message = await _send_text(session, setup, record, action.text, key, firing)
+        else:
+            try:
+                prepared = await _prepared(session, setup, record, action.family)
+            except OvenAIError as exc:
+                if action.otherwise_text is None or not rules.window_open(
+                    lead.last_inbound_at, utcnow()
+                ):
+                    raise
+                firing.did.append(f"template {action.family} not sendable ({exc.message})")
+                message = await _send_text(
+                    session, setup, record, action.otherwise_text, key, firing
+                )
+            else:
+                message = await queue.enqueue_template(
+                    session, setup.vault, lead=record, prepared=prepared, idempotency_key=key
+                )
+                firing.did.append(f"queued template {prepared.name} ({prepared.language})")
+    except OvenAIError as exc:
+        firing.skip(f"not sent: {exc.message}")
+        return False
+    message.rule_id = rule.id
+    await session.flush()
+    firing.message_id = message.id
+    return True
+
+
+async def _send_text(
+    session: AsyncSession,
+    setup: Setup,
+    lead: LeadRecord,
+    texts: dict[Language, str],
+    key: str,
+    firing: Firing,
+) -> Message:
+    language = Language(_language(lead.language))
+    text = texts.get(language)
+    if text is None:
+        first = next(iter(texts))
+        text = texts[first]
+        firing.did.append(f"no text in {lead.language}: the {first} one")
+    message = await queue.enqueue_text(
+        session, setup.vault, lead=lead, text=text, idempotency_key=key
+    )
+    firing.did.append("queued free text")
+    return message
+
+
+def _language(lead_language: str | None) -> str:
+    return rules.template_language(None, lead_language)
+
+
+async def _prepared(
+    session: AsyncSession, setup: Setup, lead: LeadRecord, family: str
+) -> templates.PreparedTemplate:
+    """The family's version in the lead's language, filled from the lead; TemplateNotFound
+    when the family has none in that language (no other language is sent instead)."""
+    params = await queue.default_params(session, lead=lead, family=family, zone=setup.zone)
+    return await templates.prepare_send(
+        session,
+        waba_id=setup.waba_id,
+        template=family,
+        language=_language(lead.language),
+        params=params,
+        fallback=False,
+    )
+
+
+def _set_stage(lead: Lead, action: SetStage, firing: Firing) -> None:
+    if lead.stage == action.stage:
+        firing.did.append(f"stage already {action.stage}")
+        return
+    current = PIPELINE.index(Stage(lead.stage)) if lead.stage in PIPELINE else -1
+    if PIPELINE.index(action.stage) < current and not action.backwards:
+        firing.did.append(f"stage kept at {lead.stage} (not moved back to {action.stage})")
+        return
+    firing.did.append(f"stage {lead.stage} → {action.stage}")
+    lead.stage = action.stage
+    lead.updated_at = utcnow()
+
+
+async def _assign(session: AsyncSession, lead: Lead, action: AssignAgent, firing: Firing) -> None:
+    if lead.assigned_agent_id is not None and not action.replace:
+        firing.did.append("agent kept (the lead has one)")
+        return
+    agent = await session.get(User, action.agent_id)
+    if agent is None or not agent.is_active:
+        firing.did.append(f"not assigned: {action.agent_id} is not an active user")
+        return
+    lead.assigned_agent_id = agent.id
+    lead.updated_at = utcnow()
+    firing.did.append(f"assigned to {agent.email}")
+
+
+async def _first_contact(session: AsyncSession, lead_id: str, message_id: str) -> bool:
+    """Whether this message is the first between us and the lead, either way (a stranger
+    writing in; not a lead we greeted, who answers)."""
+    earlier = await session.scalar(
+        select(Message.id).where(Message.lead_id == lead_id, Message.id != message_id).limit(1)
+    )
+    return earlier is None
+
+
+async def _note_town(session: AsyncSession, lead: Lead, text: str) -> None:
+    """A first message that names a town sets the lead's wanted town (if it has none)."""
+    if lead.want_city or lead.property_id or not text:
+        return
+    rows = (await session.execute(select(Property.city, Property.area).distinct())).all()
+    town = places.find_town(text, places.towns_of((row[0], row[1]) for row in rows))
+    if town is not None:
+        lead.want_city = town.name_in(lead.language)
+
+
+async def _log(
+    session: AsyncSession, rule: LoadedRule, lead: Lead, happened: Event, firing: Firing
+) -> None:
+    row = {
+        "id": new_id(),
+        "rule_id": rule.id,
+        "lead_id": lead.id,
+        "event": happened.key[:80],
+        "outcome": firing.outcome,
+        "detail": firing.detail[:2000],
+        "message_id": firing.message_id,
+        "at": utcnow(),
+    }
+    await session.execute(
+        dialects.insert(session, AutomationFiring).values(row).on_conflict_do_nothing()
+    )
