@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.events import InboundMessage
 from ovenai.metrics import HOOK_FAILURES
-from ovenai.models import Lead, Message
+from ovenai.models import Lead, Meeting, Message
 
 log = logging.getLogger("ovenai.hooks")
 
@@ -45,6 +45,7 @@ class StatusChange:
 InboundHook = Callable[[AsyncSession, Lead, Message, InboundMessage], Awaitable[None]]
 StatusHook = Callable[[AsyncSession, Sequence[StatusChange]], Awaitable[None]]
 LeadHook = Callable[[AsyncSession, Lead], Awaitable[None]]
+MeetingHook = Callable[[AsyncSession, Meeting], Awaitable[None]]
 
 after_inbound: list[InboundHook] = []
 """Called once per newly applied inbound message, with its lead and stored message."""
@@ -55,6 +56,10 @@ after_status: list[StatusHook] = []
 after_lead_created: list[LeadHook] = []
 """Called once per lead added through the API (and an import asked to greet), in the
 transaction that adds it (the row is flushed)."""
+
+after_meeting_booked: list[MeetingHook] = []
+"""Called when a viewing is created proposed or confirmed, or changed to confirmed, in the
+transaction that does it (the row is flushed)."""
 
 
 async def run_after_inbound(
@@ -77,6 +82,12 @@ async def run_after_lead_created(session: AsyncSession, lead: Lead) -> None:
     """Call every lead hook, each isolated in a savepoint."""
     for hook in after_lead_created:
         await _isolated(session, hook.__name__, hook(session, lead))
+
+
+async def run_after_meeting_booked(session: AsyncSession, meeting: Meeting) -> None:
+    """Call every meeting hook, each isolated in a savepoint."""
+    for hook in after_meeting_booked:
+        await _isolated(session, hook.__name__, hook(session, meeting))
 
 
 async def _isolated(session: AsyncSession, name: str, call: Awaitable[None]) -> None:

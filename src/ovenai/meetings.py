@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import engagement
+from ovenai import engagement, hooks
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound
@@ -35,6 +35,10 @@ class MeetingUpdate(BaseModel):
     duration_minutes: Annotated[int, Field(ge=5, le=600)] | None = None
     status: MeetingStatus | None = None
     notes: Notes | None = None
+
+
+_BOOKED = (MeetingStatus.PROPOSED, MeetingStatus.CONFIRMED)
+"""A viewing in these states is booked (hooks.after_meeting_booked)."""
 
 
 class MeetingCreate(MeetingUpdate):
@@ -118,6 +122,9 @@ async def create_meeting(
         key = await db.vault.key("lead", meeting.lead_id)
         MEETINGS.seal_into(meeting, key, {"notes": data.notes})
         await engagement.viewing_booked(session, meeting)
+        if meeting.status in _BOOKED:
+            await session.flush()
+            await hooks.run_after_meeting_booked(session, meeting)
         await session.commit()
         return await _record(db, meeting)
 
@@ -162,9 +169,16 @@ async def update_meeting(
         if "notes" in given:
             key = await db.vault.key("lead", meeting.lead_id)
             MEETINGS.seal_into(meeting, key, {"notes": given.pop("notes")})
+        confirmed = (
+            given.get("status") == MeetingStatus.CONFIRMED
+            and meeting.status != MeetingStatus.CONFIRMED
+        )
         for name, value in given.items():
             setattr(meeting, name, value)
         await engagement.viewing_booked(session, meeting)
+        if confirmed:
+            await session.flush()
+            await hooks.run_after_meeting_booked(session, meeting)
         await session.commit()
         return await _record(db, meeting)
 

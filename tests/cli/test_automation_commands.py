@@ -11,13 +11,13 @@ from cli.conftest import Run
 def test_db_upgrade_seeds_the_default_rules_once(ovenai: Run) -> None:
     first = ovenai("db", "upgrade")
     assert first.exit_code == 0, first.output
-    assert "added 3 default automation rules" in first.output
+    assert "added 7 default automation rules" in first.output
     again = ovenai("db", "upgrade")
     assert "automation rules" not in again.output
 
 
 def test_rules_are_listed_switched_shown_and_seeded_again(ovenai: Run) -> None:
-    assert "added 3 rules, kept 0" in ovenai("automation", "seed").output
+    assert "added 7 rules, kept 0" in ovenai("automation", "seed").output
     listed = ovenai("automation", "rules")
     assert listed.exit_code == 0
     lines = listed.output.splitlines()
@@ -25,7 +25,12 @@ def test_rules_are_listed_switched_shown_and_seeded_again(ovenai: Run) -> None:
         "greet_new_whatsapp_lead",
         "greet_new_api_lead",
         "first_answer_contacted",
+        "viewing_booked_stage",
+        "remind_day_before",
+        "viewing_passed_stage",
+        "follow_up_after_viewing",
     ]
+    assert lines[4].split()[1:3] == ["on", "meeting_day_before"]
     assert lines[0].split()[1:3] == ["on", "first_message"]
     off = ovenai("automation", "disable", "greet_new_api_lead")
     assert off.output.strip() == "greet_new_api_lead disabled"
@@ -33,7 +38,7 @@ def test_rules_are_listed_switched_shown_and_seeded_again(ovenai: Run) -> None:
     shown = ovenai("automation", "show", "first_answer_contacted")
     assert '"stage": "contacted"' in shown.output
     # Seeding again keeps what was changed.
-    assert "added 0 rules, kept 3" in ovenai("automation", "seed").output
+    assert "added 0 rules, kept 7" in ovenai("automation", "seed").output
     assert ovenai("automation", "rules").output.splitlines()[1].split()[1] == "off"
     assert ovenai("automation", "enable", "greet_new_api_lead").output.strip().endswith("enabled")
     missing = ovenai("automation", "show", "no_such_rule")

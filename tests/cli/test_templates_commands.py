@@ -102,3 +102,20 @@ def test_errors_are_one_line(ovenai: Run) -> None:
     no_token = ovenai("templates", "sync", WHATSAPP_ACCESS_TOKEN=None)
     assert no_token.exit_code == 78
     assert no_token.stderr.strip().splitlines() == ["error: WHATSAPP_ACCESS_TOKEN is not set"]
+
+
+def test_the_english_drafts_of_the_hebrew_only_families_can_be_submitted(
+    ovenai: Run, simulator: SimulatorThread
+) -> None:
+    drafts = Path(__file__).parents[2] / "src" / "ovenai" / "data" / "english_drafts.json"
+    imported = _ok(ovenai("templates", "import", str(drafts)))
+    assert (
+        imported[0] == "submitted 2, skipped 0 (already there), refused 0 to WABA 310000000000001"
+    )
+    post_control(simulator.base_url, "templates/review", {"waba_id": "310000000000001"})
+    _ok(ovenai("templates", "sync"))
+    listed = {tuple(line.split()[1:5]) for line in _ok(ovenai("templates", "list"))[1:]}
+    assert {
+        ("followup_interest_en", "en", "MARKETING", "APPROVED"),
+        ("document_request_en", "en", "UTILITY", "APPROVED"),
+    } <= listed

@@ -5,8 +5,10 @@ each new lead (inside the transaction that stored it: see :mod:`ovenai.hooks`), 
 manages them (REST API, dashboard, ``ovenai automation``). The rules an agency starts with
 are in ``default_rules.yaml``; ``ovenai db upgrade`` and the sandbox add the ones missing.
 
-A process that applies webhooks or adds leads calls :func:`install` once it has its
-database (serve and the worker do); until then the hooks are not there and nothing runs.
+A process that applies webhooks, adds leads or books viewings calls :func:`install` once it
+has its database (serve and the worker do); until then the hooks are not there and nothing
+runs. The timed rules (a viewing tomorrow, a viewing passed) are the worker's job
+``automation.timed`` (``timed``), registered when this package is imported.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ovenai.automation.service import (
 )
 from ovenai.events import InboundMessage
 from ovenai.keystore import Vault
-from ovenai.models import Lead, Message
+from ovenai.models import Lead, Meeting, Message
 from ovenai.settings import Settings
 
 _setup: Setup | None = None
@@ -41,16 +43,13 @@ def install(settings: Settings, vault: Vault) -> None:
     """Run the rules in this process from now on (idempotent: once installed, a second call
     only replaces the set-up, e.g. the key store of a database opened again)."""
     global _setup
-    _setup = Setup(
-        waba_id=settings.whatsapp_business_account_id or "",
-        zone=settings.zone,
-        vault=vault,
-        daily_cap=settings.automation_daily_cap,
-    )
+    _setup = Setup.from_settings(settings, vault)
     if automation_after_inbound not in hooks.after_inbound:
         hooks.after_inbound.append(automation_after_inbound)
     if automation_after_lead_created not in hooks.after_lead_created:
         hooks.after_lead_created.append(automation_after_lead_created)
+    if automation_after_meeting_booked not in hooks.after_meeting_booked:
+        hooks.after_meeting_booked.append(automation_after_meeting_booked)
 
 
 def uninstall() -> None:
@@ -60,6 +59,7 @@ def uninstall() -> None:
     for registry, hook in (
         (hooks.after_inbound, automation_after_inbound),
         (hooks.after_lead_created, automation_after_lead_created),
+        (hooks.after_meeting_booked, automation_after_meeting_booked),
     ):
         while hook in registry:
             registry.remove(hook)  # type: ignore[arg-type]
@@ -79,7 +79,13 @@ async def automation_after_lead_created(session: AsyncSession, lead: Lead) -> No
         await engine.on_lead_created(session, _setup, lead)
 
 
-from ovenai.automation import engine  # noqa: E402  (after the hooks it serves)
+async def automation_after_meeting_booked(session: AsyncSession, meeting: Meeting) -> None:
+    """The meeting hook: the rules a booked viewing triggers."""
+    if _setup is not None:
+        await engine.on_meeting_booked(session, _setup, meeting)
+
+
+from ovenai.automation import engine, timed  # noqa: E402, F401  (timed: registers its job)
 
 __all__ = [
     "FiringQuery",

@@ -14,9 +14,11 @@ A rule in YAML (``default_rules.yaml``)::
 Triggers (``kind``): ``first_message`` (a message from a lead we never wrote to nor heard
 from: a stranger who wrote in), ``message`` (any inbound message; ``intents`` and
 ``keywords`` narrow it), ``button`` (a tap on a button or list row; ``payloads`` and
-``intents`` narrow it) and ``lead_created`` (a lead added through the API or, when asked
-to greet, an import; ``sources`` narrows it). Conditions all hold together; a list means
-"one of these".
+``intents`` narrow it), ``lead_created`` (a lead added through the API or, when asked
+to greet, an import; ``sources`` narrows it), ``meeting_booked`` (a viewing created, or
+confirmed later), ``meeting_day_before`` (a viewing tomorrow, from ``hour`` on) and
+``meeting_passed`` (``hours_after`` a viewing ended; :mod:`ovenai.automation.timed`).
+Conditions all hold together; a list means "one of these".
 Actions run in order; a send that cannot go (the window is closed, the lead opted out, no
 template in the lead's language) stops the rule and is logged as skipped with the reason.
 
@@ -38,8 +40,17 @@ from ovenai.models import Language, Source, Stage
 
 SEED_FILE = Path(__file__).with_name("default_rules.yaml")
 
-TriggerKind = Literal["first_message", "message", "button", "lead_created"]
+TriggerKind = Literal[
+    "first_message",
+    "message",
+    "button",
+    "lead_created",
+    "meeting_booked",
+    "meeting_day_before",
+    "meeting_passed",
+]
 MESSAGE_TRIGGERS: frozenset[str] = frozenset({"first_message", "message", "button"})
+TIMED_TRIGGERS: frozenset[str] = frozenset({"meeting_day_before", "meeting_passed"})
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -57,6 +68,10 @@ class Trigger(_Strict):
     keywords: list[Word] = Field(default_factory=list, max_length=50)
     payloads: list[Word] = Field(default_factory=list, max_length=20)
     sources: list[Source] = Field(default_factory=list, max_length=10)
+    hour: int = Field(18, ge=0, le=23)
+    """``meeting_day_before``: from this hour (the agency's zone) on the day before."""
+    hours_after: float = Field(1.0, ge=0, le=720)
+    """``meeting_passed``: this long after the viewing ended."""
 
     def keywords_normalised(self) -> list[str]:
         """The keywords as the lexicon spells text (see :func:`ovenai.intents.normalise`)."""

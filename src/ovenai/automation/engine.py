@@ -59,12 +59,14 @@ from ovenai.models import (
     Direction,
     Language,
     Lead,
+    Meeting,
     Message,
     Property,
     Stage,
     User,
 )
 from ovenai.outbox import queue, rules
+from ovenai.settings import Settings
 
 log = logging.getLogger("ovenai.automation")
 
@@ -84,6 +86,16 @@ class Setup:
     zone: tzinfo
     vault: Vault
     daily_cap: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings, vault: Vault) -> Setup:
+        """The set-up of a process with these settings and this key store."""
+        return cls(
+            waba_id=settings.whatsapp_business_account_id or "",
+            zone=settings.zone,
+            vault=vault,
+            daily_cap=settings.automation_daily_cap,
+        )
 
 
 @dataclass(frozen=True)
@@ -182,27 +194,56 @@ async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> No
         await _run(session, setup, lead, happened, loaded)
 
 
+async def on_meeting_booked(session: AsyncSession, setup: Setup, meeting: Meeting) -> None:
+    """Run the rules that a booked viewing (created, or confirmed later) triggers."""
+    loaded = [
+        rule
+        for rule in await enabled_rules(session)
+        if rule.definition.trigger.kind == "meeting_booked"
+    ]
+    lead = await session.get(Lead, meeting.lead_id) if loaded else None
+    if lead is None:
+        return
+    happened = Event(key=f"meeting:{meeting.id}:booked", trigger="meeting_booked", at=utcnow())
+    for rule in loaded:
+        await run_rule(session, setup, rule, lead, happened, meeting=meeting)
+
+
 async def _run(
     session: AsyncSession, setup: Setup, lead: Lead, happened: Event, loaded: list[LoadedRule]
 ) -> None:
     for rule in loaded:
-        if not _triggered(rule.definition, lead, happened):
-            continue
-        if await _fired(session, rule, lead, happened):
-            continue  # this event was seen before (the guard's unique index says so too)
-        if not _conditions_hold(rule.definition, lead):
-            continue  # not a firing: nothing is logged for a lead the rule is not about
-        firing = Firing()
-        savepoint = await session.begin_nested()
-        try:
-            await _act(session, setup, rule, lead, happened, firing)
-        except Exception:  # a bug: logged on the rule, never lost silently
-            await savepoint.rollback()
-            log.exception("automation rule %s failed for lead %s", rule.key, lead.id)
-            firing = Firing(outcome="failed", did=["failed: see the worker's log"])
-        else:
-            await savepoint.commit()
-        await _log(session, rule, lead, happened, firing)
+        if _triggered(rule.definition, lead, happened):
+            await run_rule(session, setup, rule, lead, happened)
+
+
+async def run_rule(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    *,
+    meeting: Meeting | None = None,
+) -> Firing | None:
+    """Run one rule whose trigger matched: its firing, or None when it did not fire (seen
+    before, or its conditions do not hold for the lead)."""
+    if await _fired(session, rule, lead, happened):
+        return None  # this event was seen before (the guard's unique index says so too)
+    if not _conditions_hold(rule.definition, lead):
+        return None  # not a firing: nothing is logged for a lead the rule is not about
+    firing = Firing()
+    savepoint = await session.begin_nested()
+    try:
+        await _act(session, setup, rule, lead, happened, firing, meeting)
+    except Exception:  # a bug: logged on the rule, never lost silently
+        await savepoint.rollback()
+        log.exception("automation rule %s failed for lead %s", rule.key, lead.id)
+        firing = Firing(outcome="failed", did=["failed: see the worker's log"])
+    else:
+        await savepoint.commit()
+    await _log(session, rule, lead, happened, firing)
+    return firing
 
 
 async def _fired(session: AsyncSession, rule: LoadedRule, lead: Lead, happened: Event) -> bool:
@@ -219,15 +260,13 @@ async def _fired(session: AsyncSession, rule: LoadedRule, lead: Lead, happened: 
 def _triggered(definition: RuleDefinition, lead: Lead, happened: Event) -> bool:
     """Whether the rule's trigger matches the event."""
     trigger = definition.trigger
-    if trigger.kind == "lead_created" or happened.trigger == "lead_created":
+    if trigger.kind not in MESSAGE_TRIGGERS or happened.trigger not in MESSAGE_TRIGGERS:
         return trigger.kind == happened.trigger and (
             not trigger.sources or lead.source in trigger.sources
         )
     if trigger.kind == "first_message" and happened.trigger != "first_message":
         return False
     if trigger.kind == "button" and not happened.tapped:
-        return False
-    if trigger.kind not in MESSAGE_TRIGGERS:
         return False
     intent = happened.classification.intent if happened.classification else None
     if trigger.intents and intent not in trigger.intents:
@@ -272,6 +311,7 @@ async def _act(
     lead: Lead,
     happened: Event,
     firing: Firing,
+    meeting: Meeting | None,
 ) -> None:
     if rule.definition.sends:
         why_not = await _why_not_send(session, setup, lead, happened)
@@ -280,7 +320,7 @@ async def _act(
             return
     for action in rule.definition.actions:
         if isinstance(action, SendTemplate | SendText):
-            sent = await _send(session, setup, rule, lead, happened, action, firing)
+            sent = await _send(session, setup, rule, lead, happened, action, firing, meeting)
             if not sent:
                 return
         elif isinstance(action, SetStage):
@@ -297,7 +337,7 @@ async def _why_not_send(
         return "the lead opted out"
     if happened.classification and happened.classification.intent is Intent.OPT_OUT:
         return "the message reads as an opt-out"
-    if happened.trigger != "lead_created" and not happened.tapped:
+    if happened.trigger in MESSAGE_TRIGGERS and not happened.tapped:
         last = await session.scalar(
             select(Message.sent_at)
             .where(
@@ -335,6 +375,7 @@ async def _send(
     happened: Event,
     action: SendTemplate | SendText,
     firing: Firing,
+    meeting: Meeting | None,
 ) -> bool:
     """Queue the send in this transaction; False (and the reason logged) when it cannot go."""
     (record,) = await open_leads(setup.vault, [lead])
@@ -344,7 +385,7 @@ async def _send(
             message = await _send_text(session, setup, record, action.text, key, firing)
         else:
             try:
-                prepared = await _prepared(session, setup, record, action.family)
+                prepared = await _prepared(session, setup, record, action.family, meeting)
             except OvenAIError as exc:
                 if action.otherwise_text is None or not rules.window_open(
                     lead.last_inbound_at, utcnow()
@@ -394,11 +435,18 @@ def _language(lead_language: str | None) -> str:
 
 
 async def _prepared(
-    session: AsyncSession, setup: Setup, lead: LeadRecord, family: str
+    session: AsyncSession,
+    setup: Setup,
+    lead: LeadRecord,
+    family: str,
+    meeting: Meeting | None,
 ) -> templates.PreparedTemplate:
-    """The family's version in the lead's language, filled from the lead; TemplateNotFound
-    when the family has none in that language (no other language is sent instead)."""
-    params = await queue.default_params(session, lead=lead, family=family, zone=setup.zone)
+    """The family's version in the lead's language, filled from the lead (and the meeting
+    the event is about, else their next one); TemplateNotFound when the family has none in
+    that language (no other language is sent instead)."""
+    params = await queue.default_params(
+        session, lead=lead, family=family, zone=setup.zone, meeting=meeting
+    )
     return await templates.prepare_send(
         session,
         waba_id=setup.waba_id,

@@ -168,12 +168,21 @@ async def prepare_for_lead(
 
 
 async def default_params(
-    session: AsyncSession, *, lead: LeadRecord, family: str, zone: tzinfo
+    session: AsyncSession,
+    *,
+    lead: LeadRecord,
+    family: str,
+    zone: tzinfo,
+    meeting: Meeting | None = None,
 ) -> list[str]:
-    """A seed family's parameters from the lead, their property and next viewing."""
+    """A seed family's parameters from the lead, their property and ``meeting`` (else their
+    next viewing). The reminder says "tomorrow at {{2}}" (``meeting_reminder_*``), so it
+    gets the time alone, as people write it ("18:30"); the others the day too ("08/12
+    18:30")."""
     listing = await session.get(Property, lead.property_id) if lead.property_id else None
-    meeting = await _next_meeting(session, lead.id)
-    when = meeting.starts_at.astimezone(zone).strftime("%d/%m %H:%M") if meeting else None
+    meeting = meeting or await _next_meeting(session, lead.id)
+    shape = "%H:%M" if templates.family_of(family) == "meeting_reminder" else "%d/%m %H:%M"
+    when = meeting.starts_at.astimezone(zone).strftime(shape) if meeting else None
     return templates.fill_params(
         templates.family_of(family),
         lead_name=lead.name or lead.profile_name,

@@ -185,8 +185,17 @@ def test_an_admin_sees_the_default_rules_in_words_in_hebrew_and_in_english(
     page = browser_client.get("/admin/automation")
     assert page.status_code == 200 and "<h1>אוטומציה</h1>" in page.text
     keys = re.findall(r'id="rule-([a-z_]+)"', page.text)
-    assert keys == [GREET, API_GREET, CONTACTED]  # run order
-    greet, api_greet, contacted = (_row(page, key) for key in keys)
+    assert keys[:3] == [GREET, API_GREET, CONTACTED]  # run order
+    assert keys[3:] == [
+        "viewing_booked_stage",
+        "remind_day_before",
+        "viewing_passed_stage",
+        "follow_up_after_viewing",
+    ]
+    assert "יום לפני צפייה" in _row(page, "remind_day_before")
+    assert "מהשעה 18:00" in _row(page, "remind_day_before")
+    assert "3 שעות אחרי שהסתיימה" in _row(page, "follow_up_after_viewing")
+    greet, api_greet, contacted = (_row(page, key) for key in keys[:3])
     assert "הודעה ראשונה מליד חדש" in greet and "כל ליד" in greet
     assert "שליחת התבנית (ואם אי אפשר לשלוח אותה" in greet
     assert '<bdi dir="ltr">welcome_new_lead</bdi>' in greet
@@ -197,13 +206,14 @@ def test_an_admin_sees_the_default_rules_in_words_in_hebrew_and_in_english(
         assert '<span class="state">פועל</span>' in row and "כיבוי" in row
         assert "<td>0</td>" in row and "<td>—</td>" in row  # nothing fired, never
     assert "אין הפעלות עדיין" in page.text
-    data = [_rule(clean_db, key).definition.name for key in (GREET, API_GREET, CONTACTED)]
+    data = [_rule(clean_db, key).definition.name for key in keys]
     _wholly(page, "he", data)
 
     _choose_english(browser_client)
     english = browser_client.get("/admin/automation")
     assert english.status_code == 200 and "<h1>Automation</h1>" in english.text
-    greet, api_greet, contacted = (_row(english, key) for key in keys)
+    greet, api_greet, contacted = (_row(english, key) for key in keys[:3])
+    assert "The day before a viewing" in _row(english, "remind_day_before")
     assert "First message from a new lead" in greet and "Every lead" in greet
     assert "A new lead from the API (or an import asked to greet)" in api_greet
     assert "Send template" in api_greet and "welcome_new_lead" in api_greet

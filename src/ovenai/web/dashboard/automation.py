@@ -46,6 +46,9 @@ TRIGGERS = {
     "message": N_("Any message from a lead"),
     "button": N_("A tap on a button or a list row"),
     "lead_created": N_("A new lead from the API (or an import asked to greet)"),
+    "meeting_booked": N_("A viewing is booked"),
+    "meeting_day_before": N_("The day before a viewing"),
+    "meeting_passed": N_("After a viewing"),
 }
 INTENTS = {
     "wants_viewing": N_("wants a viewing"),
@@ -119,6 +122,11 @@ def _trigger(trigger: Trigger, words: Translator) -> list[Phrase]:
     if trigger.sources:
         sources = _listed(words, SOURCES, trigger.sources)
         said.append(Phrase(words.gettext("Source: %(sources)s", sources=sources)))
+    if trigger.kind == "meeting_day_before":
+        said.append(Phrase(words.gettext("From %(hour)02d:00", hour=trigger.hour)))
+    if trigger.kind == "meeting_passed":
+        hours = f"{trigger.hours_after:g}"
+        said.append(Phrase(words.gettext("%(hours)s hours after it ended", hours=hours)))
     return said
 
 
