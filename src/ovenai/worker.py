@@ -123,7 +123,7 @@ async def run_worker(
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
     engagement.install()  # before automation: rules read this message's score
     automation.install(settings, db.vault)  # the rules act on the webhooks applied here
-    processor = Processor(db)
+    processor = Processor(db, on_applied=dispatcher.wake)
     try:
         if timed_jobs:
             timed.start()

@@ -62,7 +62,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,6 +171,9 @@ class Processor:
     coalesce: float = 0.002
     pause: float = 0.001
     """SQLite: the breath between batches in which the acknowledgement writer takes the lock."""
+    on_applied: Callable[[], None] | None = None
+    """Called after each committed batch that applied inbound messages (the worker wakes its
+    dispatcher: automation may have queued answers)."""
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _sizer: BatchSizer | None = None
@@ -252,6 +255,8 @@ class Processor:
             await self._one_by_one(claimed, report)
             return len(claimed)
         self._count(report, claimed, outcome, failed=failed)
+        if self.on_applied is not None and outcome.applied.get("InboundMessage"):
+            self.on_applied()
         return len(claimed)
 
     def _arrivals(self, newest_stored: str | None) -> None:

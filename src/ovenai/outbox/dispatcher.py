@@ -106,6 +106,7 @@ class Dispatcher:
         )
         self._next_claim: asyncio.Task[list[Job]] | None = None  # claimed ahead (step)
         self._was_full = False  # whether the line was full before the last step
+        self._nudged = asyncio.Event()  # wake(): something was queued in this process
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -295,18 +296,32 @@ class Dispatcher:
             await asyncio.sleep(STEP_RETRY_S)
             return False
 
+    def wake(self) -> None:
+        """Look for due messages now rather than at the next poll (this process queued some:
+        the webhook processor beside it, whose automation answered a lead)."""
+        self._nudged.set()
+
     async def _wait(self, stop: asyncio.Event) -> None:
-        """Until stopped, room for a whole batch, or ``poll_s`` (something may be due)."""
+        """Until stopped, room for a whole batch, a :meth:`wake`, or ``poll_s`` (something
+        may be due)."""
         room = self.line.room
         room.clear()
         if self._was_full and not self.line.full():
             return
-        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(room.wait())}
+        if self._nudged.is_set():
+            self._nudged.clear()
+            return
+        waiters = {
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(room.wait()),
+            asyncio.ensure_future(self._nudged.wait()),
+        }
         _, pending = await asyncio.wait(
             waiters, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED
         )
         for waiter in pending:
             waiter.cancel()
+        self._nudged.clear()
 
     async def drain(self, *, timeout: float = 30.0) -> None:
         """Send until nothing is due or in flight (tests and one-shot runs)."""
