@@ -27,7 +27,7 @@ from ovenai import retention as retention_policy
 from ovenai.cloudapi import client_from
 from ovenai.db import Database
 from ovenai.ingest.apply import delivery_statuses
-from ovenai.ingest.processor import Processor
+from ovenai.ingest.processor import WORKER_LOOK_S, Processor
 from ovenai.outbox import limits
 from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.dispatcher import Dispatcher, new_worker_id
@@ -123,7 +123,7 @@ async def run_worker(
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
     engagement.install()  # before automation: rules read this message's score
     automation.install(settings, db.vault)  # the rules act on the webhooks applied here
-    processor = Processor(db, on_applied=dispatcher.wake)
+    processor = Processor(db, on_applied=dispatcher.wake, look_every=WORKER_LOOK_S)
     try:
         if timed_jobs:
             timed.start()

@@ -13,8 +13,9 @@ Receiving and processing are decoupled by the event store (``webhook_events``)::
 1. **Durable before the 200.** The route stores the raw bytes (sealed under the hour's
    key), the headers that matter and the receive time; the 200 never waits for processing.
    A database that cannot store answers 503 so that Meta retries.
-2. **Woken, and swept.** Each commit of the store wakes the in-process processor; a sweep
-   every ``sweep_interval`` seconds, and a drain on start, pick up whatever is pending
+2. **Woken, and swept.** Each commit of the store wakes the in-process processor; the
+   worker's, which nobody wakes, looks every :data:`WORKER_LOOK_S`; a sweep every
+   ``sweep_interval`` seconds, and a drain on start, pick up whatever is pending
    (a process that died between store and process loses nothing). ``ovenai webhooks
    process`` and the worker drain the same queue.
 3. **One transaction per batch.** Up to ``batch_size`` pending bodies are locked
@@ -99,6 +100,9 @@ writer; on SQLite the most a time-sized batch takes (:class:`BatchSizer`)."""
 QUIET_AFTER_S = 0.5
 """SQLite: the newest stored body is this old, so no acknowledgement waits (BatchSizer)."""
 
+WORKER_LOOK_S = 0.1
+"""How often the worker's processor looks for bodies serve stored (``look_every``)."""
+
 LOCK_BUDGET_S = 0.010
 """SQLite: about how long one batch may hold the write lock, which the acknowledgement
 writer waits for meanwhile (its p99 target is 25 ms; bench/README.md "Inbound at volume")."""
@@ -168,6 +172,11 @@ class Processor:
     """Bodies per transaction; 0 chooses: :data:`BATCH_SIZE` on PostgreSQL, sized by time on
     SQLite (:class:`BatchSizer`; then this is the size of the next batch)."""
     sweep_interval: float = 2.0
+    look_every: float | None = None
+    """How often to look for new bodies when nobody wakes this processor (None: every
+    ``sweep_interval``). Serve wakes its own processor as it stores each body; the worker's
+    stores nothing and is told nothing, so it looks every :data:`WORKER_LOOK_S` (an
+    indexed query) — else a lead's message waited up to two seconds for its answer."""
     coalesce: float = 0.002
     pause: float = 0.001
     """SQLite: the breath between batches in which the acknowledgement writer takes the lock."""
@@ -216,7 +225,7 @@ class Processor:
             except Exception:
                 log.exception("webhook processing loop failed; retrying at the next sweep")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.sweep_interval)
+                await asyncio.wait_for(self._wakeup.wait(), self.look_every or self.sweep_interval)
             await asyncio.sleep(self.coalesce)  # let a burst gather into one batch
 
     async def drain(self, *, waiting: bool = True) -> Report:
