@@ -70,6 +70,8 @@ COVERED = {
     "audit_log",
     "automation_firings",  # deleted on erasure (no personal data in them)
     "score_changes",  # deleted on erasure (no personal data in them)
+    "lead_phone_tokens",  # deleted on erasure (blind-indexed fragments of the phone)
+    "lead_views",  # deleted on erasure
 }
 
 

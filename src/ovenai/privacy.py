@@ -53,6 +53,8 @@ from ovenai.models import (
     ConsentEvent,
     Lead,
     LeadNameToken,
+    LeadPhoneToken,
+    LeadView,
     Meeting,
     Message,
     PrivacyRequest,
@@ -416,6 +418,9 @@ async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:
     # What automation did for the person and how their score moved: about them, so gone.
     await session.execute(delete(AutomationFiring).where(AutomationFiring.lead_id == lead_id))
     await session.execute(delete(ScoreChange).where(ScoreChange.lead_id == lead_id))
+    # The blind-indexed fragments of their phone (inbox search) and who opened them when.
+    await session.execute(delete(LeadPhoneToken).where(LeadPhoneToken.lead_id == lead_id))
+    await session.execute(delete(LeadView).where(LeadView.lead_id == lead_id))
     messages = await session.execute(
         update(Message).where(Message.lead_id == lead_id).values(**MESSAGES.blanks())
     )

@@ -29,10 +29,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from ovenai.errors import InvalidInput
 from ovenai.intents import Intent, normalise
@@ -131,8 +139,49 @@ class AssignAgent(_Strict):
     replace: bool = False
 
 
-Action = Annotated[SendTemplate | SendText | SetStage | AssignAgent, Field(discriminator="type")]
-SEND_ACTIONS = (SendTemplate, SendText)
+Title = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+VIEWING_FIELDS = frozenset({"day", "time"})
+
+
+class ProposeViewing(_Strict):
+    """Ask the lead to confirm a proposed viewing (the event's: ``meeting_booked``) with
+    three reply buttons — confirm, another time, cancel — while the lead's window is open
+    (outside it nothing free-form may go: the firing says so). ``text`` may name ``{day}``
+    (08/12) and ``{time}`` (18:30); a tap comes back as ``viewing_confirm:<meeting id>``,
+    ``viewing_reschedule:...`` or ``viewing_cancel:...`` (see :class:`AnswerViewing`)."""
+
+    type: Literal["propose_viewing"]
+    text: Text
+    buttons: dict[Language, tuple[Title, Title, Title]]
+
+    @field_validator("text")
+    @classmethod
+    def _known_fields(cls, value: dict[Language, str]) -> dict[Language, str]:
+        for text in value.values():
+            try:
+                named = {field for _, field, _, _ in Formatter().parse(text) if field is not None}
+            except ValueError as exc:
+                raise ValueError(f"the text is not a valid pattern: {exc}") from None
+            if not named <= VIEWING_FIELDS:
+                unknown = ", ".join(sorted(named - VIEWING_FIELDS))
+                raise ValueError(f"the text may name only {{day}} and {{time}}, not {unknown}")
+        return value
+
+
+class AnswerViewing(_Strict):
+    """Apply a tap on a viewing's button to the viewing: ``viewing_confirm`` confirms it,
+    ``viewing_cancel`` cancels it, ``viewing_reschedule`` leaves it and says the lead asks
+    for another time. The payload names the viewing (``viewing_confirm:<meeting id>``);
+    without one, the lead's next proposed or confirmed viewing."""
+
+    type: Literal["answer_viewing"]
+
+
+Action = Annotated[
+    SendTemplate | SendText | SetStage | AssignAgent | AnswerViewing | ProposeViewing,
+    Field(discriminator="type"),
+]
+SEND_ACTIONS = (SendTemplate, SendText, ProposeViewing)
 
 
 class RuleDefinition(_Strict):

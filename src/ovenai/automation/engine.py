@@ -36,10 +36,12 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, places, templates
+from ovenai import dialects, hooks, places, templates
 from ovenai.automation.definitions import (
     MESSAGE_TRIGGERS,
+    AnswerViewing,
     AssignAgent,
+    ProposeViewing,
     RuleDefinition,
     SendTemplate,
     SendText,
@@ -60,6 +62,7 @@ from ovenai.models import (
     Language,
     Lead,
     Meeting,
+    MeetingStatus,
     Message,
     Property,
     Stage,
@@ -323,10 +326,15 @@ async def _act(
             sent = await _send(session, setup, rule, lead, happened, action, firing, meeting)
             if not sent:
                 return
+        elif isinstance(action, ProposeViewing):
+            if not await _propose(session, setup, rule, lead, happened, action, firing, meeting):
+                return
         elif isinstance(action, SetStage):
             _set_stage(lead, action, firing)
         elif isinstance(action, AssignAgent):
             await _assign(session, lead, action, firing)
+        elif isinstance(action, AnswerViewing):
+            await _answer_viewing(session, setup, lead, happened, firing)
 
 
 async def _why_not_send(
@@ -430,6 +438,46 @@ async def _send_text(
     return message
 
 
+VIEWING_BUTTONS = ("viewing_confirm", "viewing_reschedule", "viewing_cancel")
+
+
+async def _propose(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    action: ProposeViewing,
+    firing: Firing,
+    meeting: Meeting | None,
+) -> bool:
+    """Ask the lead to confirm the event's proposed viewing with three reply buttons."""
+    if meeting is None or meeting.status != MeetingStatus.PROPOSED:
+        firing.did.append("no proposed viewing to ask about")
+        return True
+    language = Language(_language(lead.language))
+    pattern = action.text.get(language) or next(iter(action.text.values()))
+    titles = action.buttons.get(language) or next(iter(action.buttons.values()))
+    starts = meeting.starts_at.astimezone(setup.zone)
+    text = pattern.format(day=starts.strftime("%d/%m"), time=starts.strftime("%H:%M"))
+    pairs = zip(VIEWING_BUTTONS, titles, strict=True)
+    buttons = [(f"{head}:{meeting.id}", title) for head, title in pairs]
+    (record,) = await open_leads(setup.vault, [lead])
+    key = f"auto:{rule.id}:{happened.key}"[:128]
+    try:
+        message = await queue.enqueue_buttons(
+            session, setup.vault, lead=record, text=text, buttons=buttons, idempotency_key=key
+        )
+    except OvenAIError as exc:
+        firing.skip(f"not sent: {exc.message}")
+        return False
+    message.rule_id = rule.id
+    await session.flush()
+    firing.message_id = message.id
+    firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with buttons")
+    return True
+
+
 def _language(lead_language: str | None) -> str:
     return rules.template_language(None, lead_language)
 
@@ -481,6 +529,50 @@ async def _assign(session: AsyncSession, lead: Lead, action: AssignAgent, firing
     lead.assigned_agent_id = agent.id
     lead.updated_at = utcnow()
     firing.did.append(f"assigned to {agent.email}")
+
+
+VIEWING_TAPS = {
+    "viewing_confirm": MeetingStatus.CONFIRMED,
+    "viewing_cancel": MeetingStatus.CANCELLED,
+    "viewing_reschedule": None,
+}
+
+
+async def _answer_viewing(
+    session: AsyncSession, setup: Setup, lead: Lead, happened: Event, firing: Firing
+) -> None:
+    """A tap on a viewing's button: confirm or cancel the viewing it names (or the lead's
+    next one); another time: leave it for the agent."""
+    head, _, ref = (happened.payload or "").strip().casefold().partition(":")
+    if head not in VIEWING_TAPS:
+        firing.did.append("not a viewing's button")
+        return
+    query = select(Meeting).where(
+        Meeting.lead_id == lead.id,
+        Meeting.status.in_([MeetingStatus.PROPOSED, MeetingStatus.CONFIRMED]),
+    )
+    if ref.strip():
+        query = query.where(Meeting.id == ref.strip())
+    else:
+        query = query.where(Meeting.starts_at >= utcnow()).order_by(Meeting.starts_at).limit(1)
+    meeting = await session.scalar(query.with_for_update())
+    if meeting is None:
+        firing.skip("no upcoming viewing of this lead matches the button")
+        return
+    when = meeting.starts_at.astimezone(setup.zone).strftime("%d/%m %H:%M")
+    status = VIEWING_TAPS[head]
+    if status is None:
+        firing.did.append(f"the lead asks for another time than the viewing of {when}")
+        return
+    if meeting.status == status:
+        firing.did.append(f"the viewing of {when} was already {status}")
+        return
+    meeting.status = status
+    meeting.updated_at = utcnow()
+    firing.did.append(f"viewing of {when} {status} by the lead")
+    if status == MeetingStatus.CONFIRMED:
+        await session.flush()
+        await hooks.run_after_meeting_booked(session, meeting)
 
 
 async def _first_contact(session: AsyncSession, lead_id: str, message_id: str) -> bool:

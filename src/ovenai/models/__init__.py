@@ -32,6 +32,7 @@ from ovenai.models.operations import (
 )
 from ovenai.models.people import ApiToken, User, UserSession
 from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
+from ovenai.models.views import LeadPhoneToken, LeadView
 from ovenai.models.webhooks import (
     AppliedItem,
     WebhookEvent,
@@ -53,6 +54,8 @@ __all__ = [
     "Language",
     "Lead",
     "LeadNameToken",
+    "LeadPhoneToken",
+    "LeadView",
     "Meeting",
     "MeetingStatus",
     "Message",

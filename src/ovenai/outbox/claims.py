@@ -101,6 +101,7 @@ class Job:
     text: str | None = None
     body_params: list[str] | dict[str, str] = field(default_factory=list)
     header_params: list[str] = field(default_factory=list)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (id, title): interactive
     preview_url: bool = False
     to: str | None = None
     recipient: str | None = None
@@ -254,6 +255,10 @@ async def _keys(vault: Vault, lead_ids: list[str]) -> dict[str, bytes]:
         return found
 
 
+FREE_FORM = ("text", "interactive")
+"""Kinds that are not templates: they may go only while the lead's window is open."""
+
+
 def _job(row: Claimed, key: bytes | None, now: datetime) -> Job:
     job = Job(
         id=row.id,
@@ -279,6 +284,10 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> N
         job.text = cipher.open("text", row.text_enc)
         job.preview_url = bool(payload.get("preview_url", False))
         return
+    if job.kind == "interactive":
+        job.text = cipher.open("text", row.text_enc)
+        job.buttons = [(str(id_), str(title)) for id_, title in payload.get("buttons") or []]
+        return
     job.template_name, job.template_language = row.template_name, row.template_language
     job.body_params = json.loads(cipher.open("template_params", row.template_params_enc) or "[]")
     job.header_params = list(payload.get("header_params") or [])
@@ -292,7 +301,7 @@ def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: da
         job.problem = exc.message
         return
     job.to, job.recipient, job.fallback_to = address.to, address.recipient, address.fallback_to
-    if job.kind == "text" and not job.window_open:
+    if job.kind in FREE_FORM and not job.window_open:
         job.problem = rules.OutsideServiceWindow(row.last_inbound_at).message
     elif row.opted_out and (job.category or "").upper() == rules.MARKETING:
         job.problem = rules.LeadOptedOut(job.template_name or "template").message

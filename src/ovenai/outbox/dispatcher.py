@@ -30,6 +30,7 @@ import socket
 
 from ovenai.cloudapi import CloudApiClient, SendResult
 from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind, TransientError
+from ovenai.cloudapi.payloads import ReplyButton
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.outbox import claims
@@ -214,6 +215,14 @@ class Dispatcher:
         return True
 
     async def _call(self, job: Job) -> SendResult:
+        if job.kind == "interactive":
+            return await self.client.send_interactive_buttons(
+                body=job.text or "",
+                buttons=[ReplyButton(id=id_, title=title) for id_, title in job.buttons],
+                to=job.to,
+                recipient=job.recipient,
+                callback_data=job.id,
+            )
         if job.kind == "text":
             return await self.client.send_text(
                 text=job.text or "",

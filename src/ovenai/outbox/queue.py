@@ -23,7 +23,7 @@ from ovenai import templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
-from ovenai.errors import Conflict
+from ovenai.errors import Conflict, InvalidInput
 from ovenai.keystore import Vault
 from ovenai.leads import LeadRecord, load_visible, lock_unerased, open_leads
 from ovenai.models import Direction, Lead, Meeting, MeetingStatus, Message, MessageStatus, Property
@@ -109,6 +109,30 @@ async def enqueue_text(
     return message
 
 
+async def enqueue_buttons(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    lead: LeadRecord,
+    text: str,
+    buttons: Sequence[tuple[str, str]],
+    idempotency_key: str | None = None,
+) -> Message:
+    """Queue text with reply buttons ((id, title) pairs, 1 to 3; a title at most 20
+    characters) to a lead; like free text it may go only while the window is open."""
+    if not 1 <= len(buttons) <= 3 or any(len(title) > 20 for _, title in buttons):
+        raise InvalidInput("reply buttons: 1 to 3, each title at most 20 characters")
+    rules.check_free_text(lead.last_inbound_at, utcnow())
+    rules.recipient_of(bsuid=lead.bsuid, wa_id=lead.wa_id, phone=lead.phone)
+    message = _new_outbound(lead.id, "interactive", None, idempotency_key=idempotency_key)
+    payload = json.dumps({"buttons": [list(button) for button in buttons]}, ensure_ascii=False)
+    await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
+    key = await vault.key("lead", lead.id)
+    MESSAGES.seal_into(message, key, {"text": text, "payload": payload})
+    session.add(message)
+    return message
+
+
 async def enqueue_template(
     session: AsyncSession,
     vault: Vault,
@@ -176,24 +200,36 @@ async def default_params(
     meeting: Meeting | None = None,
 ) -> list[str]:
     """A seed family's parameters from the lead, their property and ``meeting`` (else their
-    next viewing). The reminder says "tomorrow at {{2}}" (``meeting_reminder_*``), so it
-    gets the time alone, as people write it ("18:30"); the others the day too ("08/12
-    18:30")."""
+    next viewing); InvalidInput names a value the data lacks (see :func:`default_values`)."""
+    values = await default_values(session, lead=lead, family=family, zone=zone, meeting=meeting)
+    return templates.fill_params(templates.family_of(family), **values)
+
+
+async def default_values(
+    session: AsyncSession,
+    *,
+    lead: LeadRecord,
+    family: str,
+    zone: tzinfo,
+    meeting: Meeting | None = None,
+) -> dict[str, str | None]:
+    """What the seed families' parameters are filled from: the lead, their property and
+    ``meeting`` (else their next viewing). The reminder says "tomorrow at {{2}}"
+    (``meeting_reminder_*``), so its time is the time alone, as people write it ("18:30");
+    the others get the day too ("08/12 18:30")."""
     listing = await session.get(Property, lead.property_id) if lead.property_id else None
     meeting = meeting or await _next_meeting(session, lead.id)
     shape = "%H:%M" if templates.family_of(family) == "meeting_reminder" else "%d/%m %H:%M"
-    when = meeting.starts_at.astimezone(zone).strftime(shape) if meeting else None
-    return templates.fill_params(
-        templates.family_of(family),
-        lead_name=lead.name or lead.profile_name,
-        property_city=listing.city if listing else lead.want_city,
-        property_area=(listing.area if listing else None) or lead.want_area,
-        rooms=_number(listing.rooms if listing else None),
-        size_m2=_number(listing.size_m2 if listing else None),
-        price=f"₪{listing.price:,}" if listing and listing.price is not None else None,
-        meeting_time=when,
-        documents=None,
-    )
+    return {
+        "lead_name": lead.name or lead.profile_name,
+        "property_city": listing.city if listing else lead.want_city,
+        "property_area": (listing.area if listing else None) or lead.want_area,
+        "rooms": _number(listing.rooms if listing else None),
+        "size_m2": _number(listing.size_m2 if listing else None),
+        "price": f"₪{listing.price:,}" if listing and listing.price is not None else None,
+        "meeting_time": meeting.starts_at.astimezone(zone).strftime(shape) if meeting else None,
+        "documents": None,
+    }
 
 
 def _number(value: Decimal | int | None) -> str | None:

@@ -10,7 +10,7 @@ siblings. Sub-modules: ``errors``, ``text`` (placeholders, rules, rendering), ``
 and category webhooks).
 """
 
-from ovenai.templates.defaults import fill_params
+from ovenai.templates.defaults import fill_params, known_params
 from ovenai.templates.errors import (
     InvalidTemplateParameter,
     TemplateNotApproved,
@@ -52,6 +52,7 @@ __all__ = [
     "export",
     "family_of",
     "fill_params",
+    "known_params",
     "header_placeholders",
     "import_",
     "list_templates",

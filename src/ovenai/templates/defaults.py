@@ -51,6 +51,22 @@ def fill_params(
     return [_pick(family, spec, values) for spec in FIELDS[family]]
 
 
+def known_params(family: str, values: dict[str, str | None]) -> list[str] | None:
+    """The seed family's parameters where the values have them, "" where they do not (for a
+    person to fill in); None for a family without defaults."""
+    if family not in FIELDS:
+        return None
+    return [_first(spec.split("|"), values) for spec in FIELDS[family]]
+
+
+def _first(names: list[str], values: dict[str, str | None]) -> str:
+    for name in names:
+        folded = " ".join((values.get(name) or "").split())
+        if folded:
+            return folded
+    return ""
+
+
 def _pick(family: str, spec: str, values: dict[str, str | None]) -> str:
     choices = spec.split("|")
     for name in choices:

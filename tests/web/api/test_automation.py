@@ -34,15 +34,7 @@ def test_rules_are_listed_in_run_order_and_admins_switch_and_edit_them(
     listed = agent.get("/api/v1/automation/rules")
     assert listed.status_code == 200
     keys = [rule["key"] for rule in listed.json()]
-    assert keys == [
-        "greet_new_whatsapp_lead",
-        "greet_new_api_lead",
-        "first_answer_contacted",
-        "viewing_booked_stage",
-        "remind_day_before",
-        "viewing_passed_stage",
-        "follow_up_after_viewing",
-    ]
+    assert keys == [rule.key for rule in automation.load_seed()]
     assert listed.json()[0]["definition"]["trigger"] == {
         "kind": "first_message",
         "intents": [],

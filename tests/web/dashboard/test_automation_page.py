@@ -186,12 +186,7 @@ def test_an_admin_sees_the_default_rules_in_words_in_hebrew_and_in_english(
     assert page.status_code == 200 and "<h1>אוטומציה</h1>" in page.text
     keys = re.findall(r'id="rule-([a-z_]+)"', page.text)
     assert keys[:3] == [GREET, API_GREET, CONTACTED]  # run order
-    assert keys[3:] == [
-        "viewing_booked_stage",
-        "remind_day_before",
-        "viewing_passed_stage",
-        "follow_up_after_viewing",
-    ]
+    assert keys == [rule.key for rule in automation.load_seed()]
     assert "יום לפני צפייה" in _row(page, "remind_day_before")
     assert "מהשעה 18:00" in _row(page, "remind_day_before")
     assert "3 שעות אחרי שהסתיימה" in _row(page, "follow_up_after_viewing")

@@ -17,8 +17,10 @@ from ovenai import accounts, automation
 from ovenai.auth import Actor
 from ovenai.automation.definitions import (
     Action,
+    AnswerViewing,
     AssignAgent,
     Conditions,
+    ProposeViewing,
     RuleDefinition,
     SendTemplate,
     SendText,
@@ -188,6 +190,16 @@ def _action(action: Action, words: Translator, agents: dict[str, str]) -> Phrase
         if action.backwards:
             return Phrase(words.gettext("Move to stage: %(stage)s, even backwards", stage=stage))
         return Phrase(words.gettext("Move to stage: %(stage)s", stage=stage))
+    if isinstance(action, AnswerViewing):
+        return Phrase(words.gettext("Confirm or cancel the viewing the button names"))
+    if isinstance(action, ProposeViewing):
+        pattern = action.text.get(words.language) or next(iter(action.text.values()), "")
+        example = pattern.format(day="08/12", time="18:30")  # as a lead reads it
+        return Phrase(
+            words.gettext("Ask to confirm the viewing with buttons (window open):"),
+            (example,),
+            "auto",
+        )
     email = agents.get(action.agent_id, action.agent_id)
     if action.replace:
         return Phrase(words.gettext("Assign to the agent, replacing the current one:"), (email,))

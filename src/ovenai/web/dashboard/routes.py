@@ -4,19 +4,17 @@ failed items (accounts: .accounts)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ovenai import accounts as account_service
-from ovenai import conversations, engagement, leads, signin
+from ovenai import signin
 from ovenai.errors import AuthenticationFailed, NotFound
 from ovenai.ingest import failures
-from ovenai.lead_fields import LeadFilter
-from ovenai.pagination import PageQuery
 from ovenai.web import i18n
-from ovenai.web.dashboard import accounts, alerts, automation
+from ovenai.web.dashboard import accounts, alerts, automation, composer, inbox
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
     LoginRequired,
@@ -30,7 +28,6 @@ from ovenai.web.dashboard.session import (
 from ovenai.web.deps import DbDep, client_address
 
 router = APIRouter(include_in_schema=False)
-SCORE_CHANGES = PageQuery(limit=50)  # the newest changes of a score a lead page explains
 
 
 @router.get("/login")
@@ -83,29 +80,6 @@ async def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -
     return RedirectResponse("/login", status_code=303)
 
 
-@router.get("/")
-async def inbox(
-    request: Request,
-    db: DbDep,
-    actor: SessionActor,
-    q: str | None = None,
-    sort: Literal["newest", "score"] = "newest",
-) -> HTMLResponse:
-    """The leads the signed-in user may see, newest first or highest score first."""
-    filters = LeadFilter(q=q or None, sort=sort, limit=100)
-    found = await leads.list_leads(db, actor=actor, filters=filters)
-    return page(request, "inbox.html", actor=actor, leads=found.items, q=q or "", sort=sort)
-
-
-@router.get("/leads/{lead_id}")
-async def lead_page(request: Request, lead_id: str, db: DbDep, actor: SessionActor) -> HTMLResponse:
-    """One lead, why it has its engagement score, and the conversation with them."""
-    lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
-    score = await engagement.history(db, actor=actor, lead_id=lead_id, page=SCORE_CHANGES)
-    messages = await conversations.conversation(db, actor=actor, lead_id=lead_id)
-    return page(request, "lead.html", actor=actor, lead=lead, score=score, messages=messages)
-
-
 @router.get("/admin/webhooks")
 async def webhook_failures(request: Request, db: DbDep, actor: SessionActor) -> HTMLResponse:
     """Admins: stored webhook bodies that failed or have failed items, newest first."""
@@ -126,4 +100,6 @@ def install(app: FastAPI) -> None:
     app.include_router(accounts.router, dependencies=banner)
     app.include_router(alerts.router, dependencies=banner)
     app.include_router(automation.router, dependencies=banner)
+    app.include_router(composer.router, dependencies=banner)
+    app.include_router(inbox.router, dependencies=banner)
     app.add_exception_handler(LoginRequired, _login_required)

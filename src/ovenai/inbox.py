@@ -1,0 +1,288 @@
+"""The agents' inbox: the leads an actor may see, the most recently active first.
+
+A lead's last activity is its newest message either way, else its creation. The list is
+keyset-paged on (last activity, id), so it goes on without limit and a lead that writes
+while someone pages moves to the top instead of shifting the pages. Each row carries the
+lead's latest message (opened with the lead's key: only the page's messages are opened),
+whether it needs a reply (the latest message is inbound), how many inbound messages came
+since the actor last opened the lead (:func:`mark_seen`, from the lead page), the state of
+its 24-hour window, its stage, agent and score.
+
+Search: a query with letters is matched as word prefixes of the name (as
+:func:`ovenai.leads.list_leads`); one of digits and separators as the start or end of the
+phone number in any format (:mod:`ovenai.phone_search`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import StringConstraints
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import dialects, phone_search
+from ovenai.auth import Actor
+from ovenai.columns import UTCDateTime, utcnow
+from ovenai.conversations import MessageRecord, open_message
+from ovenai.db import Database
+from ovenai.errors import InvalidInput
+from ovenai.keystore import Vault
+from ovenai.lead_fields import Id, Score
+from ovenai.leads import LeadRecord, open_leads, visible_to
+from ovenai.models import (
+    Direction,
+    Lead,
+    LeadNameToken,
+    LeadView,
+    Message,
+    Source,
+    Stage,
+    User,
+)
+from ovenai.outbox.rules import SERVICE_WINDOW
+from ovenai.pagination import Page, PageQuery
+from ovenai.sealing import search_index
+
+BAD_CURSOR = "the cursor is not valid"
+
+
+class InboxFilter(PageQuery):
+    """What the inbox shows: filters, a search and where the page starts."""
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    stage: Stage | None = None
+    source: Source | None = None
+    agent: Id | None = None
+    needs_reply: bool = False  # only leads whose latest message is theirs
+    window_open: bool = False  # only leads who may be sent free text now
+    min_score: Score | None = None
+    # activity: the most recently active first; score: the highest score first, then activity
+    sort: Literal["activity", "score"] = "activity"
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One lead as the inbox shows it."""
+
+    lead: LeadRecord
+    last_activity_at: datetime
+    latest: MessageRecord | None
+    needs_reply: bool
+    unread: int
+    window_closes_at: datetime | None  # None: the window is closed
+    agent_email: str | None
+
+    @property
+    def window_left(self) -> timedelta | None:
+        """How long free text may still be sent (None: the window is closed)."""
+        if self.window_closes_at is None:
+            return None
+        return max(self.window_closes_at - utcnow(), timedelta(0))
+
+
+def _latest_message(column: Any) -> Any:
+    """A correlated subquery of the lead's newest message's ``column``."""
+    newest = (Message.created_at.desc(), Message.id.desc())
+    query = select(column).where(Message.lead_id == Lead.id).order_by(*newest).limit(1)
+    return query.correlate(Lead).scalar_subquery()
+
+
+def _activity() -> ColumnElement[datetime]:
+    newest = select(func.max(Message.created_at)).where(Message.lead_id == Lead.id)
+    either = func.coalesce(newest.correlate(Lead).scalar_subquery(), Lead.created_at)
+    return type_coerce(either, UTCDateTime)
+
+
+async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Page[InboxRow]:
+    """One page of the actor's inbox, most recently active first (or highest score first)."""
+    now = utcnow()
+    if filters.q and phone_search.is_phone_query(filters.q):
+        phone_search.query_digits(filters.q)  # too short: refused before anything is written
+        async with db.session() as session:
+            await phone_search.refresh(session, db.vault)
+    activity = _activity().label("activity")
+    latest_id = _latest_message(Message.id).label("latest_id")
+    query = select(Lead, activity, latest_id).where(visible_to(actor))
+    query = _filtered(query, db.vault, filters, now)
+    if filters.cursor:
+        query = query.where(_after(activity, filters))
+    order: tuple[Any, ...] = (activity.desc(), Lead.id.desc())
+    if filters.sort == "score":
+        order = (Lead.engagement_score.desc(), *order)
+    query = query.order_by(*order).limit(filters.limit + 1)
+    async with db.session() as session:
+        rows = list((await session.execute(query)).all())
+        more = len(rows) > filters.limit
+        rows = rows[: filters.limit]
+        leads = [row[0] for row in rows]
+        messages = await _messages(session, [row.latest_id for row in rows if row.latest_id])
+        unread = await _unread(session, actor, [lead.id for lead in leads])
+        agents = await _agent_emails(session, leads)
+    records = await open_leads(db.vault, leads)
+    keys = await db.vault.lead_keys({m.lead_id for m in messages.values()})
+    items = []
+    for record, (lead, at, message_id) in zip(records, rows, strict=True):
+        message = messages.get(message_id) if message_id else None
+        latest = open_message(message, keys[lead.id]) if message is not None else None
+        closes = lead.last_inbound_at + SERVICE_WINDOW if lead.last_inbound_at else None
+        items.append(
+            InboxRow(
+                lead=record,
+                last_activity_at=at,
+                latest=latest,
+                needs_reply=latest is not None and latest.direction == Direction.INBOUND,
+                unread=unread.get(lead.id, 0),
+                window_closes_at=closes if closes is not None and closes > now else None,
+                agent_email=agents.get(lead.assigned_agent_id or ""),
+            )
+        )
+    cursor = None
+    if more:
+        last = items[-1]
+        cursor = encode_cursor(last.lead.engagement_score, last.last_activity_at, last.lead.id)
+    return Page(items, cursor)
+
+
+def _after(activity: ColumnElement[datetime], filters: InboxFilter) -> ColumnElement[bool]:
+    """The rows after the cursor's: keyset on (activity, id), or (score, activity, id)."""
+    assert filters.cursor is not None
+    score, at, lead_id = decode_cursor(filters.cursor)
+    moment = type_coerce(literal(at), UTCDateTime)
+    later = or_(activity < moment, and_(activity == moment, Lead.id < lead_id))
+    if filters.sort != "score":
+        return later
+    return or_(Lead.engagement_score < score, and_(Lead.engagement_score == score, later))
+
+
+def _filtered(query: Select[Any], vault: Vault, filters: InboxFilter, now: datetime) -> Select[Any]:
+    if filters.stage:
+        query = query.where(Lead.stage == filters.stage)
+    if filters.source:
+        query = query.where(Lead.source == filters.source)
+    if filters.agent:
+        query = query.where(Lead.assigned_agent_id == filters.agent)
+    if filters.min_score is not None:
+        query = query.where(Lead.engagement_score >= filters.min_score)
+    if filters.window_open:
+        query = query.where(Lead.last_inbound_at > now - SERVICE_WINDOW)
+    if filters.needs_reply:
+        query = query.where(_latest_message(Message.direction) == Direction.INBOUND.value)
+    if filters.q:
+        query = query.where(_search(vault, filters.q))
+    return query
+
+
+def _search(vault: Vault, q: str) -> ColumnElement[bool]:
+    if phone_search.is_phone_query(q):
+        return phone_search.matching(vault, q)
+    tokens = search_index(vault, q)
+    if not tokens:
+        raise InvalidInput("the search needs at least one letter or digit", field="q")
+    named = (
+        select(LeadNameToken.lead_id)
+        .where(LeadNameToken.token.in_(tokens))
+        .group_by(LeadNameToken.lead_id)
+        .having(func.count(LeadNameToken.token.distinct()) == len(tokens))
+    )
+    return Lead.id.in_(named)
+
+
+async def _messages(session: AsyncSession, ids: list[str]) -> dict[str, Message]:
+    if not ids:
+        return {}
+    found = await session.scalars(select(Message).where(Message.id.in_(ids)))
+    return {message.id: message for message in found}
+
+
+async def _unread(session: AsyncSession, actor: Actor, lead_ids: list[str]) -> dict[str, int]:
+    """Inbound messages each lead sent after the actor last opened it."""
+    if not lead_ids:
+        return {}
+    seen = (
+        select(LeadView.seen_at)
+        .where(LeadView.user_id == actor.user_id, LeadView.lead_id == Message.lead_id)
+        .correlate(Message)
+        .scalar_subquery()
+    )
+    query = (
+        select(Message.lead_id, func.count())
+        .where(
+            Message.lead_id.in_(lead_ids),
+            Message.direction == Direction.INBOUND.value,
+            or_(seen.is_(None), Message.created_at > seen),
+        )
+        .group_by(Message.lead_id)
+    )
+    return {lead_id: count for lead_id, count in (await session.execute(query)).all()}
+
+
+async def _agent_emails(session: AsyncSession, leads: list[Lead]) -> dict[str, str]:
+    ids = {lead.assigned_agent_id for lead in leads if lead.assigned_agent_id}
+    if not ids:
+        return {}
+    found = await session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {user_id: email for user_id, email in found.all()}
+
+
+async def agent_choices(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
+    """The agents the inbox may be filtered by (id, e-mail): every active user for admins,
+    themselves for agents."""
+    query = select(User.id, User.email).where(User.is_active.is_(True)).order_by(User.email)
+    if not actor.is_admin:
+        query = query.where(User.id == actor.user_id)
+    async with db.session() as session:
+        return [(user_id, email) for user_id, email in (await session.execute(query)).all()]
+
+
+async def mark_seen(db: Database, *, actor: Actor, lead_id: str) -> None:
+    """Record that the actor opened the lead now: its inbound messages so far are read.
+
+    Call it after the lead was read for the actor (:func:`ovenai.leads.get_lead`), which
+    checks they may see it; the system actor has no inbox and records nothing.
+    """
+    if actor.user_id is None:
+        return
+    now = utcnow()
+    async with db.session() as session:
+        upsert = dialects.insert(session, LeadView.__table__).values(
+            user_id=actor.user_id, lead_id=lead_id, seen_at=now
+        )
+        keys = [LeadView.user_id, LeadView.lead_id]
+        await session.execute(
+            upsert.on_conflict_do_update(index_elements=keys, set_={"seen_at": now})
+        )
+        await session.commit()
+
+
+def encode_cursor(score: int, at: datetime, lead_id: str) -> str:
+    """An opaque cursor pointing after the lead last shown (its score, last activity, id)."""
+    raw = f"{score}|{at.isoformat()}|{lead_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, str]:
+    """The score, last activity and id a cursor points after; InvalidInput for a cursor we
+    did not make."""
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        score_text, at_text, lead_id = raw.split("|")
+        score, at = int(score_text), datetime.fromisoformat(at_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(BAD_CURSOR, field="cursor") from exc
+    if at.tzinfo is None or len(lead_id) != 36 or not 0 <= score <= 100:
+        raise InvalidInput(BAD_CURSOR, field="cursor")
+    return score, at, lead_id
