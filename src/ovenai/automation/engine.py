@@ -411,10 +411,17 @@ async def _send(
     except OvenAIError as exc:
         firing.skip(f"not sent: {exc.message}")
         return False
+    await _queued(session, rule, message, firing)
+    return True
+
+
+async def _queued(
+    session: AsyncSession, rule: LoadedRule, message: Message, firing: Firing
+) -> None:
+    """Mark a message this rule queued as automated, and log it on the firing."""
     message.rule_id = rule.id
     await session.flush()
     firing.message_id = message.id
-    return True
 
 
 async def _send_text(
@@ -471,9 +478,7 @@ async def _propose(
     except OvenAIError as exc:
         firing.skip(f"not sent: {exc.message}")
         return False
-    message.rule_id = rule.id
-    await session.flush()
-    firing.message_id = message.id
+    await _queued(session, rule, message, firing)
     firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with buttons")
     return True
 

@@ -7,7 +7,6 @@ and a real browser sending free text."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import time
@@ -18,12 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from ovenai.endpoints import WEBHOOK_PATH
-from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
 from ovenai.models import Language, Role
 from ovenai.settings import Settings
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
 from support.templates import seed_templates
+from support.webhooks import post_text
+
+
+def ten_minutes_ago() -> int:
+    """Meta's timestamp of a message the lead sent ten minutes ago: their window is open."""
+    return int(time.time()) - 600
+
 
 APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
 KEY = re.compile(r'name="key" value="([^"]+)"')
@@ -37,25 +41,6 @@ def _lead(admin: httpx.Client, phone: str, agent_id: str | None, **fields: objec
     answer = admin.post("/api/v1/leads", json=body)
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
-
-
-def _write_in(client: httpx.Client, wa_id: str, text: str) -> None:
-    """The lead writes to us (ten minutes ago), as Meta posts it: their window opens."""
-    ts = int(time.time()) - 600
-    message = {"from": wa_id, "id": f"wamid.{wa_id}.{ts}", "timestamp": str(ts), "type": "text"}
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "97233760000", "phone_number_id": "420000000000002"},
-        "contacts": [{"profile": {"name": "Noa"}, "wa_id": wa_id}],
-        "messages": [{**message, "text": {"body": text}}],
-    }
-    envelope = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "310000000000001", "changes": [{"value": value, "field": "messages"}]}],
-    }
-    raw = json.dumps(envelope).encode()
-    headers = {SIGNATURE_HEADER: sign(raw, APP_SECRET), "Content-Type": "application/json"}
-    assert client.post(WEBHOOK_PATH, content=raw, headers=headers).status_code == 200
 
 
 def _page_once(browser: httpx.Client, path: str, wanted: str) -> httpx.Response:
@@ -110,7 +95,7 @@ def test_free_text_goes_inside_the_window_and_is_refused_outside_it_with_the_rea
 ) -> None:
     open_lead = _lead(admin, "0501112233", agent_id)
     closed_lead = _lead(admin, "0501112234", agent_id)
-    _write_in(anonymous, "972501112233", "שלום, הדירה עוד פנויה?")
+    post_text(anonymous, "972501112233", "שלום, הדירה עוד פנויה?", ten_minutes_ago())
 
     page = _page_once(dana, f"/leads/{open_lead}", "החלון פתוח")
     assert re.search(r"החלון פתוח, נותרו 23 ש׳ [45]\d דק׳", page.text)
@@ -276,7 +261,7 @@ def test_another_agents_lead_is_404_and_every_form_needs_its_csrf_token(
 ) -> None:
     other = make_user(clean_db, "avi.agent@agency.co.il", Role.AGENT)
     theirs = _lead(admin, "0501112233", other)
-    _write_in(anonymous, "972501112233", "שלום")
+    post_text(anonymous, "972501112233", "שלום", ten_minutes_ago())
     page = dana.get("/account")
     token = csrf_of(page)
     assert dana.get(f"/leads/{theirs}").status_code == 404
@@ -329,7 +314,7 @@ def test_an_agent_answers_a_lead_inside_the_window_in_the_browser(
     browser_client: httpx.Client,
 ) -> None:
     lead = _lead(admin, "0501112233", agent_id)
-    _write_in(anonymous, "972501112233", "מתי אפשר לראות את הדירה?")
+    post_text(anonymous, "972501112233", "מתי אפשר לראות את הדירה?", ten_minutes_ago())
     sign_in(browser_client, AGENT)
     _page_once(browser_client, f"/leads/{lead}", "החלון פתוח")  # the webhook was applied
     page = browser.new_page()

@@ -5,7 +5,6 @@ the rows the live refresh fetches, and Hebrew right to left and English."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -16,11 +15,10 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from ovenai.endpoints import WEBHOOK_PATH
-from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
 from ovenai.models import Role
 from ovenai.settings import Settings
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+from support.webhooks import post_text
 
 APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
 CHROMIUM = "/usr/bin/chromium"  # as tests/web/dashboard/test_browser.py
@@ -31,24 +29,6 @@ def _lead(admin: httpx.Client, name: str, phone: str, **fields: object) -> str:
     answer = admin.post("/api/v1/leads", json={"name": name, "phone": phone, **fields})
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
-
-
-def _deliver(client: httpx.Client, wa_id: str, text: str, ts: int) -> None:
-    """One text message from ``wa_id``, posted as Meta posts it."""
-    message = {"from": wa_id, "id": f"wamid.{wa_id}.{ts}", "timestamp": str(ts), "type": "text"}
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "97233760000", "phone_number_id": "420000000000002"},
-        "contacts": [{"profile": {"name": "Someone"}, "wa_id": wa_id}],
-        "messages": [{**message, "text": {"body": text}}],
-    }
-    envelope = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "310000000000001", "changes": [{"value": value, "field": "messages"}]}],
-    }
-    raw = json.dumps(envelope).encode()
-    headers = {SIGNATURE_HEADER: sign(raw, APP_SECRET), "Content-Type": "application/json"}
-    assert client.post(WEBHOOK_PATH, content=raw, headers=headers).status_code == 200
 
 
 def _rows(page: httpx.Response) -> list[list[str]]:
@@ -89,8 +69,8 @@ def test_a_lead_who_writes_jumps_to_the_top_unread_until_the_lead_is_opened(
     assert _names(browser_client.get("/")) == ["אבי לוי", "יעל כהן"]
     time.sleep(1.1)  # Meta's timestamps are whole seconds: the last one after both leads
     now = int(time.time())
-    _deliver(anonymous, "972501112201", "שלום, הדירה עוד פנויה?", now - 60)
-    _deliver(anonymous, "972501112201", "אפשר לבוא לראות מחר?", now)
+    post_text(anonymous, "972501112201", "שלום, הדירה עוד פנויה?", now - 60, name="Someone")
+    post_text(anonymous, "972501112201", "אפשר לבוא לראות מחר?", now, name="Someone")
     page = _until(browser_client, "/", lambda p: _names(p)[0] == "יעל כהן")
     top = _rows(page)[0]
     assert top[4] == "אפשר לבוא לראות מחר?"  # the latest message
@@ -213,7 +193,7 @@ def test_a_new_message_appears_in_the_open_inbox_without_reloading(
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.url}/")
         page.evaluate("window.notReloaded = true")
-        _deliver(anonymous, "972501112201", "מתי אפשר לראות?", int(time.time()))
+        post_text(anonymous, "972501112201", "מתי אפשר לראות?", int(time.time()), name="Someone")
         table = page.locator("table.leads tbody")
         table.get_by_text("מתי אפשר לראות?").wait_for(timeout=12_000)
         assert "ממתין לתשובה" in table.inner_text()

@@ -4,7 +4,6 @@ and English."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -13,11 +12,10 @@ import httpx
 import pytest
 
 from ovenai import engagement, hooks
-from ovenai.endpoints import WEBHOOK_PATH
-from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
 from ovenai.models import Language, Role
 from ovenai.settings import Settings
 from support.dashboard import csrf_of, make_user, sign_in
+from support.webhooks import post_text
 
 APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
 WA_ID = "972501112233"
@@ -32,24 +30,6 @@ def scoring() -> Iterator[None]:
     yield
     hooks.after_inbound[:] = inbound
     hooks.after_status[:] = status
-
-
-def _deliver(client: httpx.Client, text: str, ts: int) -> None:
-    """One text message from WA_ID, posted as Meta posts it."""
-    message = {"from": WA_ID, "id": f"wamid.{ts}", "timestamp": str(ts), "type": "text"}
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "97233760000", "phone_number_id": "420000000000002"},
-        "contacts": [{"profile": {"name": "Yael"}, "wa_id": WA_ID}],
-        "messages": [{**message, "text": {"body": text}}],
-    }
-    envelope = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "310000000000001", "changes": [{"value": value, "field": "messages"}]}],
-    }
-    raw = json.dumps(envelope).encode()
-    headers = {SIGNATURE_HEADER: sign(raw, APP_SECRET), "Content-Type": "application/json"}
-    assert client.post(WEBHOOK_PATH, content=raw, headers=headers).status_code == 200
 
 
 def _scored(admin: httpx.Client, lead_id: str, score: int) -> None:
@@ -88,7 +68,7 @@ def test_the_lead_page_says_why_the_score_is_what_it_is_in_hebrew_and_english(
 ) -> None:
     lead = _lead(admin, "יעל כהן", "0501112233")
     ts = int(time.time()) - 600
-    _deliver(anonymous, "כן, אשמח לתאם צפייה", ts)
+    post_text(anonymous, WA_ID, "כן, אשמח לתאם צפייה", ts, name="Yael")
     _scored(admin, lead, 25)
     make_user(clean_db, "boss@agency.co.il", Role.ADMIN)
     assert sign_in(browser_client, "boss@agency.co.il").status_code == 303
