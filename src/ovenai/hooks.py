@@ -46,6 +46,7 @@ InboundHook = Callable[[AsyncSession, Lead, Message, InboundMessage], Awaitable[
 StatusHook = Callable[[AsyncSession, Sequence[StatusChange]], Awaitable[None]]
 LeadHook = Callable[[AsyncSession, Lead], Awaitable[None]]
 MeetingHook = Callable[[AsyncSession, Meeting], Awaitable[None]]
+StageHook = Callable[[AsyncSession, Lead, str], Awaitable[None]]
 
 after_inbound: list[InboundHook] = []
 """Called once per newly applied inbound message, with its lead and stored message."""
@@ -56,6 +57,10 @@ after_status: list[StatusHook] = []
 after_lead_created: list[LeadHook] = []
 """Called once per lead added through the API (and an import asked to greet), in the
 transaction that adds it (the row is flushed)."""
+
+after_stage_changed: list[StageHook] = []
+"""Called when an agent or the API changes a lead's stage (with the stage before), in the
+transaction that does it; automation's own stage moves do not call it."""
 
 after_meeting_booked: list[MeetingHook] = []
 """Called when a viewing is created proposed or confirmed, or changed to confirmed, in the
@@ -82,6 +87,12 @@ async def run_after_lead_created(session: AsyncSession, lead: Lead) -> None:
     """Call every lead hook, each isolated in a savepoint."""
     for hook in after_lead_created:
         await _isolated(session, hook.__name__, hook(session, lead))
+
+
+async def run_after_stage_changed(session: AsyncSession, lead: Lead, previous: str) -> None:
+    """Call every stage hook, each isolated in a savepoint."""
+    for hook in after_stage_changed:
+        await _isolated(session, hook.__name__, hook(session, lead, previous))
 
 
 async def run_after_meeting_booked(session: AsyncSession, meeting: Meeting) -> None:

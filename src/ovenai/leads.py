@@ -437,6 +437,7 @@ async def apply_update(
     """Apply an update to a loaded lead inside an open transaction (PhoneTaken or
     PhoneRefused when its new phone is another lead's)."""
     given = changes.model_dump(exclude_unset=True)
+    stage_before = lead.stage
     if "assigned_agent_id" in given:
         await _check_assignment(session, actor, given["assigned_agent_id"])
     if "property_id" in given:
@@ -449,6 +450,9 @@ async def apply_update(
     _apply_stage(lead, given)
     _record_score_set(session, actor, lead, before=score_before)
     await _apply_sealed(session, vault, actor, lead, given)
+    if lead.stage != stage_before:
+        await session.flush()
+        await hooks.run_after_stage_changed(session, lead, stage_before)
 
 
 def _apply_consent(lead: Lead, given: dict[str, Any]) -> None:

@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, alias="OVENAI_MAX_BODY_BYTES")
     # Automation (ovenai.automation): the most automated messages one lead gets in 24 hours.
     automation_daily_cap: int = Field(3, ge=1, le=50, alias="OVENAI_AUTOMATION_DAILY_CAP")
+    # The documents a lead is asked for when the stage becomes contract (document_request_*).
+    documents_he: str = Field(
+        "תעודת זהות, שלושה תלושי שכר אחרונים ואישור עקרוני למשכנתא",
+        min_length=1,
+        max_length=500,
+        alias="OVENAI_DOCUMENTS_HE",
+    )
+    documents_en: str = Field(
+        "your ID card, your last three pay slips and a mortgage pre-approval",
+        min_length=1,
+        max_length=500,
+        alias="OVENAI_DOCUMENTS_EN",
+    )
     metrics_token: SecretStr | None = Field(None, alias="OVENAI_METRICS_TOKEN")
     metrics_allow: str = Field("127.0.0.1/32,::1/128", alias="OVENAI_METRICS_ALLOW")
     trusted_proxies: str = Field("", alias="OVENAI_TRUSTED_PROXIES")

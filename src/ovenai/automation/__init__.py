@@ -50,6 +50,8 @@ def install(settings: Settings, vault: Vault) -> None:
         hooks.after_lead_created.append(automation_after_lead_created)
     if automation_after_meeting_booked not in hooks.after_meeting_booked:
         hooks.after_meeting_booked.append(automation_after_meeting_booked)
+    if automation_after_stage_changed not in hooks.after_stage_changed:
+        hooks.after_stage_changed.append(automation_after_stage_changed)
 
 
 def uninstall() -> None:
@@ -60,6 +62,7 @@ def uninstall() -> None:
         (hooks.after_inbound, automation_after_inbound),
         (hooks.after_lead_created, automation_after_lead_created),
         (hooks.after_meeting_booked, automation_after_meeting_booked),
+        (hooks.after_stage_changed, automation_after_stage_changed),
     ):
         while hook in registry:
             registry.remove(hook)  # type: ignore[arg-type]
@@ -83,6 +86,12 @@ async def automation_after_meeting_booked(session: AsyncSession, meeting: Meetin
     """The meeting hook: the rules a booked viewing triggers."""
     if _setup is not None:
         await engine.on_meeting_booked(session, _setup, meeting)
+
+
+async def automation_after_stage_changed(session: AsyncSession, lead: Lead, previous: str) -> None:
+    """The stage hook: the rules a change of stage by an agent or the API triggers."""
+    if _setup is not None:
+        await engine.on_stage_changed(session, _setup, lead, previous)
 
 
 from ovenai.automation import engine, timed  # noqa: E402, F401  (timed: registers its job)

@@ -17,7 +17,9 @@ from: a stranger who wrote in), ``message`` (any inbound message; ``intents`` an
 ``intents`` narrow it), ``lead_created`` (a lead added through the API or, when asked
 to greet, an import; ``sources`` narrows it), ``meeting_booked`` (a viewing created, or
 confirmed later), ``meeting_day_before`` (a viewing tomorrow, from ``hour`` on) and
-``meeting_passed`` (``hours_after`` a viewing ended; :mod:`ovenai.automation.timed`).
+``meeting_passed`` (``hours_after`` a viewing ended; :mod:`ovenai.automation.timed`) and
+``stage_changed`` (an agent or the API moved the lead; the ``stages`` condition names the
+new stage).
 Conditions all hold together; a list means "one of these".
 Actions run in order; a send that cannot go (the window is closed, the lead opted out, no
 template in the lead's language) stops the rule and is logged as skipped with the reason.
@@ -56,6 +58,7 @@ TriggerKind = Literal[
     "meeting_booked",
     "meeting_day_before",
     "meeting_passed",
+    "stage_changed",
 ]
 MESSAGE_TRIGGERS: frozenset[str] = frozenset({"first_message", "message", "button"})
 TIMED_TRIGGERS: frozenset[str] = frozenset({"meeting_day_before", "meeting_passed"})

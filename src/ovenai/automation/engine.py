@@ -89,6 +89,8 @@ class Setup:
     zone: tzinfo
     vault: Vault
     daily_cap: int = 3
+    documents: dict[str, str] = field(default_factory=dict)
+    """What ``document_request_*`` asks for, by language (the settings')."""
 
     @classmethod
     def from_settings(cls, settings: Settings, vault: Vault) -> Setup:
@@ -98,6 +100,7 @@ class Setup:
             zone=settings.zone,
             vault=vault,
             daily_cap=settings.automation_daily_cap,
+            documents={"he": settings.documents_he, "en": settings.documents_en},
         )
 
 
@@ -195,6 +198,15 @@ async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> No
     if loaded:
         happened = Event(key=f"lead:{lead.id}", trigger="lead_created", at=utcnow())
         await _run(session, setup, lead, happened, loaded)
+
+
+async def on_stage_changed(session: AsyncSession, setup: Setup, lead: Lead, previous: str) -> None:
+    """Run the rules that an agent's (or the API's) change of a lead's stage triggers."""
+    kind = "stage_changed"
+    loaded = [r for r in await enabled_rules(session) if r.definition.trigger.kind == kind]
+    happened = Event(key=f"stage:{lead.stage}:{new_id()}", trigger=kind, at=utcnow())
+    for rule in loaded:
+        await run_rule(session, setup, rule, lead, happened)
 
 
 async def on_meeting_booked(session: AsyncSession, setup: Setup, meeting: Meeting) -> None:
@@ -497,9 +509,11 @@ async def _prepared(
     """The family's version in the lead's language, filled from the lead (and the meeting
     the event is about, else their next one); TemplateNotFound when the family has none in
     that language (no other language is sent instead)."""
-    params = await queue.default_params(
+    values = await queue.default_values(
         session, lead=lead, family=family, zone=setup.zone, meeting=meeting
     )
+    values["documents"] = setup.documents.get(_language(lead.language))
+    params = templates.fill_params(templates.family_of(family), **values)
     return await templates.prepare_send(
         session,
         waba_id=setup.waba_id,

@@ -51,6 +51,7 @@ TRIGGERS = {
     "meeting_booked": N_("A viewing is booked"),
     "meeting_day_before": N_("The day before a viewing"),
     "meeting_passed": N_("After a viewing"),
+    "stage_changed": N_("An agent or the API changes the lead's stage"),
 }
 INTENTS = {
     "wants_viewing": N_("wants a viewing"),

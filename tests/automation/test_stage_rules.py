@@ -1,0 +1,47 @@
+"""An agent moving a lead to the contract stage brings the document request, in the lead's
+language, listing the documents of the settings; a family without the lead's language says
+so in the log."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.conftest import firings, sent_to
+from ovenai import leads
+from ovenai.auth import Actor
+from ovenai.db import Database
+from ovenai.lead_fields import LeadCreate, LeadUpdate
+from ovenai.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def lead_at_contract(db: Database, phone: str, language: str) -> str:
+    async with db.session() as session:
+        data = LeadCreate(
+            name="דנה" if language == "he" else "Dana", phone=phone, language=language
+        )
+        lead = await leads.add_lead(session, db.vault, actor=Actor.system(), data=data)
+        await session.commit()
+    changes = LeadUpdate(stage="negotiation")
+    await leads.update_lead(db, actor=Actor.system(), lead_id=lead.id, changes=changes)
+    changes = LeadUpdate(stage="contract")
+    await leads.update_lead(db, actor=Actor.system(), lead_id=lead.id, changes=changes)
+    return lead.id
+
+
+async def test_the_contract_stage_brings_the_document_request(
+    automated: Database, automation_settings: Settings
+) -> None:
+    hebrew = await lead_at_contract(automated, "+972521230020", "he")
+    [(row, opened)] = await sent_to(automated, hebrew)
+    assert row.template_name == "document_request_he"
+    assert opened.template_params == ["דנה", automation_settings.documents_he]
+    logged = [(key, outcome) for key, outcome, _ in await firings(automated, hebrew)]
+    assert logged == [("request_documents_on_contract", "done")]  # not on negotiation
+
+    english = await lead_at_contract(automated, "+972521230021", "en")
+    assert await sent_to(automated, english) == []
+    [(key, outcome, detail)] = await firings(automated, english)
+    assert (key, outcome) == ("request_documents_on_contract", "skipped")
+    assert detail == "not sent: template document_request does not exist in language en"
