@@ -78,8 +78,29 @@ async def test_the_scheduler_fires_registered_jobs_and_retention_runs_daily_at_t
     try:  # fired again and again, each run after the last; its period: bench/README.md
         await asyncio.wait_for(second_run.wait(), timeout=30)
     finally:
-        timed.stop()
+        await timed.stop()
     assert runs[:2] == ["fast", "fast"]
     retention = scheduler.REGISTRY["retention"]
     assert retention.cron == {"hour": 2, "minute": 0}
     assert clean_db.timezone == "Asia/Jerusalem"
+
+
+async def test_stopping_lets_a_running_job_finish_and_give_its_lease_back(
+    db: Database, clean_db: Settings
+) -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow(ctx: scheduler.JobContext) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    jobs = {"slow": scheduler.TimedJob("slow", slow, interval_s=0.1, lease_s=60)}
+    timed = scheduler.Scheduler(scheduler.JobContext(clean_db, db), "w1", jobs)
+    timed.start()
+    await asyncio.wait_for(started.wait(), timeout=30)
+    await timed.stop()  # while the job sleeps
+    assert finished.is_set()
+    async with db.session() as session:
+        lock = await session.get(JobLock, "slow")
+    assert lock is not None and lock.locked_until is None  # given back, not left to expire

@@ -12,6 +12,7 @@ worker whose UPDATE matched runs it, so several workers never run one job twice:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -154,6 +155,7 @@ class Scheduler:
         self.owner = owner
         self.jobs = dict(REGISTRY if jobs is None else jobs)
         self.aps = AsyncIOScheduler(timezone=ctx.settings.zone)
+        self._running: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
         """Add every job and start firing (needs a running event loop)."""
@@ -168,9 +170,9 @@ class Scheduler:
                 else IntervalTrigger(seconds=job.interval_s or 60.0, timezone=zone)
             )
             self.aps.add_job(
-                run_once,
+                self._run,
                 trigger,
-                args=(self.ctx, job, self.owner),
+                args=(job,),
                 id=job.name,
                 coalesce=True,
                 max_instances=1,
@@ -178,7 +180,24 @@ class Scheduler:
             )
         self.aps.start()
 
-    def stop(self) -> None:
-        """Stop firing (a job already running finishes on its own)."""
-        if self.aps.running:
-            self.aps.shutdown(wait=False)
+    async def _run(self, job: TimedJob) -> None:
+        """One firing, known while it runs (so that :meth:`stop` lets it finish)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await run_once(self.ctx, job, self.owner)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def stop(self, *, grace_s: float = 30.0) -> None:
+        """Stop firing; a job already running finishes (for up to ``grace_s``) and gives its
+        lease back before the scheduler shuts down. APScheduler's own shutdown cancels the
+        jobs it is running: a retention half done would wait for its lease to expire."""
+        if not self.aps.running:
+            return
+        self.aps.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace_s)
+        self.aps.shutdown(wait=False)

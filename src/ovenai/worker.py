@@ -135,7 +135,7 @@ async def run_worker(
         log.info("worker %s started", worker_id)
         await dispatcher.run(stop)
     finally:
-        timed.stop()
+        await timed.stop()
         with contextlib.suppress(Exception):
             await processor.stop()
         automation.uninstall()
