@@ -340,3 +340,9 @@ def test_transient_failures_stop_at_the_last_attempt(code: int, attempt: int) ->
     status = 500 if code == 500 else 400
     verdict = decide(None if code == 500 else code, attempt, status=status)
     assert (verdict.action is Action.FAIL) is (attempt >= POLICY.max_attempts)
+
+
+@pytest.mark.parametrize("code", [*DEFERRED_WAITS, *DEFERRED_AT_ONCE])
+def test_a_deferred_error_says_it_is_retryable_only_when_it_is_tried_again(code: int) -> None:
+    tried_again = decide(code, 1, 0).action is Action.RETRY
+    assert error(code).retryable is tried_again is (code in DEFERRED_WAITS)

@@ -37,7 +37,8 @@ Rule = tuple[type[CloudApiFailure], bool]
 _AUTH: Rule = (AuthError, False)
 _THROTTLED: Rule = (ThrottledError, True)
 _TRANSIENT: Rule = (TransientError, True)
-_DEFERRED: Rule = (DeferredError, True)
+_DEFERRED: Rule = (DeferredError, True)  # Meta names a wait: tried once more after it
+_DEFERRED_FINAL: Rule = (DeferredError, False)  # no wait named: a human decides
 _PERMANENT: Rule = (PermanentError, False)
 
 
@@ -65,7 +66,7 @@ ERROR_TABLE: dict[int, Rule] = {
     33: _PERMANENT,
     100: (InvalidParameter, False),
     190: (AccessTokenInvalid, False),
-    368: _DEFERRED,
+    368: _DEFERRED_FINAL,
     470: (OutsideServiceWindow, False),
     613: _THROTTLED,
     80007: _THROTTLED,
@@ -87,7 +88,7 @@ ERROR_TABLE: dict[int, Rule] = {
     131044: _PERMANENT,
     131045: _PERMANENT,
     131047: (OutsideServiceWindow, False),
-    131048: _DEFERRED,
+    131048: _DEFERRED_FINAL,
     131049: _DEFERRED,
     131050: (MarketingOptedOut, False),
     131051: _PERMANENT,
@@ -99,14 +100,14 @@ ERROR_TABLE: dict[int, Rule] = {
     131059: _PERMANENT,
     131062: _PERMANENT,
     131063: _PERMANENT,
-    131064: _DEFERRED,
+    131064: _DEFERRED_FINAL,
     132000: (TemplateParamCountMismatch, False),
     132001: (TemplateNotFound, False),
     132005: _PERMANENT,
     132007: _PERMANENT,
     132008: _PERMANENT,
     132012: _PERMANENT,
-    132015: _DEFERRED,
+    132015: _DEFERRED_FINAL,
     132016: _PERMANENT,
     132018: (TemplateParamInvalid, False),
     132068: _PERMANENT,
@@ -116,11 +117,11 @@ ERROR_TABLE: dict[int, Rule] = {
     133005: _PERMANENT,
     133006: _PERMANENT,
     133007: _PERMANENT,
-    133008: _DEFERRED,
-    133009: _DEFERRED,
+    133008: _DEFERRED_FINAL,
+    133009: _DEFERRED_FINAL,
     133010: _PERMANENT,
     133015: _TRANSIENT,
-    133016: _DEFERRED,
+    133016: _DEFERRED_FINAL,
     134011: _PERMANENT,
     134101: _DEFERRED,
     135000: _PERMANENT,

@@ -166,7 +166,8 @@ class UnexpectedResponse(TransientError):
 
 
 class DeferredError(CloudApiFailure):
-    """A quality or policy hold: retry only after hours or a condition change."""
+    """A quality or policy hold: retry only after hours or a condition change (``retryable``
+    only for the codes where Meta names the wait; the others need a person)."""
 
     kind = ErrorKind.DEFERRED
     retryable = True
