@@ -1,5 +1,6 @@
-"""Running the rules: on each inbound message and each new lead, inside the transaction that
-stored it, every enabled rule whose trigger and conditions match acts — once.
+"""Running the rules: on each inbound message, new lead, booked viewing and change of stage,
+inside the transaction that stored it (and for the timed triggers, :mod:`.timed`), every
+enabled rule whose trigger and conditions match acts — once.
 
 Guards, checked before a rule sends anything:
 
