@@ -56,12 +56,12 @@ async def run(
         started = time.monotonic()
         timed.start()
         await asyncio.sleep(seconds)
-        # Stop between two runs: APScheduler cancels a coroutine job still running.
+        # Stop between two runs (a job still running would be waited for).
         ran.clear()
         await ran.wait()
         await asyncio.sleep(interval / 2)
     finally:
-        timed.stop()
+        await timed.stop()
         await db.dispose()
     return [at - started for at in runs]
 
