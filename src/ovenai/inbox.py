@@ -42,11 +42,10 @@ from ovenai.db import Database
 from ovenai.errors import InvalidInput
 from ovenai.keystore import Vault
 from ovenai.lead_fields import Id, Score
-from ovenai.leads import LeadRecord, open_leads, visible_to
+from ovenai.leads import LeadRecord, name_matches, open_leads, visible_to
 from ovenai.models import (
     Direction,
     Lead,
-    LeadNameToken,
     LeadView,
     Message,
     Source,
@@ -55,7 +54,6 @@ from ovenai.models import (
 )
 from ovenai.outbox.rules import SERVICE_WINDOW
 from ovenai.pagination import Page, PageQuery
-from ovenai.sealing import search_index
 
 BAD_CURSOR = "the cursor is not valid"
 
@@ -189,16 +187,7 @@ def _filtered(query: Select[Any], vault: Vault, filters: InboxFilter, now: datet
 def _search(vault: Vault, q: str) -> ColumnElement[bool]:
     if phone_search.is_phone_query(q):
         return phone_search.matching(vault, q)
-    tokens = search_index(vault, q)
-    if not tokens:
-        raise InvalidInput("the search needs at least one letter or digit", field="q")
-    named = (
-        select(LeadNameToken.lead_id)
-        .where(LeadNameToken.token.in_(tokens))
-        .group_by(LeadNameToken.lead_id)
-        .having(func.count(LeadNameToken.token.distinct()) == len(tokens))
-    )
-    return Lead.id.in_(named)
+    return name_matches(vault, q)
 
 
 async def _messages(session: AsyncSession, ids: list[str]) -> dict[str, Message]:

@@ -590,6 +590,12 @@ def _search(vault: Vault, q: str) -> ColumnElement[bool]:
     phone = phones.try_normalize(q)
     if phone:
         return Lead.phone_index == vault.index("phone", phone)
+    return name_matches(vault, q)
+
+
+def name_matches(vault: Vault, q: str) -> ColumnElement[bool]:
+    """Leads whose name has a word starting with each word of ``q`` (blind-indexed tokens);
+    InvalidInput when ``q`` has no letter or digit."""
     tokens = search_index(vault, q)
     if not tokens:
         raise InvalidInput("the search needs at least one letter or digit", field="q")
