@@ -82,16 +82,19 @@ async def _take_back(
 
     With ``actor``, the sign-in is audited in the same transaction.
     """
-    keys = [f"{action}:{label}" for label in labels]
     decrement = case((ThrottleCount.failures > 0, ThrottleCount.failures - 1), else_=0)
     async with db.session() as session:
-        # A row holding only this attempt goes: refused tries of ever new e-mails (and
-        # sign-ins without failures) leave nothing behind to pile up.
-        only_this = ThrottleCount.key.in_(keys) & (ThrottleCount.failures <= 1)
-        await session.execute(delete(ThrottleCount).where(only_this))
-        await session.execute(
-            update(ThrottleCount).where(ThrottleCount.key.in_(keys)).values(failures=decrement)
-        )
+        # One row at a time in the order _count locks them: a statement over all the keys
+        # at once would lock its rows in whatever order PostgreSQL scans them, and two
+        # attempts of one burst could then deadlock (seen as 503s under a burst).
+        for key in sorted(f"{action}:{label}" for label in labels):
+            # A row holding only this attempt goes: refused tries of ever new e-mails (and
+            # sign-ins without failures) leave nothing behind to pile up.
+            only_this = (ThrottleCount.key == key) & (ThrottleCount.failures <= 1)
+            await session.execute(delete(ThrottleCount).where(only_this))
+            await session.execute(
+                update(ThrottleCount).where(ThrottleCount.key == key).values(failures=decrement)
+            )
         if actor is not None:
             audit.record(
                 session, actor=actor, action="login", subject_type="user", subject_id=actor.user_id
