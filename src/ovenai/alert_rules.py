@@ -24,16 +24,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import key_rotation, notifiers
+from ovenai import graph_check, key_rotation, notifiers
 from ovenai.alerts import raise_alert, resolve_alerts
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
-from ovenai.models import JobLock, Message, SystemFlag
+from ovenai.meta_enums import TemplateStatus
+from ovenai.models import JobLock, Message, MessageTemplate, SystemFlag
 from ovenai.models.privacy import PrivacyRequest
 from ovenai.models.webhooks import WebhookEvent
 from ovenai.outbox.pause import PAUSE_FLAG, TOKEN_ALERT
 from ovenai.settings import Settings
+from ovenai.templates.registry import seed_definitions
 
 log = logging.getLogger("ovenai.alert_rules")
 
@@ -56,6 +58,9 @@ KEY_ROTATION_OVERDUE = "key_rotation_overdue"
 PRIVACY_DUE = "privacy_request_due"
 PRIVACY_OVERDUE = "privacy_request_overdue"
 RETENTION_NOT_RUN = "retention_not_run"
+GRAPH_API = graph_check.FLAG
+TEMPLATES_NOT_APPROVED = "templates_not_approved"
+LOW_QUALITY = ("YELLOW", "RED")  # Meta's template quality ratings below GREEN
 
 
 @dataclass
@@ -223,6 +228,42 @@ async def _retention_not_run(probe: Probe) -> str | None:
     )
 
 
+async def _graph_api(probe: Probe) -> str | None:
+    check = await graph_check.newest(probe.session)
+    if check is None or check.ok:
+        return None
+    if check.token_rejected:
+        return (
+            f"Meta refused the access token in the Graph API check (code {check.code}): "
+            "every send will fail. Renew WHATSAPP_ACCESS_TOKEN and restart the workers."
+        )
+    return (
+        f"The Graph API could not be reached in the last check (code {check.code}, "
+        f"{check.kind}); sends wait and retry."
+    )
+
+
+async def _templates_not_approved(probe: Probe) -> str | None:
+    waba_id = probe.settings.whatsapp_business_account_id
+    if not waba_id:
+        return None
+    names = {definition.name for definition in seed_definitions()}
+    query = (
+        select(MessageTemplate)
+        .where(MessageTemplate.waba_id == waba_id, MessageTemplate.name.in_(names))
+        .order_by(MessageTemplate.name, MessageTemplate.language)
+    )
+    problems = []
+    for row in await probe.session.scalars(query):
+        if row.status != TemplateStatus.APPROVED.value:
+            problems.append(f"{row.name} ({row.language}): {row.status}")
+        elif row.quality in LOW_QUALITY:
+            problems.append(f"{row.name} ({row.language}): quality {row.quality}")
+    if not problems:
+        return None
+    return "Templates the product relies on cannot be used as they are: " + "; ".join(problems)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(FAILURE_RATE, "critical", _failure_rate),
     Rule(SENDING_PAUSED, "critical", _sending_paused),
@@ -232,6 +273,8 @@ RULES: tuple[Rule, ...] = (
     Rule(PRIVACY_DUE, "warning", _privacy_due),
     Rule(PRIVACY_OVERDUE, "critical", _privacy_overdue),
     Rule(RETENTION_NOT_RUN, "warning", _retention_not_run),
+    Rule(GRAPH_API, "critical", _graph_api),
+    Rule(TEMPLATES_NOT_APPROVED, "warning", _templates_not_approved),
 )
 
 

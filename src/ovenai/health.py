@@ -2,8 +2,9 @@
 
 Each check has a state, its figure and its threshold. ``down``: the product cannot serve
 (the database or the key store is unreachable; 503). ``degraded``: it serves but something
-needs a person (sending paused, the outbox not moving, retention late, the key past its
-rotation period, no webhook for a day). The figures are the alert rules' own measures
+needs a person (sending paused, the outbox not moving, no worker running, Meta's Graph API
+unreachable or refusing the token in the workers' last check, retention late, the key past
+its rotation period, no webhook for a day). The figures are the alert rules' own measures
 (:mod:`ovenai.alert_rules`), read here on each probe: one indexed query each.
 """
 
@@ -16,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ovenai import alert_rules, key_rotation
+from ovenai import alert_rules, graph_check, heartbeats, key_rotation
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
@@ -88,6 +89,9 @@ async def check_operations(db: Database, health: Health, settings: Settings | No
             last_webhook = await alert_rules.last_webhook_at(session)
             paused = await alert_rules.sending_paused(session)
             retention = await alert_rules.last_retention_run(session)
+            workers = await heartbeats.alive(session, now)
+            newest_beat = await heartbeats.newest_beat(session)
+            graph = await graph_check.newest(session)
     except (OvenAIError, SQLAlchemyError):
         return  # the database check has said it is down
     age = _age_s(now, oldest)
@@ -107,6 +111,14 @@ async def check_operations(db: Database, health: Health, settings: Settings | No
         threshold_s=WEBHOOK_SILENCE_H * 3600,
     )
     health.add("sending", "degraded" if paused else "ok", paused=paused, threshold="not paused")
+    health.add(
+        "workers",
+        "ok" if workers else "degraded",
+        running=len(workers),
+        last_heartbeat_age_s=_age_s(now, newest_beat),
+        threshold_s=heartbeats.STALE_AFTER_S,
+    )
+    _add_graph(health, now, graph)
     since = _age_s(now, retention)
     overdue = (
         since is not None and since > timedelta(hours=alert_rules.RETENTION_LATE_H).total_seconds()
@@ -117,6 +129,24 @@ async def check_operations(db: Database, health: Health, settings: Settings | No
         last_run_age_s=since,
         threshold_s=alert_rules.RETENTION_LATE_H * 3600,
     )
+
+
+def _add_graph(health: Health, now: datetime, graph: graph_check.GraphCheck | None) -> None:
+    """The workers' newest Graph API check: failed, or none lately, is degraded."""
+    if graph is None:
+        health.add("graph_api", "degraded", checked=False, warning="no worker has checked yet")
+        return
+    age = _age_s(now, graph.checked_at)
+    stale = age is not None and age > graph_check.STALE_AFTER_S
+    details: dict[str, object] = {
+        "checked_age_s": age,
+        "latency_ms": graph.latency_ms,
+        "token_valid": not graph.token_rejected,
+        "threshold_s": graph_check.STALE_AFTER_S,
+    }
+    if not graph.ok:
+        details |= {"code": graph.code, "kind": graph.kind}
+    health.add("graph_api", "ok" if graph.ok and not stale else "degraded", **details)
 
 
 async def check(db: Database, settings: Settings | None = None) -> Health:

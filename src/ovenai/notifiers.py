@@ -67,6 +67,8 @@ KIND_TITLES = {
     "privacy_request_due": ("Data-subject request near its deadline", "בקשת פרטיות קרובה למועד"),
     "privacy_request_overdue": ("Data-subject request overdue", "בקשת פרטיות באיחור"),
     "retention_not_run": ("Retention has not run", "מדיניות השמירה לא רצה"),
+    "graph_api": ("Meta's Graph API check failed", "הבדיקה מול שרתי Meta נכשלה"),
+    "templates_not_approved": ("Templates not usable", "תבניות שאינן זמינות לשליחה"),
     "notifier_email": ("E-mail alerts failing", "שליחת התראות בדוא״ל נכשלת"),
     "notifier_slack": ("Slack alerts failing", "שליחת התראות ל-Slack נכשלת"),
 }

@@ -17,6 +17,8 @@ from ovenai import (
     alert_rules,
     automation,
     engagement,
+    graph_check,
+    heartbeats,
     notifiers,
     privacy,
     scheduler,
@@ -25,6 +27,7 @@ from ovenai import (
 )
 from ovenai import retention as retention_policy
 from ovenai.cloudapi import client_from
+from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.ingest.apply import delivery_statuses
 from ovenai.ingest.processor import WORKER_LOOK_S, Processor
@@ -33,6 +36,7 @@ from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.dispatcher import Dispatcher, new_worker_id
 from ovenai.outbox.pause import resume_if_new_token, token_fingerprint
 from ovenai.settings import Settings
+from ovenai.templates import management as template_management
 
 log = logging.getLogger("ovenai.worker")
 
@@ -84,6 +88,37 @@ async def deliver_alerts(ctx: scheduler.JobContext) -> None:
     await notifiers.deliver_due(ctx.db, ctx.settings)
 
 
+@scheduler.every("graph.check", seconds=graph_check.CHECK_EVERY_S)
+async def check_graph_api(ctx: scheduler.JobContext) -> None:
+    """Ask Meta whether it is reachable and takes our token (graph_check.py)."""
+    async with client_from(ctx.settings, max_connections=1) as client:
+        result = await graph_check.run(
+            ctx.db, client, waba_id=ctx.settings.whatsapp_business_account_id
+        )
+    if not result.ok:
+        log.warning("the Graph API check failed: code %s (%s)", result.code, result.kind)
+
+
+@scheduler.daily("templates.check", hour=7)
+async def check_templates(ctx: scheduler.JobContext) -> None:
+    """The daily template status check: the registry follows Meta (an alert rule reads it)."""
+    waba_id = ctx.settings.whatsapp_business_account_id
+    if not waba_id:
+        log.warning("no WHATSAPP_BUSINESS_ACCOUNT_ID: the daily template check is skipped")
+        return
+    async with client_from(ctx.settings, max_connections=1) as client:
+        report = await template_management.sync(ctx.db, client, waba_id)
+    log.info("templates checked with Meta: %s", report)
+
+
+@scheduler.every("workers.prune_heartbeats", seconds=3600)
+async def prune_heartbeats(ctx: scheduler.JobContext) -> None:
+    """Drop the heartbeats of workers gone for a day."""
+    async with ctx.db.session() as session:
+        await heartbeats.prune(session, utcnow())
+        await session.commit()
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where it is installed (a quarter more sends per CPU second).
 
@@ -124,6 +159,8 @@ async def run_worker(
     engagement.install()  # before automation: rules read this message's score
     automation.install(settings, db.vault)  # the rules act on the webhooks applied here
     processor = Processor(db, on_applied=dispatcher.wake, look_every=WORKER_LOOK_S)
+    stopping = asyncio.Event()
+    beating = asyncio.create_task(heartbeats.keep_beating(db, worker_id, stopping))
     try:
         if timed_jobs:
             timed.start()
@@ -135,6 +172,7 @@ async def run_worker(
         log.info("worker %s started", worker_id)
         await dispatcher.run(stop)
     finally:
+        stopping.set()
         await timed.stop()
         with contextlib.suppress(Exception):
             await processor.stop()
@@ -142,4 +180,5 @@ async def run_worker(
         engagement.uninstall()
         await client.aclose()
         await buckets.aclose()
+        await beating  # its last act removes the heartbeat
         log.info("worker %s stopped", worker_id)

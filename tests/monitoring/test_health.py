@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from tests.outbox.conftest import WABA_ID
 
-from ovenai import health
+from ovenai import graph_check, health, heartbeats
+from ovenai.cloudapi import CloudApiClient
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import JobLock
@@ -17,8 +19,10 @@ from ovenai.settings import Settings
 
 @pytest.mark.anyio
 async def test_paused_sending_and_late_retention_make_it_degraded(
-    db: Database, clean_db: Settings
+    db: Database, clean_db: Settings, client: CloudApiClient
 ) -> None:
+    await heartbeats.beat(db, "worker-a", utcnow())  # a worker runs and Meta answers it
+    await graph_check.run(db, client, waba_id=WABA_ID)
     quiet = await health.check(db, clean_db)
     assert quiet.status == "ok"
     assert quiet.checks["outbox"] == {"status": "ok", "oldest_due_age_s": None, "threshold_s": 900}
@@ -45,6 +49,5 @@ def test_liveness_answers_and_readiness_lists_every_check(
 ) -> None:
     assert anonymous.get("/health/live").json() == {"status": "ok"}
     checks = anonymous.get("/health").json()["checks"]
-    assert {"database", "encryption_keys", "outbox", "webhooks", "sending", "retention"} <= set(
-        checks
-    )
+    named = {"database", "encryption_keys", "outbox", "webhooks", "sending", "retention"}
+    assert named | {"workers", "graph_api"} <= set(checks)
