@@ -106,6 +106,16 @@ async def oldest_due_at(session: AsyncSession, now: datetime) -> datetime | None
     return await session.scalar(query)
 
 
+async def queued_counts(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Queued outbound messages: (due now, waiting for later)."""
+    due = Message.next_attempt_at <= now
+    query = select(
+        func.count().filter(due), func.count().filter(~due | Message.next_attempt_at.is_(None))
+    ).where(Message.status == "queued")
+    row = (await session.execute(query)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 async def sending_paused(session: AsyncSession) -> bool:
     """Whether all sending is paused (Meta rejected the access token)."""
     return await session.get(SystemFlag, PAUSE_FLAG) is not None

@@ -21,6 +21,7 @@ from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import NotFound, PermissionDenied
+from ovenai.metrics import ALERTS_RAISED
 from ovenai.models import Alert
 
 log = logging.getLogger("ovenai.alerts")
@@ -37,6 +38,7 @@ async def raise_alert(session: AsyncSession, *, kind: str, severity: str, messag
         return existing
     alert = Alert(kind=kind, severity=severity, message=message)
     session.add(alert)
+    ALERTS_RAISED.labels(kind=kind, severity=severity).inc()
     log.warning("alert %s (%s): %s", kind, severity, message)
     return alert
 

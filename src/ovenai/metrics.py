@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections.abc import Callable
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from ovenai.errors import ConfigurationError
 
 CLOUDAPI_REQUESTS = Counter(
     "ovenai_cloudapi_requests_total",
@@ -73,3 +77,82 @@ PASSWORD_VERIFICATIONS = Counter(
     "ovenai_password_verifications_total",
     "Argon2 password verifications, including the dummy one for unknown e-mails.",
 )
+
+# The outbox (counted by the worker that sends): each attempt's outcome, by kind of message
+# and template (a small, fixed set of names), and Meta's error code of each failure.
+OUTBOX_SENDS = Counter(
+    "ovenai_outbox_sends_total",
+    "Send attempts by message kind, template and outcome (accepted, failed, retry, "
+    "throttled, paused, refused).",
+    ["kind", "template", "outcome"],
+)
+
+OUTBOX_ERRORS = Counter(
+    "ovenai_outbox_errors_total",
+    "Graph API errors met by sends, by Meta's error code (0: no answer).",
+    ["code"],
+)
+
+OUTBOX_LIMIT_WAITS = Histogram(
+    "ovenai_outbox_limit_wait_seconds",
+    "How long the rate limits held a claimed message before its send.",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0),
+)
+
+OUTBOX_DEPTH = Gauge(
+    "ovenai_outbox_queued",
+    "Queued outbound messages, due now or waiting for later (by the worker holding the "
+    "outbox.gauges lease; take the max across workers).",
+    ["state"],
+)
+
+OUTBOX_OLDEST_DUE_AGE = Gauge(
+    "ovenai_outbox_oldest_due_age_seconds",
+    "Age of the longest-waiting due queued message (0 when none is due).",
+)
+
+# Messages as the applied webhooks tell them (counted where webhooks are applied).
+MESSAGES_INBOUND = Counter(
+    "ovenai_messages_inbound_total", "Inbound messages applied, by message type.", ["type"]
+)
+
+MESSAGE_STATUSES = Counter(
+    "ovenai_message_statuses_total",
+    "Delivery statuses applied to outbound messages (sent, delivered, read, failed).",
+    ["status"],
+)
+
+AUTOMATION_FIRINGS = Counter(
+    "ovenai_automation_firings_total",
+    "Automation rule firings by rule key and outcome (acted, skipped).",
+    ["rule", "outcome"],
+)
+
+ALERTS_RAISED = Counter(
+    "ovenai_alerts_raised_total", "Alerts opened, by kind and severity.", ["kind", "severity"]
+)
+
+ALERT_NOTIFICATIONS = Counter(
+    "ovenai_alert_notifications_total",
+    "Alert notifications by channel (email, slack) and outcome (sent, retry, failed).",
+    ["channel", "outcome"],
+)
+
+
+def serve_metrics(listen: str) -> Callable[[], None]:
+    """Expose this process's metrics on ``HOST:PORT`` (a worker's own listener); the stop.
+
+    A worker runs apart from ``serve``, so its counters (every Graph API call is a worker's)
+    are scraped from here. Bind it to a private address: the listener has no token.
+    """
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigurationError(f"the metrics listener must be HOST:PORT, not {listen!r}")
+    server, thread = start_http_server(int(port), addr=host.strip("[]"))
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai.alerts import raise_alert, resolve_alerts
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.metrics import ALERT_NOTIFICATIONS
 from ovenai.models import Alert, User
 from ovenai.models.operations import AlertDelivery
 from ovenai.settings import Settings
@@ -333,13 +334,16 @@ async def _record(db: Database, due: list[_Due], outcomes: dict[str, str | None]
                 row.status, row.sent_at, row.last_error = "sent", now, None
                 sent += 1
                 channel_ok[item.channel] = True
+                ALERT_NOTIFICATIONS.labels(channel=item.channel, outcome="sent").inc()
                 continue
             row.last_error = error[:300]
             channel_ok.setdefault(item.channel, False)
             if row.attempts >= MAX_ATTEMPTS:
                 row.status = "failed"
                 failed += 1
+                ALERT_NOTIFICATIONS.labels(channel=item.channel, outcome="failed").inc()
             else:
+                ALERT_NOTIFICATIONS.labels(channel=item.channel, outcome="retry").inc()
                 delay = min(RETRY_BASE_S * 2 ** (row.attempts - 1), RETRY_CAP_S)
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 retrying += 1

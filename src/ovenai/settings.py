@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(None, alias="OVENAI_METRICS_TOKEN")
     metrics_allow: str = Field("127.0.0.1/32,::1/128", alias="OVENAI_METRICS_ALLOW")
+    worker_metrics_listen: str = Field(
+        "", pattern=r"^(|\S+:\d{1,5})$", alias="OVENAI_WORKER_METRICS_LISTEN"
+    )
     trusted_proxies: str = Field("", alias="OVENAI_TRUSTED_PROXIES")
     # Monitoring (alert_rules.py, notifiers.py): who is told, how, how often an open alert is
     # repeated, and the thresholds of the rules that need one.

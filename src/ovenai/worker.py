@@ -16,9 +16,11 @@ from collections.abc import Callable
 from ovenai import (
     alert_rules,
     automation,
+    consent_keywords,
     engagement,
     graph_check,
     heartbeats,
+    metrics,
     notifiers,
     privacy,
     scheduler,
@@ -111,6 +113,18 @@ async def check_templates(ctx: scheduler.JobContext) -> None:
     log.info("templates checked with Meta: %s", report)
 
 
+@scheduler.every("outbox.gauges", seconds=15)
+async def outbox_gauges(ctx: scheduler.JobContext) -> None:
+    """Set the outbox's depth and its oldest due message's age (for the metrics)."""
+    now = utcnow()
+    async with ctx.db.session() as session:
+        due, later = await alert_rules.queued_counts(session, now)
+        oldest = await alert_rules.oldest_due_at(session, now)
+    metrics.OUTBOX_DEPTH.labels(state="due").set(due)
+    metrics.OUTBOX_DEPTH.labels(state="later").set(later)
+    metrics.OUTBOX_OLDEST_DUE_AGE.set(0 if oldest is None else (now - oldest).total_seconds())
+
+
 @scheduler.every("workers.prune_heartbeats", seconds=3600)
 async def prune_heartbeats(ctx: scheduler.JobContext) -> None:
     """Drop the heartbeats of workers gone for a day."""
@@ -157,6 +171,7 @@ async def run_worker(
     )
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
     engagement.install()  # before automation: rules read this message's score
+    consent_keywords.install(db.vault)  # first of all: a typed "הסר" is applied before them
     automation.install(settings, db.vault)  # the rules act on the webhooks applied here
     processor = Processor(db, on_applied=dispatcher.wake, look_every=WORKER_LOOK_S)
     stopping = asyncio.Event()
@@ -178,6 +193,7 @@ async def run_worker(
             await processor.stop()
         automation.uninstall()
         engagement.uninstall()
+        consent_keywords.uninstall()
         await client.aclose()
         await buckets.aclose()
         await beating  # its last act removes the heartbeat

@@ -50,6 +50,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "OVENAI_MESSAGES_PER_SECOND": "1000",
         "OVENAI_PAIR_BURST": "45",
         "OVENAI_WORKER_CLAIM_TTL_S": str(CLAIM_TTL_S),
+        "OVENAI_WORKER_METRICS_LISTEN": settings.worker_metrics_listen,
     }
 
 

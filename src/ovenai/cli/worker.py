@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Annotated
 
 import typer
 
+from ovenai import metrics
 from ovenai.cli import common
 from ovenai.cli.root import app
 from ovenai.db import Database
@@ -16,10 +18,22 @@ from ovenai.worker import event_loop_factory, run_worker
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT for this worker's Prometheus metrics "
+            "(default: OVENAI_WORKER_METRICS_LISTEN; none when empty)"
+        ),
+    ] = None,
+) -> None:
     """Send the outbox within Meta's limits and run the timed jobs, until SIGINT/SIGTERM."""
     config = common.settings(service=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    listen = metrics_listen if metrics_listen is not None else config.worker_metrics_listen
+    stop_metrics = metrics.serve_metrics(listen) if listen else None
+    if listen:
+        typer.echo(f"worker metrics on http://{listen}/metrics")
 
     async def work(db: Database) -> None:
         stop = asyncio.Event()
@@ -28,7 +42,11 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         await run_worker(config, db, stop)
 
-    common.with_db(config, work, loop_factory=event_loop_factory(), inline=True)
+    try:
+        common.with_db(config, work, loop_factory=event_loop_factory(), inline=True)
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
     typer.echo("worker stopped")
 
 

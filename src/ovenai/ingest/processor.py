@@ -81,6 +81,8 @@ from ovenai.ingest.errors import MalformedPayload
 from ovenai.ingest.parse.body_parser import parse_webhook
 from ovenai.ingest.receive.hour_keys import open_body
 from ovenai.metrics import (
+    MESSAGE_STATUSES,
+    MESSAGES_INBOUND,
     WEBHOOK_APPLY_LATENCY,
     WEBHOOK_ITEMS,
     WEBHOOK_PROCESSED,
@@ -354,6 +356,10 @@ class Processor:
         for (item, change_field), count in outcome.unreadable.items():
             WEBHOOK_UNREADABLE_ITEMS.labels(item=item, field=change_field).inc(count)
             report.unreadable += count
+        for type_, count in outcome.inbound_types.items():
+            MESSAGES_INBOUND.labels(type=type_).inc(count)
+        for status, count in outcome.statuses.items():
+            MESSAGE_STATUSES.labels(status=status).inc(count)
 
     async def apply_waiting_statuses(self) -> int:
         """Apply statuses whose outbound message appeared after them; how many messages moved."""

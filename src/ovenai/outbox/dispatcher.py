@@ -33,6 +33,7 @@ from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind, Tra
 from ovenai.cloudapi.payloads import ReplyButton
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.metrics import OUTBOX_ERRORS, OUTBOX_LIMIT_WAITS, OUTBOX_SENDS
 from ovenai.outbox import claims
 from ovenai.outbox.admission import admit
 from ovenai.outbox.bucket_store import Buckets
@@ -52,6 +53,11 @@ STEP_RETRY_S = 1.0
 # A message given back unsent (the worker stops, or its claim is about to lapse) is due at
 # once, for whichever worker claims next.
 GIVE_BACK_S = 0.0
+
+
+def _count(job: Job, outcome: str) -> None:
+    """Count one send attempt's outcome (templates by name: a small, fixed set)."""
+    OUTBOX_SENDS.labels(kind=job.kind, template=job.template_name or "", outcome=outcome).inc()
 
 
 def new_worker_id() -> str:
@@ -175,10 +181,14 @@ class Dispatcher:
         """Fail what the rules forbid, hold what the limits hold, line up the rest."""
         admission = await admit(self.db, self.buckets, self.config, jobs)
         for job in admission.refused:
+            _count(job, "refused")
             self.recorder.refused(job.id, job.problem or "")
         for job, wait in admission.held:
+            OUTBOX_LIMIT_WAITS.observe(wait)
             self.recorder.hold(job.id, wait)
         for job, delay in admission.ready:
+            if delay > 0:
+                OUTBOX_LIMIT_WAITS.observe(delay)
             self.line.queue(job, delay)
 
     # -- one send ---------------------------------------------------------------------------
@@ -197,6 +207,7 @@ class Dispatcher:
             info = ErrorDetails(http_status=0, message=f"{type(exc).__name__}: {exc}")
             await self._failed(job, TransientError(info))
             return
+        _count(job, "accepted")
         self.recorder.sent(job.id, result.message_id)
 
     def _set_aside(self, job: Job, deadline: float) -> bool:
@@ -242,24 +253,30 @@ class Dispatcher:
         )
 
     async def _failed(self, job: Job, exc: CloudApiFailure) -> None:
+        OUTBOX_ERRORS.labels(code=str(exc.code or 0)).inc()
         if exc.code == BSUID_REFUSED_CODE and job.fall_back_to_number():
             self.line.make_ready(job, first=True)  # to the number, at the next free slot
+            _count(job, "retry")
             return
         verdict = self.config.policy.decide(
             exc, job.attempts, self.rng, throttled=job.throttled_attempts
         )
         if verdict.action is Action.PAUSE:
+            _count(job, "paused")
             await self.pause.pause(code=exc.code, reason=exc.message)
             self.recorder.hold(job.id, PAUSED_HOLD_S, exc)
             return
         if verdict.action is Action.FAIL:
+            _count(job, "failed")
             self.recorder.failed(job.id, exc)
             return
         await self._slow_down(job, verdict)
         if exc.kind is ErrorKind.THROTTLED:
             # A limit, not a fault: the attempt is free, but counted apart (the waits grow).
+            _count(job, "throttled")
             self.recorder.throttled(job.id, verdict.delay_s, exc)
         else:
+            _count(job, "retry")
             self.recorder.retry(job.id, verdict.delay_s, exc, refund=False)
 
     async def _slow_down(self, job: Job, verdict: Verdict) -> None:

@@ -61,11 +61,14 @@ class Body:
 
 @dataclass
 class Outcome:
-    """Counts of what a batch did: by item kind; unreadable items by (item, change field)."""
+    """Counts of what a batch did: by item kind; unreadable items by (item, change field);
+    inbound messages by type; the delivery statuses outbound messages moved to."""
 
     applied: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     unreadable: Counter[tuple[str, str]] = field(default_factory=Counter)
+    inbound_types: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
 
 
 def _kind(item: WebhookEvent) -> str:
@@ -152,6 +155,8 @@ def _owned(item: WebhookEvent, owned: set[str], outcome: Outcome) -> bool:
         return False
     owned.discard(item.dedupe_key[:200])  # the same item twice in one batch: once only
     outcome.applied[_kind(item)] += 1
+    if isinstance(item, InboundMessage):
+        outcome.inbound_types[item.type.value] += 1
     return True
 
 
@@ -192,6 +197,7 @@ async def _apply_status_items(
     refreshed = await apply_statuses(session, updates)
     outcome.applied["StatusUpdate"] += refreshed.new
     outcome.duplicates["StatusUpdate"] += len(updates) - refreshed.new
+    outcome.statuses.update(change.status for change in refreshed.changes)
     await hooks.run_after_status(session, refreshed.changes)
     return {
         (event_id, refreshed.leads[wamid])
