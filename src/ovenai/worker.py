@@ -16,7 +16,6 @@ from collections.abc import Callable
 from ovenai import (
     alert_rules,
     automation,
-    consent_keywords,
     engagement,
     graph_check,
     heartbeats,
@@ -171,7 +170,6 @@ async def run_worker(
     )
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
     engagement.install()  # before automation: rules read this message's score
-    consent_keywords.install(db.vault)  # first of all: a typed "הסר" is applied before them
     automation.install(settings, db.vault)  # the rules act on the webhooks applied here
     processor = Processor(db, on_applied=dispatcher.wake, look_every=WORKER_LOOK_S)
     stopping = asyncio.Event()
@@ -193,7 +191,6 @@ async def run_worker(
             await processor.stop()
         automation.uninstall()
         engagement.uninstall()
-        consent_keywords.uninstall()
         await client.aclose()
         await buckets.aclose()
         await beating  # its last act removes the heartbeat

@@ -14,6 +14,7 @@ from ovenai.cli import (  # noqa: F401  (each registers its commands on app)
     database,
     intents,
     keys,
+    kpis,
     leads,
     privacy,
     server,

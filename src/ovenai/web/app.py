@@ -27,6 +27,7 @@ from ovenai.web.access_log import AccessLog
 from ovenai.web.api import (
     alerts,
     automation,
+    kpis,
     leads,
     meetings,
     messages,
@@ -52,6 +53,7 @@ def _api_router() -> APIRouter:
     for module in (
         alerts,
         automation,
+        kpis,
         leads,
         properties,
         meetings,

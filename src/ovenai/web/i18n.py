@@ -37,7 +37,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ovenai import accounts, auth, password_policy, signin
+from ovenai import accounts, auth, kpis, password_policy, signin
 from ovenai.errors import OvenAIError
 from ovenai.models import Language, MessageStatus, Role, Stage
 from ovenai.settings import Environment as Deployment
@@ -82,6 +82,8 @@ DOMAIN_MESSAGES: dict[str, str] = {
     accounts.SAME_PASSWORD: N_("The new password is the current one."),
     auth.NOT_AN_EMAIL: N_("This is not an e-mail address."),
     auth.EMAIL_TAKEN: N_("A user with this e-mail address already exists."),
+    kpis.PERIOD_BACKWARDS: N_("The last day must not come before the first."),
+    kpis.PERIOD_TOO_LONG: N_("A period may span at most 366 days."),
 }
 
 _NOT_FOUND = (N_("Not found"), N_("There is no such page, or it is not open to you."))

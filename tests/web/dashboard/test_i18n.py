@@ -370,7 +370,7 @@ def test_every_page_is_wholly_in_the_chosen_language(
     _check(_once_shown(browser, f"/leads/{lead}", MESSAGE), language, data)
     _check(_once_shown(browser, "/admin/webhooks", "MalformedPayload"), language, data)
     rules = _seed_rules(clean_db)  # their names and descriptions are the agency's text
-    pages = ("/admin/automation", "/admin/automation/greet_new_whatsapp_lead")
+    pages = ("/admin/automation", "/admin/automation/greet_new_whatsapp_lead", "/admin/metrics")
     for path in ("/account", "/admin/users", f"/admin/users/{agent_id}", *pages):
         page = browser.get(path)
         assert page.status_code == 200, path

@@ -14,7 +14,7 @@ from ovenai import signin
 from ovenai.errors import AuthenticationFailed, NotFound
 from ovenai.ingest import failures
 from ovenai.web import i18n
-from ovenai.web.dashboard import accounts, alerts, automation, composer, inbox
+from ovenai.web.dashboard import accounts, alerts, automation, composer, inbox, metrics_page
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
     LoginRequired,
@@ -100,6 +100,7 @@ def install(app: FastAPI) -> None:
     app.include_router(accounts.router, dependencies=banner)
     app.include_router(alerts.router, dependencies=banner)
     app.include_router(automation.router, dependencies=banner)
+    app.include_router(metrics_page.router, dependencies=banner)
     app.include_router(composer.router, dependencies=banner)
     app.include_router(inbox.router, dependencies=banner)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -1,0 +1,448 @@
+"""Key figures over any period, from the database: what was sent and what became of it,
+which templates carry the traffic, how fast webhooks are applied, who answers, how fast.
+
+Every rate names its denominator (docs/architecture.md "Key figures"):
+
+* **The outbound cohort** of a period: our messages whose first outcome falls in it, i.e.
+  accepted by Meta (``sent_at``) in the period, or failed without ever being accepted
+  (``failed_at``). Queued messages are not in any cohort yet.
+* **Delivered**: the message's status is ``delivered`` or ``read`` (a message read without a
+  "delivered" status counts as delivered: Meta's statuses arrive in any order and "read"
+  implies delivery). **Read**: status ``read``. **Failed**: status ``failed`` — refused at
+  the send or failed afterwards by a status webhook. A message to someone who blocked the
+  business stays ``sent`` forever (Meta says nothing more): it counts in the cohort and in
+  neither delivered nor failed, so such numbers lower the delivery rate rather than vanish.
+  Rates are of the whole cohort, so delivered + failed + still "sent" add up to it.
+* **Lead reply rate**: of the leads in the cohort (accepted messages only), those who wrote
+  to us after our first accepted message of the period, before the period's end.
+* **First response**: a lead's *turn* starts with an inbound message that follows a message
+  of ours sent by a person (or starts the conversation); its first response is the next
+  message a person (not automation) sent to that lead. Turns started in the period are
+  counted; those not answered yet are counted apart.
+* **Webhook processing**: from a body's arrival to its being applied, of the bodies received
+  in the period.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, and_, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ovenai import dialects
+from ovenai.auth import Actor
+from ovenai.db import Database
+from ovenai.errors import InvalidInput, PermissionDenied
+from ovenai.models import Message, User
+from ovenai.models.webhooks import WebhookEvent
+from ovenai.templates.registry import family_of
+
+MAX_PERIOD = timedelta(days=366)
+# The refusals of a period, one fixed sentence each (the dashboard translates them).
+PERIOD_NEEDS_ZONE = "give times with their zone (e.g. 2026-12-01T00:00:00+02:00)"
+PERIOD_BACKWARDS = "the period must end after it starts"
+PERIOD_TOO_LONG = "the period may span at most 366 days"
+TOP_ERRORS = 5
+SLOWEST = 5
+DELIVERED = ("delivered", "read")
+
+
+@dataclass(frozen=True)
+class ErrorShare:
+    """One of Meta's error codes among the cohort's failures."""
+
+    code: int | None
+    title: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class TemplateUsage:
+    """A template family's share of the cohort's template messages, and what became of them."""
+
+    family: str
+    sent: int
+    share: float
+    delivered_rate: float
+    read_rate: float
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Durations in seconds: how many, mean, median, 95th percentile, slowest."""
+
+    count: int = 0
+    mean_s: float | None = None
+    median_s: float | None = None
+    p95_s: float | None = None
+    max_s: float | None = None
+
+    @classmethod
+    def of(cls, values: list[float]) -> Timing:
+        """The summary of these durations (nothing when there are none)."""
+        if not values:
+            return cls()
+        ordered = sorted(values)
+        return cls(
+            count=len(ordered),
+            mean_s=round(statistics.fmean(ordered), 3),
+            median_s=round(statistics.median(ordered), 3),
+            p95_s=round(_percentile(ordered, 0.95), 3),
+            max_s=round(ordered[-1], 3),
+        )
+
+
+@dataclass(frozen=True)
+class AgentResponse:
+    """One agent's first responses in the period."""
+
+    email: str
+    timing: Timing
+
+
+@dataclass(frozen=True)
+class SlowResponse:
+    """A lead's turn and how long until a person answered (None: not answered yet)."""
+
+    lead_id: str
+    turn_at: datetime
+    waited_s: float | None
+
+
+@dataclass(frozen=True)
+class FirstResponses:
+    """Agents' first responses to the turns leads started in the period."""
+
+    turns: int = 0
+    answered: Timing = field(default_factory=Timing)
+    unanswered: int = 0
+    by_agent: list[AgentResponse] = field(default_factory=list)
+    slowest: list[SlowResponse] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every key figure of one period (``start`` inclusive, ``end`` exclusive)."""
+
+    start: datetime
+    end: datetime
+    cohort: int
+    delivered: int
+    read: int
+    failed: int
+    still_sent: int
+    delivery_rate: float | None
+    read_rate: float | None
+    failure_rate: float | None
+    top_errors: list[ErrorShare]
+    templates: list[TemplateUsage]
+    leads_written: int
+    leads_replied: int
+    reply_rate: float | None
+    webhook_processing: Timing
+    first_responses: FirstResponses
+
+
+def days_period(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The period from the start of ``first`` to the end of ``last``, as days in ``zone``."""
+    start = datetime.combine(first, time.min, tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
+
+
+def last_days(now: datetime, days: int, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The ``days`` days up to and including today in ``zone``."""
+    today = now.astimezone(zone).date()
+    return days_period(today - timedelta(days=days - 1), today, zone)
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day's outbound cohort (for the metrics page's chart)."""
+
+    day: date
+    cohort: int
+    delivered: int
+    read: int
+    failed: int
+
+
+MAX_DAILY = 92  # days a daily chart covers at most (one pair of indexed queries per day)
+
+
+async def daily(
+    db: Database, *, actor: Actor, start: datetime, end: datetime, zone: tzinfo
+) -> list[Day]:
+    """The cohort of each day of the period in ``zone`` (at most MAX_DAILY days: the last)."""
+    if not actor.is_admin:
+        raise PermissionDenied("only admins see the agency's key figures")
+    check_period(start, end)
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    first = max(first, last - timedelta(days=MAX_DAILY - 1))
+    days: list[Day] = []
+    async with db.session() as session:
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            day_start, day_end = days_period(day, day, zone)
+            counts = await _cohort(session, max(start, day_start), min(end, day_end))
+            days.append(
+                Day(
+                    day=day,
+                    cohort=sum(counts.values()),
+                    delivered=sum(n for (st, _t, _c), n in counts.items() if st in DELIVERED),
+                    read=sum(n for (st, _t, _c), n in counts.items() if st == "read"),
+                    failed=sum(n for (st, _t, _c), n in counts.items() if st == "failed"),
+                )
+            )
+    return days
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of sorted values."""
+    rank = max(1, -(-len(ordered) * fraction // 1))  # ceil, at least the first
+    return ordered[int(rank) - 1]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    """InvalidInput unless the period runs forward and spans at most a year."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(PERIOD_NEEDS_ZONE)
+    if end <= start:
+        raise InvalidInput(PERIOD_BACKWARDS, field="end")
+    if end - start > MAX_PERIOD:
+        raise InvalidInput(PERIOD_TOO_LONG, field="start")
+
+
+def _seconds(
+    session: AsyncSession, later: ColumnElement[datetime], earlier: ColumnElement[datetime]
+) -> ColumnElement[float]:
+    """``later - earlier`` in seconds, in SQL (SQLite keeps times as text)."""
+    if dialects.is_postgresql(session):
+        return cast(func.extract("epoch", later - earlier), Float)
+    return cast((func.julianday(later) - func.julianday(earlier)) * 86400.0, Float)
+
+
+def _in(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """``start <= column < end``."""
+    return and_(column >= start, column < end)
+
+
+async def _cohort(
+    session: AsyncSession, start: datetime, end: datetime
+) -> Counter[tuple[str, str, int | None]]:
+    """The cohort counted by (status, template name, error code)."""
+    out = Message.direction == "out"
+    columns = (Message.status, Message.template_name, Message.error_code, func.count())
+    groups = (Message.status, Message.template_name, Message.error_code)
+    accepted = select(*columns).where(out, _in(Message.sent_at, start, end)).group_by(*groups)
+    never_accepted = (
+        select(*columns)
+        .where(out, Message.sent_at.is_(None), _in(Message.failed_at, start, end))
+        .group_by(*groups)
+    )
+    counts: Counter[tuple[str, str, int | None]] = Counter()
+    for query in (accepted, never_accepted):
+        for status, template, code, count in await session.execute(query):
+            counts[(status, template or "", code)] += int(count)
+    return counts
+
+
+async def _error_titles(
+    session: AsyncSession, codes: list[int], start: datetime, end: datetime
+) -> dict[int, str]:
+    if not codes:
+        return {}
+    query = (
+        select(Message.error_code, func.max(Message.error_title))
+        .where(Message.direction == "out", Message.error_code.in_(codes))
+        .where(_in(Message.failed_at, start, end))
+        .group_by(Message.error_code)
+    )
+    return {code: title for code, title in await session.execute(query) if code and title}
+
+
+def _templates(counts: Counter[tuple[str, str, int | None]]) -> list[TemplateUsage]:
+    sent: Counter[str] = Counter()
+    delivered: Counter[str] = Counter()
+    read: Counter[str] = Counter()
+    for (status, template, _code), count in counts.items():
+        if not template:
+            continue
+        family = family_of(template)
+        sent[family] += count
+        delivered[family] += count if status in DELIVERED else 0
+        read[family] += count if status == "read" else 0
+    total = sum(sent.values())
+    return [
+        TemplateUsage(
+            family=family,
+            sent=count,
+            share=round(count / total, 4),
+            delivered_rate=round(delivered[family] / count, 4),
+            read_rate=round(read[family] / count, 4),
+        )
+        for family, count in sorted(sent.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+async def _replies(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
+    """(leads written to in the period, of them those who wrote back before its end)."""
+    first = (
+        select(Message.lead_id, func.min(Message.sent_at).label("first_at"))
+        .where(Message.direction == "out", _in(Message.sent_at, start, end))
+        .group_by(Message.lead_id)
+        .subquery()
+    )
+    answered = (
+        select(Message.id)
+        .where(
+            Message.lead_id == first.c.lead_id,
+            Message.direction == "in",
+            Message.created_at > first.c.first_at,
+            Message.created_at < end,
+        )
+        .exists()
+    )
+    query = select(func.count(), func.count().filter(answered)).select_from(first)
+    written, replied = (await session.execute(query)).one()
+    return int(written or 0), int(replied or 0)
+
+
+async def _webhook_timing(session: AsyncSession, start: datetime, end: datetime) -> Timing:
+    took = _seconds(session, WebhookEvent.processed_at, WebhookEvent.received_at)  # type: ignore[arg-type]
+    query = select(took).where(
+        _in(WebhookEvent.received_at, start, end), WebhookEvent.processed_at.is_not(None)
+    )
+    return Timing.of([max(0.0, float(value)) for value in await session.scalars(query)])
+
+
+async def _first_responses(session: AsyncSession, start: datetime, end: datetime) -> FirstResponses:
+    """Turns leads started in the period, and when a person first answered each."""
+    person_or_lead = or_(Message.direction == "in", Message.sent_by_id.is_not(None))
+    active = (
+        select(Message.lead_id)
+        .where(Message.direction == "in", _in(Message.created_at, start, end))
+        .distinct()
+    )
+    previous = func.lag(Message.direction).over(
+        partition_by=Message.lead_id, order_by=(Message.created_at, Message.id)
+    )
+    ordered = (
+        select(Message.lead_id, Message.direction, Message.created_at, previous.label("previous"))
+        .where(person_or_lead, Message.lead_id.in_(active))
+        .subquery()
+    )
+    turns = (
+        select(ordered.c.lead_id, ordered.c.created_at)
+        .where(
+            ordered.c.direction == "in",
+            or_(ordered.c.previous.is_(None), ordered.c.previous != "in"),
+            _in(ordered.c.created_at, start, end),
+        )
+        .subquery()
+    )
+    reply = (
+        select(Message.created_at, Message.sent_by_id)
+        .where(
+            Message.lead_id == turns.c.lead_id,
+            Message.direction == "out",
+            Message.sent_by_id.is_not(None),
+            Message.created_at > turns.c.created_at,
+        )
+        .order_by(Message.created_at)
+        .limit(1)
+        .correlate(turns)
+    )
+    query = select(
+        turns.c.lead_id,
+        turns.c.created_at,
+        reply.with_only_columns(Message.created_at).scalar_subquery().label("reply_at"),
+        reply.with_only_columns(Message.sent_by_id).scalar_subquery().label("agent"),
+    )
+    rows = (await session.execute(query)).all()
+    waits: list[float] = []
+    by_agent: defaultdict[str, list[float]] = defaultdict(list)
+    slow: list[SlowResponse] = []
+    unanswered = 0
+    for lead_id, turn_at, reply_at, agent in rows:
+        if reply_at is None:
+            unanswered += 1
+            slow.append(SlowResponse(lead_id, turn_at, None))
+            continue
+        waited = (reply_at - turn_at).total_seconds()
+        waits.append(waited)
+        by_agent[agent].append(waited)
+        slow.append(SlowResponse(lead_id, turn_at, waited))
+    emails = await _emails(session, list(by_agent))
+    slow.sort(key=lambda item: (item.waited_s is not None, -(item.waited_s or 0), item.turn_at))
+    return FirstResponses(
+        turns=len(rows),
+        answered=Timing.of(waits),
+        unanswered=unanswered,
+        by_agent=sorted(
+            (AgentResponse(emails.get(agent, "?"), Timing.of(v)) for agent, v in by_agent.items()),
+            key=lambda item: item.email,
+        ),
+        slowest=slow[:SLOWEST],
+    )
+
+
+async def _emails(session: AsyncSession, user_ids: list[str]) -> dict[str, str]:
+    if not user_ids:
+        return {}
+    query = select(User.id, User.email).where(User.id.in_(user_ids))
+    return {user_id: email for user_id, email in await session.execute(query)}
+
+
+async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) -> Report:
+    """The key figures of the period; admins only (they span every agent's leads)."""
+    if not actor.is_admin:
+        raise PermissionDenied("only admins see the agency's key figures")
+    check_period(start, end)
+    async with db.session() as session:
+        counts = await _cohort(session, start, end)
+        codes = Counter[int | None]()
+        for (status, _template, code), count in counts.items():
+            if status == "failed":
+                codes[code] += count
+        titles = await _error_titles(session, [c for c in codes if c is not None], start, end)
+        written, replied = await _replies(session, start, end)
+        webhooks = await _webhook_timing(session, start, end)
+        responses = await _first_responses(session, start, end)
+    cohort = sum(counts.values())
+    delivered = sum(n for (status, _t, _c), n in counts.items() if status in DELIVERED)
+    read = sum(n for (status, _t, _c), n in counts.items() if status == "read")
+    failed = sum(codes.values())
+    still_sent = sum(n for (status, _t, _c), n in counts.items() if status == "sent")
+    return Report(
+        start=start,
+        end=end,
+        cohort=cohort,
+        delivered=delivered,
+        read=read,
+        failed=failed,
+        still_sent=still_sent,
+        delivery_rate=_rate(delivered, cohort),
+        read_rate=_rate(read, cohort),
+        failure_rate=_rate(failed, cohort),
+        top_errors=[
+            ErrorShare(code, titles.get(code) if code is not None else None, count)
+            for code, count in codes.most_common(TOP_ERRORS)
+        ],
+        templates=_templates(counts),
+        leads_written=written,
+        leads_replied=replied,
+        reply_rate=_rate(replied, written),
+        webhook_processing=webhooks,
+        first_responses=responses,
+    )

@@ -1,0 +1,90 @@
+"""The admins' key-figures page: the period's figures, its daily chart, its errors."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from ovenai.columns import utcnow
+from ovenai.models import Message, Role
+from ovenai.settings import Settings
+from support.aio import run_async
+from support.dashboard import make_user, sign_in
+
+ISRAEL = ZoneInfo("Asia/Jerusalem")
+
+
+def _sent_today(settings: Settings, admin: httpx.Client) -> None:
+    """A lead and three messages accepted an hour ago: read, delivered, failed (131026)."""
+    lead = admin.post("/api/v1/leads", json={"name": "דנה לוי", "phone": "050-234-5678"}).json()
+
+    async def work() -> None:
+        from ovenai.db import open_database
+
+        db = open_database(settings)
+        try:
+            await db.start()
+            at = utcnow() - timedelta(hours=1)
+            async with db.session() as session:
+                for status in ("read", "delivered", "failed"):
+                    failed = status == "failed"
+                    session.add(
+                        Message(
+                            lead_id=lead["id"],
+                            direction="out",
+                            type="template",
+                            template_name="welcome_new_lead_he",
+                            status=status,
+                            sent_at=None if failed else at,
+                            failed_at=at if failed else None,
+                            error_code=131026 if failed else None,
+                            error_title="Message undeliverable" if failed else None,
+                        )
+                    )
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    run_async(work)
+
+
+def test_an_admin_sees_the_figures_and_the_chart_of_the_last_days(
+    browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
+) -> None:
+    _sent_today(clean_db, admin)
+    make_user(clean_db, "owner@agency.co.il", Role.ADMIN)
+    sign_in(browser_client, "owner@agency.co.il")
+
+    page = browser_client.get("/admin/metrics", params={"days": 7})
+
+    assert page.status_code == 200
+    text = page.text
+    assert "שיעור מסירה" in text and "66.7%" in text  # two of three delivered
+    assert "33.3%" in text  # the failure rate
+    assert text.count('class="bar-delivered"') == 7  # one bar per day of the period
+    today = datetime.now(ISRAEL).strftime("%d/%m/%Y")
+    assert f"{today}: 3 הודעות, 2 נמסרו, 1 נכשלו" in text
+    assert "welcome_new_lead" in text and "131026" in text and "Message undeliverable" in text
+
+
+def test_chosen_dates_that_run_backwards_are_refused_beside_the_form(
+    browser_client: httpx.Client, clean_db: Settings
+) -> None:
+    make_user(clean_db, "owner@agency.co.il", Role.ADMIN)
+    make_user(clean_db, "dana.agent@agency.co.il", Role.AGENT)
+    sign_in(browser_client, "owner@agency.co.il")
+
+    page = browser_client.get("/admin/metrics", params={"from": "2026-11-08", "to": "2026-11-01"})
+
+    assert page.status_code == 422
+    assert "היום האחרון לא יכול לבוא לפני הראשון." in page.text
+    chosen = browser_client.get(
+        "/admin/metrics", params={"from": "2026-11-01", "to": "2026-11-03"}
+    )
+    assert chosen.status_code == 200 and chosen.text.count('class="bar-delivered"') == 3
+
+    browser_client.cookies.clear()
+    sign_in(browser_client, "dana.agent@agency.co.il")
+    assert browser_client.get("/admin/metrics").status_code == 404
