@@ -16,6 +16,7 @@ STEPS: list[list[str]] = [
     ["-m", "bench.webhooks.apply", "--db", "sqlite", "--messages", "3000"],
     ["-m", "bench.outbound.run", "--db", "sqlite", "--workers", "1", "--cap", "1000"],
     ["-m", "bench.outbound.run", "--db", "postgresql", "--workers", "2", "--cap", "1000"],
+    ["-m", "bench.media", "--db", "sqlite"],
 ]
 QUICK: list[list[str]] = [
     ["-m", "bench.client_throughput", "--requests", "5000", "--in-flight", "64"],

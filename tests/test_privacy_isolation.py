@@ -69,9 +69,12 @@ COVERED = {
     "reached_users",
     "audit_log",
     "automation_firings",  # deleted on erasure (no personal data in them)
+    "automation_enrolments",  # deleted on erasure (no personal data in them)
+    "notifications",  # deleted on erasure (the rule's words, a link to the lead)
     "score_changes",  # deleted on erasure (no personal data in them)
     "lead_phone_tokens",  # deleted on erasure (blind-indexed fragments of the phone)
     "lead_views",  # deleted on erasure
+    "media_files",  # marked erased, their stored files deleted (tests/media/test_media_privacy.py)
 }
 
 
@@ -314,7 +317,7 @@ async def test_erasing_one_lead_leaves_another_untouched_and_readable(db: Databa
     assert before["lead"]["bsuid"] == SECOND.bsuid and before["lead"]["notes"] == SECOND.notes
     assert [m["text"] for m in before["messages"]] == [SECOND.said, SECOND.told]
     assert [m["notes"] for m in before["meetings"]] == [SECOND.viewing]
-    assert [c[0] for c in before["consent"]] == ["stop"]
+    assert [c[0] for c in before["consent"]] == ["opt_out"]  # WhatsApp's stop, in the ledger
     assert [r[0] for r in before["requests"]] == ["access"] and before["requests"][0][2] is None
     assert len(before["bodies"]) == 2 and len(before["reached"]) == 1
     assert {"create", "view", "request_access"} <= {a[1] for a in before["audit"]}

@@ -111,7 +111,9 @@ async def preview(
         prepared = await queue.prepare_for_lead(
             session, lead=lead, waba_id=waba_id, zone=zone, request=request
         )
-    rules.check_category(prepared.category, lead.opted_out_at, prepared.name)
+    rules.check_category(
+        prepared.category, lead.opted_out_at, prepared.name, basis=lead.marketing_basis
+    )
     return prepared.rendered
 
 

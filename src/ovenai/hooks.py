@@ -42,11 +42,20 @@ class StatusChange:
     error_code: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class SendFailure:
+    """A send Meta refused when it was made (the outbox's outcome, not a status webhook)."""
+
+    message_id: str
+    error_code: int | None
+
+
 InboundHook = Callable[[AsyncSession, Lead, Message, InboundMessage], Awaitable[None]]
 StatusHook = Callable[[AsyncSession, Sequence[StatusChange]], Awaitable[None]]
 LeadHook = Callable[[AsyncSession, Lead], Awaitable[None]]
 MeetingHook = Callable[[AsyncSession, Meeting], Awaitable[None]]
 StageHook = Callable[[AsyncSession, Lead, str], Awaitable[None]]
+SendFailureHook = Callable[[AsyncSession, Sequence[SendFailure]], Awaitable[None]]
 
 after_inbound: list[InboundHook] = []
 """Called once per newly applied inbound message, with its lead and stored message."""
@@ -61,6 +70,10 @@ transaction that adds it (the row is flushed)."""
 after_stage_changed: list[StageHook] = []
 """Called when an agent or the API changes a lead's stage (with the stage before), in the
 transaction that does it; automation's own stage moves do not call it."""
+
+after_send_failed: list[SendFailureHook] = []
+"""Called when the outbox stores sends Meta refused on the spot (their error codes), in the
+transaction that stores them (the consent ledger records a 131050 there)."""
 
 after_meeting_booked: list[MeetingHook] = []
 """Called when a viewing is created proposed or confirmed, or changed to confirmed, in the
@@ -81,6 +94,14 @@ async def run_after_status(session: AsyncSession, changes: Sequence[StatusChange
         return
     for hook in after_status:
         await _isolated(session, hook.__name__, hook(session, changes))
+
+
+async def run_after_send_failed(session: AsyncSession, failures: Sequence[SendFailure]) -> None:
+    """Call every send-failure hook with the failures (skipped when there are none)."""
+    if not failures:
+        return
+    for hook in after_send_failed:
+        await _isolated(session, hook.__name__, hook(session, failures))
 
 
 async def run_after_lead_created(session: AsyncSession, lead: Lead) -> None:

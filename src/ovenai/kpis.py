@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ovenai import dialects
 from ovenai.auth import Actor
@@ -43,6 +44,7 @@ from ovenai.models.webhooks import WebhookEvent
 from ovenai.templates.registry import family_of
 
 MAX_PERIOD = timedelta(days=366)
+WORK_MEM = "64MB"  # PostgreSQL, for one report's transaction only
 # The refusals of a period, one fixed sentence each (the dashboard translates them).
 PERIOD_NEEDS_ZONE = "give times with their zone (e.g. 2026-12-01T00:00:00+02:00)"
 PERIOD_BACKWARDS = "the period must end after it starts"
@@ -296,34 +298,54 @@ def _templates(counts: Counter[tuple[str, str, int | None]]) -> list[TemplateUsa
 
 
 async def _replies(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
-    """(leads written to in the period, of them those who wrote back before its end)."""
+    """(leads written to in the period, of them those who wrote back before its end).
+
+    A lead replied when its last inbound message of the period came after our first accepted
+    message of the period: two grouped scans of the period, joined by lead.
+    """
     first = (
         select(Message.lead_id, func.min(Message.sent_at).label("first_at"))
         .where(Message.direction == "out", _in(Message.sent_at, start, end))
         .group_by(Message.lead_id)
         .subquery()
     )
-    answered = (
-        select(Message.id)
-        .where(
-            Message.lead_id == first.c.lead_id,
-            Message.direction == "in",
-            Message.created_at > first.c.first_at,
-            Message.created_at < end,
-        )
-        .exists()
+    last = (
+        select(Message.lead_id, func.max(Message.created_at).label("last_at"))
+        .where(Message.direction == "in", _in(Message.created_at, start, end))
+        .group_by(Message.lead_id)
+        .subquery()
     )
-    query = select(func.count(), func.count().filter(answered)).select_from(first)
-    written, replied = (await session.execute(query)).one()
-    return int(written or 0), int(replied or 0)
+    replied = func.count().filter(last.c.last_at > first.c.first_at)
+    query = select(func.count(), replied).select_from(
+        first.outerjoin(last, last.c.lead_id == first.c.lead_id)
+    )
+    written, answered = (await session.execute(query)).one()
+    return int(written or 0), int(answered or 0)
 
 
 async def _webhook_timing(session: AsyncSession, start: datetime, end: datetime) -> Timing:
     took = _seconds(session, WebhookEvent.processed_at, WebhookEvent.received_at)  # type: ignore[arg-type]
-    query = select(took).where(
-        _in(WebhookEvent.received_at, start, end), WebhookEvent.processed_at.is_not(None)
+    arrived = (_in(WebhookEvent.received_at, start, end), WebhookEvent.processed_at.is_not(None))
+    if not dialects.is_postgresql(session):  # no ordered-set aggregates: sort here
+        values = await session.scalars(select(took).where(*arrived))
+        return Timing.of([max(0.0, float(value)) for value in values])
+    query = select(
+        func.count(),
+        func.avg(took),
+        func.percentile_disc(0.5).within_group(took),
+        func.percentile_disc(0.95).within_group(took),
+        func.max(took),
+    ).where(*arrived)
+    count, mean, median, p95, slowest = (await session.execute(query)).one()
+    if not count:
+        return Timing()
+    return Timing(
+        count=int(count),
+        mean_s=round(max(0.0, float(mean)), 3),
+        median_s=round(max(0.0, float(median)), 3),
+        p95_s=round(max(0.0, float(p95)), 3),
+        max_s=round(max(0.0, float(slowest)), 3),
     )
-    return Timing.of([max(0.0, float(value)) for value in await session.scalars(query)])
 
 
 async def _first_responses(session: AsyncSession, start: datetime, end: datetime) -> FirstResponses:
@@ -334,16 +356,25 @@ async def _first_responses(session: AsyncSession, start: datetime, end: datetime
         .where(Message.direction == "in", _in(Message.created_at, start, end))
         .distinct()
     )
-    previous = func.lag(Message.direction).over(
-        partition_by=Message.lead_id, order_by=(Message.created_at, Message.id)
-    )
+    lead, order = Message.lead_id, (Message.created_at, Message.id)
+    previous = func.lag(Message.direction).over(partition_by=lead, order_by=order)
+    # The first message a person sent after this one: the later rows of the lead are only
+    # the lead's and people's, so the earliest outbound among them.
+    person_reply = case((Message.direction == "out", Message.created_at))
+    next_reply = func.min(person_reply).over(partition_by=lead, order_by=order, rows=(1, None))
     ordered = (
-        select(Message.lead_id, Message.direction, Message.created_at, previous.label("previous"))
+        select(
+            Message.lead_id,
+            Message.direction,
+            Message.created_at,
+            previous.label("previous"),
+            next_reply.label("reply_at"),
+        )
         .where(person_or_lead, Message.lead_id.in_(active))
         .subquery()
     )
     turns = (
-        select(ordered.c.lead_id, ordered.c.created_at)
+        select(ordered.c.lead_id, ordered.c.created_at, ordered.c.reply_at)
         .where(
             ordered.c.direction == "in",
             or_(ordered.c.previous.is_(None), ordered.c.previous != "in"),
@@ -351,25 +382,19 @@ async def _first_responses(session: AsyncSession, start: datetime, end: datetime
         )
         .subquery()
     )
-    reply = (
-        select(Message.created_at, Message.sent_by_id)
-        .where(
-            Message.lead_id == turns.c.lead_id,
-            Message.direction == "out",
-            Message.sent_by_id.is_not(None),
-            Message.created_at > turns.c.created_at,
-        )
-        .order_by(Message.created_at)
-        .limit(1)
-        .correlate(turns)
-    )
+    replies = aliased(Message)
     query = select(
-        turns.c.lead_id,
-        turns.c.created_at,
-        reply.with_only_columns(Message.created_at).scalar_subquery().label("reply_at"),
-        reply.with_only_columns(Message.sent_by_id).scalar_subquery().label("agent"),
+        turns.c.lead_id, turns.c.created_at, turns.c.reply_at, replies.sent_by_id
+    ).outerjoin(
+        replies,
+        and_(
+            replies.lead_id == turns.c.lead_id,
+            replies.created_at == turns.c.reply_at,
+            replies.direction == "out",
+            replies.sent_by_id.is_not(None),
+        ),
     )
-    rows = (await session.execute(query)).all()
+    rows = list({(row[0], row[1]): row for row in await session.execute(query)}.values())
     waits: list[float] = []
     by_agent: defaultdict[str, list[float]] = defaultdict(list)
     slow: list[SlowResponse] = []
@@ -410,6 +435,9 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
         raise PermissionDenied("only admins see the agency's key figures")
     check_period(start, end)
     async with db.session() as session:
+        if dialects.is_postgresql(session):
+            # Grouping and sorting a month of messages: in memory, not in temporary files.
+            await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         counts = await _cohort(session, start, end)
         codes = Counter[int | None]()
         for (status, _template, code), count in counts.items():

@@ -5,7 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from ovenai import phones
 from ovenai.errors import InvalidInput
@@ -26,6 +33,11 @@ Size = Annotated[int, Field(ge=0, le=100_000)]
 Id = Annotated[str, StringConstraints(min_length=36, max_length=36)]
 Score = Annotated[int, Field(ge=0, le=100)]
 ConsentSource = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), PlainText]
+# The exact words the lead wrote or was shown when they agreed (or were told they can refuse).
+ConsentWords = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), PlainText
+]
+MarketingBasis = Literal["opt_in", "inquiry_30a"]
 
 
 def _phone(value: str) -> str:
@@ -82,15 +94,33 @@ class LeadCreate(_LeadFields):
     source: Source = Source.MANUAL
     stage: Stage = Stage.NEW
     engagement_score: int = Field(0, ge=0, le=100)
+    # The lawful basis for marketing the creator vouches for, with the words the lead saw
+    # (ovenai.consent): without them the lead gets utility messages only.
+    marketing_basis: MarketingBasis | None = None
+    consent_words: ConsentWords | None = None
 
     @field_validator("phone")
     @classmethod
     def _valid_phone(cls, value: str) -> str:
         return _phone(value)
 
+    @model_validator(mode="after")
+    def _words_for_a_basis(self) -> LeadCreate:
+        if self.marketing_basis is not None and self.consent_words is None:
+            raise ValueError("marketing_basis needs consent_words: what the lead saw or wrote")
+        return self
+
     def plain_fields(self) -> dict[str, Any]:
         """The columns stored as they are (not personal data)."""
-        skip = {"name", "phone", "notes", "opted_in", "opt_in_source"}
+        skip = {
+            "name",
+            "phone",
+            "notes",
+            "opted_in",
+            "opt_in_source",
+            "marketing_basis",
+            "consent_words",
+        }
         return {key: value for key, value in self.model_dump().items() if key not in skip}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ovenai import hooks
+from ovenai import consent, hooks
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import Gone, InvalidInput, OvenAIError
@@ -40,6 +40,9 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "want_rooms_min": ("rooms", "want_rooms_min", "חדרים", "מספר חדרים"),
     "want_budget_max": ("budget", "want_budget_max", "תקציב"),
     "notes": ("notes", "comments", "הערות"),
+    # The lawful basis for marketing (opt_in, inquiry_30a) and the words the lead saw.
+    "marketing_basis": ("marketing_basis", "basis", "בסיס שיווק"),
+    "consent_words": ("consent_words", "consent words", "נוסח הסכמה"),
 }
 LANGUAGES = {"he": "he", "עברית": "he", "hebrew": "he", "en": "en", "אנגלית": "en", "english": "en"}
 
@@ -137,12 +140,17 @@ async def _import_row(
     data = LeadCreate(**values)
     existing = await find_by_identity(session, db.vault, phone=data.phone)
     if existing is None:
-        lead = await add_lead(session, db.vault, actor=actor, data=data)
+        lead = await add_lead(
+            session, db.vault, actor=actor, data=data, consent_source=consent.Source.IMPORT
+        )
         if greet:
             await hooks.run_after_lead_created(session, lead)
         report.imported += 1
         return
-    changes = LeadUpdate(**{k: v for k, v in values.items() if k not in ("source", "phone")})
+    # A basis is vouched for when a lead is created; an existing lead's goes through
+    # `ovenai leads consent` or the API, which record who changed it.
+    kept = ("source", "phone", "marketing_basis", "consent_words")
+    changes = LeadUpdate(**{k: v for k, v in values.items() if k not in kept})
     try:
         # Found before the lock: an erasure may have marked the lead since.
         await lock_unerased(session, existing.id)

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, hooks, phones
+from ovenai import audit, consent, hooks, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -121,6 +121,7 @@ class LeadRecord:
     opted_in_at: datetime | None
     opt_in_source: str | None
     opted_out_at: datetime | None
+    marketing_basis: str | None
     last_inbound_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -130,7 +131,7 @@ class LeadRecord:
 _STORED_FIELDS = tuple(f.name for f in fields(LeadRecord) if f.name not in LEADS.columns)
 # Kept by the product itself, never copied from an update: the id, consent (an update's
 # `opted_in` goes through _apply_consent), the last inbound message (webhooks), the times.
-_CONSENT = ("opted_in_at", "opt_in_source", "opted_out_at")
+_CONSENT = ("opted_in_at", "opt_in_source", "opted_out_at", "marketing_basis")
 _KEPT_BY_PRODUCT = frozenset({"id", *_CONSENT, "last_inbound_at", "created_at", "updated_at"})
 # What an update copies into the row as given.
 PLAIN_FIELDS = tuple(name for name in _STORED_FIELDS if name not in _KEPT_BY_PRODUCT)
@@ -353,10 +354,13 @@ async def add_lead(
     actor: Actor,
     data: LeadCreate,
     lead_id: str | None = None,
+    consent_source: consent.Source = consent.Source.API,
 ) -> Lead:
     """Add a new lead to an open transaction (used by the API and imports).
 
     PhoneTaken or PhoneRefused when another lead holds its phone (:func:`_check_phone`).
+    Its consent goes to the ledger (:func:`_record_creation_consent`); a phone on the
+    do-not-contact list opts it out at once.
     """
     phone = phones.normalize(data.phone) if data.phone else None
     lead = Lead(id=lead_id or new_id(), **data.plain_fields())
@@ -370,8 +374,6 @@ async def add_lead(
     wa_id = phones.to_wa_id(phone) if phone else None
     if wa_id and await _wa_id_taken(session, vault, wa_id, lead.id):
         wa_id = None
-    if data.opted_in:
-        lead.opted_in_at, lead.opt_in_source = utcnow(), data.opt_in_source or data.source
     key = await vault.new_lead_key(lead.id)
     session.add(lead)
     sealed: dict[LeadColumn, str | None] = {"name": data.name, "phone": phone, "wa_id": wa_id}
@@ -379,7 +381,48 @@ async def add_lead(
     await session.flush()
     await _set_name_tokens(session, vault, lead.id, data.name)
     _record_score_set(session, actor, lead, before=0)
+    await _record_creation_consent(session, vault, actor, lead, data, consent_source)
+    await consent.apply_do_not_contact(session, vault, lead)
     return lead
+
+
+async def _record_creation_consent(
+    session: AsyncSession,
+    vault: Vault,
+    actor: Actor,
+    lead: Lead,
+    data: LeadCreate,
+    source: consent.Source,
+) -> None:
+    """The basis the creator vouches for, in the ledger: ``marketing_basis`` with the words
+    the lead saw, or ``opted_in`` (an opt-in; its words when given). Nothing: no basis."""
+    if data.source == "web_form" and source is consent.Source.API:
+        source = consent.Source.WEB_FORM
+    details = {"opt_in_source": data.opt_in_source} if data.opt_in_source else None
+    if data.marketing_basis == "inquiry_30a":
+        await consent.record(
+            session,
+            vault,
+            lead,
+            kind=consent.Kind.BASIS,
+            source=source,
+            words=data.consent_words,
+            actor=actor.email,
+            basis=consent.Basis.INQUIRY_30A,
+            details=details,
+        )
+    elif data.marketing_basis == "opt_in" or data.opted_in:
+        await consent.record(
+            session,
+            vault,
+            lead,
+            kind=consent.Kind.OPT_IN,
+            source=source,
+            words=data.consent_words,
+            actor=actor.email,
+            details=details,
+        )
+        lead.opt_in_source = (data.opt_in_source or source.value)[:64]
 
 
 async def load_visible(
@@ -405,15 +448,28 @@ async def get_lead(db: Database, *, actor: Actor, lead_id: str) -> LeadRecord:
 
 
 async def update_lead(
-    db: Database, *, actor: Actor, lead_id: str, changes: LeadUpdate
+    db: Database,
+    *,
+    actor: Actor,
+    lead_id: str,
+    changes: LeadUpdate,
+    consent_source: consent.Source = consent.Source.AGENT,
 ) -> LeadRecord:
     """Change the given fields of a lead; Conflict if the new phone is taken (naming the lead
-    holding it only if the actor may see it; see the module docstring)."""
+    holding it only if the actor may see it; see the module docstring). A change of
+    ``opted_in`` goes to the consent ledger with ``consent_source``."""
     phone = phones.normalize(changes.phone) if changes.phone else None
     async with db.session() as session:
         try:
             lead = await load_visible(session, actor, lead_id, for_update=True)
-            await apply_update(session, db.vault, actor=actor, lead=lead, changes=changes)
+            await apply_update(
+                session,
+                db.vault,
+                actor=actor,
+                lead=lead,
+                changes=changes,
+                consent_source=consent_source,
+            )
             fields = sorted(changes.model_dump(exclude_unset=True))
             audit.record(
                 session,
@@ -432,7 +488,13 @@ async def update_lead(
 
 
 async def apply_update(
-    session: AsyncSession, vault: Vault, *, actor: Actor, lead: Lead, changes: LeadUpdate
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    actor: Actor,
+    lead: Lead,
+    changes: LeadUpdate,
+    consent_source: consent.Source = consent.Source.AGENT,
 ) -> None:
     """Apply an update to a loaded lead inside an open transaction (PhoneTaken or
     PhoneRefused when its new phone is another lead's)."""
@@ -446,7 +508,7 @@ async def apply_update(
     for name in PLAIN_FIELDS:
         if name in given:
             setattr(lead, name, given[name])
-    _apply_consent(lead, given)
+    await _apply_consent(session, vault, actor, lead, given, consent_source)
     _apply_stage(lead, given)
     _record_score_set(session, actor, lead, before=score_before)
     await _apply_sealed(session, vault, actor, lead, given)
@@ -455,13 +517,33 @@ async def apply_update(
         await hooks.run_after_stage_changed(session, lead, stage_before)
 
 
-def _apply_consent(lead: Lead, given: dict[str, Any]) -> None:
-    if given.get("opted_in") is True and lead.opted_in_at is None:
-        lead.opted_in_at = utcnow()
-        lead.opt_in_source = given.get("opt_in_source") or "agent"
-        lead.opted_out_at = None
+async def _apply_consent(
+    session: AsyncSession,
+    vault: Vault,
+    actor: Actor,
+    lead: Lead,
+    given: dict[str, Any],
+    source: consent.Source,
+) -> None:
+    """An update's ``opted_in`` through the consent ledger."""
+    details = {"opt_in_source": given["opt_in_source"]} if given.get("opt_in_source") else None
+    if given.get("opted_in") is True and (lead.opted_in_at is None or lead.opted_out_at):
+        kind = consent.Kind.OPT_IN
     elif given.get("opted_in") is False and lead.opted_out_at is None:
-        lead.opted_out_at = utcnow()
+        kind = consent.Kind.OPT_OUT
+    else:
+        return
+    await consent.record(
+        session,
+        vault,
+        lead,
+        kind=kind,
+        source=source,
+        actor=actor.email,
+        details=details,
+    )
+    if kind is consent.Kind.OPT_IN:
+        lead.opt_in_source = (given.get("opt_in_source") or source.value)[:64]
 
 
 def _record_score_set(session: AsyncSession, actor: Actor, lead: Lead, *, before: int) -> None:

@@ -124,7 +124,7 @@ MESSAGE_STATUSES = Counter(
 
 AUTOMATION_FIRINGS = Counter(
     "ovenai_automation_firings_total",
-    "Automation rule firings by rule key and outcome (acted, skipped).",
+    "Automation rule firings by rule key and outcome (done, skipped, failed).",
     ["rule", "outcome"],
 )
 

@@ -104,12 +104,16 @@ class EmailNotifier:
     starttls: bool
     channel: str = "email"
 
-    async def send(self, recipient: str, subject: str, text: str) -> None:
+    async def send(
+        self, recipient: str, subject: str, text: str, *, html: str | None = None
+    ) -> None:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = recipient
         message["Subject"] = subject
         message.set_content(text)
+        if html is not None:  # the same content for mail readers that show HTML
+            message.add_alternative(html, subtype="html")
         try:
             await asyncio.to_thread(self._send, message)
         except (OSError, smtplib.SMTPException) as exc:
@@ -184,7 +188,7 @@ def compose(
     return subject, "\n".join(lines)
 
 
-async def _recipients(session: AsyncSession, settings: Settings) -> list[tuple[str, str]]:
+async def recipients(session: AsyncSession, settings: Settings) -> list[tuple[str, str]]:
     """(address, language) of each alert address: a user's own language, else the setting."""
     addresses = settings.alert_email_list
     if not addresses:
@@ -244,7 +248,7 @@ async def queue_notifications(session: AsyncSession, settings: Settings, now: da
     if not alerts:
         return 0
     channels = configured(settings)
-    recipients = await _recipients(session, settings)
+    addresses = await recipients(session, settings)
     queued = 0
     for alert in alerts:
         if alert.resolved_at is not None:
@@ -253,7 +257,7 @@ async def queue_notifications(session: AsyncSession, settings: Settings, now: da
         else:
             event = "fired" if alert.notified_at is None else "repeat"
             alert.notified_at = now
-        queued += _queue(session, alert, event, channels, recipients, settings, now)
+        queued += _queue(session, alert, event, channels, addresses, settings, now)
     return queued
 
 

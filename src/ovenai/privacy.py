@@ -39,7 +39,7 @@ from typing import Literal, TypedDict, Unpack, get_args
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, dialects, phones
+from ovenai import audit, consent, dialects, media, phones
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -47,6 +47,7 @@ from ovenai.errors import CryptoError, InvalidInput, NotFound, PermissionDenied
 from ovenai.ingest.parse.dedupe_keys import message_key, preference_prefix, status_key
 from ovenai.keystore import Vault
 from ovenai.leads import refuse_erased
+from ovenai.media_store import MediaStore
 from ovenai.models import (
     AppliedItem,
     AutomationFiring,
@@ -57,8 +58,10 @@ from ovenai.models import (
     LeadView,
     Meeting,
     Message,
+    Notification,
     PrivacyRequest,
     ScoreChange,
+    SequenceEnrolment,
     StatusEvent,
     SystemFlag,
     WebhookEvent,
@@ -316,7 +319,9 @@ async def list_requests(db: Database, *, actor: Actor) -> list[RequestRecord]:
         return [_open_request(row, now) for row in rows]
 
 
-async def erase(db: Database, *, actor: Actor, **identity: Unpack[Identity]) -> ErasureReport:
+async def erase(
+    db: Database, *, actor: Actor, files: MediaStore | None = None, **identity: Unpack[Identity]
+) -> ErasureReport:
     """Erase everything about the person named (see the module docstring).
 
     A lead already erased is Gone; one whose erasure was interrupted (its erasure request
@@ -327,7 +332,7 @@ async def erase(db: Database, *, actor: Actor, **identity: Unpack[Identity]) -> 
         lead = await find_subject(session, db, **identity)
         if lead.erased_at is not None and not await _erasure_open(session, lead.id):
             refuse_erased(lead.id, lead.erased_at)
-    return await erase_lead(db, actor=actor, lead_id=lead.id)
+    return await erase_lead(db, actor=actor, lead_id=lead.id, files=files)
 
 
 async def _erasure_open(session: AsyncSession, lead_id: str) -> bool:
@@ -339,25 +344,38 @@ async def _erasure_open(session: AsyncSession, lead_id: str) -> bool:
     return await session.scalar(query.limit(1)) is not None
 
 
-async def erase_lead(db: Database, *, actor: Actor, lead_id: str) -> ErasureReport:
-    """Erase one lead by id (erasure requests and retention both end here)."""
+async def erase_lead(
+    db: Database, *, actor: Actor, lead_id: str, files: MediaStore | None = None
+) -> ErasureReport:
+    """Erase one lead by id (erasure requests and retention both end here).
+
+    The files the lead sent are deleted from ``files`` (the media store) at once; a caller
+    without the store leaves them marked erased, and the worker's media job deletes them.
+    """
     async with db.session() as session:
         request = await open_request(session, actor=actor, kind="erasure", lead_id=lead_id)
         # Marked before the key goes: from this commit on every write refuses the lead, in
         # every process, whatever key it has cached (ovenai.leads.lock_unerased).
         await session.execute(update(Lead).where(Lead.id == lead_id).values(erased_at=utcnow()))
         identities = await _whatsapp_identities(session, db.vault, lead_id)
+        # An opted-out lead's phone stays on the do-not-contact list (a keyed hash only).
+        await consent.remember_do_not_contact(session, lead_id)
         await session.commit()
     await db.vault.destroy("lead", lead_id)
     async with db.session() as session:
         await _forget_whatsapp_ids(session, lead_id, identities)
         report = await _anonymise(session, lead_id)
+        await media.mark_erased(session, lead_id)  # unreadable already: the key is gone
         dropped, hours = await _drop_webhook_bodies(session, lead_id)
         request_row = await session.get(PrivacyRequest, request.id)
         assert request_row is not None
         request_row.completed_at = utcnow()
         audit.record(session, actor=actor, action="erase", subject_type="lead", subject_id=lead_id)
         await session.commit()
+    if files is not None:
+        async with db.session() as session:
+            await media.purge_erased(session, files, lead_id=lead_id)
+            await session.commit()
     rekeyed = await rekey_webhook_hours(db, hours)
     return ErasureReport(lead_id=lead_id, webhook_bodies=dropped, rekeyed_hours=rekeyed, **report)
 
@@ -418,6 +436,8 @@ async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:
     # What automation did for the person and how their score moved: about them, so gone.
     await session.execute(delete(AutomationFiring).where(AutomationFiring.lead_id == lead_id))
     await session.execute(delete(ScoreChange).where(ScoreChange.lead_id == lead_id))
+    await session.execute(delete(SequenceEnrolment).where(SequenceEnrolment.lead_id == lead_id))
+    await session.execute(delete(Notification).where(Notification.lead_id == lead_id))
     # The blind-indexed fragments of their phone (inbox search) and who opened them when.
     await session.execute(delete(LeadPhoneToken).where(LeadPhoneToken.lead_id == lead_id))
     await session.execute(delete(LeadView).where(LeadView.lead_id == lead_id))

@@ -1,6 +1,8 @@
 """Export everything held about one person, as one JSON document or a zip of CSV files.
 
-The CSV files start with a UTF-8 BOM so Excel shows Hebrew correctly.
+The CSV files start with a UTF-8 BOM so Excel shows Hebrew correctly. The files the person
+sent (photos, documents: :mod:`ovenai.media`) are listed in both formats, and the zip holds
+them decrypted under ``files/`` when the caller gives the media store.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any, Unpack
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit
+from ovenai import audit, media
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.conversations import open_message
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
 from ovenai.leads import open_leads, refuse_erased
+from ovenai.media_store import MediaStore
 from ovenai.meetings import open_meeting
 from ovenai.models import ConsentEvent, Meeting, Message, PrivacyRequest
 from ovenai.privacy import Identity, find_subject, open_request, require_admin
@@ -91,6 +94,8 @@ async def gather(db: Database, *, actor: Actor, **identity: Unpack[Identity]) ->
             "audit_entries": await audit.about(session, lead.id),
             "privacy_requests": await _requests(session, lead.id),
         }
+    records = await media.of_lead(db, lead.id)
+    document["files"] = sorted(records.values(), key=lambda f: (f.received_at, f.id))
     plain: Document = _plain(document)
     return plain
 
@@ -117,18 +122,48 @@ def _csv(rows: list[Document]) -> bytes:
 
 def to_csv_zip(document: Document) -> bytes:
     """A zip with one CSV file per table, each with a UTF-8 BOM for Excel."""
-    tables = {"lead": [document["subject"]]}
-    tables.update({name: value for name, value in document.items() if isinstance(value, list)})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, rows in tables.items():
-            archive.writestr(f"{name}.csv", _csv(rows))
+        _write_tables(archive, document)
     return buffer.getvalue()
 
 
-async def export(db: Database, *, actor: Actor, fmt: str, **identity: Unpack[Identity]) -> bytes:
-    """The export in the asked format (`json` or `csv`) of the person named."""
+def _write_tables(archive: zipfile.ZipFile, document: Document) -> None:
+    tables = {"lead": [document["subject"]]}
+    tables.update({name: value for name, value in document.items() if isinstance(value, list)})
+    for name, rows in tables.items():
+        archive.writestr(f"{name}.csv", _csv(rows))
+
+
+async def _zip_with_files(
+    db: Database, document: Document, lead_id: str, files: MediaStore
+) -> bytes:
+    """The CSV zip and, under ``files/``, each stored file decrypted chunk by chunk."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        _write_tables(archive, document)
+        async for name, chunks in media.lead_files(db, files, lead_id):
+            with archive.open(f"files/{name}", "w", force_zip64=True) as entry:
+                async for chunk in chunks:
+                    entry.write(chunk)
+    return buffer.getvalue()
+
+
+async def export(
+    db: Database,
+    *,
+    actor: Actor,
+    fmt: str,
+    files: MediaStore | None = None,
+    **identity: Unpack[Identity],
+) -> bytes:
+    """The export in the asked format (`json` or `csv`) of the person named; the csv zip
+    holds the person's files too when ``files`` (the media store) is given."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
     document = await gather(db, actor=actor, **identity)
-    return to_json(document) if fmt == "json" else to_csv_zip(document)
+    if fmt == "json":
+        return to_json(document)
+    if files is None:
+        return to_csv_zip(document)
+    return await _zip_with_files(db, document, document["subject"]["id"], files)

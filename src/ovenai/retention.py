@@ -4,7 +4,8 @@ The seed's policy, configurable through settings: conversation history 2 years, 
 1 year, message templates kept, lead contact details until the relationship ends (lead won
 or lost) plus a grace period, and the audit log 2 years. The daily job runs at 02:00
 Asia/Jerusalem. Each batch is its own short transaction, so webhook ingestion (which must
-store every body before acknowledging it) never waits long for a lock.
+store every body before acknowledging it) never waits long for a lock. The files leads sent
+go with their messages (deleted from the media store first), and with an ended lead.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from ovenai import media
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.media_store import MediaStore, store_for
 from ovenai.models import AppliedItem, AuditEntry, Lead, Message, StatusEvent, WebhookEvent
 from ovenai.privacy import erase_lead
 from ovenai.settings import Settings
@@ -70,13 +73,17 @@ async def _count(db: Database, condition: Any) -> int:
         return int(await session.scalar(select(func.count()).where(condition)) or 0)
 
 
-async def _delete_in_batches(db: Database, key: Any, condition: Any) -> int:
+async def _delete_in_batches(
+    db: Database, key: Any, condition: Any, files: MediaStore | None = None
+) -> int:
     deleted = 0
     while True:
         async with db.session() as session:
             ids = list(await session.scalars(select(key).where(condition).limit(BATCH)))
             if not ids:
                 return deleted
+            if key is Message.id and files is not None:  # their files first, then them
+                await media.delete_files(session, files, message_ids=ids)
             await session.execute(delete(key.class_).where(key.in_(ids)))
             await session.commit()
         deleted += len(ids)
@@ -86,7 +93,9 @@ def _ended_leads(policy: Policy, now: datetime) -> Any:
     return (Lead.closed_at < now - policy.lead_grace) & Lead.erased_at.is_(None)
 
 
-async def _erase_ended_leads(db: Database, policy: Policy, now: datetime) -> int:
+async def _erase_ended_leads(
+    db: Database, policy: Policy, now: datetime, files: MediaStore | None = None
+) -> int:
     erased = 0
     while True:
         async with db.session() as session:
@@ -96,7 +105,7 @@ async def _erase_ended_leads(db: Database, policy: Policy, now: datetime) -> int
         if not ids:
             return erased
         for lead_id in ids:
-            await erase_lead(db, actor=RETENTION_ACTOR, lead_id=lead_id)
+            await erase_lead(db, actor=RETENTION_ACTOR, lead_id=lead_id, files=files)
         erased += len(ids)
 
 
@@ -105,18 +114,27 @@ def _hour_bucket(moment: datetime) -> str:
 
 
 async def run(
-    db: Database, *, policy: Policy, now: datetime | None = None, dry_run: bool = False
+    db: Database,
+    *,
+    policy: Policy,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    files: MediaStore | None = None,
 ) -> dict[str, int]:
-    """Delete (or with `dry_run` only count) what expired; returns counts by table."""
+    """Delete (or with `dry_run` only count) what expired; returns counts by table.
+
+    ``files`` is the media store: an expired message's file is deleted from it first (without
+    it, the row goes with its message and the sealed file stays behind).
+    """
     moment = now or utcnow()
     counts: dict[str, int] = {}
     for table, key, condition in _expired(policy, moment):
         counts[table] = await (
-            _count(db, condition) if dry_run else _delete_in_batches(db, key, condition)
+            _count(db, condition) if dry_run else _delete_in_batches(db, key, condition, files)
         )
     ended = _ended_leads(policy, moment)
     counts["lead contact details"] = (
-        await _count(db, ended) if dry_run else await _erase_ended_leads(db, policy, moment)
+        await _count(db, ended) if dry_run else await _erase_ended_leads(db, policy, moment, files)
     )
     cutoff = _hour_bucket(moment - policy.webhook_logs)
     counts["webhook keys"] = await db.vault.destroy_before("webhook", cutoff, dry_run=dry_run)
@@ -125,4 +143,4 @@ async def run(
 
 async def daily_job(db: Database, settings: Settings) -> dict[str, int]:
     """The scheduled run (02:00 Asia/Jerusalem)."""
-    return await run(db, policy=Policy.from_settings(settings))
+    return await run(db, policy=Policy.from_settings(settings), files=store_for(settings))

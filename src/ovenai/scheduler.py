@@ -75,6 +75,20 @@ def every(
     return decorate
 
 
+def weekly(
+    name: str, *, day_of_week: str, hour: int, minute: int = 0, lease_s: float = 3600.0
+) -> Callable[[JobFunc], JobFunc]:
+    """Register a job that runs once a week (``day_of_week``: ``sun``…``sat``) at
+    ``hour:minute`` in the agency's zone."""
+
+    def decorate(func: JobFunc) -> JobFunc:
+        cron = {"day_of_week": day_of_week, "hour": hour, "minute": minute}
+        register(TimedJob(name, func, cron=cron, lease_s=lease_s, min_gap_s=6 * 86400.0))
+        return func
+
+    return decorate
+
+
 def daily(
     name: str, *, hour: int, minute: int = 0, lease_s: float = 3600.0
 ) -> Callable[[JobFunc], JobFunc]:

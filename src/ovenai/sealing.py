@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, get_args
 
 from ovenai import crypto
 from ovenai.keystore import Vault
-from ovenai.models import ConsentEvent, Lead, Meeting, Message, WebhookEvent
+from ovenai.models import ConsentEvent, Lead, MediaFile, Meeting, Message, WebhookEvent
 
 NAME_TOKEN = "name_token"
 USERNAME = "username"
@@ -158,12 +158,16 @@ MessageColumn = Literal["text", "payload", "template_params"]
 MeetingColumn = Literal["notes"]
 ConsentColumn = Literal["evidence"]
 WebhookColumn = Literal["body"]
+MediaColumn = Literal["filename"]
 
 LEADS = SealedTable[Lead, LeadColumn](Lead, get_args(LeadColumn), key_scope="lead")
 MESSAGES = SealedTable[Message, MessageColumn](Message, get_args(MessageColumn), key_scope="lead")
 MEETINGS = SealedTable[Meeting, MeetingColumn](Meeting, get_args(MeetingColumn), key_scope="lead")
 CONSENT_EVENTS = SealedTable[ConsentEvent, ConsentColumn](
     ConsentEvent, get_args(ConsentColumn), key_scope="lead"
+)
+MEDIA_FILES = SealedTable[MediaFile, MediaColumn](
+    MediaFile, get_args(MediaColumn), key_scope="lead"
 )
 # Raw bodies are sealed under their hour's key (id YYYYMMDDHH), not a lead's: one body may
 # concern several leads, and erasure re-keys the hour instead (see ovenai.privacy).
@@ -178,7 +182,31 @@ SEALED_TABLES: tuple[SealedTable[Any, Any], ...] = (
     MEETINGS,
     CONSENT_EVENTS,
     WEBHOOK_EVENTS,
+    MEDIA_FILES,
 )
+
+
+def seal_file_chunk(
+    key: bytes, media_row_id: str, stream: str, index: int, last: bool, data: bytes
+) -> bytes:
+    """Encrypt one chunk of a lead's file (``stream``: "content" or "thumbnail").
+
+    The AAD binds the chunk to its media row, its stream, its place and whether it is the
+    last one: chunks swapped, reordered, moved to another file or cut off never open.
+    """
+    return crypto.encrypt(key, data, aad=_chunk_aad(media_row_id, stream, index, last))
+
+
+def open_file_chunk(
+    key: bytes, media_row_id: str, stream: str, index: int, last: bool, blob: bytes
+) -> bytes:
+    """Decrypt a chunk sealed by :func:`seal_file_chunk`; CryptoError on any mismatch."""
+    return crypto.decrypt(key, blob, aad=_chunk_aad(media_row_id, stream, index, last))
+
+
+def _chunk_aad(media_row_id: str, stream: str, index: int, last: bool) -> bytes:
+    head = MEDIA_FILES.aad_head + crypto.aad_part(media_row_id) + crypto.aad_part(stream)
+    return head + index.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
 
 
 def name_index(vault: Vault, name: str | None) -> set[str]:

@@ -135,6 +135,16 @@ class Settings(BaseSettings):
     smtp_from: str = Field("ovenai@localhost", alias="OVENAI_SMTP_FROM")
     smtp_starttls: bool = Field(True, alias="OVENAI_SMTP_STARTTLS")
     slack_webhook_url: SecretStr | None = Field(None, alias="OVENAI_SLACK_WEBHOOK_URL")
+    # Inbound media (ovenai.media): 100 MB is Meta's own ceiling for documents.
+    media_max_bytes: int = Field(100 * 1024 * 1024, ge=1, alias="OVENAI_MEDIA_MAX_BYTES")
+    media_dir: Path | None = Field(None, alias="OVENAI_MEDIA_DIR")
+    media_s3_bucket: str | None = Field(None, alias="OVENAI_MEDIA_S3_BUCKET")
+    media_s3_endpoint_url: str | None = Field(None, alias="OVENAI_MEDIA_S3_ENDPOINT_URL")
+    media_s3_region: str = Field("us-east-1", alias="OVENAI_MEDIA_S3_REGION")
+    media_s3_access_key_id: str | None = Field(None, alias="OVENAI_MEDIA_S3_ACCESS_KEY_ID")
+    media_s3_secret_access_key: SecretStr | None = Field(
+        None, alias="OVENAI_MEDIA_S3_SECRET_ACCESS_KEY"
+    )
     sandbox: bool = False
 
     @field_validator("metrics_allow", "trusted_proxies")

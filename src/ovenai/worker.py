@@ -15,18 +15,20 @@ from collections.abc import Callable
 
 from ovenai import (
     alert_rules,
-    automation,
-    engagement,
     graph_check,
     heartbeats,
+    media_fetch,
+    media_store,
     metrics,
     notifiers,
     privacy,
+    reactions,
     scheduler,
     sessions,
     signin,
 )
 from ovenai import retention as retention_policy
+from ovenai import weekly_report as weekly_reports
 from ovenai.cloudapi import client_from
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -124,6 +126,30 @@ async def outbox_gauges(ctx: scheduler.JobContext) -> None:
     metrics.OUTBOX_OLDEST_DUE_AGE.set(0 if oldest is None else (now - oldest).total_seconds())
 
 
+@scheduler.weekly("reports.weekly", day_of_week="sun", hour=8)
+async def weekly_report(ctx: scheduler.JobContext) -> None:
+    """Sunday 08:00: last week's key figures against the week before, by e-mail."""
+    sent = await weekly_reports.send(ctx.db, ctx.settings, utcnow())
+    log.info("weekly report e-mailed to %d address(es)", sent)
+
+
+@scheduler.every("media.fetch", seconds=media_fetch.EVERY_S)
+async def fetch_media(ctx: scheduler.JobContext) -> None:
+    """Fetch the files leads sent from Meta, check them and store them sealed (media_fetch)."""
+    async with client_from(ctx.settings, max_connections=media_fetch.BATCH) as client:
+        fetcher = media_fetch.Fetcher(
+            db=ctx.db,
+            client=client,
+            access_token=ctx.settings.secret("whatsapp_access_token"),
+            store=media_store.open_store(ctx.settings),
+            max_bytes=ctx.settings.media_max_bytes,
+        )
+        await media_fetch.purge(fetcher)
+        outcome = await media_fetch.run(fetcher, linger_s=media_fetch.LINGER_S)
+    if outcome != media_fetch.Outcome():
+        log.info("media fetched: %s", outcome)
+
+
 @scheduler.every("workers.prune_heartbeats", seconds=3600)
 async def prune_heartbeats(ctx: scheduler.JobContext) -> None:
     """Drop the heartbeats of workers gone for a day."""
@@ -169,8 +195,7 @@ async def run_worker(
         token_id=token_fingerprint(token),
     )
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
-    engagement.install()  # before automation: rules read this message's score
-    automation.install(settings, db.vault)  # the rules act on the webhooks applied here
+    reactions.install(settings, db.vault)  # consent, score and rules on what is applied here
     processor = Processor(db, on_applied=dispatcher.wake, look_every=WORKER_LOOK_S)
     stopping = asyncio.Event()
     beating = asyncio.create_task(heartbeats.keep_beating(db, worker_id, stopping))
@@ -189,8 +214,7 @@ async def run_worker(
         await timed.stop()
         with contextlib.suppress(Exception):
             await processor.stop()
-        automation.uninstall()
-        engagement.uninstall()
+        reactions.uninstall(db.vault)
         await client.aclose()
         await buckets.aclose()
         await beating  # its last act removes the heartbeat

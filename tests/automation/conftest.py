@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from ingest.conftest import WABA, Harness
-from ovenai import automation, templates
+from ovenai import automation, reactions, templates
 from ovenai.conversations import MessageRecord, open_message
 from ovenai.db import Database
 from ovenai.models import AutomationFiring, AutomationRule, Direction, Message
@@ -37,9 +37,11 @@ async def automated(db: Database, automation_settings: Settings) -> AsyncIterato
         await templates.load_seed(session, waba_id=WABA)
         await session.commit()
     await automation.seed_rules(db)
-    automation.install(automation_settings, db.vault)
+    # As in serve and the worker (consent, score, rules); ending it gives the session's
+    # server its own back.
+    reactions.install(automation_settings, db.vault)
     yield db
-    automation.uninstall()
+    reactions.uninstall(db.vault)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from automation.conftest import firings, sent_to
@@ -36,14 +37,21 @@ async def test_a_lead_from_a_web_form_is_greeted_in_their_language(automated: Da
         ]
 
 
+def _counted(outcome: str) -> float:
+    labels = {"rule": "greet_new_api_lead", "outcome": outcome}
+    return REGISTRY.get_sample_value("ovenai_automation_firings_total", labels) or 0.0
+
+
 async def test_a_lead_without_a_town_is_not_greeted_and_the_log_says_why(
     automated: Database,
 ) -> None:
+    skipped_before = _counted("skipped")
     data = LeadCreate(name="נועה", phone="+972521112233", source="portal")
     lead = await leads.create_lead(automated, actor=Actor.system(), data=data)
     assert await sent_to(automated, lead.id) == []
     [(key, outcome, detail)] = await firings(automated, lead.id)
     assert (key, outcome) == ("greet_new_api_lead", "skipped")
+    assert _counted("skipped") == skipped_before + 1  # the metric counts each firing
     assert detail == ("not sent: template welcome_new_lead needs property_city, which is missing")
 
 

@@ -16,6 +16,8 @@ from ovenai import automation
 from ovenai.auth import Actor
 from ovenai.automation.definitions import RuleDefinition
 from ovenai.columns import utcnow
+from ovenai.consent import Kind
+from ovenai.consent_keywords import CONFIRMATIONS
 from ovenai.db import Database
 from ovenai.models import AutomationFiring, Lead, Message
 
@@ -107,11 +109,14 @@ async def test_an_opt_out_as_first_words_is_never_answered(harness: Harness) -> 
     wa_id = "972521110004"
     await harness.deliver(said("wamid.oo.1", "תסירו אותי מהרשימה", wa_id=wa_id))
     lead = await lead_of(harness, wa_id)
-    assert await sent_to(harness.db, lead.id) == []
+    assert lead.opted_out_at is not None  # applied before the rules ran (ovenai.consent)
+    # Only the opt-out's one confirmation (ovenai.consent_keywords); no greeting.
+    [(row, opened)] = await sent_to(harness.db, lead.id)
+    assert row.rule_id is None and opened.text == CONFIRMATIONS[(Kind.OPT_OUT, "he")]
     log = dict(
         (key, (outcome, detail)) for key, outcome, detail in await firings(harness.db, lead.id)
     )
-    assert log["greet_new_whatsapp_lead"] == ("skipped", "the message reads as an opt-out")
+    assert "greet_new_whatsapp_lead" not in log  # the confirmation was the first contact
 
 
 async def accepted_by_meta(db: Database, lead_id: str) -> None:

@@ -41,10 +41,11 @@ async def lead_with_viewing(
     language: str = "he",
     status: str = "confirmed",
 ) -> tuple[str, str]:
-    """A lead (added as an agent adds one: no greeting) and a viewing booked for them."""
+    """A lead (added as an agent adds one: no greeting; opted in, so the follow-up, a
+    marketing template, may go: ovenai.consent) and a viewing booked for them."""
     async with db.session() as session:
         name, town = ("Dana", "Haifa") if language == "en" else ("דנה", "חיפה")
-        data = LeadCreate(name=name, phone=phone, language=language, want_city=town)
+        data = LeadCreate(name=name, phone=phone, language=language, want_city=town, opted_in=True)
         lead = await add_lead(session, db.vault, actor=Actor.system(), data=data)
         await session.commit()
     booked = meetings.MeetingCreate(

@@ -1,6 +1,7 @@
 """A lead's tap on a viewing's button, through the real processor: "confirm" confirms the
 viewing it names, "cancel" cancels the lead's next one, "another time" leaves it for the
-agent; each is logged, and a cancelled viewing is not reminded."""
+agent; each is logged, a confirmation notifies the lead's agent, and a cancelled viewing is
+not reminded."""
 
 from __future__ import annotations
 
@@ -14,23 +15,27 @@ from sqlalchemy import select
 from automation.conftest import firings
 from automation.test_rules_on_inbound import button_body
 from ingest.conftest import Harness
-from ovenai import meetings
+from ovenai import auth, meetings
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import add_lead
-from ovenai.models import Meeting
+from ovenai.models import Meeting, Notification, Role
 
 pytestmark = pytest.mark.anyio
 
 ZONE = ZoneInfo("Asia/Jerusalem")
+CONFIRMED = "הליד אישר/ה את הצפייה בכפתור."
 
 
-async def viewing(db: Database, phone: str, *, in_days: int = 1) -> tuple[str, str]:
-    """A lead and a proposed viewing ``in_days`` from now; (lead id, meeting id)."""
+async def viewing(
+    db: Database, phone: str, *, in_days: int = 1, agent_id: str | None = None
+) -> tuple[str, str]:
+    """A lead (of ``agent_id``) and a proposed viewing ``in_days`` from now; (lead id,
+    meeting id)."""
     async with db.session() as session:
-        data = LeadCreate(name="דנה", phone=phone, want_city="חיפה")
+        data = LeadCreate(name="דנה", phone=phone, want_city="חיפה", assigned_agent_id=agent_id)
         lead = await add_lead(session, db.vault, actor=Actor.system(), data=data)
         await session.commit()
     booked = meetings.MeetingCreate(lead_id=lead.id, starts_at=utcnow() + timedelta(days=in_days))
@@ -76,3 +81,22 @@ async def test_a_tap_naming_another_lead_s_viewing_changes_nothing(harness: Harn
     assert await status_of(db, theirs) == "proposed"
     [(outcome, detail)] = [(o, d) for k, o, d in await firings(db, mine) if k == "viewing_taps"]
     assert (outcome, detail) == ("skipped", "no upcoming viewing of this lead matches the button")
+
+
+async def test_a_confirm_tap_confirms_the_viewing_and_notifies_the_lead_s_agent(
+    harness: Harness,
+) -> None:
+    db = harness.db
+    agent = await auth.create_user(db, email="rina@agency.co.il", role=Role.AGENT)
+    await auth.create_user(db, email="boss@agency.co.il", role=Role.ADMIN)  # not told
+    lead, meeting = await viewing(db, "+972521260001", agent_id=agent.id)
+    await tap(harness, "972521260001", f"viewing_confirm:{meeting}", "מאשר/ת")
+    assert await status_of(db, meeting) == "confirmed"
+
+    async with db.session() as session:
+        [told] = list(await session.scalars(select(Notification)))
+    assert told.user_id == agent.id
+    assert (told.text, told.lead_id, told.read_at) == (CONFIRMED, lead, None)
+    logged = {key: (o, d) for key, o, d in await firings(db, lead)}
+    assert logged["notify_viewing_confirmed"] == ("done", "notified rina@agency.co.il")
+    assert "notify_viewing_cancelled" not in logged

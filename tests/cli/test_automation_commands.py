@@ -64,3 +64,30 @@ def test_the_log_is_empty_until_a_rule_fires_and_imports_greet_when_asked(
     assert len(log) == 1
     assert "greet_new_api_lead" in log[0] and "done" in log[0]
     assert "queued template welcome_new_lead_he (he)" in log[0]
+
+
+SEQUENCE_RULE = """
+- key: welcome_sequence
+  name: רצף ברוכים הבאים
+  trigger: {kind: lead_created}
+  actions:
+    - type: start_sequence
+      steps:
+        - {after_days: 1, text: {he: "שלום שוב"}}
+        - {after_days: 2, family: followup_interest}
+"""
+
+
+def test_enrolments_are_listed_once_a_lead_is_in_a_sequence(ovenai: Run, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(SEQUENCE_RULE, encoding="utf-8")
+    assert ovenai("automation", "seed", "--file", str(rules)).exit_code == 0
+    empty = ovenai("automation", "enrolments", "--rule", "welcome_sequence")
+    assert empty.exit_code == 0 and empty.output.strip() == "no lead is in a sequence"
+    missing = ovenai("automation", "enrolments", "--rule", "no_such_rule")
+    assert missing.exit_code != 0 and "no automation rule no_such_rule" in missing.output
+    sheet = tmp_path / "leads.csv"
+    sheet.write_text("name,phone\nיעל,0521000012\n", encoding="utf-8")
+    assert ovenai("leads", "import", str(sheet), "--greet").exit_code == 0
+    [line] = ovenai("automation", "enrolments").output.strip().splitlines()
+    assert "  welcome_sequence  " in line and "  0/2  next due " in line

@@ -33,7 +33,8 @@ def _rows(stdout: str) -> dict[str, list[str]]:
     """The per-intent table: intent -> [precision, recall, support, given]."""
     lines = stdout.splitlines()
     assert lines[0].split() == ["intent", "precision", "recall", "support", "given"]
-    return {line.split()[0]: line.split()[1:] for line in lines[1:7]}
+    rows = lines[1 : 1 + len(intents.Intent)]
+    return {line.split()[0]: line.split()[1:] for line in rows}
 
 
 def test_classify_prints_the_intent_and_why() -> None:

@@ -45,6 +45,7 @@ from ingest.strategies import (
 )
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
+from ovenai.events.enums import MarketingPreference
 from ovenai.ingest import failures
 from ovenai.keystore import Vault
 from ovenai.leads import find_by_identity
@@ -371,6 +372,13 @@ async def status_effect(context: Context, sound: Json, read: Json | None) -> Obs
     return got, ([raw], raw if raw in STATUS_KINDS else "sending")
 
 
+LEDGER_KINDS = {
+    MarketingPreference.STOP: "opt_out",
+    MarketingPreference.RESUME: "opt_in",
+    MarketingPreference.SIGNUP: "opt_in",
+}
+
+
 async def preference_effect(context: Context, sound: Json, read: Json | None) -> Observed:
     """The consent events of the user's lead: one, of the chosen value, if read."""
     lead = await context.lead(sound["user_id"], sound["wa_id"])
@@ -379,7 +387,11 @@ async def preference_effect(context: Context, sound: Json, read: Json | None) ->
     if read is None:
         return got, []
     value = read.get("value")  # Meta's value as it came; none at all is "unknown"
-    return got, [(value if isinstance(value, str) else "")[:16] or "unknown"]
+    raw = (value if isinstance(value, str) else "")[:16] or "unknown"
+    # The consent ledger's kinds (ovenai.consent): stop and resume (signup) are opt-out and
+    # opt-in; a value Meta added since is kept as it came.
+    known = MarketingPreference.parse(value if isinstance(value, str) else None)
+    return got, [LEDGER_KINDS.get(known, raw)]
 
 
 async def template_effect(context: Context, sound: Json, read: Json | None) -> Observed:

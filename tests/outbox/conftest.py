@@ -103,7 +103,8 @@ async def make_lead(
     """A lead (a phone; a BSUID only; or a BSUID and the phone given), who last wrote at
     ``wrote_at``."""
     async with db.session() as session:
-        data = LeadCreate(name=name, phone=phone or new_phone(), language=language)
+        # Opted in: a basis for marketing (ovenai.consent), so marketing sends may be tested.
+        data = LeadCreate(name=name, phone=phone or new_phone(), language=language, opted_in=True)
         lead = await add_lead(session, db.vault, actor=Actor.system(), data=data)
         if bsuid is not None:
             key = await db.vault.key("lead", lead.id)

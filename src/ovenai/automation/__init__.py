@@ -7,8 +7,10 @@ are in ``default_rules.yaml``; ``ovenai db upgrade`` and the sandbox add the one
 
 A process that applies webhooks, adds leads or books viewings calls :func:`install` once it
 has its database (serve and the worker do); until then the hooks are not there and nothing
-runs. The timed rules (a viewing tomorrow, a viewing passed) are the worker's job
-``automation.timed`` (``timed``), registered when this package is imported.
+runs. The timed rules (a viewing tomorrow, a viewing passed, no reply for N days) and the
+due steps of follow-up sequences (``sequences``) are the worker's job ``automation.timed``
+(``timed``), registered when this package is imported. A rule's ``notify_agent`` writes
+in-app notifications (:mod:`ovenai.notifications`, whose e-mail job is registered too).
 """
 
 from __future__ import annotations

@@ -17,12 +17,18 @@ from: a stranger who wrote in), ``message`` (any inbound message; ``intents`` an
 ``intents`` narrow it), ``lead_created`` (a lead added through the API or, when asked
 to greet, an import; ``sources`` narrows it), ``meeting_booked`` (a viewing created, or
 confirmed later), ``meeting_day_before`` (a viewing tomorrow, from ``hour`` on) and
-``meeting_passed`` (``hours_after`` a viewing ended; :mod:`ovenai.automation.timed`) and
-``stage_changed`` (an agent or the API moved the lead; the ``stages`` condition names the
-new stage).
+``meeting_passed`` (``hours_after`` a viewing ended; :mod:`ovenai.automation.timed`),
+``no_reply`` (we wrote to the lead and they have not answered for ``days``: once per
+silence; :mod:`ovenai.automation.timed`) and ``stage_changed`` (an agent or the API moved
+the lead; the ``stages`` condition names the new stage).
 Conditions all hold together; a list means "one of these".
 Actions run in order; a send that cannot go (the window is closed, the lead opted out, no
 template in the lead's language) stops the rule and is logged as skipped with the reason.
+Besides sending, changing the stage, assigning and answering viewings, a rule may
+``notify_agent`` (an in-app notification, and e-mail when SMTP is configured) and
+``start_sequence`` (a follow-up sequence: steps days apart, each free text while the
+window is open and a template once it has closed, stopped when the lead answers, opts out
+or changes stage; :mod:`ovenai.automation.sequences`).
 
 YAML reads a bare ``on`` as true: the trigger's field is ``kind`` for that reason.
 """
@@ -42,6 +48,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from ovenai.errors import InvalidInput
@@ -59,9 +66,10 @@ TriggerKind = Literal[
     "meeting_day_before",
     "meeting_passed",
     "stage_changed",
+    "no_reply",
 ]
 MESSAGE_TRIGGERS: frozenset[str] = frozenset({"first_message", "message", "button"})
-TIMED_TRIGGERS: frozenset[str] = frozenset({"meeting_day_before", "meeting_passed"})
+TIMED_TRIGGERS: frozenset[str] = frozenset({"meeting_day_before", "meeting_passed", "no_reply"})
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -83,6 +91,8 @@ class Trigger(_Strict):
     """``meeting_day_before``: from this hour (the agency's zone) on the day before."""
     hours_after: float = Field(1.0, ge=0, le=720)
     """``meeting_passed``: this long after the viewing ended."""
+    days: float = Field(3.0, gt=0, le=365)
+    """``no_reply``: this long since we wrote without an answer."""
 
     def keywords_normalised(self) -> list[str]:
         """The keywords as the lexicon spells text (see :func:`ovenai.intents.normalise`)."""
@@ -180,8 +190,57 @@ class AnswerViewing(_Strict):
     type: Literal["answer_viewing"]
 
 
+class NotifyAgent(_Strict):
+    """Tell the lead's agent (every admin when it has none) in the app — a notification
+    with this text in the agent's language, linking the lead — and by e-mail when SMTP is
+    configured. The text is the rule's: the lead's own words are never copied into it."""
+
+    type: Literal["notify_agent"]
+    text: Text
+
+
+class SequenceStep(_Strict):
+    """One step of a sequence, ``after_days`` after the lead was enrolled: ``text`` while
+    the lead's 24-hour window is open, the template ``family`` once it has closed (either
+    may be missing: the step is then skipped in that case, and logged)."""
+
+    after_days: float = Field(ge=0, le=365)
+    text: Text | None = None
+    family: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_send(self) -> SequenceStep:
+        if self.text is None and self.family is None:
+            raise ValueError("a step needs a text, a template family, or both")
+        return self
+
+
+class StartSequence(_Strict):
+    """Enrol the lead in a follow-up sequence; its steps go one by one (the worker's job
+    ``automation.timed``) until the last, or until the lead answers, opts out or changes
+    stage."""
+
+    type: Literal["start_sequence"]
+    steps: list[SequenceStep] = Field(min_length=1, max_length=10)
+
+    @field_validator("steps")
+    @classmethod
+    def _in_order(cls, value: list[SequenceStep]) -> list[SequenceStep]:
+        days = [step.after_days for step in value]
+        if days != sorted(days):
+            raise ValueError("the steps must come in order of after_days")
+        return value
+
+
 Action = Annotated[
-    SendTemplate | SendText | SetStage | AssignAgent | AnswerViewing | ProposeViewing,
+    SendTemplate
+    | SendText
+    | SetStage
+    | AssignAgent
+    | AnswerViewing
+    | ProposeViewing
+    | NotifyAgent
+    | StartSequence,
     Field(discriminator="type"),
 ]
 SEND_ACTIONS = (SendTemplate, SendText, ProposeViewing)
@@ -219,6 +278,16 @@ def parse_definition(raw: object) -> RuleDefinition:
         return RuleDefinition.model_validate(raw)
     except ValidationError as exc:
         raise InvalidInput(f"the rule is not valid: {_first_problem(exc)}") from None
+
+
+def read_stored(stored: str) -> tuple[RuleDefinition | None, str | None]:
+    """A stored definition (JSON), or None and what is wrong with it: a rule stored by an
+    older version, or edited in the database, may no longer validate; pages and the API
+    show it as invalid (to be fixed or removed) instead of failing."""
+    try:
+        return RuleDefinition.model_validate_json(stored), None
+    except ValidationError as exc:
+        return None, f"the rule is not valid: {_first_problem(exc)}"
 
 
 def load_seed(path: Path = SEED_FILE) -> list[SeedRule]:

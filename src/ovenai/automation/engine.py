@@ -31,22 +31,27 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, hooks, places, templates
+from ovenai import dialects, hooks, notifications, places, templates
+from ovenai.automation import sequences
 from ovenai.automation.definitions import (
     MESSAGE_TRIGGERS,
     AnswerViewing,
     AssignAgent,
+    NotifyAgent,
     ProposeViewing,
     RuleDefinition,
     SendTemplate,
     SendText,
+    SequenceStep,
     SetStage,
+    StartSequence,
     parse_definition,
 )
 from ovenai.columns import new_id, utcnow
@@ -56,6 +61,7 @@ from ovenai.events.content import InteractiveReplyContent, TemplateButtonContent
 from ovenai.intents import Classification, Intent, classify_content, default_classifier, normalise
 from ovenai.keystore import Vault
 from ovenai.leads import LeadRecord, open_leads
+from ovenai.metrics import AUTOMATION_FIRINGS
 from ovenai.models import (
     AutomationFiring,
     AutomationRule,
@@ -168,7 +174,9 @@ async def enabled_rules(session: AsyncSession) -> list[LoadedRule]:
 async def on_inbound(
     session: AsyncSession, setup: Setup, lead: Lead, message: Message, event: InboundMessage
 ) -> None:
-    """Run the rules that an inbound message triggers."""
+    """Run the rules that an inbound message triggers (an answer first stops the lead's
+    sequences: :mod:`.sequences`)."""
+    await sequences.stop_for_lead(session, lead, sequences.ANSWERED)
     loaded = await enabled_rules(session)
     if not loaded:
         return
@@ -202,7 +210,11 @@ async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> No
 
 
 async def on_stage_changed(session: AsyncSession, setup: Setup, lead: Lead, previous: str) -> None:
-    """Run the rules that an agent's (or the API's) change of a lead's stage triggers."""
+    """Run the rules that an agent's (or the API's) change of a lead's stage triggers (and
+    stop the sequences the lead was enrolled in at another stage)."""
+    await sequences.stop_for_lead(
+        session, lead, sequences.STAGE_CHANGED, unless_stage=str(lead.stage)
+    )
     kind = "stage_changed"
     loaded = [r for r in await enabled_rules(session) if r.definition.trigger.kind == kind]
     happened = Event(key=f"stage:{lead.stage}:{new_id()}", trigger=kind, at=utcnow())
@@ -248,17 +260,35 @@ async def run_rule(
         return None  # this event was seen before (the guard's unique index says so too)
     if not _conditions_hold(rule.definition, lead):
         return None  # not a firing: nothing is logged for a lead the rule is not about
+    return await _guarded(
+        session,
+        rule,
+        lead,
+        happened,
+        lambda firing: _act(session, setup, rule, lead, happened, firing, meeting),
+    )
+
+
+async def _guarded(
+    session: AsyncSession,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    work: Callable[[Firing], Awaitable[None]],
+) -> Firing:
+    """Do a firing's work in a savepoint and log it; a bug fails the firing (logged on the
+    rule and in the worker's log), never the event being applied."""
     firing = Firing()
     savepoint = await session.begin_nested()
     try:
-        await _act(session, setup, rule, lead, happened, firing, meeting)
+        await work(firing)
     except Exception:  # a bug: logged on the rule, never lost silently
         await savepoint.rollback()
         log.exception("automation rule %s failed for lead %s", rule.key, lead.id)
         firing = Firing(outcome="failed", did=["failed: see the worker's log"])
     else:
         await savepoint.commit()
-    await _log(session, rule, lead, happened, firing)
+    await log_firing(session, rule, lead, happened, firing)
     return firing
 
 
@@ -348,6 +378,94 @@ async def _act(
             await _assign(session, lead, action, firing)
         elif isinstance(action, AnswerViewing):
             await _answer_viewing(session, setup, lead, happened, firing)
+        elif isinstance(action, NotifyAgent):
+            texts: dict[str, str] = {str(k): v for k, v in action.text.items()}
+            told = await notifications.notify_lead_agent(
+                session, lead=lead, texts=texts, rule_id=rule.id
+            )
+            firing.did.append(f"notified {', '.join(told)}" if told else "nobody to notify")
+        elif isinstance(action, StartSequence):
+            await _enrol(session, setup, rule, lead, happened, action, firing)
+
+
+async def _enrol(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    action: StartSequence,
+    firing: Firing,
+) -> None:
+    """Start the sequence for the lead (not for one who opted out)."""
+    if lead.opted_out_at is not None:
+        firing.skip("not enrolled in the sequence: the lead opted out")
+        return
+    row = await sequences.enrol(
+        session, rule_id=rule.id, lead=lead, event=happened.key, action=action
+    )
+    if row is None:
+        firing.did.append("already in this sequence")
+        return
+    first = row.due_at.astimezone(setup.zone) if row.due_at else None
+    when = f", the first step due {first:%d/%m %H:%M}" if first else ""
+    firing.did.append(f"enrolled in the sequence of {len(action.steps)} steps{when}")
+
+
+async def run_sequence_step(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    step: SequenceStep,
+) -> Firing | None:
+    """Run one due step of a sequence for the lead: free text while the window is open,
+    the step's template once it has closed; under the guards of every send, logged as a
+    firing of the rule. None when this step's event was seen before."""
+    if await _fired(session, rule, lead, happened):
+        return None
+    return await _guarded(
+        session,
+        rule,
+        lead,
+        happened,
+        lambda firing: _step(session, setup, rule, lead, happened, step, firing),
+    )
+
+
+async def _step(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    step: SequenceStep,
+    firing: Firing,
+) -> None:
+    why_not = await _why_not_send(session, setup, lead, happened)
+    if why_not:
+        firing.skip(why_not)
+        return
+    if rules.window_open(lead.last_inbound_at, utcnow()):
+        if step.text is not None:
+            await _send(
+                session,
+                setup,
+                rule,
+                lead,
+                happened,
+                SendText(type="send_text", text=step.text),
+                firing,
+                None,
+            )
+            return
+        firing.did.append("the window is open but the step has no text: its template")
+    if step.family is None:
+        firing.skip("the window is closed and the step has no template")
+        return
+    action = SendTemplate(type="send_template", family=step.family)
+    await _send(session, setup, rule, lead, happened, action, firing, None)
 
 
 async def _why_not_send(
@@ -614,7 +732,7 @@ async def _note_town(session: AsyncSession, lead: Lead, text: str) -> None:
         lead.want_city = town.name_in(lead.language)
 
 
-async def _log(
+async def log_firing(
     session: AsyncSession, rule: LoadedRule, lead: Lead, happened: Event, firing: Firing
 ) -> None:
     row = {
@@ -630,3 +748,4 @@ async def _log(
     await session.execute(
         dialects.insert(session, AutomationFiring).values(row).on_conflict_do_nothing()
     )
+    AUTOMATION_FIRINGS.labels(rule=rule.key[:64], outcome=firing.outcome).inc()

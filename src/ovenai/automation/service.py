@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import audit
 from ovenai.auth import Actor
-from ovenai.automation.definitions import SEED_FILE, RuleDefinition, load_seed
+from ovenai.automation.definitions import SEED_FILE, RuleDefinition, load_seed, read_stored
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import Conflict, NotFound, PermissionDenied
@@ -28,13 +28,17 @@ from ovenai.pagination import Page, PageQuery, decode_cursor, encode_cursor
 
 @dataclass(frozen=True)
 class RuleRecord:
-    """A rule as shown: its definition, whether it runs, and how it has fared."""
+    """A rule as shown: its definition, whether it runs, and how it has fared. A stored
+    definition that no longer validates has ``definition`` None and ``invalid`` saying
+    why (such a rule does not run); ``stored`` is its text as stored, to be edited."""
 
     id: str
     key: str
     position: int
     enabled: bool
-    definition: RuleDefinition
+    definition: RuleDefinition | None
+    invalid: str | None
+    stored: str
     created_at: datetime
     updated_at: datetime
     updated_by: str | None
@@ -169,6 +173,7 @@ async def _counts(
 
 def _record(row: AutomationRule, counts: dict[str, int | datetime]) -> RuleRecord:
     last = counts.get("last")
+    definition, invalid = read_stored(row.definition)
 
     def count(name: str) -> int:
         value = counts.get(name, 0)
@@ -179,7 +184,9 @@ def _record(row: AutomationRule, counts: dict[str, int | datetime]) -> RuleRecor
         key=row.key,
         position=row.position,
         enabled=row.enabled,
-        definition=RuleDefinition.model_validate_json(row.definition),
+        definition=definition,
+        invalid=invalid,
+        stored=row.definition,
         created_at=row.created_at,
         updated_at=row.updated_at,
         updated_by=row.updated_by,

@@ -14,23 +14,55 @@ meeting, under the engine's guards (:mod:`ovenai.automation.engine`):
 - ``meeting_passed`` (``hours_after``): viewings (not cancelled, not a no-show) that ended
   at least that long ago, within the last :data:`PASSED_LOOKBACK` (a rule added today does
   not act on last year's viewings); the event is ``meeting:<id>:passed``.
+- ``no_reply`` (``days``): leads we wrote to (a message Meta accepted) who have not
+  written since, whose first such message is at least ``days`` old (and at most
+  :data:`SILENCE_LOOKBACK` older than that: a new rule does not wake last year's leads).
+  The event is ``no_reply:<the lead's last inbound time>``: once per silence — an answer
+  starts a new one, our further messages do not.
+
+The same job runs the due steps of the follow-up sequences (:mod:`.sequences`), one
+transaction an enrolment: the lead's state is checked first (answered, opted out, another
+stage: the sequence stops and the log says why), then the step is sent under the engine's
+guards and the enrolment moves on to its next step, or ends.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import scheduler
-from ovenai.automation.definitions import RuleDefinition
-from ovenai.automation.engine import Event, LoadedRule, Setup, enabled_rules, run_rule
+from ovenai.automation import sequences
+from ovenai.automation.definitions import TIMED_TRIGGERS, RuleDefinition, parse_definition
+from ovenai.automation.engine import (
+    Event,
+    Firing,
+    LoadedRule,
+    Setup,
+    enabled_rules,
+    log_firing,
+    run_rule,
+    run_sequence_step,
+)
 from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.models import Lead, Meeting, MeetingStatus
+from ovenai.errors import OvenAIError
+from ovenai.models import (
+    AutomationRule,
+    Direction,
+    Lead,
+    Meeting,
+    MeetingStatus,
+    Message,
+    SequenceEnrolment,
+)
 
 PASSED_LOOKBACK = timedelta(days=3)
+SILENCE_LOOKBACK = timedelta(days=14)
 _UPCOMING = (MeetingStatus.PROPOSED, MeetingStatus.CONFIRMED)
 _HELD = (MeetingStatus.PROPOSED, MeetingStatus.CONFIRMED, MeetingStatus.DONE)
 
@@ -58,6 +90,10 @@ async def run_timed(db: Database, setup: Setup, *, now: datetime | None = None) 
             start, end = day
             found = await _meetings(db, _UPCOMING, start, end)
             key = f"day_before:{start.astimezone(setup.zone).date().isoformat()}"
+        elif trigger.kind == "no_reply":
+            for lead_id, since in await _silent(db, at, timedelta(days=trigger.days)):
+                await _fire_lead(db, setup, rule, lead_id, f"no_reply:{since}", at, report)
+            continue
         else:
             ended_before = at - timedelta(hours=trigger.hours_after)
             found = [
@@ -68,11 +104,13 @@ async def run_timed(db: Database, setup: Setup, *, now: datetime | None = None) 
             key = "passed"
         for meeting_id in found:
             await _fire(db, setup, rule, meeting_id, key, at, report)
+    for enrolment_id in await sequences.due(db, at):
+        await _step(db, setup, enrolment_id, at, report)
     return report
 
 
 def _timed(definition: RuleDefinition) -> bool:
-    return definition.trigger.kind in ("meeting_day_before", "meeting_passed")
+    return definition.trigger.kind in TIMED_TRIGGERS
 
 
 def _tomorrow(at: datetime, setup: Setup, hour: int) -> tuple[datetime, datetime] | None:
@@ -141,3 +179,104 @@ async def _fire(
 async def timed_rules(ctx: scheduler.JobContext) -> None:
     """The worker's job: the timed rules, once a minute."""
     await run_timed(ctx.db, Setup.from_settings(ctx.settings, ctx.db.vault))
+
+
+async def _silent(db: Database, at: datetime, days: timedelta) -> list[tuple[str, str]]:
+    """(lead id, silence key) of the leads whose first message from us since they last
+    wrote was accepted at least ``days`` ago (within the lookback)."""
+    since_inbound = or_(Lead.last_inbound_at.is_(None), Message.sent_at > Lead.last_inbound_at)
+    first = func.min(Message.sent_at)
+    query = (
+        select(Lead.id, Lead.last_inbound_at)
+        .join(Message, Message.lead_id == Lead.id)
+        .where(
+            Lead.erased_at.is_(None),
+            Message.direction == Direction.OUTBOUND,
+            Message.sent_at.is_not(None),
+            since_inbound,
+        )
+        .group_by(Lead.id, Lead.last_inbound_at)
+        .having(and_(first <= at - days, first >= at - days - SILENCE_LOOKBACK))
+    )
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    return [(row[0], row[1].isoformat(timespec="seconds") if row[1] else "never") for row in rows]
+
+
+async def _fire_lead(
+    db: Database,
+    setup: Setup,
+    rule: LoadedRule,
+    lead_id: str,
+    key: str,
+    at: datetime,
+    report: TimedReport,
+) -> None:
+    """Run one rule for one lead in a transaction of its own."""
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id, with_for_update=True)
+        if lead is None or lead.erased_at is not None:
+            return
+        happened = Event(key=key, trigger=rule.definition.trigger.kind, at=at)
+        firing = await run_rule(session, setup, rule, lead, happened)
+        _count(report, firing)
+        await session.commit()
+
+
+def _count(report: TimedReport, firing: Firing | None) -> None:
+    if firing is not None:
+        report.fired += 1
+        if firing.message_id is not None:
+            report.sent += 1
+
+
+async def _step(
+    db: Database, setup: Setup, enrolment_id: str, at: datetime, report: TimedReport
+) -> None:
+    """Run an enrolment's due step (or stop it), in a transaction of its own."""
+    async with db.session() as session:
+        enrolment = await session.get(SequenceEnrolment, enrolment_id, with_for_update=True)
+        if enrolment is None or enrolment.stopped_at is not None or enrolment.due_at is None:
+            return
+        if enrolment.due_at > at:
+            return
+        rule = await _sequence_rule(session, enrolment.rule_id)
+        lead = await session.get(Lead, enrolment.lead_id)
+        sequence = sequences.sequence_of(rule.definition) if rule else None
+        reason = sequences.why_stop(enrolment, lead)
+        if rule is None or sequence is None:
+            reason = sequences.RULE_OFF
+        if reason is not None or lead is None or rule is None or sequence is None:
+            sequences.stop(enrolment, reason or sequences.ERASED)
+            if rule is not None and lead is not None and lead.erased_at is None:
+                stopped = Firing(outcome="skipped", did=[f"sequence stopped: {reason}"])
+                event = Event(key=f"seq:{enrolment.id}:stop", trigger="sequence_step", at=at)
+                await log_firing(session, rule, lead, event, stopped)
+            await session.commit()
+            return
+        number = enrolment.next_step
+        if number < len(sequence.steps):
+            happened = Event(key=f"seq:{enrolment.id}:{number}", trigger="sequence_step", at=at)
+            firing = await run_sequence_step(
+                session, setup, rule, lead, happened, sequence.steps[number]
+            )
+            _count(report, firing)
+        enrolment.next_step = number + 1
+        if enrolment.next_step >= len(sequence.steps):
+            sequences.stop(enrolment, sequences.FINISHED)
+        else:
+            following = sequence.steps[enrolment.next_step]
+            enrolment.due_at = sequences.due_after(enrolment.started_at, following)
+        await session.commit()
+
+
+async def _sequence_rule(session: AsyncSession, rule_id: str) -> LoadedRule | None:
+    """The enrolment's rule if it is on and readable (else its sequence stops)."""
+    row = await session.get(AutomationRule, rule_id)
+    if row is None or not row.enabled:
+        return None
+    try:
+        definition = parse_definition(json.loads(row.definition))
+    except OvenAIError:
+        return None
+    return LoadedRule(row.id, row.key, definition)

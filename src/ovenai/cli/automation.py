@@ -10,6 +10,7 @@ import typer
 
 from ovenai import automation
 from ovenai.auth import Actor
+from ovenai.automation import sequences
 from ovenai.automation.definitions import SEED_FILE
 from ovenai.cli import common
 from ovenai.cli.root import app
@@ -21,6 +22,8 @@ app.add_typer(automation_app, name="automation")
 
 
 def _trigger(record: automation.RuleRecord) -> str:
+    if record.definition is None:
+        return "INVALID"
     trigger = record.definition.trigger
     narrowed = [*trigger.intents, *trigger.keywords, *trigger.payloads, *trigger.sources]
     return trigger.kind + (f" ({', '.join(narrowed)})" if narrowed else "")
@@ -37,9 +40,8 @@ def rules() -> None:
     for record in found:
         state = "on " if record.enabled else "off"
         counts = f"{record.done}/{record.skipped}/{record.failed}"
-        typer.echo(
-            f"{record.key:32} {state} {_trigger(record):40} {counts:>12}  {record.definition.name}"
-        )
+        name = record.definition.name if record.definition else record.invalid
+        typer.echo(f"{record.key:32} {state} {_trigger(record):40} {counts:>12}  {name}")
     if not found:
         typer.echo("no rules (ovenai automation seed adds the default ones)")
 
@@ -53,6 +55,10 @@ def show(rule: Annotated[str, typer.Argument(help="The rule's key or id.")]) -> 
 
     record = common.with_db(common.settings(), work)
     typer.echo(f"{record.key} ({'enabled' if record.enabled else 'disabled'}), id {record.id}")
+    if record.definition is None:
+        typer.echo(f"invalid: {record.invalid}")
+        typer.echo(record.stored)
+        return
     typer.echo(json.dumps(record.definition.model_dump(mode="json"), ensure_ascii=False, indent=2))
 
 
@@ -113,3 +119,31 @@ def log(
         typer.echo(f"{when}  {item.rule_key}  {item.lead_id}  {item.outcome}  {item.detail}")
     if not page.items:
         typer.echo("nothing logged")
+
+
+@automation_app.command("enrolments")
+def enrolments(
+    rule: Annotated[str | None, typer.Option(help="Only this rule's sequence (key or id).")] = None,
+    lead: Annotated[str | None, typer.Option(help="Only this lead (id).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Leads in follow-up sequences, newest first: started, rule, lead, steps done, next step
+    due or why it stopped."""
+
+    async def work(db: Database) -> list[sequences.EnrolmentRecord]:
+        rule_id = None
+        if rule is not None:
+            rule_id = (await automation.get_rule(db, actor=Actor.system(), rule=rule)).id
+        return await sequences.list_enrolments(db, lead_id=lead, rule_id=rule_id, limit=limit)
+
+    found = common.with_db(common.settings(), work)
+    for item in found:
+        when = item.started_at.isoformat(timespec="seconds")
+        if item.stopped_at is not None:
+            state = f"stopped: {item.stopped_reason}"
+        else:
+            state = f"next due {item.due_at.isoformat(timespec='seconds') if item.due_at else '-'}"
+        steps = f"{item.next_step}/{item.steps}"
+        typer.echo(f"{when}  {item.rule_key}  {item.lead_id}  {steps}  {state}")
+    if not found:
+        typer.echo("no lead is in a sequence")

@@ -1,4 +1,4 @@
-"""`ovenai leads ...`: importing leads; a lead's engagement score and why."""
+"""`ovenai leads ...`: importing leads; a lead's engagement score and why; its consent."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from ovenai import auth, automation, engagement, lead_import
+from ovenai import auth, automation, consent, engagement, lead_consent, lead_import
 from ovenai.cli import common
 from ovenai.cli.root import app
 from ovenai.db import Database
+from ovenai.errors import InvalidInput
 from ovenai.pagination import MAX_LIMIT, PageQuery
 
 leads_app = typer.Typer(help="Leads.")
@@ -77,3 +79,60 @@ def leads_score(
         typer.echo("no changes yet")
     elif history.next_cursor:
         typer.echo(f"(the newest {len(history.changes)}; --limit shows more)")
+
+
+@leads_app.command("consent")
+def leads_consent(
+    lead_id: str,
+    opt_out: Annotated[
+        bool, typer.Option("--opt-out", help="Record that the lead opted out of marketing.")
+    ] = False,
+    opt_in: Annotated[
+        bool,
+        typer.Option("--opt-in", help="Record the lead's opt-in (with --words: what they said)."),
+    ] = False,
+    basis: Annotated[
+        str | None,
+        typer.Option(
+            help="Set the lawful basis for marketing: opt_in, inquiry_30a (with --words: what"
+            " the lead was shown), or none to clear it."
+        ),
+    ] = None,
+    words: Annotated[
+        str | None, typer.Option(help="The exact words the lead wrote or was shown.")
+    ] = None,
+) -> None:
+    """A lead's marketing consent: state, lawful basis and ledger (oldest first: time (UTC),
+    change, source, who, words); with --opt-out, --opt-in or --basis records that first."""
+    chosen = [name for name, on in (("opt_out", opt_out), ("opt_in", opt_in)) if on]
+    chosen += ["basis"] if basis is not None else []
+    if len(chosen) > 1:
+        raise common.fail(InvalidInput("give one of --opt-out, --opt-in and --basis"))
+    request = None
+    if chosen:
+        try:
+            request = lead_consent.ConsentChange(
+                action=chosen[0],
+                basis=None if basis in (None, "none") else basis,
+                words=words,
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise common.fail(InvalidInput(problem)) from None
+
+    async def work(db: Database) -> consent.ConsentState:
+        actor = auth.Actor.system()
+        if request is None:
+            return await lead_consent.show(db, actor=actor, lead_id=lead_id)
+        return await lead_consent.change(db, actor=actor, lead_id=lead_id, request=request)
+
+    state = common.with_db(common.settings(), work)
+    status = "opted out" if state.opted_out else "not opted out"
+    marketing = "marketing allowed" if state.may_market else "utility messages only"
+    typer.echo(f"{status}; basis {state.marketing_basis or 'none'}; {marketing}")
+    for entry in state.ledger:
+        when = entry.at.isoformat(timespec="seconds")
+        said = f'  "{entry.words}"' if entry.words else ""
+        typer.echo(f"{when}  {entry.kind}  {entry.source}  {entry.actor}{said}")
+    if not state.ledger:
+        typer.echo("no consent recorded yet")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ovenai import privacy, privacy_export, retention
+from ovenai import media_store, privacy, privacy_export, retention
 from ovenai.auth import Actor
 from ovenai.cli import common
 from ovenai.cli.root import app
@@ -46,9 +46,11 @@ def privacy_export_command(
 
     async def work(db: Database) -> bytes:
         subject = privacy.identity_of(by, identity)
-        return await privacy_export.export(db, actor=OPERATOR, fmt=fmt, **subject)
+        files = media_store.open_store(config)  # the zip holds the files the person sent
+        return await privacy_export.export(db, actor=OPERATOR, fmt=fmt, files=files, **subject)
 
-    data = common.with_db(common.settings(), work)
+    config = common.settings()
+    data = common.with_db(config, work)
     if output is None:
         sys.stdout.buffer.write(data)
     else:
@@ -68,9 +70,13 @@ def privacy_erase(
         typer.confirm(question, abort=True)
 
     async def work(db: Database) -> privacy.ErasureReport:
-        return await privacy.erase(db, actor=OPERATOR, **privacy.identity_of(by, identity))
+        files = media_store.open_store(config)  # the files the person sent go too
+        return await privacy.erase(
+            db, actor=OPERATOR, files=files, **privacy.identity_of(by, identity)
+        )
 
-    report = common.with_db(common.settings(), work)
+    config = common.settings()
+    report = common.with_db(config, work)
     typer.echo(
         f"erased lead {report.lead_id}: {report.messages} messages, {report.meetings} meetings, "
         f"{report.consent_events} consent events, {report.webhook_bodies} webhook bodies "
@@ -115,7 +121,8 @@ def retention_run(
 
     async def work(db: Database) -> dict[str, int]:
         policy = retention.Policy.from_settings(config)
-        return await retention.run(db, policy=policy, dry_run=dry_run)
+        files = media_store.open_store(config)
+        return await retention.run(db, policy=policy, dry_run=dry_run, files=files)
 
     counts = common.with_db(config, work)
     verb = "would delete" if dry_run else "deleted"

@@ -20,6 +20,7 @@ class Intent(StrEnum):
     NOT_INTERESTED = "not_interested"
     WANTS_CALL = "wants_call"
     OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"  # "התחל", "START" alone: back to receiving messages (ovenai.consent)
     OTHER = "other"
 
 

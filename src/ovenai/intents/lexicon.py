@@ -151,6 +151,13 @@ OPT_OUT_WORDS = re.compile(
 )
 """A sentence made only of these (and :data:`POLITE` words) is an opt-out by itself."""
 
+OPT_IN_WORDS = re.compile(
+    r"(?:start|unstop|resume|subscribe|opt\s*in|התחל|התחילו|תתחילו|הפעל|חידוש)"
+    r"(?:\s+(?:again|now|שוב|מחדש|כבר))*".translate(FINAL_LETTERS)
+)
+"""A message made only of these (and :data:`POLITE` words) asks to receive messages again;
+anywhere else they are just words ("start by sending the price")."""
+
 POLITE = frozenset(
     "please thanks thank you ok okay נא אנא בבקשה פליז תודה רבה אני מבקש מבקשת מבקשים "
     "אבקש נבקש רוצה רוצים i want to would like can you just we".translate(FINAL_LETTERS).split()

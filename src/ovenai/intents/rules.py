@@ -11,8 +11,10 @@ How a message is read:
    אפשר", "if possible") is not a condition.
 3. A sentence made of nothing but opt-out words ("STOP", "הסר", "unsubscribe please") is an
    opt-out by itself, unless the message laughs ("stop 😂"); anywhere else, "stop" is just a
-   word ("stop by tomorrow"). Rules that only hint at a detail (a bare "price", "rooms",
-   "photo") count only in a message that asks something (a question mark or word, a request).
+   word ("stop by tomorrow"). Likewise a whole message of opt-in words ("START",
+   "התחל") asks to receive messages again (``opt_in``); nothing else reads as opt-in.
+   Rules that only hint at a detail (a bare "price", "rooms", "photo") count only in a
+   message that asks something (a question mark or word, a request).
 4. Each intent scores its strongest match, a little more for every other rule that agreed.
    Opt-out wins when it scored at least :data:`OPT_OUT_THRESHOLD` and the same message does
    not also ask for a viewing, a call or details about as strongly (a lead asking for
@@ -30,6 +32,7 @@ from ovenai.intents.base import Classification, Evidence, Intent
 from ovenai.intents.lexicon import (
     LAUGHTER,
     NO_ALONE,
+    OPT_IN_WORDS,
     OPT_OUT_WORDS,
     POLITE,
     POLITE_CONDITIONS,
@@ -123,6 +126,8 @@ class RuleClassifier:
             return found
         if whole and OPT_OUT_WORDS.fullmatch(whole):
             return [Evidence(Intent.OPT_OUT, "opt-out words alone", whole, WEIGHT_STRONG)]
+        if whole and OPT_IN_WORDS.fullmatch(whole):
+            return [Evidence(Intent.OPT_IN, "opt-in words alone", whole, WEIGHT_STRONG)]
         sentences = [s for s in (_only_words(s) for s in _SENTENCES.split(normal)) if s]
         if len(sentences) > 1:
             found += [
@@ -174,6 +179,9 @@ def _decide(found: list[Evidence]) -> Classification:
         opt_out = 0.0
     if opt_out:
         return _answer(Intent.OPT_OUT, opt_out, found, overrule)
+    opt_in = scores.pop(Intent.OPT_IN, 0.0)
+    if opt_in:  # only ever the whole message (see _bare): nothing else is in it
+        return _answer(Intent.OPT_IN, opt_in, found, overrule)
     ranked = sorted(
         ((score, -PRIORITY.index(intent), intent) for intent, score in scores.items()),
         reverse=True,

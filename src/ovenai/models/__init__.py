@@ -7,7 +7,12 @@ indexes (`*_index`). The schema itself is made only by the Alembic migrations in
 `migrations/`; keep both in step.
 """
 
-from ovenai.models.automation import AutomationFiring, AutomationRule
+from ovenai.models.automation import (
+    AutomationFiring,
+    AutomationRule,
+    Notification,
+    SequenceEnrolment,
+)
 from ovenai.models.base import (
     Base,
     Direction,
@@ -21,6 +26,7 @@ from ovenai.models.base import (
 )
 from ovenai.models.engagement import ScoreChange, ScoreReason
 from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
+from ovenai.models.media import MediaFile, MediaState
 from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
 from ovenai.models.operations import (
     Alert,
@@ -31,7 +37,7 @@ from ovenai.models.operations import (
     ThrottleCount,
 )
 from ovenai.models.people import ApiToken, User, UserSession
-from ovenai.models.privacy import AuditEntry, ConsentEvent, PrivacyRequest
+from ovenai.models.privacy import AuditEntry, ConsentEvent, DoNotContact, PrivacyRequest
 from ovenai.models.views import LeadPhoneToken, LeadView
 from ovenai.models.webhooks import (
     AppliedItem,
@@ -50,17 +56,21 @@ __all__ = [
     "Base",
     "ConsentEvent",
     "Direction",
+    "DoNotContact",
     "JobLock",
     "Language",
     "Lead",
     "LeadNameToken",
     "LeadPhoneToken",
     "LeadView",
+    "MediaFile",
+    "MediaState",
     "Meeting",
     "MeetingStatus",
     "Message",
     "MessageStatus",
     "MessageTemplate",
+    "Notification",
     "PrivacyRequest",
     "Property",
     "PropertyStatus",
@@ -69,6 +79,7 @@ __all__ = [
     "Role",
     "ScoreChange",
     "ScoreReason",
+    "SequenceEnrolment",
     "Source",
     "Stage",
     "StatusEvent",

@@ -76,6 +76,11 @@ class Lead(Timestamped, Base):
     opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opt_in_source: Mapped[str | None] = mapped_column(String(64))
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lawful basis for marketing (ovenai.consent): "opt_in", "inquiry_30a" or None
+    # (utility messages only); when and by which source it was set.
+    marketing_basis: Mapped[str | None] = mapped_column(String(16))
+    marketing_basis_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    marketing_basis_source: Mapped[str | None] = mapped_column(String(32))
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,6 +68,30 @@ class Message(Timestamped, Base):
         Index("ix_messages_lead_created", "lead_id", "created_at"),
         Index("ix_messages_outbox", "status", "next_attempt_at"),
         UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
+        # Key figures (ovenai.kpis): a period's outbound outcomes, read from the index alone;
+        # failures never accepted; inbound messages by time.
+        Index(
+            "ix_messages_out_outcome",
+            "sent_at",
+            "status",
+            "template_name",
+            "error_code",
+            postgresql_where=text("direction = 'out'"),
+            sqlite_where=text("direction = 'out'"),
+        ),
+        Index(
+            "ix_messages_out_failed",
+            "failed_at",
+            postgresql_where=text("direction = 'out' AND sent_at IS NULL"),
+            sqlite_where=text("direction = 'out' AND sent_at IS NULL"),
+        ),
+        Index(
+            "ix_messages_in_created",
+            "created_at",
+            "lead_id",
+            postgresql_where=text("direction = 'in'"),
+            sqlite_where=text("direction = 'in'"),
+        ),
     )
 
 

@@ -56,3 +56,16 @@ class ConsentEvent(Base):
     evidence_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_consent_events_lead", "lead_id", "at"),)
+
+
+class DoNotContact(Base):
+    """A phone never to be messaged: the blind index of an erased opted-out lead's phone.
+
+    A keyed hash and the time it was added, nothing else, so it survives the erasure that
+    destroyed the lead's key; a lead created later with that phone is opted out at once.
+    """
+
+    __tablename__ = "do_not_contact"
+
+    phone_index: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -72,6 +72,7 @@ class Claimed(NamedTuple):
     opted_out: bool | None
     last_inbound_at: datetime | None
     erased: bool | None
+    basis: str | None
 
 
 _LEAD_FIELDS = {  # only whether a lead opted out or was erased matters here, not when
@@ -81,6 +82,7 @@ _LEAD_FIELDS = {  # only whether a lead opted out or was erased matters here, no
     "opted_out": _LEADS.c.opted_out_at.is_not(None),
     "last_inbound_at": _LEADS.c.last_inbound_at,
     "erased": _LEADS.c.erased_at.is_not(None),
+    "basis": _LEADS.c.marketing_basis,  # None: no lawful basis for marketing (ovenai.consent)
 }
 _CLAIMED = tuple(_M[name] for name in Claimed._fields[: -len(_LEAD_FIELDS)])
 assert Claimed._fields[-len(_LEAD_FIELDS) :] == tuple(_LEAD_FIELDS)  # same order as selected
@@ -303,8 +305,10 @@ def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: da
     job.to, job.recipient, job.fallback_to = address.to, address.recipient, address.fallback_to
     if job.kind in FREE_FORM and not job.window_open:
         job.problem = rules.OutsideServiceWindow(row.last_inbound_at).message
-    elif row.opted_out and (job.category or "").upper() == rules.MARKETING:
+    elif (job.category or "").upper() == rules.MARKETING and row.opted_out:
         job.problem = rules.LeadOptedOut(job.template_name or "template").message
+    elif (job.category or "").upper() == rules.MARKETING and row.basis is None:
+        job.problem = rules.LeadWithoutBasis(job.template_name or "template").message
 
 
 def _address(row: Claimed, cipher: RowCipher[LeadColumn]) -> rules.Recipient:

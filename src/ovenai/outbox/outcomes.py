@@ -28,7 +28,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ovenai import dialects
+from ovenai import dialects, hooks
 from ovenai.cloudapi.errors import CloudApiFailure
 from ovenai.columns import stored_datetimes, utcnow
 from ovenai.db import Database
@@ -164,6 +164,13 @@ async def write(db: Database, worker: str, outcomes: Sequence[Outcome]) -> None:
         connection = await session.connection()
         for kind, group in groups.items():
             await _write_group(connection, kind, group, worker)
+        if hooks.after_send_failed:
+            failures = [
+                hooks.SendFailure(outcome.message_id, outcome.error_code)
+                for outcome in groups.get(Kind.FAILED, ())
+                if outcome.error_code is not None
+            ]
+            await hooks.run_after_send_failed(session, failures)
         await session.commit()
 
 

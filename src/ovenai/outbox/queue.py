@@ -144,7 +144,9 @@ async def enqueue_template(
     idempotency_key: str | None = None,
 ) -> Message:
     """Queue a checked template send (see :func:`ovenai.templates.prepare_send`)."""
-    rules.check_category(prepared.category, lead.opted_out_at, prepared.name)
+    rules.check_category(
+        prepared.category, lead.opted_out_at, prepared.name, basis=lead.marketing_basis
+    )
     rules.recipient_of(bsuid=lead.bsuid, wa_id=lead.wa_id, phone=lead.phone)
     message = _new_outbound(
         lead.id,

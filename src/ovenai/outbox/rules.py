@@ -4,7 +4,8 @@
   service window): Meta would answer 131047; we answer 409 and tell the agent to use a
   template.
 * Marketing templates never to a lead who opted out (Meta: Webhooks › user_preferences, error
-  131050); utility templates still may go.
+  131050), nor to one without a lawful basis for marketing (an explicit opt-in, or §30A's
+  inquiry exception: see :mod:`ovenai.consent`); utility templates still may go.
 * Send to the identity Meta confirmed last (Cloud API › Business-scoped user IDs; Webhooks ›
   messages webhook › system messages): the BSUID (``recipient``), else the newest ``wa_id``,
   else the phone an agent entered (both in ``to``, with a ``+``). A user's number change
@@ -50,6 +51,17 @@ class LeadOptedOut(Conflict):
         )
 
 
+class LeadWithoutBasis(Conflict):
+    """A marketing template to a lead with no lawful basis for marketing (ovenai.consent)."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__(
+            f"the lead has no recorded basis for marketing (no opt-in, no inquiry with the "
+            f"refusal notice): {template} is a marketing template; utility messages only",
+            field="template",
+        )
+
+
 class NoWhatsAppIdentity(Conflict):
     """The lead has no BSUID, WhatsApp id or phone number to send to."""
 
@@ -81,10 +93,17 @@ def check_free_text(last_inbound_at: datetime | None, now: datetime) -> None:
         raise OutsideServiceWindow(last_inbound_at)
 
 
-def check_category(category: str | None, opted_out_at: datetime | None, template: str) -> None:
-    """Raise LeadOptedOut for a marketing template to a lead who opted out."""
-    if opted_out_at is not None and (category or "").upper() == MARKETING:
+def check_category(
+    category: str | None, opted_out_at: datetime | None, template: str, *, basis: str | None
+) -> None:
+    """Raise LeadOptedOut for a marketing template to a lead who opted out, LeadWithoutBasis
+    for one to a lead without a basis for marketing; anything else may go."""
+    if (category or "").upper() != MARKETING:
+        return
+    if opted_out_at is not None:
         raise LeadOptedOut(template)
+    if basis is None:
+        raise LeadWithoutBasis(template)
 
 
 def recipient_of(*, bsuid: str | None, wa_id: str | None, phone: str | None) -> Recipient:

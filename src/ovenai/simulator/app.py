@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ovenai.simulator import graph
+from ovenai.simulator import graph, media
 from ovenai.simulator.config import SimulatorConfig
 from ovenai.simulator.control_routes import ControlRoutes
 from ovenai.simulator.edges import (
@@ -32,6 +32,7 @@ from ovenai.simulator.edges import (
     check_version,
     error_answer,
     faulted,
+    json_answer,
     parse_json,
     unsupported,
 )
@@ -87,6 +88,32 @@ class GraphRoutes:
             return graph.upload_media(self.state)
         return handle_send(self.state, body)
 
+    async def node(self, request: Request) -> Response:
+        """``GET /{version}/{media-id}``: the media's short-lived URL and declaration."""
+        params, settings = request.path_params, self.state.settings
+        try:
+            check_version(settings, params["version"])
+            authorization = request.headers.get("authorization", "")
+            check_token(settings, authorization, request.scope["query_string"])
+            base_url = str(request.base_url)
+            info = self.state.media.info(params["node"], base_url, self.state.now())
+            self.state.count("media_info")
+            return response(json_answer(info))
+        except MetaError as error:
+            return response(error_answer(error))
+
+    async def media_download(self, request: Request) -> Response:
+        """The media URL: the bytes for the bearer token, until the URL expires."""
+        try:
+            authorization = request.headers.get("authorization", "")
+            check_token(self.state.settings, authorization, b"")
+        except MetaError as error:
+            return response(error_answer(error))
+        token = request.query_params.get("hash", "")
+        answer = Answer(*self.state.media.download(token, self.state.now()))
+        self.state.count(f"media_download_{answer.status}")
+        return response(answer)
+
     async def unknown(self, request: Request) -> Response:
         """Any other path: Meta's "unsupported request" answer."""
         return response(error_answer(unsupported(request.method, request.url.path)))
@@ -133,6 +160,8 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> SimulatorApp:
 
     routes = [
         *ControlRoutes(state).routes(),
+        Route(media.DOWNLOAD_PATH, graph_routes.media_download, methods=["GET"]),
+        Route("/{version}/{node}", graph_routes.node, methods=["GET"]),
         Route("/{version}/{node}/{edge}", graph_routes.edge, methods=methods),
         Route("/{path:path}", graph_routes.unknown, methods=methods),
     ]

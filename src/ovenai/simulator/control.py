@@ -8,7 +8,13 @@ import orjson
 
 from ovenai.simulator.config import LIVE_SETTINGS
 from ovenai.simulator.events import account_envelope, messages_envelope, template_status_value
-from ovenai.simulator.inbound import contact, message_object, preferences_value, sender_ids
+from ovenai.simulator.inbound import (
+    MEDIA_TYPES,
+    contact,
+    message_object,
+    preferences_value,
+    sender_ids,
+)
 from ovenai.simulator.meta_errors import invalid
 from ovenai.simulator.state import SimulatorState
 from ovenai.simulator.templates import StoredTemplate
@@ -19,6 +25,9 @@ JsonDict = dict[str, Any]
 async def deliver_inbound(state: SimulatorState, request: JsonDict) -> JsonDict:
     """Build the webhook Meta would send for a user's message, deliver it, report."""
     wamid, now = state.new_wamid(), state.now()
+    kind = str(request.get("type", "text"))
+    if kind in MEDIA_TYPES and not isinstance(request.get(kind), dict):
+        request = state.media.add_for_request(kind, request, MEDIA_TYPES[kind])
     if request.get("type") == "user_preferences":
         envelope = _preferences(state, request, now)
     else:

@@ -78,6 +78,18 @@ class ControlRoutes:
         """POST /_sim/templates/review: decide pending templates now."""
         return _json(control.review_now(self.state, await self._spec(request)))
 
+    async def media_faults(self, request: Request) -> Response:
+        """POST /_sim/media/faults: fail, corrupt or expire the next downloads."""
+        try:
+            return _json(self.state.media.apply_faults(await self._spec(request)))
+        except (MetaError, TypeError, ValueError) as error:
+            return _json({"error": {"message": str(error), "code": 100}}, 400)
+
+    async def media_clock(self, request: Request) -> Response:
+        """POST /_sim/media/clock: age the issued media URLs by ``advance_s`` seconds."""
+        spec = await self._spec(request)
+        return _json(self.state.media.advance(float(spec.get("advance_s", 0))))
+
     def routes(self) -> list[Route]:
         """The control routes."""
         return [
@@ -89,4 +101,6 @@ class ControlRoutes:
             Route("/_sim/stats", self.stats, methods=["GET"]),
             Route("/_sim/webhooks", self.webhooks, methods=["GET"]),
             Route("/_sim/templates/review", self.review, methods=["POST"]),
+            Route("/_sim/media/faults", self.media_faults, methods=["POST"]),
+            Route("/_sim/media/clock", self.media_clock, methods=["POST"]),
         ]

@@ -148,7 +148,7 @@ def _media(kind: str, request: JsonDict) -> JsonDict:
     content: JsonDict = {
         "id": media_id,
         "mime_type": str(request.get("mime_type", MEDIA_TYPES[kind])),
-        "sha256": hashlib.sha256(media_id.encode()).hexdigest(),
+        "sha256": str(request.get("sha256") or hashlib.sha256(media_id.encode()).hexdigest()),
     }
     for key in ("caption", "filename", "voice", "animated", "url"):
         if key in request:

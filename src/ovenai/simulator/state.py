@@ -17,6 +17,7 @@ from typing import Any
 from ovenai.simulator.config import SimulatorConfig
 from ovenai.simulator.events import messages_envelope
 from ovenai.simulator.faults import Faults
+from ovenai.simulator.media import MediaLibrary
 from ovenai.simulator.templates import TemplateStore
 from ovenai.simulator.webhooks import WebhookDispatcher
 
@@ -86,6 +87,7 @@ class SimulatorState:
         self.dispatcher.settings = self.settings
         self.dispatcher.reset()
         self.faults = Faults()
+        self.media = MediaLibrary()
         self.templates = TemplateStore(self.settings.business_account_id)
         # Accepted and rejected records keep "body" as the JSON bytes received (see
         # messaging.handle_send); control.outbox parses them back.

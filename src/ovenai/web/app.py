@@ -15,9 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ovenai import engagement, health
-from ovenai.automation import install as install_automation
-from ovenai.automation import uninstall as uninstall_automation
+from ovenai import health, reactions
 from ovenai.db import Database, open_database
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.ingest.receiver import open_receiver
@@ -31,6 +29,7 @@ from ovenai.web.api import (
     leads,
     meetings,
     messages,
+    notifications,
     privacy,
     properties,
     sending,
@@ -58,6 +57,7 @@ def _api_router() -> APIRouter:
         properties,
         meetings,
         messages,
+        notifications,
         privacy,
         sending,
         users,
@@ -115,8 +115,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await database.start()
-        engagement.install()  # before automation: rules read this message's score
-        install_automation(settings, database.vault)  # new leads, webhooks applied here
+        reactions.install(settings, database.vault)  # consent, score, rules: webhooks here
         receiver.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise paused every request ~100 ms about once
@@ -124,8 +123,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
         gc.freeze()
         yield
         await receiver.stop()
-        uninstall_automation()
-        engagement.uninstall()
+        reactions.uninstall(database.vault)
         if db is None:
             await database.dispose()
 

@@ -43,6 +43,7 @@ def test_rules_are_listed_in_run_order_and_admins_switch_and_edit_them(
         "sources": [],
         "hour": 18,
         "hours_after": 1.0,
+        "days": 3.0,
     }
 
     refused = agent.patch("/api/v1/automation/rules/greet_new_api_lead", json={"enabled": False})

@@ -57,9 +57,7 @@ def _messages(settings: Settings, lead_id: str) -> None:
     run_async(work)
 
 
-def test_an_admin_reads_the_figures_of_a_period(
-    admin: httpx.Client, clean_db: Settings
-) -> None:
+def test_an_admin_reads_the_figures_of_a_period(admin: httpx.Client, clean_db: Settings) -> None:
     lead = admin.post("/api/v1/leads", json={"name": "דנה לוי", "phone": "050-234-5678"}).json()
     _messages(clean_db, lead["id"])
 
@@ -75,9 +73,7 @@ def test_an_admin_reads_the_figures_of_a_period(
         1,
     )
     assert (figures["delivery_rate"], figures["failure_rate"]) == (0.5, 0.25)
-    assert figures["top_errors"] == [
-        {"code": 131026, "title": "Message undeliverable", "count": 1}
-    ]
+    assert figures["top_errors"] == [{"code": 131026, "title": "Message undeliverable", "count": 1}]
     assert [(t["family"], t["sent"], t["share"]) for t in figures["templates"]] == [
         ("welcome_new_lead", 2, round(2 / 3, 4)),
         ("property_details", 1, round(1 / 3, 4)),

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from ovenai import automation
 from ovenai.auth import Actor
 from ovenai.db import open_database
-from ovenai.models import AutomationFiring, AutomationRule, Role
+from ovenai.models import AutomationFiring, AutomationRule, Role, SequenceEnrolment
 from ovenai.settings import Settings
 from support.aio import run_async
 from support.automation import seed_default_rules
@@ -501,6 +501,143 @@ def test_every_form_needs_its_csrf_token(browser_client: httpx.Client, clean_db:
         assert edit.status_code == 403
     assert _rule(clean_db, GREET).enabled is True
     assert _stored_definition(clean_db, GREET) == before
+
+
+def _store_raw(settings: Settings, key: str, stored: str) -> None:
+    """Write a rule's stored definition as it is (an older version's, or a hand edit)."""
+
+    async def work() -> None:
+        db = open_database(settings)
+        try:
+            await db.start()
+            async with db.session() as session:
+                row = await session.scalar(select(AutomationRule).where(AutomationRule.key == key))
+                assert row is not None
+                row.definition = stored
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    run_async(work)
+
+
+def test_a_stored_rule_that_no_longer_validates_shows_as_invalid_never_500(
+    browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
+) -> None:
+    seed_default_rules(clean_db)
+    make_user(clean_db, ADMIN, Role.ADMIN)
+    stored = json.dumps({"name": "ישן", "trigger": {"kind": "retired"}, "actions": []})
+    _store_raw(clean_db, GREET, stored)
+    sign_in(browser_client, ADMIN)
+
+    listed = browser_client.get("/admin/automation")
+    assert listed.status_code == 200
+    row = _row(listed, GREET)
+    assert "כלל לא תקין" in row and "הכלל הזה לא תקין ולא פועל:" in row
+    assert "trigger.kind" in row
+    page = browser_client.get(f"/admin/automation/{GREET}")
+    assert page.status_code == 200 and "הכלל הזה לא תקין ולא פועל:" in page.text
+    assert _textarea(page) == stored  # as stored, to be fixed
+
+    rules = admin.get("/api/v1/automation/rules")
+    assert rules.status_code == 200
+    [shown] = [rule for rule in rules.json() if rule["key"] == GREET]
+    assert shown["definition"] is None
+    assert shown["invalid"].startswith("the rule is not valid: trigger.kind")
+    one = admin.get(f"/api/v1/automation/rules/{GREET}")
+    assert one.status_code == 200 and one.json()["definition"] is None
+    off = admin.patch(f"/api/v1/automation/rules/{GREET}", json={"enabled": False})
+    assert off.status_code == 200 and off.json()["enabled"] is False
+
+    token = csrf_of(page)
+    fixed = {"name": "ברכה", "trigger": {"kind": "first_message"}, "actions": [
+        {"type": "send_template", "family": "welcome_new_lead"}
+    ]}  # fmt: skip
+    saved = browser_client.post(
+        f"/admin/automation/{GREET}", data={"definition": json.dumps(fixed), "csrf": token}
+    )
+    assert saved.status_code == 200 and "הכלל נשמר." in saved.text
+    assert _rule(clean_db, GREET).invalid is None
+
+
+SEQUENCE = {
+    "name": "רצף לבדיקה",
+    "trigger": {"kind": "no_reply", "days": 3},
+    "actions": [
+        {"type": "notify_agent", "text": {"he": "הליד שותק", "en": "The lead is silent"}},
+        {
+            "type": "start_sequence",
+            "steps": [
+                {"after_days": 1, "text": {"he": "מה שלומך?", "en": "How are you?"}},
+                {"after_days": 3.5, "family": "followup_interest"},
+            ],
+        },
+    ],
+}
+
+
+def _enrol(settings: Settings, key: str, lead_id: str, *, stopped: str | None) -> None:
+    """An enrolment of the lead in the rule's sequence, running or stopped."""
+
+    async def work() -> None:
+        db = open_database(settings)
+        try:
+            await db.start()
+            async with db.session() as session:
+                rule = await session.scalar(select(AutomationRule).where(AutomationRule.key == key))
+                assert rule is not None
+                start = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+                session.add(
+                    SequenceEnrolment(
+                        rule_id=rule.id,
+                        lead_id=lead_id,
+                        event=f"test:{uuid.uuid4()}",
+                        stage="contacted",
+                        next_step=1,
+                        started_at=start,
+                        due_at=None if stopped else start + timedelta(days=3.5),
+                        stopped_at=start + timedelta(days=2) if stopped else None,
+                        stopped_reason=stopped,
+                    )
+                )
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    run_async(work)
+
+
+def test_a_sequence_shows_its_steps_who_is_enrolled_and_why_each_stopped(
+    browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
+) -> None:
+    make_user(clean_db, ADMIN, Role.ADMIN)
+    lead_id = _lead(admin)
+    _create(clean_db, "silence", SEQUENCE)
+    _enrol(clean_db, "silence", lead_id, stopped=None)
+    _enrol(clean_db, "silence", lead_id, stopped="answered")
+    sign_in(browser_client, ADMIN)
+
+    listed = browser_client.get("/admin/automation")
+    row = _row(listed, "silence")
+    assert "הליד לא ענה להודעה שלנו" in row and "במשך 3 ימים" in row
+    assert 'התראה לסוכן (למנהלים, כשאין לליד סוכן): <bdi dir="auto">הליד שותק</bdi>' in row
+    assert 'רצף מעקב, שלבים בימים: <bdi dir="ltr">1</bdi>, <bdi dir="ltr">3.5</bdi>' in row
+    enrolled = listed.text.split("<h2>רצפי מעקב</h2>")[1].split("</table>")[0]
+    assert enrolled.count('<tr class="enrolment') == 2
+    assert "נעצר כי הליד ענה" in enrolled and "פעיל" in enrolled
+    assert f'href="/leads/{lead_id}"' in enrolled and "1 / 2" in enrolled
+    assert "05/07/2026 00:00" in enrolled  # the running one's next step, Jerusalem time
+
+    page = browser_client.get("/admin/automation/silence")
+    steps = page.text.split("<h2>שלבי הרצף</h2>")[1].split("</table>")[0]
+    assert "<td>1</td>" in steps and "מה שלומך?" in steps
+    assert "<td>3.5</td>" in steps and '<code dir="ltr">followup_interest</code>' in steps
+    assert page.text.split("<h2>לידים ברצף</h2>")[1].count('<tr class="enrolment') == 2
+
+    _choose_english(browser_client)
+    english = browser_client.get("/admin/automation/silence")
+    assert "How are you?" in english.text and "Stopped because the lead answered" in english.text
+    _wholly(english, "en", ["רצף לבדיקה", "מה שלומך?", "הליד שותק"])  # the JSON holds them
 
 
 # The same in a real browser (Debian's chromium driven by Playwright, as test_browser.py).

@@ -370,8 +370,14 @@ def test_every_page_is_wholly_in_the_chosen_language(
     _check(_once_shown(browser, f"/leads/{lead}", MESSAGE), language, data)
     _check(_once_shown(browser, "/admin/webhooks", "MalformedPayload"), language, data)
     rules = _seed_rules(clean_db)  # their names and descriptions are the agency's text
-    pages = ("/admin/automation", "/admin/automation/greet_new_whatsapp_lead", "/admin/metrics")
-    for path in ("/account", "/admin/users", f"/admin/users/{agent_id}", *pages):
+    pages = (
+        "/admin/automation",
+        "/admin/automation/greet_new_whatsapp_lead",
+        "/admin/metrics",
+        "/admin/reports/weekly",
+    )
+    workspace = ("/pipeline", "/meetings", "/properties", "/properties/new")
+    for path in ("/account", "/admin/users", f"/admin/users/{agent_id}", *pages, *workspace):
         page = browser.get(path)
         assert page.status_code == 200, path
         _check(page, language, data + rules)
@@ -383,7 +389,7 @@ def test_every_page_is_wholly_in_the_chosen_language(
     for path, status in (
         (f"/leads/{erased}", 410),
         ("/leads/01930000-0000-7000-8000-000000000000", 404),
-        ("/meetings", 404),
+        ("/no-such-page", 404),
     ):
         page = browser.get(path)
         assert page.status_code == status, path

@@ -16,9 +16,12 @@ from support.dashboard import make_user, sign_in
 ISRAEL = ZoneInfo("Asia/Jerusalem")
 
 
-def _sent_today(settings: Settings, admin: httpx.Client) -> None:
-    """A lead and three messages accepted an hour ago: read, delivered, failed (131026)."""
+def _sent_today(settings: Settings, admin: httpx.Client) -> datetime:
+    """A lead and three messages accepted an hour ago: read, delivered, failed (131026);
+    when they were accepted."""
     lead = admin.post("/api/v1/leads", json={"name": "דנה לוי", "phone": "050-234-5678"}).json()
+
+    at = utcnow() - timedelta(hours=1)
 
     async def work() -> None:
         from ovenai.db import open_database
@@ -26,7 +29,6 @@ def _sent_today(settings: Settings, admin: httpx.Client) -> None:
         db = open_database(settings)
         try:
             await db.start()
-            at = utcnow() - timedelta(hours=1)
             async with db.session() as session:
                 for status in ("read", "delivered", "failed"):
                     failed = status == "failed"
@@ -48,12 +50,13 @@ def _sent_today(settings: Settings, admin: httpx.Client) -> None:
             await db.dispose()
 
     run_async(work)
+    return at
 
 
 def test_an_admin_sees_the_figures_and_the_chart_of_the_last_days(
     browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
 ) -> None:
-    _sent_today(clean_db, admin)
+    at = _sent_today(clean_db, admin)
     make_user(clean_db, "owner@agency.co.il", Role.ADMIN)
     sign_in(browser_client, "owner@agency.co.il")
 
@@ -64,8 +67,8 @@ def test_an_admin_sees_the_figures_and_the_chart_of_the_last_days(
     assert "שיעור מסירה" in text and "66.7%" in text  # two of three delivered
     assert "33.3%" in text  # the failure rate
     assert text.count('class="bar-delivered"') == 7  # one bar per day of the period
-    today = datetime.now(ISRAEL).strftime("%d/%m/%Y")
-    assert f"{today}: 3 הודעות, 2 נמסרו, 1 נכשלו" in text
+    day = at.astimezone(ISRAEL).strftime("%d/%m/%Y")
+    assert f"{day}: 3 הודעות, 2 נמסרו, 1 נכשלו" in text
     assert "welcome_new_lead" in text and "131026" in text and "Message undeliverable" in text
 
 
@@ -80,11 +83,29 @@ def test_chosen_dates_that_run_backwards_are_refused_beside_the_form(
 
     assert page.status_code == 422
     assert "היום האחרון לא יכול לבוא לפני הראשון." in page.text
-    chosen = browser_client.get(
-        "/admin/metrics", params={"from": "2026-11-01", "to": "2026-11-03"}
-    )
+    chosen = browser_client.get("/admin/metrics", params={"from": "2026-11-01", "to": "2026-11-03"})
     assert chosen.status_code == 200 and chosen.text.count('class="bar-delivered"') == 3
 
     browser_client.cookies.clear()
     sign_in(browser_client, "dana.agent@agency.co.il")
     assert browser_client.get("/admin/metrics").status_code == 404
+
+
+def test_the_weekly_report_page_shows_last_week_beside_the_one_before(
+    browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
+) -> None:
+    at = _sent_today(clean_db, admin)
+    make_user(clean_db, "owner@agency.co.il", Role.ADMIN)
+    sign_in(browser_client, "owner@agency.co.il")
+    today = at.astimezone(ISRAEL).date()
+
+    this_week = browser_client.get("/admin/reports/weekly", params={"week": today.isoformat()})
+    week_before = (today - timedelta(days=7)).isoformat()
+    last_week = browser_client.get("/admin/reports/weekly", params={"week": week_before})
+    assert browser_client.get("/admin/reports/weekly").status_code == 200  # the last full week
+
+    assert this_week.status_code == 200 and "דוח שבועי" in this_week.text
+    assert "66.7%" in this_week.text and this_week.text.count('class="bar-delivered"') == 7
+    sunday = today - timedelta(days=(today.weekday() + 1) % 7)
+    assert f"{sunday:%d/%m/%Y} – {sunday + timedelta(days=6):%d/%m/%Y}" in this_week.text
+    assert last_week.status_code == 200 and "66.7%" not in last_week.text

@@ -24,7 +24,7 @@ import msgspec
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import hooks
+from ovenai import hooks, media
 from ovenai.columns import new_id
 from ovenai.events import InboundMessage
 from ovenai.events.content import ReactionContent, SystemContent
@@ -81,6 +81,14 @@ async def apply_inbound_run(
             for lead, e in zip(leads, events, strict=True)
         ]
         await session.execute(insert(_MESSAGES), rows)
+        # The files the messages carry, fetched later by the worker (ovenai.media).
+        await media.insert_inbound(
+            session,
+            [
+                media.inbound_rows(book.keys[row["lead_id"]], row["lead_id"], row["id"], e)
+                for row, e in zip(rows, events, strict=True)
+            ],
+        )
     except BaseException:
         book.abandon()
         raise
@@ -148,6 +156,7 @@ async def apply_inbound(
         lead.last_inbound_at = event.timestamp  # opens (or extends) the 24-hour window
     message = await _message(vault, lead.id, event)
     session.add(message)
+    await media.record_inbound(session, await vault.key("lead", lead.id), message, event)
     return lead, message
 
 

@@ -25,7 +25,9 @@ router = APIRouter(prefix="/automation", tags=["automation"])
 RulePublic = public_model(
     automation.RuleRecord,
     "AutomationRulePublic",
-    "A rule: its trigger, conditions and actions, whether it runs, and how it has fared.",
+    "A rule: its trigger, conditions and actions, whether it runs, and how it has fared."
+    " A stored rule that no longer validates has `definition` null and `invalid` saying why.",
+    private=("stored",),
 )
 FiringPublic = public_model(
     automation.FiringRecord,

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ovenai import conversations, engagement, leads
+from ovenai import consent, conversations, engagement, lead_consent, leads
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
 from ovenai.pagination import PageQuery
 from ovenai.web.api.schemas import (
+    ConsentPublic,
     LeadPublic,
     MessagePublic,
     PagePublic,
@@ -60,7 +61,9 @@ async def update_lead(
     lead_id: str, body: LeadUpdate, db: DbDep, actor: ActorDep, settings: SettingsDep
 ) -> PublicModel:
     """Change the given fields of a lead; 409 for a phone as on create."""
-    record = await leads.update_lead(db, actor=actor, lead_id=lead_id, changes=body)
+    record = await leads.update_lead(
+        db, actor=actor, lead_id=lead_id, changes=body, consent_source=consent.Source.API
+    )
     return answer(LeadPublic, record, settings.zone)
 
 
@@ -84,3 +87,29 @@ async def lead_score(
     """A lead's engagement score and why: its changes, newest first, in pages."""
     history = await engagement.history(db, actor=actor, lead_id=lead_id, page=page)
     return answer(ScorePublic, history, settings.zone)
+
+
+@router.get("/{lead_id}/consent", response_model=ConsentPublic)
+async def lead_consent_state(
+    lead_id: str, db: DbDep, actor: ActorDep, settings: SettingsDep
+) -> PublicModel:
+    """A lead's marketing consent: opted out or not, the lawful basis for marketing, and the
+    ledger of every change with its source and the lead's words (oldest first)."""
+    state = await lead_consent.show(db, actor=actor, lead_id=lead_id)
+    return answer(ConsentPublic, state, settings.zone)
+
+
+@router.post("/{lead_id}/consent", response_model=ConsentPublic)
+async def change_lead_consent(
+    lead_id: str,
+    body: lead_consent.ConsentChange,
+    db: DbDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+) -> PublicModel:
+    """Record an opt-in (with the lead's words), an opt-out, or the lawful basis
+    (`opt_in` | `inquiry_30a` with the words the lead was shown; null clears it)."""
+    state = await lead_consent.change(
+        db, actor=actor, lead_id=lead_id, request=body, source=consent.Source.API
+    )
+    return answer(ConsentPublic, state, settings.zone)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ovenai import audit, privacy, privacy_export
+from ovenai import audit, media_store, privacy, privacy_export
 from ovenai.web.api.schemas import (
     AuditPublic,
     ErasurePublic,
@@ -22,7 +22,7 @@ from ovenai.web.api.schemas import (
     answer,
     list_model,
 )
-from ovenai.web.deps import ActorDep, DbDep
+from ovenai.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(tags=["privacy"])
 # Requests and audit entries have always been answered in UTC, as stored, and clients rely
@@ -72,11 +72,13 @@ class RequestBody(SubjectBody):
 async def export(
     db: DbDep,
     actor: ActorDep,
+    settings: SettingsDep,
     subject: Annotated[SubjectQuery, Query()],
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
     """Everything held about a person: JSON, or a zip of CSV files."""
-    data = await privacy_export.export(db, actor=actor, fmt=fmt, **subject.identity())
+    files = media_store.store_for(settings)  # the zip holds the files the person sent
+    data = await privacy_export.export(db, actor=actor, fmt=fmt, files=files, **subject.identity())
     if fmt == "json":
         return Response(data, media_type="application/json; charset=utf-8")
     headers = {"Content-Disposition": 'attachment; filename="export.zip"'}
@@ -84,9 +86,12 @@ async def export(
 
 
 @router.post("/privacy/erase", response_model=ErasurePublic)
-async def erase(body: SubjectBody, db: DbDep, actor: ActorDep) -> PublicModel:
-    """Erase a person irreversibly."""
-    report = await privacy.erase(db, actor=actor, **body.identity())
+async def erase(
+    body: SubjectBody, db: DbDep, actor: ActorDep, settings: SettingsDep
+) -> PublicModel:
+    """Erase a person irreversibly (the files they sent deleted too)."""
+    files = media_store.store_for(settings)
+    report = await privacy.erase(db, actor=actor, files=files, **body.identity())
     return answer(ErasurePublic, report)
 
 

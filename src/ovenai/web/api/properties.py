@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ovenai import properties
+from ovenai import matching, properties
 from ovenai.properties import PropertyCreate, PropertyFilter, PropertyUpdate
 from ovenai.web.api.schemas import (
+    MatchesPublic,
     PagePublic,
     PropertyPublic,
     PublicModel,
@@ -58,3 +59,13 @@ async def update_property(
     """Change a listing (admins)."""
     prop = await properties.update_property(db, actor=actor, property_id=property_id, changes=body)
     return answer(PropertyPublic, prop, settings.zone)
+
+
+@router.get("/{property_id}/matches", response_model=MatchesPublic)
+async def property_matches(
+    property_id: str, db: DbDep, actor: ActorDep, settings: SettingsDep
+) -> PublicModel:
+    """The leads the caller may see whose criteria the listing meets, best first, each with
+    why; the others with the criteria that fail (budget tolerance: 10 %)."""
+    found = await matching.matches_for(db, actor=actor, property_id=property_id)
+    return answer(MatchesPublic, found, settings.zone)

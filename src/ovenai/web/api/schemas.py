@@ -23,10 +23,12 @@ from pydantic import BaseModel, create_model, model_validator
 
 from ovenai.accounts import Account
 from ovenai.audit import AuditRecord
+from ovenai.consent import ConsentState, LedgerEntry
 from ovenai.conversations import MessageError, MessageRecord
 from ovenai.engagement import ScoreChangeRecord, ScoreHistory
 from ovenai.ingest.failures import FailedBody, ItemFailure
 from ovenai.leads import LeadRecord
+from ovenai.matching import Check, Exclusion, Match, Matches
 from ovenai.meetings import MeetingRecord
 from ovenai.models import Property
 from ovenai.pagination import Page
@@ -175,8 +177,36 @@ ScorePublic = public_model(
     "A lead's engagement score and its changes, newest first (a page of them).",
     overrides={"changes": list_model(ScoreChangePublic)},
 )
+LedgerEntryPublic = public_model(
+    LedgerEntry, "LedgerEntryPublic", "One change of a lead's consent, with its words."
+)
+ConsentPublic = public_model(
+    ConsentState,
+    "ConsentPublic",
+    "A lead's marketing consent: state, lawful basis and ledger (oldest first).",
+    overrides={"ledger": list_model(LedgerEntryPublic)},
+)
 PropertyPublic = public_model(Property, "PropertyPublic", "A listing.")
 MeetingPublic = public_model(MeetingRecord, "MeetingPublic", "A viewing.")
+CheckPublic = public_model(Check, "CheckPublic", "One criterion of a lead compared with a listing.")
+MatchPublic = public_model(
+    Match,
+    "MatchPublic",
+    "A lead a listing suits, with the criteria that hold.",
+    overrides={"lead": LeadPublic, "reasons": list_model(CheckPublic)},
+)
+ExclusionPublic = public_model(
+    Exclusion,
+    "ExclusionPublic",
+    "A lead a listing does not suit, with the criteria that fail.",
+    overrides={"reasons": list_model(CheckPublic)},
+)
+MatchesPublic = public_model(
+    Matches,
+    "MatchesPublic",
+    "The leads a listing suits (best first) and the others with their reasons.",
+    overrides={"matches": list_model(MatchPublic), "excluded": list_model(ExclusionPublic)},
+)
 MessageErrorPublic = public_model(MessageError, "MessageErrorPublic", "Why Meta failed a message.")
 MessagePublic = public_model(
     MessageRecord,

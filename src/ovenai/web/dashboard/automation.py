@@ -15,16 +15,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ovenai import accounts, automation
 from ovenai.auth import Actor
+from ovenai.automation import sequences
 from ovenai.automation.definitions import (
     Action,
     AnswerViewing,
     AssignAgent,
     Conditions,
+    NotifyAgent,
     ProposeViewing,
     RuleDefinition,
     SendTemplate,
     SendText,
+    SequenceStep,
     SetStage,
+    StartSequence,
     Trigger,
 )
 from ovenai.errors import InvalidInput, NotFound
@@ -52,7 +56,18 @@ TRIGGERS = {
     "meeting_day_before": N_("The day before a viewing"),
     "meeting_passed": N_("After a viewing"),
     "stage_changed": N_("An agent or the API changes the lead's stage"),
+    "no_reply": N_("The lead has not answered our message"),
 }
+# Why a sequence stopped (by sequences' reasons).
+STOPPED = {
+    sequences.ANSWERED: N_("the lead answered"),
+    sequences.OPTED_OUT: N_("the lead opted out"),
+    sequences.STAGE_CHANGED: N_("the stage changed"),
+    sequences.FINISHED: N_("all steps done"),
+    sequences.ERASED: N_("the lead was erased"),
+    sequences.RULE_OFF: N_("the rule was turned off or changed"),
+}
+ENROLMENTS = 50  # the pages show this many enrolments
 INTENTS = {
     "wants_viewing": N_("wants a viewing"),
     "asks_price": N_("asks the price or details"),
@@ -94,6 +109,11 @@ class Described:
 def describe(rule: automation.RuleRecord, words: Translator, agents: dict[str, str]) -> Described:
     """A rule in the page's language; ``agents`` gives the e-mail of each agent id."""
     definition = rule.definition
+    if definition is None:  # stored by an older version, or edited by hand: it does not run
+        invalid = Phrase(
+            words.gettext("This rule is not valid and does not run:"), (rule.invalid or "",)
+        )
+        return Described(rule=rule, trigger=[invalid], conditions=[], actions=[])
     return Described(
         rule=rule,
         trigger=_trigger(definition.trigger, words),
@@ -127,6 +147,9 @@ def _trigger(trigger: Trigger, words: Translator) -> list[Phrase]:
         said.append(Phrase(words.gettext("Source: %(sources)s", sources=sources)))
     if trigger.kind == "meeting_day_before":
         said.append(Phrase(words.gettext("From %(hour)02d:00", hour=trigger.hour)))
+    if trigger.kind == "no_reply":
+        days = f"{trigger.days:g}"
+        said.append(Phrase(words.gettext("for %(days)s days", days=days)))
     if trigger.kind == "meeting_passed":
         hours = f"{trigger.hours_after:g}"
         said.append(Phrase(words.gettext("%(hours)s hours after it ended", hours=hours)))
@@ -201,17 +224,53 @@ def _action(action: Action, words: Translator, agents: dict[str, str]) -> Phrase
             (example,),
             "auto",
         )
+    if isinstance(action, NotifyAgent):
+        text = action.text.get(words.language) or next(iter(action.text.values()), "")
+        return Phrase(
+            words.gettext("Notify the agent (the admins when the lead has none):"), (text,), "auto"
+        )
+    if isinstance(action, StartSequence):
+        days = tuple(f"{step.after_days:g}" for step in action.steps)
+        return Phrase(words.gettext("Start a follow-up sequence, steps on days:"), days)
     email = agents.get(action.agent_id, action.agent_id)
     if action.replace:
         return Phrase(words.gettext("Assign to the agent, replacing the current one:"), (email,))
     return Phrase(words.gettext("Assign to the agent, if the lead has none:"), (email,))
 
 
-def _names_agents(definitions: Iterable[RuleDefinition]) -> bool:
+def _names_agents(definitions: Iterable[RuleDefinition | None]) -> bool:
     return any(
         d.conditions.agents or any(isinstance(a, AssignAgent) for a in d.actions)
         for d in definitions
+        if d is not None
     )
+
+
+@dataclass(frozen=True)
+class StepShown:
+    """A sequence's step on its rule's page: when, the text (window open), the template."""
+
+    after_days: str
+    text: str | None
+    family: str | None
+
+
+def steps_of(rule: automation.RuleRecord, language: str) -> list[StepShown]:
+    """The steps of the rule's sequence, if it has one."""
+    sequence = sequences.sequence_of(rule.definition) if rule.definition else None
+    return [_step(step, language) for step in sequence.steps] if sequence else []
+
+
+def _step(step: SequenceStep, language: str) -> StepShown:
+    text = None
+    if step.text:
+        text = step.text.get(language) or next(iter(step.text.values()))  # type: ignore[call-overload]
+    return StepShown(f"{step.after_days:g}", text, step.family)
+
+
+def stopped_reasons(words: Translator) -> dict[str, str]:
+    """Why a sequence stopped, in words (templates look the reasons up)."""
+    return {key: words.gettext(value) for key, value in STOPPED.items()}
 
 
 async def _described(
@@ -243,6 +302,8 @@ async def rules_page(request: Request, db: DbDep, actor: SessionActor) -> HTMLRe
         actor=actor,
         rules=await _described(request, db, actor, rules),
         firings=latest.items,
+        enrolments=await sequences.list_enrolments(db, limit=ENROLMENTS),
+        stopped=stopped_reasons(i18n.translator(request)),
     )
 
 
@@ -274,10 +335,13 @@ async def _rule_page(
         actor=actor,
         query=automation.FiringQuery(rule=record.id, cursor=cursor, limit=LOG_PAGE),
     )
-    if text is None:
+    if text is None and record.definition is None:
+        text = record.stored
+    elif text is None and record.definition is not None:
         stored = record.definition.model_dump(mode="json", exclude_defaults=True)
         text = json.dumps(stored, ensure_ascii=False, indent=2)
     [described] = await _described(request, db, actor, [record])
+    words = i18n.translator(request)
     return page(
         request,
         "admin_automation_rule.html",
@@ -290,6 +354,9 @@ async def _rule_page(
         notice=notice,
         firings=log.items,
         next_cursor=log.next_cursor,
+        steps=steps_of(record, words.language),
+        enrolments=await sequences.list_enrolments(db, rule_id=record.id, limit=ENROLMENTS),
+        stopped=stopped_reasons(words),
     )
 
 
@@ -343,3 +410,30 @@ async def switch_rule(
         raise NotFound("no such page")
     await automation.update_rule(db, actor=actor, rule=rule, enabled=_SWITCHES[switch])
     return RedirectResponse("/admin/automation", status_code=303)
+
+
+LEAD_FIRINGS = 20  # the lead page shows this many of the lead's latest firings
+
+
+@dataclass(frozen=True)
+class LeadAutomation:
+    """What automation did for one lead, for the lead page (``lead_automation.html``)."""
+
+    firings: list[automation.FiringRecord]
+    enrolments: list[sequences.EnrolmentRecord]
+    stopped: dict[str, str]
+
+
+async def lead_automation(
+    request: Request, db: DbDep, actor: Actor, lead_id: str
+) -> LeadAutomation:
+    """The lead's latest firings (what fired, what it did, why it skipped) and the
+    sequences it is or was in; the caller has checked that the actor may see the lead."""
+    log = await automation.list_firings(
+        db, actor=actor, query=automation.FiringQuery(lead_id=lead_id, limit=LEAD_FIRINGS)
+    )
+    return LeadAutomation(
+        firings=log.items,
+        enrolments=await sequences.list_enrolments(db, lead_id=lead_id, limit=ENROLMENTS),
+        stopped=stopped_reasons(i18n.translator(request)),
+    )

@@ -19,17 +19,24 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ovenai import accounts, composer, conversations, engagement, inbox, leads
+from ovenai import accounts, bubbles, composer, engagement, inbox, lead_consent, leads
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.errors import InvalidInput, OvenAIError, PermissionDenied
 from ovenai.lead_fields import LeadUpdate
 from ovenai.models import Stage
 from ovenai.outbox import queue
-from ovenai.outbox.rules import LeadOptedOut, NoWhatsAppIdentity, OutsideServiceWindow
+from ovenai.outbox.rules import (
+    LeadOptedOut,
+    LeadWithoutBasis,
+    NoWhatsAppIdentity,
+    OutsideServiceWindow,
+)
 from ovenai.pagination import PageQuery
 from ovenai.templates import InvalidTemplateParameter, TemplateNotApproved, TemplateNotFound
 from ovenai.web import i18n
+from ovenai.web.dashboard import lead_view
+from ovenai.web.dashboard.automation import lead_automation
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import SessionActor, check_csrf
 from ovenai.web.deps import DbDep, get_settings
@@ -63,6 +70,10 @@ _OPTED_OUT = N_(
     "The lead asked to stop receiving marketing messages, and this is a marketing template."
     " A utility template may still be sent."
 )
+_NO_BASIS = N_(
+    "The lead has no recorded basis for marketing (no opt-in, no inquiry with the refusal"
+    " notice), and this is a marketing template. A utility template may still be sent."
+)
 _NOT_APPROVED = N_("WhatsApp has not approved this template (its status: %(status)s).")
 _NO_TEMPLATE = N_("There is no such template for this business account.")
 _NO_IDENTITY = N_("The lead has no phone number or WhatsApp id to send to.")
@@ -94,6 +105,8 @@ def reason(words: Translator, exc: OvenAIError) -> str:
         return words.gettext(_WINDOW_CLOSED)
     if isinstance(exc, LeadOptedOut):
         return words.gettext(_OPTED_OUT)
+    if isinstance(exc, LeadWithoutBasis):
+        return words.gettext(_NO_BASIS)
     if isinstance(exc, TemplateNotApproved):
         return words.gettext(_NOT_APPROVED, status=exc.status)
     if isinstance(exc, TemplateNotFound):
@@ -138,6 +151,7 @@ async def lead_page(
     *,
     form: ComposerForm | None = None,
     edit_errors: dict[str, str] | None = None,
+    edit_values: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     """The lead, the composer, the in-place edits, the score's reasons, the conversation."""
@@ -145,7 +159,8 @@ async def lead_page(
     lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
     await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # its messages are read now
     score = await engagement.history(db, actor=actor, lead_id=lead_id, page=SCORE_CHANGES)
-    messages = await conversations.conversation(db, actor=actor, lead_id=lead_id)
+    chat = await bubbles.conversation(db, actor=actor, lead_id=lead_id)
+    shown = await lead_view.page_context(request, db, actor, lead_id, chat)
     options = await composer.options(
         db,
         actor=actor,
@@ -164,7 +179,7 @@ async def lead_page(
         actor=actor,
         lead=lead,
         score=score,
-        messages=messages,
+        **shown,
         composer=options,
         form=form,
         window=time_left(words, options) if options.window_open else None,
@@ -174,6 +189,9 @@ async def lead_page(
         agents=agents,
         agent_email=dict(agents).get(lead.assigned_agent_id or ""),
         edit_errors=edit_errors or {},
+        edit_values=edit_values or {},
+        lead_automation=await lead_automation(request, db, actor, lead_id),
+        lead_consent=await lead_consent.show(db, actor=actor, lead_id=lead_id, audited=False),
     )
 
 
@@ -224,6 +242,7 @@ async def send_text(
 
 _TEMPLATE_REFUSALS = (
     LeadOptedOut,
+    LeadWithoutBasis,
     NoWhatsAppIdentity,
     TemplateNotApproved,
     TemplateNotFound,

@@ -1,5 +1,6 @@
 """Dashboard: the admins' key figures (/admin/metrics) over the last days or chosen dates,
-with a chart of each day's messages (ovenai.kpis defines every figure)."""
+with a chart of each day's messages, and the weekly report (/admin/reports/weekly)
+(ovenai.kpis defines every figure, ovenai.weekly_report the week)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from ovenai import kpis
+from ovenai import kpis, weekly_report
 from ovenai.columns import utcnow
 from ovenai.errors import InvalidInput, NotFound
 from ovenai.web import i18n
@@ -70,4 +71,34 @@ async def metrics_page(
         report=report,
         daily=daily,
         peak=peak,
+    )
+
+
+@router.get("/admin/reports/weekly")
+async def weekly_page(
+    request: Request,
+    db: DbDep,
+    actor: SessionActor,
+    settings: SettingsDep,
+    week: Annotated[date | None, Query(description="any day of the week")] = None,
+) -> HTMLResponse:
+    """Last week's key figures against the week before (any week with ``?week=``); the page
+    of the e-mail the worker sends on Sunday at 08:00."""
+    if not actor.is_admin:
+        raise NotFound("no such page")
+    zone = settings.zone
+    first_day = (
+        weekly_report.week_of(week) if week else weekly_report.last_full_week(utcnow(), zone)
+    )
+    report = await weekly_report.build(db, actor=actor, first_day=first_day, zone=zone)
+    return page(
+        request,
+        "admin_weekly.html",
+        actor=actor,
+        weekly=report,
+        last_day=first_day + timedelta(days=6),
+        previous=first_day - timedelta(days=7),
+        following=first_day + timedelta(days=7),
+        daily=report.days,
+        peak=max((day.cohort for day in report.days), default=0),
     )

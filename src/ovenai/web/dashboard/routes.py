@@ -14,7 +14,19 @@ from ovenai import signin
 from ovenai.errors import AuthenticationFailed, NotFound
 from ovenai.ingest import failures
 from ovenai.web import i18n
-from ovenai.web.dashboard import accounts, alerts, automation, composer, inbox, metrics_page
+from ovenai.web.dashboard import (
+    accounts,
+    alerts,
+    automation,
+    composer,
+    inbox,
+    lead_page,
+    meetings_pages,
+    metrics_page,
+    notifications,
+    pipeline,
+    properties_pages,
+)
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
     LoginRequired,
@@ -95,12 +107,20 @@ async def _login_required(_request: Request, _exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard's routes and its error pages on the app."""
-    banner = [Depends(alerts.critical_banner)]  # admins see open critical alerts on every page
+    banner = [  # admins see open critical alerts on every page; everyone, unread notifications
+        Depends(alerts.critical_banner),
+        Depends(notifications.unread_badge),
+    ]
     app.include_router(router, dependencies=banner)
     app.include_router(accounts.router, dependencies=banner)
     app.include_router(alerts.router, dependencies=banner)
     app.include_router(automation.router, dependencies=banner)
     app.include_router(metrics_page.router, dependencies=banner)
     app.include_router(composer.router, dependencies=banner)
+    app.include_router(lead_page.router, dependencies=banner)
     app.include_router(inbox.router, dependencies=banner)
+    app.include_router(notifications.router, dependencies=banner)
+    app.include_router(pipeline.router, dependencies=banner)
+    app.include_router(meetings_pages.router, dependencies=banner)
+    app.include_router(properties_pages.router, dependencies=banner)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -1,0 +1,155 @@
+"""Key figures at volume: how long ``kpis.report`` (and the daily chart) take over a period.
+
+A fresh PostgreSQL database gets ``--leads`` leads (default 100,000), ten agents,
+``--messages`` messages (default 1,000,000) spread evenly over the last ``--days`` days
+(default 30; 45 % inbound, 55 % outbound: read, delivered, sent, failed with Meta's codes,
+a few still queued; 60 % of outbound from templates in the seed's 45/25/15/10/5 mix; a
+third of outbound written by agents) and one webhook body per three messages. Rows are
+made in SQL (``generate_series``), in time order as they would be written. Then each period
+(the last day, 7 days, 30 days) is reported ``--runs`` times (default 20), cold runs first.
+
+    .venv/bin/python -m bench.kpis
+    .venv/bin/python -m bench.kpis --messages 200000 --leads 20000 --runs 10
+
+Target: p95 of each report < 200 ms at 1,000,000 messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from bench.webhooks.common import fresh_database, settings_from
+from ovenai import kpis
+from ovenai.auth import Actor
+from ovenai.columns import utcnow
+from ovenai.db import Database, open_database
+
+ZONE = ZoneInfo("Asia/Jerusalem")
+
+SEED = """
+INSERT INTO users (id, email, role, is_active, language, display_name, created_at, updated_at)
+SELECT 'agent-' || a, 'agent' || a || '@agency.co.il', 'agent', true, 'he', '', now(), now()
+FROM generate_series(1, 10) AS a;
+
+INSERT INTO leads (id, language, source, stage, engagement_score, created_at, updated_at)
+SELECT lpad(l::text, 36, '0'), CASE WHEN l % 5 = 0 THEN 'en' ELSE 'he' END, 'whatsapp',
+       'contacted', 0, :start, :start
+FROM generate_series(1, :leads) AS l;
+
+INSERT INTO messages (id, lead_id, direction, type, template_name, status, status_at,
+                      sent_at, failed_at, error_code, error_title, sent_by_id,
+                      created_at, updated_at, attempts, throttled_attempts)
+SELECT lpad('m' || i, 36, '0'),
+       lpad((1 + (i * 7919) % :leads)::text, 36, '0'),
+       CASE WHEN (i * 31) % 100 < 45 THEN 'in' ELSE 'out' END,
+       CASE WHEN (i * 31) % 100 >= 45 AND (i * 13) % 100 < 60 THEN 'template' ELSE 'text' END,
+       CASE WHEN (i * 31) % 100 < 45 OR (i * 13) % 100 >= 60 THEN NULL
+            WHEN (i * 17) % 100 < 45 THEN 'welcome_new_lead_he'
+            WHEN (i * 17) % 100 < 70 THEN 'property_details_he'
+            WHEN (i * 17) % 100 < 85 THEN 'meeting_reminder_he'
+            WHEN (i * 17) % 100 < 95 THEN 'followup_interest_he'
+            ELSE 'document_request_he' END,
+       s.status, at, CASE WHEN s.status IN ('read', 'delivered', 'sent') THEN at END,
+       CASE WHEN s.status = 'failed' THEN at END,
+       CASE WHEN s.status = 'failed' THEN (ARRAY[131026, 131049, 131047])[1 + i % 3] END,
+       CASE WHEN s.status = 'failed' THEN 'Message undeliverable' END,
+       CASE WHEN (i * 31) % 100 >= 45 AND (i * 11) % 3 = 0 THEN 'agent-' || (1 + i % 10) END,
+       at, at, 1, 0
+FROM generate_series(1::bigint, :messages) AS i,
+     LATERAL (SELECT :start + (i * :span / :messages) * interval '1 second' AS at) AS t,
+     LATERAL (SELECT CASE WHEN (i * 31) % 100 < 45 THEN 'received'
+                          WHEN (i * 23) % 100 < 50 THEN 'read'
+                          WHEN (i * 23) % 100 < 80 THEN 'delivered'
+                          WHEN (i * 23) % 100 < 92 THEN 'sent'
+                          WHEN (i * 23) % 100 < 97 THEN 'failed'
+                          ELSE 'queued' END AS status) AS s;
+
+INSERT INTO webhook_events (id, received_at, key_bucket, body_size, status, attempts,
+                            processed_at)
+SELECT lpad('w' || i, 36, '0'), at, 'bench', 900, 'processed', 1,
+       at + ((i % 40) * interval '10 milliseconds')
+FROM generate_series(1::bigint, :messages / 3) AS i,
+     LATERAL (SELECT :start + (i * 3 * :span / :messages) * interval '1 second' AS at) AS t;
+
+ANALYZE;
+"""
+
+
+async def seed(db: Database, *, leads: int, messages: int, days: int) -> float:
+    """Make the rows; how many seconds it took."""
+    started = time.perf_counter()
+    values = {
+        "leads": leads,
+        "messages": messages,
+        "span": days * 86400,
+        "start": utcnow() - timedelta(days=days),
+    }
+    async with db.engine.begin() as connection:
+        for statement in SEED.split(";\n"):
+            if statement.strip():
+                names = [name for name in values if f":{name}" in statement]
+                await connection.execute(text(statement), {n: values[n] for n in names})
+    return time.perf_counter() - started
+
+
+async def measure(db: Database, days: int, runs: int) -> dict[str, float]:
+    """Time the report (and the daily chart) over the last ``days`` days."""
+    start, end = kpis.last_days(utcnow(), days, ZONE)
+    actor = Actor.system()
+    reports: list[float] = []
+    charts: list[float] = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        found = await kpis.report(db, actor=actor, start=start, end=end)
+        reports.append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        await kpis.daily(db, actor=actor, start=start, end=end, zone=ZONE)
+        charts.append((time.perf_counter() - began) * 1000)
+    ordered = sorted(reports)
+    return {
+        "cohort": found.cohort,
+        "report_first_ms": reports[0],
+        "report_p50_ms": statistics.median(reports),
+        "report_p95_ms": ordered[max(0, round(0.95 * len(ordered)) - 1)],
+        "chart_p50_ms": statistics.median(charts),
+        "chart_p95_ms": sorted(charts)[max(0, round(0.95 * len(charts)) - 1)],
+    }
+
+
+async def run(args: argparse.Namespace) -> None:
+    with fresh_database("postgresql") as env:
+        db = open_database(settings_from(env))
+        await db.start()
+        try:
+            took = await seed(db, leads=args.leads, messages=args.messages, days=args.days)
+            print(f"seeded {args.messages:,} messages, {args.leads:,} leads in {took:.1f} s")
+            for days in (1, 7, 30):
+                figures = await measure(db, days, args.runs)
+                print(
+                    f"last {days:>2} days: cohort {figures['cohort']:>7,}  report first "
+                    f"{figures['report_first_ms']:.0f} ms, p50 {figures['report_p50_ms']:.0f} "
+                    f"ms, p95 {figures['report_p95_ms']:.0f} ms; daily chart p50 "
+                    f"{figures['chart_p50_ms']:.0f} ms, p95 {figures['chart_p95_ms']:.0f} ms"
+                )
+        finally:
+            await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=20)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

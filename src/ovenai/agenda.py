@@ -1,0 +1,95 @@
+"""The viewings calendar: meetings by day and by week in the agency's time zone, each with
+its lead's name and its property, for the meetings page.
+
+:func:`ovenai.meetings.list_meetings` pages by id (newest booked first), as an API list
+does; a calendar wants a span of days in time order with who and where, so this module
+reads the span at once: one query for the meetings of leads the actor may see, one key
+lookup for their leads. A week starts on Sunday, as the Israeli week does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from sqlalchemy import select
+
+from ovenai.auth import Actor
+from ovenai.db import Database
+from ovenai.leads import CLOSED_STAGES, open_leads, visible_to
+from ovenai.meetings import MeetingRecord, open_meeting
+from ovenai.models import Lead, Meeting, Property
+
+MAX_DAYS = 31  # the longest span one page asks for
+CHOICES = 200  # the most leads the booking form offers
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One viewing with its lead's name and its listing (None when it has none)."""
+
+    meeting: MeetingRecord
+    lead_name: str | None
+    property: Property | None
+
+
+@dataclass(frozen=True)
+class AgendaDay:
+    """A day of the calendar (a date of the agency's zone) and its viewings in time order."""
+
+    day: date
+    items: list[AgendaItem]
+
+
+def week_start(day: date) -> date:
+    """The Sunday a day's week starts on."""
+    return day - timedelta(days=(day.weekday() + 1) % 7)
+
+
+def _moment(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+async def agenda(
+    db: Database, *, actor: Actor, first: date, days: int, zone: tzinfo
+) -> list[AgendaDay]:
+    """The viewings of leads the actor may see from ``first`` for ``days`` days (1 to
+    :data:`MAX_DAYS`), day by day in ``zone``; every day is listed, empty ones too."""
+    days = max(1, min(days, MAX_DAYS))
+    start, end = _moment(first, zone), _moment(first + timedelta(days=days), zone)
+    query = (
+        select(Meeting, Lead, Property)
+        .join(Lead, Lead.id == Meeting.lead_id)
+        .outerjoin(Property, Property.id == Meeting.property_id)
+        .where(visible_to(actor), Meeting.starts_at >= start, Meeting.starts_at < end)
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    leads = {lead.id: lead for _m, lead, _p in rows}
+    records = {record.id: record for record in await open_leads(db.vault, list(leads.values()))}
+    keys = await db.vault.lead_keys(list(leads))
+    by_day: dict[date, list[AgendaItem]] = {first + timedelta(n): [] for n in range(days)}
+    for meeting, lead, prop in rows:
+        record = open_meeting(meeting, keys[lead.id])
+        day = record.starts_at.astimezone(zone).date()
+        by_day[day].append(AgendaItem(record, records[lead.id].name, prop))
+    return [AgendaDay(day, items) for day, items in by_day.items()]
+
+
+async def lead_choices(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
+    """Leads a viewing may be booked for (id, name), by name: the :data:`CHOICES` most
+    recent leads the actor may see at an open stage."""
+    query = (
+        select(Lead)
+        .where(visible_to(actor), Lead.stage.not_in(list(CLOSED_STAGES)))
+        .order_by(Lead.id.desc())
+        .limit(CHOICES)
+    )
+    async with db.session() as session:
+        found = list(await session.scalars(query))
+    records = await open_leads(db.vault, found)
+    named = [
+        (record.id, record.name or record.profile_name or record.phone or "—") for record in records
+    ]
+    return sorted(named, key=lambda choice: choice[1].casefold())

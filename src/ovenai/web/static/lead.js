@@ -1,0 +1,85 @@
+// The lead page's live conversation: every few seconds, while the tab is visible, ask
+// whether the conversation changed since the page drew it (/leads/{id}/conversation with
+// the version it has; 204 while nothing moved) and put the new bubbles in place, so a reply
+// and the ticks of sent messages show without a reload.
+(function () {
+  "use strict";
+  var section = document.getElementById("conversation");
+  var list = section && section.querySelector("ol.bubbles");
+  if (!list || !section.dataset.refresh) {
+    return;
+  }
+  var url = section.dataset.refresh;
+  var seconds = parseInt(section.dataset.seconds || "3", 10) || 3;
+  var busy = false;
+
+  // Put the new bubbles in place one by one: a bubble whose status moved is replaced, a new
+  // one added, the others left alone (so a screen reader announces only what changed).
+  function merge(html) {
+    var fresh = document.createElement("ol");
+    fresh.innerHTML = html;
+    var wanted = Array.prototype.slice.call(fresh.children);
+    var kept = {};
+    wanted.forEach(function (item) {
+      if (item.id) {
+        kept[item.id] = true;
+      }
+    });
+    Array.prototype.slice.call(list.children).forEach(function (item) {
+      if (!item.id || !kept[item.id]) {
+        list.removeChild(item);
+      }
+    });
+    wanted.forEach(function (item, index) {
+      var old = item.id ? document.getElementById(item.id) : null;
+      if (old && old.outerHTML === item.outerHTML) {
+        return;
+      }
+      var at = list.children[index] || null;
+      if (old) {
+        list.replaceChild(item, old);
+      } else {
+        list.insertBefore(item, at);
+      }
+    });
+  }
+
+  function refresh() {
+    if (busy || document.hidden) {
+      return;
+    }
+    busy = true;
+    var asked = url + "?version=" + encodeURIComponent(section.dataset.version || "");
+    fetch(asked, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (answer) {
+        if (answer.status === 200 && !answer.redirected) {
+          var version = answer.headers.get("X-Conversation-Version");
+          return answer.text().then(function (bubbles) {
+            return { version: version, bubbles: bubbles };
+          });
+        }
+        return null;
+      })
+      .then(function (found) {
+        if (found === null) {
+          return;
+        }
+        var atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+        merge(found.bubbles);
+        if (found.version) {
+          section.dataset.version = found.version;
+        }
+        if (atEnd) {
+          list.scrollTop = list.scrollHeight;
+        }
+      })
+      .catch(function () {})
+      .finally(function () {
+        busy = false;
+      });
+  }
+
+  list.scrollTop = list.scrollHeight; // the newest messages first in view
+  window.setInterval(refresh, seconds * 1000);
+  document.addEventListener("visibilitychange", refresh);
+})();

@@ -1,0 +1,95 @@
+"""The files leads send follow the privacy rules of their text: erasure deletes them from
+the store, retention deletes them with their messages, the export hands them back."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from media.conftest import PDF, MediaWorld, jpeg_bytes
+from ovenai import media_fetch, privacy, privacy_export, retention
+from ovenai.auth import Actor
+from ovenai.columns import utcnow
+from ovenai.models import MediaFile, Role
+
+pytestmark = pytest.mark.anyio
+
+ADMIN = Actor(user_id=None, role=Role.ADMIN, email="dpo@example.co.il")
+
+
+async def _rows(world: MediaWorld) -> int:
+    async with world.db.session() as session:
+        return int(await session.scalar(select(func.count(MediaFile.id))) or 0)
+
+
+async def test_erasing_a_lead_deletes_its_files(world: MediaWorld) -> None:
+    row = await world.send("image", jpeg_bytes())
+    await world.send("document", PDF)
+    await world.fetch()
+    assert len(world.files_on_disk()) == 3  # two files and a thumbnail
+
+    await privacy.erase_lead(world.db, actor=ADMIN, lead_id=row.lead_id, files=world.fetcher.store)
+
+    assert world.files_on_disk() == []
+    assert await _rows(world) == 0
+
+
+async def test_an_erasure_without_the_store_leaves_the_deletion_to_the_worker(
+    world: MediaWorld,
+) -> None:
+    row = await world.send("document", PDF)
+    await world.fetch()
+    await privacy.erase_lead(world.db, actor=ADMIN, lead_id=row.lead_id)
+    assert (await world.row(row.id)).state == "erased"  # never fetched or served again
+    assert await world.fetch() == media_fetch.Outcome()  # nothing claimed
+    assert await media_fetch.purge(world.fetcher) == 1
+    assert world.files_on_disk() == [] and await _rows(world) == 0
+
+
+async def test_retention_deletes_a_file_with_its_message(world: MediaWorld) -> None:
+    row = await world.send("document", PDF)
+    await world.fetch()
+    policy = retention.Policy(
+        conversations=timedelta(days=1),
+        webhook_logs=timedelta(days=365),
+        audit=timedelta(days=365),
+        lead_grace=timedelta(days=365),
+    )
+    later = utcnow() + timedelta(days=2)
+    await retention.run(world.db, policy=policy, now=later, files=world.fetcher.store)
+    assert world.files_on_disk() == [] and await _rows(world) == 0  # went with its message
+    async with world.db.session() as session:
+        assert await session.get(MediaFile, row.id) is None
+
+
+async def test_the_export_zip_holds_the_lead_s_files_decrypted(world: MediaWorld) -> None:
+    photo = jpeg_bytes()
+    await world.send("image", photo)
+    await world.send("document", PDF, filename="תלוש.pdf")
+    await world.fetch()
+    lead = await world.lead()
+
+    data = await privacy_export.export(
+        world.db, actor=ADMIN, fmt="csv", files=world.fetcher.store, lead_id=lead.id
+    )
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        files = sorted(name for name in names if name.startswith("files/"))
+        assert len(files) == 2 and "files.csv" in names
+        contents = {archive.read(name) for name in files}
+        listed = archive.read("files.csv").decode("utf-8-sig")
+    assert contents == {photo, PDF}
+    assert any(name.endswith("תלוש.pdf") for name in files)
+    assert "תלוש.pdf" in listed and "stored" in listed
+
+
+async def test_the_json_export_lists_the_files(world: MediaWorld) -> None:
+    await world.send("document", PDF)
+    lead = await world.lead()
+    data = await privacy_export.export(world.db, actor=ADMIN, fmt="json", lead_id=lead.id)
+    assert b'"files"' in data and b'"pending"' in data
