@@ -30,12 +30,13 @@ from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
 from ovenai.meta_enums import TemplateStatus
-from ovenai.models import JobLock, Message, MessageTemplate, SystemFlag
+from ovenai.models import JobLock, Lead, Message, MessageTemplate, SystemFlag
 from ovenai.models.privacy import PrivacyRequest
 from ovenai.models.webhooks import WebhookEvent
 from ovenai.outbox.pause import PAUSE_FLAG, TOKEN_ALERT
 from ovenai.settings import Settings
 from ovenai.templates.registry import seed_definitions
+from ovenai.working_hours import WorkingHours
 
 log = logging.getLogger("ovenai.alert_rules")
 
@@ -60,6 +61,8 @@ PRIVACY_OVERDUE = "privacy_request_overdue"
 RETENTION_NOT_RUN = "retention_not_run"
 GRAPH_API = graph_check.FLAG
 TEMPLATES_NOT_APPROVED = "templates_not_approved"
+FIRST_RESPONSE = "first_response_sla"
+SLA_LOOKBACK = timedelta(days=14)  # a lead silent for longer is a lost lead, not a late answer
 LOW_QUALITY = ("YELLOW", "RED")  # Meta's template quality ratings below GREEN
 
 
@@ -274,6 +277,45 @@ async def _templates_not_approved(probe: Probe) -> str | None:
     return "Templates the product relies on cannot be used as they are: " + "; ".join(problems)
 
 
+async def _first_response(probe: Probe) -> str | None:
+    """Leads whose message no person has answered for more than the allowed working time;
+    it only holds during working hours (nobody is paged at night for the night's wait)."""
+    settings = probe.settings
+    hours = WorkingHours.parse(settings.working_days, settings.working_hours, settings.zone)
+    if not hours.is_open(probe.now):
+        return None
+    allowed = settings.alert_first_response_minutes * 60
+    answered = (
+        select(Message.id)
+        .where(
+            Message.lead_id == Lead.id,
+            Message.direction == "out",
+            Message.sent_by_id.is_not(None),
+            Message.created_at > Lead.last_inbound_at,
+        )
+        .exists()
+    )
+    query = select(Lead.last_inbound_at).where(
+        Lead.erased_at.is_(None),
+        Lead.last_inbound_at >= probe.now - SLA_LOOKBACK,
+        Lead.last_inbound_at <= probe.now - timedelta(seconds=allowed),
+        ~answered,
+    )
+    waits = [
+        hours.seconds_between(wrote, probe.now)
+        for wrote in await probe.session.scalars(query)
+        if wrote is not None
+    ]
+    late = [wait for wait in waits if wait > allowed]
+    if not late:
+        return None
+    return (
+        f"{len(late)} lead(s) have waited more than {allowed // 60} minutes of working time "
+        f"for a person to answer (the longest {max(late) / 60:.0f} minutes); see the inbox's "
+        '"needs reply" filter.'
+    )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(FAILURE_RATE, "critical", _failure_rate),
     Rule(SENDING_PAUSED, "critical", _sending_paused),
@@ -285,6 +327,7 @@ RULES: tuple[Rule, ...] = (
     Rule(RETENTION_NOT_RUN, "warning", _retention_not_run),
     Rule(GRAPH_API, "critical", _graph_api),
     Rule(TEMPLATES_NOT_APPROVED, "warning", _templates_not_approved),
+    Rule(FIRST_RESPONSE, "warning", _first_response),
 )
 
 

@@ -70,6 +70,7 @@ KIND_TITLES = {
     "retention_not_run": ("Retention has not run", "מדיניות השמירה לא רצה"),
     "graph_api": ("Meta's Graph API check failed", "הבדיקה מול שרתי Meta נכשלה"),
     "templates_not_approved": ("Templates not usable", "תבניות שאינן זמינות לשליחה"),
+    "first_response_sla": ("Leads waiting for an answer", "לידים ממתינים למענה"),
     "notifier_email": ("E-mail alerts failing", "שליחת התראות בדוא״ל נכשלת"),
     "notifier_slack": ("Slack alerts failing", "שליחת התראות ל-Slack נכשלת"),
 }

@@ -128,6 +128,17 @@ class Settings(BaseSettings):
     alert_failure_window_minutes: int = Field(15, ge=1, alias="OVENAI_ALERT_FAILURE_WINDOW_MINUTES")
     alert_failure_min_messages: int = Field(20, ge=1, alias="OVENAI_ALERT_FAILURE_MIN_MESSAGES")
     alert_outbox_stuck_minutes: int = Field(15, ge=1, alias="OVENAI_ALERT_OUTBOX_STUCK_MINUTES")
+    alert_first_response_minutes: int = Field(30, ge=1, alias="OVENAI_ALERT_FIRST_RESPONSE_MINUTES")
+    working_days: str = Field(
+        "sun,mon,tue,wed,thu",
+        pattern=r"^(sun|mon|tue|wed|thu|fri|sat)(,(sun|mon|tue|wed|thu|fri|sat))*$",
+        alias="OVENAI_WORKING_DAYS",
+    )
+    working_hours: str = Field(
+        "08:00-19:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        alias="OVENAI_WORKING_HOURS",
+    )
     smtp_host: str | None = Field(None, alias="OVENAI_SMTP_HOST")
     smtp_port: int = Field(587, ge=1, le=65535, alias="OVENAI_SMTP_PORT")
     smtp_user: str | None = Field(None, alias="OVENAI_SMTP_USER")
