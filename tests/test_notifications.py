@@ -5,18 +5,12 @@ notifying the agent through the real processor: tests/automation/test_viewing_ta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import Message as EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
-from tests.conftest import free_port
 
 from ovenai import auth, meetings, notifications, privacy
 from ovenai.auth import Actor
@@ -27,34 +21,12 @@ from ovenai.lead_fields import LeadCreate
 from ovenai.leads import add_lead
 from ovenai.models import Lead, Notification, Role
 from ovenai.settings import Settings
+from support.smtp import Inbox, smtp  # noqa: F401  (a fixture these tests use)
 
 pytestmark = pytest.mark.anyio
 
 ZONE = ZoneInfo("Asia/Jerusalem")
 CONFIRMED = "הליד אישר/ה את הצפייה בכפתור."
-
-
-@dataclass
-class Inbox:
-    """What a loopback SMTP server received."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 async def assigned_viewing(db: Database, agent_id: str, phone: str) -> tuple[str, str]:
@@ -123,7 +95,9 @@ async def test_a_lead_without_an_agent_notifies_every_active_admin(db: Database)
 
 
 async def test_notifications_are_e_mailed_once_when_smtp_is_configured(
-    db: Database, settings: Settings, smtp: tuple[Inbox, int]
+    db: Database,
+    settings: Settings,
+    smtp: tuple[Inbox, int],  # noqa: F811  (the fixture imported above)
 ) -> None:
     inbox, port = smtp
     agent = await auth.create_user(db, email="rina@agency.co.il", role=Role.AGENT)

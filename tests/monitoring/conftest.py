@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import Message as EmailMessage
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
-from tests.conftest import free_port
 from tests.outbox.conftest import SIM
 
 from ovenai.settings import Settings
@@ -27,39 +23,13 @@ from support.simulator import (  # noqa: F401  (fixtures used by these tests)
     reset_before_each_test,
     simulator,
 )
+from support.smtp import Inbox, smtp  # noqa: F401  (a fixture these tests use)
 
 
 @pytest.fixture(scope="session")
 def sim_config() -> SimulatorConfig:
     """The outbox tests' simulator: no throughput cap, no status webhooks."""
     return SIM
-
-
-@dataclass
-class Inbox:
-    """The e-mails a loopback SMTP server received."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return [str(message["Subject"]) for message in self.messages]
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """An SMTP server on 127.0.0.1 (no TLS), collecting what it receives."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @dataclass
@@ -95,7 +65,11 @@ async def slack() -> AsyncIterator[SlackReceiver]:
 
 
 @pytest.fixture
-def alert_settings(clean_db: Settings, smtp: tuple[Inbox, int], slack: SlackReceiver) -> Settings:
+def alert_settings(
+    clean_db: Settings,
+    smtp: tuple[Inbox, int],  # noqa: F811  (the fixture imported above)
+    slack: SlackReceiver,
+) -> Settings:
     """The session's settings with both notifiers pointing at the loopback receivers."""
     return clean_db.model_copy(
         update={
