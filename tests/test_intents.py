@@ -357,3 +357,14 @@ def test_a_bad_labelled_file_names_its_line(tmp_path: Path, content: str, proble
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InvalidInput, match=problem):
         intents.load_samples(path)
+
+
+def test_the_same_text_is_read_once_and_the_memory_stays_small() -> None:
+    classifier = intents.RuleClassifier()
+    first = classifier.classify("הסר")
+    assert classifier.classify("הסר", language="he") is first  # the next hook's question
+    for n in range(intents.rules.RECENT):
+        classifier.classify(f"message {n}")
+    again = classifier.classify("הסר")
+    assert again is not first  # forgotten after RECENT other messages: read afresh
+    assert again == first

@@ -26,6 +26,8 @@ How a message is read:
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from ovenai.intents.base import Classification, Evidence, Intent
@@ -60,6 +62,9 @@ AGREEMENT_BONUS = 0.03
 
 NEGATION_WINDOW = 4
 """How many words before a match a negator may stand ("please do not ever remove me")."""
+
+RECENT = 8
+"""How many answers a classifier remembers (the hooks of one message ask in turn)."""
 
 PRIORITY = (
     Intent.WANTS_VIEWING,
@@ -107,14 +112,32 @@ class RuleClassifier:
 
     def __init__(self, rules: Sequence[Rule] = RULES) -> None:
         self._rules = tuple(rules)
+        self._recent: OrderedDict[str, Classification] = OrderedDict()
+        self._lock = threading.Lock()
 
     def classify(self, text: str, *, language: str | None = None) -> Classification:
-        """Classify ``text``; ``language`` is not needed, both lexicons always apply."""
+        """Classify ``text``; ``language`` is not needed, both lexicons always apply.
+
+        The last few answers are remembered: the consent keywords, the engagement score and
+        the automation rules each ask about the same inbound message, one after the other,
+        and the text is read once. The memory is tiny (:data:`RECENT`), so a lead's words
+        stay in it only until a few more messages pass.
+        """
+        with self._lock:
+            known = self._recent.get(text)
+            if known is not None:
+                self._recent.move_to_end(text)
+                return known
         normal = normalise(text)
         if not normal:
-            return Classification(Intent.OTHER, 0.5, note="an empty message")
-        found = self._bare(normal) + self._matches(normal)
-        return _decide(found)
+            answer = Classification(Intent.OTHER, 0.5, note="an empty message")
+        else:
+            answer = _decide(self._bare(normal) + self._matches(normal))
+        with self._lock:
+            self._recent[text] = answer
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        return answer
 
     def _bare(self, normal: str) -> list[Evidence]:
         """Opt-out words alone in the message (or in one of its sentences); a lone "no"."""
