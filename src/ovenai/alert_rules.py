@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import graph_check, key_rotation, notifiers
+from ovenai import graph_check, key_rotation, notifiers, webhook_probe
 from ovenai.alerts import raise_alert, resolve_alerts
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
@@ -62,6 +62,7 @@ RETENTION_NOT_RUN = "retention_not_run"
 GRAPH_API = graph_check.FLAG
 TEMPLATES_NOT_APPROVED = "templates_not_approved"
 FIRST_RESPONSE = "first_response_sla"
+WEBHOOK_SILENCE = "webhook_silence"
 SLA_LOOKBACK = timedelta(days=14)  # a lead silent for longer is a lost lead, not a late answer
 LOW_QUALITY = ("YELLOW", "RED")  # Meta's template quality ratings below GREEN
 
@@ -316,6 +317,14 @@ async def _first_response(probe: Probe) -> str | None:
     )
 
 
+async def _webhook_silence(probe: Probe) -> str | None:
+    """The newest signed test body was refused, or accepted and never applied."""
+    if not webhook_probe.configured(probe.settings):
+        return None
+    sent, seen = await webhook_probe.newest(probe.session)
+    return webhook_probe.problem(sent, seen, probe.now)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(FAILURE_RATE, "critical", _failure_rate),
     Rule(SENDING_PAUSED, "critical", _sending_paused),
@@ -328,6 +337,7 @@ RULES: tuple[Rule, ...] = (
     Rule(GRAPH_API, "critical", _graph_api),
     Rule(TEMPLATES_NOT_APPROVED, "warning", _templates_not_approved),
     Rule(FIRST_RESPONSE, "warning", _first_response),
+    Rule(WEBHOOK_SILENCE, "critical", _webhook_silence),
 )
 
 

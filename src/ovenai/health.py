@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ovenai import alert_rules, graph_check, heartbeats, key_rotation
+from ovenai import alert_rules, graph_check, heartbeats, key_rotation, webhook_probe
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
@@ -92,6 +92,7 @@ async def check_operations(db: Database, health: Health, settings: Settings | No
             workers = await heartbeats.alive(session, now)
             newest_beat = await heartbeats.newest_beat(session)
             graph = await graph_check.newest(session)
+            probe_sent, probe_seen = await webhook_probe.newest(session)
     except (OvenAIError, SQLAlchemyError):
         return  # the database check has said it is down
     age = _age_s(now, oldest)
@@ -110,6 +111,7 @@ async def check_operations(db: Database, health: Health, settings: Settings | No
         last_received_age_s=silence,
         threshold_s=WEBHOOK_SILENCE_H * 3600,
     )
+    _add_probe(health, now, settings, probe_sent, probe_seen)
     health.add("sending", "degraded" if paused else "ok", paused=paused, threshold="not paused")
     health.add(
         "workers",
@@ -128,6 +130,29 @@ async def check_operations(db: Database, health: Health, settings: Settings | No
         "degraded" if overdue else "ok",
         last_run_age_s=since,
         threshold_s=alert_rules.RETENTION_LATE_H * 3600,
+    )
+
+
+def _add_probe(
+    health: Health,
+    now: datetime,
+    settings: Settings | None,
+    sent: webhook_probe.Sent | None,
+    seen: webhook_probe.Seen | None,
+) -> None:
+    """The newest signed test body through the public webhook URL (webhook_probe.py)."""
+    if settings is None or not webhook_probe.configured(settings):
+        health.add("webhook_probe", "ok", configured=False)
+        return
+    problem = webhook_probe.problem(sent, seen, now)
+    health.add(
+        "webhook_probe",
+        "degraded" if problem else "ok",
+        configured=True,
+        last_sent_age_s=_age_s(now, sent.sent_at if sent else None),
+        last_applied_age_s=_age_s(now, seen.seen_at if seen else None),
+        threshold_s=webhook_probe.GRACE_S,
+        **({"warning": problem} if problem else {}),
     )
 
 

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     smtp_from: str = Field("ovenai@localhost", alias="OVENAI_SMTP_FROM")
     smtp_starttls: bool = Field(True, alias="OVENAI_SMTP_STARTTLS")
     slack_webhook_url: SecretStr | None = Field(None, alias="OVENAI_SLACK_WEBHOOK_URL")
+    # The public webhook URL as Meta reaches it: a worker posts a signed test body to it
+    # every 5 minutes (webhook_probe.py); empty turns the probe and its alert off.
+    webhook_probe_url: str | None = Field(
+        None, pattern=r"^https?://\S+$", alias="OVENAI_WEBHOOK_PROBE_URL"
+    )
     # Inbound media (ovenai.media): 100 MB is Meta's own ceiling for documents.
     media_max_bytes: int = Field(100 * 1024 * 1024, ge=1, alias="OVENAI_MEDIA_MAX_BYTES")
     media_dir: Path | None = Field(None, alias="OVENAI_MEDIA_DIR")

@@ -13,6 +13,8 @@ import gc
 import logging
 from collections.abc import Callable
 
+import httpx
+
 from ovenai import (
     alert_rules,
     graph_check,
@@ -26,6 +28,7 @@ from ovenai import (
     scheduler,
     sessions,
     signin,
+    webhook_probe,
 )
 from ovenai import retention as retention_policy
 from ovenai import weekly_report as weekly_reports
@@ -100,6 +103,15 @@ async def check_graph_api(ctx: scheduler.JobContext) -> None:
         )
     if not result.ok:
         log.warning("the Graph API check failed: code %s (%s)", result.code, result.kind)
+
+
+@scheduler.every("webhooks.probe", seconds=webhook_probe.EVERY_S)
+async def probe_webhooks(ctx: scheduler.JobContext) -> None:
+    """Post a signed test body to the public webhook URL (webhook_probe.py), when set."""
+    if not webhook_probe.configured(ctx.settings):
+        return
+    async with httpx.AsyncClient() as client:
+        await webhook_probe.send(ctx.db, ctx.settings, client=client)
 
 
 @scheduler.daily("templates.check", hour=7)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import templates
+from ovenai import templates, webhook_probe
 from ovenai.alerts import raise_alert
 from ovenai.events import (
     AccountEvent,
@@ -53,6 +53,9 @@ async def apply_account_side(session: AsyncSession, event: WebhookEvent) -> bool
 
 
 async def _account(session: AsyncSession, event: AccountEvent) -> None:
+    if event.field == webhook_probe.FIELD:
+        await webhook_probe.record_seen(session, event.value_json)
+        return
     if event.field in QUIET_FIELDS:
         return
     name = (event.event or "").upper()

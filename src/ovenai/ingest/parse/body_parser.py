@@ -63,6 +63,7 @@ ACCOUNT_FIELDS = frozenset(
         "smb_app_state_sync",
         "history",
         "automatic_events",
+        "ovenai_probe",  # our own signed test body (ovenai.webhook_probe), never Meta's
     }
 )
 
