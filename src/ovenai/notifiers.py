@@ -71,6 +71,10 @@ KIND_TITLES = {
     "graph_api": ("Meta's Graph API check failed", "הבדיקה מול שרתי Meta נכשלה"),
     "templates_not_approved": ("Templates not usable", "תבניות שאינן זמינות לשליחה"),
     "first_response_sla": ("Leads waiting for an answer", "לידים ממתינים למענה"),
+    "webhook_silence": (
+        "WhatsApp webhooks are not arriving",
+        "הודעות הוובהוק של וואטסאפ לא מגיעות",
+    ),
     "notifier_email": ("E-mail alerts failing", "שליחת התראות בדוא״ל נכשלת"),
     "notifier_slack": ("Slack alerts failing", "שליחת התראות ל-Slack נכשלת"),
 }
