@@ -17,8 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# `make run PORT=9000` serves the product on 9000 and the simulator on 9001;
+# SIM_PORT=... puts the simulator elsewhere.
+PORT ?= 8000
 run: $(STAMP)
-	$(BIN)/ovenai serve --sandbox
+	$(BIN)/ovenai serve --sandbox --port $(PORT)$(if $(SIM_PORT), --simulator-port $(SIM_PORT))
 
 # lint-imports: the walls of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 # deptry: declared = imported. src/ may import runtime dependencies only; tests/ and bench/

@@ -7,6 +7,7 @@ server at 127.0.0.1:5432 cannot be reached, and the skip says so.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import threading
@@ -34,6 +35,11 @@ from support.aio import run_async
 PG_HOST = "127.0.0.1"
 PG_ADMIN_DSN = f"host={PG_HOST} port=5432 user=postgres dbname=postgres connect_timeout=3"
 KEEP_TABLES = {"alembic_version"}
+# Quiet times hold marketing at night, on Shabbat and on holidays (ovenai.quiet_hours): no
+# test may depend on the hour the suite runs at, so they are off here and in every process
+# the tests start; the tests of quiet times turn them on themselves.
+for _part in ("NIGHTS", "SHABBAT", "HOLIDAYS"):
+    os.environ.setdefault(f"OVENAI_QUIET_{_part}", "false")
 TEST_APP_SECRET = "test-app-secret"
 TEST_VERIFY_TOKEN = "test-verify-token"
 

@@ -137,8 +137,8 @@ def test_leads_import_reports_each_row(clean_db: Settings, tmp_path: Path, bom: 
     path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
     result = run(clean_db, "leads", "import", str(path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "imported 1, updated 1, rejected 1"
-    assert "line 4: phone" in result.stdout
+    assert result.stdout.splitlines()[0] == "imported 1, updated 0, unchanged 1, rejected 1"
+    assert "row 4: rejected: column 'טלפון' (phone)" in result.stdout
 
 
 def test_an_import_killed_midway_leaves_nothing_behind(clean_db: Settings, tmp_path: Path) -> None:

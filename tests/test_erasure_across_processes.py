@@ -121,7 +121,7 @@ def test_after_a_cli_erasure_the_running_server_refuses_every_write_and_stores_n
     serving: httpx.Client, clean_db: Settings
 ) -> None:
     lead = serving.post("/api/v1/leads", json={"name": "נועה שלום", "phone": PHONE}).json()
-    booking = {"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00", "notes": "קומה 3"}
+    booking = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00", "notes": "קומה 3"}
     meeting = serving.post("/api/v1/meetings", json=booking).json()
     # Both reads leave the lead's key in serve's cache.
     assert serving.get(f"/api/v1/leads/{lead['id']}").status_code == 200

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ovenai import audit, privacy
+from ovenai import audit, document_checklist, privacy
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.conversations import open_message
@@ -44,6 +44,7 @@ from ovenai.models import (
     Message,
     PrivacyRequest,
     ReachedUser,
+    RequestedDocument,
     Role,
     WebhookEvent,
     WebhookEventLead,
@@ -75,6 +76,8 @@ COVERED = {
     "lead_phone_tokens",  # deleted on erasure (blind-indexed fragments of the phone)
     "lead_views",  # deleted on erasure
     "media_files",  # marked erased, their stored files deleted (tests/media/test_media_privacy.py)
+    "requested_documents",  # deleted on erasure (which documents they were asked for)
+    "campaign_recipients",  # deleted on erasure (ids and codes: which campaigns, and why)
 }
 
 
@@ -217,6 +220,9 @@ async def seed(db: Database, person: Person, bucket: str) -> str:
         await reach_allowance(
             session, portfolio=WABA, phone_number_id=PHONE_NUMBER_ID, lead_ids=[lead.id], limit=10
         )
+        await document_checklist.record_asked(
+            session, lead_id=lead.id, names=["תעודת זהות"], language="he", message_id=None
+        )
         await session.commit()
     return lead.id
 
@@ -262,6 +268,9 @@ async def _read(db: Database, lead_id: str, person: Person) -> dict[str, Any]:
             await session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(linked)))
         )
         reached = await session.scalars(select(ReachedUser).where(ReachedUser.lead_id == lead_id))
+        documents = await session.scalars(
+            select(RequestedDocument).where(RequestedDocument.lead_id == lead_id)
+        )
         found: dict[str, object] = {}
         for kind, value in (
             ("phone", person.phone),
@@ -289,6 +298,7 @@ async def _read(db: Database, lead_id: str, person: Person) -> dict[str, Any]:
                 for b in bodies
             },
             "reached": sorted((r.portfolio, r.phone_number_id, r.reached_at) for r in reached),
+            "documents": sorted((d.name, d.asked_at) for d in documents),
             "audit": [(a.id, a.action, a.actor, a.at) for a in audited],
             "found_by": found,
         }
@@ -320,6 +330,7 @@ async def test_erasing_one_lead_leaves_another_untouched_and_readable(db: Databa
     assert [c[0] for c in before["consent"]] == ["opt_out"]  # WhatsApp's stop, in the ledger
     assert [r[0] for r in before["requests"]] == ["access"] and before["requests"][0][2] is None
     assert len(before["bodies"]) == 2 and len(before["reached"]) == 1
+    assert [name for name, _at in before["documents"]] == ["תעודת זהות"]
     assert {"create", "view", "request_access"} <= {a[1] for a in before["audit"]}
     assert before["found_by"] == {
         "phone": second,
@@ -346,6 +357,11 @@ async def test_erasing_one_lead_leaves_another_untouched_and_readable(db: Databa
     assert report.webhook_bodies == 2
 
     assert await snapshot(db, second, SECOND) == before
+    async with db.session() as session:
+        asked_of_first = await session.scalars(
+            select(RequestedDocument.id).where(RequestedDocument.lead_id == first)
+        )
+        assert list(asked_of_first) == []
     shared = await list_leads(db, actor=ADMIN, filters=LeadFilter(q="ברק"))
     assert [lead.id for lead in shared.items] == [second]  # the first's tokens went, only
 

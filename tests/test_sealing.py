@@ -92,6 +92,7 @@ def test_an_orm_row_is_sealed_into_its_enc_attributes_and_opened_back() -> None:
         "username": None,
         "profile_name": None,
         "notes": None,
+        "email": None,
     }
 
 

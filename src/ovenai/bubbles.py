@@ -29,6 +29,7 @@ from ovenai.failure_advice import Advice, advise
 from ovenai.leads import load_visible
 from ovenai.media import MediaRecord
 from ovenai.models import MediaFile, Message, MessageStatus
+from ovenai.quiet_hours import Hold, QuietHours
 
 QUOTE_LENGTH = 120  # characters of the quoted message a reply shows
 MEDIA = frozenset({"image", "video", "audio", "document", "sticker"})
@@ -90,6 +91,7 @@ class Bubble:
     quote: Quote | None
     failure: Advice | None
     media: MediaRecord | None = None  # the file an inbound media message carries
+    held: Hold | None = None  # marketing waiting out a quiet time: until when, and why
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def bubble_of(message: MessageRecord, by_wamid: dict[str, MessageRecord]) -> Bub
         status_at=message.status_at,
         quote=_quote(message, by_wamid),
         failure=failure,
+        held=message.held,
     )
 
 
@@ -172,11 +175,14 @@ async def version(db: Database, *, actor: Actor, lead_id: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-async def conversation(db: Database, *, actor: Actor, lead_id: str) -> Conversation:
+async def conversation(
+    db: Database, *, actor: Actor, lead_id: str, quiet: QuietHours | None = None
+) -> Conversation:
     """The lead's conversation as bubbles (read and audited as
-    :func:`ovenai.conversations.conversation`), with its version."""
+    :func:`ovenai.conversations.conversation`), with its version; ``quiet``: marketing
+    held by quiet times says until when."""
     stamp = await version(db, actor=actor, lead_id=lead_id)
-    messages = await conversations.conversation(db, actor=actor, lead_id=lead_id)
+    messages = await conversations.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
     drawn = bubbles_of(messages)
     files = await media.of_lead(db, lead_id)
     if files:  # each media message shows its file: thumbnail, download, or why not

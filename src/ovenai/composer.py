@@ -26,6 +26,7 @@ from ovenai.db import Database
 from ovenai.leads import LeadRecord, load_visible, open_leads
 from ovenai.models import MessageTemplate
 from ovenai.outbox import queue, rules
+from ovenai.quiet_hours import QuietHours
 from ovenai.templates.prepare import FALLBACK_ORDER
 
 APPROVED = "APPROVED"
@@ -126,8 +127,10 @@ async def send(
     waba_id: str,
     zone: tzinfo,
     idempotency_key: str,
+    quiet: QuietHours | None = None,
 ) -> queue.QueuedMessage:
     """Queue the send once per key: a form posted twice (a double click) queues one message.
+    With ``quiet``, marketing due in a quiet time waits for its end.
 
     Two posts at the same moment both find no message of their key; the later one's insert
     then breaks the key's uniqueness, and asking again finds the message the other queued.
@@ -142,6 +145,7 @@ async def send(
             waba_id=waba_id,
             zone=zone,
             idempotency_key=idempotency_key,
+            quiet=quiet,
         )
 
     try:

@@ -13,7 +13,8 @@ from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import NotFound
 from ovenai.leads import assigned_to, load_visible, refuse_erased
-from ovenai.models import Lead, Message
+from ovenai.models import Lead, Message, MessageStatus
+from ovenai.quiet_hours import Hold, QuietHours
 from ovenai.sealing import MESSAGES
 
 STATUS_TIMES = ("sent", "delivered", "read", "failed")
@@ -47,16 +48,31 @@ class MessageRecord:
     status_history: list[tuple[str, datetime]]
     error: MessageError | None
     created_at: datetime
+    # A queued marketing message waiting out a quiet time: until when, and why (none when
+    # read without the quiet times, as the privacy export does).
+    held: Hold | None = None
 
 
 def _history(message: Message) -> list[tuple[str, datetime]]:
+    """The steps in the order they happen: created, sent, delivered, read (failed last).
+
+    Not sorted by the times themselves: Meta's are whole seconds and ours are not, so a
+    message read within the second it was created would list ``created`` after ``read``."""
     stamps = [(name, getattr(message, f"{name}_at")) for name in STATUS_TIMES]
-    found = [(name, at) for name, at in stamps if at is not None]
-    return sorted([("created", message.created_at), *found], key=lambda item: item[1])
+    return [("created", message.created_at), *((n, at) for n, at in stamps if at is not None)]
 
 
-def open_message(message: Message, key: bytes) -> MessageRecord:
-    """Decrypt one stored message with its lead's key."""
+def held_by_quiet(message: Message, quiet: QuietHours | None) -> Hold | None:
+    """Until when and why a queued marketing message waits out a quiet time (else None)."""
+    if quiet is None or message.next_attempt_at is None:
+        return None
+    if message.status != MessageStatus.QUEUED or (message.category or "") != "MARKETING":
+        return None
+    return quiet.explain(message.id, message.next_attempt_at)
+
+
+def open_message(message: Message, key: bytes, quiet: QuietHours | None = None) -> MessageRecord:
+    """Decrypt one stored message with its lead's key (``quiet``: say whether it is held)."""
     cipher = MESSAGES.cipher(key, message.id)
     params = cipher.open("template_params", message.template_params_enc)
     error = None
@@ -78,11 +94,14 @@ def open_message(message: Message, key: bytes) -> MessageRecord:
         status_history=_history(message),
         error=error,
         created_at=message.created_at,
+        held=held_by_quiet(message, quiet),
     )
 
 
-async def conversation(db: Database, *, actor: Actor, lead_id: str) -> list[MessageRecord]:
-    """A lead's messages, oldest first."""
+async def conversation(
+    db: Database, *, actor: Actor, lead_id: str, quiet: QuietHours | None = None
+) -> list[MessageRecord]:
+    """A lead's messages, oldest first (``quiet``: say which are held by quiet times)."""
     async with db.session() as session:
         await load_visible(session, actor, lead_id)
         query = select(Message).where(Message.lead_id == lead_id)
@@ -96,10 +115,12 @@ async def conversation(db: Database, *, actor: Actor, lead_id: str) -> list[Mess
         )
         await session.commit()
         key = await db.vault.key("lead", lead_id)
-    return [open_message(row, key) for row in rows]
+    return [open_message(row, key, quiet) for row in rows]
 
 
-async def get_message(db: Database, *, actor: Actor, message_id: str) -> MessageRecord:
+async def get_message(
+    db: Database, *, actor: Actor, message_id: str, quiet: QuietHours | None = None
+) -> MessageRecord:
     """One message of a lead the actor may see; Gone if the lead was erased."""
     async with db.session() as session:
         query = (
@@ -113,4 +134,4 @@ async def get_message(db: Database, *, actor: Actor, message_id: str) -> Message
         message, erased_at = found
         refuse_erased(message.lead_id, erased_at)
         key = await db.vault.key("lead", message.lead_id)
-    return open_message(message, key)
+    return open_message(message, key, quiet)

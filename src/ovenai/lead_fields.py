@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,24 @@ ConsentWords = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), PlainText
 ]
 MarketingBasis = Literal["opt_in", "inquiry_30a"]
+# An address as mail systems take it: one @, no spaces, a dot in the domain (RFC 5321 caps
+# it at 254 characters). Deliverability is not checked: nothing is sent to it.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+MAX_EMAIL = 254
+
+
+def normalize_email(raw: str) -> str:
+    """An e-mail address trimmed, its domain in lower case; ValueError if it is not one."""
+    text = raw.strip().strip("<>").strip()
+    if len(text) > MAX_EMAIL or not _EMAIL.fullmatch(text):
+        raise ValueError("is not an e-mail address (name@example.com)")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def email_key(email: str) -> str:
+    """The form of an address its blind index is of: found whatever its letters' case."""
+    return normalize_email(email).casefold()
 
 
 def _phone(value: str) -> str:
@@ -65,8 +84,14 @@ class _LeadFields(_Strict):
     want_budget_min: Money | None = None
     want_budget_max: Money | None = None
     notes: Notes | None = None
+    email: str | None = None
     opted_in: bool | None = None
     opt_in_source: ConsentSource | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str | None) -> str | None:
+        return normalize_email(value) if value else None
 
     @field_validator("want_rooms_max")
     @classmethod
@@ -116,6 +141,7 @@ class LeadCreate(_LeadFields):
             "name",
             "phone",
             "notes",
+            "email",
             "opted_in",
             "opt_in_source",
             "marketing_basis",
@@ -149,6 +175,8 @@ class LeadFilter(PageQuery):
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    # An exact address (any letter case); `q` with an @ searches it too.
+    email: Annotated[str, StringConstraints(max_length=MAX_EMAIL)] | None = None
     stage: Stage | None = None
     source: Source | None = None
     assigned_agent_id: Id | None = None
@@ -156,6 +184,11 @@ class LeadFilter(PageQuery):
     max_score: Score | None = None
     # newest: newest first; score: highest engagement score first (ovenai.engagement)
     sort: Literal["newest", "score"] = "newest"
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email_filter(cls, value: str | None) -> str | None:
+        return normalize_email(value) if value else None
 
     @field_validator("max_score")
     @classmethod

@@ -42,7 +42,7 @@ from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import Conflict, Gone, InvalidInput, NotFound, PermissionDenied
 from ovenai.keystore import Vault
-from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
+from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate, email_key
 from ovenai.models import (
     Lead,
     LeadNameToken,
@@ -105,6 +105,7 @@ class LeadRecord:
     username: str | None
     profile_name: str | None
     notes: str | None
+    email: str | None
     language: str
     source: str
     stage: str
@@ -167,6 +168,8 @@ def identity_columns(
             columns[f"{name}_index"] = vault.index(name, value) if value else None
         elif name == "username":
             columns["username_index"] = username_index(vault, value) if value else None
+        elif name == "email":
+            columns["email_index"] = vault.index("email", email_key(value)) if value else None
     return columns
 
 
@@ -355,12 +358,14 @@ async def add_lead(
     data: LeadCreate,
     lead_id: str | None = None,
     consent_source: consent.Source = consent.Source.API,
+    key: bytes | None = None,
 ) -> Lead:
     """Add a new lead to an open transaction (used by the API and imports).
 
     PhoneTaken or PhoneRefused when another lead holds its phone (:func:`_check_phone`).
     Its consent goes to the ledger (:func:`_record_creation_consent`); a phone on the
-    do-not-contact list opts it out at once.
+    do-not-contact list opts it out at once. ``key``: the new lead's data key when the caller
+    made it already (imports make a batch's keys at once, :meth:`Vault.new_lead_keys`).
     """
     phone = phones.normalize(data.phone) if data.phone else None
     lead = Lead(id=lead_id or new_id(), **data.plain_fields())
@@ -374,10 +379,11 @@ async def add_lead(
     wa_id = phones.to_wa_id(phone) if phone else None
     if wa_id and await _wa_id_taken(session, vault, wa_id, lead.id):
         wa_id = None
-    key = await vault.new_lead_key(lead.id)
+    if key is None:
+        key = await vault.new_lead_key(lead.id)
     session.add(lead)
     sealed: dict[LeadColumn, str | None] = {"name": data.name, "phone": phone, "wa_id": wa_id}
-    seal_identity(vault, lead, key, sealed | {"notes": data.notes})
+    seal_identity(vault, lead, key, sealed | {"notes": data.notes, "email": data.email})
     await session.flush()
     await _set_name_tokens(session, vault, lead.id, data.name)
     _record_score_set(session, actor, lead, before=0)
@@ -569,7 +575,9 @@ def _apply_stage(lead: Lead, given: dict[str, Any]) -> None:
 async def _apply_sealed(
     session: AsyncSession, vault: Vault, actor: Actor, lead: Lead, given: dict[str, Any]
 ) -> None:
-    sealed: dict[LeadColumn, str | None] = {k: given[k] for k in ("name", "notes") if k in given}
+    sealed: dict[LeadColumn, str | None] = {
+        k: given[k] for k in ("name", "notes", "email") if k in given
+    }
     if "phone" in given:
         sealed |= await _phone_change(session, vault, actor, lead, given["phone"])
     if not sealed:
@@ -658,6 +666,8 @@ def _filtered(query: Select[Any], vault: Vault, filters: LeadFilter) -> Select[A
         query = query.where(
             Lead.phone_index == vault.index("phone", phones.normalize(filters.phone))
         )
+    if filters.email:
+        query = query.where(Lead.email_index == vault.index("email", email_key(filters.email)))
     if filters.q:
         query = query.where(_search(vault, filters.q))
     if filters.min_score is not None:
@@ -668,7 +678,12 @@ def _filtered(query: Select[Any], vault: Vault, filters: LeadFilter) -> Select[A
 
 
 def _search(vault: Vault, q: str) -> ColumnElement[bool]:
-    """Match a query as a phone number, or as word prefixes of the name."""
+    """Match a query as an exact e-mail address, a phone number, or word prefixes of the name."""
+    if "@" in q:
+        try:
+            return Lead.email_index == vault.index("email", email_key(q))
+        except ValueError:
+            raise InvalidInput("search an e-mail address in full", field="q") from None
     phone = phones.try_normalize(q)
     if phone:
         return Lead.phone_index == vault.index("phone", phone)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import engagement, hooks
 from ovenai.auth import Actor
+from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound
 from ovenai.leads import assigned_to, load_visible, lock_unerased, refuse_erased, visible_to
@@ -35,7 +36,15 @@ class MeetingUpdate(BaseModel):
     duration_minutes: Annotated[int, Field(ge=5, le=600)] | None = None
     status: MeetingStatus | None = None
     notes: Notes | None = None
+    recorded_after: bool = Field(
+        False,
+        description="the viewing already took place and is recorded after the fact: a start "
+        "in the past is accepted (refused otherwise)",
+    )
 
+
+PAST_GRACE = timedelta(minutes=5)
+"""How far in the past a start may be without ``recorded_after`` (a form filled slowly)."""
 
 _BOOKED = (MeetingStatus.PROPOSED, MeetingStatus.CONFIRMED)
 """A viewing in these states is booked (hooks.after_meeting_booked)."""
@@ -55,8 +64,8 @@ class MeetingFilter(PageQuery):
     lead_id: Id | None = None
     property_id: Id | None = None
     status: MeetingStatus | None = None
-    starts_from: AwareDatetime | None = None
-    starts_until: AwareDatetime | None = None
+    starts_from: datetime | None = None  # without an offset: the agency's time zone
+    starts_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,18 @@ class MeetingRecord:
 
 def _aware(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+def _start(value: datetime, zone: tzinfo, *, recorded_after: bool) -> datetime:
+    """A meeting's start, read in ``zone`` when it has no offset; InvalidInput when it is in
+    the past and the meeting is not marked as recorded after the fact."""
+    starts = _aware(value, zone)
+    if starts < utcnow() - PAST_GRACE and not recorded_after:
+        raise InvalidInput(
+            "the start is in the past; set recorded_after to record a viewing that took place",
+            field="starts_at",
+        )
+    return starts
 
 
 # The record's fields read as they are from the row: all but the sealed ones.
@@ -114,8 +135,9 @@ async def create_meeting(
     async with db.session() as session:
         await _writable_lead(session, actor, data.lead_id)
         await _check_property(session, data.property_id)
-        values = data.model_dump(exclude={"notes"})
-        meeting = Meeting(**{**values, "starts_at": _aware(data.starts_at, zone)})
+        values = data.model_dump(exclude={"notes", "recorded_after"})
+        starts = _start(data.starts_at, zone, recorded_after=data.recorded_after)
+        meeting = Meeting(**{**values, "starts_at": starts})
         meeting.agent_id = meeting.agent_id or actor.user_id
         session.add(meeting)
         await session.flush()
@@ -160,11 +182,12 @@ async def update_meeting(
 ) -> MeetingRecord:
     """Change the given fields of a viewing; a new time clears the reminder mark."""
     given = changes.model_dump(exclude_unset=True)
+    recorded_after = given.pop("recorded_after", False)
     async with db.session() as session:
         meeting = await _load(session, actor, meeting_id, for_update=True)
         await _check_property(session, given.get("property_id"))
         if given.get("starts_at") is not None:
-            given["starts_at"] = _aware(given["starts_at"], zone)
+            given["starts_at"] = _start(given["starts_at"], zone, recorded_after=recorded_after)
             meeting.reminder_sent_at = None
         if "notes" in given:
             key = await db.vault.key("lead", meeting.lead_id)
@@ -188,16 +211,19 @@ async def list_meetings(
     *,
     actor: Actor,
     filters: MeetingFilter,
+    zone: tzinfo | None = None,
 ) -> Page[MeetingRecord]:
-    """Viewings of leads the actor may see, newest first."""
+    """Viewings of leads the actor may see, newest first; filter times without an offset are
+    read in ``zone`` (UTC when None)."""
     query: Any = select(Meeting).join(Lead, Lead.id == Meeting.lead_id).where(visible_to(actor))
     for name in ("lead_id", "property_id", "status"):
         if getattr(filters, name):
             query = query.where(getattr(Meeting, name) == getattr(filters, name))
+    local = zone or UTC
     if filters.starts_from:
-        query = query.where(Meeting.starts_at >= filters.starts_from)
+        query = query.where(Meeting.starts_at >= _aware(filters.starts_from, local))
     if filters.starts_until:
-        query = query.where(Meeting.starts_at < filters.starts_until)
+        query = query.where(Meeting.starts_at < _aware(filters.starts_until, local))
     async with db.session() as session:
         rows = list(await session.scalars(paginate(query, Meeting.id, filters)))
         page = page_of(rows, filters, lambda meeting: meeting.id)

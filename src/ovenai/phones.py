@@ -65,6 +65,33 @@ def _plausible(number: phonenumbers.PhoneNumber) -> bool:
     return len(national) == len(sample) and national[0] == sample[0]
 
 
+_NOT_MOBILE = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: "a landline",
+    phonenumbers.PhoneNumberType.VOIP: "a VoIP number",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "a toll-free number",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    phonenumbers.PhoneNumberType.SHARED_COST: "a shared-cost number",
+    phonenumbers.PhoneNumberType.UAN: "a company's short number",
+    phonenumbers.PhoneNumberType.PAGER: "a pager number",
+}
+
+
+def reach_warning(e164: str) -> str | None:
+    """Why WhatsApp may not reach a valid number, or None for a mobile one.
+
+    Landlines (02, 03, 04, 08, 09 in Israel), VoIP (07x) and service numbers are accepted as
+    leads' phones (a business may run WhatsApp on one), but most have no WhatsApp account.
+    """
+    try:
+        number = phonenumbers.parse(e164, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    kind = _NOT_MOBILE.get(phonenumbers.number_type(number))
+    if kind is None:
+        return None
+    return f"this is {kind}: WhatsApp may not reach it unless the number is registered on WhatsApp"
+
+
 def try_normalize(raw: str) -> str | None:
     """The E.164 form, or None when `raw` is not a valid number (for search boxes)."""
     try:

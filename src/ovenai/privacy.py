@@ -51,6 +51,7 @@ from ovenai.media_store import MediaStore
 from ovenai.models import (
     AppliedItem,
     AutomationFiring,
+    CampaignRecipient,
     ConsentEvent,
     Lead,
     LeadNameToken,
@@ -60,6 +61,7 @@ from ovenai.models import (
     Message,
     Notification,
     PrivacyRequest,
+    RequestedDocument,
     ScoreChange,
     SequenceEnrolment,
     StatusEvent,
@@ -78,7 +80,7 @@ from ovenai.sealing import (
 
 DEADLINE = timedelta(days=30)
 REQUEST_KINDS = ("access", "erasure")
-_LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index")
+_LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index", "email_index")
 
 IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "lead_id"]
 IDENTITY_KINDS: tuple[IdentityKind, ...] = get_args(IdentityKind)
@@ -438,6 +440,10 @@ async def _anonymise(session: AsyncSession, lead_id: str) -> dict[str, int]:
     await session.execute(delete(ScoreChange).where(ScoreChange.lead_id == lead_id))
     await session.execute(delete(SequenceEnrolment).where(SequenceEnrolment.lead_id == lead_id))
     await session.execute(delete(Notification).where(Notification.lead_id == lead_id))
+    # Which campaigns reached them or left them out, and why: about them, so gone.
+    await session.execute(delete(CampaignRecipient).where(CampaignRecipient.lead_id == lead_id))
+    # Which documents they were asked for and sent (the files themselves are erased apart).
+    await session.execute(delete(RequestedDocument).where(RequestedDocument.lead_id == lead_id))
     # The blind-indexed fragments of their phone (inbox search) and who opened them when.
     await session.execute(delete(LeadPhoneToken).where(LeadPhoneToken.lead_id == lead_id))
     await session.execute(delete(LeadView).where(LeadView.lead_id == lead_id))

@@ -12,7 +12,7 @@ import dataclasses
 import io
 import json
 import zipfile
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Unpack
 
 from sqlalchemy import select
@@ -27,7 +27,14 @@ from ovenai.errors import InvalidInput
 from ovenai.leads import open_leads, refuse_erased
 from ovenai.media_store import MediaStore
 from ovenai.meetings import open_meeting
-from ovenai.models import ConsentEvent, Meeting, Message, PrivacyRequest
+from ovenai.models import (
+    CampaignRecipient,
+    ConsentEvent,
+    Meeting,
+    Message,
+    PrivacyRequest,
+    RequestedDocument,
+)
 from ovenai.privacy import Identity, find_subject, open_request, require_admin
 from ovenai.sealing import CONSENT_EVENTS
 
@@ -35,15 +42,16 @@ FORMATS = ("json", "csv")
 Document = dict[str, Any]
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, zone: tzinfo | None) -> Any:
+    """JSON-ready values; times ISO 8601 with the offset of ``zone`` (as stored when None)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {key: _plain(item) for key, item in dataclasses.asdict(value).items()}
+        return {key: _plain(item, zone) for key, item in dataclasses.asdict(value).items()}
     if isinstance(value, datetime):
-        return value.isoformat()
+        return (value if zone is None else value.astimezone(zone)).isoformat()
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [_plain(item, zone) for item in value]
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item, zone) for key, item in value.items()}
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
@@ -69,9 +77,26 @@ async def _requests(session: AsyncSession, lead_id: str) -> list[Document]:
     return [{name: getattr(row, name) for name in fields} for row in rows]
 
 
-async def gather(db: Database, *, actor: Actor, **identity: Unpack[Identity]) -> Document:
+async def _documents(session: AsyncSession, lead_id: str) -> list[Document]:
+    query = select(RequestedDocument).where(RequestedDocument.lead_id == lead_id)
+    rows = await session.scalars(query.order_by(RequestedDocument.created_at))
+    fields = ("name", "language", "asked_at", "media_file_id", "received_at")
+    return [{name: getattr(row, name) for name in fields} for row in rows]
+
+
+async def _campaigns(session: AsyncSession, lead_id: str) -> list[Document]:
+    query = select(CampaignRecipient).where(CampaignRecipient.lead_id == lead_id)
+    rows = await session.scalars(query.order_by(CampaignRecipient.created_at))
+    fields = ("campaign_id", "outcome", "reason", "message_id", "created_at")
+    return [{name: getattr(row, name) for name in fields} for row in rows]
+
+
+async def gather(
+    db: Database, *, actor: Actor, zone: tzinfo | None = None, **identity: Unpack[Identity]
+) -> Document:
     """Everything about the person named (:func:`ovenai.privacy.find_subject`); recorded as a
-    completed access request. An erased lead is Gone: nothing of it can be read any more."""
+    completed access request. An erased lead is Gone: nothing of it can be read any more.
+    Times are written in ``zone`` (the agency's, as the API answers them; UTC when None)."""
     require_admin(actor)
     async with db.session() as session:
         lead = await find_subject(session, db, **identity)
@@ -93,10 +118,12 @@ async def gather(db: Database, *, actor: Actor, **identity: Unpack[Identity]) ->
             "consent_history": await _consent(session, lead.id, key),
             "audit_entries": await audit.about(session, lead.id),
             "privacy_requests": await _requests(session, lead.id),
+            "requested_documents": await _documents(session, lead.id),
+            "campaigns": await _campaigns(session, lead.id),
         }
     records = await media.of_lead(db, lead.id)
     document["files"] = sorted(records.values(), key=lambda f: (f.received_at, f.id))
-    plain: Document = _plain(document)
+    plain: Document = _plain(document, zone)
     return plain
 
 
@@ -155,13 +182,15 @@ async def export(
     actor: Actor,
     fmt: str,
     files: MediaStore | None = None,
+    zone: tzinfo | None = None,
     **identity: Unpack[Identity],
 ) -> bytes:
-    """The export in the asked format (`json` or `csv`) of the person named; the csv zip
-    holds the person's files too when ``files`` (the media store) is given."""
+    """The export in the asked format (`json` or `csv`) of the person named, times in
+    ``zone``; the csv zip holds the person's files too when ``files`` (the media store) is
+    given."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
-    document = await gather(db, actor=actor, **identity)
+    document = await gather(db, actor=actor, zone=zone, **identity)
     if fmt == "json":
         return to_json(document)
     if files is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -12,6 +14,7 @@ from ovenai.db import Database
 from ovenai.models import Role, User
 
 DEMO_ADMIN_EMAIL = "admin@ovenai.local"
+SIMULATOR_PROBE_PATH = "/_sim/config"
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,12 @@ async def ensure_seed_templates(db: Database, *, waba_id: str) -> int:
         added = await templates.load_seed(session, waba_id=waba_id)
         await session.commit()
     return added
+
+
+def simulator_answers(base_url: str, *, timeout: float = 2.0) -> bool:
+    """Whether the sandbox's simulator answers at ``base_url`` (its control API's config)."""
+    try:
+        with urllib.request.urlopen(base_url + SIMULATOR_PROBE_PATH, timeout=timeout) as answer:
+            return int(answer.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

@@ -153,7 +153,9 @@ def _check_declared(name: str, model: type[SealedRow], columns: tuple[str, ...])
         )
 
 
-LeadColumn = Literal["name", "phone", "bsuid", "wa_id", "username", "profile_name", "notes"]
+LeadColumn = Literal[
+    "name", "phone", "bsuid", "wa_id", "username", "profile_name", "notes", "email"
+]
 MessageColumn = Literal["text", "payload", "template_params"]
 MeetingColumn = Literal["notes"]
 ConsentColumn = Literal["evidence"]
@@ -202,6 +204,20 @@ def open_file_chunk(
 ) -> bytes:
     """Decrypt a chunk sealed by :func:`seal_file_chunk`; CryptoError on any mismatch."""
     return crypto.decrypt(key, blob, aad=_chunk_aad(media_row_id, stream, index, last))
+
+
+UPLOADS = "import_upload"  # key store scope (16 characters at most) and AAD of uploads
+
+
+def seal_upload(key: bytes, upload_id: str, data: bytes) -> bytes:
+    """Encrypt a spreadsheet uploaded for import, kept until it is confirmed (scope
+    :data:`UPLOADS`, one key per upload, destroyed with it: :mod:`ovenai.import_uploads`)."""
+    return crypto.encrypt(key, data, aad=crypto.aad_head(UPLOADS) + crypto.aad_part(upload_id))
+
+
+def open_upload(key: bytes, upload_id: str, blob: bytes) -> bytes:
+    """Decrypt an upload sealed by :func:`seal_upload`; CryptoError on any mismatch."""
+    return crypto.decrypt(key, blob, aad=crypto.aad_head(UPLOADS) + crypto.aad_part(upload_id))
 
 
 def _chunk_aad(media_row_id: str, stream: str, index: int, last: bool) -> bytes:

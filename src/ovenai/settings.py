@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     keystore_url: str | None = Field(None, alias="OVENAI_KEYSTORE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
     environment: Environment = Field(Environment.DEVELOPMENT, alias="OVENAI_ENV")
+    # Where people and Meta reach the product (https://crm.agency.co.il): Meta's webhook is
+    # this + /api/webhooks/whatsapp. Production requires a public https URL (check-config).
+    public_url: str | None = Field(None, pattern=r"^https?://\S+$", alias="OVENAI_PUBLIC_URL")
     data_dir: Path = Field(Path("var"), alias="OVENAI_DATA_DIR")
     timezone: str = Field("Asia/Jerusalem", alias="OVENAI_TIMEZONE")
     # Retention (the seed's policy): conversations 2 years, webhook logs 1 year, the audit
@@ -100,15 +103,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, alias="OVENAI_MAX_BODY_BYTES")
     # Automation (ovenai.automation): the most automated messages one lead gets in 24 hours.
     automation_daily_cap: int = Field(3, ge=1, le=50, alias="OVENAI_AUTOMATION_DAILY_CAP")
-    # The documents a lead is asked for when the stage becomes contract (document_request_*).
+    # The documents a lead is asked for when the stage becomes contract (document_request_*),
+    # separated by ";": each is a line of the lead's checklist (document_checklist.py).
     documents_he: str = Field(
-        "תעודת זהות, שלושה תלושי שכר אחרונים ואישור עקרוני למשכנתא",
+        "תעודת זהות; שלושה תלושי שכר אחרונים; אישור עקרוני למשכנתא",
         min_length=1,
         max_length=500,
         alias="OVENAI_DOCUMENTS_HE",
     )
     documents_en: str = Field(
-        "your ID card, your last three pay slips and a mortgage pre-approval",
+        "your ID card; your last three pay slips; a mortgage pre-approval",
         min_length=1,
         max_length=500,
         alias="OVENAI_DOCUMENTS_EN",
@@ -119,6 +123,11 @@ class Settings(BaseSettings):
         "", pattern=r"^(|\S+:\d{1,5})$", alias="OVENAI_WORKER_METRICS_LISTEN"
     )
     trusted_proxies: str = Field("", alias="OVENAI_TRUSTED_PROXIES")
+    # Logging (ovenai.logs) of `serve` and `worker`: the level, console or JSON lines, and
+    # the access log (method, route template, status, time; never a query string or an id).
+    log_level: str = Field("INFO", alias="OVENAI_LOG_LEVEL")
+    log_format: str = Field("console", pattern="^(console|json)$", alias="OVENAI_LOG_FORMAT")
+    access_log: bool = Field(True, alias="OVENAI_ACCESS_LOG")
     # Monitoring (alert_rules.py, notifiers.py): who is told, how, how often an open alert is
     # repeated, and the thresholds of the rules that need one.
     alert_emails: str = Field("", alias="OVENAI_ALERT_EMAILS")
@@ -139,6 +148,21 @@ class Settings(BaseSettings):
         pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
         alias="OVENAI_WORKING_HOURS",
     )
+    # Quiet times for marketing messages (ovenai.quiet_hours), in Israel's time: nights,
+    # Shabbat and Yom Tov from candle lighting (minutes before sunset) to nightfall; what
+    # waited becomes due spread over a few minutes.
+    quiet_nights: bool = Field(True, alias="OVENAI_QUIET_NIGHTS")
+    quiet_night_hours: str = Field(
+        "21:00-08:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        alias="OVENAI_QUIET_NIGHT_HOURS",
+    )
+    quiet_shabbat: bool = Field(True, alias="OVENAI_QUIET_SHABBAT")
+    quiet_holidays: bool = Field(True, alias="OVENAI_QUIET_HOLIDAYS")
+    quiet_candle_lighting_minutes: int = Field(
+        40, ge=0, le=120, alias="OVENAI_QUIET_CANDLE_LIGHTING_MINUTES"
+    )
+    quiet_spread_minutes: int = Field(10, ge=0, le=120, alias="OVENAI_QUIET_SPREAD_MINUTES")
     smtp_host: str | None = Field(None, alias="OVENAI_SMTP_HOST")
     smtp_port: int = Field(587, ge=1, le=65535, alias="OVENAI_SMTP_PORT")
     smtp_user: str | None = Field(None, alias="OVENAI_SMTP_USER")
@@ -187,6 +211,14 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """The proxies (addresses or CIDRs) whose X-Forwarded-For is believed."""
         return _split(self.trusted_proxies)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of debug, info, warning, error, critical")
+        return level
 
     @field_validator("whatsapp_api_version")
     @classmethod
@@ -257,6 +289,31 @@ def _env_name(field: str) -> str:
 
 
 SANDBOX_SECRETS = "sandbox-secrets.json"
+SANDBOX_URLS = "sandbox-urls.json"
+SANDBOX_PORT = 8000
+"""`make run`'s port; its simulator listens on the next one unless told otherwise."""
+
+
+def sandbox_simulator_url(data_dir: Path) -> str:
+    """Where the checkout's sandbox serves its simulator: as its last start recorded it
+    (:func:`record_sandbox_urls`), else `make run`'s default port."""
+    path = data_dir / SANDBOX_URLS
+    try:
+        recorded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return str(recorded["simulator"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"http://127.0.0.1:{SANDBOX_PORT + 1}"
+
+
+def record_sandbox_urls(data_dir: Path, *, product: str, simulator: str) -> None:
+    """Note where a starting sandbox listens, for the checkout's commands to find it."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = data_dir / SANDBOX_URLS
+    partial = path.with_suffix(".tmp")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"product": product, "simulator": simulator}, handle)
+    partial.replace(path)
 
 
 def load_settings(
@@ -273,13 +330,16 @@ def load_settings(
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
-    if not sandbox and sandbox_checkout and _is_sandbox_checkout(settings):
-        sandbox = True
+    checkout = not sandbox and sandbox_checkout and _is_sandbox_checkout(settings)
+    sandbox = sandbox or checkout
     settings.sandbox = sandbox
     if sandbox:
         if settings.environment is Environment.PRODUCTION:
             raise ConfigurationError("sandbox mode refuses to start with OVENAI_ENV=production")
         _fill_sandbox_defaults(settings)
+    if checkout and "whatsapp_api_base_url" not in settings.model_fields_set:
+        # The sandbox's token is for its simulator only: never send it to Meta.
+        settings.whatsapp_api_base_url = sandbox_simulator_url(settings.data_dir)
     _require(settings, "encryption_keys", "secret_key")
     _place_keystore(settings)
     return settings

@@ -3,11 +3,12 @@
 A quiet night and a broken webhook look the same from inside: no bodies arrive. So a
 worker (the timed job ``webhooks.probe``, every :data:`EVERY_S`) signs a small body with
 the app secret, exactly as Meta does, and posts it to the public webhook URL
-(``OVENAI_WEBHOOK_PROBE_URL``: the address configured in Meta's App Dashboard, through the
-same DNS, TLS and proxy). The body goes the whole way: checked, stored, acknowledged,
-applied by a worker, which records that it arrived (:func:`record_seen`). The alert rule
-``webhook_silence`` fires when the newest probe was refused or was not applied within
-:data:`GRACE_S`, and resolves on the next probe that makes it.
+(``OVENAI_WEBHOOK_PROBE_URL``, else the webhook path under ``OVENAI_PUBLIC_URL``: the address
+configured in Meta's App Dashboard, through the same DNS, TLS and proxy). The body goes the
+whole way: checked, stored, acknowledged, applied by a worker, which records that it arrived
+(:func:`record_seen`). The alert rule ``webhook_silence`` fires when the newest probe was
+refused or was not applied within :data:`GRACE_S`, and resolves on the next probe that
+makes it.
 
 The probe body is a WhatsApp Business Account change of the field :data:`FIELD`, which
 Meta never sends: it carries a random nonce and the time, no personal data. It is stored
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai import dialects
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.models import SystemFlag
 from ovenai.settings import Settings
 
@@ -81,15 +83,29 @@ def signature(raw: bytes, app_secret: str) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
+def target(settings: Settings) -> str | None:
+    """Where the probe goes: ``OVENAI_WEBHOOK_PROBE_URL``, else the webhook path under
+    ``OVENAI_PUBLIC_URL`` (the address Meta is given); None when neither is set."""
+    if settings.webhook_probe_url:
+        return settings.webhook_probe_url
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + WEBHOOK_PATH
+    return None
+
+
 def configured(settings: Settings) -> bool:
     """Whether a probe can be sent: a URL to post to and the secret to sign with."""
-    return bool(settings.webhook_probe_url and settings.whatsapp_app_secret)
+    return bool(target(settings) and settings.whatsapp_app_secret)
 
 
 async def send(db: Database, settings: Settings, *, client: httpx.AsyncClient) -> Sent:
     """Post one signed probe to the public webhook URL and record what happened."""
-    if not settings.webhook_probe_url or settings.whatsapp_app_secret is None:
-        raise ValueError("the webhook probe needs OVENAI_WEBHOOK_PROBE_URL and the app secret")
+    url = target(settings)
+    if url is None or settings.whatsapp_app_secret is None:
+        raise ValueError(
+            "the webhook probe needs OVENAI_WEBHOOK_PROBE_URL (or OVENAI_PUBLIC_URL) and the "
+            "app secret"
+        )
     nonce = secrets.token_hex(8)
     now = utcnow()
     async with db.session() as session:
@@ -101,9 +117,7 @@ async def send(db: Database, settings: Settings, *, client: httpx.AsyncClient) -
         "User-Agent": "OvenAI-webhook-probe",
     }
     try:
-        answer = await client.post(
-            settings.webhook_probe_url, content=raw, headers=headers, timeout=TIMEOUT_S
-        )
+        answer = await client.post(url, content=raw, headers=headers, timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
         sent = Sent(nonce, now, None, f"{type(exc).__name__}: {exc}"[:_REASON_CHARS], before)
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from automation.conftest import firings, sent_to
-from ovenai import leads
+from ovenai import document_checklist, leads
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.lead_fields import LeadCreate, LeadUpdate
@@ -36,7 +36,13 @@ async def test_the_contract_stage_brings_the_document_request(
     hebrew = await lead_at_contract(automated, "+972521230020", "he")
     [(row, opened)] = await sent_to(automated, hebrew)
     assert row.template_name == "document_request_he"
-    assert opened.template_params == ["דנה", automation_settings.documents_he]
+    # The settings' documents ("א; ב; ג") written as a list is written, each on the checklist.
+    sentence = "תעודת זהות, שלושה תלושי שכר אחרונים ואישור עקרוני למשכנתא"
+    assert opened.template_params == ["דנה", sentence]
+    checklist = await document_checklist.checklist(automated, actor=Actor.system(), lead_id=hebrew)
+    assert [(d.name, d.message_id) for d in checklist] == [
+        (name, row.id) for name in document_checklist.items(automation_settings.documents_he)
+    ]
     logged = [(key, outcome) for key, outcome, _ in await firings(automated, hebrew)]
     assert logged == [("request_documents_on_contract", "done")]  # not on negotiation
 

@@ -7,6 +7,7 @@ as real processes with nothing of OvenAI's in their environment.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ovenai.cli.sandbox import simulator_port_for
+from ovenai.errors import ConfigurationError
+from ovenai.settings import SANDBOX_URLS, load_settings, record_sandbox_urls
 
 OVENAI = str(Path(sys.executable).with_name("ovenai"))
 OURS = ("OVENAI_", "WHATSAPP_", "DATABASE_URL", "REDIS_URL")
@@ -133,3 +138,79 @@ def test_services_and_production_never_read_the_sandboxs_settings(checkout: Path
 def test_a_configured_checkout_uses_its_own_settings(checkout: Path) -> None:
     mine = ovenai(checkout, "users", "list", OVENAI_ENCRYPTION_KEYS="not a key list")
     assert mine.returncode != 0 and NOTE not in mine.stderr
+
+
+def test_graph_commands_need_the_running_sandbox(checkout: Path) -> None:
+    """The fixture's sandbox has stopped: `templates sync` says to start it, and calls
+    nothing else (never Meta with the sandbox's token)."""
+    recorded = json.loads((checkout / "var" / SANDBOX_URLS).read_text(encoding="utf-8"))
+    for command in (["templates", "sync"], ["templates", "import", "missing.json"]):
+        if command[1] == "import":
+            (checkout / "missing.json").write_text("[]", encoding="utf-8")
+        result = ovenai(checkout, *command)
+        assert result.returncode == 69, (result.stdout, result.stderr)
+        assert result.stderr.splitlines() == [
+            NOTE,
+            f"error: the sandbox's WhatsApp simulator does not answer at {recorded['simulator']}: "
+            "start the sandbox with `make run` (in another terminal) and try again",
+        ]
+
+
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    monkeypatch.chdir(folder)  # no .env of the repository
+    for key in os.environ:
+        if key.startswith(OURS):
+            monkeypatch.delenv(key)
+
+
+def test_the_checkouts_commands_talk_to_the_recorded_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_environment(monkeypatch, tmp_path)
+    data_dir = tmp_path / "var"
+    load_settings(sandbox=True)  # the first `make run` generates the secrets
+    default = load_settings(sandbox_checkout=True)
+    assert default.sandbox and default.whatsapp_api_base_url == "http://127.0.0.1:8001"
+    record_sandbox_urls(
+        data_dir, product="http://127.0.0.1:9000", simulator="http://127.0.0.1:9001"
+    )
+    assert (data_dir / SANDBOX_URLS).stat().st_mode & 0o777 == 0o600
+    recorded = load_settings(sandbox_checkout=True)
+    assert recorded.whatsapp_api_base_url == "http://127.0.0.1:9001"
+    assert recorded.whatsapp_business_account_id == "200000000000001"
+    monkeypatch.setenv("WHATSAPP_API_BASE_URL", "http://127.0.0.1:7000")
+    assert load_settings(sandbox_checkout=True).whatsapp_api_base_url == "http://127.0.0.1:7000"
+    monkeypatch.delenv("WHATSAPP_API_BASE_URL")
+    with pytest.raises(ConfigurationError, match="OVENAI_ENCRYPTION_KEYS is not set"):
+        load_settings(sandbox_checkout=False)  # a service never reads the sandbox's files
+    monkeypatch.setenv("OVENAI_ENV", "production")
+    with pytest.raises(ConfigurationError, match="OVENAI_ENCRYPTION_KEYS is not set"):
+        load_settings(sandbox_checkout=True)
+
+
+def test_the_sandboxs_simulator_takes_the_next_port() -> None:
+    assert simulator_port_for(8000, None) == 8001
+    assert simulator_port_for(9000, 9500) == 9500
+    assert simulator_port_for(0, None) == 0  # any free port for both
+
+
+@pytest.mark.parametrize(
+    ("variables", "command"),
+    [
+        ([], "--port 8000"),
+        (["PORT=9000"], "--port 9000"),
+        (["PORT=9000", "SIM_PORT=9500"], "--port 9000 --simulator-port 9500"),
+    ],
+)
+def test_make_run_takes_the_ports(variables: list[str], command: str) -> None:
+    """`make run PORT=...` moves both servers (the simulator on PORT + 1), SIM_PORT the other."""
+    root = Path(__file__).resolve().parents[2]
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run", *variables],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert dry.stdout.strip() == f".venv/bin/ovenai serve --sandbox {command}"

@@ -70,7 +70,7 @@ def test_submit_records_the_template_pending(ovenai: Run) -> None:
         "--category",
         "utility",
         "--body",
-        "שלום {{1}}, הפגישה ב{{2}} אושרה.",
+        "שלום {{1}}, הפגישה שלך ב{{2}} אושרה. נתראה שם!",
         "--example",
         "דנה",
         "--example",

@@ -32,8 +32,22 @@ async def test_it_sends_named_params_header_and_buttons(
     client: CloudApiClient, control: SimControl
 ) -> None:
     components: list[dict[str, Any]] = [
-        {"type": "HEADER", "format": "TEXT", "text": "דירה ב{{city}}"},
-        {"type": "BODY", "text": "שלום {{first_name}}, מחיר {{price}}"},
+        {
+            "type": "HEADER",
+            "format": "TEXT",
+            "text": "דירה ב{{city}}",
+            "example": {"header_text_named_params": [{"param_name": "city", "example": "חיפה"}]},
+        },
+        {
+            "type": "BODY",
+            "text": "שלום {{first_name}}, מחיר הדירה {{price}} וכדאי לתאם צפייה בקרוב.",
+            "example": {
+                "body_text_named_params": [
+                    {"param_name": "first_name", "example": "נועה"},
+                    {"param_name": "price", "example": "₪2,450,000"},
+                ]
+            },
+        },
         {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "מעוניין"}]},
     ]
     await client.create_template(

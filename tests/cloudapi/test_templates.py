@@ -10,7 +10,13 @@ from support.simulator_http import SimControl, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 PRODUCTION_WABA = "310000000000999"
-BODY = [{"type": "BODY", "text": "Hello {{1}}, see you at {{2}}."}]
+BODY = [
+    {
+        "type": "BODY",
+        "text": "Hello {{1}}, see you at {{2}} for the viewing.",
+        "example": {"body_text": [["Dana", "10:00"]]},
+    }
+]
 
 
 async def test_it_lists_every_template_across_pages(

@@ -69,7 +69,8 @@ class MediaWorld:
         answer = await self.control.inbound(**request)
         await self.harness.deliver(orjson.dumps(answer["webhook"]))
         async with self.db.session() as session:
-            query = select(MediaFile).order_by(MediaFile.created_at.desc(), MediaFile.id)
+            # Meta's times are whole seconds: the newest id (UUIDv7) breaks the tie.
+            query = select(MediaFile).order_by(MediaFile.created_at.desc(), MediaFile.id.desc())
             row = await session.scalar(query.limit(1))
         assert row is not None
         return row

@@ -177,3 +177,12 @@ async def test_without_a_url_there_is_no_probe_and_no_alert(
     }
     with pytest.raises(ValueError, match="OVENAI_WEBHOOK_PROBE_URL"):
         await _send(db, clean_db)
+
+
+def test_the_public_url_names_the_webhook_when_no_probe_url_is_given(clean_db: Settings) -> None:
+    public = clean_db.model_copy(update={"public_url": "https://crm.example.co.il/"})
+    explicit = public.model_copy(update={"webhook_probe_url": "https://edge.example.co.il/hook"})
+
+    assert webhook_probe.target(public) == "https://crm.example.co.il" + WEBHOOK_PATH
+    assert webhook_probe.target(explicit) == "https://edge.example.co.il/hook"
+    assert webhook_probe.configured(public) and not webhook_probe.configured(clean_db)

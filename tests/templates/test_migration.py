@@ -83,6 +83,7 @@ async def test_the_export_file_holds_definitions_of_approved_templates_only(
                 "type": "BODY",
                 "text": "שלום {{1}}, תודה על פנייתך לגבי הנכס ב{{2}}. "
                 "נחזור אליך בהקדם עם פרטים נוספים.",
+                "example": {"body_text": [["דנה", "חיפה"]]},
             }
         ],
     }
@@ -95,7 +96,13 @@ async def test_a_template_meta_refuses_is_reported_and_the_rest_go_through(
     file = tmp_path / "templates.json"
     good = {"name": "visit_he", "language": "he", "category": "UTILITY"}
     bad = {"name": "bad_he", "language": "he", "category": "UTILITY"}
-    body = [{"type": "BODY", "text": "שלום {{1}}"}]
+    body = [
+        {
+            "type": "BODY",
+            "text": "שלום {{1}}, הפגישה שלך אושרה. נתראה בקרוב!",
+            "example": {"body_text": [["דנה"]]},
+        }
+    ]
     footer_only = [{"type": "FOOTER", "text": "OvenAI"}]
     entries = [bad | {"components": footer_only}, good | {"components": body}]
     file.write_text(json.dumps({"templates": entries}), encoding="utf-8")

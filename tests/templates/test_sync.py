@@ -45,7 +45,13 @@ async def test_sync_brings_in_the_eight_seed_templates(
 async def test_sync_follows_every_page(
     db: Database, client: CloudApiClient, control: SimControl
 ) -> None:
-    body = [{"type": "BODY", "text": "Hello {{1}}, a new listing is out."}]
+    body = [
+        {
+            "type": "BODY",
+            "text": "Hello {{1}}, a new listing is out.",
+            "example": {"body_text": [["Dana"]]},
+        }
+    ]
     for number in range(105):  # more than the 100 of one page
         await client.create_template(
             name=f"listing_{number:03d}_en",

@@ -1,9 +1,19 @@
-"""One error shape for every JSON answer: what routing refuses and what validation refuses,
-with messages written for people."""
+"""One error shape for every JSON answer: `error`, `message` and `field` (null when no one
+field is at fault), for what routing refuses (404, 405), a body too large (413), a body that
+is not JSON and what validation refuses, with messages written for people and fields named
+by their JSON path."""
 
 from __future__ import annotations
 
 import httpx
+
+from web.conftest import ServeWith
+
+
+def _shaped(answer: httpx.Response) -> dict[str, object]:
+    body: dict[str, object] = answer.json()
+    assert list(body)[:3] == ["error", "message", "field"], body
+    return body
 
 
 def test_an_unknown_path_and_a_wrong_method_answer_the_api_error_shape(
@@ -18,7 +28,7 @@ def test_an_unknown_path_and_a_wrong_method_answer_the_api_error_shape(
     }
     wrong = admin.delete("/api/v1/leads")
     assert wrong.status_code == 405
-    assert wrong.json()["error"] == "MethodNotAllowed" and "method" in wrong.json()["message"]
+    assert _shaped(wrong)["error"] == "MethodNotAllowed" and "method" in str(wrong.json())
     assert "allow" in wrong.headers
 
 
@@ -27,11 +37,52 @@ def test_a_body_that_is_not_json_is_said_plainly(admin: httpx.Client) -> None:
         "/api/v1/leads", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 422
-    assert answer.json()["fields"] == [{"field": "body", "message": "the body is not valid JSON"}]
+    body = _shaped(answer)
+    assert body["field"] is None
+    message = str(body["message"])
+    assert message.startswith("The body is not valid JSON: expecting property name")
+    assert message.endswith("(at character 1)")
+    assert "0:" not in message and "JSON decode error" not in message
+    plain = admin.post("/api/v1/leads", content=b"hello", headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 422
+    assert _shaped(plain)["message"] == (
+        "The body must be a JSON object (sent with Content-Type: application/json)"
+    )
 
 
 def test_validation_messages_carry_no_library_prefix(admin: httpx.Client) -> None:
     answer = admin.post("/api/v1/leads", json={"name": "x", "phone": "not a phone"})
     assert answer.status_code == 422
+    body = _shaped(answer)
+    assert body["error"] == "InvalidInput" and body["field"] == "phone"
     messages = [item["message"] for item in answer.json()["fields"]]
     assert messages and not any(m.startswith("Value error") for m in messages)
+    assert "Value error" not in str(body["message"])
+
+
+def test_fields_are_named_by_their_json_path(admin: httpx.Client) -> None:
+    lead = admin.post("/api/v1/leads", json={"name": "נועה", "phone": "050-333-0001"}).json()
+    body = {"template": "welcome_new_lead", "header_params": ["ok", "x" * 2000]}
+    answer = admin.post(f"/api/v1/leads/{lead['id']}/messages", json=body)
+    assert answer.status_code == 422
+    assert _shaped(answer)["field"] == "header_params[1]"
+    assert str(answer.json()["message"]).startswith("header_params[1]: ")
+    union = admin.post(
+        f"/api/v1/leads/{lead['id']}/messages",
+        json={"template": "welcome_new_lead", "params": ["x" * 2000]},
+    )  # `params` is a list or an object: pydantic's name of the list member is left out
+    assert "params[0]" in [item["field"] for item in union.json()["fields"]]
+    assert not any("constrained" in str(item["field"]) for item in union.json()["fields"])
+    query = admin.get("/api/v1/leads", params={"min_score": "many"})
+    assert query.status_code == 422 and _shaped(query)["field"] == "min_score"
+
+
+def test_an_error_of_the_product_and_a_body_too_large_have_the_shape_too(
+    admin: httpx.Client, serve_with: ServeWith
+) -> None:
+    missing = admin.get("/api/v1/leads/01930000-0000-7000-8000-000000000000")
+    assert missing.status_code == 404 and _shaped(missing)["field"] is None
+    with serve_with(max_body_bytes=1024) as url:
+        large = httpx.post(f"{url}/api/v1/leads", content=b"x" * 4096)
+    assert large.status_code == 413
+    assert _shaped(large)["error"] == "PayloadTooLarge"

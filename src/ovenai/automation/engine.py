@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, hooks, notifications, places, templates
+from ovenai import dialects, document_checklist, hooks, notifications, places, templates
 from ovenai.automation import sequences
 from ovenai.automation.definitions import (
     MESSAGE_TRIGGERS,
@@ -76,6 +76,7 @@ from ovenai.models import (
     User,
 )
 from ovenai.outbox import queue, rules
+from ovenai.quiet_hours import QuietHours
 from ovenai.settings import Settings
 
 log = logging.getLogger("ovenai.automation")
@@ -98,6 +99,8 @@ class Setup:
     daily_cap: int = 3
     documents: dict[str, str] = field(default_factory=dict)
     """What ``document_request_*`` asks for, by language (the settings')."""
+    quiet: QuietHours | None = None
+    """When marketing may not go (its sends wait in the outbox, showing until when)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, vault: Vault) -> Setup:
@@ -108,6 +111,7 @@ class Setup:
             vault=vault,
             daily_cap=settings.automation_daily_cap,
             documents={"he": settings.documents_he, "en": settings.documents_en},
+            quiet=QuietHours.from_settings(settings),
         )
 
 
@@ -536,9 +540,24 @@ async def _send(
                 )
             else:
                 message = await queue.enqueue_template(
-                    session, setup.vault, lead=record, prepared=prepared, idempotency_key=key
+                    session,
+                    setup.vault,
+                    lead=record,
+                    prepared=prepared,
+                    idempotency_key=key,
+                    quiet=setup.quiet,
                 )
                 firing.did.append(f"queued template {prepared.name} ({prepared.language})")
+                if templates.family_of(prepared.name) == document_checklist.FAMILY:
+                    await session.flush()
+                    asked = document_checklist.items(setup.documents.get(prepared.language, ""))
+                    await document_checklist.record_asked(
+                        session,
+                        lead_id=lead.id,
+                        names=asked,
+                        language=prepared.language,
+                        message_id=message.id,
+                    )
     except OvenAIError as exc:
         firing.skip(f"not sent: {exc.message}")
         return False
@@ -631,7 +650,9 @@ async def _prepared(
     values = await queue.default_values(
         session, lead=lead, family=family, zone=setup.zone, meeting=meeting
     )
-    values["documents"] = setup.documents.get(_language(lead.language))
+    language = _language(lead.language)
+    asked = document_checklist.items(setup.documents.get(language, ""))
+    values["documents"] = document_checklist.sentence(asked, language) if asked else None
     params = templates.fill_params(templates.family_of(family), **values)
     return await templates.prepare_send(
         session,

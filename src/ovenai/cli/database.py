@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from ovenai import automation
+from ovenai import automation, rollback
 from ovenai.cli import common
 from ovenai.cli.root import app
+from ovenai.errors import OvenAIError
 
 db_app = typer.Typer(help="The database schema.")
 app.add_typer(db_app, name="db")
@@ -26,3 +29,34 @@ def db_upgrade() -> None:
     report = common.with_db(config, automation.seed_rules)
     if report.added:
         typer.echo(f"added {len(report.added)} default automation rules")
+
+
+@db_app.command(
+    "downgrade", context_settings={"ignore_unknown_options": True, "allow_extra_args": False}
+)
+def db_downgrade(
+    rev: Annotated[
+        str,
+        typer.Argument(help="Revision to go back to: an id (0017), -1 (one step), -N or base."),
+    ] = "-1",
+) -> None:
+    """Undo migrations of the data database (the key store is left as it is). What the undone
+    migrations added goes with its data, and is listed: back the database up first."""
+    config = common.settings()
+    try:
+        report = rollback.downgrade(config.database_url, rev)
+    except OvenAIError as exc:
+        raise common.fail(exc) from None
+    typer.echo(f"database downgraded from {report.before} to {report.after or 'base'}")
+    for item in report.discarded:
+        typer.echo(f"  discarded {item}")
+    if not report.discarded:
+        typer.echo("  no data was discarded")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the data database's revision and the newest one this release has."""
+    config = common.settings()
+    now = rollback.current(config.database_url)
+    typer.echo(f"database: {now or 'none'}; newest: {rollback.head()}")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-from ovenai import auth, automation, consent, engagement, lead_consent, lead_import
+from ovenai import (
+    auth,
+    automation,
+    consent,
+    engagement,
+    import_files,
+    lead_consent,
+    lead_import,
+)
 from ovenai.cli import common
 from ovenai.cli.root import app
 from ovenai.db import Database
@@ -30,26 +40,59 @@ def leads_import(
             " the API (without it imported leads are never messaged by themselves).",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would change and write nothing."),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace the stored values of known leads with the file's (without it only"
+            " empty fields are filled); stage, agent and notes a person changed stay.",
+        ),
+    ] = False,
 ) -> None:
-    """Import leads from a CSV file (UTF-8, Hebrew or English headers)."""
+    """Import leads from a CSV (UTF-8 or Windows-1255; comma, semicolon or tab) or XLSX
+    file, Hebrew or English headers and values; one line per row that is not new."""
     config = common.settings()
+    show_bar = sys.stderr.isatty()
 
     async def work(db: Database) -> lead_import.ImportReport:
-        if greet:
+        if greet and not dry_run:
             automation.install(config, db.vault)
         try:
-            return await lead_import.import_leads(
-                db, path=file, actor=auth.Actor.system(), greet=greet
-            )
+            sheet = lead_import.open_sheet(file.read_bytes(), file.name)
+            if not show_bar:
+                return await _import(db, sheet, None)
+            with typer.progressbar(
+                length=sheet.total or 0, label="importing", file=sys.stderr
+            ) as bar:
+                return await _import(db, sheet, bar.update)
         finally:
             automation.uninstall()
 
-    report = common.with_db(config, work)
-    typer.echo(
-        f"imported {report.imported}, updated {report.updated}, rejected {len(report.rejected)}"
-    )
-    for line, reason in report.rejected:
-        typer.echo(f"  line {line}: {reason}")
+    async def _import(
+        db: Database, sheet: import_files.Sheet, step: Callable[[int], None] | None
+    ) -> lead_import.ImportReport:
+        return await lead_import.import_sheet(
+            db,
+            sheet,
+            actor=auth.Actor.system(),
+            greet=greet and not dry_run,
+            dry_run=dry_run,
+            overwrite=overwrite,
+            progress=step,
+        )
+
+    # Inline (SQLite statements on this thread, as `ovenai worker` runs them): this process
+    # serves nothing else, and a big file's statements are many.
+    report = common.with_db(config, work, inline=True)
+    typer.echo(report.summary() + ("; dry run: nothing written" if dry_run else ""))
+    typer.echo(f"  read as {report.read_as}")
+    for result in report.results:
+        if result.outcome is not lead_import.Outcome.NEW or result.warnings or dry_run:
+            typer.echo(f"  {result.line()}")
     if report.ignored_columns:
         typer.echo(f"  ignored columns: {', '.join(report.ignored_columns)}")
 

@@ -47,8 +47,12 @@ def privacy_export_command(
     async def work(db: Database) -> bytes:
         subject = privacy.identity_of(by, identity)
         files = media_store.open_store(config)  # the zip holds the files the person sent
-        return await privacy_export.export(db, actor=OPERATOR, fmt=fmt, files=files, **subject)
+        return await privacy_export.export(
+            db, actor=OPERATOR, fmt=fmt, files=files, zone=config.zone, **subject
+        )
 
+    if output is None and fmt == "csv":
+        common.refuse_binary_on_terminal("the CSV export (a zip file)")
     config = common.settings()
     data = common.with_db(config, work)
     if output is None:

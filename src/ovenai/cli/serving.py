@@ -20,13 +20,15 @@ SERVER_OPTIONS: dict[str, Any] = {
     "http": "httptools",
     "access_log": False,
     "proxy_headers": False,
+    "log_config": None,
 }
 """Uvicorn for the product: uvloop and httptools named rather than guessed, and uvicorn's own
 access log off. It prints query strings (Meta's verify token) and cost a quarter of the
 webhook throughput (10,800 vs 14,500/s measured); the app's AccessLog middleware logs every
 route but the webhook path instead (bench/README.md "Webhooks"). Uvicorn's proxy headers are
 off too: it believes X-Forwarded-For from loopback, and the app itself believes it only from
-OVENAI_TRUSTED_PROXIES (:func:`ovenai.web.app.create_app`)."""
+OVENAI_TRUSTED_PROXIES (:func:`ovenai.web.app.create_app`). Uvicorn sets up no logging of its
+own: `ovenai serve` does (:func:`ovenai.logs.configure`), and uvicorn's lines go there."""
 
 
 class OwnedServer(uvicorn.Server):

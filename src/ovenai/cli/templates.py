@@ -16,9 +16,10 @@ from ovenai.cli import common
 from ovenai.cli.root import app
 from ovenai.cloudapi import client_from
 from ovenai.db import Database
-from ovenai.errors import ConfigurationError
+from ovenai.errors import ConfigurationError, InvalidInput
 from ovenai.models import MessageTemplate
 from ovenai.settings import Settings
+from ovenai.templates import rules
 
 templates_app = typer.Typer(help="Message templates: the registry and Meta's copy.")
 app.add_typer(templates_app, name="templates")
@@ -65,7 +66,7 @@ def list_(waba_id: WabaOption = None) -> None:
 @templates_app.command("sync")
 def sync(waba_id: WabaOption = None) -> None:
     """Pull every template of the WABA from Meta: status, category, components."""
-    config = common.settings()
+    config = common.settings(graph=True)
     target = _waba(config, waba_id)
 
     async def work(db: Database) -> templates.SyncReport:
@@ -104,7 +105,7 @@ def import_(
     waba_id: WabaOption = None,
 ) -> None:
     """Submit an export file's templates to the WABA for review (skipping existing ones)."""
-    config = common.settings()
+    config = common.settings(graph=True)
     target = _waba(config, waba_id)
 
     async def work(db: Database) -> templates.ImportReport:
@@ -138,13 +139,17 @@ def submit(
     waba_id: WabaOption = None,
 ) -> None:
     """Submit a new text template to Meta for review; it is recorded PENDING."""
-    config = common.settings()
+    config = common.settings(graph=True)
     target = _waba(config, waba_id)
-
-    async def work(db: Database) -> MessageTemplate:
+    try:
         components = templates.build_components(
             body, header=header, footer=footer, examples=example or []
         )
+    except InvalidInput as exc:
+        raise common.fail(exc) from None
+    _check_rules(name, language, category, components)
+
+    async def work(db: Database) -> MessageTemplate:
         async with client_from(config, waba_id=target) as client:
             return await templates.submit(
                 db, client, name, language, category, components, waba_id=target
@@ -152,3 +157,51 @@ def submit(
 
     made = common.with_db(config, work)
     typer.echo(f"submitted {made.name} ({made.language}) to WABA {target}: {made.status}")
+
+
+def _check_rules(name: str, language: str, category: str, components: object) -> None:
+    """Print every rule Meta would refuse the template for (then exit 65), and the hints."""
+    found = rules.check_template(name, language, category.upper(), components)
+    for hint in (v for v in found if not v.blocking):
+        typer.echo(f"note: {name} ({language}): {hint}", err=True)
+    broken = [v for v in found if v.blocking]
+    if broken:
+        typer.echo(
+            f"error: {name} ({language}) would be refused by Meta, nothing was submitted:",
+            err=True,
+        )
+        for violation in broken:
+            typer.echo(f"  - {violation}", err=True)
+        raise typer.Exit(InvalidInput.exit_code)
+
+
+@templates_app.command("check")
+def check(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Export file (default: the seed)."
+        ),
+    ] = None,
+) -> None:
+    """Check templates against Meta's creation rules, offline: an export/import file, or
+    the seed templates shipped with OvenAI. Exits 65 when any would be refused."""
+    definitions = templates.read_export(file) if file else templates.seed_definitions()
+    refused = 0
+    for definition in definitions:
+        found = rules.check_template(
+            definition.name,
+            definition.language,
+            definition.category,
+            definition.components,
+            parameter_format=definition.parameter_format,
+        )
+        broken = [v for v in found if v.blocking]
+        refused += bool(broken)
+        label = f"{definition.name} ({definition.language})"
+        typer.echo(f"{'REFUSED' if broken else 'ok':8} {label}")
+        for violation in found:
+            typer.echo(f"  {'-' if violation.blocking else 'note:'} {violation}")
+    typer.echo(f"{len(definitions) - refused} of {len(definitions)} pass Meta's creation rules")
+    if refused:
+        raise typer.Exit(InvalidInput.exit_code)

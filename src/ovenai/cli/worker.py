@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 
 from ovenai import metrics
 from ovenai.cli import common
+from ovenai.cli.check_config import refuse_unfit
 from ovenai.cli.root import app
 from ovenai.db import Database
 from ovenai.outbox.pause import resume_sending
@@ -29,7 +29,10 @@ def worker(
 ) -> None:
     """Send the outbox within Meta's limits and run the timed jobs, until SIGINT/SIGTERM."""
     config = common.settings(service=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    refuse_unfit(config)  # production only: the checks of `ovenai check-config`
+    from ovenai import logs  # on use: structlog need not load for every other command
+
+    logs.configure(config)  # level and format by setting (OVENAI_LOG_LEVEL, _FORMAT)
     listen = metrics_listen if metrics_listen is not None else config.worker_metrics_listen
     stop_metrics = metrics.serve_metrics(listen) if listen else None
     if listen:

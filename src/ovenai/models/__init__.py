@@ -24,9 +24,15 @@ from ovenai.models.base import (
     Source,
     Stage,
 )
+from ovenai.models.campaigns import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    RecipientOutcome,
+)
 from ovenai.models.engagement import ScoreChange, ScoreReason
 from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
-from ovenai.models.media import MediaFile, MediaState
+from ovenai.models.media import MediaFile, MediaState, RequestedDocument
 from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
 from ovenai.models.operations import (
     Alert,
@@ -54,6 +60,9 @@ __all__ = [
     "AutomationFiring",
     "AutomationRule",
     "Base",
+    "Campaign",
+    "CampaignRecipient",
+    "CampaignStatus",
     "ConsentEvent",
     "Direction",
     "DoNotContact",
@@ -76,6 +85,8 @@ __all__ = [
     "PropertyStatus",
     "RateBucket",
     "ReachedUser",
+    "RecipientOutcome",
+    "RequestedDocument",
     "Role",
     "ScoreChange",
     "ScoreReason",

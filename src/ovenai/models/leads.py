@@ -56,6 +56,9 @@ class Lead(Timestamped, Base):
     username_index: Mapped[str | None] = mapped_column(String(32), index=True)
     profile_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Not unique: a couple or a family may share one address.
+    email_index: Mapped[str | None] = mapped_column(String(32), index=True)
     language: Mapped[str] = mapped_column(String(8), default=Language.HE)
     source: Mapped[str] = mapped_column(String(16), default=Source.MANUAL)
     stage: Mapped[str] = mapped_column(String(24), default=Stage.NEW, index=True)

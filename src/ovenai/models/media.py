@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ovenai.columns import UTCDateTime, new_id, utcnow
@@ -60,3 +69,28 @@ class MediaFile(Timestamped, Base):
     resend_asked: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (Index("ix_media_files_due", "state", "next_attempt_at"),)
+
+
+class RequestedDocument(Timestamped, Base):
+    """A document a lead was asked for (``document_request_*``) and the file that answered it.
+
+    ``name`` is one entry of the agency's list (``OVENAI_DOCUMENTS_HE``/``_EN``, or what the
+    agent ticked), not the lead's data; which file answered it is the agent's marking. The
+    rows go with the lead (erasure deletes them; the file's own row is erased apart).
+    """
+
+    __tablename__ = "requested_documents"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    media_file_id: Mapped[str | None] = mapped_column(
+        ForeignKey("media_files.id", ondelete="SET NULL")
+    )
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    marked_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (UniqueConstraint("lead_id", "name", name="uq_requested_documents_name"),)

@@ -59,6 +59,8 @@ class Message(Timestamped, Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # SHA-256 of the API request the key came with: the key with another body is refused.
+    idempotency_body: Mapped[str | None] = mapped_column(String(64))
     # The automation rule that queued it (None: a person or the API; ovenai.automation).
     rule_id: Mapped[str | None] = mapped_column(
         ForeignKey("automation_rules.id", ondelete="SET NULL")

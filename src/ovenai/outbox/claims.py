@@ -317,3 +317,33 @@ def _address(row: Claimed, cipher: RowCipher[LeadColumn]) -> rules.Recipient:
     # Beside a wa_id the phone is never written to, so it is not opened at all.
     phone = None if wa_id else cipher.open("phone", row.phone_enc)
     return rules.recipient_of(bsuid=cipher.open("bsuid", row.bsuid_enc), wa_id=wa_id, phone=phone)
+
+
+async def defer(
+    session: AsyncSession, *, worker: str, until: dict[str, datetime], now: datetime
+) -> None:
+    """Give claimed messages back, not due before ``until`` (per message id), like a
+    scheduled send (``send_after``: they hold up no later message to their lead), with the
+    claim's attempt refunded (caller commits). For marketing claimed in a quiet time."""
+    if not until:
+        return
+    statement = (
+        update(_MESSAGES)
+        .where(_M.id == bindparam("b_id"), _M.claimed_by == bindparam("b_worker"))
+        .values(
+            status=MessageStatus.QUEUED,
+            next_attempt_at=bindparam("b_until"),
+            send_after=bindparam("b_until"),
+            attempts=_M.attempts - 1,
+            claimed_by=None,
+            claimed_until=None,
+            status_at=bindparam("b_now"),
+            updated_at=bindparam("b_now"),
+        )
+    )
+    rows = [
+        {"b_id": id_, "b_until": when, "b_worker": worker, "b_now": now}
+        for id_, when in until.items()
+    ]
+    connection = await session.connection()
+    await connection.execute(statement, rows)

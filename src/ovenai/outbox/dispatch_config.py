@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ovenai.outbox.retry import RetryPolicy, SlowDown
 from ovenai.outbox.token_bucket import Bucket
+from ovenai.quiet_hours import OFF, QuietHours
 from ovenai.settings import Settings
 
 MIN_BATCH, MAX_BATCH = 200, 1000  # messages one claim takes (DispatchConfig.claim_batch)
@@ -57,6 +58,8 @@ class DispatchConfig:
     # meanwhile waits up to this long. No reason for exactly 0.2 s is recorded.
     poll_s: float = 0.2
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # When marketing waits (ovenai.quiet_hours); the settings' in a worker, none by default.
+    quiet: QuietHours = OFF
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchConfig:
@@ -72,6 +75,7 @@ class DispatchConfig:
             messaging_limit=settings.messaging_limit,
             concurrency=settings.worker_concurrency,
             claim_ttl_s=settings.worker_claim_ttl_s,
+            quiet=QuietHours.from_settings(settings),
         )
 
     @property

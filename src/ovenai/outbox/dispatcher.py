@@ -3,7 +3,8 @@
 One :meth:`Dispatcher.step` is "process one batch, return whether there was work":
 
 1. claim up to a batch of due messages (attempt recorded before the call, see ``claims``);
-2. fail at once what the rules now forbid (window closed, opted out, lead erased);
+2. fail at once what the rules now forbid (window closed, opted out, lead erased); give
+   back marketing claimed in a quiet time, due when it ends (:mod:`ovenai.quiet_hours`);
 3. hold back what the messaging-limit tier or the pair limit holds (back to ``queued``
    with a later ``next_attempt_at``; the attempt is refunded: a held message is not failed);
 4. put the rest in the worker's :class:`~ovenai.outbox.send_line.SendLine`, which starts
@@ -180,6 +181,13 @@ class Dispatcher:
     async def _admit(self, jobs: list[Job]) -> None:
         """Fail what the rules forbid, hold what the limits hold, line up the rest."""
         admission = await admit(self.db, self.buckets, self.config, jobs)
+        if admission.quiet:
+            async with self.db.session() as session:
+                until = {job.id: when for job, when in admission.quiet}
+                await claims.defer(session, worker=self.worker_id, until=until, now=utcnow())
+                await session.commit()
+            for job, _ in admission.quiet:
+                _count(job, "quiet")
         for job in admission.refused:
             _count(job, "refused")
             self.recorder.refused(job.id, job.problem or "")

@@ -8,6 +8,7 @@ from there. :func:`send_message` is the service the REST API uses (it owns its t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,22 +16,42 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
+from ovenai.conversations import held_by_quiet
 from ovenai.db import Database
 from ovenai.errors import Conflict, InvalidInput
 from ovenai.keystore import Vault
 from ovenai.leads import LeadRecord, load_visible, lock_unerased, open_leads
-from ovenai.models import Direction, Lead, Meeting, MeetingStatus, Message, MessageStatus, Property
+from ovenai.models import (
+    Direction,
+    Language,
+    Lead,
+    Meeting,
+    MeetingStatus,
+    Message,
+    MessageStatus,
+    Property,
+)
 from ovenai.outbox import rules
+from ovenai.quiet_hours import Hold, QuietHours
 from ovenai.sealing import MESSAGES
 
 Param = Annotated[str, StringConstraints(max_length=1024)]
+SUPPORTED_LANGUAGES = tuple(language.value for language in Language)
+"""The languages a send may ask for (the templates OvenAI keeps are in these)."""
 
 
 class OutboundRequest(BaseModel):
@@ -44,7 +65,16 @@ class OutboundRequest(BaseModel):
     language: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = None
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     preview_url: bool = False
-    send_at: AwareDatetime | None = None
+    send_at: datetime | None = None  # without an offset: the agency's time zone
+
+    @field_validator("language")
+    @classmethod
+    def _supported_language(cls, value: str | None) -> str | None:
+        """Hebrew or English (a regional code such as ``en_US`` too): nothing else is sent."""
+        if value is not None and templates.base_language(value) not in SUPPORTED_LANGUAGES:
+            supported = ", ".join(SUPPORTED_LANGUAGES)
+            raise ValueError(f"{value!r} is not a supported language; use one of {supported}")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> OutboundRequest:
@@ -63,6 +93,7 @@ class QueuedMessage:
     lead_id: str
     status: str
     send_after: datetime | None
+    held: Hold | None = None  # a marketing message waiting out a quiet time (ovenai.quiet_hours)
 
 
 def _new_outbound(lead_id: str, kind: str, send_at: datetime | None, **fields: Any) -> Message:
@@ -142,8 +173,14 @@ async def enqueue_template(
     sent_by_id: str | None = None,
     send_at: datetime | None = None,
     idempotency_key: str | None = None,
+    quiet: QuietHours | None = None,
 ) -> Message:
-    """Queue a checked template send (see :func:`ovenai.templates.prepare_send`)."""
+    """Queue a checked template send (see :func:`ovenai.templates.prepare_send`).
+
+    A marketing template due in a quiet time (``quiet``, :mod:`ovenai.quiet_hours`) is due
+    when that ends, at its place in the spread window; without ``quiet`` the worker holds it
+    when it claims it, as it holds everything it claims in a quiet time.
+    """
     rules.check_category(
         prepared.category, lead.opted_out_at, prepared.name, basis=lead.marketing_basis
     )
@@ -158,6 +195,11 @@ async def enqueue_template(
         sent_by_id=sent_by_id,
         idempotency_key=idempotency_key,
     )
+    if quiet is not None and prepared.category.upper() == rules.MARKETING:
+        release = quiet.release_at(message.id, message.next_attempt_at or utcnow())
+        if release is not None:
+            # Not before then, like a scheduled send: it holds up no later message to the lead.
+            message.next_attempt_at = message.send_after = release.until
     payload = json.dumps({"header_params": list(prepared.header_params)})
     params = json.dumps(prepared.body_params)
     await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
@@ -254,12 +296,29 @@ async def _next_meeting(session: AsyncSession, lead_id: str) -> Meeting | None:
     return await session.scalar(query)
 
 
-async def _existing(session: AsyncSession, key: str | None, lead_id: str) -> Message | None:
+def request_digest(request: OutboundRequest) -> str:
+    """SHA-256 of a send request as parsed (keys sorted, defaults filled): the same send
+    written differently (spacing, key order) has the same digest."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _existing(
+    session: AsyncSession, key: str | None, lead_id: str, digest: str
+) -> Message | None:
+    """The message an Idempotency-Key already queued; 409 for another lead's, 422 when it came
+    with another body (draft-ietf-httpapi-idempotency-key-header: a key is for one request)."""
     if key is None:
         return None
     found = await session.scalar(select(Message).where(Message.idempotency_key == key))
     if found is not None and found.lead_id != lead_id:
         raise Conflict("this Idempotency-Key was already used for another lead")
+    if found is not None and found.idempotency_body not in (None, digest):
+        raise InvalidInput(
+            "this Idempotency-Key was already used with a different body; "
+            "use a new key for a new request",
+            field="Idempotency-Key",
+        )
     return found
 
 
@@ -272,17 +331,28 @@ async def send_message(
     waba_id: str,
     zone: tzinfo,
     idempotency_key: str | None = None,
+    quiet: QuietHours | None = None,
 ) -> QueuedMessage:
-    """Queue a send to a lead the actor may see; answers at once (the worker sends)."""
+    """Queue a send to a lead the actor may see; answers at once (the worker sends).
+
+    With ``quiet``, marketing due in a quiet time waits for its end (``held`` says so).
+    A ``send_at`` without an offset is read in ``zone``. The same Idempotency-Key with the
+    same request answers the first send again; with another request it is refused (422)."""
+    if request.send_at is not None and request.send_at.tzinfo is None:
+        request = request.model_copy(update={"send_at": request.send_at.replace(tzinfo=zone)})
+    digest = request_digest(request)
     async with db.session() as session:
         row = await load_visible(session, actor, lead_id)
-        existing = await _existing(session, idempotency_key, lead_id)
+        existing = await _existing(session, idempotency_key, lead_id, digest)
         if existing is None:
             existing = await _enqueue(
-                session, db.vault, row, actor, request, waba_id, zone, idempotency_key
+                session, db.vault, row, actor, request, waba_id, zone, idempotency_key, quiet
             )
+            if idempotency_key is not None:
+                existing.idempotency_body = digest
             await session.commit()
-    return QueuedMessage(existing.id, existing.lead_id, existing.status, existing.send_after)
+    held = held_by_quiet(existing, quiet)
+    return QueuedMessage(existing.id, existing.lead_id, existing.status, existing.send_after, held)
 
 
 async def _enqueue(
@@ -294,6 +364,7 @@ async def _enqueue(
     waba_id: str,
     zone: tzinfo,
     key: str | None,
+    quiet: QuietHours | None = None,
 ) -> Message:
     (lead,) = await open_leads(vault, [row])
     common: dict[str, Any] = {
@@ -308,4 +379,6 @@ async def _enqueue(
     prepared = await prepare_for_lead(
         session, lead=lead, waba_id=waba_id, zone=zone, request=request
     )
-    return await enqueue_template(session, vault, lead=lead, prepared=prepared, **common)
+    return await enqueue_template(
+        session, vault, lead=lead, prepared=prepared, quiet=quiet, **common
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from ovenai.simulator import personas
 from ovenai.simulator.config import LIVE_SETTINGS
 from ovenai.simulator.events import account_envelope, messages_envelope, template_status_value
 from ovenai.simulator.inbound import (
@@ -59,6 +60,22 @@ def _preferences(state: SimulatorState, request: JsonDict, now: float) -> JsonDi
     else:
         state.stopped -= ids
     return messages_envelope(state.settings, value, field="user_preferences")
+
+
+def set_personas(state: SimulatorState, spec: JsonDict) -> JsonDict:
+    """Add or replace scripted users (``{"personas": [...]}``); ``"replace": true`` forgets
+    the others first."""
+    found = personas.parse(spec)
+    if spec.get("replace"):
+        state.personas.clear()
+    for persona in found:
+        state.personas[persona.wa_id] = persona
+    return list_personas(state)
+
+
+def list_personas(state: SimulatorState) -> JsonDict:
+    """The scripted users and how far into their lines each is."""
+    return {"personas": [persona.summary() for persona in state.personas.values()]}
 
 
 def apply_faults(state: SimulatorState, spec: JsonDict) -> JsonDict:

@@ -57,6 +57,16 @@ class ControlRoutes:
         except MetaError as error:
             return _json(error.envelope(), 400)
 
+    async def personas(self, request: Request) -> Response:
+        """GET or POST /_sim/personas: the scripted users who answer our messages."""
+        if request.method == "GET":
+            return _json(control.list_personas(self.state))
+        try:
+            return _json(control.set_personas(self.state, await self._spec(request)))
+        except (MetaError, TypeError, ValueError) as error:
+            message = error.envelope() if isinstance(error, MetaError) else None
+            return _json(message or {"error": {"message": str(error), "code": 100}}, 400)
+
     async def reset(self, request: Request) -> Response:
         """POST /_sim/reset: back to the configured start (templates re-seeded)."""
         self.state.reset()
@@ -97,6 +107,7 @@ class ControlRoutes:
             Route("/_sim/faults", self.faults, methods=["POST"]),
             Route("/_sim/config", self.config, methods=["GET", "POST"]),
             Route("/_sim/reset", self.reset, methods=["POST"]),
+            Route("/_sim/personas", self.personas, methods=["GET", "POST"]),
             Route("/_sim/outbox", self.outbox, methods=["GET"]),
             Route("/_sim/stats", self.stats, methods=["GET"]),
             Route("/_sim/webhooks", self.webhooks, methods=["GET"]),

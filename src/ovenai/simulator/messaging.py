@@ -9,11 +9,13 @@ send is accepted and a ``failed`` status webhook carries the error instead.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import orjson
 
+from ovenai.simulator import control
 from ovenai.simulator.events import SentMessage, status_object
 from ovenai.simulator.meta_errors import MetaError
 from ovenai.simulator.sends import SendRequest, check_content, check_template, parse_send
@@ -63,7 +65,27 @@ def _accept(
     state.count("accepted")
     if _statuses_wanted(state, async_error):
         _schedule_statuses(state, _sent_message(state, request, wamid, category), async_error)
+    if async_error is None:
+        _persona_answers(state, request.wa_id or state.wa_of_user.get(request.user_id or ""))
     return _answer(state, request, wamid)
+
+
+def _persona_answers(state: SimulatorState, wa_id: str | None) -> None:
+    """A scripted user (personas.py) answers with its next line after its delay."""
+    persona = state.personas.get(wa_id or "")
+    if persona is None:
+        return
+    line = persona.next_line()
+    if line is None:
+        return
+    request = {"from": persona.wa_id, "name": persona.name, "text": line, "wait": False}
+
+    def answer() -> None:
+        task = asyncio.get_running_loop().create_task(control.deliver_inbound(state, request))
+        persona.tasks.add(task)
+        task.add_done_callback(persona.tasks.discard)
+
+    state.later(persona.delay_s, answer)
 
 
 def _check_payload(state: SimulatorState, request: SendRequest, body: JsonDict) -> str | None:

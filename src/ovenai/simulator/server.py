@@ -29,7 +29,10 @@ def uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         # Loopback only: no proxy in front, and its middleware cost every request.
         proxy_headers=False,
-        log_level="warning",
+        # No logging set-up of uvicorn's own: in the sandbox it would replace the product's
+        # (ovenai.logs) and set the level of the loggers both servers share. Alone, the
+        # simulator prints warnings and errors only, as before.
+        log_config=None,
     )
 
 

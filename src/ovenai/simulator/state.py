@@ -18,6 +18,7 @@ from ovenai.simulator.config import SimulatorConfig
 from ovenai.simulator.events import messages_envelope
 from ovenai.simulator.faults import Faults
 from ovenai.simulator.media import MediaLibrary
+from ovenai.simulator.personas import Persona
 from ovenai.simulator.templates import TemplateStore
 from ovenai.simulator.webhooks import WebhookDispatcher
 
@@ -98,6 +99,7 @@ class SimulatorState:
         self.windows: dict[str, float] = {}
         self.stopped: set[str] = set()
         self.wa_of_user: dict[str, str] = {}
+        self.personas: dict[str, Persona] = {}  # scripted users, by wa_id (personas.py)
         self.pairs: dict[str, deque[float]] = {}
         self.rate = RateMeter()
         self.counts: dict[str, int] = {}

@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 from ovenai.simulator.meta_errors import MetaError, invalid
+from ovenai.simulator.template_rules import enforce
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
@@ -100,10 +101,11 @@ class TemplateStore:
         return chunk, (encode_cursor(start + limit) if more else None)
 
     def create(self, waba_id: str, body: dict[str, Any]) -> StoredTemplate:
-        """Validate a submission and store it as ``PENDING``."""
+        """Validate a submission (Meta's creation rules too) and store it as ``PENDING``."""
         _validate_submission(body)
         if self.find(waba_id, body["name"], body["language"]) is not None:
             raise invalid("Content in this language already exists.", subcode=2388024)
+        enforce(body)
         template = _stored(waba_id, body, "PENDING")
         self.of(waba_id).append(template)
         return template

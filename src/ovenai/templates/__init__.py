@@ -26,7 +26,7 @@ from ovenai.templates.management import (
     submit,
     sync,
 )
-from ovenai.templates.prepare import PreparedTemplate, choose, prepare_send
+from ovenai.templates.prepare import PreparedTemplate, base_language, choose, prepare_send
 from ovenai.templates.registry import family_of, list_templates, load_seed, seed_definitions
 from ovenai.templates.text import header_placeholders, placeholders, render
 from ovenai.templates.updates import (
@@ -47,6 +47,7 @@ __all__ = [
     "apply_category_event",
     "apply_quality_event",
     "apply_status_event",
+    "base_language",
     "build_components",
     "choose",
     "export",

@@ -13,7 +13,6 @@ Calls to Meta happen outside any database transaction; each outcome is recorded 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,13 @@ from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import ConfigurationError, InvalidInput
 from ovenai.models import MessageTemplate
+from ovenai.templates import rules
 from ovenai.templates.registry import Definition, list_templates, merge, rows_of
-from ovenai.templates.text import BODY_LIMIT, placeholders
+from ovenai.templates.text import placeholders
 
 FILE_FORMAT = "ovenai-templates/1"
-CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+CATEGORIES = rules.CATEGORIES
 GONE = "DELETED"
-_NAME = re.compile(r"[a-z0-9_]{1,512}")
 
 
 @dataclass(frozen=True)
@@ -159,6 +158,12 @@ async def import_(db: Database, client: CloudApiClient, path: Path, waba_id: str
             report.skipped.append(label)
             continue
         try:
+            check_definition(definition)
+        except rules.TemplateRulesBroken as exc:
+            broken = "; ".join(str(v) for v in exc.violations)
+            report.refused.append((label, f"refused locally, Meta's rules: {broken}"))
+            continue
+        try:
             await _submit(db, client, waba_id, definition)
         except PermanentError as exc:
             report.refused.append((label, _meta_says(exc)))
@@ -235,22 +240,15 @@ def _format_of(components: Sequence[Mapping[str, Any]]) -> str:
 
 
 def check_definition(definition: Definition) -> None:
-    """Refuse what Meta refuses at once: bad name, category, or a missing/long body."""
-    if not _NAME.fullmatch(definition.name):
-        raise InvalidInput(
-            "a template name may hold only lowercase letters, digits and underscores (at most 512)",
-            field="name",
-        )
-    if not definition.language:
-        raise InvalidInput("a template needs a language code (he, en ...)", field="language")
-    if definition.category not in CATEGORIES:
-        allowed = ", ".join(sorted(CATEGORIES))
-        raise InvalidInput(f"category must be one of {allowed}", field="category")
-    body = next((c for c in definition.components if str(c.get("type")).upper() == "BODY"), None)
-    if body is None or not body.get("text"):
-        raise InvalidInput("a template needs a BODY component with text", field="components")
-    if len(str(body["text"])) > BODY_LIMIT:
-        raise InvalidInput(f"the body is longer than {BODY_LIMIT} characters", field="body")
+    """Refuse what Meta refuses on creation (:mod:`ovenai.templates.rules`), naming every
+    broken rule at once (TemplateRulesBroken, an InvalidInput)."""
+    rules.require_valid(
+        definition.name,
+        definition.language,
+        definition.category,
+        definition.components,
+        parameter_format=definition.parameter_format,
+    )
 
 
 def build_components(

@@ -94,7 +94,8 @@ async def _candidates(session: AsyncSession, waba_id: str, template: str) -> lis
     return []
 
 
-def _base(language: str) -> str:
+def base_language(language: str) -> str:
+    """The language of a code without its region: ``en`` for ``en_US``, ``he`` for ``iw``."""
     base = language.lower().replace("-", "_").split("_")[0]
     return "he" if base == "iw" else base
 
@@ -103,11 +104,11 @@ def _language_rank(have: str, wanted: str) -> int:
     """0: the same code; 1: the same language (``en_US`` for ``en``); 2: another one."""
     if have == wanted:
         return 0
-    return 1 if _base(have) == _base(wanted) else 2
+    return 1 if base_language(have) == base_language(wanted) else 2
 
 
 def _rank(row: MessageTemplate, wanted: str) -> tuple[int, bool, int, str]:
-    base = _base(row.language)
+    base = base_language(row.language)
     preference = FALLBACK_ORDER.index(base) if base in FALLBACK_ORDER else len(FALLBACK_ORDER)
     return (
         _language_rank(row.language, wanted),

@@ -20,11 +20,13 @@ from ovenai.db import Database, open_database
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.ingest.receiver import open_receiver
 from ovenai.settings import Environment, Settings
-from ovenai.web import errors
+from ovenai.web import api_docs, errors
 from ovenai.web.access_log import AccessLog
 from ovenai.web.api import (
     alerts,
     automation,
+    campaigns,
+    documents,
     kpis,
     leads,
     meetings,
@@ -45,6 +47,7 @@ from ovenai.web.security import SecurityHeaders
 from ovenai.web.webhooks import WebhookEndpoint
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+OPENAPI_URL = "/api/v1/openapi.json"
 
 
 def _api_router() -> APIRouter:
@@ -52,6 +55,8 @@ def _api_router() -> APIRouter:
     for module in (
         alerts,
         automation,
+        campaigns,
+        documents,
         kpis,
         leads,
         properties,
@@ -131,8 +136,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
         title="OvenAI",
         version="1",
         lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # served from packaged assets below (ovenai.web.api_docs)
         redoc_url=None,
     )
     app.state.settings = settings
@@ -142,12 +147,14 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
     )
     app.webhook_endpoint = WebhookEndpoint(receiver)
     errors.install(app)
+    api_docs.install(app, openapi_url=OPENAPI_URL, title=app.title)
     app.include_router(_api_router())
     app.include_router(_system_router())
     _install_dashboard(app, settings)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(AccessLog)  # every route but the webhook path (answered before it)
+    if settings.access_log:  # every route but the webhook path (answered before it)
+        app.add_middleware(AccessLog)
     # Outermost: everything after it sees the real client. Only the listed proxies may say
     # who that is (uvicorn's own proxy handling is off: serving.SERVER_OPTIONS).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)

@@ -31,7 +31,7 @@ def declared_length(scope: Scope) -> int | None:
 async def refuse(send: Send, limit: int) -> None:
     """Answer 413 with the API's error shape and the security headers."""
     message = f"the request body is larger than {limit} bytes"
-    body = json.dumps({"error": "PayloadTooLarge", "message": message}).encode()
+    body = json.dumps({"error": "PayloadTooLarge", "message": message, "field": None}).encode()
     length = (b"content-length", str(len(body)).encode())
     # The rest of the body is never read: the connection cannot be reused for another request.
     headers = [_JSON, length, (b"connection", b"close"), *SECURITY_HEADERS]

@@ -7,8 +7,10 @@ in its language (:mod:`ovenai.web.i18n`: the user's, else the language cookie's)
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -46,12 +48,44 @@ async def _ovenai_error(request: Request, exc: Exception) -> Response:
     if _wants_html(request):
         return _error_page(request, exc.http_status, i18n.translator(request).error_text(exc))
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+    return JSONResponse(shape(exc.to_dict()), status_code=exc.http_status, headers=headers)
 
 
-def _field_name(loc: tuple[object, ...]) -> str:
-    parts = [str(part) for part in loc if part not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
+def shape(body: Mapping[str, object]) -> dict[str, object]:
+    """The API's one error shape: ``error``, ``message`` and ``field`` (None when no one
+    field is at fault) first, then whatever else the error tells (Meta's code, ...)."""
+    return {"error": body["error"], "message": body["message"], "field": None, **body}
+
+
+def error_body(error: str, message: str, field: str | None = None) -> dict[str, object]:
+    """An error answer's body in the API's one shape."""
+    return {"error": error, "message": message, "field": field}
+
+
+# pydantic names the member of a union it tried (`list[constrained-str]`, `function-after[...]`,
+# `int`) among the places of a value: not a place in the request.
+_UNION_MEMBER = re.compile(r"^[a-z][a-z0-9_-]*\[.*\]$|^(constrained-)?(str|int|float|bool|bytes)$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def json_path(loc: Sequence[object]) -> str | None:
+    """Where a value sits in the request as a JSON path (``params[1]``, ``criteria.rooms``,
+    ``params["a b"]``); the parameter's name for a query, path or header; None for the body
+    as a whole."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _UNION_MEMBER.match(str(part)):
+            continue
+        elif _NAME.match(str(part)):
+            path += f".{part}" if path else str(part)
+        else:
+            path += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+    return path or None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -63,7 +97,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # The API's one error shape for what routing answers too (unknown path, wrong method).
     name = _HTTP_ERRORS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.replace(" ", ""))
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
-    body = {"error": name, "message": message, "field": None}
+    body = error_body(name, message)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -79,22 +113,33 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if _wants_html(request):  # a form field the page would not send (tampered, too long)
         return _error_page(request, 422)
     fields = [{"field": _field_of(error), "message": _readable(error)} for error in exc.errors()]
-    message = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
-    body = {"error": "InvalidInput", "message": message, "fields": fields}
+    message = "; ".join(
+        f"{item['field']}: {item['message']}" if item["field"] else str(item["message"])
+        for item in fields
+    )
+    body = error_body("InvalidInput", message, fields[0]["field"] if fields else None)
+    body["fields"] = fields
     return JSONResponse(body, status_code=422)
 
 
-def _field_of(error: Mapping[str, Any]) -> str:
+def _field_of(error: Mapping[str, Any]) -> str | None:
     if error.get("type") == "json_invalid":  # its place is a character offset, not a field
-        return "body"
-    return _field_name(tuple(error["loc"]))
+        return None
+    return json_path(tuple(error["loc"]))
 
 
 def _readable(error: Mapping[str, Any]) -> str:
     """pydantic's message for people: no "Value error," prefix, JSON errors said plainly."""
-    if error.get("type") == "json_invalid":
-        return "the body is not valid JSON"
-    return str(error["msg"]).removeprefix("Value error, ")
+    kind = error.get("type")
+    if kind == "json_invalid":
+        reason = str((error.get("ctx") or {}).get("error", "")).strip()
+        reason = reason[:1].lower() + reason[1:]
+        offset = next((part for part in error["loc"][1:] if isinstance(part, int)), None)
+        where = f" (at character {offset})" if offset is not None else ""
+        return f"The body is not valid JSON: {reason or 'it cannot be read'}{where}"
+    if kind in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
+        return "The body must be a JSON object (sent with Content-Type: application/json)"
+    return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -102,7 +147,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     if _wants_html(request):
         return _error_page(request, 500)
-    return JSONResponse({"error": "InternalError", "message": "internal error"}, status_code=500)
+    return JSONResponse(error_body("InternalError", "internal error"), status_code=500)
 
 
 def install(app: FastAPI) -> None:

@@ -85,7 +85,7 @@ def test_the_score_route_shows_why_newest_first_in_pages(
 ) -> None:
     lead = _lead(admin, engagement_score=40)
     assert admin.patch(f"/api/v1/leads/{lead['id']}", json={"engagement_score": 60}).is_success
-    body = {"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00Z", "status": "confirmed"}
+    body = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z", "status": "confirmed"}
     meeting = admin.post("/api/v1/meetings", json=body)
     assert meeting.status_code == 201, meeting.text
     answer = admin.get(f"/api/v1/leads/{lead['id']}/score")

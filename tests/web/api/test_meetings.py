@@ -16,16 +16,16 @@ def _lead(client: httpx.Client, phone: str = "0502345678", **fields: Any) -> dic
 
 def test_a_time_without_offset_is_israel_time(admin: httpx.Client) -> None:
     lead = _lead(admin)
-    body = {"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00", "notes": "להביא חוזה"}
+    body = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00", "notes": "להביא חוזה"}
     meeting = admin.post("/api/v1/meetings", json=body)
     assert meeting.status_code == 201, meeting.text
-    assert meeting.json()["starts_at"] == "2026-12-24T10:00:00+02:00"
+    assert meeting.json()["starts_at"] == "2036-12-24T10:00:00+02:00"
     assert meeting.json()["notes"] == "להביא חוזה"
 
 
 def test_a_summer_time_is_shown_with_the_summer_offset(admin: httpx.Client) -> None:
     lead = _lead(admin)
-    body = {"lead_id": lead["id"], "starts_at": "2026-07-01T07:00:00Z"}
+    body = {"lead_id": lead["id"], "starts_at": "2026-07-01T07:00:00Z", "recorded_after": True}
     assert admin.post("/api/v1/meetings", json=body).json()["starts_at"] == (
         "2026-07-01T10:00:00+03:00"
     )
@@ -34,14 +34,14 @@ def test_a_summer_time_is_shown_with_the_summer_offset(admin: httpx.Client) -> N
 def test_moving_a_meeting_clears_its_reminder_and_filters_find_it(admin: httpx.Client) -> None:
     lead = _lead(admin)
     made = admin.post(
-        "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00+02:00"}
+        "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00+02:00"}
     ).json()
     moved = admin.patch(
         f"/api/v1/meetings/{made['id']}",
-        json={"starts_at": "2026-12-25T12:00:00+02:00", "status": "confirmed"},
+        json={"starts_at": "2036-12-25T12:00:00+02:00", "status": "confirmed"},
     ).json()
     assert moved["status"] == "confirmed" and moved["reminder_sent_at"] is None
-    params = {"starts_from": "2026-12-25T00:00:00+02:00", "lead_id": lead["id"]}
+    params = {"starts_from": "2036-12-25T00:00:00+02:00", "lead_id": lead["id"]}
     hits = admin.get("/api/v1/meetings", params=params).json()["items"]
     assert [hit["id"] for hit in hits] == [made["id"]]
 
@@ -52,11 +52,11 @@ def test_an_agent_cannot_book_or_see_meetings_of_another_agents_lead(
     other = personas["other_agent"]
     lead = _lead(admin, assigned_agent_id=other.user_id)
     booked = admin.post(
-        "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00Z"}
+        "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z"}
     ).json()
     agent = personas["agent"].client
     denied = agent.post(
-        "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00Z"}
+        "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z"}
     )
     assert denied.status_code == 422
     assert agent.get(f"/api/v1/meetings/{booked['id']}").status_code == 404
@@ -65,6 +65,6 @@ def test_an_agent_cannot_book_or_see_meetings_of_another_agents_lead(
 
 def test_a_meeting_for_an_unknown_property_is_a_422(admin: httpx.Client) -> None:
     lead = _lead(admin)
-    body = {"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00Z", "property_id": "x" * 36}
+    body = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z", "property_id": "x" * 36}
     answer = admin.post("/api/v1/meetings", json=body)
     assert answer.status_code == 422 and answer.json()["field"] == "property_id"

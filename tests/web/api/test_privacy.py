@@ -65,7 +65,7 @@ def test_an_erased_leads_meetings_and_messages_are_gone_and_the_lists_still_answ
     kept, erased = _lead(admin, "054-777-1111"), _lead(admin)
     meetings = [
         admin.post(
-            "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00"}
+            "/api/v1/meetings", json={"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00"}
         ).json()["id"]
         for lead in (kept, erased)
     ]
@@ -84,7 +84,7 @@ def test_an_erased_leads_meetings_and_messages_are_gone_and_the_lists_still_answ
 
 def test_every_write_to_an_erased_lead_is_refused_with_410(admin: httpx.Client) -> None:
     lead = _lead(admin)
-    booking = {"lead_id": lead["id"], "starts_at": "2026-12-24T10:00:00"}
+    booking = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00"}
     meeting = admin.post("/api/v1/meetings", json=booking).json()
     assert admin.post("/api/v1/privacy/erase", json={"phone": "0547778888"}).status_code == 200
 

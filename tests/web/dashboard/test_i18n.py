@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 from sqlalchemy import create_engine, inspect, text
 
-from ovenai import accounts, auth, automation, password_policy, signin
+from ovenai import accounts, auth, automation, document_checklist, password_policy, signin
 from ovenai.db import downgrade, upgrade
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.engines import sync_url
@@ -367,7 +367,8 @@ def test_every_page_is_wholly_in_the_chosen_language(
 
     inbox = _once_shown(browser, "/", "29/12/2025 11:20")  # the message's time, Jerusalem
     _check(inbox, language, data)
-    _check(_once_shown(browser, f"/leads/{lead}", MESSAGE), language, data)
+    documents = document_checklist.items(clean_db.documents_he)  # the agency's list, to tick
+    _check(_once_shown(browser, f"/leads/{lead}", MESSAGE), language, data + documents)
     _check(_once_shown(browser, "/admin/webhooks", "MalformedPayload"), language, data)
     rules = _seed_rules(clean_db)  # their names and descriptions are the agency's text
     pages = (

@@ -64,12 +64,19 @@ async def key_figures(
     actor: ActorDep,
     settings: SettingsDep,
     start: Annotated[
-        datetime | None, Query(description="with its zone; default: 7 days before the end")
+        datetime | None,
+        Query(description="without an offset: Israel time; default: 7 days before the end"),
     ] = None,
-    end: Annotated[datetime | None, Query(description="with its zone; default: now")] = None,
+    end: Annotated[
+        datetime | None, Query(description="without an offset: Israel time; default: now")
+    ] = None,
 ) -> PublicModel:
     """Delivery, read and failure rates with the top error codes, per-template usage, the lead
     reply rate, agents' first-response times and webhook processing time, over a period."""
+    start, end = (
+        moment.replace(tzinfo=settings.zone) if moment and moment.tzinfo is None else moment
+        for moment in (start, end)
+    )
     end = end or utcnow()
     found = await kpis.report(db, actor=actor, start=start or end - timedelta(days=7), end=end)
     return answer(KpisPublic, found, settings.zone)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 from ovenai import consent, conversations, engagement, lead_consent, leads
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate
 from ovenai.pagination import PageQuery
+from ovenai.quiet_hours import QuietHours
 from ovenai.web.api.schemas import (
     ConsentPublic,
     LeadPublic,
+    LeadSavedPublic,
     MessagePublic,
     PagePublic,
     PublicModel,
@@ -20,20 +22,22 @@ from ovenai.web.api.schemas import (
     list_model,
     page_answer,
     page_model,
+    saved_lead,
 )
 from ovenai.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
 
-@router.post("", status_code=201, response_model=LeadPublic)
+@router.post("", status_code=201, response_model=LeadSavedPublic)
 async def create_lead(
     body: LeadCreate, db: DbDep, actor: ActorDep, settings: SettingsDep
-) -> PublicModel:
+) -> LeadSavedPublic:
     """Create a lead; 409 if another lead holds the phone (with its `lead_id` only when the
-    caller may see that lead)."""
+    caller may see that lead). A landline or VoIP phone is kept, with a warning that
+    WhatsApp may not reach it (`warnings`)."""
     record = await leads.create_lead(db, actor=actor, data=body)
-    return answer(LeadPublic, record, settings.zone)
+    return saved_lead(record, settings.zone)
 
 
 @router.get("", response_model=page_model(LeadPublic))
@@ -56,23 +60,26 @@ async def get_lead(lead_id: str, db: DbDep, actor: ActorDep, settings: SettingsD
     return answer(LeadPublic, record, settings.zone)
 
 
-@router.patch("/{lead_id}", response_model=LeadPublic)
+@router.patch("/{lead_id}", response_model=LeadSavedPublic)
 async def update_lead(
     lead_id: str, body: LeadUpdate, db: DbDep, actor: ActorDep, settings: SettingsDep
-) -> PublicModel:
-    """Change the given fields of a lead; 409 for a phone as on create."""
+) -> LeadSavedPublic:
+    """Change the given fields of a lead; 409 for a phone as on create, and `warnings` as
+    on create."""
     record = await leads.update_lead(
         db, actor=actor, lead_id=lead_id, changes=body, consent_source=consent.Source.API
     )
-    return answer(LeadPublic, record, settings.zone)
+    return saved_lead(record, settings.zone)
 
 
 @router.get("/{lead_id}/messages", response_model=list_model(MessagePublic))
 async def lead_messages(
     lead_id: str, db: DbDep, actor: ActorDep, settings: SettingsDep
 ) -> list[PublicModel]:
-    """The conversation with a lead, oldest first."""
-    records = await conversations.conversation(db, actor=actor, lead_id=lead_id)
+    """The conversation with a lead, oldest first (`held`: a marketing message waiting out
+    a quiet time, when it will leave and why)."""
+    quiet = QuietHours.from_settings(settings)
+    records = await conversations.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
     return [answer(MessagePublic, record, settings.zone) for record in records]
 
 

@@ -25,7 +25,8 @@ router = APIRouter(prefix="/meetings", tags=["meetings"])
 async def create_meeting(
     body: MeetingCreate, db: DbDep, actor: ActorDep, settings: SettingsDep
 ) -> PublicModel:
-    """Book a viewing; a time without an offset is read as Israel time."""
+    """Book a viewing; a time without an offset is read as Israel time. A start in the past
+    is refused (422) unless `recorded_after` is true (a viewing recorded after the fact)."""
     record = await meetings.create_meeting(db, actor=actor, data=body, zone=settings.zone)
     return answer(MeetingPublic, record, settings.zone)
 
@@ -37,8 +38,8 @@ async def list_meetings(
     settings: SettingsDep,
     filters: Annotated[MeetingFilter, Query()],
 ) -> PagePublic[PublicModel]:
-    """Viewings, newest first."""
-    page = await meetings.list_meetings(db, actor=actor, filters=filters)
+    """Viewings, newest first; `starts_from`/`starts_until` without an offset are Israel time."""
+    page = await meetings.list_meetings(db, actor=actor, filters=filters, zone=settings.zone)
     return page_answer(MeetingPublic, page, settings.zone)
 
 

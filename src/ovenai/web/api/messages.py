@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from ovenai import conversations, media, media_store
+from ovenai.quiet_hours import QuietHours
 from ovenai.web.api.schemas import MessageDetailPublic, PublicModel, answer, public_model
 from ovenai.web.deps import ActorDep, DbDep, SettingsDep
 from ovenai.web.downloads import file_response
@@ -23,8 +24,9 @@ MediaPublic = public_model(
 async def get_message(
     message_id: str, db: DbDep, actor: ActorDep, settings: SettingsDep
 ) -> PublicModel:
-    """A message with its status history."""
-    record = await conversations.get_message(db, actor=actor, message_id=message_id)
+    """A message with its status history (`held`: waiting out a quiet time, until when)."""
+    quiet = QuietHours.from_settings(settings)
+    record = await conversations.get_message(db, actor=actor, message_id=message_id, quiet=quiet)
     return answer(MessageDetailPublic, record, settings.zone)
 
 

@@ -25,8 +25,7 @@ from ovenai.web.api.schemas import (
 from ovenai.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(tags=["privacy"])
-# Requests and audit entries have always been answered in UTC, as stored, and clients rely
-# on it: `answer` is given no zone here (the other routes show the agency's zone).
+# Times in the agency's zone with its offset, as every route answers them (and the export).
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
 Bsuid = Annotated[str, Field(min_length=4, max_length=200)]
 WaId = Annotated[str, Field(min_length=5, max_length=40)]
@@ -78,7 +77,9 @@ async def export(
 ) -> Response:
     """Everything held about a person: JSON, or a zip of CSV files."""
     files = media_store.store_for(settings)  # the zip holds the files the person sent
-    data = await privacy_export.export(db, actor=actor, fmt=fmt, files=files, **subject.identity())
+    data = await privacy_export.export(
+        db, actor=actor, fmt=fmt, files=files, zone=settings.zone, **subject.identity()
+    )
     if fmt == "json":
         return Response(data, media_type="application/json; charset=utf-8")
     headers = {"Content-Disposition": 'attachment; filename="export.zip"'}
@@ -92,26 +93,29 @@ async def erase(
     """Erase a person irreversibly (the files they sent deleted too)."""
     files = media_store.store_for(settings)
     report = await privacy.erase(db, actor=actor, files=files, **body.identity())
-    return answer(ErasurePublic, report)
+    return answer(ErasurePublic, report, settings.zone)
 
 
 @router.post("/privacy/requests", status_code=201, response_model=RequestPublic)
-async def record_request(body: RequestBody, db: DbDep, actor: ActorDep) -> PublicModel:
+async def record_request(
+    body: RequestBody, db: DbDep, actor: ActorDep, settings: SettingsDep
+) -> PublicModel:
     """Record a request received today (its 30-day deadline starts now)."""
     record = await privacy.record_request(db, actor=actor, kind=body.kind, **body.identity())
-    return answer(RequestPublic, record)
+    return answer(RequestPublic, record, settings.zone)
 
 
 @router.get("/privacy/requests", response_model=list_model(RequestPublic))
-async def list_requests(db: DbDep, actor: ActorDep) -> list[PublicModel]:
+async def list_requests(db: DbDep, actor: ActorDep, settings: SettingsDep) -> list[PublicModel]:
     """Every request; open ones past their deadline are overdue."""
-    return [answer(RequestPublic, r) for r in await privacy.list_requests(db, actor=actor)]
+    found = await privacy.list_requests(db, actor=actor)
+    return [answer(RequestPublic, r, settings.zone) for r in found]
 
 
 @router.get("/audit", response_model=list_model(AuditPublic))
 async def read_audit(
-    db: DbDep, actor: ActorDep, subject_id: str | None = None
+    db: DbDep, actor: ActorDep, settings: SettingsDep, subject_id: str | None = None
 ) -> list[PublicModel]:
     """The newest audit entries (admins)."""
     entries = await audit.read_log(db, actor=actor, subject_id=subject_id)
-    return [answer(AuditPublic, entry) for entry in entries]
+    return [answer(AuditPublic, entry, settings.zone) for entry in entries]

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin,
 
 from pydantic import BaseModel, create_model, model_validator
 
+from ovenai import phones
 from ovenai.accounts import Account
 from ovenai.audit import AuditRecord
 from ovenai.consent import ConsentState, LedgerEntry
@@ -33,6 +34,7 @@ from ovenai.meetings import MeetingRecord
 from ovenai.models import Property
 from ovenai.pagination import Page
 from ovenai.privacy import ErasureReport, RequestRecord
+from ovenai.quiet_hours import Hold, Kind
 from ovenai.sessions import SessionInfo
 
 T = TypeVar("T")
@@ -151,6 +153,27 @@ def page_answer(model: type[PublicModel], page: Page[Any], zone: tzinfo) -> Page
     return PagePublic(items=items, next_cursor=page.next_cursor)
 
 
+class QuietReasonPublic(BaseModel):
+    """Why a quiet time holds marketing: night, shabbat or holiday, named in English and
+    Hebrew ("Shabbat" / "שבת", "Rosh Hashanah" / "ראש השנה")."""
+
+    kind: Kind
+    name_en: str
+    name_he: str
+
+
+class HeldPublic(BaseModel):
+    """A queued marketing message waiting out a quiet time: when it will leave, and why."""
+
+    until: datetime
+    reason: QuietReasonPublic
+
+    @classmethod
+    def of(cls, hold: Hold, zone: tzinfo) -> HeldPublic:
+        """A hold as shown, its time in ``zone``."""
+        return cls(until=hold.until.astimezone(zone), reason=dataclasses.asdict(hold.reason))
+
+
 class StatusChangePublic(BaseModel):
     """One step of a message's status history."""
 
@@ -168,6 +191,30 @@ class StatusChangePublic(BaseModel):
 
 
 LeadPublic = public_model(LeadRecord, "LeadPublic", "A lead.")
+
+
+class WarningPublic(BaseModel):
+    """Something accepted that may not work as meant (the request still succeeded)."""
+
+    field: str
+    message: str
+
+
+class LeadSavedPublic(LeadPublic):  # type: ignore[misc,valid-type]
+    """A lead as created or changed, with warnings (a phone WhatsApp may not reach)."""
+
+    warnings: list[WarningPublic]
+
+
+def saved_lead(record: LeadRecord, zone: tzinfo) -> LeadSavedPublic:
+    """A created or changed lead with its warnings: a landline, VoIP or service number is
+    kept, but WhatsApp may not reach it."""
+    shown = answer(LeadPublic, record, zone)
+    warning = phones.reach_warning(record.phone) if record.phone else None
+    found = [WarningPublic(field="phone", message=warning)] if warning else []
+    return LeadSavedPublic(**dict(shown), warnings=found)
+
+
 ScoreChangePublic = public_model(
     ScoreChangeRecord, "ScoreChangePublic", "One change of a lead's engagement score, and why."
 )
@@ -214,7 +261,7 @@ MessagePublic = public_model(
     "One message of a conversation.",
     # A conversation is listed under its lead, and the history is one message's detail.
     private={"lead_id", "status_history"},
-    overrides={"error": MessageErrorPublic | None},
+    overrides={"error": MessageErrorPublic | None, "held": HeldPublic | None},
 )
 MessageDetailPublic = public_model(
     MessageRecord,

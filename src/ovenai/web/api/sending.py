@@ -9,6 +9,8 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel
 
 from ovenai.outbox import queue
+from ovenai.quiet_hours import QuietHours
+from ovenai.web.api.schemas import HeldPublic
 from ovenai.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/leads", tags=["messages"])
@@ -20,6 +22,8 @@ class QueuedPublic(BaseModel):
     id: str
     status: str
     send_at: datetime | None
+    # A marketing message queued in a quiet time (night, Shabbat, a holiday) leaves after it.
+    held: HeldPublic | None
 
 
 @router.post("/{lead_id}/messages", status_code=202)
@@ -31,8 +35,10 @@ async def send_message(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> QueuedPublic:
-    """Queue a template (409 when it may not go, 422 when parameters do not fit) or free
-    text (409 outside the lead's 24-hour window)."""
+    """Queue a template (409 when it may not go, 422 when parameters or the language do not
+    fit) or free text (409 outside the lead's 24-hour window). A `send_at` without an offset
+    is Israel time. An `Idempotency-Key` answers its first send again for the same body, and
+    422 for another body."""
     queued = await queue.send_message(
         db,
         actor=actor,
@@ -41,5 +47,8 @@ async def send_message(
         waba_id=settings.whatsapp_business_account_id or "",
         zone=settings.zone,
         idempotency_key=idempotency_key,
+        quiet=QuietHours.from_settings(settings),
     )
-    return QueuedPublic(id=queued.id, status=queued.status, send_at=queued.send_after)
+    send_at = queued.send_after.astimezone(settings.zone) if queued.send_after else None
+    held = HeldPublic.of(queued.held, settings.zone) if queued.held else None
+    return QueuedPublic(id=queued.id, status=queued.status, send_at=send_at, held=held)

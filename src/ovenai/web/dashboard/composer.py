@@ -33,6 +33,7 @@ from ovenai.outbox.rules import (
     OutsideServiceWindow,
 )
 from ovenai.pagination import PageQuery
+from ovenai.quiet_hours import QuietHours
 from ovenai.templates import InvalidTemplateParameter, TemplateNotApproved, TemplateNotFound
 from ovenai.web import i18n
 from ovenai.web.dashboard import lead_view
@@ -152,6 +153,7 @@ async def lead_page(
     form: ComposerForm | None = None,
     edit_errors: dict[str, str] | None = None,
     edit_values: dict[str, str] | None = None,
+    documents_error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     """The lead, the composer, the in-place edits, the score's reasons, the conversation."""
@@ -159,7 +161,8 @@ async def lead_page(
     lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
     await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # its messages are read now
     score = await engagement.history(db, actor=actor, lead_id=lead_id, page=SCORE_CHANGES)
-    chat = await bubbles.conversation(db, actor=actor, lead_id=lead_id)
+    quiet = QuietHours.from_settings(get_settings(request))
+    chat = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
     shown = await lead_view.page_context(request, db, actor, lead_id, chat)
     options = await composer.options(
         db,
@@ -190,6 +193,7 @@ async def lead_page(
         agent_email=dict(agents).get(lead.assigned_agent_id or ""),
         edit_errors=edit_errors or {},
         edit_values=edit_values or {},
+        documents_error=documents_error,
         lead_automation=await lead_automation(request, db, actor, lead_id),
         lead_consent=await lead_consent.show(db, actor=actor, lead_id=lead_id, audited=False),
     )
@@ -278,6 +282,7 @@ async def send_template(
                 waba_id=_waba(request),
                 zone=settings.zone,
                 idempotency_key=key,
+                quiet=QuietHours.from_settings(settings),
             )
             return RedirectResponse(f"/leads/{lead_id}", status_code=303)
         form.preview = await composer.preview(

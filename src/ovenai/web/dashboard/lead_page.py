@@ -25,12 +25,13 @@ from ovenai import bubbles, inbox, leads, media, media_store
 from ovenai.auth import Actor
 from ovenai.errors import InvalidInput
 from ovenai.lead_fields import LeadUpdate
+from ovenai.quiet_hours import QuietHours
 from ovenai.web import i18n
 from ovenai.web.dashboard.composer import lead_page
 from ovenai.web.dashboard.lead_view import conversation_context
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import SessionActor, check_csrf
-from ovenai.web.deps import DbDep, SettingsDep
+from ovenai.web.deps import DbDep, SettingsDep, get_settings
 from ovenai.web.downloads import file_response
 from ovenai.web.i18n import N_, Translator
 
@@ -85,7 +86,8 @@ async def conversation_fragment(
     current = await bubbles.version(db, actor=actor, lead_id=lead_id)
     if version and version == current:
         return Response(status_code=204, headers={VERSION_HEADER: current})
-    drawn = await bubbles.conversation(db, actor=actor, lead_id=lead_id)
+    quiet = QuietHours.from_settings(get_settings(request))
+    drawn = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
     await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # the page is open: seen
     answer = page(request, "lead_bubbles.html", **conversation_context(request, drawn))
     answer.headers[VERSION_HEADER] = drawn.version

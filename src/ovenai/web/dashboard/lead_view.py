@@ -15,12 +15,13 @@ from typing import Any
 
 from fastapi import Request
 
-from ovenai import bubbles, meetings, properties
+from ovenai import bubbles, document_checklist, leads, media, meetings, properties
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.failure_advice import AdviceKind
-from ovenai.models import MeetingStatus
+from ovenai.models import MediaState, MeetingStatus
 from ovenai.web import i18n
+from ovenai.web.deps import get_settings
 from ovenai.web.i18n import N_
 
 MEETINGS_SHOWN = meetings.MeetingFilter(limit=50)  # a lead's newest viewings on its page
@@ -140,4 +141,23 @@ async def page_context(
         "viewings": viewings,
         "meeting_states": {key: words.gettext(value) for key, value in MEETING_STATES.items()},
         "listings": sorted(places.items(), key=lambda item: item[1]),
+        **await _documents(request, db, actor, lead_id),
+    }
+
+
+async def _documents(
+    request: Request, db: Database, actor: Actor, lead_id: str
+) -> dict[str, object]:
+    """The lead's document checklist, the agency's documents to tick, the files to mark."""
+    settings = get_settings(request)
+    lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
+    listed = settings.documents_en if lead.language == "en" else settings.documents_he
+    files = await media.of_lead(db, lead_id)
+    return {
+        "lead_documents": await document_checklist.checklist(db, actor=actor, lead_id=lead_id),
+        "document_choices": document_checklist.items(listed),
+        "lead_files": sorted(
+            (record for record in files.values() if record.state == MediaState.STORED),
+            key=lambda record: record.received_at,
+        ),
     }

@@ -54,6 +54,7 @@ _BAD_DATE = N_("Choose a date.")
 _BAD_TIME = N_("Choose a time.")
 _BAD_DURATION = N_("A viewing lasts between 5 and 600 minutes.")
 _BAD_NOTES = N_("The notes are too long.")
+_IN_THE_PAST = N_("This time has passed. To record a viewing that took place, tick the box below.")
 _FIELD_ERRORS = {
     "lead_id": _CHOOSE_LEAD,
     "property_id": _CHOOSE_PROPERTY,
@@ -72,6 +73,7 @@ class BookingForm:
     at: str = ""
     duration: str = "30"
     notes: str = ""
+    recorded_after: bool = False
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -177,6 +179,7 @@ def _create(form: BookingForm, starts_at: datetime, words: i18n.Translator) -> A
     if form.notes.strip():
         values["notes"] = form.notes
     values["duration_minutes"] = form.duration or "30"
+    values["recorded_after"] = form.recorded_after
     try:
         return MeetingCreate.model_validate(values)
     except ValidationError as exc:
@@ -197,12 +200,14 @@ async def book_meeting(
     at: Annotated[str, Form(max_length=5)] = "",
     duration: Annotated[str, Form(max_length=4)] = "30",
     notes: Annotated[str, Form(max_length=6000)] = "",
+    recorded_after: Annotated[str, Form(max_length=3)] = "",
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """Book a viewing; the day's calendar afterwards, or the form again with its errors."""
+    """Book a viewing; the day's calendar afterwards, or the form again with its errors. A
+    time in the past is refused unless "recorded after the fact" is ticked."""
     check_csrf(request, csrf)
     words = i18n.translator(request)
-    form = BookingForm(lead_id, property_id, day, at, duration, notes)
+    form = BookingForm(lead_id, property_id, day, at, duration, notes, recorded_after == "1")
     starts_at = _starts_at(form, words)
     data = _create(form, starts_at, words) if starts_at is not None else None
     if data is not None and not form.errors:
@@ -211,8 +216,11 @@ async def book_meeting(
                 db, actor=actor, data=data, zone=get_settings(request).zone
             )
         except InvalidInput as exc:
-            name = exc.field if exc.field in _FIELD_ERRORS else "lead_id"
-            form.errors[name] = words.gettext(_FIELD_ERRORS[name])
+            if exc.field == "starts_at":
+                form.errors["at"] = words.gettext(_IN_THE_PAST)
+            else:
+                name = exc.field if exc.field in _FIELD_ERRORS else "lead_id"
+                form.errors[name] = words.gettext(_FIELD_ERRORS[name])
         else:
             shown = record.starts_at.astimezone(get_settings(request).zone).date()
             target = f"/meetings?view=day&date={shown.isoformat()}#meeting-{record.id}"

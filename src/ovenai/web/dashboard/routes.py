@@ -18,8 +18,11 @@ from ovenai.web.dashboard import (
     accounts,
     alerts,
     automation,
+    campaigns,
     composer,
     inbox,
+    lead_documents,
+    lead_import,
     lead_page,
     meetings_pages,
     metrics_page,
@@ -116,11 +119,15 @@ def install(app: FastAPI) -> None:
     app.include_router(alerts.router, dependencies=banner)
     app.include_router(automation.router, dependencies=banner)
     app.include_router(metrics_page.router, dependencies=banner)
+    # Before the lead pages: /leads/import is not a lead id.
+    app.include_router(lead_import.router, dependencies=banner)
     app.include_router(composer.router, dependencies=banner)
     app.include_router(lead_page.router, dependencies=banner)
+    app.include_router(lead_documents.router, dependencies=banner)
     app.include_router(inbox.router, dependencies=banner)
     app.include_router(notifications.router, dependencies=banner)
     app.include_router(pipeline.router, dependencies=banner)
     app.include_router(meetings_pages.router, dependencies=banner)
     app.include_router(properties_pages.router, dependencies=banner)
+    app.include_router(campaigns.router, dependencies=banner)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -1,0 +1,68 @@
+"""The lead page's Documents section in a real browser: an agent ticks documents of the
+agency's list and types one more, sends the request, and sees the checklist."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ovenai import document_checklist
+from ovenai.models import Role
+from ovenai.settings import Settings
+from support.dashboard import PASSWORD, make_user
+from support.templates import seed_templates
+
+CHROMIUM = "/usr/bin/chromium"
+AGENT = "noa.documents@agency.co.il"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Debian chromium (never a downloaded one); skipped loudly without it."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        yield launched
+        launched.close()
+
+
+def test_an_agent_asks_for_documents_and_sees_the_checklist_in_the_browser(
+    browser: Any, server: Any, admin: httpx.Client, clean_db: Settings
+) -> None:
+    seed_templates(clean_db)
+    agent_id = make_user(clean_db, AGENT, Role.AGENT)
+    body = {"name": "דנה לוי", "phone": "0501112299", "language": "he"}
+    lead = admin.post("/api/v1/leads", json=body).json()["id"]
+    assert admin.patch(f"/api/v1/leads/{lead}", json={"assigned_agent_id": agent_id}).is_success
+    choices = document_checklist.items(clean_db.documents_he)
+    page = browser.new_page()
+    try:
+        page.goto(f"{server.url}/login")
+        page.fill("input[name=email]", AGENT)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/")
+        page.goto(f"{server.url}/leads/{lead}")
+        section = page.locator("section#documents")
+        assert "עדיין לא התבקשו מסמכים" in section.inner_text()
+        page.check(f"form.documents-request input[value='{choices[0]}']")
+        page.check(f"form.documents-request input[value='{choices[2]}']")
+        page.fill("form.documents-request input[name=other]", "חוזה חתום")
+        page.click("form.documents-request button[type=submit]")
+        page.wait_for_url(f"{server.url}/leads/{lead}#documents")
+        rows = section.locator("tr.document-missing").all_inner_texts()
+        assert [row.split("\t")[0].strip() for row in rows] == [choices[0], choices[2], "חוזה חתום"]
+        assert "התקבלו 0 מתוך 3" in section.inner_text()
+    finally:
+        page.close()
+    messages = admin.get(f"/api/v1/leads/{lead}/messages").json()
+    assert [m["template"] for m in messages] == ["document_request_he"]
+    assert f"{choices[0]}, {choices[2]} וחוזה חתום" in messages[0]["text"]
