@@ -31,6 +31,7 @@ from ovenai.models import Base, Role
 from ovenai.settings import Settings, load_settings
 from ovenai.web.app import create_app
 from support.aio import run_async
+from support.browser import browser  # noqa: F401  (Debian's chromium, for every browser test)
 
 PG_HOST = "127.0.0.1"
 PG_ADMIN_DSN = f"host={PG_HOST} port=5432 user=postgres dbname=postgres connect_timeout=3"

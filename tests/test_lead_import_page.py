@@ -3,7 +3,6 @@ kept sealed on the server until then, for its uploader only; in a real browser t
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,6 @@ from ovenai.settings import Settings
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
 
 AGENCY = Path(__file__).parent / "fixtures" / "imports" / "agency_windows1255_semicolon.csv"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -112,18 +109,6 @@ def test_a_file_that_cannot_be_read_is_explained_on_the_form(
     no_columns = upload(client, "שם|טלפון\nאבי|0502345678\n".encode())
     assert no_columns.status_code == 422 and "only one column was found" in no_columns.text
     assert kept(clean_db) == []
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 def test_an_agent_imports_an_xlsx_file_in_the_browser_in_hebrew(

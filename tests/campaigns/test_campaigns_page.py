@@ -4,12 +4,9 @@ are told there is no such page."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from campaigns.conftest import seed_cast
 from ovenai.models import Role
@@ -17,22 +14,7 @@ from ovenai.settings import Settings
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
 from web.dashboard.conftest import browser_client  # noqa: F401  (a fixture of these tests)
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ADMIN = "boss@agency.co.il"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless chromium (Debian's) per test; skipped loudly when it is missing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 def test_an_admin_previews_starts_pauses_resumes_and_cancels_a_campaign(

@@ -7,10 +7,8 @@ and a real browser sending free text."""
 from __future__ import annotations
 
 import html
-import os
 import re
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,7 +31,6 @@ APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
 KEY = re.compile(r'name="key" value="([^"]+)"')
 AGENT = "dana.agent@agency.co.il"
 WELCOME_HE = "שלום נועה, תודה על פנייתך לגבי הנכס בחיפה. נחזור אליך בהקדם עם פרטים נוספים."
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _lead(admin: httpx.Client, phone: str, agent_id: str | None, **fields: object) -> str:
@@ -289,20 +286,6 @@ def test_another_agents_lead_is_404_and_every_form_needs_its_csrf_token(
 
 
 # A real browser.
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Debian chromium (never a downloaded one); skipped loudly without it."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
-    from playwright.sync_api import sync_playwright
-
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        yield launched
-        launched.close()
 
 
 def test_an_agent_answers_a_lead_inside_the_window_in_the_browser(

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,7 +43,6 @@ APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
 AGENT = "dana.agent@agency.co.il"
 WA_ID = "972501112233"
 PHONE_ID = "420000000000002"
-CHROMIUM = "/usr/bin/chromium"  # as tests/web/dashboard/test_browser.py
 
 
 def _lead(admin: httpx.Client, agent_id: str, **fields: object) -> str:
@@ -451,20 +449,6 @@ def test_the_leads_viewings_are_listed_with_their_state(
 
 # A real browser: a template sent from the lead page, its ticks moving as the simulator's
 # statuses arrive, then the lead's reply.
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Debian chromium (never a downloaded one); skipped loudly without it."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
-    from playwright.sync_api import sync_playwright
-
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        yield launched
-        launched.close()
 
 
 def _dispatch(settings: Settings, sim: SimulatorThread, config: SimulatorConfig) -> None:

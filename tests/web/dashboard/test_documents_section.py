@@ -3,12 +3,9 @@ agency's list and types one more, sends the request, and sees the checklist."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from ovenai import document_checklist
 from ovenai.models import Role
@@ -16,22 +13,7 @@ from ovenai.settings import Settings
 from support.dashboard import PASSWORD, make_user
 from support.templates import seed_templates
 
-CHROMIUM = "/usr/bin/chromium"
 AGENT = "noa.documents@agency.co.il"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Debian chromium (never a downloaded one); skipped loudly without it."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING browser tests: {CHROMIUM} is missing (scripts/ensure-chromium.sh)")
-    from playwright.sync_api import sync_playwright
-
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        yield launched
-        launched.close()
 
 
 def test_an_agent_asks_for_documents_and_sees_the_checklist_in_the_browser(

@@ -5,15 +5,13 @@ the rows the live refresh fetches, and Hebrew right to left and English."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-import pytest
 
 from ovenai.models import Role
 from ovenai.settings import Settings
@@ -21,7 +19,6 @@ from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
 from support.webhooks import post_text
 
 APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
-CHROMIUM = "/usr/bin/chromium"  # as tests/web/dashboard/test_browser.py
 HEBREW = re.compile(r"[\u0590-\u05ff]")
 
 
@@ -157,21 +154,6 @@ def test_the_inbox_in_hebrew_right_to_left_and_in_english(
         assert words in english.text, words
     table = english.text.split('<table class="leads">', 1)[1]
     assert not HEBREW.search(table.split("</table>", 1)[0])
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless chromium (Debian's, driven by Playwright); skipped loudly without it."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING the live inbox test: {CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield launched
-        launched.close()
 
 
 def test_a_new_message_appears_in_the_open_inbox_without_reloading(

@@ -6,14 +6,11 @@ agent's lead hidden, and the board in Hebrew right to left and in English."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from ovenai.models import Role, Stage
 from ovenai.settings import Settings
@@ -21,7 +18,6 @@ from support.automation import seed_default_rules
 from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
 
 HEBREW = re.compile(r"[\u0590-\u05ff]")
-CHROMIUM = "/usr/bin/chromium"  # as tests/web/dashboard/test_browser.py
 
 
 def _lead(admin: httpx.Client, name: str, phone: str, **fields: object) -> str:
@@ -162,21 +158,6 @@ def test_the_board_in_english(
 
 
 # A real browser: Debian's chromium driven by Playwright.
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless chromium (Debian's, never a downloaded one); skipped loudly without it."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"SKIPPING the board's browser test: {CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield launched
-        launched.close()
 
 
 def test_in_a_browser_a_lead_moves_by_keyboard_and_by_drag_and_a_viewing_is_booked(
