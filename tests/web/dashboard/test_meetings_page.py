@@ -14,7 +14,7 @@ from ovenai.settings import Settings
 from support.dashboard import csrf_of, make_user, sign_in
 
 HEBREW = re.compile(r"[\u0590-\u05ff]")
-TUESDAY = "2027-01-12"  # in the week of Sunday 10/01/2027
+TUESDAY = "2049-01-12"  # in the week of Sunday 10/01/2049
 
 
 def _lead(admin: httpx.Client, name: str, phone: str, **fields: object) -> str:
@@ -60,7 +60,7 @@ def test_booking_a_viewing_shows_it_on_its_day_and_week_in_israel_time(
     form = {
         "lead_id": lead,
         "property_id": flat,
-        "day": "12/01/2027",  # as Israelis write it
+        "day": "12/01/2049",  # as Israelis write it
         "at": "10:30",
         "duration": "45",
         "notes": "להביא את תוכנית הדירה",
@@ -72,35 +72,35 @@ def test_booking_a_viewing_shows_it_on_its_day_and_week_in_israel_time(
     assert location.startswith(f"/meetings?view=day&date={TUESDAY}#meeting-")
     meeting_id = location.rsplit("#meeting-", 1)[1]
     stored = admin.get(f"/api/v1/meetings/{meeting_id}").json()
-    assert stored["starts_at"] == "2027-01-12T10:30:00+02:00"  # read as Israel time
+    assert stored["starts_at"] == "2049-01-12T10:30:00+02:00"  # read as Israel time
     assert (stored["property_id"], stored["duration_minutes"]) == (flat, 45)
     assert stored["notes"] == "להביא את תוכנית הדירה"
 
     day = browser_client.get(location.split("#", 1)[0])
-    assert '<h2 class="span">יום שלישי 12/01/2027</h2>' in day.text
+    assert '<h2 class="span">יום שלישי 12/01/2049</h2>' in day.text
     item = day.text.split(f'id="meeting-{meeting_id}"', 1)[1].split("</li>", 1)[0]
     assert '<span class="when">10:30</span>' in item
     for words in ("יעל כהן", "דירת גן ברחוב הרצל", "45 דקות", "הוצע", "להביא את תוכנית הדירה"):
         assert words in item, words
     week = browser_client.get("/meetings", params={"view": "week", "date": TUESDAY})
-    assert "שבוע 10/01/2027 – 16/01/2027" in week.text
+    assert "שבוע 10/01/2049 – 16/01/2049" in week.text
     days = re.findall(r'<h3 id="day-([0-9-]+)">', week.text)
-    assert days == [f"2027-01-{n}" for n in range(10, 17)]  # Sunday to Saturday
-    tuesday = week.text.split('id="day-2027-01-12"', 1)[1].split("</section>", 1)[0]
+    assert days == [f"2049-01-{n}" for n in range(10, 17)]  # Sunday to Saturday
+    tuesday = week.text.split('id="day-2049-01-12"', 1)[1].split("</section>", 1)[0]
     assert f'id="meeting-{meeting_id}"' in tuesday
-    assert "יום שלישי 12/01/2027" in tuesday
-    assert 'href="/meetings?view=week&amp;date=2027-01-17" rel="next"' in week.text
+    assert "יום שלישי 12/01/2049" in tuesday
+    assert 'href="/meetings?view=week&amp;date=2049-01-17" rel="next"' in week.text
 
 
 def test_a_late_evening_viewing_is_on_its_israeli_day(
     browser_client: httpx.Client, admin: httpx.Client, clean_db: Settings
 ) -> None:
     lead = _lead(admin, "יעל כהן", "050-100-0001")
-    late = _meeting(admin, lead, "2027-07-13T21:30:00Z")  # 00:30 on Wednesday in Israel
+    late = _meeting(admin, lead, "2049-07-13T21:30:00Z")  # 00:30 on Wednesday in Israel
     make_user(clean_db, "boss@agency.co.il", Role.ADMIN)
     sign_in(browser_client, "boss@agency.co.il")
-    week = browser_client.get("/meetings", params={"date": "2027-07-13"})
-    wednesday = week.text.split('id="day-2027-07-14"', 1)[1].split("</section>", 1)[0]
+    week = browser_client.get("/meetings", params={"date": "2049-07-13"})
+    wednesday = week.text.split('id="day-2049-07-14"', 1)[1].split("</section>", 1)[0]
     assert f'id="meeting-{late}"' in wednesday and '<span class="when">00:30</span>' in wednesday
 
 
@@ -184,6 +184,6 @@ def test_the_meetings_page_in_english(
     browser_client.post("/account/language", data={"language": "en", "csrf": token})
     page = browser_client.get("/meetings", params={"view": "day", "date": TUESDAY})
     assert '<html lang="en" dir="ltr">' in page.text
-    for words in ("Tuesday 12/01/2027", "Proposed", "Confirm", "Book a viewing", "30 minutes"):
+    for words in ("Tuesday 12/01/2049", "Proposed", "Confirm", "Book a viewing", "30 minutes"):
         assert words in page.text, words
     assert not HEBREW.search(page.text.split("<main>", 1)[1])
