@@ -211,7 +211,7 @@ async def seed(db: Database, person: Person, bucket: str) -> str:
         waba_id=WABA,
         zone=UTC,
     )
-    starts = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
+    starts = datetime(2049, 1, 10, 9, 30, tzinfo=UTC)  # ahead: past viewings are refused
     meeting = MeetingCreate(lead_id=lead.id, starts_at=starts, notes=person.viewing)
     await create_meeting(db, actor=ADMIN, data=meeting, zone=UTC)
     await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead.id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
+import time_machine
 from typer.testing import CliRunner
 
 from ovenai import config_check
@@ -136,10 +137,13 @@ def test_missing_secrets_are_each_named(environment: Path, monkeypatch: pytest.M
 def test_an_expired_graph_version_is_refused(
     environment: Path, monkeypatch: pytest.MonkeyPatch, version: str, expected: str | None
 ) -> None:
-    found = problems(monkeypatch, WHATSAPP_API_VERSION=version)
+    # The settings refuse an expired version by today's date: the table is read on TODAY.
+    with time_machine.travel(datetime.combine(TODAY, time(12), tzinfo=UTC), tick=False):
+        found = problems(monkeypatch, WHATSAPP_API_VERSION=version)
+        checked = config_check.check(today=TODAY)
     if expected is None:
         assert found == {"WHATSAPP_API_VERSION": [found["WHATSAPP_API_VERSION"][0]]}
-        warning = config_check.check(today=TODAY)[0]
+        warning = checked[0]
         assert warning.warning and "expires at Meta on 2027-01-21" in warning.message
     else:
         assert found["WHATSAPP_API_VERSION"][0].startswith(expected)

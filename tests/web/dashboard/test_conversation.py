@@ -430,7 +430,7 @@ def test_the_leads_viewings_are_listed_with_their_state(
 ) -> None:
     lead = _lead(admin, agent_id)
     assert "עדיין אין צפיות" in dana.get(f"/leads/{lead}").text
-    starts = datetime(2026, 12, 20, 15, 30, tzinfo=UTC)  # 17:30 in Jerusalem
+    starts = datetime(2049, 12, 20, 15, 30, tzinfo=UTC)  # 17:30 in Jerusalem, and ahead
     made = admin.post("/api/v1/meetings", json={"lead_id": lead, "starts_at": starts.isoformat()})
     assert made.status_code == 201, made.text
     later = admin.post(
@@ -442,8 +442,8 @@ def test_the_leads_viewings_are_listed_with_their_state(
     page = dana.get(f"/leads/{lead}")
     rows = re.findall(r'<tr class="meeting (\w+)">(.*?)</tr>', page.text, re.S)
     assert [(state, _text(cells)) for state, cells in rows] == [
-        ("proposed", "20/12/2026 17:30 — ממתין לאישור"),
-        ("cancelled", "21/12/2026 17:30 — הצפייה בוטלה"),
+        ("proposed", "20/12/2049 17:30 — ממתין לאישור"),
+        ("cancelled", "21/12/2049 17:30 — הצפייה בוטלה"),
     ]
 
 
