@@ -120,6 +120,8 @@ def test_each_part_can_be_switched_off() -> None:
 
 def test_the_settings_choose_the_hours_and_the_parts() -> None:
     settings = Settings(
+        OVENAI_QUIET_NIGHTS=True,  # the tests' environment turns them off (tests/conftest.py)
+        OVENAI_QUIET_HOLIDAYS=True,
         OVENAI_QUIET_NIGHT_HOURS="22:30-07:00",
         OVENAI_QUIET_SHABBAT=False,
         OVENAI_QUIET_CANDLE_LIGHTING_MINUTES=18,
