@@ -126,3 +126,23 @@ async def test_keys_sealed_with_before_they_are_stored_are_stored_or_the_task_fa
     with pytest.raises(IntegrityError):
         await again  # never swapped for the stored one: data may be sealed with the new key
     assert await db.vault.lead_keys([ids[0]]) == {ids[0]: made[ids[0]]}
+
+
+async def test_the_surviving_keys_of_a_batch_leave_out_the_erased_in_one_query(
+    db: Database,
+) -> None:
+    ids = [new_id() for _ in range(20)]
+    made = await db.vault.new_lead_keys(ids)
+    await db.vault.destroy("lead", ids[3])
+    other = fresh_vault(db)
+    try:
+        seen, stop = statements_on(other)
+        try:
+            found = await other.surviving_lead_keys(ids)
+        finally:
+            stop()
+        assert found == {k: made[k] for k in ids if k != ids[3]}
+        assert seen == ["SELECT"]  # one query, and nothing made for the erased lead
+        assert await other.surviving_lead_keys([ids[3]]) == {}
+    finally:
+        await other.dispose()

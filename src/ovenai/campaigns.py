@@ -43,8 +43,7 @@ from ovenai import audit, dialects, matching, templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
-from ovenai.errors import Conflict, CryptoError, InvalidInput, NotFound, PermissionDenied
-from ovenai.keystore import Vault
+from ovenai.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ovenai.models import (
     Campaign,
     CampaignRecipient,
@@ -323,15 +322,7 @@ def _selection(prop: Property, campaign_id: str | None) -> Any:
         Lead.bsuid_enc.is_not(None), Lead.wa_id_enc.is_not(None), Lead.phone_enc.is_not(None)
     )
     return select(
-        Lead.id,
-        Lead.stage,
-        Lead.want_city,
-        Lead.want_area,
-        Lead.want_rooms_min,
-        Lead.want_rooms_max,
-        Lead.want_size_min,
-        Lead.want_budget_min,
-        Lead.want_budget_max,
+        *matching.CRITERIA_COLUMNS,
         Lead.language,
         Lead.marketing_basis,
         Lead.opted_out_at,
@@ -407,7 +398,7 @@ async def _names(
         chunk = lead_ids[begin : begin + BATCH]
         query = select(Lead.id, Lead.name_enc, Lead.profile_name_enc).where(Lead.id.in_(chunk))
         rows = (await session.execute(query)).all()
-        keys = await _keys(db.vault, [row.id for row in rows])
+        keys = await db.vault.surviving_lead_keys([row.id for row in rows])
         for row in rows:
             key = keys.get(row.id)
             names[row.id] = _name(key, row.id, row.name_enc, row.profile_name_enc) if key else None
@@ -440,20 +431,6 @@ class _Filler:
             return replace(self.base, body_params=named, rendered=rendered)
         listed = [name if value == _STAND_IN else value for value in params]
         return replace(self.base, body_params=listed, rendered=rendered)
-
-
-async def _keys(vault: Vault, lead_ids: Sequence[str]) -> dict[str, bytes]:
-    """The leads' keys; a destroyed key (erased meanwhile) is left out."""
-    try:
-        return await vault.lead_keys(lead_ids)
-    except CryptoError:
-        found: dict[str, bytes] = {}
-        for lead_id in lead_ids:
-            try:
-                found[lead_id] = await vault.key("lead", lead_id)
-            except CryptoError:
-                continue
-        return found
 
 
 async def preview(db: Database, *, actor: Actor, property_id: str, waba_id: str) -> Preview:
@@ -621,7 +598,7 @@ async def _queue_batch(
         ).where(Lead.id.in_(ids), Lead.erased_at.is_(None))
         alive = {row.id: row for row in await session.execute(locked.with_for_update())}
         wanted = [c.lead_id for c in batch if c.reason is None and c.lead_id in alive]
-        keys = await _keys(db.vault, wanted)
+        keys = await db.vault.surviving_lead_keys(wanted)
         now = utcnow()
         messages: list[dict[str, Any]] = []
         recipients: list[dict[str, Any]] = []

@@ -214,6 +214,16 @@ class Vault:
         (:meth:`keys`); CryptoError if any was destroyed."""
         return await self.keys("lead", lead_ids)
 
+    async def surviving_lead_keys(self, lead_ids: Iterable[str]) -> dict[str, bytes]:
+        """Data keys of several leads in one query, leaving out those destroyed (a lead
+        erased since the caller read it); nothing is created."""
+        wanted = list(dict.fromkeys(lead_ids))
+        found = {k: self._cache[("lead", k)] for k in wanted if ("lead", k) in self._cache}
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            found.update(await self._load("lead", missing))
+        return found
+
     async def destroy(self, scope: str, key_id: str) -> None:
         """Destroy a data key for good: everything sealed with it becomes unreadable."""
         self._cache.pop((scope, key_id), None)

@@ -191,7 +191,7 @@ def _rank(match: Match) -> tuple[int, int, int, str]:
     return (-len(match.reasons), stretched, -match.lead.engagement_score, match.lead.id)
 
 
-_CRITERIA_COLUMNS = (
+CRITERIA_COLUMNS = (  # what a lead's match is decided on (campaigns select them too)
     Lead.id,
     Lead.stage,
     Lead.want_city,
@@ -222,7 +222,7 @@ async def matches_for(
         prop = await session.get(Property, property_id)
         if prop is None:
             raise NotFound(f"no property {property_id}")
-        rows = (await session.execute(select(*_CRITERIA_COLUMNS).where(visible_to(actor)))).all()
+        rows = (await session.execute(select(*CRITERIA_COLUMNS).where(visible_to(actor)))).all()
         passed: dict[str, tuple[Check, ...]] = {}
         excluded: list[Exclusion] = []
         for row in rows:

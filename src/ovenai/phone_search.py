@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import phones
-from ovenai.errors import CryptoError, InvalidInput
+from ovenai.errors import InvalidInput
 from ovenai.keystore import Vault
 from ovenai.models import Lead, LeadPhoneToken
 from ovenai.sealing import LEADS
@@ -109,7 +109,7 @@ async def refresh(session: AsyncSession, vault: Vault) -> None:
 
 
 async def _tokenise(session: AsyncSession, vault: Vault, rows: Sequence[_Stale]) -> None:
-    keys = await _keys(vault, [lead_id for lead_id, _sealed, _index in rows])
+    keys = await vault.surviving_lead_keys([lead_id for lead_id, _sealed, _index in rows])
     tokens: list[dict[str, str | None]] = []
     for lead_id, sealed, phone_index in rows:
         if lead_id not in keys:
@@ -124,17 +124,3 @@ async def _tokenise(session: AsyncSession, vault: Vault, rows: Sequence[_Stale])
     await session.execute(delete(LeadPhoneToken).where(LeadPhoneToken.lead_id.in_(ids)))
     if tokens:
         await session.execute(insert(_TOKENS), tokens)
-
-
-async def _keys(vault: Vault, lead_ids: list[str]) -> dict[str, bytes]:
-    """The leads' data keys, without those destroyed (a lead erased since it was read)."""
-    try:
-        return await vault.lead_keys(lead_ids)
-    except CryptoError:
-        found: dict[str, bytes] = {}
-        for lead_id in lead_ids:
-            try:
-                found[lead_id] = await vault.key("lead", lead_id)
-            except CryptoError:
-                continue
-        return found

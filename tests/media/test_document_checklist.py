@@ -184,9 +184,14 @@ async def test_the_lead_page_asks_for_ticked_documents_and_marks_a_file(
     dana_id, client = dana
     await _assign(world, row.lead_id, dana_id)
 
+    views = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "view")
+    async with world.db.session() as session:
+        before = await session.scalar(views)
     page = client.get(f"/leads/{row.lead_id}")
     assert page.status_code == 200
-    assert "אין עדיין" in page.text or "עדיין לא התבקשו מסמכים" in page.text
+    assert "עדיין לא התבקשו מסמכים" in page.text
+    async with world.db.session() as session:
+        assert await session.scalar(views) == (before or 0) + 1  # one page, one audited view
     for choice in document_checklist.items(clean_db.documents_he):
         assert f'value="{choice}"' in page.text  # the agency's list, as tick boxes
     form = {"csrf": csrf_of(page), "document": [ID_CARD], "other": "חוזה חתום", "key": "k-1"}

@@ -163,7 +163,7 @@ async def lead_page(
     score = await engagement.history(db, actor=actor, lead_id=lead_id, page=SCORE_CHANGES)
     quiet = QuietHours.from_settings(get_settings(request))
     chat = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
-    shown = await lead_view.page_context(request, db, actor, lead_id, chat)
+    shown = await lead_view.page_context(request, db, actor, lead, chat)
     options = await composer.options(
         db,
         actor=actor,

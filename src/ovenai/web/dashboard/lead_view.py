@@ -112,7 +112,11 @@ def _place(listing: object) -> str:
 
 
 async def page_context(
-    request: Request, db: Database, actor: Actor, lead_id: str, conversation: bubbles.Conversation
+    request: Request,
+    db: Database,
+    actor: Actor,
+    lead: leads.LeadRecord,
+    conversation: bubbles.Conversation,
 ) -> dict[str, object]:
     """The lead page's bubbles, viewings (soonest first) and the listings to choose from."""
     listed = await properties.list_properties(
@@ -120,7 +124,7 @@ async def page_context(
     )
     places = {listing.id: _place(listing) for listing in listed.items}
     found = await meetings.list_meetings(
-        db, actor=actor, filters=MEETINGS_SHOWN.model_copy(update={"lead_id": lead_id})
+        db, actor=actor, filters=MEETINGS_SHOWN.model_copy(update={"lead_id": lead.id})
     )
     viewings = sorted(
         (
@@ -141,20 +145,19 @@ async def page_context(
         "viewings": viewings,
         "meeting_states": {key: words.gettext(value) for key, value in MEETING_STATES.items()},
         "listings": sorted(places.items(), key=lambda item: item[1]),
-        **await _documents(request, db, actor, lead_id),
+        **await _documents(request, db, actor, lead),
     }
 
 
 async def _documents(
-    request: Request, db: Database, actor: Actor, lead_id: str
+    request: Request, db: Database, actor: Actor, lead: leads.LeadRecord
 ) -> dict[str, object]:
     """The lead's document checklist, the agency's documents to tick, the files to mark."""
     settings = get_settings(request)
-    lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
     listed = settings.documents_en if lead.language == "en" else settings.documents_he
-    files = await media.of_lead(db, lead_id)
+    files = await media.of_lead(db, lead.id)
     return {
-        "lead_documents": await document_checklist.checklist(db, actor=actor, lead_id=lead_id),
+        "lead_documents": await document_checklist.checklist(db, actor=actor, lead_id=lead.id),
         "document_choices": document_checklist.items(listed),
         "lead_files": sorted(
             (record for record in files.values() if record.state == MediaState.STORED),
