@@ -205,9 +205,14 @@ def test_the_sandboxs_simulator_takes_the_next_port() -> None:
 def test_make_run_takes_the_ports(variables: list[str], command: str) -> None:
     """`make run PORT=...` moves both servers (the simulator on PORT + 1), SIM_PORT the other."""
     root = Path(__file__).resolve().parents[2]
+    # Under `make test` the parent make's level and flags would make this one print
+    # "Entering directory" around the command; the ports must come from the arguments only.
+    outside = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PORT", "SIM_PORT"}
+    env = {name: value for name, value in os.environ.items() if name not in outside}
     dry = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "run", *variables],
+        ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "run", *variables],
         cwd=root,
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
