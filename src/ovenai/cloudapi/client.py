@@ -152,7 +152,7 @@ class CloudApiClient:
     async def upload_media(self, data: bytes, *, mime_type: str, filename: str) -> str:
         """Upload a file for later sends; returns Meta's media id."""
         form = Multipart.build(
-            {"messaging_product": "whatsapp"},
+            {"messaging_product": "whatsapp", "type": mime_type},
             name="file",
             data=data,
             filename=filename,

@@ -104,6 +104,7 @@ class Job:
     body_params: list[str] | dict[str, str] = field(default_factory=list)
     header_params: list[str] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (id, title): interactive
+    file_id: str | None = None  # image / document: the listing's file (ovenai.property_files)
     preview_url: bool = False
     to: str | None = None
     recipient: str | None = None
@@ -257,7 +258,9 @@ async def _keys(vault: Vault, lead_ids: list[str]) -> dict[str, bytes]:
         return found
 
 
-FREE_FORM = ("text", "interactive")
+FILES = ("image", "document")
+"""Kinds that carry a listing's file (uploaded to Meta by the worker when it sends)."""
+FREE_FORM = ("text", "interactive", *FILES)
 """Kinds that are not templates: they may go only while the lead's window is open."""
 
 
@@ -289,6 +292,10 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> N
     if job.kind == "interactive":
         job.text = cipher.open("text", row.text_enc)
         job.buttons = [(str(id_), str(title)) for id_, title in payload.get("buttons") or []]
+        return
+    if job.kind in FILES:
+        job.text = cipher.open("text", row.text_enc)  # the caption, if any
+        job.file_id = payload.get("file_id")
         return
     job.template_name, job.template_language = row.template_name, row.template_language
     job.body_params = json.loads(cipher.open("template_params", row.template_params_enc) or "[]")

@@ -27,7 +27,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import templates
+from ovenai import property_files, templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.conversations import held_by_quiet
@@ -44,10 +44,12 @@ from ovenai.models import (
     Message,
     MessageStatus,
     Property,
+    PropertyFile,
+    PropertyFileRole,
 )
 from ovenai.outbox import rules
 from ovenai.quiet_hours import Hold, QuietHours
-from ovenai.sealing import MESSAGES
+from ovenai.sealing import MESSAGES, MessageColumn
 
 Param = Annotated[str, StringConstraints(max_length=1024)]
 SUPPORTED_LANGUAGES = tuple(language.value for language in Language)
@@ -55,7 +57,8 @@ SUPPORTED_LANGUAGES = tuple(language.value for language in Language)
 
 
 class OutboundRequest(BaseModel):
-    """A send asked for: a template (with optional parameters) or free text."""
+    """A send asked for: a template (with optional parameters), free text, or a listing's
+    file (``file_id``, see :mod:`ovenai.property_files`) with an optional caption."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +68,8 @@ class OutboundRequest(BaseModel):
     language: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = None
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     preview_url: bool = False
+    file_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    caption: Annotated[str, StringConstraints(max_length=1024)] | None = None
     send_at: datetime | None = None  # without an offset: the agency's time zone
 
     @field_validator("language")
@@ -78,10 +83,12 @@ class OutboundRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> OutboundRequest:
-        if (self.template is None) == (self.text is None):
-            raise ValueError("give either template or text")
-        if self.text is not None and (self.params or self.header_params or self.language):
+        if sum(kind is not None for kind in (self.template, self.text, self.file_id)) != 1:
+            raise ValueError("give one of template, text or file_id")
+        if self.template is None and (self.params or self.header_params or self.language):
             raise ValueError("params, header_params and language belong to template sends")
+        if self.caption is not None and self.file_id is None:
+            raise ValueError("a caption goes with a file_id")
         return self
 
 
@@ -160,6 +167,40 @@ async def enqueue_buttons(
     await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
     key = await vault.key("lead", lead.id)
     MESSAGES.seal_into(message, key, {"text": text, "payload": payload})
+    session.add(message)
+    return message
+
+
+async def enqueue_file(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    lead: LeadRecord,
+    file_id: str,
+    caption: str | None = None,
+    sent_by_id: str | None = None,
+    send_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Queue a listing's photo or brochure (:mod:`ovenai.property_files`) to a lead, with an
+    optional caption; like free text it may go only while the window is open. The worker
+    uploads the file to Meta on its first send and reuses the upload after."""
+    row = await session.get(PropertyFile, file_id)
+    if row is None:
+        raise InvalidInput(f"no listing file {file_id}", field="file_id")
+    rules.check_free_text(lead.last_inbound_at, send_at or utcnow())
+    rules.recipient_of(bsuid=lead.bsuid, wa_id=lead.wa_id, phone=lead.phone)
+    kind = property_files.MESSAGE_KIND[PropertyFileRole(row.role)]
+    message = _new_outbound(
+        lead.id, kind, send_at, sent_by_id=sent_by_id, idempotency_key=idempotency_key
+    )
+    payload = json.dumps({"file_id": row.id, "filename": row.filename}, ensure_ascii=False)
+    await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
+    key = await vault.key("lead", lead.id)
+    sealed: dict[MessageColumn, str | None] = {"payload": payload}
+    if caption:
+        sealed["text"] = caption
+    MESSAGES.seal_into(message, key, sealed)
     session.add(message)
     return message
 
@@ -375,6 +416,10 @@ async def _enqueue(
     if request.text is not None:
         return await enqueue_text(
             session, vault, lead=lead, text=request.text, preview_url=request.preview_url, **common
+        )
+    if request.file_id is not None:
+        return await enqueue_file(
+            session, vault, lead=lead, file_id=request.file_id, caption=request.caption, **common
         )
     prepared = await prepare_for_lead(
         session, lead=lead, waba_id=waba_id, zone=zone, request=request

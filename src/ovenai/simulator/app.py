@@ -85,7 +85,7 @@ class GraphRoutes:
         if node != self.state.settings.phone_number_id or request.method != "POST":
             raise unsupported(request.method, node)
         if endpoint == "media":
-            return graph.upload_media(self.state)
+            return graph.upload_media(self.state, body if isinstance(body, dict) else {})
         return handle_send(self.state, body)
 
     async def node(self, request: Request) -> Response:
@@ -121,8 +121,16 @@ class GraphRoutes:
 
 async def _json_body(request: Request) -> Any:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form() as form:
-            return {key: "<file>" for key in form}
+        # A media upload: the text fields, and the file's bytes with the part's type.
+        async with request.form(max_part_size=100 * 1024 * 1024) as form:
+            found: dict[str, Any] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    found[key] = value
+                else:
+                    found[key] = await value.read()
+                    found[f"{key}_type"] = value.content_type or ""
+            return found
     return parse_json(await request.body())
 
 

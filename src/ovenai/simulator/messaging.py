@@ -92,6 +92,8 @@ def _check_payload(state: SimulatorState, request: SendRequest, body: JsonDict) 
     content = body[request.kind]
     if request.kind != "template":
         check_content(request.kind, content)
+        if request.kind in ("image", "document", "video", "audio", "sticker") and "id" in content:
+            state.media.check_sendable(str(content["id"]), state.now())
         return None
     template = check_template(state.templates, state.settings.business_account_id, content)
     return template.category.lower()
