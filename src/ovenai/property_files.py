@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +28,7 @@ from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound, PermissionDenied
 from ovenai.file_types import make_thumbnail, sniff
+from ovenai.media import Download
 from ovenai.media_store import MediaStore, read_sealed, write_sealed
 from ovenai.models import Property, PropertyFile, PropertyFileRole
 
@@ -70,16 +70,6 @@ class FileRecord:
     def message_kind(self) -> str:
         """``image`` or ``document``: how WhatsApp carries it."""
         return MESSAGE_KIND[PropertyFileRole(self.role)]
-
-
-@dataclass(frozen=True, slots=True)
-class FileDownload:
-    """A listing's file opened for reading: its name, type and decrypted pieces."""
-
-    filename: str
-    mime_type: str
-    size: int | None
-    chunks: AsyncIterator[bytes]
 
 
 def _record(row: PropertyFile) -> FileRecord:
@@ -262,7 +252,7 @@ async def remove_file(
 
 async def open_file(
     db: Database, store: MediaStore, *, property_id: str, file_id: str, thumbnail: bool = False
-) -> FileDownload:
+) -> Download:
     """A listing file's bytes (or its thumbnail), decrypted as they are read. Any signed-in
     user may see a listing's files: they are the agency's, not a lead's."""
     async with db.session() as session:
@@ -276,8 +266,8 @@ async def open_file(
     stream = THUMBNAIL if thumbnail else CONTENT
     chunks = read_sealed(store, stored, key, row.id, stream)
     if thumbnail:
-        return FileDownload(f"{row.id}-thumbnail.jpg", "image/jpeg", None, chunks)
-    return FileDownload(row.filename, row.mime_type, row.size, chunks)
+        return Download(f"{row.id}-thumbnail.jpg", "image/jpeg", None, chunks)
+    return Download(row.filename, row.mime_type, row.size, chunks)
 
 
 class FileRemoved(Exception):
