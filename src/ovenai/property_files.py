@@ -173,10 +173,21 @@ async def add_file(
         thumbnail_key=thumbnail_key,
         added_by_id=actor.user_id,
     )
+    try:
+        replaced = await _insert(db, actor, row)
+    except BaseException:
+        await store.delete(_keys(row))  # the row never landed: neither do its bytes
+        raise
+    await store.delete(replaced)
+    return _record(row)
+
+
+async def _insert(db: Database, actor: Actor, row: PropertyFile) -> list[str]:
+    """Add the row (a brochure's replaces the one before); the stored keys it replaced."""
     replaced: list[str] = []
     async with db.session() as session:
-        if role is PropertyFileRole.BROCHURE:
-            for old in await _files(session, property_id, role):
+        if row.role == PropertyFileRole.BROCHURE:
+            for old in await _files(session, row.property_id, PropertyFileRole.BROCHURE):
                 replaced += _keys(old)
                 await session.delete(old)
         session.add(row)
@@ -185,13 +196,12 @@ async def add_file(
             actor=actor,
             action="property.file_added",
             subject_type="property",
-            subject_id=property_id,
-            details={"file": file_id, "role": role.value, "size": len(data)},
+            subject_id=row.property_id,
+            details={"file": row.id, "role": row.role, "size": row.size},
         )
         await session.commit()
         await session.refresh(row)
-    await store.delete(replaced)
-    return _record(row)
+    return replaced
 
 
 async def _files(
