@@ -280,6 +280,42 @@ async def open_file(
     return Download(row.filename, row.mime_type, row.size, chunks)
 
 
+ROLE_OF_KIND = {kind: role for role, kind in MESSAGE_KIND.items()}
+
+
+async def header_file(
+    session: AsyncSession, kind: str, *, file_id: str | None, property_id: str | None
+) -> str | None:
+    """The listing file a template's ``image`` or ``document`` header carries: the one
+    asked for (InvalidInput if it is not a listing's file of that kind), else the listing's
+    first photo or its brochure; None when there is none."""
+    role = ROLE_OF_KIND[kind]
+    if file_id is not None:
+        row = await session.get(PropertyFile, file_id)
+        if row is None or row.role != role:
+            raise InvalidInput(f"{file_id} is not a listing's {role.value}", field="header_file_id")
+        return row.id
+    if property_id is None:
+        return None
+    first = (
+        select(PropertyFile.id)
+        .where(PropertyFile.property_id == property_id, PropertyFile.role == role)
+        .order_by(PropertyFile.position, PropertyFile.id)
+        .limit(1)
+    )
+    found: str | None = await session.scalar(first)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """A listing file as a send carries it: Meta's media id, its name and message kind."""
+
+    media_id: str
+    filename: str
+    kind: str  # "image" or "document"
+
+
 class FileRemoved(Exception):
     """The file a queued message was to carry was removed from its listing meanwhile."""
 
@@ -298,8 +334,9 @@ class Uploads:
         self.db, self.store, self.client = db, store, client
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def media_id(self, file_id: str, *, renew: bool = False) -> tuple[str, str]:
-        """(Meta's media id, the file's name) for a send; FileRemoved if it is gone.
+    async def media_id(self, file_id: str, *, renew: bool = False) -> Uploaded:
+        """Meta's media id of the file (with its name and kind) for a send; FileRemoved if
+        the file is gone.
         CloudApiFailure from the upload propagates (the send's retry policy decides)."""
         lock = self._locks.setdefault(file_id, asyncio.Lock())
         async with lock:
@@ -308,8 +345,9 @@ class Uploads:
             if row is None:
                 raise FileRemoved("the file was removed from its listing")
             fresh = row.meta_uploaded_at is not None and row.meta_uploaded_at > utcnow() - REUSE_FOR
+            kind = MESSAGE_KIND[PropertyFileRole(row.role)]
             if row.meta_media_id is not None and fresh and not renew:
-                return row.meta_media_id, row.filename
+                return Uploaded(row.meta_media_id, row.filename, kind)
             media_id = await self._upload(row)
             async with self.db.session() as session:
                 await session.execute(
@@ -318,7 +356,7 @@ class Uploads:
                     .values(meta_media_id=media_id, meta_uploaded_at=utcnow())
                 )
                 await session.commit()
-            return media_id, row.filename
+            return Uploaded(media_id, row.filename, kind)
 
     async def _upload(self, row: PropertyFile) -> str:
         key = await self.db.vault.key(KEY_SCOPE, row.property_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from tests.outbox.conftest import config, make_lead, recently, send
+from tests.outbox.conftest import WABA_ID, config, make_lead, recently, send
 
 from ovenai import property_files
 from ovenai.auth import Actor
@@ -17,10 +17,11 @@ from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
 from ovenai.media_store import LocalStore
-from ovenai.models import Message, Property, PropertyFile, PropertyFileRole
+from ovenai.models import Lead, Message, MessageTemplate, Property, PropertyFile, PropertyFileRole
 from ovenai.outbox.bucket_store import DatabaseBuckets
 from ovenai.outbox.dispatcher import Dispatcher
 from ovenai.outbox.rules import OutsideServiceWindow
+from ovenai.templates import InvalidTemplateParameter
 from support.simulator_http import SimControl
 
 pytestmark = pytest.mark.anyio
@@ -184,3 +185,88 @@ async def test_a_file_goes_only_inside_the_window_and_must_exist(
     async with db.session() as session:
         queued = await session.scalars(select(Message.id).where(Message.lead_id == lead.id))
         assert queued.all() == []
+
+
+PHOTO_TEMPLATE = [
+    {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1hZ2U="]}},
+    {
+        "type": "BODY",
+        "text": "היי {{1}}, הנה הנכס ב{{2}}. מעוניין/ת לקבוע צפייה?",
+        "example": {"body_text": [["דנה", "חיפה"]]},
+    },
+]
+
+
+async def _photo_template(db: Database, client: CloudApiClient, control: SimControl) -> None:
+    """``listing_photo_he``: approved at the simulator and in the registry."""
+    await client.create_template(
+        name="listing_photo_he", language="he", category="MARKETING", components=PHOTO_TEMPLATE
+    )
+    await control.review(name="listing_photo_he", status="APPROVED")
+    async with db.session() as session:
+        session.add(
+            MessageTemplate(
+                waba_id=WABA_ID,
+                name="listing_photo_he",
+                family="listing_photo",
+                language="he",
+                category="MARKETING",
+                status="APPROVED",
+                parameter_format="POSITIONAL",
+                components=PHOTO_TEMPLATE,
+            )
+        )
+        await session.commit()
+
+
+async def test_a_template_with_an_image_header_carries_the_lead_s_listing_photo_outside_the_window(
+    db: Database, client: CloudApiClient, control: SimControl, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path)
+    await _photo_template(db, client, control)
+    photo = await _file(db, store, PropertyFileRole.PHOTO)
+    async with db.session() as session:
+        listing = (await session.get(PropertyFile, photo)).property_id  # type: ignore[union-attr]
+    lead = await make_lead(db, wrote_at=None)  # never wrote: a template is the only way
+    async with db.session() as session:
+        row = await session.get(Lead, lead.id)
+        assert row is not None
+        row.property_id = listing
+        await session.commit()
+    queued = await send(db, lead.id, template="listing_photo", params=["דנה", "חיפה"])
+
+    await _dispatcher(db, client, store).drain()
+
+    assert (await _message(db, queued.id)).status == "sent"
+    (body,) = [m["body"] for m in (await control.outbox())["messages"]]
+    (header,) = [c for c in body["template"]["components"] if c["type"] == "header"]
+    assert header["parameters"][0]["type"] == "image"
+    assert header["parameters"][0]["image"]["id"]
+    assert await _uploads(control) == 1
+
+
+async def test_a_template_with_an_image_header_and_no_listing_photo_is_refused_when_asked(
+    seeded: Database, client: CloudApiClient, control: SimControl, tmp_path: Path
+) -> None:
+    db = seeded  # the seed templates too
+    await _photo_template(db, client, control)
+    brochure = await _file(db, LocalStore(tmp_path), PropertyFileRole.BROCHURE)
+    lead = await make_lead(db, wrote_at=None)
+    with pytest.raises(InvalidTemplateParameter, match="needs a photo of the listing"):
+        await send(db, lead.id, template="listing_photo", params=["דנה", "חיפה"])
+    with pytest.raises(InvalidInput, match="is not a listing's photo"):
+        await send(
+            db,
+            lead.id,
+            template="listing_photo",
+            params=["דנה", "חיפה"],
+            header_file_id=brochure,
+        )
+    with pytest.raises(InvalidTemplateParameter, match="no image or document header"):
+        await send(
+            db,
+            lead.id,
+            template="welcome_new_lead",
+            params=["דנה", "חיפה"],
+            header_file_id=brochure,
+        )

@@ -654,7 +654,7 @@ async def _prepared(
     asked = document_checklist.items(setup.documents.get(language, ""))
     values["documents"] = document_checklist.sentence(asked, language) if asked else None
     params = templates.fill_params(templates.family_of(family), **values)
-    return await templates.prepare_send(
+    prepared = await templates.prepare_send(
         session,
         waba_id=setup.waba_id,
         template=family,
@@ -662,6 +662,7 @@ async def _prepared(
         params=params,
         fallback=False,
     )
+    return await queue.with_header_file(session, prepared, property_id=lead.property_id)
 
 
 def _set_stage(lead: Lead, action: SetStage, firing: Firing) -> None:

@@ -104,7 +104,8 @@ class Job:
     body_params: list[str] | dict[str, str] = field(default_factory=list)
     header_params: list[str] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (id, title): interactive
-    file_id: str | None = None  # image / document: the listing's file (ovenai.property_files)
+    # image / document, or a template's media header: the listing's file (property_files)
+    file_id: str | None = None
     preview_url: bool = False
     to: str | None = None
     recipient: str | None = None
@@ -300,6 +301,7 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> N
     job.template_name, job.template_language = row.template_name, row.template_language
     job.body_params = json.loads(cipher.open("template_params", row.template_params_enc) or "[]")
     job.header_params = list(payload.get("header_params") or [])
+    job.file_id = payload.get("header_file")  # an image or document header's listing file
 
 
 def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: datetime) -> None:

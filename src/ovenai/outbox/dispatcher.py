@@ -31,7 +31,7 @@ import socket
 
 from ovenai.cloudapi import CloudApiClient, SendResult
 from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind, TransientError
-from ovenai.cloudapi.payloads import ReplyButton
+from ovenai.cloudapi.payloads import ParamValue, ReplyButton
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.metrics import OUTBOX_ERRORS, OUTBOX_LIMIT_WAITS, OUTBOX_SENDS
@@ -45,7 +45,7 @@ from ovenai.outbox.pacing import Pacer, Unpaced
 from ovenai.outbox.pause import PAUSED_HOLD_S, PauseCache
 from ovenai.outbox.retry import BSUID_REFUSED_CODE, Action, Verdict
 from ovenai.outbox.send_line import SendLine
-from ovenai.property_files import FileRemoved, Uploads
+from ovenai.property_files import FileRemoved, Uploaded, Uploads
 
 log = logging.getLogger("ovenai.outbox")
 # After a step failed (its database unreachable, or a bug), wait this long before the next
@@ -245,8 +245,21 @@ class Dispatcher:
         return True
 
     async def _call(self, job: Job) -> SendResult:
-        if job.kind in claims.FILES:
-            return await self._send_file(job)
+        if job.file_id is not None or job.kind in claims.FILES:  # or a template's media header
+            return await self._with_file(job)
+        return await self._send(job)
+
+    async def _send(self, job: Job, file: Uploaded | None = None) -> SendResult:
+        if job.kind in claims.FILES and file is not None:
+            return await self.client.send_media(
+                kind="document" if file.kind == "document" else "image",
+                media_id=file.media_id,
+                caption=job.text or None,
+                filename=file.filename if file.kind == "document" else None,
+                to=job.to,
+                recipient=job.recipient,
+                callback_data=job.id,
+            )
         if job.kind == "interactive":
             return await self.client.send_interactive_buttons(
                 body=job.text or "",
@@ -263,34 +276,33 @@ class Dispatcher:
                 preview_url=job.preview_url,
                 callback_data=job.id,
             )
+        header: list[ParamValue] = list(job.header_params)
+        if file is not None:  # the template's image or document header
+            media: dict[str, str] = {"id": file.media_id}
+            if file.kind == "document":
+                media["filename"] = file.filename
+            header = [{"type": file.kind, file.kind: media}]
         return await self.client.send_template(
             name=job.template_name or "",
             language=job.template_language or "",
             to=job.to,
             recipient=job.recipient,
             body_params=job.body_params,
-            header_params=job.header_params,
+            header_params=header,
             callback_data=job.id,
         )
 
-    async def _send_file(self, job: Job) -> SendResult:
-        """A listing's file by Meta's media id, uploaded first when there is none or it is
-        old; when Meta says it no longer has the upload (131053), uploaded again, once."""
+    async def _with_file(self, job: Job) -> SendResult:
+        """A send carrying a listing's file by Meta's media id, uploaded first when there is
+        none or it is old; when Meta says it no longer has the upload (131053), uploaded
+        again, once."""
         if self.uploads is None or job.file_id is None:
             raise FileRemoved("this worker was started without the media store")
         renew = False
         while True:
-            media_id, filename = await self.uploads.media_id(job.file_id, renew=renew)
+            file = await self.uploads.media_id(job.file_id, renew=renew)
             try:
-                return await self.client.send_media(
-                    kind="document" if job.kind == "document" else "image",
-                    media_id=media_id,
-                    caption=job.text or None,
-                    filename=filename if job.kind == "document" else None,
-                    to=job.to,
-                    recipient=job.recipient,
-                    callback_data=job.id,
-                )
+                return await self._send(job, file)
             except CloudApiFailure as exc:
                 if exc.code != MEDIA_UPLOAD_ERROR or renew:
                     raise

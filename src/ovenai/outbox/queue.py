@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
@@ -69,6 +69,9 @@ class OutboundRequest(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     preview_url: bool = False
     file_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    # A template with an image or document header: the listing file it carries (default:
+    # the lead's listing's first photo, or its brochure).
+    header_file_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     caption: Annotated[str, StringConstraints(max_length=1024)] | None = None
     send_at: datetime | None = None  # without an offset: the agency's time zone
 
@@ -85,8 +88,12 @@ class OutboundRequest(BaseModel):
     def _one_kind(self) -> OutboundRequest:
         if sum(kind is not None for kind in (self.template, self.text, self.file_id)) != 1:
             raise ValueError("give one of template, text or file_id")
-        if self.template is None and (self.params or self.header_params or self.language):
-            raise ValueError("params, header_params and language belong to template sends")
+        if self.template is None and (
+            self.params or self.header_params or self.language or self.header_file_id
+        ):
+            raise ValueError(
+                "params, header_params, header_file_id and language belong to template sends"
+            )
         if self.caption is not None and self.file_id is None:
             raise ValueError("a caption goes with a file_id")
         return self
@@ -241,7 +248,9 @@ async def enqueue_template(
         if release is not None:
             # Not before then, like a scheduled send: it holds up no later message to the lead.
             message.next_attempt_at = message.send_after = release.until
-    payload = json.dumps({"header_params": list(prepared.header_params)})
+    payload = json.dumps(
+        {"header_params": list(prepared.header_params), "header_file": prepared.header_file}
+    )
     params = json.dumps(prepared.body_params)
     await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
     key = await vault.key("lead", lead.id)
@@ -265,7 +274,7 @@ async def prepare_for_lead(
     params: Sequence[str] | dict[str, str] | None = request.params
     if params is None:
         params = await default_params(session, lead=lead, family=request.template, zone=zone)
-    return await templates.prepare_send(
+    prepared = await templates.prepare_send(
         session,
         waba_id=waba_id,
         template=request.template,
@@ -274,6 +283,38 @@ async def prepare_for_lead(
         header_params=request.header_params,
         fallback=True,
     )
+    return await with_header_file(
+        session, prepared, property_id=lead.property_id, file_id=request.header_file_id
+    )
+
+
+async def with_header_file(
+    session: AsyncSession,
+    prepared: templates.PreparedTemplate,
+    *,
+    property_id: str | None,
+    file_id: str | None = None,
+) -> templates.PreparedTemplate:
+    """A template with an image or document header gets the listing file it carries
+    (:func:`ovenai.property_files.header_file`); InvalidTemplateParameter when there is none.
+    Any other template is returned as it is."""
+    if prepared.header_media is None:
+        if file_id is not None:
+            problem = "has no image or document header to carry a file"
+            raise templates.InvalidTemplateParameter(
+                prepared.name, "header", problem, field="header_file_id"
+            )
+        return prepared
+    found = await property_files.header_file(
+        session, prepared.header_media, file_id=file_id, property_id=property_id
+    )
+    if found is None:
+        role = property_files.ROLE_OF_KIND[prepared.header_media].value
+        problem = f"needs a {role} of the listing (add one on the listing's page)"
+        raise templates.InvalidTemplateParameter(
+            prepared.name, "header", problem, field="header_file_id"
+        )
+    return replace(prepared, header_file=found)
 
 
 async def default_params(
