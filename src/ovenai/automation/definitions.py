@@ -158,14 +158,18 @@ VIEWING_FIELDS = frozenset({"day", "time"})
 
 class ProposeViewing(_Strict):
     """Ask the lead to confirm a proposed viewing (the event's: ``meeting_booked``) with
-    three reply buttons — confirm, another time, cancel — while the lead's window is open
-    (outside it nothing free-form may go: the firing says so). ``text`` may name ``{day}``
-    (08/12) and ``{time}`` (18:30); a tap comes back as ``viewing_confirm:<meeting id>``,
-    ``viewing_reschedule:...`` or ``viewing_cancel:...`` (see :class:`AnswerViewing`)."""
+    three reply buttons — confirm, another time, cancel — while the lead's window is open.
+    Outside it nothing free-form may go: the template ``family`` goes instead, its three
+    quick-reply buttons carrying the same answers (``viewing_proposal``: the lead's name and
+    the viewing's day and time), or, without one, the firing says why nothing went.
+    ``text`` may name ``{day}`` (08/12) and ``{time}`` (18:30); a tap comes back as
+    ``viewing_confirm:<meeting id>``, ``viewing_reschedule:...`` or ``viewing_cancel:...``
+    (see :class:`AnswerViewing`)."""
 
     type: Literal["propose_viewing"]
     text: Text
     buttons: dict[Language, tuple[Title, Title, Title]]
+    family: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
 
     @field_validator("text")
     @classmethod

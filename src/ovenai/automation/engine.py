@@ -621,15 +621,31 @@ async def _propose(
     buttons = [(f"{head}:{meeting.id}", title) for head, title in pairs]
     (record,) = await open_leads(setup.vault, [lead])
     key = f"auto:{rule.id}:{happened.key}"[:128]
+    by_template = action.family is not None and not rules.window_open(
+        record.last_inbound_at, utcnow()
+    )
     try:
-        message = await queue.enqueue_buttons(
-            session, setup.vault, lead=record, text=text, buttons=buttons, idempotency_key=key
-        )
+        if by_template:
+            assert action.family is not None
+            prepared = await _prepared(session, setup, record, action.family, meeting)
+            message = await queue.enqueue_template(
+                session,
+                setup.vault,
+                lead=record,
+                prepared=prepared,
+                idempotency_key=key,
+                quick_replies=[payload for payload, _ in buttons],
+            )
+        else:
+            message = await queue.enqueue_buttons(
+                session, setup.vault, lead=record, text=text, buttons=buttons, idempotency_key=key
+            )
     except OvenAIError as exc:
         firing.skip(f"not sent: {exc.message}")
         return False
     await _queued(session, rule, message, firing)
-    firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with buttons")
+    way = f"template {message.template_name}" if by_template else "buttons"
+    firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with {way}")
     return True
 
 

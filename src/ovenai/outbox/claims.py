@@ -104,6 +104,7 @@ class Job:
     body_params: list[str] | dict[str, str] = field(default_factory=list)
     header_params: list[str] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (id, title): interactive
+    quick_replies: list[str] = field(default_factory=list)  # a template's buttons' payloads
     # image / document, or a template's media header: the listing's file (property_files)
     file_id: str | None = None
     preview_url: bool = False
@@ -302,6 +303,7 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> N
     job.body_params = json.loads(cipher.open("template_params", row.template_params_enc) or "[]")
     job.header_params = list(payload.get("header_params") or [])
     job.file_id = payload.get("header_file")  # an image or document header's listing file
+    job.quick_replies = [str(each) for each in payload.get("quick_replies") or []]
 
 
 def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: datetime) -> None:

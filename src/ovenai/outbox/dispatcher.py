@@ -31,7 +31,7 @@ import socket
 
 from ovenai.cloudapi import CloudApiClient, SendResult
 from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind, TransientError
-from ovenai.cloudapi.payloads import ParamValue, ReplyButton
+from ovenai.cloudapi.payloads import ParamValue, QuickReplyButton, ReplyButton
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.metrics import OUTBOX_ERRORS, OUTBOX_LIMIT_WAITS, OUTBOX_SENDS
@@ -289,6 +289,7 @@ class Dispatcher:
             recipient=job.recipient,
             body_params=job.body_params,
             header_params=header,
+            buttons=[QuickReplyButton(i, payload) for i, payload in enumerate(job.quick_replies)],
             callback_data=job.id,
         )
 

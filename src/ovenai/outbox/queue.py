@@ -222,8 +222,12 @@ async def enqueue_template(
     send_at: datetime | None = None,
     idempotency_key: str | None = None,
     quiet: QuietHours | None = None,
+    quick_replies: Sequence[str] = (),
 ) -> Message:
     """Queue a checked template send (see :func:`ovenai.templates.prepare_send`).
+
+    ``quick_replies`` are the payloads of the template's quick-reply buttons, in their order
+    (what a tap on each sends back: automation's ``viewing_confirm:<meeting id>`` ...).
 
     A marketing template due in a quiet time (``quiet``, :mod:`ovenai.quiet_hours`) is due
     when that ends, at its place in the spread window; without ``quiet`` the worker holds it
@@ -249,7 +253,12 @@ async def enqueue_template(
             # Not before then, like a scheduled send: it holds up no later message to the lead.
             message.next_attempt_at = message.send_after = release.until
     payload = json.dumps(
-        {"header_params": list(prepared.header_params), "header_file": prepared.header_file}
+        {
+            "header_params": list(prepared.header_params),
+            "header_file": prepared.header_file,
+            "quick_replies": list(quick_replies),
+        },
+        ensure_ascii=False,
     )
     params = json.dumps(prepared.body_params)
     await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
