@@ -27,6 +27,7 @@ consent history, audit entries, requests). Erasure is crypto-shredding plus anon
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -39,7 +40,7 @@ from typing import Literal, TypedDict, Unpack, get_args
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, consent, dialects, media, phones
+from ovenai import audit, consent, dialects, erasure_journal, media, phones
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -374,6 +375,10 @@ async def erase_lead(
         request_row.completed_at = utcnow()
         audit.record(session, actor=actor, action="erase", subject_type="lead", subject_id=lead_id)
         await session.commit()
+    # Kept apart from the backups: a restore of an older one is erased again from it.
+    await asyncio.to_thread(
+        erasure_journal.record, db.erasure_journal, lead_id, request_row.completed_at
+    )
     if files is not None:
         async with db.session() as session:
             await media.purge_erased(session, files, lead_id=lead_id)

@@ -341,6 +341,29 @@ def _db_downgrade(sandbox: Sandbox) -> None:
     second.ok("db", "upgrade")
 
 
+@check("db", "backup")
+@check("db", "restore")
+@check("privacy", "replay-erasures")
+def _backup_restore_replay(sandbox: Sandbox) -> None:
+    # A lead, a backup, then the lead erased: restored elsewhere it is back, until the
+    # erasure journal is replayed there.
+    lead_id, phone = sandbox.new_lead()
+    backup = sandbox.folder / f"backup-{next(_emails)}"
+    assert "backup taken at" in sandbox.ok("db", "backup", str(backup))
+    sandbox.ok("privacy", "erase", phone, "--yes")
+    folder = sandbox.folder / f"restored-{next(_emails)}"
+    (folder / "var").mkdir(parents=True)
+    secrets = sandbox.folder / "var" / "sandbox-secrets.json"
+    (folder / "var" / "sandbox-secrets.json").write_bytes(secrets.read_bytes())
+    restored = Sandbox(folder=folder, port=sandbox.port, token="", first_lines=[])
+    assert "restored the backup taken at" in restored.ok("db", "restore", str(backup))
+    journal = sandbox.folder / "var" / "erasures.journal"
+    replayed = restored.ok("privacy", "replay-erasures", "--journal", str(journal))
+    assert f"\n  {lead_id}\n" in replayed, replayed  # erased again
+    again = restored.ok("privacy", "replay-erasures", "--journal", str(journal))
+    assert "erased again: 0" in again, again
+
+
 @check("check-config")
 def _check_config(sandbox: Sandbox) -> None:
     result = sandbox.run("check-config")  # a sandbox is no production configuration

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ovenai import media_store, privacy, privacy_export, retention
+from ovenai import backups, media_store, privacy, privacy_export, retention
 from ovenai.auth import Actor
 from ovenai.cli import common
 from ovenai.cli.root import app
@@ -132,3 +132,27 @@ def retention_run(
     verb = "would delete" if dry_run else "deleted"
     for table, count in counts.items():
         typer.echo(f"{table}: {verb} {count}")
+
+
+@privacy_app.command("replay-erasures")
+def privacy_replay_erasures(
+    journal: Annotated[
+        Path | None,
+        typer.Option(help="The erasure journal (default: OVENAI_ERASURE_JOURNAL's)."),
+    ] = None,
+) -> None:
+    """After restoring a backup: erase again every lead the erasure journal names that the
+    restored databases still hold (a restore never brings back who asked to be forgotten)."""
+
+    async def work(db: Database) -> backups.ReplayReport:
+        found = journal or db.erasure_journal
+        assert found is not None  # open_database places the journal
+        return await backups.replay_erasures(db, found, files=media_store.open_store(config))
+
+    config = common.settings()
+    report = common.with_db(config, work)
+    typer.echo(f"erased again: {len(report.erased)}")
+    for lead_id in report.erased:
+        typer.echo(f"  {lead_id}")
+    typer.echo(f"erased already: {len(report.already)}")
+    typer.echo(f"not in these databases: {len(report.absent)}")
