@@ -364,6 +364,28 @@ def _backup_restore_replay(sandbox: Sandbox) -> None:
     assert "erased again: 0" in again, again
 
 
+@check("golive", "check")
+def _golive_check(sandbox: Sandbox) -> None:
+    result = sandbox.run("golive", "check")  # the sandbox's simulator plays Meta
+    assert result.returncode == 1, (result.stdout, result.stderr)  # a sandbox is no production
+    assert "[ok  ] access token: valid" in result.stdout, result.stdout
+    assert "[ok  ] webhook subscription" in result.stdout, result.stdout
+    assert "[FAIL] configuration: OVENAI_ENV" in result.stdout, result.stdout
+
+
+@check("golive", "subscribe")
+@check("golive", "register")
+def _golive_subscribe_register(sandbox: Sandbox) -> None:
+    assert "subscribed" in sandbox.ok("golive", "subscribe")
+    assert "registered" in sandbox.ok("golive", "register", "--pin", "123456")
+
+
+@check("golive", "smoke")
+def _golive_smoke(sandbox: Sandbox) -> None:
+    out = sandbox.ok("golive", "smoke", "--to", "+972501110999", "--wait", "30")
+    assert "delivered: the webhook brought the statuses back" in out, out
+
+
 @check("check-config")
 def _check_config(sandbox: Sandbox) -> None:
     result = sandbox.run("check-config")  # a sandbox is no production configuration

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ovenai.simulator import graph, media
+from ovenai.simulator import account, graph, media
 from ovenai.simulator.config import SimulatorConfig
 from ovenai.simulator.control_routes import ControlRoutes
 from ovenai.simulator.edges import (
@@ -62,7 +62,9 @@ class GraphRoutes:
 
     async def _answer(self, request: Request) -> Answer:
         params, settings = request.path_params, self.state.settings
-        endpoint = EDGES.get(params["edge"])
+        endpoint = EDGES.get(params["edge"]) or (
+            params["edge"] if params["edge"] in account.EDGES else None
+        )
         try:
             check_version(settings, params["version"])
             authorization = request.headers.get("authorization", "")
@@ -77,6 +79,8 @@ class GraphRoutes:
 
     def _dispatch(self, request: Request, endpoint: str, body: Any) -> JsonDict:
         node = request.path_params["node"]
+        if endpoint in account.EDGES:
+            return account.answer(self.state, request.method, node, endpoint, body)
         if endpoint == "templates":
             if request.method == "GET":
                 page_url = str(request.url.replace(query=""))
@@ -95,6 +99,8 @@ class GraphRoutes:
             check_version(settings, params["version"])
             authorization = request.headers.get("authorization", "")
             check_token(settings, authorization, request.scope["query_string"])
+            if params["node"] == "me":
+                return response(json_answer(account.me()))
             base_url = str(request.base_url)
             info = self.state.media.info(params["node"], base_url, self.state.now())
             self.state.count("media_info")
