@@ -119,10 +119,10 @@ async def test_a_fresh_production_account_is_checked_fixed_and_ready_on_the_grap
     assert any(name.startswith("configuration: ") for name in first)
     assert not golive.ready(list(first.values()))
 
-    assert await golive.subscribe(client)
+    assert await golive.subscribe(settings, client)
     with pytest.raises(InvalidInput, match="six digits"):
-        await golive.register(client, "12345")
-    assert await golive.register(client, "123456")
+        await golive.register(settings, "12345", client)
+    assert await golive.register(settings, "123456", client)
     async with _client(TEST, fresh[0]) as test_client:  # the test account's templates
         await templates.sync(db, test_client, TEST.business_account_id)
     exported = tmp_path / "templates.json"
@@ -154,8 +154,8 @@ async def test_the_smoke_test_sees_its_statuses_come_back_through_the_webhook(
     fresh: tuple[str, str], clean_db: Settings, db: Database, server: Any
 ) -> None:
     post_control(fresh[0], "config", {"webhook_url": f"{server.url}/api/webhooks/whatsapp"})
-    async with _client(TEST, fresh[0]) as client:
-        report = await golive.smoke(db, client, to="050-123-4567", wait_s=20, poll_s=0.05)
+    settings = _settings(clean_db, TEST, fresh[0])  # the configured number's client
+    report = await golive.smoke(db, settings, to="050-123-4567", wait_s=20, poll_s=0.05)
     assert report.delivered and not report.failed
     assert "delivered" in {status for status, _, _ in report.statuses}
     assert report.wamid.startswith("wamid.")

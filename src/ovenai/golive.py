@@ -16,7 +16,9 @@ to come back through the webhook, which proves the whole loop (docs/operations.m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,12 +26,15 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from ovenai import config_check, phones, templates
-from ovenai.cloudapi import CloudApiClient, CloudApiFailure
+from ovenai.cloudapi import CloudApiClient, CloudApiFailure, client_from
 from ovenai.db import Database
 from ovenai.errors import CloudApiError, InvalidInput
 from ovenai.models import StatusEvent
 from ovenai.settings import Settings
 
+GraphRefusal = CloudApiFailure
+"""What Meta's refusal of a go-live call raises (for the command line, which does not
+import the Cloud API client)."""
 PERMISSIONS = ("whatsapp_business_messaging", "whatsapp_business_management")
 WEBHOOK_PATH = "/api/webhooks/whatsapp"
 SMOKE_TEMPLATE = "welcome_new_lead_he"
@@ -172,8 +177,26 @@ async def _templates(client: CloudApiClient) -> Item:
     return _fail("templates", "; ".join(parts), fix)
 
 
-async def check(settings: Settings, client: CloudApiClient) -> list[Item]:
-    """The whole checklist, in the order a cut-over goes."""
+@contextlib.asynccontextmanager
+async def _client(
+    settings: Settings, given: CloudApiClient | None
+) -> AsyncIterator[CloudApiClient]:
+    """The client given, else one of the configured number (closed after)."""
+    if given is not None:
+        yield given
+        return
+    async with client_from(settings) as made:
+        yield made
+
+
+async def check(settings: Settings, client: CloudApiClient | None = None) -> list[Item]:
+    """The whole checklist, in the order a cut-over goes (``client``: the configured
+    number's when not given)."""
+    async with _client(settings, client) as graph:
+        return await _checklist(settings, graph)
+
+
+async def _checklist(settings: Settings, client: CloudApiClient) -> list[Item]:
     items = [*_configuration(settings), _webhook(settings)]
     items += await _token(client)
     if any(item.name == "access token" and item.state is State.FAIL for item in items):
@@ -190,16 +213,18 @@ async def check(settings: Settings, client: CloudApiClient) -> list[Item]:
     return items
 
 
-async def subscribe(client: CloudApiClient) -> bool:
+async def subscribe(settings: Settings, client: CloudApiClient | None = None) -> bool:
     """Subscribe the app to the business account's webhooks (``POST /{waba}/subscribed_apps``)."""
-    return await client.subscribe_app()
+    async with _client(settings, client) as graph:
+        return await graph.subscribe_app()
 
 
-async def register(client: CloudApiClient, pin: str) -> bool:
+async def register(settings: Settings, pin: str, client: CloudApiClient | None = None) -> bool:
     """Register the number with the Cloud API (its six-digit two-step verification PIN)."""
     if not (len(pin) == 6 and pin.isdigit()):
         raise InvalidInput("the PIN is six digits (the number's two-step verification PIN)")
-    return await client.register_number(pin)
+    async with _client(settings, client) as graph:
+        return await graph.register_number(pin)
 
 
 @dataclass
@@ -222,8 +247,9 @@ class SmokeReport:
 
 async def smoke(
     db: Database,
-    client: CloudApiClient,
+    settings: Settings,
     *,
+    client: CloudApiClient | None = None,
     to: str,
     template: str = SMOKE_TEMPLATE,
     language: str = "he",
@@ -234,9 +260,10 @@ async def smoke(
     """Send one template to a test recipient and wait until its statuses, posted by Meta to
     the webhook and stored by ``serve``, say delivered (or failed, or ``wait_s`` passed)."""
     number = phones.normalize(to, field="to")
-    sent = await client.send_template(
-        name=template, language=language, to=number, body_params=list(params)
-    )
+    async with _client(settings, client) as graph:
+        sent = await graph.send_template(
+            name=template, language=language, to=number, body_params=list(params)
+        )
     report = SmokeReport(sent.message_id)
     deadline = time.monotonic() + wait_s
     while True:

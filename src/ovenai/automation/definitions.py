@@ -136,6 +136,16 @@ class SendText(_Strict):
     text: Text
 
 
+class SendListingFile(_Strict):
+    """Send the lead's listing's brochure or first photo (ovenai.property_files), with a
+    caption in the lead's language if given, while the lead's 24-hour window is open. A
+    lead without a listing, or a listing without such a file, is skipped and logged."""
+
+    type: Literal["send_listing_file"]
+    role: Literal["photo", "brochure"]
+    caption: Text | None = None
+
+
 class SetStage(_Strict):
     """Move the lead to a stage (only forward along the pipeline unless ``backwards``)."""
 
@@ -239,6 +249,7 @@ class StartSequence(_Strict):
 Action = Annotated[
     SendTemplate
     | SendText
+    | SendListingFile
     | SetStage
     | AssignAgent
     | AnswerViewing
@@ -247,7 +258,7 @@ Action = Annotated[
     | StartSequence,
     Field(discriminator="type"),
 ]
-SEND_ACTIONS = (SendTemplate, SendText, ProposeViewing)
+SEND_ACTIONS = (SendTemplate, SendText, SendListingFile, ProposeViewing)
 
 
 class RuleDefinition(_Strict):

@@ -15,7 +15,6 @@ import typer
 from ovenai import golive
 from ovenai.cli import common
 from ovenai.cli.root import app
-from ovenai.cloudapi import CloudApiFailure, client_from
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
 
@@ -24,7 +23,7 @@ app.add_typer(golive_app, name="golive")
 MARKS = {golive.State.OK: "ok  ", golive.State.WARN: "warn", golive.State.FAIL: "FAIL"}
 
 
-def _graph_failed(exc: CloudApiFailure) -> typer.Exit:
+def _graph_failed(exc: golive.GraphRefusal) -> typer.Exit:
     typer.echo(f"error: Meta answered {exc.code}: {exc.message}", err=True)
     return typer.Exit(1)
 
@@ -37,8 +36,7 @@ def check() -> None:
     config = common.settings(graph=True)
 
     async def work(_db: Database) -> list[golive.Item]:
-        async with client_from(config) as client:
-            return await golive.check(config, client)
+        return await golive.check(config)
 
     items = common.with_db(config, work)
     for item in items:
@@ -58,12 +56,11 @@ def subscribe() -> None:
     config = common.settings(graph=True)
 
     async def work(_db: Database) -> bool:
-        async with client_from(config) as client:
-            return await golive.subscribe(client)
+        return await golive.subscribe(config)
 
     try:
         done = common.with_db(config, work)
-    except CloudApiFailure as exc:
+    except golive.GraphRefusal as exc:
         raise _graph_failed(exc) from None
     typer.echo("the app is subscribed to the account's webhooks" if done else "Meta said no")
     if not done:
@@ -80,12 +77,11 @@ def register(
     config = common.settings(graph=True)
 
     async def work(_db: Database) -> bool:
-        async with client_from(config) as client:
-            return await golive.register(client, pin)
+        return await golive.register(config, pin)
 
     try:
         done = common.with_db(config, work)
-    except CloudApiFailure as exc:
+    except golive.GraphRefusal as exc:
         raise _graph_failed(exc) from None
     except OvenAIError as exc:
         raise common.fail(exc) from None
@@ -112,14 +108,13 @@ def smoke(
     params = tuple(param) if param else golive.SMOKE_PARAMS
 
     async def work(db: Database) -> golive.SmokeReport:
-        async with client_from(config) as client:
-            return await golive.smoke(
-                db, client, to=to, template=template, language=language, params=params, wait_s=wait
-            )
+        return await golive.smoke(
+            db, config, to=to, template=template, language=language, params=params, wait_s=wait
+        )
 
     try:
         report = common.with_db(config, work)
-    except CloudApiFailure as exc:
+    except golive.GraphRefusal as exc:
         raise _graph_failed(exc) from None
     typer.echo(f"sent {template} to {to}: {report.wamid}")
     for status, at, error in report.statuses:
