@@ -47,6 +47,7 @@ from ovenai.db import Database
 from ovenai.errors import CryptoError, InvalidInput, NotFound, PermissionDenied
 from ovenai.ingest.parse.dedupe_keys import message_key, preference_prefix, status_key
 from ovenai.keystore import Vault
+from ovenai.lead_fields import email_key
 from ovenai.leads import refuse_erased
 from ovenai.media_store import MediaStore
 from ovenai.models import (
@@ -83,7 +84,7 @@ DEADLINE = timedelta(days=30)
 REQUEST_KINDS = ("access", "erasure")
 _LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index", "email_index")
 
-IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "lead_id"]
+IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "email", "lead_id"]
 IDENTITY_KINDS: tuple[IdentityKind, ...] = get_args(IdentityKind)
 
 
@@ -94,6 +95,7 @@ class Identity(TypedDict, total=False):
     bsuid: str | None
     wa_id: str | None
     username: str | None
+    email: str | None
     lead_id: str | None
 
 
@@ -209,6 +211,8 @@ async def find_subject(session: AsyncSession, db: Database, **identity: Unpack[I
         lead = await session.get(Lead, _lead_id(value))
     elif kind == "username":
         lead = await _by_username(session, db.vault, value)
+    elif kind == "email":
+        lead = await _by_email(session, db.vault, value)
     else:
         index = db.vault.index(kind, _INDEXED[kind](value))
         lead = await session.scalar(select(Lead).where(getattr(Lead, f"{kind}_index") == index))
@@ -232,6 +236,24 @@ async def _by_username(session: AsyncSession, vault: Vault, value: str) -> Lead 
             "more than one lead has had that username; name the person by bsuid, wa_id, phone "
             "or lead_id",
             field="username",
+        )
+    return found[0] if found else None
+
+
+async def _by_email(session: AsyncSession, vault: Vault, value: str) -> Lead | None:
+    """The one lead with the address (any letter case); several (a couple may share one)
+    are refused rather than guessed between."""
+    try:
+        key = email_key(value)
+    except ValueError:
+        raise InvalidInput("an e-mail address, e.g. noa@example.com", field="email") from None
+    query = select(Lead).where(Lead.email_index == vault.index("email", key)).limit(2)
+    found = list(await session.scalars(query))
+    if len(found) > 1:
+        raise InvalidInput(
+            "more than one lead has that e-mail address; name the person by phone, bsuid, "
+            "wa_id or lead_id",
+            field="email",
         )
     return found[0] if found else None
 
