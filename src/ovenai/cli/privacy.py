@@ -1,7 +1,8 @@
 """`ovenai privacy ...` and `ovenai retention ...`: data-subject requests and retention.
 
 `export`, `erase` and `request` name the person by IDENTITY, a phone number unless `--by`
-says it is a `bsuid`, `wa_id`, `username`, `email` or `lead_id` (:func:`ovenai.privacy.find_subject`).
+says it is a `bsuid`, `wa_id`, `username`, `email` or `lead_id`
+(:func:`ovenai.privacy.find_subject`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ Subject = Annotated[
 ]
 By = Annotated[
     privacy.IdentityKind,
-    typer.Option(
-        "--by", help="What IDENTITY is: phone, bsuid, wa_id, username, email or lead_id."
-    ),
+    typer.Option("--by", help="What IDENTITY is: phone, bsuid, wa_id, username, email or lead_id."),
 ]
 
 
