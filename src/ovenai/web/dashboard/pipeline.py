@@ -17,12 +17,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ovenai import leads
 from ovenai.auth import Actor
+from ovenai.errors import InvalidInput
 from ovenai.lead_fields import LeadFilter, LeadUpdate
 from ovenai.models import Stage
 from ovenai.web import i18n
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import SessionActor, check_csrf
 from ovenai.web.deps import DbDep
+from ovenai.web.errors import error_body
 from ovenai.web.i18n import N_
 
 router = APIRouter(include_in_schema=False)
@@ -83,8 +85,9 @@ async def move_lead(
         target = Stage(to or stage)
     except ValueError:
         message = i18n.translator(request).gettext(_NOT_A_STAGE)
-        if _wants_json(request):
-            return JSONResponse({"error": message, "field": "stage"}, status_code=422)
+        if _wants_json(request):  # the API's one error shape, in the page's language
+            body = error_body(InvalidInput.__name__, message, "stage")
+            return JSONResponse(body, status_code=422)
         return await _board(request, db, actor, errors={lead_id: message}, status=422)
     moved = await leads.update_lead(
         db, actor=actor, lead_id=lead_id, changes=LeadUpdate(stage=target)
