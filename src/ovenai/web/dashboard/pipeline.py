@@ -24,7 +24,6 @@ from ovenai.web import i18n
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import SessionActor, check_csrf
 from ovenai.web.deps import DbDep
-from ovenai.web.errors import error_body
 from ovenai.web.i18n import N_
 
 router = APIRouter(include_in_schema=False)
@@ -86,8 +85,7 @@ async def move_lead(
     except ValueError:
         message = i18n.translator(request).gettext(_NOT_A_STAGE)
         if _wants_json(request):  # the API's one error shape, in the page's language
-            body = error_body(InvalidInput.__name__, message, "stage")
-            return JSONResponse(body, status_code=422)
+            raise InvalidInput(message, field="stage") from None
         return await _board(request, db, actor, errors={lead_id: message}, status=422)
     moved = await leads.update_lead(
         db, actor=actor, lead_id=lead_id, changes=LeadUpdate(stage=target)
