@@ -79,7 +79,8 @@ _WIDEST = """() => {
     return box.width > 0 && (box.right > width + 1 || box.left < -1);
   });
   const innermost = over.filter(e => !over.some(o => o !== e && e.contains(o)));
-  return innermost.slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
+  const name = e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '');
+  return innermost.slice(0, 3).map(name);
 }"""
 
 
