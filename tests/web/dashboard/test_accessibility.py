@@ -23,6 +23,10 @@ PHOTO = Path(__file__).parents[2] / "fixtures" / "property_files" / "living_room
 SERIOUS = ("serious", "critical")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+SCREENSHOTS = Path(__file__).parents[3] / "var" / "test-artifacts" / "screenshots"
+"""Where the inbox, a lead's page and the board are photographed, per language and width
+(kept after the run, beside the coverage report; nothing checks them: they are for people)."""
+SHOWN = {"/": "inbox", "/pipeline": "board"}
 
 
 def _seed(admin: httpx.Client, anonymous: httpx.Client) -> dict[str, str]:
@@ -109,6 +113,7 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
 ) -> None:
     ids = _seed(admin, anonymous)
     make_user(clean_db, ADMIN, Role.ADMIN)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     axe = Axe()
     problems: list[str] = []
     for size in (PHONE, DESKTOP):
@@ -129,6 +134,11 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
                 page.goto(f"{server.url}{path}")
                 assert page.locator("html").get_attribute("lang") == language, path
                 problems += _problems(page, axe, path, size)
+                name = SHOWN.get(path, "lead" if path == f"/leads/{ids['lead']}" else None)
+                if name is not None:
+                    width = "phone" if size is PHONE else "desktop"
+                    shot = SCREENSHOTS / f"{name}-{language}-{width}.png"
+                    page.screenshot(path=str(shot), full_page=True)
         finally:
             context.close()
     assert problems == [], "\n".join(problems)
