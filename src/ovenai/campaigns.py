@@ -31,7 +31,7 @@ import asyncio
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -59,6 +59,7 @@ from ovenai.models import (
     RecipientOutcome,
 )
 from ovenai.outbox import rules
+from ovenai.quiet_hours import HELD_INDEFINITELY
 from ovenai.sealing import LEADS, MESSAGES
 from ovenai.templates.prepare import file_header
 from ovenai.templates.prepare import prepared as prepare_row
@@ -70,7 +71,7 @@ BATCH = 2000
 """Leads queued per transaction by :func:`start`."""
 IN_FLIGHT = 2
 """Batches :func:`start` works on at once (one filled and sealed while another is written)."""
-HOLD_UNTIL = datetime(9000, 1, 1, tzinfo=UTC)
+HOLD_UNTIL = HELD_INDEFINITELY
 """Where a paused campaign's unsent messages wait (``send_after`` and ``next_attempt_at``)."""
 CANCELLED_TITLE = "Cancelled with its campaign before it was sent"
 IN_OUTBOX = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)

@@ -14,7 +14,7 @@ from ovenai.db import Database
 from ovenai.errors import NotFound
 from ovenai.leads import assigned_to, load_visible, refuse_erased
 from ovenai.models import Lead, Message, MessageStatus
-from ovenai.quiet_hours import Hold, QuietHours
+from ovenai.quiet_hours import CAMPAIGN_PAUSED, HELD_INDEFINITELY, Hold, QuietHours
 from ovenai.sealing import MESSAGES
 
 STATUS_TIMES = ("sent", "delivered", "read", "failed")
@@ -63,10 +63,13 @@ def _history(message: Message) -> list[tuple[str, datetime]]:
 
 
 def held_by_quiet(message: Message, quiet: QuietHours | None) -> Hold | None:
-    """Until when and why a queued marketing message waits out a quiet time (else None)."""
-    if quiet is None or message.next_attempt_at is None:
+    """Until when and why a queued marketing message waits: out a quiet time, or for its
+    paused campaign to be resumed (else None)."""
+    if message.status != MessageStatus.QUEUED or message.next_attempt_at is None:
         return None
-    if message.status != MessageStatus.QUEUED or (message.category or "") != "MARKETING":
+    if message.next_attempt_at >= HELD_INDEFINITELY:
+        return Hold(HELD_INDEFINITELY, CAMPAIGN_PAUSED)
+    if quiet is None or (message.category or "") != "MARKETING":
         return None
     return quiet.explain(message.id, message.next_attempt_at)
 

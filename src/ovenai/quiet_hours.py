@@ -49,7 +49,7 @@ NOT_QUIET = frozenset({"Independence Day"})
 # a night); next_allowed gives up past it so a misconfiguration cannot loop for ever.
 LONGEST_QUIET = timedelta(days=5)
 
-Kind = Literal["night", "shabbat", "holiday"]
+Kind = Literal["night", "shabbat", "holiday", "campaign_paused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,10 @@ class Reason:
 
 SHABBAT = Reason("shabbat", "Shabbat", "שבת")
 NIGHT = Reason("night", "night", "לילה")
+CAMPAIGN_PAUSED = Reason("campaign_paused", "its campaign is paused", "הקמפיין שלה מושהה")
+HELD_INDEFINITELY = datetime(9000, 1, 1, tzinfo=UTC)
+"""When a message held without an end is due (a paused campaign's, ovenai.campaigns): it
+leaves when it is given a real time again."""
 
 
 @dataclass(frozen=True, slots=True)

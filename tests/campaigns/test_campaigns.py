@@ -17,7 +17,7 @@ from sqlalchemy import select
 from campaigns.conftest import SYSTEM, Cast
 from ingest.conftest import WABA, Harness
 from outbox.conftest import config
-from ovenai import campaigns, privacy, privacy_export, property_files
+from ovenai import campaigns, conversations, privacy, privacy_export, property_files
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
 from ovenai.conversations import open_message
@@ -194,6 +194,15 @@ async def test_pause_holds_and_resume_releases(
     names = [m["body"]["template"]["name"] for m in (await control.outbox())["messages"]]
     assert names == ["meeting_reminder_he"]
     assert (await campaigns.report(db, actor=SYSTEM, campaign_id=started.id)).totals.queued == 3
+    # The lead's conversation says why the campaign's message waits, not "queued" alone.
+    held = [
+        m.held
+        for m in await conversations.conversation(db, actor=SYSTEM, lead_id=haifa.reached["noa"])
+        if m.template == "property_details_he"
+    ]
+    assert [(h.reason.kind, h.reason.name_he) for h in held if h] == [
+        ("campaign_paused", "הקמפיין שלה מושהה")
+    ]
 
     resumed = await campaigns.resume(db, actor=SYSTEM, campaign_id=started.id)
     assert resumed.status == "running"
