@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai.alerts import raise_alert
+from ovenai.alerts import raise_alert, resolve_alerts
 from ovenai.columns import utcnow
 from ovenai.events import (
     TemplateCategoryUpdate,
@@ -50,6 +50,10 @@ async def apply_status_event(session: AsyncSession, event: TemplateStatusUpdate)
         if event.category:
             row.category = event.category.upper()
         row.synced_at = utcnow()
+    name = event.name or event.template_id
+    if status == "APPROVED":  # back in use: its earlier alerts end
+        for earlier in ALERTING_STATUSES:
+            await resolve_alerts(session, kind=f"template_{earlier.lower()}:{name}")
     if status in ALERTING_STATUSES:
         await raise_alert(
             session,
@@ -67,6 +71,10 @@ async def apply_quality_event(session: AsyncSession, event: TemplateQualityUpdat
     quality = (event.new_score_raw or "UNKNOWN").upper()
     for row in rows:
         row.quality = quality
+    if quality in ("GREEN", "YELLOW"):  # out of the red: that alert ends
+        await resolve_alerts(
+            session, kind=f"template_quality_red:{event.name or event.template_id}"
+        )
     if quality == "RED":
         await raise_alert(
             session,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -74,3 +76,48 @@ async def test_other_objects_and_fields_are_kept_and_ignored(harness, load_paylo
         events = (await session.execute(select(WebhookEvent.status, WebhookEvent.error))).all()
     assert [tuple(event) for event in events] == [("processed", None)]
     assert await harness.leads() == []
+
+
+def _changed(raw: bytes, at: int, **value: object) -> bytes:
+    """A recorded body with its change's value altered and its own time."""
+    body = json.loads(raw)
+    entry = body["entry"][0]
+    entry["time"] = at
+    entry["changes"][0]["value"].update(value)
+    return json.dumps(body).encode()
+
+
+async def test_a_number_unflagged_ends_its_flagged_alert_and_an_upgrade_its_downgrade(
+    harness, load_payload, db
+) -> None:
+    raw = load_payload("phone_number_quality_update.json")
+    await harness.deliver(_changed(raw, 1767100401, event="FLAGGED"))
+    await harness.deliver(_changed(raw, 1767100402, event="DOWNGRADE", current_limit="TIER_250"))
+    assert set(await alerts(db)) >= {
+        "phone_number_quality_update:FLAGGED",
+        "phone_number_quality_update:DOWNGRADE",
+    }
+    await harness.deliver(_changed(raw, 1767100403, event="UNFLAGGED"))
+    left = await alerts(db)
+    assert "phone_number_quality_update:FLAGGED" not in left
+    assert "phone_number_quality_update:DOWNGRADE" in left  # a lower limit still holds
+    await harness.deliver(_changed(raw, 1767100404, event="UPGRADE", current_limit="TIER_2K"))
+    assert "phone_number_quality_update:DOWNGRADE" not in await alerts(db)
+
+
+async def test_a_template_out_of_the_red_or_approved_again_ends_its_alert(
+    harness, load_payload, db
+) -> None:
+    await add_template(db, "lead_followup_he", "he")
+    raw = load_payload("template_quality_update.json")
+    await harness.deliver(_changed(raw, 1767100501, new_quality_score="RED"))
+    assert "template_quality_red:lead_followup_he" in await alerts(db)
+    await harness.deliver(_changed(raw, 1767100502, new_quality_score="GREEN"))
+    assert "template_quality_red:lead_followup_he" not in await alerts(db)
+
+    await add_template(db, "open_house_invite", "en_US")
+    rejected = load_payload("template_status_rejected.json")
+    await harness.deliver(rejected)
+    assert any(kind.startswith("template_rejected:") for kind in await alerts(db))
+    await harness.deliver(_changed(rejected, 1767100601, event="APPROVED", reason=None))
+    assert not any(kind.startswith("template_rejected:") for kind in await alerts(db))

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import templates, webhook_probe
-from ovenai.alerts import raise_alert
+from ovenai.alerts import raise_alert, resolve_alerts
 from ovenai.events import (
     AccountEvent,
     PlatformErrorReport,
@@ -33,6 +33,14 @@ CRITICAL_EVENTS = frozenset(
 )
 WARNING_EVENTS = frozenset({"FLAGGED", "DOWNGRADE", "THROUGHPUT_UPGRADE", "ONBOARDING"})
 QUIET_FIELDS = frozenset({"smb_message_echoes", "smb_app_state_sync", "history", "security"})
+# Good news that ends earlier bad news of the same field: the number's quality restored
+# (UNFLAGGED) or its limit raised again (UPGRADE), an account reinstated or reconnected.
+ENDS: dict[str, tuple[str, ...]] = {
+    "UNFLAGGED": ("FLAGGED",),
+    "UPGRADE": ("DOWNGRADE",),
+    "ACCOUNT_RECONNECTED": ("ACCOUNT_OFFBOARDED", "PARTNER_REMOVED"),
+    "REINSTATE": ("DISABLED_UPDATE",),
+}
 
 
 async def apply_account_side(session: AsyncSession, event: WebhookEvent) -> bool:
@@ -59,6 +67,9 @@ async def _account(session: AsyncSession, event: AccountEvent) -> None:
     if event.field in QUIET_FIELDS:
         return
     name = (event.event or "").upper()
+    ended = ENDS.get(name, ()) or ENDS.get(_ban_state(event.value_json), ())
+    for earlier in ended:
+        await resolve_alerts(session, kind=f"{event.field}:{earlier}"[:64])
     severity = (
         "critical" if name in CRITICAL_EVENTS else "warning" if name in WARNING_EVENTS else "info"
     )
@@ -69,6 +80,16 @@ async def _account(session: AsyncSession, event: AccountEvent) -> None:
         severity=severity,
         message=f"WhatsApp {event.field} for WABA {event.waba_id}: {name or 'update'}{detail}",
     )
+
+
+def _ban_state(value_json: str) -> str:
+    """A ``DISABLED_UPDATE``'s ban state (``REINSTATE`` ends the ban's alert)."""
+    try:
+        value = orjson.loads(value_json)
+    except orjson.JSONDecodeError:
+        return ""
+    ban = value.get("ban_info") if isinstance(value, dict) else None
+    return str(ban.get("waba_ban_state") or "").upper() if isinstance(ban, dict) else ""
 
 
 def _summary(value_json: str) -> str:
