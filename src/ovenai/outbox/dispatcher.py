@@ -297,7 +297,9 @@ class Dispatcher:
         """A send carrying a listing's file by Meta's media id, uploaded first when there is
         none or it is old; when Meta says it no longer has the upload (131053), uploaded
         again, once."""
-        if self.uploads is None or job.file_id is None:
+        if job.file_id is None:
+            raise FileRemoved("the message names no file to send")
+        if self.uploads is None:
             raise FileRemoved("this worker was started without the media store")
         renew = False
         while True:
