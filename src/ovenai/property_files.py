@@ -334,6 +334,21 @@ class Uploads:
         self.db, self.store, self.client = db, store, client
         self._locks: dict[str, asyncio.Lock] = {}
 
+    async def known(self, file_ids: set[str]) -> dict[str, Uploaded | None]:
+        """One query for a claimed batch: each file that still exists, with its upload when
+        that is fresh (None: it must be uploaded first). A removed file is left out."""
+        query = select(PropertyFile).where(PropertyFile.id.in_(file_ids))
+        async with self.db.session() as session:
+            rows = list(await session.scalars(query))
+        since = utcnow() - REUSE_FOR
+        found: dict[str, Uploaded | None] = {}
+        for row in rows:
+            fresh = row.meta_uploaded_at is not None and row.meta_uploaded_at > since
+            kind = MESSAGE_KIND[PropertyFileRole(row.role)]
+            upload = Uploaded(row.meta_media_id, row.filename, kind) if row.meta_media_id else None
+            found[row.id] = upload if fresh else None
+        return found
+
     async def media_id(self, file_id: str, *, renew: bool = False) -> Uploaded:
         """Meta's media id of the file (with its name and kind) for a send; FileRemoved if
         the file is gone.

@@ -43,6 +43,7 @@ from ovenai.errors import CryptoError
 from ovenai.keystore import Vault
 from ovenai.models import Direction, Lead, Message, MessageStatus
 from ovenai.outbox import rules
+from ovenai.property_files import Uploaded
 from ovenai.sealing import LEADS, MESSAGES, LeadColumn, MessageColumn, RowCipher
 
 IN_QUEUE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
@@ -105,8 +106,10 @@ class Job:
     header_params: list[str] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (id, title): interactive
     quick_replies: list[str] = field(default_factory=list)  # a template's buttons' payloads
-    # image / document, or a template's media header: the listing's file (property_files)
+    # image / document, or a template's media header: the listing's file (property_files),
+    # and its upload to Meta when the claim found a fresh one (else it is uploaded first)
     file_id: str | None = None
+    uploaded: Uploaded | None = None
     preview_url: bool = False
     to: str | None = None
     recipient: str | None = None

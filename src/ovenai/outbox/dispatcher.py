@@ -183,7 +183,23 @@ class Dispatcher:
         jobs = await claims.load_jobs(self.db.vault, rows, now)
         for job in jobs:
             job.send_by = send_by
+        await self._files(jobs)
         return jobs
+
+    async def _files(self, jobs: list[Job]) -> None:
+        """The claimed batch's listing files, in one query: a removed one fails its message
+        (a problem, like the rules'), a fresh upload rides along (no lookup per send)."""
+        wanted = {job.file_id for job in jobs if job.file_id and not job.problem}
+        if not wanted or self.uploads is None:
+            return
+        known = await self.uploads.known(wanted)
+        for job in jobs:
+            if job.file_id not in wanted:
+                continue
+            if job.file_id in known:
+                job.uploaded = known[job.file_id]
+            else:
+                job.problem = "the file was removed from its listing"
 
     async def _admit(self, jobs: list[Job]) -> None:
         """Fail what the rules forbid, hold what the limits hold, line up the rest."""
@@ -303,7 +319,9 @@ class Dispatcher:
             raise FileRemoved("this worker was started without the media store")
         renew = False
         while True:
-            file = await self.uploads.media_id(job.file_id, renew=renew)
+            file = job.uploaded
+            if file is None or renew:
+                file = await self.uploads.media_id(job.file_id, renew=renew)
             try:
                 return await self._send(job, file)
             except CloudApiFailure as exc:
