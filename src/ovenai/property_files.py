@@ -333,6 +333,9 @@ class Uploads:
     def __init__(self, db: Database, store: MediaStore, client: CloudApiClient) -> None:
         self.db, self.store, self.client = db, store, client
         self._locks: dict[str, asyncio.Lock] = {}
+        # What this process uploaded, until it is due again: the sends that waited for the
+        # upload take it without a lookup (a removed file is caught when claimed: known()).
+        self._uploaded: dict[str, tuple[Uploaded, datetime]] = {}
 
     async def known(self, file_ids: set[str]) -> dict[str, Uploaded | None]:
         """One query for a claimed batch: each file that still exists, with its upload when
@@ -355,6 +358,9 @@ class Uploads:
         CloudApiFailure from the upload propagates (the send's retry policy decides)."""
         lock = self._locks.setdefault(file_id, asyncio.Lock())
         async with lock:
+            memo = self._uploaded.get(file_id)
+            if memo is not None and not renew and memo[1] > utcnow() - REUSE_FOR:
+                return memo[0]
             async with self.db.session() as session:
                 row = await session.get(PropertyFile, file_id)
             if row is None:
@@ -364,14 +370,17 @@ class Uploads:
             if row.meta_media_id is not None and fresh and not renew:
                 return Uploaded(row.meta_media_id, row.filename, kind)
             media_id = await self._upload(row)
+            now = utcnow()
             async with self.db.session() as session:
                 await session.execute(
                     update(PropertyFile)
                     .where(PropertyFile.id == file_id)
-                    .values(meta_media_id=media_id, meta_uploaded_at=utcnow())
+                    .values(meta_media_id=media_id, meta_uploaded_at=now)
                 )
                 await session.commit()
-            return Uploaded(media_id, row.filename, kind)
+            uploaded = Uploaded(media_id, row.filename, kind)
+            self._uploaded[file_id] = (uploaded, now)
+            return uploaded
 
     async def _upload(self, row: PropertyFile) -> str:
         key = await self.db.vault.key(KEY_SCOPE, row.property_id)
