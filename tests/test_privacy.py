@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -30,6 +31,7 @@ from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead, get_lead, open_leads
 from ovenai.models import (
     AppliedItem,
+    AuditEntry,
     ConsentEvent,
     Lead,
     Message,
@@ -563,3 +565,146 @@ async def deliver_statuses(db: Database, *wamids: str) -> None:
     finally:
         await processor.stop()
         store.close()
+
+
+# -- what each refusal says, and the edges of each kind of identity ----------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        (
+            {"bsuid": "US.ENT.1"},
+            "that is a business portfolio's parent id (parent_user_id), which OvenAI does not "
+            "store; give the user's own BSUID",
+        ),
+        (
+            {"bsuid": "nope"},
+            "a BSUID is a country code, a dot and letters or digits, e.g. US.13491208655302741918",
+        ),
+        ({"wa_id": "abcdefg"}, "a wa_id is digits with the country code, e.g. 972521234567"),
+        ({"wa_id": "1234"}, "a wa_id is digits with the country code, e.g. 972521234567"),
+        ({"wa_id": "1" * 21}, "a wa_id is digits with the country code, e.g. 972521234567"),
+        ({"lead_id": "42"}, "a lead id is a UUID, as the API shows it"),
+        ({"username": "@"}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+        ({"username": ""}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+        ({"username": "m" * 101}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+    ],
+)
+async def test_each_refusal_says_what_a_value_of_its_kind_looks_like(
+    db: Database, identity: privacy.Identity, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await privacy.record_request(db, actor=ADMIN, kind="access", **identity)
+    assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ({"wa_id": "12345"}, "no lead with that wa_id (never stored, or already erased)"),
+        ({"wa_id": "1" * 20}, "no lead with that wa_id (never stored, or already erased)"),
+        ({"username": "m" * 100}, "no lead with that username (never stored, or already erased)"),
+        ({"username": "maya.tlv@"}, "no lead with that username (never stored, or already erased)"),
+        ({"lead_id": "0190d7a4-0000-7000-8000-000000000000"}, "no lead with that lead_id"),
+    ],
+)
+async def test_a_well_formed_identity_no_lead_has_is_not_found(
+    db: Database, identity: privacy.Identity, message: str
+) -> None:
+    with pytest.raises(NotFound) as missing:
+        await privacy.record_request(db, actor=ADMIN, kind="access", **identity)
+    assert missing.value.message == message
+
+
+async def test_identities_are_read_as_people_paste_them(db: Database) -> None:
+    lead_id = await deliver(db, recorded("text_hebrew_emoji.json"))
+    for identity in (
+        {"bsuid": f"\u200e {SENDER_BSUID.lower()}\u200f"},
+        {"wa_id": "+972-52-(123)-4567"},
+    ):
+        async with db.session() as session:
+            assert (await privacy.find_subject(session, db, **identity)).id == lead_id  # type: ignore[arg-type]
+
+
+async def test_only_admins_are_told_so(db: Database) -> None:
+    agent = Actor(user_id=None, role=Role.AGENT, email="agent@agency.co.il")
+    with pytest.raises(PermissionDenied) as refused:
+        await privacy.list_requests(db, actor=agent)
+    assert refused.value.message == "only admins may handle data-subject requests"
+    with pytest.raises(NotFound) as unknown:
+        await privacy.record_request(db, actor=ADMIN, kind="deletion", phone=PHONE)
+    assert unknown.value.message == "unknown request kind 'deletion'; use one of access, erasure"
+
+
+# -- requests: one open per kind, newest first, and audited ------------------------------
+
+
+async def test_each_kind_has_its_own_open_request_and_a_done_one_is_not_reused(
+    db: Database,
+) -> None:
+    lead_id = await seed_person(db)
+    await privacy_export.gather(db, actor=ADMIN, lead_id=lead_id)  # an access request, done
+    again = await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)
+    assert again.completed_at is None  # a new one: the done one is not reopened
+    await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+    listed = await privacy.list_requests(db, actor=ADMIN)
+    assert [(r.kind, r.completed_at is None) for r in listed] == [
+        ("erasure", False),
+        ("access", True),
+        ("access", False),
+    ]  # newest first; erasing did not close the open access request
+    async with db.session() as session:
+        entries = await session.execute(
+            select(AuditEntry.action, AuditEntry.subject_type, AuditEntry.subject_id)
+            .where(AuditEntry.action.in_(("request_access", "erase")))
+            .order_by(AuditEntry.at)
+        )
+        assert list(entries) == [("request_access", "lead", lead_id), ("erase", "lead", lead_id)]
+
+
+async def test_an_erased_lead_is_gone_whatever_other_requests_are_open(db: Database) -> None:
+    lead_id = await seed_person(db)
+    await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)
+    other = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי", phone="+972521110000"))
+    await privacy.record_request(db, actor=ADMIN, kind="erasure", lead_id=other.id)
+    await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+    with pytest.raises(Gone):
+        await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+
+
+# -- re-keying the hours of webhook bodies -----------------------------------------------
+
+
+async def test_an_hour_is_rekeyed_only_once_its_write_grace_is_over(db: Database) -> None:
+    hour = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(days=400)
+    bucket = hour.strftime("%Y%m%d%H")
+    closes = hour + timedelta(hours=1) + privacy.WRITE_GRACE
+    for moment in (hour + timedelta(minutes=56), closes - timedelta(microseconds=1)):
+        assert await privacy.rekey_webhook_hours(db, {bucket}, now=moment) == 0
+    assert await privacy.rekey_webhook_hours(db, set(), now=closes) == 1  # the pending one
+
+
+async def test_an_hour_rekeyed_before_or_never_keyed_is_rekeyed_again(db: Database) -> None:
+    bucket = "2021030405"  # no key was ever made for it
+    key = await db.vault.key("webhook", bucket, create=True)
+    await db.vault.destroy("webhook", bucket)
+    assert key
+    async with db.session() as session:
+        event_id = new_id()
+        session.add(WebhookEvent(id=event_id, key_bucket=bucket, body_size=1))
+        await session.commit()
+    now = utcnow()
+    assert await privacy.rekey_webhook_hours(db, {bucket}, now=now) == 1
+    async with db.session() as session:
+        first = await session.scalar(
+            select(WebhookEvent.key_bucket).where(WebhookEvent.id == event_id)
+        )
+    assert first is not None and re.fullmatch(r"2021030405\.[0-9a-f]{4}", first), first
+    assert await privacy.rekey_webhook_hours(db, {first}, now=now) == 1
+    async with db.session() as session:
+        second = await session.scalar(
+            select(WebhookEvent.key_bucket).where(WebhookEvent.id == event_id)
+        )
+    assert second is not None and re.fullmatch(r"2021030405\.[0-9a-f]{4}", second), second
+    assert second != first
