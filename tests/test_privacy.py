@@ -11,6 +11,7 @@ import sys
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -18,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from conftest import TEST_APP_SECRET
-from ovenai import crypto, privacy, privacy_export
+from ovenai import crypto, document_checklist, privacy, privacy_export
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
@@ -32,8 +33,11 @@ from ovenai.leads import create_lead, get_lead, open_leads
 from ovenai.models import (
     AppliedItem,
     AuditEntry,
+    Campaign,
+    CampaignRecipient,
     ConsentEvent,
     Lead,
+    Meeting,
     Message,
     Role,
     StatusEvent,
@@ -708,3 +712,109 @@ async def test_an_hour_rekeyed_before_or_never_keyed_is_rekeyed_again(db: Databa
         )
     assert second is not None and re.fullmatch(r"2021030405\.[0-9a-f]{4}", second), second
     assert second != first
+
+
+# -- the export's shape: every section, in order, in the agency's zone, one person only ---
+
+ZONE = ZoneInfo("Asia/Jerusalem")
+
+
+async def _everything_about(db: Database, lead_id: str, campaign_id: str) -> None:
+    """Two of each dated kind, written newest first, and one of each other kind."""
+    key = await db.vault.key("lead", lead_id)
+    old, new = utcnow() - timedelta(days=3), utcnow() - timedelta(days=1)
+    async with db.session() as session:
+        for at, words in ((new, "שנייה"), (old, "ראשונה")):
+            consent_id = new_id()
+            session.add(
+                ConsentEvent(
+                    id=consent_id, lead_id=lead_id, kind="opt_in", channel="web_form",
+                    category="marketing", actor_label="web", at=at,
+                    evidence_enc=CONSENT_EVENTS.cipher(key, consent_id).seal("evidence", words),
+                )
+            )  # fmt: skip
+            message_id = new_id()
+            session.add(
+                Message(
+                    id=message_id, lead_id=lead_id, direction="inbound", type="text",
+                    status="received", created_at=at,
+                    text_enc=MESSAGES.cipher(key, message_id).seal("text", words),
+                )
+            )  # fmt: skip
+        session.add(CampaignRecipient(campaign_id=campaign_id, lead_id=lead_id, outcome="sent"))
+        await document_checklist.record_asked(
+            session, lead_id=lead_id, names=["תלוש"], language="he", message_id=None
+        )
+        await session.commit()
+
+
+async def test_the_export_holds_each_section_of_one_person_in_order_and_in_the_zone(
+    db: Database,
+) -> None:
+    lead_id = await seed_person(db)
+    other = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי", phone="+972521110000"))
+    async with db.session() as session:
+        campaign = Campaign(template="t", criteria={}, created_by="x")
+        session.add(campaign)
+        await session.commit()
+    for lead in (lead_id, other.id):
+        await _everything_about(db, lead, campaign.id)
+    async with db.session() as session:
+        meeting = await session.scalar(select(Meeting.id).limit(1))
+    assert meeting is None  # meetings: the seeded person has none, the other neither
+
+    document = await privacy_export.gather(db, actor=ADMIN, zone=ZONE, lead_id=lead_id)
+
+    assert set(document) == {
+        "generated_at", "subject", "messages", "meetings", "consent_history", "audit_entries",
+        "privacy_requests", "requested_documents", "campaigns", "files",
+    }  # fmt: skip
+    assert document["generated_at"].endswith(("+02:00", "+03:00"))  # the zone's offset
+    assert document["subject"]["created_at"].endswith(("+02:00", "+03:00"))
+    assert [m["text"] for m in document["messages"]] == ["ראשונה", "שנייה", TEXT]  # by time
+    assert document["messages"][0]["created_at"].endswith(("+02:00", "+03:00"))
+    assert document["meetings"] == [] and document["files"] == []
+    consent = document["consent_history"]
+    assert [c["evidence"] for c in consent] == ["ראשונה", "שנייה", "טופס באתר"]  # by time
+    assert set(consent[0]) == {"at", "kind", "category", "channel", "actor", "evidence"}
+    assert (consent[0]["kind"], consent[0]["channel"], consent[0]["actor"]) == (
+        "opt_in",
+        "web_form",
+        "web",
+    )
+    assert consent[0]["at"].endswith(("+02:00", "+03:00"))
+    [request] = document["privacy_requests"]
+    assert request["kind"] == "access" and request["completed_at"] is not None
+    [asked] = document["requested_documents"]
+    assert set(asked) == {"name", "language", "asked_at", "media_file_id", "received_at"}
+    assert (asked["name"], asked["language"], asked["media_file_id"]) == ("תלוש", "he", None)
+    [reached] = document["campaigns"]
+    assert reached == {
+        "campaign_id": campaign.id,
+        "outcome": "sent",
+        "reason": None,
+        "message_id": None,
+        "created_at": reached["created_at"],
+    }
+    assert reached["created_at"].endswith(("+02:00", "+03:00"))
+    async with db.session() as session:
+        exported = await session.scalar(
+            select(func.count()).where(
+                AuditEntry.action == "export",
+                AuditEntry.subject_type == "lead",
+                AuditEntry.subject_id == lead_id,
+            )
+        )
+    assert exported == 1
+
+
+def test_a_json_export_is_indented_and_keeps_hebrew_readable() -> None:
+    data = privacy_export.to_json({"subject": {"name": "דנה"}, "messages": []})
+    assert data == '{\n  "subject": {\n    "name": "דנה"\n  },\n  "messages": []\n}'.encode()
+
+
+def test_a_csv_writes_nested_values_as_json_and_an_empty_table_as_such() -> None:
+    rows = [{"id": "1", "tags": ["חם", "VIP"], "when": None}]
+    text = privacy_export._csv(rows).decode("utf-8")
+    assert text == '\ufeffid,tags,when\r\n1,"[""חם"", ""VIP""]",\r\n'
+    assert privacy_export._csv([]).decode("utf-8") == "\ufeffempty\r\n"
