@@ -8,8 +8,10 @@ import json
 import re
 import subprocess
 import sys
+import time
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,6 +32,7 @@ from ovenai.ingest.receive.event_store import EventStore
 from ovenai.ingest.receive.signature import sign
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead, get_lead, open_leads
+from ovenai.meetings import MeetingCreate, create_meeting
 from ovenai.models import (
     AppliedItem,
     AuditEntry,
@@ -37,7 +40,6 @@ from ovenai.models import (
     CampaignRecipient,
     ConsentEvent,
     Lead,
-    Meeting,
     Message,
     Role,
     StatusEvent,
@@ -423,6 +425,8 @@ async def test_ingest_indexes_the_username_and_the_lookup_ignores_at_and_case(
         document = await privacy_export.gather(db, actor=ADMIN, username=typed)
         assert document["subject"]["id"] == lead_id
         assert document["subject"]["username"] == USERNAME  # kept as WhatsApp sent it
+    with pytest.raises(NotFound):  # only a leading "@" is not part of the username
+        await privacy_export.gather(db, actor=ADMIN, username="maya.tlv@")
 
 
 async def test_a_username_stored_before_its_index_existed_is_found_and_indexed(
@@ -446,9 +450,13 @@ async def test_a_username_two_leads_have_had_is_refused_not_guessed(db: Database
     value["contacts"][0]["user_id"] = value["messages"][0]["from_user_id"] = "IL.999"
     value["messages"][0]["id"] = "wamid.another-user-with-that-username"
     assert await deliver(db, json.dumps(body).encode()) != first
-    with pytest.raises(InvalidInput, match="more than one lead") as refused:
+    with pytest.raises(InvalidInput) as refused:
         await privacy.erase(db, actor=ADMIN, username=USERNAME)
     assert refused.value.field == "username"
+    assert refused.value.message == (
+        "more than one lead has had that username; name the person by bsuid, wa_id, phone "
+        "or lead_id"
+    )
 
 
 async def test_the_person_is_named_by_exactly_one_identity(db: Database) -> None:
@@ -626,6 +634,7 @@ async def test_identities_are_read_as_people_paste_them(db: Database) -> None:
     for identity in (
         {"bsuid": f"\u200e {SENDER_BSUID.lower()}\u200f"},
         {"wa_id": "+972-52-(123)-4567"},
+        {"wa_id": "+972 52 123 4567"},
     ):
         async with db.session() as session:
             assert (await privacy.find_subject(session, db, **identity)).id == lead_id  # type: ignore[arg-type]
@@ -719,8 +728,9 @@ async def test_an_hour_rekeyed_before_or_never_keyed_is_rekeyed_again(db: Databa
 ZONE = ZoneInfo("Asia/Jerusalem")
 
 
-async def _everything_about(db: Database, lead_id: str, campaign_id: str) -> None:
-    """Two of each dated kind, written newest first, and one of each other kind."""
+async def _everything_about(db: Database, lead_id: str, campaign_id: str, tag: str) -> None:
+    """Two of each dated kind, written newest first, and one of each other kind (``tag``
+    tells the leads' documents and campaign outcomes apart)."""
     key = await db.vault.key("lead", lead_id)
     old, new = utcnow() - timedelta(days=3), utcnow() - timedelta(days=1)
     async with db.session() as session:
@@ -741,9 +751,9 @@ async def _everything_about(db: Database, lead_id: str, campaign_id: str) -> Non
                     text_enc=MESSAGES.cipher(key, message_id).seal("text", words),
                 )
             )  # fmt: skip
-        session.add(CampaignRecipient(campaign_id=campaign_id, lead_id=lead_id, outcome="sent"))
+        session.add(CampaignRecipient(campaign_id=campaign_id, lead_id=lead_id, outcome=tag))
         await document_checklist.record_asked(
-            session, lead_id=lead_id, names=["תלוש"], language="he", message_id=None
+            session, lead_id=lead_id, names=[f"תלוש {tag}"], language="he", message_id=None
         )
         await session.commit()
 
@@ -757,11 +767,11 @@ async def test_the_export_holds_each_section_of_one_person_in_order_and_in_the_z
         campaign = Campaign(template="t", criteria={}, created_by="x")
         session.add(campaign)
         await session.commit()
-    for lead in (lead_id, other.id):
-        await _everything_about(db, lead, campaign.id)
-    async with db.session() as session:
-        meeting = await session.scalar(select(Meeting.id).limit(1))
-    assert meeting is None  # meetings: the seeded person has none, the other neither
+    for lead, tag in ((lead_id, "sent"), (other.id, "skipped")):
+        await _everything_about(db, lead, campaign.id, tag)
+    starts = datetime(2049, 1, 10, 9, 30, tzinfo=UTC)  # only the other has a viewing
+    viewing = MeetingCreate(lead_id=other.id, starts_at=starts)
+    await create_meeting(db, actor=ADMIN, data=viewing, zone=UTC)
 
     document = await privacy_export.gather(db, actor=ADMIN, zone=ZONE, lead_id=lead_id)
 
@@ -787,7 +797,7 @@ async def test_the_export_holds_each_section_of_one_person_in_order_and_in_the_z
     assert request["kind"] == "access" and request["completed_at"] is not None
     [asked] = document["requested_documents"]
     assert set(asked) == {"name", "language", "asked_at", "media_file_id", "received_at"}
-    assert (asked["name"], asked["language"], asked["media_file_id"]) == ("תלוש", "he", None)
+    assert (asked["name"], asked["language"], asked["media_file_id"]) == ("תלוש sent", "he", None)
     [reached] = document["campaigns"]
     assert reached == {
         "campaign_id": campaign.id,
@@ -818,3 +828,38 @@ def test_a_csv_writes_nested_values_as_json_and_an_empty_table_as_such() -> None
     text = privacy_export._csv(rows).decode("utf-8")
     assert text == '\ufeffid,tags,when\r\n1,"[""חם"", ""VIP""]",\r\n'
     assert privacy_export._csv([]).decode("utf-8") == "\ufeffempty\r\n"
+
+
+async def test_an_export_is_in_the_zone_asked_or_as_stored_and_zipped_deflated(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead_id = await seed_person(db)
+    with pytest.raises(InvalidInput) as refused:
+        await privacy_export.export(db, actor=ADMIN, fmt="xml", lead_id=lead_id)
+    assert (refused.value.message, refused.value.field) == (
+        "format must be one of json, csv",
+        "format",
+    )
+    zoned = json.loads(
+        await privacy_export.export(db, actor=ADMIN, fmt="json", zone=ZONE, lead_id=lead_id)
+    )
+    assert zoned["generated_at"].endswith(("+02:00", "+03:00"))
+    monkeypatch.setenv("TZ", "Asia/Jerusalem")  # the machine's zone is not the answer's
+    time.tzset()
+    try:
+        stored = await privacy_export.gather(db, actor=ADMIN, lead_id=lead_id)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert stored["generated_at"].endswith("+00:00")
+    data = await privacy_export.export(db, actor=ADMIN, fmt="csv", lead_id=lead_id)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        kinds = {info.compress_type for info in archive.infolist()}
+    assert kinds == {zipfile.ZIP_DEFLATED}
+
+
+def test_a_value_json_cannot_hold_is_written_as_its_text() -> None:
+    assert privacy_export._plain({"budget": Decimal("1.5"), "n": [1, None]}, None) == {
+        "budget": "1.5",
+        "n": [1, None],
+    }
