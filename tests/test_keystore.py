@@ -185,3 +185,14 @@ async def test_the_index_key_is_the_system_scope_s_and_a_vault_not_started_says_
     assert refused.value.message == "the key store was not started"
     index_key = await db.vault.key("system", BLIND_INDEX)
     assert db.vault.index("phone", "x") == crypto.blind_index(index_key, "phone", "x")
+
+
+async def test_new_lead_keys_are_stored_by_a_named_task_and_cached_as_lead_keys(
+    db: Database,
+) -> None:
+    lead_id = new_id()
+    made, task = db.vault.start_new_lead_keys([lead_id])
+    assert task.get_name() == "new lead keys"
+    await task
+    # Cached under the lead scope: the surviving keys come from the cache as they are.
+    assert await db.vault.surviving_lead_keys([lead_id]) == made
