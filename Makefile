@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean messages
+.PHONY: run test lint bench install clean messages mutation
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -48,6 +48,13 @@ test: lint
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || echo "bench: wrk is needed for the webhook benchmark (apt-get install wrk)"
 	$(BIN)/python -m bench
+
+# Mutation testing (docs/testing.md), not part of `make test`: mutmut on the modules where a
+# silent bug costs most, each group with its own tests ([tool.mutmut.groups] in pyproject.toml);
+# fails when a mutant survives unlisted in tests/mutation/equivalent.toml. GROUPS="phones outbox"
+# runs some groups only.
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(GROUPS)
 
 # The dashboard's catalogs: extract every msgid (babel.cfg: templates, and _/gettext/ngettext/N_
 # in src/ovenai/web) and update both languages' .po files; then translate what is new or fuzzy

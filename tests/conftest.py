@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -71,8 +73,12 @@ def databases(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator
     """A fresh, migrated database and key store for this test session, per backend."""
     if request.param == "sqlite":
         folder = tmp_path_factory.mktemp("db")
-        pair = Databases(f"sqlite:///{folder / 'ovenai.db'}", f"sqlite:///{folder / 'keys.db'}")
-        _migrate(pair)
+        pair = _sqlite_pair(folder)
+        template = os.environ.get(SQLITE_TEMPLATE_ENV)
+        if template:
+            _copy_migrated(Path(template), folder)
+        else:
+            _migrate(pair)
         yield pair
         return
     reason = _postgres_reachable()
@@ -95,6 +101,30 @@ def databases(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator
 def _migrate(pair: Databases) -> None:
     upgrade(pair.url)
     upgrade_keystore(pair.keystore_url)
+
+
+def _sqlite_pair(folder: Path) -> Databases:
+    return Databases(f"sqlite:///{folder / 'ovenai.db'}", f"sqlite:///{folder / 'keys.db'}")
+
+
+# `make mutation` runs the same tests once per mutant, each time a new pytest session: there,
+# the SQLite pair is migrated once into this folder (scripts/mutation.py makes it empty for
+# each run) and copied for every session after, instead of running every migration again.
+SQLITE_TEMPLATE_ENV = "OVENAI_TEST_SQLITE_TEMPLATE"
+_SQLITE_FILES = ("ovenai.db", "keys.db")
+
+
+def _copy_migrated(template: Path, folder: Path) -> None:
+    ready = template / "migrated"
+    if not ready.exists():
+        staging = Path(tempfile.mkdtemp(dir=template))
+        _migrate(_sqlite_pair(staging))
+        try:
+            staging.rename(ready)  # atomic: a session racing this one keeps the first
+        except OSError:
+            shutil.rmtree(staging)
+    for name in _SQLITE_FILES:
+        shutil.copyfile(ready / name, folder / name)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ovenai import crypto
 from ovenai.crypto import (
     KEY_BYTES,
     KeyRing,
@@ -396,3 +397,78 @@ def test_search_tokens_are_whole_words_cut_to_24_characters() -> None:
 def test_every_prefix_query_of_a_name_finds_it(words: list[str]) -> None:
     query = " ".join(word[: max(2, len(word) // 2)] for word in words)
     assert set(search_tokens(query)) <= set(name_tokens(" ".join(words)))
+
+
+# -- what each failure says, exactly (operators read these) -------------------------------
+
+KEY = bytes(range(32))
+
+
+def test_each_failure_names_what_failed() -> None:
+    ring = crypto.KeyRing([("k1", KEY)])
+    with pytest.raises(CryptoError) as short_key:
+        ring.wrap(b"short", context=b"c")
+    assert short_key.value.message == "failed to wrap: a data key must be 32 bytes, not 5"
+    with pytest.raises(CryptoError) as encrypting:
+        crypto.encrypt(b"short", b"x", aad=b"a")
+    assert encrypting.value.message == "failed to encrypt: a data key must be 32 bytes, not 5"
+    wrapped = ring.wrap(KEY, context=b"here")
+    with pytest.raises(CryptoError) as moved:
+        ring.unwrap(wrapped, context=b"there")
+    assert moved.value.message == (
+        "failed to decrypt a data key of master key 'k1': "
+        "tampered, moved to another context, or the key under this id changed"
+    )
+    blob = crypto.encrypt(KEY, b"x", aad=b"a")
+    with pytest.raises(CryptoError) as tampered:
+        crypto.decrypt(KEY, blob, aad=b"b")
+    assert tampered.value.message == (
+        "failed to decrypt: wrong data key, value moved to another row or column, or tampered"
+    )
+    not_utf8 = crypto.encrypt(KEY, b"\xff", aad=b"a")
+    with pytest.raises(CryptoError) as text:
+        crypto.decrypt_text(KEY, not_utf8, aad=b"a")
+    assert text.value.message == "failed to decrypt text: the plaintext is not UTF-8"
+    with pytest.raises(ValueError, match="^aad needs a non-empty table, row id and column$"):
+        crypto.aad_part("")
+    with pytest.raises(ValueError, match="^blind_index needs a kind, such as 'phone'$"):
+        crypto.blind_index(KEY, "", "x")
+
+
+def test_a_blob_one_byte_shorter_than_the_least_value_is_refused_as_too_short() -> None:
+    shortest = len(crypto.encrypt(KEY, b"", aad=b"a"))
+    with pytest.raises(CryptoError, match=f"{shortest - 1} bytes is too short"):
+        crypto.decrypt(KEY, b"\x01" * (shortest - 1), aad=b"a")
+
+
+def test_a_malformed_key_ring_names_the_setting() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        crypto.KeyRing.parse("no-colon-here")
+    assert caught.value.field == "OVENAI_ENCRYPTION_KEYS"
+    assert caught.value.message == ("OVENAI_ENCRYPTION_KEYS entry 1 is not of the form 'id:base64'")
+
+
+def test_an_entry_is_split_at_its_first_colon() -> None:
+    # An id never holds a colon: "a:b:KEY" is id "a" and a key "b:KEY" that is not base64.
+    with pytest.raises(ConfigurationError, match="the key is not valid base64"):
+        crypto.KeyRing.parse("a:b:" + base64.b64encode(KEY).decode())
+
+
+def test_the_aad_length_prefix_is_big_endian() -> None:
+    assert crypto.aad_part("ab") == b"\x00\x00\x00\x02ab"
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("שָׁלוֹם", ["שלומ"]),  # points (U+05B0..U+05C7, Mn) are dropped
+        ("א\u0591ב", ["אב"]),  # the first cantillation mark (U+0591)
+        ("א\u05c7ב", ["אב"]),  # the last point (U+05C7, qamats qatan)
+        ("a\u200db", ["ab"]),  # a format mark (Cf) inside a word
+        ("x\u05bey", ["x", "y"]),  # maqaf (Pd) is punctuation: it splits
+    ],
+)
+def test_name_search_ignores_points_marks_and_format_characters(
+    name: str, words: list[str]
+) -> None:
+    assert crypto.search_tokens(name) == words

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from ovenai import crypto
 from ovenai.columns import new_id
 from ovenai.db import Database
 from ovenai.errors import CryptoError
-from ovenai.keystore import Vault
+from ovenai.keystore import BLIND_INDEX, Vault
 
 pytestmark = pytest.mark.anyio
 
@@ -146,3 +147,52 @@ async def test_the_surviving_keys_of_a_batch_leave_out_the_erased_in_one_query(
         assert await other.surviving_lead_keys([ids[3]]) == {}
     finally:
         await other.dispose()
+
+
+async def test_a_key_id_in_one_scope_is_not_the_same_id_in_another(db: Database) -> None:
+    key_id = f"shared-{new_id()}"
+    lead_key = await db.vault.key("lead", key_id, create=True)
+    webhook_key = await db.vault.key("webhook", key_id, create=True)
+    assert lead_key != webhook_key
+    other = fresh_vault(db)
+    await other.start()
+    try:
+        assert await other.key("webhook", key_id) == webhook_key  # read by its scope
+        await other.destroy("lead", key_id)
+        other.forget_cache()
+        assert await other.key("webhook", key_id) == webhook_key  # only the lead's went
+        with pytest.raises(CryptoError, match=f"the lead data key {key_id} no longer exists"):
+            await other.key("lead", key_id)
+    finally:
+        await other.dispose()
+
+
+async def test_a_destroyed_key_is_gone_from_the_cache_too(db: Database) -> None:
+    key_id = new_id()
+    await db.vault.key("lead", key_id, create=True)
+    await db.vault.destroy("lead", key_id)
+    with pytest.raises(CryptoError):
+        await db.vault.key("lead", key_id)
+    await db.vault.destroy("lead", key_id)  # twice: nothing left to forget, no error
+
+
+async def test_the_index_key_is_the_system_scope_s_and_a_vault_not_started_says_so(
+    db: Database,
+) -> None:
+    unstarted = fresh_vault(db)
+    with pytest.raises(CryptoError) as refused:
+        unstarted.index("phone", "+972501234567")
+    assert refused.value.message == "the key store was not started"
+    index_key = await db.vault.key("system", BLIND_INDEX)
+    assert db.vault.index("phone", "x") == crypto.blind_index(index_key, "phone", "x")
+
+
+async def test_new_lead_keys_are_stored_by_a_named_task_and_cached_as_lead_keys(
+    db: Database,
+) -> None:
+    lead_id = new_id()
+    made, task = db.vault.start_new_lead_keys([lead_id])
+    assert task.get_name() == "new lead keys"
+    await task
+    # Cached under the lead scope: the surviving keys come from the cache as they are.
+    assert await db.vault.surviving_lead_keys([lead_id]) == made

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
+import time
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -17,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from conftest import TEST_APP_SECRET
-from ovenai import crypto, privacy, privacy_export
+from ovenai import crypto, document_checklist, privacy, privacy_export
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
@@ -28,8 +32,12 @@ from ovenai.ingest.receive.event_store import EventStore
 from ovenai.ingest.receive.signature import sign
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead, get_lead, open_leads
+from ovenai.meetings import MeetingCreate, create_meeting
 from ovenai.models import (
     AppliedItem,
+    AuditEntry,
+    Campaign,
+    CampaignRecipient,
     ConsentEvent,
     Lead,
     Message,
@@ -417,6 +425,8 @@ async def test_ingest_indexes_the_username_and_the_lookup_ignores_at_and_case(
         document = await privacy_export.gather(db, actor=ADMIN, username=typed)
         assert document["subject"]["id"] == lead_id
         assert document["subject"]["username"] == USERNAME  # kept as WhatsApp sent it
+    with pytest.raises(NotFound):  # only a leading "@" is not part of the username
+        await privacy_export.gather(db, actor=ADMIN, username="maya.tlv@")
 
 
 async def test_a_username_stored_before_its_index_existed_is_found_and_indexed(
@@ -440,9 +450,13 @@ async def test_a_username_two_leads_have_had_is_refused_not_guessed(db: Database
     value["contacts"][0]["user_id"] = value["messages"][0]["from_user_id"] = "IL.999"
     value["messages"][0]["id"] = "wamid.another-user-with-that-username"
     assert await deliver(db, json.dumps(body).encode()) != first
-    with pytest.raises(InvalidInput, match="more than one lead") as refused:
+    with pytest.raises(InvalidInput) as refused:
         await privacy.erase(db, actor=ADMIN, username=USERNAME)
     assert refused.value.field == "username"
+    assert refused.value.message == (
+        "more than one lead has had that username; name the person by bsuid, wa_id, phone "
+        "or lead_id"
+    )
 
 
 async def test_a_person_is_found_by_e_mail_in_any_case_and_a_shared_one_is_refused(
@@ -586,3 +600,289 @@ async def deliver_statuses(db: Database, *wamids: str) -> None:
     finally:
         await processor.stop()
         store.close()
+
+
+# -- what each refusal says, and the edges of each kind of identity ----------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        (
+            {"bsuid": "US.ENT.1"},
+            "that is a business portfolio's parent id (parent_user_id), which OvenAI does not "
+            "store; give the user's own BSUID",
+        ),
+        (
+            {"bsuid": "nope"},
+            "a BSUID is a country code, a dot and letters or digits, e.g. US.13491208655302741918",
+        ),
+        ({"wa_id": "abcdefg"}, "a wa_id is digits with the country code, e.g. 972521234567"),
+        ({"wa_id": "1234"}, "a wa_id is digits with the country code, e.g. 972521234567"),
+        ({"wa_id": "1" * 21}, "a wa_id is digits with the country code, e.g. 972521234567"),
+        ({"lead_id": "42"}, "a lead id is a UUID, as the API shows it"),
+        ({"username": "@"}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+        ({"username": ""}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+        ({"username": "m" * 101}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+    ],
+)
+async def test_each_refusal_says_what_a_value_of_its_kind_looks_like(
+    db: Database, identity: privacy.Identity, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await privacy.record_request(db, actor=ADMIN, kind="access", **identity)
+    assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ({"wa_id": "12345"}, "no lead with that wa_id (never stored, or already erased)"),
+        ({"wa_id": "1" * 20}, "no lead with that wa_id (never stored, or already erased)"),
+        ({"username": "m" * 100}, "no lead with that username (never stored, or already erased)"),
+        ({"username": "maya.tlv@"}, "no lead with that username (never stored, or already erased)"),
+        ({"lead_id": "0190d7a4-0000-7000-8000-000000000000"}, "no lead with that lead_id"),
+    ],
+)
+async def test_a_well_formed_identity_no_lead_has_is_not_found(
+    db: Database, identity: privacy.Identity, message: str
+) -> None:
+    with pytest.raises(NotFound) as missing:
+        await privacy.record_request(db, actor=ADMIN, kind="access", **identity)
+    assert missing.value.message == message
+
+
+async def test_identities_are_read_as_people_paste_them(db: Database) -> None:
+    lead_id = await deliver(db, recorded("text_hebrew_emoji.json"))
+    for identity in (
+        {"bsuid": f"\u200e {SENDER_BSUID.lower()}\u200f"},
+        {"wa_id": "+972-52-(123)-4567"},
+        {"wa_id": "+972 52 123 4567"},
+    ):
+        async with db.session() as session:
+            assert (await privacy.find_subject(session, db, **identity)).id == lead_id  # type: ignore[arg-type]
+
+
+async def test_only_admins_are_told_so(db: Database) -> None:
+    agent = Actor(user_id=None, role=Role.AGENT, email="agent@agency.co.il")
+    with pytest.raises(PermissionDenied) as refused:
+        await privacy.list_requests(db, actor=agent)
+    assert refused.value.message == "only admins may handle data-subject requests"
+    with pytest.raises(NotFound) as unknown:
+        await privacy.record_request(db, actor=ADMIN, kind="deletion", phone=PHONE)
+    assert unknown.value.message == "unknown request kind 'deletion'; use one of access, erasure"
+
+
+# -- requests: one open per kind, newest first, and audited ------------------------------
+
+
+async def test_each_kind_has_its_own_open_request_and_a_done_one_is_not_reused(
+    db: Database,
+) -> None:
+    lead_id = await seed_person(db)
+    await privacy_export.gather(db, actor=ADMIN, lead_id=lead_id)  # an access request, done
+    again = await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)
+    assert again.completed_at is None  # a new one: the done one is not reopened
+    await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+    listed = await privacy.list_requests(db, actor=ADMIN)
+    assert [(r.kind, r.completed_at is None) for r in listed] == [
+        ("erasure", False),
+        ("access", True),
+        ("access", False),
+    ]  # newest first; erasing did not close the open access request
+    async with db.session() as session:
+        entries = await session.execute(
+            select(AuditEntry.action, AuditEntry.subject_type, AuditEntry.subject_id)
+            .where(AuditEntry.action.in_(("request_access", "erase")))
+            .order_by(AuditEntry.at)
+        )
+        assert list(entries) == [("request_access", "lead", lead_id), ("erase", "lead", lead_id)]
+
+
+async def test_an_erased_lead_is_gone_whatever_other_requests_are_open(db: Database) -> None:
+    lead_id = await seed_person(db)
+    await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)
+    other = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי", phone="+972521110000"))
+    await privacy.record_request(db, actor=ADMIN, kind="erasure", lead_id=other.id)
+    await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+    with pytest.raises(Gone):
+        await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+
+
+# -- re-keying the hours of webhook bodies -----------------------------------------------
+
+
+async def test_an_hour_is_rekeyed_only_once_its_write_grace_is_over(db: Database) -> None:
+    hour = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(days=400)
+    bucket = hour.strftime("%Y%m%d%H")
+    closes = hour + timedelta(hours=1) + privacy.WRITE_GRACE
+    for moment in (hour + timedelta(minutes=56), closes - timedelta(microseconds=1)):
+        assert await privacy.rekey_webhook_hours(db, {bucket}, now=moment) == 0
+    assert await privacy.rekey_webhook_hours(db, set(), now=closes) == 1  # the pending one
+
+
+async def test_an_hour_rekeyed_before_or_never_keyed_is_rekeyed_again(db: Database) -> None:
+    bucket = "2021030405"  # no key was ever made for it
+    key = await db.vault.key("webhook", bucket, create=True)
+    await db.vault.destroy("webhook", bucket)
+    assert key
+    async with db.session() as session:
+        event_id = new_id()
+        session.add(WebhookEvent(id=event_id, key_bucket=bucket, body_size=1))
+        await session.commit()
+    now = utcnow()
+    assert await privacy.rekey_webhook_hours(db, {bucket}, now=now) == 1
+    async with db.session() as session:
+        first = await session.scalar(
+            select(WebhookEvent.key_bucket).where(WebhookEvent.id == event_id)
+        )
+    assert first is not None and re.fullmatch(r"2021030405\.[0-9a-f]{4}", first), first
+    assert await privacy.rekey_webhook_hours(db, {first}, now=now) == 1
+    async with db.session() as session:
+        second = await session.scalar(
+            select(WebhookEvent.key_bucket).where(WebhookEvent.id == event_id)
+        )
+    assert second is not None and re.fullmatch(r"2021030405\.[0-9a-f]{4}", second), second
+    assert second != first
+
+
+# -- the export's shape: every section, in order, in the agency's zone, one person only ---
+
+ZONE = ZoneInfo("Asia/Jerusalem")
+
+
+async def _everything_about(db: Database, lead_id: str, campaign_id: str, tag: str) -> None:
+    """Two of each dated kind, written newest first, and one of each other kind (``tag``
+    tells the leads' documents and campaign outcomes apart)."""
+    key = await db.vault.key("lead", lead_id)
+    old, new = utcnow() - timedelta(days=3), utcnow() - timedelta(days=1)
+    async with db.session() as session:
+        for at, words in ((new, "שנייה"), (old, "ראשונה")):
+            consent_id = new_id()
+            session.add(
+                ConsentEvent(
+                    id=consent_id, lead_id=lead_id, kind="opt_in", channel="web_form",
+                    category="marketing", actor_label="web", at=at,
+                    evidence_enc=CONSENT_EVENTS.cipher(key, consent_id).seal("evidence", words),
+                )
+            )  # fmt: skip
+            message_id = new_id()
+            session.add(
+                Message(
+                    id=message_id, lead_id=lead_id, direction="inbound", type="text",
+                    status="received", created_at=at,
+                    text_enc=MESSAGES.cipher(key, message_id).seal("text", words),
+                )
+            )  # fmt: skip
+        session.add(CampaignRecipient(campaign_id=campaign_id, lead_id=lead_id, outcome=tag))
+        await document_checklist.record_asked(
+            session, lead_id=lead_id, names=[f"תלוש {tag}"], language="he", message_id=None
+        )
+        await session.commit()
+
+
+async def test_the_export_holds_each_section_of_one_person_in_order_and_in_the_zone(
+    db: Database,
+) -> None:
+    lead_id = await seed_person(db)
+    other = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי", phone="+972521110000"))
+    async with db.session() as session:
+        campaign = Campaign(template="t", criteria={}, created_by="x")
+        session.add(campaign)
+        await session.commit()
+    for lead, tag in ((lead_id, "sent"), (other.id, "skipped")):
+        await _everything_about(db, lead, campaign.id, tag)
+    starts = datetime(2049, 1, 10, 9, 30, tzinfo=UTC)  # only the other has a viewing
+    viewing = MeetingCreate(lead_id=other.id, starts_at=starts)
+    await create_meeting(db, actor=ADMIN, data=viewing, zone=UTC)
+
+    document = await privacy_export.gather(db, actor=ADMIN, zone=ZONE, lead_id=lead_id)
+
+    assert set(document) == {
+        "generated_at", "subject", "messages", "meetings", "consent_history", "audit_entries",
+        "privacy_requests", "requested_documents", "campaigns", "files",
+    }  # fmt: skip
+    assert document["generated_at"].endswith(("+02:00", "+03:00"))  # the zone's offset
+    assert document["subject"]["created_at"].endswith(("+02:00", "+03:00"))
+    assert [m["text"] for m in document["messages"]] == ["ראשונה", "שנייה", TEXT]  # by time
+    assert document["messages"][0]["created_at"].endswith(("+02:00", "+03:00"))
+    assert document["meetings"] == [] and document["files"] == []
+    consent = document["consent_history"]
+    assert [c["evidence"] for c in consent] == ["ראשונה", "שנייה", "טופס באתר"]  # by time
+    assert set(consent[0]) == {"at", "kind", "category", "channel", "actor", "evidence"}
+    assert (consent[0]["kind"], consent[0]["channel"], consent[0]["actor"]) == (
+        "opt_in",
+        "web_form",
+        "web",
+    )
+    assert consent[0]["at"].endswith(("+02:00", "+03:00"))
+    [request] = document["privacy_requests"]
+    assert request["kind"] == "access" and request["completed_at"] is not None
+    [asked] = document["requested_documents"]
+    assert set(asked) == {"name", "language", "asked_at", "media_file_id", "received_at"}
+    assert (asked["name"], asked["language"], asked["media_file_id"]) == ("תלוש sent", "he", None)
+    [reached] = document["campaigns"]
+    assert reached == {
+        "campaign_id": campaign.id,
+        "outcome": "sent",
+        "reason": None,
+        "message_id": None,
+        "created_at": reached["created_at"],
+    }
+    assert reached["created_at"].endswith(("+02:00", "+03:00"))
+    async with db.session() as session:
+        exported = await session.scalar(
+            select(func.count()).where(
+                AuditEntry.action == "export",
+                AuditEntry.subject_type == "lead",
+                AuditEntry.subject_id == lead_id,
+            )
+        )
+    assert exported == 1
+
+
+def test_a_json_export_is_indented_and_keeps_hebrew_readable() -> None:
+    data = privacy_export.to_json({"subject": {"name": "דנה"}, "messages": []})
+    assert data == '{\n  "subject": {\n    "name": "דנה"\n  },\n  "messages": []\n}'.encode()
+
+
+def test_a_csv_writes_nested_values_as_json_and_an_empty_table_as_such() -> None:
+    rows = [{"id": "1", "tags": ["חם", "VIP"], "when": None}]
+    text = privacy_export._csv(rows).decode("utf-8")
+    assert text == '\ufeffid,tags,when\r\n1,"[""חם"", ""VIP""]",\r\n'
+    assert privacy_export._csv([]).decode("utf-8") == "\ufeffempty\r\n"
+
+
+async def test_an_export_is_in_the_zone_asked_or_as_stored_and_zipped_deflated(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead_id = await seed_person(db)
+    with pytest.raises(InvalidInput) as refused:
+        await privacy_export.export(db, actor=ADMIN, fmt="xml", lead_id=lead_id)
+    assert (refused.value.message, refused.value.field) == (
+        "format must be one of json, csv",
+        "format",
+    )
+    zoned = json.loads(
+        await privacy_export.export(db, actor=ADMIN, fmt="json", zone=ZONE, lead_id=lead_id)
+    )
+    assert zoned["generated_at"].endswith(("+02:00", "+03:00"))
+    monkeypatch.setenv("TZ", "Asia/Jerusalem")  # the machine's zone is not the answer's
+    time.tzset()
+    try:
+        stored = await privacy_export.gather(db, actor=ADMIN, lead_id=lead_id)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert stored["generated_at"].endswith("+00:00")
+    data = await privacy_export.export(db, actor=ADMIN, fmt="csv", lead_id=lead_id)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        kinds = {info.compress_type for info in archive.infolist()}
+    assert kinds == {zipfile.ZIP_DEFLATED}
+
+
+def test_a_value_json_cannot_hold_is_written_as_its_text() -> None:
+    assert privacy_export._plain({"budget": Decimal("1.5"), "n": [1, None]}, None) == {
+        "budget": "1.5",
+        "n": [1, None],
+    }

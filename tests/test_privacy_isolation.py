@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ovenai import audit, document_checklist, privacy
 from ovenai.auth import Actor
@@ -36,16 +36,26 @@ from ovenai.lead_fields import LeadCreate, LeadFilter
 from ovenai.leads import create_lead, find_by_identity, get_lead, list_leads, open_leads
 from ovenai.meetings import MeetingCreate, create_meeting, open_meeting
 from ovenai.models import (
+    AutomationFiring,
+    AutomationRule,
     Base,
+    Campaign,
+    CampaignRecipient,
     ConsentEvent,
     Lead,
     LeadNameToken,
+    LeadPhoneToken,
+    LeadView,
     Meeting,
     Message,
+    Notification,
     PrivacyRequest,
     ReachedUser,
     RequestedDocument,
     Role,
+    ScoreChange,
+    SequenceEnrolment,
+    User,
     WebhookEvent,
     WebhookEventLead,
 )
@@ -388,3 +398,60 @@ async def test_erasing_one_lead_leaves_another_untouched_and_readable(db: Databa
     async with db.session() as session:
         assert await find_by_identity(session, db.vault, bsuid=FIRST.bsuid) is None
         assert await find_by_identity(session, db.vault, phone=FIRST.phone) is None
+
+
+# Tables whose rows about a lead go with its erasure (nothing personal is kept in them).
+DELETED_ON_ERASURE = (
+    AutomationFiring, ScoreChange, SequenceEnrolment, Notification, CampaignRecipient,
+    LeadPhoneToken, LeadView, LeadNameToken, RequestedDocument,
+)  # fmt: skip
+
+
+async def _rows_about(db: Database, lead_id: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    async with db.session() as session:
+        for model in DELETED_ON_ERASURE:
+            query = select(func.count()).where(model.lead_id == lead_id)  # type: ignore[attr-defined]
+            counts[model.__tablename__] = int(await session.scalar(query) or 0)
+    return counts
+
+
+async def _about(db: Database, lead_id: str, user_id: str, rule_id: str, campaign_id: str) -> None:
+    """One row of each table deleted on erasure, about the lead."""
+    async with db.session() as session:
+        session.add_all([
+            AutomationFiring(rule_id=rule_id, lead_id=lead_id, event="e", outcome="ok", detail=""),
+            ScoreChange(lead_id=lead_id, delta=1, score=1, reason="r", source="s"),
+            SequenceEnrolment(rule_id=rule_id, lead_id=lead_id, event="e", stage="new"),
+            Notification(user_id=user_id, lead_id=lead_id, text="t"),
+            CampaignRecipient(campaign_id=campaign_id, lead_id=lead_id, outcome="sent"),
+            LeadView(user_id=user_id, lead_id=lead_id, seen_at=utcnow()),
+            LeadPhoneToken(lead_id=lead_id, token=lead_id[-12:], phone_index="i"),
+        ])  # fmt: skip
+        await document_checklist.record_asked(
+            session, lead_id=lead_id, names=["תלוש"], language="he", message_id=None
+        )
+        await session.commit()
+
+
+async def test_erasure_deletes_the_lead_s_rows_of_each_table_and_no_one_else_s(
+    db: Database,
+) -> None:
+    first = await create_lead(db, actor=ADMIN, data=LeadCreate(name="רות לוי", phone=FIRST.phone))
+    second = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי לוי", phone=SECOND.phone))
+    async with db.session() as session:
+        user = User(email="agent@agency.co.il", role=Role.AGENT)
+        rule = AutomationRule(key="k", position=1, definition="{}")
+        campaign = Campaign(template="t", criteria={}, created_by="x")
+        session.add_all([user, rule, campaign])
+        await session.commit()
+        ids = (user.id, rule.id, campaign.id)
+    for lead in (first, second):
+        await _about(db, lead.id, *ids)
+    before = await _rows_about(db, second.id)
+    assert min(before.values()) >= 1, before  # every table holds something about each
+
+    await privacy.erase(db, actor=ADMIN, lead_id=first.id)
+
+    assert set((await _rows_about(db, first.id)).values()) == {0}
+    assert await _rows_about(db, second.id) == before

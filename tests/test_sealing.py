@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from ovenai import crypto
+from ovenai import crypto, sealing
 from ovenai.columns import new_id
 from ovenai.db import Database
 from ovenai.errors import CryptoError
@@ -18,6 +18,7 @@ from ovenai.sealing import (
     MESSAGES,
     SEALED_TABLES,
     WEBHOOK_EVENTS,
+    LeadColumn,
     SealedTable,
     name_index,
     search_index,
@@ -171,3 +172,23 @@ async def test_name_indexes_are_the_blind_indexes_stored_before(db: Database) ->
     assert search_index(vault, "mir bar") <= stored
     assert not search_index(vault, "mira") <= stored
     assert name_index(vault, None) == set()
+
+
+def test_a_table_declared_again_derives_the_same_as_the_one_declared_at_import() -> None:
+    # Each declaration derives its name, stored columns and associated data when made.
+    again = SealedTable[Lead, LeadColumn](Lead, get_args(LeadColumn), key_scope="lead")
+    assert again.name == "leads" == LEADS.name
+    assert dict(again.stored) == {c: f"{c}_enc" for c in get_args(LeadColumn)}
+    assert again.aad_head == crypto.aad_head("leads") == LEADS.aad_head
+    assert dict(again.aad_tails) == {c: crypto.aad_part(c) for c in get_args(LeadColumn)}
+    key = bytes(32)
+    sealed = again.cipher(key, "row-1").seal("name", "דנה")
+    assert LEADS.cipher(key, "row-1").open("name", sealed) == "דנה"
+
+
+def test_uploads_and_file_chunks_open_only_where_they_were_sealed() -> None:
+    key = bytes(range(32))
+    blob = sealing.seal_upload(key, "upload-1", b"a,b\n")
+    assert sealing.open_upload(key, "upload-1", blob) == b"a,b\n"
+    with pytest.raises(CryptoError):
+        sealing.open_upload(key, "upload-2", blob)

@@ -207,3 +207,30 @@ def test_timeouts_broken_connections_and_html_pages_are_transient() -> None:
     ):
         assert (error.kind, error.retryable) == (TRANSIENT, True)
         assert error.meta_http_status in (0, 502)
+
+
+def test_a_span_of_codes_runs_from_its_first_to_its_last_code() -> None:
+    rule: classify.Rule = (e.PermanentError, False)
+    assert classify._span(133011, 133014, rule) == dict.fromkeys(range(133011, 133015), rule)
+
+
+def test_the_envelope_keeps_what_meta_says_and_nothing_it_did_not() -> None:
+    said = classify.details_from_body(
+        503, {"error": {"is_transient": True, "error_data": {"details": "try later"}}}
+    )
+    assert (said.is_transient, said.details) == (True, "try later")
+    unsaid = classify.details_from_body(
+        400, {"error": {"is_transient": "yes", "error_data": {"details": None}}}
+    )
+    assert (unsaid.is_transient, unsaid.details) == (None, None)
+    assert classify.details_from_body(400, {"error": {"error_data": None}}).details is None
+
+
+def test_the_failures_without_an_answer_say_what_happened() -> None:
+    page = "<html>" + "x" * 300
+    assert classify.unexpected_body(502, page).info.message == (
+        f"HTTP 502 with a non-JSON body: {page[:120]!r}"
+    )
+    assert classify.timed_out("send_text", 5.0).info.message == (
+        "send_text: no answer within 5 s (outcome unknown)"
+    )

@@ -8,13 +8,14 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from media.conftest import PDF, MediaWorld, jpeg_bytes
 from ovenai import media_fetch, privacy, privacy_export, retention
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
-from ovenai.models import MediaFile, Role
+from ovenai.models import Lead, MediaFile, Message, Role
+from ovenai.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -93,3 +94,49 @@ async def test_the_json_export_lists_the_files(world: MediaWorld) -> None:
     lead = await world.lead()
     data = await privacy_export.export(world.db, actor=ADMIN, fmt="json", lead_id=lead.id)
     assert b'"files"' in data and b'"pending"' in data
+
+
+async def test_retention_erasing_an_ended_lead_deletes_its_files(world: MediaWorld) -> None:
+    await world.send("document", PDF)
+    await world.fetch()
+    lead = await world.lead()
+    async with world.db.session() as session:
+        await session.execute(
+            update(Lead).where(Lead.id == lead.id).values(closed_at=utcnow() - timedelta(days=2))
+        )
+        await session.commit()
+    policy = retention.Policy(
+        conversations=timedelta(days=365),
+        webhook_logs=timedelta(days=365),
+        audit=timedelta(days=365),
+        lead_grace=timedelta(days=1),
+    )
+    counts = await retention.run(world.db, policy=policy, files=world.fetcher.store)
+    assert counts["lead contact details"] == 1
+    assert world.files_on_disk() == [] and await _rows(world) == 0
+
+
+async def test_the_daily_job_deletes_files_from_the_settings_store(
+    world: MediaWorld, clean_db: Settings
+) -> None:
+    await world.send("document", PDF)
+    await world.fetch()
+    days = clean_db.retention_conversation_days + 1
+    async with world.db.session() as session:
+        await session.execute(update(Message).values(created_at=utcnow() - timedelta(days=days)))
+        await session.commit()
+    counts = await retention.daily_job(world.db, clean_db)
+    assert counts["messages"] == 1
+    assert world.files_on_disk() == [] and await _rows(world) == 0
+
+
+async def test_erasing_one_lead_with_the_store_deletes_its_files_only(world: MediaWorld) -> None:
+    mine = await world.send("document", PDF, wa_id="972521230001")
+    theirs = await world.send("document", PDF, wa_id="972521230002")
+    await world.fetch()
+    assert len(world.files_on_disk()) == 2
+
+    await privacy.erase(world.db, actor=ADMIN, lead_id=mine.lead_id, files=world.fetcher.store)
+
+    assert len(world.files_on_disk()) == 1  # the other lead's file stays
+    assert (await world.row(theirs.id)).state == "stored"

@@ -16,7 +16,7 @@ from ovenai.db import Database
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import LeadRecord, add_lead, open_leads, seal_identity
 from ovenai.models import Lead
-from ovenai.outbox import queue
+from ovenai.outbox import claims, queue
 from ovenai.outbox.bucket_store import DatabaseBuckets
 from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.dispatcher import Dispatcher
@@ -48,6 +48,14 @@ SIM = SimulatorConfig(
 )
 FAST_RETRY = RetryPolicy(base_s=0.0, cap_s=0.0, max_attempts=3, throttle_base_s=0.0)
 _numbers = itertools.count(1000)
+
+
+@pytest.fixture(autouse=True)
+def fresh_claim_statement() -> None:
+    """Each test builds the claim statement from the code as it is: the statement is cached
+    for the process (``claims.claim_statement``), and a mutation run (docs/testing.md) changes
+    the code that builds it between tests of one process."""
+    claims.claim_statement.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -181,3 +181,13 @@ async def test_pruning_drops_full_pair_buckets_and_reach_older_than_a_day_only(
     assert set(await _bucket_rows(db)) == {"pair:busy", "mps:idle"}
     async with db.session() as session:
         assert list(await session.scalars(select(ReachedUser.lead_id))) == ["new"]
+
+
+async def test_the_buckets_live_in_redis_when_a_url_is_set_else_in_the_database(
+    db: Database,
+) -> None:
+    in_database = limits.open_buckets(db, None)
+    assert isinstance(in_database, DatabaseBuckets) and in_database.db is db
+    in_redis = limits.open_buckets(db, "redis://127.0.0.1:6399/3")  # connects when used
+    assert isinstance(in_redis, RedisBuckets)
+    assert in_redis.redis.connection_pool.connection_kwargs["port"] == 6399

@@ -346,3 +346,25 @@ def test_transient_failures_stop_at_the_last_attempt(code: int, attempt: int) ->
 def test_a_deferred_error_says_it_is_retryable_only_when_it_is_tried_again(code: int) -> None:
     tried_again = decide(code, 1, 0).action is Action.RETRY
     assert error(code).retryable is tried_again is (code in DEFERRED_WAITS)
+
+
+class LowestDraw(random.Random):
+    """Draws the lowest value of every range: what a wait is before any jitter."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+@pytest.mark.parametrize(("code", "wait"), [(131049, DAY), (132069, HOUR), (4, 60.0), (613, 60.0)])
+def test_a_named_wait_before_its_jitter_is_exactly_metas(code: int, wait: float) -> None:
+    assert POLICY.decide(error(code), 1, LowestDraw()).delay_s == wait
+
+
+def test_the_throttles_in_a_row_default_to_none() -> None:
+    # Called without `throttled`, a pair-limit answer is the first in a row: 4^0 = 1 s.
+    assert POLICY.decide(error(131056), 1, random.Random(0)).delay_s == 1.0
+
+
+def test_a_transient_code_without_a_named_wait_adds_no_floor_to_the_backoff() -> None:
+    quick = RetryPolicy(base_s=0.1)
+    assert quick.decide(error(1), 1, random.Random(0)).delay_s <= 0.1

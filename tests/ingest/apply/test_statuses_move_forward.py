@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+
+from ovenai.db import Database
+from ovenai.ingest.apply import delivery_statuses
+from ovenai.ingest.parse.dedupe_keys import status_key
+from ovenai.models import AppliedItem, StatusEvent
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +102,37 @@ async def test_one_body_with_many_statuses_applies_them_all(bodies, harness) -> 
     await harness.deliver(bodies.statuses(*items))
     for wamid in wamids:
         assert (await harness.message(wamid)).status == "read"
+
+
+async def test_only_statuses_waiting_past_the_limit_are_pruned_with_their_keys(
+    db: Database,
+) -> None:
+    now = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    edge = now - delivery_statuses.WAITING_LIMIT
+    waiting = {  # wamid: (applied, received_at)
+        "wamid.stale_1": (False, edge - timedelta(seconds=1)),
+        "wamid.staleX1": (False, edge),  # waited exactly the limit: kept
+        "wamid.fresh": (False, now),
+        "wamid.applied": (True, edge - timedelta(days=3)),
+    }
+    async with db.session() as session:
+        for wamid, (applied, at) in waiting.items():
+            for status in ("sent", "delivered"):
+                session.add(
+                    StatusEvent(
+                        wa_message_id=wamid, status=status, at=at, received_at=at, applied=applied
+                    )
+                )
+                session.add(AppliedItem(dedupe_key=status_key(wamid, status), applied_at=at))
+        await session.commit()
+    async with db.session() as session:
+        assert await delivery_statuses.prune_waiting(session, now=now) == 2
+        await session.commit()
+    async with db.session() as session:
+        left = set(await session.scalars(select(StatusEvent.wa_message_id)))
+        keys = set(await session.scalars(select(AppliedItem.dedupe_key)))
+    assert left == {"wamid.staleX1", "wamid.fresh", "wamid.applied"}
+    # "_" in the pruned wamid is not a wildcard: the key of "wamid.staleX1" stays.
+    assert keys == {status_key(w, s) for w in left for s in ("sent", "delivered")}
+    async with db.session() as session:
+        assert await delivery_statuses.prune_waiting(session, now=now) == 0
