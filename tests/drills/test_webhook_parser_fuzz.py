@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,8 +180,10 @@ SCALARS = (
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=6) | st.sampled_from(["id", "type", "from"]), inner),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6) | st.sampled_from(["id", "type", "from"]), inner)
+    ),
     max_leaves=12,
 )
 
@@ -189,7 +191,10 @@ VALUES = st.recursive(
 def _nodes(doc: Json, where: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     """The path of every value of a document, the document itself first."""
     yield where
-    children = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    if isinstance(doc, dict):
+        children: Iterable[tuple[str | int, Json]] = doc.items()
+    else:
+        children = enumerate(doc) if isinstance(doc, list) else ()
     for key, child in children:
         yield from _nodes(child, (*where, key))
 
