@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from ovenai.errors import AuthenticationFailed, OvenAIError
@@ -55,6 +56,41 @@ def shape(body: Mapping[str, object]) -> dict[str, object]:
     """The API's one error shape: ``error``, ``message`` and ``field`` (None when no one
     field is at fault) first, then whatever else the error tells (Meta's code, ...)."""
     return {"error": body["error"], "message": body["message"], "field": None, **body}
+
+
+class FieldProblem(BaseModel):
+    """One field a validation error names, with what is wrong with it."""
+
+    field: str | None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The API's one error shape, as the OpenAPI document publishes it for every 4xx."""
+
+    model_config = ConfigDict(extra="allow")  # what else an error tells (Meta's code, ...)
+
+    error: str
+    message: str
+    field: str | None
+    fields: list[FieldProblem] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "Refused: the API's one error shape"}
+}
+"""The responses every API operation documents besides its own: any 4xx in the error shape
+(instead of FastAPI's ``HTTPValidationError``, which the API never answers). Schemathesis
+checks each answer against them (``make drills``, docs/drills.md)."""
+
+ERROR_RESPONSES_BESIDE_TEXT: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": ERROR_RESPONSES["4XX"]["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+}
+"""The same for an operation answering text (its ``response_class`` would otherwise give
+the errors its own media type)."""
 
 
 def error_body(error: str, message: str, field: str | None = None) -> dict[str, object]:
