@@ -32,6 +32,18 @@ def test_an_unknown_path_and_a_wrong_method_answer_the_api_error_shape(
     assert "allow" in wrong.headers
 
 
+def test_a_wrong_method_is_told_every_method_the_path_takes(admin: httpx.Client) -> None:
+    # Schemathesis (docs/drills.md): OPTIONS /api/v1/leads answered `Allow: POST` alone.
+    for path, allowed in [
+        ("/api/v1/leads", "GET, POST"),
+        ("/api/v1/leads/01930000-0000-7000-8000-000000000000", "GET, PATCH"),
+        ("/api/v1/automation/rules/x", "DELETE, GET, PATCH"),
+    ]:
+        answer = admin.options(path)
+        assert answer.status_code == 405 and answer.headers["allow"] == allowed, path
+        assert _shaped(answer)["error"] == "MethodNotAllowed"
+
+
 def test_a_body_that_is_not_json_is_said_plainly(admin: httpx.Client) -> None:
     answer = admin.post(
         "/api/v1/leads", content=b"{not json", headers={"Content-Type": "application/json"}

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from ovenai.errors import AuthenticationFailed, OvenAIError
 from ovenai.web import i18n
@@ -134,7 +135,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     name = _HTTP_ERRORS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.replace(" ", ""))
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
     body = error_body(name, message)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path takes. The router's 405 names the methods of the first route
+    of the path only (``Allow: POST`` for /api/v1/leads, which GET reads too: schemathesis)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
 
 
 _HTTP_ERRORS = {404: "NotFound", 405: "MethodNotAllowed"}
