@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from ovenai.errors import AuthenticationFailed, OvenAIError
-from ovenai.web import i18n
+from ovenai.web import deps, i18n
 from ovenai.web.dashboard.session import TEMPLATES
 
 log = logging.getLogger("ovenai.web")
@@ -168,6 +168,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _wants_html(request):  # a form field the page would not send (tampered, too long)
         return _error_page(request, 422)
+    if request.url.path.startswith(API_PREFIX) and _body_not_json(exc):
+        # FastAPI decodes the body before it runs the route's dependencies: a caller without
+        # a valid token got 422 for a body that is not JSON, 401 for any other (schemathesis).
+        try:
+            await deps.authenticate(request)
+        except OvenAIError as refused:
+            return await _ovenai_error(request, refused)
     fields = [{"field": _field_of(error), "message": _readable(error)} for error in exc.errors()]
     message = "; ".join(
         f"{item['field']}: {item['message']}" if item["field"] else str(item["message"])
@@ -176,6 +183,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     body = error_body("InvalidInput", message, fields[0]["field"] if fields else None)
     body["fields"] = fields
     return JSONResponse(body, status_code=422)
+
+
+API_PREFIX = "/api/v1/"
+"""Every operation under it takes a bearer token."""
+
+
+def _body_not_json(exc: RequestValidationError) -> bool:
+    return any(error.get("type") == "json_invalid" for error in exc.errors())
 
 
 def _field_of(error: Mapping[str, Any]) -> str | None:
