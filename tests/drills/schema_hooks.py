@@ -7,7 +7,8 @@ Loaded by the ``st`` command through ``SCHEMATHESIS_HOOKS=drills.schema_hooks`` 
   and ``field`` (tests/web/test_error_shape.py), in either run;
 - ``bearer_required``: in the run without a token (``OVENAI_DRILL_AUTH=none``), every
   operation that declares a security requirement answers 401 with ``WWW-Authenticate:
-  Bearer``, whatever else is wrong with the request.
+  Bearer``, whatever else is wrong with the request (a method the path does not take is
+  405 first).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def bearer_required(ctx: Any, response: Any, case: Any) -> None:
         return
     if not case.operation.definition.raw.get("security"):
         return
+    if response.request.method.upper() != case.operation.method.upper():
+        return  # a method the path does not take (unsupported_method): 405 comes first
     assert response.status_code == 401, (
         f"{case.operation.label} answered {response.status_code} without a token, not 401"
     )
