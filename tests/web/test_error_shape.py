@@ -38,6 +38,8 @@ def test_a_wrong_method_is_told_every_method_the_path_takes(admin: httpx.Client)
         ("/api/v1/leads", "GET, POST"),
         ("/api/v1/leads/01930000-0000-7000-8000-000000000000", "GET, PATCH"),
         ("/api/v1/automation/rules/x", "DELETE, GET, PATCH"),
+        # .../documents/{document_id} takes PUT: the literal path names its own methods
+        ("/api/v1/leads/01930000-0000-7000-8000-000000000000/documents/request", "POST"),
     ]:
         answer = admin.options(path)
         assert answer.status_code == 405 and answer.headers["allow"] == allowed, path

@@ -146,15 +146,38 @@ _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 def _allowed_methods(request: Request) -> str:
     """Every method the path takes. The router's 405 names the methods of the first route
-    of the path only (``Allow: POST`` for /api/v1/leads, which GET reads too: schemathesis)."""
+    of the path only (``Allow: POST`` for /api/v1/leads, which GET reads too: schemathesis).
+    Where two documented paths match (``.../documents/request`` and
+    ``.../documents/{document_id}``), the most literal one says which methods it takes."""
     routes = request.app.router.routes
-    return ", ".join(
+    routed = [
         method
         for method in _METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
         )
-    )
+    ]
+    documented = _documented_methods(request.app.openapi()["paths"], request.url.path)
+    return ", ".join(m for m in routed if not documented or m in documented)
+
+
+def _documented_methods(paths: Mapping[str, Mapping[str, Any]], path: str) -> set[str]:
+    """The methods of the documented path template that fits ``path`` with fewest parameters."""
+    fits = [
+        (template.count("{"), operations)
+        for template, operations in paths.items()
+        if re.fullmatch(_template_pattern(template), path)
+    ]
+    if not fits:
+        return set()
+    fewest = min(count for count, _ in fits)
+    return {m.upper() for count, operations in fits if count == fewest for m in operations}
+
+
+def _template_pattern(template: str) -> str:
+    """``/leads/{lead_id}`` as a regular expression of the paths it names."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
 
 
 _HTTP_ERRORS = {404: "NotFound", 405: "MethodNotAllowed"}
