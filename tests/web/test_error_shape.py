@@ -120,17 +120,20 @@ def test_the_openapi_document_publishes_the_error_shape_for_every_4xx(
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
-def test_a_body_that_is_not_json_is_a_401_without_a_valid_token(
+def test_a_body_that_cannot_be_decoded_is_a_401_without_a_valid_token(
     anonymous: httpx.Client, admin: httpx.Client
 ) -> None:
     # Schemathesis (docs/drills.md): FastAPI decodes the body before the route's
-    # dependencies, so a caller without a token was told 422 about it instead of 401.
+    # dependencies, so a caller without a token was told 422 (not JSON) or 400 (not UTF-8)
+    # about it instead of 401.
     json_header = {"Content-Type": "application/json"}
-    for headers in ({}, {"Authorization": "Bearer ovn_not-a-token"}):
-        answer = anonymous.post(
-            "/api/v1/leads", content=b"{not json", headers=json_header | headers
-        )
-        assert answer.status_code == 401 and _shaped(answer)["error"] == "AuthenticationFailed"
-        assert answer.headers["www-authenticate"] == "Bearer"
+    for body in (b"{not json", b'{"name": "\xff\xfe"}'):
+        for headers in ({}, {"Authorization": "Bearer ovn_not-a-token"}):
+            answer = anonymous.post("/api/v1/leads", content=body, headers=json_header | headers)
+            assert answer.status_code == 401, (body, answer.text)
+            assert _shaped(answer)["error"] == "AuthenticationFailed"
+            assert answer.headers["www-authenticate"] == "Bearer"
     signed_in = admin.post("/api/v1/leads", content=b"{not json", headers=json_header)
     assert signed_in.status_code == 422 and _shaped(signed_in)["error"] == "InvalidInput"
+    not_utf8 = admin.post("/api/v1/leads", content=b'{"name": "\xff"}', headers=json_header)
+    assert not_utf8.status_code == 400 and _shaped(not_utf8)["error"] == "BadRequest"

@@ -131,6 +131,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _error_page(request, exc.status_code)
     if exc.status_code < 400:
         return await http_exception_handler(request, exc)
+    if exc.status_code == 400 and (refused := await _unauthenticated(request)) is not None:
+        return refused  # a body FastAPI could not decode
     # The API's one error shape for what routing answers too (unknown path, wrong method).
     name = _HTTP_ERRORS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.replace(" ", ""))
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
@@ -191,13 +193,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _wants_html(request):  # a form field the page would not send (tampered, too long)
         return _error_page(request, 422)
-    if request.url.path.startswith(API_PREFIX) and _body_not_json(exc):
-        # FastAPI decodes the body before it runs the route's dependencies: a caller without
-        # a valid token got 422 for a body that is not JSON, 401 for any other (schemathesis).
-        try:
-            await deps.authenticate(request)
-        except OvenAIError as refused:
-            return await _ovenai_error(request, refused)
+    if _body_not_json(exc) and (refused := await _unauthenticated(request)) is not None:
+        return refused
     fields = [{"field": _field_of(error), "message": _readable(error)} for error in exc.errors()]
     message = "; ".join(
         f"{item['field']}: {item['message']}" if item["field"] else str(item["message"])
@@ -210,6 +207,22 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 API_PREFIX = "/api/v1/"
 """Every operation under it takes a bearer token."""
+
+
+async def _unauthenticated(request: Request) -> Response | None:
+    """The 401 (or 429) of an API request without a valid token, None with one.
+
+    FastAPI decodes the body before it runs the route's dependencies, the token check among
+    them: a caller without a valid token was told 422 about a body that is not JSON, and
+    400 about one that is not UTF-8, instead of 401 like any other request (schemathesis).
+    """
+    if not request.url.path.startswith(API_PREFIX):
+        return None
+    try:
+        await deps.authenticate(request)
+    except OvenAIError as refused:
+        return await _ovenai_error(request, refused)
+    return None
 
 
 def _body_not_json(exc: RequestValidationError) -> bool:
