@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -73,10 +74,33 @@ def _schemathesis(sandbox: Sandbox, *, token: bool, options: list[str], name: st
         command, env=environment, capture_output=True, text=True, timeout=3600, check=False
     )
     report = result.stdout + result.stderr
-    assert result.returncode == 0, f"schemathesis found failures ({name}):\n{report}"
+    problems = _problems(REPORTS / f"schemathesis-{name}.xml")
+    assert not problems, f"schemathesis found failures ({name}): {problems}\n{report}"
     tested = re.search(r"Tested: (\d+)", report)
     assert tested and int(tested.group(1)) == _operations(sandbox), report
     return report
+
+
+SCHEMATHESIS_LIMITS = ("Cannot generate an array with",)
+"""Errors of schemathesis's own generator, not of the API: its fuzzing phase, mixing valid
+and invalid parts, now and then gives up on the ``actions`` array of an automation rule (at
+least one action, each of eight kinds told apart by ``type``); the rule's operations are
+still tested by every other case and phase (docs/drills.md)."""
+
+
+def _problems(junit: Path) -> list[str]:
+    """Every failed operation of a run's JUnit report, and every error but the limits."""
+    found = []
+    for case in ElementTree.parse(junit).iter("testcase"):
+        for outcome in case:
+            text = outcome.text or ""
+            if outcome.tag == "failure" or (
+                outcome.tag == "error" and not any(limit in text for limit in SCHEMATHESIS_LIMITS)
+            ):
+                lines = [line.strip() for line in text.splitlines() if line.strip()]
+                checks = [line for line in lines if line.startswith("- ")] or lines or [outcome.tag]
+                found.append(f"{case.get('name')}: {checks[0]}")
+    return found
 
 
 QUICK = ["--phases=examples,fuzzing", "--max-examples=2"]
