@@ -445,9 +445,31 @@ async def test_a_username_two_leads_have_had_is_refused_not_guessed(db: Database
     assert refused.value.field == "username"
 
 
+async def test_a_person_is_found_by_e_mail_in_any_case_and_a_shared_one_is_refused(
+    db: Database,
+) -> None:
+    def lead(name: str, phone: str, email: str) -> LeadCreate:
+        return LeadCreate(name=name, phone=phone, email=email)
+
+    noa = await create_lead(db, actor=ADMIN, data=lead("נועה", "+972526660001", "Noa@Example.com"))
+    document = await privacy_export.gather(db, actor=ADMIN, email=" noa@EXAMPLE.COM ")
+    assert document["subject"]["id"] == noa.id
+    for name, phone in (("דן", "+972526660002"), ("רותם", "+972526660003")):
+        await create_lead(db, actor=ADMIN, data=lead(name, phone, "family@example.com"))
+    with pytest.raises(InvalidInput, match="more than one lead has that e-mail") as shared:
+        await privacy.erase(db, actor=ADMIN, email="family@example.com")
+    assert shared.value.field == "email"
+    with pytest.raises(NotFound, match="no lead with that email"):
+        await privacy.erase(db, actor=ADMIN, email="nobody@example.com")
+    report = await privacy.erase(db, actor=ADMIN, email="NOA@example.com")
+    assert report.lead_id == noa.id
+
+
 async def test_the_person_is_named_by_exactly_one_identity(db: Database) -> None:
     await seed_person(db)
-    with pytest.raises(InvalidInput, match="one of phone, bsuid, wa_id, username, lead_id") as none:
+    with pytest.raises(
+        InvalidInput, match="one of phone, bsuid, wa_id, username, email, lead_id"
+    ) as none:
         await privacy.erase(db, actor=ADMIN)
     assert none.value.field == "phone"
     with pytest.raises(InvalidInput, match="phone or bsuid, not both") as two:
@@ -464,6 +486,7 @@ async def test_the_person_is_named_by_exactly_one_identity(db: Database) -> None
         ("wa_id", "IL.5550002223334445556", "a wa_id is digits"),
         ("username", "maya tlv", "a username has no spaces"),
         ("lead_id", "42", "a lead id is a UUID"),
+        ("email", "noa at example", "an e-mail address"),
         ("phone", "maya.tlv", "not a phone number"),
     ],
 )

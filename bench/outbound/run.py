@@ -228,6 +228,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "max_accepted_in_one_second": stats["max_accepted_per_second"],
         "max_attempts_in_one_calendar_second": stats["max_attempts_per_second"],
         "refused_130429": stats["counts"].get("rejected_130429", 0),
+        "media_uploads": stats["counts"].get("media_uploads", 0),
         # CPU per message: the part of the two cores each side used (machine-dependent)
         "worker_cpu_us_per_message": round(worker_cpu / max(sent, 1) * 1e6),
         "simulator_cpu_us_per_message": round(sim_cpu / max(sent, 1) * 1e6),

@@ -9,8 +9,9 @@ that no longer hold, and then queues the notifications of every alert, whoever r
 ``OVENAI_ALERT_REPEAT_MINUTES``, "resolved" when it ends). Nothing is sent here: the worker's
 delivery job sends, so a slow notifier never holds an evaluation up.
 
-Messages carry figures only (counts, ages, rates), never personal data. The measures are
-shared with ``/health`` (:mod:`ovenai.health`).
+Messages carry figures only (counts, ages, rates), never personal data, in English and in
+Hebrew (:class:`Said`): notifications and the alerts page show the reader's language. The
+measures are shared with ``/health`` (:mod:`ovenai.health`).
 """
 
 from __future__ import annotations
@@ -77,7 +78,16 @@ class Probe:
     key_age_days: int | None
 
 
-Check = Callable[[Probe], Awaitable[str | None]]
+@dataclass(frozen=True)
+class Said:
+    """A rule's message in English and in Hebrew (figures only, never personal data)."""
+
+    en: str
+    he: str
+
+
+Check = Callable[[Probe], Awaitable[Said | str | None]]
+"""A rule's check: its message when it holds (``str``: English only), else None."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ async def last_webhook_at(session: AsyncSession) -> datetime | None:
 # Rules --------------------------------------------------------------------------------------
 
 
-async def _failure_rate(probe: Probe) -> str | None:
+async def _failure_rate(probe: Probe) -> Said | None:
     settings = probe.settings
     window = settings.alert_failure_window_minutes
     attempted, failed = await outbound_outcomes(
@@ -151,22 +161,27 @@ async def _failure_rate(probe: Probe) -> str | None:
     rate = failed / attempted
     if rate <= settings.alert_failure_rate:
         return None
-    return (
+    threshold = settings.alert_failure_rate
+    return Said(
         f"{failed} of {attempted} outbound messages failed in the last {window} minutes "
-        f"({rate:.1%}; threshold {settings.alert_failure_rate:.1%})."
+        f"({rate:.1%}; threshold {threshold:.1%}).",
+        f"{failed} מתוך {attempted} הודעות יוצאות נכשלו ב-{window} הדקות האחרונות "
+        f"({rate:.1%}; הסף {threshold:.1%}).",
     )
 
 
-async def _sending_paused(probe: Probe) -> str | None:
+async def _sending_paused(probe: Probe) -> Said | None:
     if not await sending_paused(probe.session):
         return None
-    return (
+    return Said(
         "Meta rejected the access token: all sending is paused; queued messages wait. "
-        "Configure a valid WHATSAPP_ACCESS_TOKEN and restart the workers."
+        "Configure a valid WHATSAPP_ACCESS_TOKEN and restart the workers.",
+        "Meta דחתה את אסימון הגישה: כל השליחה מושהית, וההודעות בתור ממתינות. "
+        "יש להגדיר WHATSAPP_ACCESS_TOKEN תקף ולהפעיל מחדש את ה-workers.",
     )
 
 
-async def _outbox_stuck(probe: Probe) -> str | None:
+async def _outbox_stuck(probe: Probe) -> Said | None:
     if await sending_paused(probe.session):
         return None  # the pause's own alert says why nothing leaves
     since = await oldest_due_at(probe.session, probe.now)
@@ -174,30 +189,36 @@ async def _outbox_stuck(probe: Probe) -> str | None:
     if since is None or probe.now - since < timedelta(minutes=limit):
         return None
     minutes = int((probe.now - since).total_seconds() // 60)
-    return (
+    return Said(
         f"The oldest due outbound message has waited {minutes} minutes (threshold {limit}): "
-        "is a worker running?"
+        "is a worker running?",
+        f"ההודעה היוצאת הוותיקה שמועדה הגיע ממתינה {minutes} דקות (הסף {limit}): האם worker פועל?",
     )
 
 
-async def _key_rotation_due(probe: Probe) -> str | None:
+async def _key_rotation_due(probe: Probe) -> Said | None:
     age = probe.key_age_days
-    if age is None or not KEY_ROTATION_DUE_DAYS <= age < key_rotation.ROTATION_PERIOD_DAYS:
+    period = key_rotation.ROTATION_PERIOD_DAYS
+    if age is None or not KEY_ROTATION_DUE_DAYS <= age < period:
         return None
-    return (
+    return Said(
         f"The newest master key is {age} days old: rotate it before day "
-        f"{key_rotation.ROTATION_PERIOD_DAYS} (`ovenai keys generate`, then `ovenai keys rotate`)."
+        f"{period} (`ovenai keys generate`, then `ovenai keys rotate`).",
+        f"מפתח האב החדש ביותר בן {age} ימים: יש להחליף אותו לפני היום ה-{period} "
+        "(`ovenai keys generate`, ואחריו `ovenai keys rotate`).",
     )
 
 
-async def _key_rotation_overdue(probe: Probe) -> str | None:
+async def _key_rotation_overdue(probe: Probe) -> Said | None:
     age = probe.key_age_days
-    if age is None or age < key_rotation.ROTATION_PERIOD_DAYS:
+    period = key_rotation.ROTATION_PERIOD_DAYS
+    if age is None or age < period:
         return None
-    return (
-        f"The newest master key is {age} days old, past the "
-        f"{key_rotation.ROTATION_PERIOD_DAYS}-day rotation period: `ovenai keys generate`, "
-        "then `ovenai keys rotate`."
+    return Said(
+        f"The newest master key is {age} days old, past the {period}-day rotation period: "
+        "`ovenai keys generate`, then `ovenai keys rotate`.",
+        f"מפתח האב החדש ביותר בן {age} ימים, מעבר לתקופת ההחלפה של {period} ימים: "
+        "`ovenai keys generate`, ואחריו `ovenai keys rotate`.",
     )
 
 
@@ -210,25 +231,30 @@ async def _open_requests(probe: Probe, *, until: datetime, after: datetime | Non
     return int(await probe.session.scalar(query) or 0)
 
 
-async def _privacy_due(probe: Probe) -> str | None:
+async def _privacy_due(probe: Probe) -> Said | None:
     notice = probe.now + timedelta(days=PRIVACY_NOTICE_DAYS)
     count = await _open_requests(probe, until=notice, after=probe.now)
     if count == 0:
         return None
-    return (
+    return Said(
         f"{count} data-subject request(s) reach their 30-day deadline within "
-        f"{PRIVACY_NOTICE_DAYS} days (`ovenai privacy requests`)."
+        f"{PRIVACY_NOTICE_DAYS} days (`ovenai privacy requests`).",
+        f"{count} בקשות פרטיות מגיעות למועד של 30 הימים בתוך {PRIVACY_NOTICE_DAYS} ימים "
+        "(`ovenai privacy requests`).",
     )
 
 
-async def _privacy_overdue(probe: Probe) -> str | None:
+async def _privacy_overdue(probe: Probe) -> Said | None:
     count = await _open_requests(probe, until=probe.now, after=None)
     if count == 0:
         return None
-    return f"{count} data-subject request(s) are past their 30-day deadline."
+    return Said(
+        f"{count} data-subject request(s) are past their 30-day deadline.",
+        f"{count} בקשות פרטיות עברו את מועד 30 הימים.",
+    )
 
 
-async def _retention_not_run(probe: Probe) -> str | None:
+async def _retention_not_run(probe: Probe) -> Said | None:
     last = await last_retention_run(probe.session)
     if last is None:
         flag = await probe.session.get(SystemFlag, MONITORING_SINCE_FLAG)
@@ -236,28 +262,33 @@ async def _retention_not_run(probe: Probe) -> str | None:
     if probe.now - last < timedelta(hours=RETENTION_LATE_H):
         return None
     hours = int((probe.now - last).total_seconds() // 3600)
-    return (
+    return Said(
         f"The retention job has not run for {hours} hours (it runs daily at 02:00): "
-        "is a worker running?"
+        "is a worker running?",
+        f"משימת שמירת הנתונים לא רצה {hours} שעות (היא רצה כל יום ב-02:00): האם worker פועל?",
     )
 
 
-async def _graph_api(probe: Probe) -> str | None:
+async def _graph_api(probe: Probe) -> Said | None:
     check = await graph_check.newest(probe.session)
     if check is None or check.ok:
         return None
     if check.token_rejected:
-        return (
+        return Said(
             f"Meta refused the access token in the Graph API check (code {check.code}): "
-            "every send will fail. Renew WHATSAPP_ACCESS_TOKEN and restart the workers."
+            "every send will fail. Renew WHATSAPP_ACCESS_TOKEN and restart the workers.",
+            f"Meta דחתה את אסימון הגישה בבדיקת ה-Graph API (קוד {check.code}): כל שליחה "
+            "תיכשל. יש לחדש את WHATSAPP_ACCESS_TOKEN ולהפעיל מחדש את ה-workers.",
         )
-    return (
+    return Said(
         f"The Graph API could not be reached in the last check (code {check.code}, "
-        f"{check.kind}); sends wait and retry."
+        f"{check.kind}); sends wait and retry.",
+        f"ה-Graph API לא היה זמין בבדיקה האחרונה (קוד {check.code}, {check.kind}); "
+        "השליחות ממתינות ומנסות שוב.",
     )
 
 
-async def _templates_not_approved(probe: Probe) -> str | None:
+async def _templates_not_approved(probe: Probe) -> Said | None:
     waba_id = probe.settings.whatsapp_business_account_id
     if not waba_id:
         return None
@@ -275,10 +306,14 @@ async def _templates_not_approved(probe: Probe) -> str | None:
             problems.append(f"{row.name} ({row.language}): quality {row.quality}")
     if not problems:
         return None
-    return "Templates the product relies on cannot be used as they are: " + "; ".join(problems)
+    listed = "; ".join(problems)
+    return Said(
+        f"Templates the product relies on cannot be used as they are: {listed}",
+        f"תבניות שהמערכת נשענת עליהן אינן שמישות כפי שהן: {listed}",
+    )
 
 
-async def _first_response(probe: Probe) -> str | None:
+async def _first_response(probe: Probe) -> Said | None:
     """Leads whose message no person has answered for more than the allowed working time;
     it only holds during working hours (nobody is paged at night for the night's wait)."""
     settings = probe.settings
@@ -310,10 +345,13 @@ async def _first_response(probe: Probe) -> str | None:
     late = [wait for wait in waits if wait > allowed]
     if not late:
         return None
-    return (
+    longest = f"{max(late) / 60:.0f}"
+    return Said(
         f"{len(late)} lead(s) have waited more than {allowed // 60} minutes of working time "
-        f"for a person to answer (the longest {max(late) / 60:.0f} minutes); see the inbox's "
-        '"needs reply" filter.'
+        f"for a person to answer (the longest {longest} minutes); see the inbox's "
+        '"needs reply" filter.',
+        f"{len(late)} לידים ממתינים יותר מ-{allowed // 60} דקות עבודה לתשובה של אדם "
+        f'(הארוך ביותר {longest} דקות); ראו את הסינון "ממתין לתשובה" בתיבת הפניות.',
     )
 
 
@@ -364,12 +402,15 @@ async def evaluate(db: Database, settings: Settings) -> Evaluation:
             await session.flush()
         probe = Probe(session, settings, now, key_age)
         for rule in RULES:
-            message = await rule.check(probe)
-            if message is None:
+            said = await rule.check(probe)
+            if said is None:
                 await resolve_alerts(session, kind=rule.kind)
                 continue
             holding.append(rule.kind)
-            await raise_alert(session, kind=rule.kind, severity=rule.severity, message=message)
+            english, hebrew = (said, None) if isinstance(said, str) else (said.en, said.he)
+            await raise_alert(
+                session, kind=rule.kind, severity=rule.severity, message=english, message_he=hebrew
+            )
         await session.flush()
         queued = await notifiers.queue_notifications(session, settings, now)
         await session.commit()

@@ -28,15 +28,18 @@ log = logging.getLogger("ovenai.alerts")
 SEVERITIES = ("info", "warning", "critical")
 
 
-async def raise_alert(session: AsyncSession, *, kind: str, severity: str, message: str) -> Alert:
-    """Open an alert of this kind (or return the one already open); never personal data."""
+async def raise_alert(
+    session: AsyncSession, *, kind: str, severity: str, message: str, message_he: str | None = None
+) -> Alert:
+    """Open an alert of this kind (or return the one already open); never personal data.
+    ``message_he``: the same in Hebrew (readers of Hebrew get the English without it)."""
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
     query = select(Alert).where(Alert.kind == kind, Alert.resolved_at.is_(None))
     existing = await session.scalar(query)
     if existing is not None:
         return existing
-    alert = Alert(kind=kind, severity=severity, message=message)
+    alert = Alert(kind=kind, severity=severity, message=message, message_he=message_he)
     session.add(alert)
     ALERTS_RAISED.labels(kind=kind, severity=severity).inc()
     log.warning("alert %s (%s): %s", kind, severity, message)
@@ -67,6 +70,7 @@ class AlertRecord:
     kind: str
     severity: str
     message: str
+    message_he: str | None
     resolved_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
@@ -76,6 +80,10 @@ class AlertRecord:
         """Whether its cause lasts."""
         return self.resolved_at is None
 
+    def message_in(self, language: str) -> str:
+        """The message in ``language`` (he or en); the English when no Hebrew was written."""
+        return self.message_he if language == "he" and self.message_he else self.message
+
 
 def _record(alert: Alert) -> AlertRecord:
     return AlertRecord(
@@ -84,6 +92,7 @@ def _record(alert: Alert) -> AlertRecord:
         kind=alert.kind,
         severity=alert.severity,
         message=alert.message,
+        message_he=alert.message_he,
         resolved_at=alert.resolved_at,
         acknowledged_at=alert.acknowledged_at,
         acknowledged_by=alert.acknowledged_by,

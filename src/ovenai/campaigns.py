@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, dialects, matching, templates
+from ovenai import audit, dialects, matching, property_files, templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -60,6 +60,7 @@ from ovenai.models import (
 )
 from ovenai.outbox import rules
 from ovenai.sealing import LEADS, MESSAGES
+from ovenai.templates.prepare import file_header
 from ovenai.templates.prepare import prepared as prepare_row
 from ovenai.templates.text import BODY_LIMIT, value_problem
 
@@ -413,16 +414,20 @@ class _Filler:
     stand-in name, then each lead's name checked as the preparation checks a value and put
     in its place; a name that does not pass is prepared in full, which decides."""
 
-    def __init__(self, row: MessageTemplate, prop: Property) -> None:
-        self.row, self.prop = row, prop
-        self.base = prepare_row(row, _params(prop, _STAND_IN), [])
+    def __init__(self, row: MessageTemplate, prop: Property, header_file: str | None) -> None:
+        self.row, self.prop, self.header_file = row, prop, header_file
+        self.base = self._prepared(_STAND_IN)
+
+    def _prepared(self, name: str) -> templates.PreparedTemplate:
+        prepared = prepare_row(self.row, _params(self.prop, name), [])
+        return replace(prepared, header_file=self.header_file)
 
     def fill(self, name: str) -> templates.PreparedTemplate | None:
         """The template for a lead of this name; None when the name cannot be used."""
         rendered = self.base.rendered.replace(_STAND_IN, name)
         if _STAND_IN in name or value_problem(name, BODY_LIMIT) or len(rendered) > BODY_LIMIT:
             try:
-                return prepare_row(self.row, _params(self.prop, name), [])
+                return self._prepared(name)
             except InvalidInput:
                 return None
         params = self.base.body_params
@@ -548,6 +553,7 @@ async def start(db: Database, *, actor: Actor, campaign_id: str, waba_id: str) -
             raise Conflict("the campaign's listing no longer exists")
         prop = await _listing(session, draft.property_id)
         _check_listing(prop)
+        header_files = await _header_files(session, prop, waba_id)
     row = await _transition(
         db,
         actor,
@@ -562,7 +568,11 @@ async def start(db: Database, *, actor: Actor, campaign_id: str, waba_id: str) -
         found, _not_matching, chosen = await _candidates(
             session, prop, waba_id=waba_id, campaign_id=campaign_id
         )
-    fillers = {language: _Filler(t, prop) for language, t in chosen.items() if t is not None}
+    fillers = {
+        language: _Filler(t, prop, header_files.get(t.name))
+        for language, t in chosen.items()
+        if t is not None
+    }
     # Two batches at a time: one is filled and sealed while the other is written.
     turns = asyncio.Semaphore(IN_FLIGHT)
 
@@ -574,6 +584,33 @@ async def start(db: Database, *, actor: Actor, campaign_id: str, waba_id: str) -
         *(queue(found[begin : begin + BATCH]) for begin in range(0, len(found), BATCH))
     )
     return await get(db, actor=actor, campaign_id=campaign_id)
+
+
+async def _header_files(
+    session: AsyncSession, prop: Property, waba_id: str
+) -> dict[str, str | None]:
+    """The listing file each approved template of the family carries in its image or
+    document header (by template name); Conflict when one needs a file the listing lacks."""
+    query = select(MessageTemplate).where(
+        MessageTemplate.waba_id == waba_id,
+        MessageTemplate.family == FAMILY,
+        func.upper(MessageTemplate.status) == "APPROVED",
+    )
+    found: dict[str, str | None] = {}
+    for template in await session.scalars(query):
+        kind = file_header(template.components)
+        if kind is None:
+            continue
+        found[template.name] = await property_files.header_file(
+            session, kind, file_id=None, property_id=prop.id
+        )
+        if found[template.name] is None:
+            role = property_files.ROLE_OF_KIND[kind].value
+            raise Conflict(
+                f"template {template.name} shows the listing's {role}, and the listing has "
+                f"none: add one on the listing's page first"
+            )
+    return found
 
 
 async def launch(db: Database, *, actor: Actor, property_id: str, waba_id: str) -> CampaignRecord:
@@ -674,10 +711,12 @@ def _message(
         {
             "text": ready.rendered,
             "template_params": json.dumps(ready.body_params),
-            # Without header parameters no payload: the claim reads None as none.
+            # Without header parameters or file no payload: the claim reads None as none.
             "payload": (
-                json.dumps({"header_params": list(ready.header_params)})
-                if ready.header_params
+                json.dumps(
+                    {"header_params": list(ready.header_params), "header_file": ready.header_file}
+                )
+                if ready.header_params or ready.header_file
                 else None
             ),
         },

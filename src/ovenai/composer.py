@@ -3,19 +3,21 @@
 Free text only while the lead's 24-hour window is open (:func:`ovenai.outbox.rules.window_open`);
 templates always: the approved families of the business account, each in the lead's
 language where the family has it, its parameters pre-filled from the lead, their property
-and next viewing, a value the data lacks left empty for the agent to type. The preview is
-the exact text the send would queue (the same :func:`ovenai.outbox.queue.prepare_for_lead`),
-and sends go through :func:`ovenai.outbox.queue.send_message`: the outbox, its rules and its
-limits apply as to any other send.
+and next viewing, a value the data lacks left empty for the agent to type. While the window
+is open, a listing's photo or brochure too (:mod:`ovenai.property_files`), the lead's listing
+first. The preview is the exact text the send would queue (the same
+:func:`ovenai.outbox.queue.prepare_for_lead`), and sends go through
+:func:`ovenai.outbox.queue.send_message`: the outbox, its rules and its limits apply as to
+any other send.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +26,7 @@ from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.leads import LeadRecord, load_visible, open_leads
-from ovenai.models import MessageTemplate
+from ovenai.models import MessageTemplate, Property, PropertyFile, PropertyStatus
 from ovenai.outbox import queue, rules
 from ovenai.quiet_hours import QuietHours
 from ovenai.templates.prepare import FALLBACK_ORDER
@@ -52,14 +54,59 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class FileChoice:
+    """A listing's photo or brochure the lead may be sent while the window is open."""
+
+    id: str
+    property_title: str
+    role: str
+    filename: str
+    of_interest: bool  # the listing the lead asked about
+
+
+@dataclass(frozen=True)
 class Options:
-    """The composer of one lead: its window, and the templates it may be sent."""
+    """The composer of one lead: its window, the templates and the listing files it may be
+    sent."""
 
     window_open: bool
     window_closes_at: datetime | None
     opted_out: bool
     families: list[Family]
     draft: Draft | None
+    files: list[FileChoice] = field(default_factory=list)
+
+
+FILE_CHOICES = 60
+"""At most this many listing files are offered (the lead's listing's first)."""
+
+
+async def _file_choices(session: AsyncSession, property_id: str | None) -> list[FileChoice]:
+    """Files of the lead's listing, then of the other available listings, photos first."""
+    interest = PropertyFile.property_id == (property_id or "")
+    query = (
+        select(PropertyFile, Property.title, Property.city)
+        .join(Property, Property.id == PropertyFile.property_id)
+        .where(or_(interest, Property.status == PropertyStatus.AVAILABLE))
+        .order_by(
+            interest.desc(),
+            Property.title,
+            Property.id,
+            PropertyFile.role.desc(),
+            PropertyFile.position,
+        )
+        .limit(FILE_CHOICES)
+    )
+    return [
+        FileChoice(
+            id=row.id,
+            property_title=title or city,
+            role=row.role,
+            filename=row.filename,
+            of_interest=row.property_id == property_id,
+        )
+        for row, title, city in (await session.execute(query)).all()
+    ]
 
 
 async def options(
@@ -83,6 +130,7 @@ async def options(
         draft = None
         if chosen is not None:
             draft = await _draft(session, waba_id, lead, chosen, params, zone)
+        files = await _file_choices(session, row.property_id)
     closes_at = lead.last_inbound_at + rules.SERVICE_WINDOW if lead.last_inbound_at else None
     return Options(
         window_open=rules.window_open(lead.last_inbound_at, utcnow()),
@@ -90,6 +138,7 @@ async def options(
         opted_out=lead.opted_out_at is not None,
         families=offered,
         draft=draft,
+        files=files,
     )
 
 

@@ -49,6 +49,7 @@ class Database:
         self.engine = create_engine(url, inline=inline)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.vault = Vault(ring, keystore_url)
+        self.erasure_journal: Path | None = None  # where erasures are journaled (privacy)
         # SQLite: one transaction at a time per process, in turn (see _turn).
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = (
             weakref.WeakKeyDictionary()
@@ -134,7 +135,9 @@ def open_database(settings: Settings, *, inline: bool = False) -> Database:
     that serves no page (``ovenai worker``; :mod:`ovenai.inline_sqlite`)."""
     ring = KeyRing.parse(settings.secret("encryption_keys"))
     assert settings.keystore_url is not None  # placed by load_settings
-    return Database(settings.database_url, ring, settings.keystore_url, inline=inline)
+    database = Database(settings.database_url, ring, settings.keystore_url, inline=inline)
+    database.erasure_journal = settings.erasure_journal or settings.data_dir / "erasures.journal"
+    return database
 
 
 def _alembic_config(url: str, directory: Path = MIGRATIONS_DIR) -> AlembicConfig:

@@ -304,7 +304,11 @@ async def deliver_due(db: Database, settings: Settings) -> DeliveryReport:
                 *compose(
                     kind=alert.kind,
                     severity=alert.severity,
-                    message=alert.message,
+                    message=(
+                        alert.message_he
+                        if row.language == "he" and alert.message_he
+                        else alert.message
+                    ),
                     event=row.event,
                     language=row.language,
                     at=alert.at,

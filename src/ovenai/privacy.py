@@ -27,6 +27,7 @@ consent history, audit entries, requests). Erasure is crypto-shredding plus anon
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -39,13 +40,14 @@ from typing import Literal, TypedDict, Unpack, get_args
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, consent, dialects, media, phones
+from ovenai import audit, consent, dialects, erasure_journal, media, phones
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import CryptoError, InvalidInput, NotFound, PermissionDenied
 from ovenai.ingest.parse.dedupe_keys import message_key, preference_prefix, status_key
 from ovenai.keystore import Vault
+from ovenai.lead_fields import email_key
 from ovenai.leads import refuse_erased
 from ovenai.media_store import MediaStore
 from ovenai.models import (
@@ -82,7 +84,7 @@ DEADLINE = timedelta(days=30)
 REQUEST_KINDS = ("access", "erasure")
 _LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index", "email_index")
 
-IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "lead_id"]
+IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "email", "lead_id"]
 IDENTITY_KINDS: tuple[IdentityKind, ...] = get_args(IdentityKind)
 
 
@@ -93,6 +95,7 @@ class Identity(TypedDict, total=False):
     bsuid: str | None
     wa_id: str | None
     username: str | None
+    email: str | None
     lead_id: str | None
 
 
@@ -208,6 +211,8 @@ async def find_subject(session: AsyncSession, db: Database, **identity: Unpack[I
         lead = await session.get(Lead, _lead_id(value))
     elif kind == "username":
         lead = await _by_username(session, db.vault, value)
+    elif kind == "email":
+        lead = await _by_email(session, db.vault, value)
     else:
         index = db.vault.index(kind, _INDEXED[kind](value))
         lead = await session.scalar(select(Lead).where(getattr(Lead, f"{kind}_index") == index))
@@ -231,6 +236,24 @@ async def _by_username(session: AsyncSession, vault: Vault, value: str) -> Lead 
             "more than one lead has had that username; name the person by bsuid, wa_id, phone "
             "or lead_id",
             field="username",
+        )
+    return found[0] if found else None
+
+
+async def _by_email(session: AsyncSession, vault: Vault, value: str) -> Lead | None:
+    """The one lead with the address (any letter case); several (a couple may share one)
+    are refused rather than guessed between."""
+    try:
+        key = email_key(value)
+    except ValueError:
+        raise InvalidInput("an e-mail address, e.g. noa@example.com", field="email") from None
+    query = select(Lead).where(Lead.email_index == vault.index("email", key)).limit(2)
+    found = list(await session.scalars(query))
+    if len(found) > 1:
+        raise InvalidInput(
+            "more than one lead has that e-mail address; name the person by phone, bsuid, "
+            "wa_id or lead_id",
+            field="email",
         )
     return found[0] if found else None
 
@@ -374,6 +397,10 @@ async def erase_lead(
         request_row.completed_at = utcnow()
         audit.record(session, actor=actor, action="erase", subject_type="lead", subject_id=lead_id)
         await session.commit()
+    # Kept apart from the backups: a restore of an older one is erased again from it.
+    await asyncio.to_thread(
+        erasure_journal.record, db.erasure_journal, lead_id, request_row.completed_at
+    )
     if files is not None:
         async with db.session() as session:
             await media.purge_erased(session, files, lead_id=lead_id)

@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     # Inbound media (ovenai.media): 100 MB is Meta's own ceiling for documents.
     media_max_bytes: int = Field(100 * 1024 * 1024, ge=1, alias="OVENAI_MEDIA_MAX_BYTES")
     media_dir: Path | None = Field(None, alias="OVENAI_MEDIA_DIR")
+    # Every erasure's lead id and time, appended (ovenai.erasure_journal): kept apart from the
+    # backups, it erases again after a restore whom a backup brought back. Default: the
+    # data directory's erasures.journal.
+    erasure_journal: Path | None = Field(None, alias="OVENAI_ERASURE_JOURNAL")
     media_s3_bucket: str | None = Field(None, alias="OVENAI_MEDIA_S3_BUCKET")
     media_s3_endpoint_url: str | None = Field(None, alias="OVENAI_MEDIA_S3_ENDPOINT_URL")
     media_s3_region: str = Field("us-east-1", alias="OVENAI_MEDIA_S3_REGION")

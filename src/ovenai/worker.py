@@ -41,6 +41,7 @@ from ovenai.outbox import limits
 from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.dispatcher import Dispatcher, new_worker_id
 from ovenai.outbox.pause import resume_if_new_token, token_fingerprint
+from ovenai.property_files import Uploads
 from ovenai.settings import Settings
 from ovenai.templates import management as template_management
 
@@ -205,6 +206,7 @@ async def run_worker(
         config or DispatchConfig.from_settings(settings),
         worker_id=worker_id,
         token_id=token_fingerprint(token),
+        uploads=Uploads(db, media_store.store_for(settings), client),
     )
     timed = scheduler.Scheduler(scheduler.JobContext(settings, db), worker_id)
     reactions.install(settings, db.vault)  # consent, score and rules on what is applied here

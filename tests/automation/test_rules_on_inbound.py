@@ -4,7 +4,9 @@ automatic answer, the daily cap, once per event); the log says what happened and
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,14 +14,16 @@ from sqlalchemy import select
 
 from automation.conftest import firings, sent_to
 from ingest.conftest import Harness, envelope, text_body
-from ovenai import automation
+from ovenai import automation, property_files
 from ovenai.auth import Actor
 from ovenai.automation.definitions import RuleDefinition
 from ovenai.columns import utcnow
 from ovenai.consent import Kind
 from ovenai.consent_keywords import CONFIRMATIONS
 from ovenai.db import Database
-from ovenai.models import AutomationFiring, Lead, Message
+from ovenai.media_store import LocalStore
+from ovenai.models import AutomationFiring, Lead, Message, Property, PropertyFileRole
+from ovenai.sealing import MESSAGES
 
 pytestmark = pytest.mark.anyio
 
@@ -27,6 +31,9 @@ pytestmark = pytest.mark.anyio
 def now() -> int:
     """Meta's timestamp of a message sent now (the lead's 24-hour window is open)."""
     return int(time.time())
+
+
+BROCHURE = (Path(__file__).parents[1] / "fixtures" / "property_files" / "brochure.pdf").read_bytes()
 
 
 def said(wamid: str, text: str, *, wa_id: str, after: int = 0, **extra: Any) -> bytes:
@@ -245,3 +252,60 @@ async def test_a_disabled_rule_does_nothing_and_a_processed_body_is_not_acted_on
         count = len(list(await session.scalars(select(AutomationFiring.id))))
         messages = len(list(await session.scalars(select(Message.id))))
     assert (count, messages) == (1, 1)  # first_answer_contacted only; the inbound message
+
+
+async def test_a_lead_asking_the_price_gets_its_listing_s_brochure_once_it_has_one(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await add_rule(
+        harness.db,
+        "brochure",
+        {
+            "name": "Brochure on request",
+            "trigger": {"kind": "message", "intents": ["asks_price"]},
+            "actions": [
+                {
+                    "type": "send_listing_file",
+                    "role": "brochure",
+                    "caption": {"he": "הנה החוברת", "en": "Here is the brochure"},
+                }
+            ],
+        },
+    )
+    wa_id = "972521110018"
+    await harness.deliver(said("wamid.bro.1", "היי, ראיתי את הדירה בחיפה", wa_id=wa_id))
+    lead = await lead_of(harness, wa_id)
+    asked = said("wamid.bro.2", "כמה עולה הדירה?", wa_id=wa_id, after=60)
+    await harness.deliver(asked)
+    [(_, outcome, detail)] = [
+        row for row in await firings(harness.db, lead.id) if row[0] == "brochure"
+    ]
+    assert (outcome, detail) == ("skipped", "no brochure to send: the lead has no listing")
+
+    async with harness.db.session() as session:
+        listing = Property(city="חיפה", title="דירת גן")
+        session.add(listing)
+        await session.commit()
+        row = await session.get(Lead, lead.id)
+        assert row is not None
+        row.property_id = listing.id
+        await session.commit()
+    brochure = await property_files.add_file(
+        harness.db,
+        LocalStore(tmp_path),
+        actor=Actor.system(),
+        property_id=listing.id,
+        role=PropertyFileRole.BROCHURE,
+        filename="garden.pdf",
+        data=BROCHURE,
+    )
+    again = said("wamid.bro.3", "מה המחיר של הנכס?", wa_id=wa_id, after=120)
+    await harness.deliver(again)
+
+    sent = await sent_to(harness.db, lead.id)
+    files = [(row.type, opened.text) for row, opened in sent if row.type == "document"]
+    assert files == [("document", "הנה החוברת")]
+    (row, _) = next(pair for pair in sent if pair[0].type == "document")
+    key = await harness.db.vault.key("lead", lead.id)
+    payload = json.loads(MESSAGES.cipher(key, row.id).open("payload", row.payload_enc) or "{}")
+    assert payload["file_id"] == brochure.id and row.rule_id is not None

@@ -6,7 +6,9 @@ holds, resume releases, cancel cancels visibly."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,21 +17,31 @@ from sqlalchemy import select
 from campaigns.conftest import SYSTEM, Cast
 from ingest.conftest import WABA, Harness
 from outbox.conftest import config
-from ovenai import campaigns, privacy, privacy_export
+from ovenai import campaigns, privacy, privacy_export, property_files
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
 from ovenai.conversations import open_message
 from ovenai.db import Database
-from ovenai.errors import NotFound, PermissionDenied
-from ovenai.models import Direction, Message, MessageStatus, Role
+from ovenai.errors import Conflict, NotFound, PermissionDenied
+from ovenai.media_store import LocalStore
+from ovenai.models import (
+    Direction,
+    Message,
+    MessageStatus,
+    MessageTemplate,
+    PropertyFileRole,
+    Role,
+)
 from ovenai.outbox import queue
 from ovenai.outbox.bucket_store import DatabaseBuckets
 from ovenai.outbox.dispatcher import Dispatcher
+from ovenai.sealing import MESSAGES
 from support.simulator_http import SimControl, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 
 ZONE = ZoneInfo("Asia/Jerusalem")
+PHOTO = (Path(__file__).parents[1] / "fixtures" / "property_files" / "living_room.jpg").read_bytes()
 REMINDER = queue.OutboundRequest(template="meeting_reminder", params=["נועה", "10:00"])
 
 
@@ -235,3 +247,45 @@ async def test_a_person_s_campaigns_are_exported_and_erased_with_them(
     lines = (await campaigns.report(db, actor=SYSTEM, campaign_id=campaign.id)).lines
     assert erased not in {line.lead_id for line in lines}  # who they were is gone
     assert kept in {line.lead_id for line in lines}  # the others' lines stay
+
+
+async def _image_header_template(db: Database) -> None:
+    """The agency's approved ``property_details_he`` shows a photo of the listing."""
+    async with db.session() as session:
+        row = await session.scalar(
+            select(MessageTemplate).where(MessageTemplate.name == "property_details_he")
+        )
+        assert row is not None
+        row.components = [{"type": "HEADER", "format": "IMAGE"}, *row.components]
+        await session.commit()
+
+
+async def test_a_template_that_shows_a_photo_carries_the_listing_s_first_photo(
+    harness: Harness, haifa: Cast, tmp_path: Path
+) -> None:
+    db = harness.db
+    await _image_header_template(db)
+    with pytest.raises(Conflict, match="the listing has none"):
+        await campaigns.launch(db, actor=SYSTEM, property_id=haifa.property_id, waba_id=WABA)
+    photos = [
+        await property_files.add_file(
+            db,
+            LocalStore(tmp_path),
+            actor=SYSTEM,
+            property_id=haifa.property_id,
+            role=PropertyFileRole.PHOTO,
+            filename=name,
+            data=PHOTO,
+        )
+        for name in ("front.jpg", "kitchen.jpg")
+    ]
+
+    await campaigns.launch(db, actor=SYSTEM, property_id=haifa.property_id, waba_id=WABA)
+
+    queued = {message.template_name: message for message in await _outbound(db)}
+    hebrew = queued["property_details_he"]
+    key = await db.vault.key("lead", hebrew.lead_id)
+    payload = json.loads(MESSAGES.cipher(key, hebrew.id).open("payload", hebrew.payload_enc) or "")
+    assert payload["header_file"] == photos[0].id  # the first photo of the gallery
+    english = queued["property_details_en"]  # its template has no header: no file
+    assert english.payload_enc is None

@@ -341,6 +341,51 @@ def _db_downgrade(sandbox: Sandbox) -> None:
     second.ok("db", "upgrade")
 
 
+@check("db", "backup")
+@check("db", "restore")
+@check("privacy", "replay-erasures")
+def _backup_restore_replay(sandbox: Sandbox) -> None:
+    # A lead, a backup, then the lead erased: restored elsewhere it is back, until the
+    # erasure journal is replayed there.
+    lead_id, phone = sandbox.new_lead()
+    backup = sandbox.folder / f"backup-{next(_emails)}"
+    assert "backup taken at" in sandbox.ok("db", "backup", str(backup))
+    sandbox.ok("privacy", "erase", phone, "--yes")
+    folder = sandbox.folder / f"restored-{next(_emails)}"
+    (folder / "var").mkdir(parents=True)
+    secrets = sandbox.folder / "var" / "sandbox-secrets.json"
+    (folder / "var" / "sandbox-secrets.json").write_bytes(secrets.read_bytes())
+    restored = Sandbox(folder=folder, port=sandbox.port, token="", first_lines=[])
+    assert "restored the backup taken at" in restored.ok("db", "restore", str(backup))
+    journal = sandbox.folder / "var" / "erasures.journal"
+    replayed = restored.ok("privacy", "replay-erasures", "--journal", str(journal))
+    assert f"\n  {lead_id}\n" in replayed, replayed  # erased again
+    again = restored.ok("privacy", "replay-erasures", "--journal", str(journal))
+    assert "erased again: 0" in again, again
+
+
+@check("golive", "check")
+def _golive_check(sandbox: Sandbox) -> None:
+    result = sandbox.run("golive", "check")  # the sandbox's simulator plays Meta
+    assert result.returncode == 1, (result.stdout, result.stderr)  # a sandbox is no production
+    assert "[ok  ] access token: valid" in result.stdout, result.stdout
+    assert "[ok  ] webhook subscription" in result.stdout, result.stdout
+    assert "[FAIL] configuration: OVENAI_ENV" in result.stdout, result.stdout
+
+
+@check("golive", "subscribe")
+@check("golive", "register")
+def _golive_subscribe_register(sandbox: Sandbox) -> None:
+    assert "subscribed" in sandbox.ok("golive", "subscribe")
+    assert "registered" in sandbox.ok("golive", "register", "--pin", "123456")
+
+
+@check("golive", "smoke")
+def _golive_smoke(sandbox: Sandbox) -> None:
+    out = sandbox.ok("golive", "smoke", "--to", "+972501110999", "--wait", "30")
+    assert "delivered: the webhook brought the statuses back" in out, out
+
+
 @check("check-config")
 def _check_config(sandbox: Sandbox) -> None:
     result = sandbox.run("check-config")  # a sandbox is no production configuration

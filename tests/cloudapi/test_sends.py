@@ -90,7 +90,8 @@ async def test_it_sends_media_by_link_and_by_uploaded_id(
     client: CloudApiClient, control: SimControl, kind: str
 ) -> None:
     await control.inbound(**{"from": "972501234567", "type": "text", "text": "send photos"})
-    media_id = await client.upload_media(b"\x89PNG...", mime_type="image/png", filename="a.png")
+    png = b"\x89PNG\r\n\x1a\n..."
+    media_id = await client.upload_media(png, mime_type="image/png", filename="a.png")
     await client.send_media(to=LEAD, kind=kind, media_id=media_id, caption="תוכנית")  # type: ignore[arg-type]
     await client.send_media(to=LEAD, kind=kind, link="https://files.example/x", filename="x.pdf")  # type: ignore[arg-type]
     first, second = [m["body"][kind] for m in (await control.outbox())["messages"]]

@@ -9,7 +9,8 @@ import hashlib
 import pytest
 
 from media.conftest import PDF, jpeg_bytes
-from ovenai.media_fetch import make_thumbnail, mime_fits, sha256_matches
+from ovenai.file_types import make_thumbnail, mime_fits
+from ovenai.media_fetch import sha256_matches
 
 
 @pytest.mark.parametrize(

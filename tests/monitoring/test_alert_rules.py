@@ -7,6 +7,7 @@ are crossed by travelling past them.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -153,6 +154,12 @@ async def test_a_failing_notifier_is_retried_with_backoff_and_raises_its_own_ale
     assert channels == {"email", "slack"}
 
 
+def _text_of(message: Any) -> str:
+    """The plain-text part of a notification e-mail."""
+    part = message.get_body(preferencelist=("plain",)) if message.is_multipart() else message
+    return str(part.get_content())
+
+
 async def test_each_address_reads_its_users_language(
     db: Database, alert_settings: Settings, smtp: tuple[Inbox, int]
 ) -> None:
@@ -166,6 +173,10 @@ async def test_each_address_reads_its_users_language(
     by_address = {str(m["To"]): str(m["Subject"]) for m in smtp[0].messages}
     assert by_address["owner@example.com"].startswith("[OvenAI] Alert: Outbound failure rate")
     assert by_address["ops@example.com"] == "[OvenAI] התראה: שיעור כישלונות גבוה בשליחה"
+    bodies = {str(m["To"]): _text_of(m) for m in smtp[0].messages}
+    assert "1 of 20 outbound messages failed in the last" in bodies["owner@example.com"]
+    hebrew = bodies["ops@example.com"]
+    assert "1 מתוך 20 הודעות יוצאות נכשלו" in hebrew and "messages failed" not in hebrew
 
 
 async def test_rules_for_keys_requests_retention_and_a_stuck_outbox(

@@ -155,14 +155,25 @@ async def test_named_parameters_are_checked_by_name(
     assert error.parameter == "{{visit_day}}" and error.problem == "is not in the template"
 
 
-async def test_a_media_header_is_refused_before_any_call(
+async def test_a_video_header_is_refused_before_any_call(
     db: Database, add_template: AddTemplate
 ) -> None:
-    components = [{"type": "HEADER", "format": "IMAGE"}, {"type": "BODY", "text": "שלום {{1}}"}]
-    await add_template(name="photo_he", components=components)
-    error = await _refused(db, "photo", ["דנה"])
+    components = [{"type": "HEADER", "format": "VIDEO"}, {"type": "BODY", "text": "שלום {{1}}"}]
+    await add_template(name="tour_he", components=components)
+    error = await _refused(db, "tour", ["דנה"])
     assert isinstance(error, templates.InvalidTemplateParameter)
-    assert error.parameter == "header"
+    assert error.parameter == "header" and "video" in error.problem
+
+
+@pytest.mark.parametrize(("fmt", "kind"), [("IMAGE", "image"), ("DOCUMENT", "document")])
+async def test_an_image_or_document_header_says_which_file_it_wants(
+    db: Database, add_template: AddTemplate, fmt: str, kind: str
+) -> None:
+    components = [{"type": "HEADER", "format": fmt}, {"type": "BODY", "text": "שלום {{1}}"}]
+    await add_template(name="listing_he", components=components)
+    prepared = await _send(db, "listing", ["דנה"])
+    assert prepared.header_media == kind and prepared.header_params == []
+    assert prepared.header_file is None  # chosen by the queue (a listing's file)
 
 
 async def test_a_prepared_send_carries_what_the_client_needs(seeded: Database) -> None:

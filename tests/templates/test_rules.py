@@ -186,9 +186,13 @@ def test_require_valid_names_every_broken_rule() -> None:
     assert caught.value.http_status == 422 and "dangling" not in caught.value.message
 
 
-def test_every_seed_template_and_english_draft_passes_with_examples() -> None:
-    shipped = templates.seed_definitions() + templates.read_export(DRAFTS)
-    assert len(shipped) == 10
+def test_every_seed_template_and_shipped_draft_passes_with_examples() -> None:
+    shipped = [
+        *templates.seed_definitions(),
+        *templates.read_export(DRAFTS),
+        *templates.read_export(DRAFTS.with_name("viewing_proposal.json")),
+    ]
+    assert len(shipped) == 12
     for definition in shipped:
         found = rules.check_template(
             definition.name, definition.language, definition.category, definition.components

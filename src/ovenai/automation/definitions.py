@@ -136,6 +136,16 @@ class SendText(_Strict):
     text: Text
 
 
+class SendListingFile(_Strict):
+    """Send the lead's listing's brochure or first photo (ovenai.property_files), with a
+    caption in the lead's language if given, while the lead's 24-hour window is open. A
+    lead without a listing, or a listing without such a file, is skipped and logged."""
+
+    type: Literal["send_listing_file"]
+    role: Literal["photo", "brochure"]
+    caption: Text | None = None
+
+
 class SetStage(_Strict):
     """Move the lead to a stage (only forward along the pipeline unless ``backwards``)."""
 
@@ -158,14 +168,18 @@ VIEWING_FIELDS = frozenset({"day", "time"})
 
 class ProposeViewing(_Strict):
     """Ask the lead to confirm a proposed viewing (the event's: ``meeting_booked``) with
-    three reply buttons — confirm, another time, cancel — while the lead's window is open
-    (outside it nothing free-form may go: the firing says so). ``text`` may name ``{day}``
-    (08/12) and ``{time}`` (18:30); a tap comes back as ``viewing_confirm:<meeting id>``,
-    ``viewing_reschedule:...`` or ``viewing_cancel:...`` (see :class:`AnswerViewing`)."""
+    three reply buttons — confirm, another time, cancel — while the lead's window is open.
+    Outside it nothing free-form may go: the template ``family`` goes instead, its three
+    quick-reply buttons carrying the same answers (``viewing_proposal``: the lead's name and
+    the viewing's day and time), or, without one, the firing says why nothing went.
+    ``text`` may name ``{day}`` (08/12) and ``{time}`` (18:30); a tap comes back as
+    ``viewing_confirm:<meeting id>``, ``viewing_reschedule:...`` or ``viewing_cancel:...``
+    (see :class:`AnswerViewing`)."""
 
     type: Literal["propose_viewing"]
     text: Text
     buttons: dict[Language, tuple[Title, Title, Title]]
+    family: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
 
     @field_validator("text")
     @classmethod
@@ -235,6 +249,7 @@ class StartSequence(_Strict):
 Action = Annotated[
     SendTemplate
     | SendText
+    | SendListingFile
     | SetStage
     | AssignAgent
     | AnswerViewing
@@ -243,7 +258,7 @@ Action = Annotated[
     | StartSequence,
     Field(discriminator="type"),
 ]
-SEND_ACTIONS = (SendTemplate, SendText, ProposeViewing)
+SEND_ACTIONS = (SendTemplate, SendText, SendListingFile, ProposeViewing)
 
 
 class RuleDefinition(_Strict):

@@ -38,7 +38,15 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, document_checklist, hooks, notifications, places, templates
+from ovenai import (
+    dialects,
+    document_checklist,
+    hooks,
+    notifications,
+    places,
+    property_files,
+    templates,
+)
 from ovenai.automation import sequences
 from ovenai.automation.definitions import (
     MESSAGE_TRIGGERS,
@@ -47,6 +55,7 @@ from ovenai.automation.definitions import (
     NotifyAgent,
     ProposeViewing,
     RuleDefinition,
+    SendListingFile,
     SendTemplate,
     SendText,
     SequenceStep,
@@ -373,6 +382,9 @@ async def _act(
             sent = await _send(session, setup, rule, lead, happened, action, firing, meeting)
             if not sent:
                 return
+        elif isinstance(action, SendListingFile):
+            if not await _send_listing_file(session, setup, rule, lead, happened, action, firing):
+                return
         elif isinstance(action, ProposeViewing):
             if not await _propose(session, setup, rule, lead, happened, action, firing, meeting):
                 return
@@ -595,6 +607,42 @@ async def _send_text(
     return message
 
 
+async def _send_listing_file(
+    session: AsyncSession,
+    setup: Setup,
+    rule: LoadedRule,
+    lead: Lead,
+    happened: Event,
+    action: SendListingFile,
+    firing: Firing,
+) -> bool:
+    """Queue the lead's listing's brochure or first photo; False (logged) when it cannot go."""
+    kind = "image" if action.role == "photo" else "document"
+    found = await property_files.header_file(
+        session, kind, file_id=None, property_id=lead.property_id
+    )
+    if found is None:
+        whose = "the lead has no listing" if lead.property_id is None else "its listing has none"
+        firing.skip(f"no {action.role} to send: {whose}")
+        return False
+    caption = None
+    if action.caption:
+        language = Language(_language(lead.language))
+        caption = action.caption.get(language) or next(iter(action.caption.values()))
+    (record,) = await open_leads(setup.vault, [lead])
+    key = f"auto:{rule.id}:{happened.key}:file"[:128]  # beside a text the same rule sends
+    try:
+        message = await queue.enqueue_file(
+            session, setup.vault, lead=record, file_id=found, caption=caption, idempotency_key=key
+        )
+    except OvenAIError as exc:
+        firing.skip(f"not sent: {exc.message}")
+        return False
+    await _queued(session, rule, message, firing)
+    firing.did.append(f"queued the listing's {action.role}")
+    return True
+
+
 VIEWING_BUTTONS = ("viewing_confirm", "viewing_reschedule", "viewing_cancel")
 
 
@@ -621,15 +669,31 @@ async def _propose(
     buttons = [(f"{head}:{meeting.id}", title) for head, title in pairs]
     (record,) = await open_leads(setup.vault, [lead])
     key = f"auto:{rule.id}:{happened.key}"[:128]
+    by_template = action.family is not None and not rules.window_open(
+        record.last_inbound_at, utcnow()
+    )
     try:
-        message = await queue.enqueue_buttons(
-            session, setup.vault, lead=record, text=text, buttons=buttons, idempotency_key=key
-        )
+        if by_template:
+            assert action.family is not None
+            prepared = await _prepared(session, setup, record, action.family, meeting)
+            message = await queue.enqueue_template(
+                session,
+                setup.vault,
+                lead=record,
+                prepared=prepared,
+                idempotency_key=key,
+                quick_replies=[payload for payload, _ in buttons],
+            )
+        else:
+            message = await queue.enqueue_buttons(
+                session, setup.vault, lead=record, text=text, buttons=buttons, idempotency_key=key
+            )
     except OvenAIError as exc:
         firing.skip(f"not sent: {exc.message}")
         return False
     await _queued(session, rule, message, firing)
-    firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with buttons")
+    way = f"template {message.template_name}" if by_template else "buttons"
+    firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with {way}")
     return True
 
 
@@ -654,7 +718,7 @@ async def _prepared(
     asked = document_checklist.items(setup.documents.get(language, ""))
     values["documents"] = document_checklist.sentence(asked, language) if asked else None
     params = templates.fill_params(templates.family_of(family), **values)
-    return await templates.prepare_send(
+    prepared = await templates.prepare_send(
         session,
         waba_id=setup.waba_id,
         template=family,
@@ -662,6 +726,7 @@ async def _prepared(
         params=params,
         fallback=False,
     )
+    return await queue.with_header_file(session, prepared, property_id=lead.property_id)
 
 
 def _set_stage(lead: Lead, action: SetStage, firing: Firing) -> None:

@@ -15,6 +15,7 @@ from ovenai.cli import (  # noqa: F401  (each registers its commands on app)
     check_config,
     database,
     demo,
+    golive,
     intents,
     keys,
     kpis,

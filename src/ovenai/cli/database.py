@@ -1,17 +1,18 @@
-"""`ovenai db ...`: the schema."""
+"""`ovenai db ...`: the schema, and backups of the database with its key store."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ovenai import automation, rollback
+from ovenai import automation, backups, rollback
 from ovenai.cli import common
 from ovenai.cli.root import app
 from ovenai.errors import OvenAIError
 
-db_app = typer.Typer(help="The database schema.")
+db_app = typer.Typer(help="The database schema, and backups of it with its key store.")
 app.add_typer(db_app, name="db")
 
 
@@ -60,3 +61,38 @@ def db_current() -> None:
     config = common.settings()
     now = rollback.current(config.database_url)
     typer.echo(f"database: {now or 'none'}; newest: {rollback.head()}")
+
+
+@db_app.command("backup")
+def db_backup(
+    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder for this backup.")],
+) -> None:
+    """Back the database and its key store up together (the data first, then the keys), with
+    a manifest. The master keys (OVENAI_ENCRYPTION_KEYS) are not in it: keep them apart."""
+    config = common.settings()
+    try:
+        report = backups.take(config, folder)
+    except OvenAIError as exc:
+        raise common.fail(exc) from None
+    typer.echo(f"backup taken at {report.taken_at.isoformat(timespec='seconds')} in {folder}")
+    for name, size in report.files.items():
+        typer.echo(f"  {name}: {size:,} bytes")
+
+
+@db_app.command("restore")
+def db_restore(
+    folder: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="A folder `db backup` made.")
+    ],
+) -> None:
+    """Restore a backup into the configured database and key store, which must be new and
+    empty; then run `ovenai privacy replay-erasures`, so that whoever was erased after the
+    backup was taken is erased again."""
+    config = common.settings()
+    try:
+        report = backups.restore(config, folder)
+    except OvenAIError as exc:
+        raise common.fail(exc) from None
+    taken = report.taken_at.isoformat(timespec="seconds")
+    typer.echo(f"restored the backup taken at {taken}")
+    typer.echo("next: ovenai privacy replay-erasures (the erasures made since the backup)")

@@ -1,7 +1,8 @@
 """`ovenai privacy ...` and `ovenai retention ...`: data-subject requests and retention.
 
 `export`, `erase` and `request` name the person by IDENTITY, a phone number unless `--by`
-says it is a `bsuid`, `wa_id`, `username` or `lead_id` (:func:`ovenai.privacy.find_subject`).
+says it is a `bsuid`, `wa_id`, `username`, `email` or `lead_id`
+(:func:`ovenai.privacy.find_subject`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ovenai import media_store, privacy, privacy_export, retention
+from ovenai import backups, media_store, privacy, privacy_export, retention
 from ovenai.auth import Actor
 from ovenai.cli import common
 from ovenai.cli.root import app
@@ -29,7 +30,7 @@ Subject = Annotated[
 ]
 By = Annotated[
     privacy.IdentityKind,
-    typer.Option("--by", help="What IDENTITY is: phone, bsuid, wa_id, username or lead_id."),
+    typer.Option("--by", help="What IDENTITY is: phone, bsuid, wa_id, username, email or lead_id."),
 ]
 
 
@@ -132,3 +133,27 @@ def retention_run(
     verb = "would delete" if dry_run else "deleted"
     for table, count in counts.items():
         typer.echo(f"{table}: {verb} {count}")
+
+
+@privacy_app.command("replay-erasures")
+def privacy_replay_erasures(
+    journal: Annotated[
+        Path | None,
+        typer.Option(help="The erasure journal (default: OVENAI_ERASURE_JOURNAL's)."),
+    ] = None,
+) -> None:
+    """After restoring a backup: erase again every lead the erasure journal names that the
+    restored databases still hold (a restore never brings back who asked to be forgotten)."""
+
+    async def work(db: Database) -> backups.ReplayReport:
+        found = journal or db.erasure_journal
+        assert found is not None  # open_database places the journal
+        return await backups.replay_erasures(db, found, files=media_store.open_store(config))
+
+    config = common.settings()
+    report = common.with_db(config, work)
+    typer.echo(f"erased again: {len(report.erased)}")
+    for lead_id in report.erased:
+        typer.echo(f"  {lead_id}")
+    typer.echo(f"erased already: {len(report.already)}")
+    typer.echo(f"not in these databases: {len(report.absent)}")

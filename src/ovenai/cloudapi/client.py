@@ -152,7 +152,7 @@ class CloudApiClient:
     async def upload_media(self, data: bytes, *, mime_type: str, filename: str) -> str:
         """Upload a file for later sends; returns Meta's media id."""
         form = Multipart.build(
-            {"messaging_product": "whatsapp"},
+            {"messaging_product": "whatsapp", "type": mime_type},
             name="file",
             data=data,
             filename=filename,
@@ -160,6 +160,52 @@ class CloudApiClient:
         )
         answer = await self.raw.post_form(f"{self.phone_number_id}/media", form, endpoint="media")
         return str(answer.get("id", ""))
+
+    # -- going live: the account's management calls ----------------------------------------
+
+    async def me(self) -> JsonDict:
+        """``GET /me``: whose the access token is (Meta refuses an invalid token here)."""
+        return await self.raw.get("me", endpoint="account", params={"fields": "id,name"})
+
+    async def granted_permissions(self) -> list[str]:
+        """The permissions granted to the access token (``GET /me/permissions``)."""
+        answer = await self.raw.get("me/permissions", endpoint="account")
+        return [
+            str(item.get("permission"))
+            for item in answer.get("data") or ()
+            if item.get("status") == "granted"
+        ]
+
+    async def phone_numbers(self, *, waba_id: str | None = None) -> list[JsonDict]:
+        """The business account's phone numbers with their status, name and quality."""
+        fields = (
+            "id,display_phone_number,verified_name,name_status,quality_rating,"
+            "code_verification_status,platform_type,status"
+        )
+        answer = await self.raw.get(
+            f"{self._waba(waba_id)}/phone_numbers", endpoint="account", params={"fields": fields}
+        )
+        return [dict(item) for item in answer.get("data") or ()]
+
+    async def subscribed_apps(self, *, waba_id: str | None = None) -> list[JsonDict]:
+        """The apps subscribed to the business account's webhooks."""
+        answer = await self.raw.get(f"{self._waba(waba_id)}/subscribed_apps", endpoint="account")
+        return [
+            dict(item.get("whatsapp_business_api_data") or {}) for item in answer.get("data") or ()
+        ]
+
+    async def subscribe_app(self, *, waba_id: str | None = None) -> bool:
+        """Subscribe the token's app to the business account's webhooks."""
+        answer = await self.raw.post(
+            f"{self._waba(waba_id)}/subscribed_apps", {}, endpoint="account"
+        )
+        return bool(answer.get("success"))
+
+    async def register_number(self, pin: str) -> bool:
+        """Register the business number with the Cloud API (its two-step verification PIN)."""
+        body = {"messaging_product": "whatsapp", "pin": pin}
+        answer = await self.raw.post(f"{self.phone_number_id}/register", body, endpoint="account")
+        return bool(answer.get("success"))
 
     def _waba(self, waba_id: str | None) -> str:
         chosen = waba_id or self.business_account_id

@@ -32,7 +32,13 @@ from ovenai.models.campaigns import (
 )
 from ovenai.models.engagement import ScoreChange, ScoreReason
 from ovenai.models.leads import Lead, LeadNameToken, Meeting, Property
-from ovenai.models.media import MediaFile, MediaState, RequestedDocument
+from ovenai.models.media import (
+    MediaFile,
+    MediaState,
+    PropertyFile,
+    PropertyFileRole,
+    RequestedDocument,
+)
 from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
 from ovenai.models.operations import (
     Alert,
@@ -82,6 +88,8 @@ __all__ = [
     "Notification",
     "PrivacyRequest",
     "Property",
+    "PropertyFile",
+    "PropertyFileRole",
     "PropertyStatus",
     "RateBucket",
     "ReachedUser",

@@ -1,4 +1,5 @@
-"""Files leads send (images, documents, audio, video, stickers), fetched from Meta and kept.
+"""Files leads send (images, documents, audio, video, stickers), fetched from Meta and kept;
+and the files the agency sends (a listing's photos and brochure).
 
 One row per inbound media message, made in the transaction that applies the message; the
 worker's ``media.fetch`` job moves it from ``pending`` to ``stored`` (or ``failed`` /
@@ -94,3 +95,37 @@ class RequestedDocument(Timestamped, Base):
     marked_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (UniqueConstraint("lead_id", "name", name="uq_requested_documents_name"),)
+
+
+class PropertyFileRole(StrEnum):
+    """What a listing's file is for."""
+
+    PHOTO = "photo"  # one of the gallery's photos, in ``position`` order
+    BROCHURE = "brochure"  # the listing's PDF (one per listing)
+
+
+class PropertyFile(Timestamped, Base):
+    """A file of a listing the agency sends: a gallery photo or the brochure.
+
+    The bytes are sealed in the media store under the listing's data key (scope
+    ``property``); nothing in them is a lead's. ``meta_media_id`` is the id Meta gave the
+    file's last upload, reused for every send until it is 30 days old (ovenai.property_files).
+    """
+
+    __tablename__ = "property_files"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    property_id: Mapped[str] = mapped_column(
+        ForeignKey("properties.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(255))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    meta_media_id: Mapped[str | None] = mapped_column(String(128))
+    meta_uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

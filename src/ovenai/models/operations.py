@@ -87,6 +87,7 @@ class Alert(Base):
     kind: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
+    message_he: Mapped[str | None] = mapped_column(Text)  # the same in Hebrew (0023)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Monitoring (alert_rules.py, migration 0010): when "fired" (or the last repeat) and
     # "resolved" were queued for the notifiers, and who acknowledged it on the dashboard.

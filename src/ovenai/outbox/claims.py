@@ -104,6 +104,9 @@ class Job:
     body_params: list[str] | dict[str, str] = field(default_factory=list)
     header_params: list[str] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (id, title): interactive
+    quick_replies: list[str] = field(default_factory=list)  # a template's buttons' payloads
+    # image / document, or a template's media header: the listing's file (property_files)
+    file_id: str | None = None
     preview_url: bool = False
     to: str | None = None
     recipient: str | None = None
@@ -257,7 +260,9 @@ async def _keys(vault: Vault, lead_ids: list[str]) -> dict[str, bytes]:
         return found
 
 
-FREE_FORM = ("text", "interactive")
+FILES = ("image", "document")
+"""Kinds that carry a listing's file (uploaded to Meta by the worker when it sends)."""
+FREE_FORM = ("text", "interactive", *FILES)
 """Kinds that are not templates: they may go only while the lead's window is open."""
 
 
@@ -290,9 +295,15 @@ def _fill_content(job: Job, row: Claimed, cipher: RowCipher[MessageColumn]) -> N
         job.text = cipher.open("text", row.text_enc)
         job.buttons = [(str(id_), str(title)) for id_, title in payload.get("buttons") or []]
         return
+    if job.kind in FILES:
+        job.text = cipher.open("text", row.text_enc)  # the caption, if any
+        job.file_id = payload.get("file_id")
+        return
     job.template_name, job.template_language = row.template_name, row.template_language
     job.body_params = json.loads(cipher.open("template_params", row.template_params_enc) or "[]")
     job.header_params = list(payload.get("header_params") or [])
+    job.file_id = payload.get("header_file")  # an image or document header's listing file
+    job.quick_replies = [str(each) for each in payload.get("quick_replies") or []]
 
 
 def _fill_address(job: Job, row: Claimed, cipher: RowCipher[LeadColumn], now: datetime) -> None:

@@ -31,7 +31,7 @@ import socket
 
 from ovenai.cloudapi import CloudApiClient, SendResult
 from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind, TransientError
-from ovenai.cloudapi.payloads import ReplyButton
+from ovenai.cloudapi.payloads import ParamValue, QuickReplyButton, ReplyButton
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.metrics import OUTBOX_ERRORS, OUTBOX_LIMIT_WAITS, OUTBOX_SENDS
@@ -45,6 +45,7 @@ from ovenai.outbox.pacing import Pacer, Unpaced
 from ovenai.outbox.pause import PAUSED_HOLD_S, PauseCache
 from ovenai.outbox.retry import BSUID_REFUSED_CODE, Action, Verdict
 from ovenai.outbox.send_line import SendLine
+from ovenai.property_files import FileRemoved, Uploaded, Uploads
 
 log = logging.getLogger("ovenai.outbox")
 # After a step failed (its database unreachable, or a bug), wait this long before the next
@@ -59,6 +60,10 @@ GIVE_BACK_S = 0.0
 def _count(job: Job, outcome: str) -> None:
     """Count one send attempt's outcome (templates by name: a small, fixed set)."""
     OUTBOX_SENDS.labels(kind=job.kind, template=job.template_name or "", outcome=outcome).inc()
+
+
+MEDIA_UPLOAD_ERROR = 131053
+"""Meta could not use the media sent: for an upload of ours, it no longer has it."""
 
 
 def new_worker_id() -> str:
@@ -93,9 +98,11 @@ class Dispatcher:
         worker_id: str | None = None,
         rng: random.Random | None = None,
         token_id: str = "",
+        uploads: Uploads | None = None,
     ) -> None:
         self.db = db
         self.client = client
+        self.uploads = uploads  # listing files' uploads to Meta (ovenai.property_files)
         self.buckets = buckets
         self.config = config
         self.worker_id = worker_id or new_worker_id()
@@ -207,6 +214,10 @@ class Dispatcher:
             return
         try:
             result = await self._call(job)
+        except FileRemoved as exc:
+            _count(job, "failed")
+            self.recorder.refused(job.id, str(exc) or "the file was removed from its listing")
+            return
         except CloudApiFailure as exc:
             await self._failed(job, exc)
             return
@@ -234,6 +245,21 @@ class Dispatcher:
         return True
 
     async def _call(self, job: Job) -> SendResult:
+        if job.file_id is not None or job.kind in claims.FILES:  # or a template's media header
+            return await self._with_file(job)
+        return await self._send(job)
+
+    async def _send(self, job: Job, file: Uploaded | None = None) -> SendResult:
+        if job.kind in claims.FILES and file is not None:
+            return await self.client.send_media(
+                kind="document" if file.kind == "document" else "image",
+                media_id=file.media_id,
+                caption=job.text or None,
+                filename=file.filename if file.kind == "document" else None,
+                to=job.to,
+                recipient=job.recipient,
+                callback_data=job.id,
+            )
         if job.kind == "interactive":
             return await self.client.send_interactive_buttons(
                 body=job.text or "",
@@ -250,15 +276,38 @@ class Dispatcher:
                 preview_url=job.preview_url,
                 callback_data=job.id,
             )
+        header: list[ParamValue] = list(job.header_params)
+        if file is not None:  # the template's image or document header
+            media: dict[str, str] = {"id": file.media_id}
+            if file.kind == "document":
+                media["filename"] = file.filename
+            header = [{"type": file.kind, file.kind: media}]
         return await self.client.send_template(
             name=job.template_name or "",
             language=job.template_language or "",
             to=job.to,
             recipient=job.recipient,
             body_params=job.body_params,
-            header_params=job.header_params,
+            header_params=header,
+            buttons=[QuickReplyButton(i, payload) for i, payload in enumerate(job.quick_replies)],
             callback_data=job.id,
         )
+
+    async def _with_file(self, job: Job) -> SendResult:
+        """A send carrying a listing's file by Meta's media id, uploaded first when there is
+        none or it is old; when Meta says it no longer has the upload (131053), uploaded
+        again, once."""
+        if self.uploads is None or job.file_id is None:
+            raise FileRemoved("this worker was started without the media store")
+        renew = False
+        while True:
+            file = await self.uploads.media_id(job.file_id, renew=renew)
+            try:
+                return await self._send(job, file)
+            except CloudApiFailure as exc:
+                if exc.code != MEDIA_UPLOAD_ERROR or renew:
+                    raise
+                renew = True
 
     async def _failed(self, job: Job, exc: CloudApiFailure) -> None:
         OUTBOX_ERRORS.labels(code=str(exc.code or 0)).inc()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
@@ -27,7 +27,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import templates
+from ovenai import property_files, templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.conversations import held_by_quiet
@@ -44,10 +44,12 @@ from ovenai.models import (
     Message,
     MessageStatus,
     Property,
+    PropertyFile,
+    PropertyFileRole,
 )
 from ovenai.outbox import rules
 from ovenai.quiet_hours import Hold, QuietHours
-from ovenai.sealing import MESSAGES
+from ovenai.sealing import MESSAGES, MessageColumn
 
 Param = Annotated[str, StringConstraints(max_length=1024)]
 SUPPORTED_LANGUAGES = tuple(language.value for language in Language)
@@ -55,7 +57,8 @@ SUPPORTED_LANGUAGES = tuple(language.value for language in Language)
 
 
 class OutboundRequest(BaseModel):
-    """A send asked for: a template (with optional parameters) or free text."""
+    """A send asked for: a template (with optional parameters), free text, or a listing's
+    file (``file_id``, see :mod:`ovenai.property_files`) with an optional caption."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +68,11 @@ class OutboundRequest(BaseModel):
     language: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = None
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     preview_url: bool = False
+    file_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    # A template with an image or document header: the listing file it carries (default:
+    # the lead's listing's first photo, or its brochure).
+    header_file_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    caption: Annotated[str, StringConstraints(max_length=1024)] | None = None
     send_at: datetime | None = None  # without an offset: the agency's time zone
 
     @field_validator("language")
@@ -78,10 +86,16 @@ class OutboundRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> OutboundRequest:
-        if (self.template is None) == (self.text is None):
-            raise ValueError("give either template or text")
-        if self.text is not None and (self.params or self.header_params or self.language):
-            raise ValueError("params, header_params and language belong to template sends")
+        if sum(kind is not None for kind in (self.template, self.text, self.file_id)) != 1:
+            raise ValueError("give one of template, text or file_id")
+        if self.template is None and (
+            self.params or self.header_params or self.language or self.header_file_id
+        ):
+            raise ValueError(
+                "params, header_params, header_file_id and language belong to template sends"
+            )
+        if self.caption is not None and self.file_id is None:
+            raise ValueError("a caption goes with a file_id")
         return self
 
 
@@ -164,6 +178,40 @@ async def enqueue_buttons(
     return message
 
 
+async def enqueue_file(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    lead: LeadRecord,
+    file_id: str,
+    caption: str | None = None,
+    sent_by_id: str | None = None,
+    send_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Queue a listing's photo or brochure (:mod:`ovenai.property_files`) to a lead, with an
+    optional caption; like free text it may go only while the window is open. The worker
+    uploads the file to Meta on its first send and reuses the upload after."""
+    row = await session.get(PropertyFile, file_id)
+    if row is None:
+        raise InvalidInput(f"no listing file {file_id}", field="file_id")
+    rules.check_free_text(lead.last_inbound_at, send_at or utcnow())
+    rules.recipient_of(bsuid=lead.bsuid, wa_id=lead.wa_id, phone=lead.phone)
+    kind = property_files.MESSAGE_KIND[PropertyFileRole(row.role)]
+    message = _new_outbound(
+        lead.id, kind, send_at, sent_by_id=sent_by_id, idempotency_key=idempotency_key
+    )
+    payload = json.dumps({"file_id": row.id, "filename": row.filename}, ensure_ascii=False)
+    await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
+    key = await vault.key("lead", lead.id)
+    sealed: dict[MessageColumn, str | None] = {"payload": payload}
+    if caption:
+        sealed["text"] = caption
+    MESSAGES.seal_into(message, key, sealed)
+    session.add(message)
+    return message
+
+
 async def enqueue_template(
     session: AsyncSession,
     vault: Vault,
@@ -174,8 +222,12 @@ async def enqueue_template(
     send_at: datetime | None = None,
     idempotency_key: str | None = None,
     quiet: QuietHours | None = None,
+    quick_replies: Sequence[str] = (),
 ) -> Message:
     """Queue a checked template send (see :func:`ovenai.templates.prepare_send`).
+
+    ``quick_replies`` are the payloads of the template's quick-reply buttons, in their order
+    (what a tap on each sends back: automation's ``viewing_confirm:<meeting id>`` ...).
 
     A marketing template due in a quiet time (``quiet``, :mod:`ovenai.quiet_hours`) is due
     when that ends, at its place in the spread window; without ``quiet`` the worker holds it
@@ -200,7 +252,14 @@ async def enqueue_template(
         if release is not None:
             # Not before then, like a scheduled send: it holds up no later message to the lead.
             message.next_attempt_at = message.send_after = release.until
-    payload = json.dumps({"header_params": list(prepared.header_params)})
+    payload = json.dumps(
+        {
+            "header_params": list(prepared.header_params),
+            "header_file": prepared.header_file,
+            "quick_replies": list(quick_replies),
+        },
+        ensure_ascii=False,
+    )
     params = json.dumps(prepared.body_params)
     await lock_unerased(session, lead.id)  # erased meanwhile, maybe by another process
     key = await vault.key("lead", lead.id)
@@ -224,7 +283,7 @@ async def prepare_for_lead(
     params: Sequence[str] | dict[str, str] | None = request.params
     if params is None:
         params = await default_params(session, lead=lead, family=request.template, zone=zone)
-    return await templates.prepare_send(
+    prepared = await templates.prepare_send(
         session,
         waba_id=waba_id,
         template=request.template,
@@ -233,6 +292,38 @@ async def prepare_for_lead(
         header_params=request.header_params,
         fallback=True,
     )
+    return await with_header_file(
+        session, prepared, property_id=lead.property_id, file_id=request.header_file_id
+    )
+
+
+async def with_header_file(
+    session: AsyncSession,
+    prepared: templates.PreparedTemplate,
+    *,
+    property_id: str | None,
+    file_id: str | None = None,
+) -> templates.PreparedTemplate:
+    """A template with an image or document header gets the listing file it carries
+    (:func:`ovenai.property_files.header_file`); InvalidTemplateParameter when there is none.
+    Any other template is returned as it is."""
+    if prepared.header_media is None:
+        if file_id is not None:
+            problem = "has no image or document header to carry a file"
+            raise templates.InvalidTemplateParameter(
+                prepared.name, "header", problem, field="header_file_id"
+            )
+        return prepared
+    found = await property_files.header_file(
+        session, prepared.header_media, file_id=file_id, property_id=property_id
+    )
+    if found is None:
+        role = property_files.ROLE_OF_KIND[prepared.header_media].value
+        problem = f"needs a {role} of the listing (add one on the listing's page)"
+        raise templates.InvalidTemplateParameter(
+            prepared.name, "header", problem, field="header_file_id"
+        )
+    return replace(prepared, header_file=found)
 
 
 async def default_params(
@@ -375,6 +466,10 @@ async def _enqueue(
     if request.text is not None:
         return await enqueue_text(
             session, vault, lead=lead, text=request.text, preview_url=request.preview_url, **common
+        )
+    if request.file_id is not None:
+        return await enqueue_file(
+            session, vault, lead=lead, file_id=request.file_id, caption=request.caption, **common
         )
     prepared = await prepare_for_lead(
         session, lead=lead, waba_id=waba_id, zone=zone, request=request

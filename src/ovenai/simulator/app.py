@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ovenai.simulator import graph, media
+from ovenai.simulator import account, graph, media
 from ovenai.simulator.config import SimulatorConfig
 from ovenai.simulator.control_routes import ControlRoutes
 from ovenai.simulator.edges import (
@@ -62,7 +62,9 @@ class GraphRoutes:
 
     async def _answer(self, request: Request) -> Answer:
         params, settings = request.path_params, self.state.settings
-        endpoint = EDGES.get(params["edge"])
+        endpoint = EDGES.get(params["edge"]) or (
+            params["edge"] if params["edge"] in account.EDGES else None
+        )
         try:
             check_version(settings, params["version"])
             authorization = request.headers.get("authorization", "")
@@ -77,6 +79,8 @@ class GraphRoutes:
 
     def _dispatch(self, request: Request, endpoint: str, body: Any) -> JsonDict:
         node = request.path_params["node"]
+        if endpoint in account.EDGES:
+            return account.answer(self.state, request.method, node, endpoint, body)
         if endpoint == "templates":
             if request.method == "GET":
                 page_url = str(request.url.replace(query=""))
@@ -85,7 +89,7 @@ class GraphRoutes:
         if node != self.state.settings.phone_number_id or request.method != "POST":
             raise unsupported(request.method, node)
         if endpoint == "media":
-            return graph.upload_media(self.state)
+            return graph.upload_media(self.state, body if isinstance(body, dict) else {})
         return handle_send(self.state, body)
 
     async def node(self, request: Request) -> Response:
@@ -95,6 +99,8 @@ class GraphRoutes:
             check_version(settings, params["version"])
             authorization = request.headers.get("authorization", "")
             check_token(settings, authorization, request.scope["query_string"])
+            if params["node"] == "me":
+                return response(json_answer(account.me()))
             base_url = str(request.base_url)
             info = self.state.media.info(params["node"], base_url, self.state.now())
             self.state.count("media_info")
@@ -121,8 +127,16 @@ class GraphRoutes:
 
 async def _json_body(request: Request) -> Any:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form() as form:
-            return {key: "<file>" for key in form}
+        # A media upload: the text fields, and the file's bytes with the part's type.
+        async with request.form(max_part_size=100 * 1024 * 1024) as form:
+            found: dict[str, Any] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    found[key] = value
+                else:
+                    found[key] = await value.read()
+                    found[f"{key}_type"] = value.content_type or ""
+            return found
     return parse_json(await request.body())
 
 

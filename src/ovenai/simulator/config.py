@@ -28,6 +28,15 @@ class SimulatorConfig:
     api_version: str = "v25.0"
     live_versions: tuple[str, ...] = LIVE_VERSIONS
     display_phone_number: str = "97233760000"
+    # The account's go-live state (ovenai.simulator.account): a fresh production account
+    # has the number unregistered and no app subscribed.
+    verified_name: str = "OvenAI Sandbox"
+    name_status: str = "APPROVED"
+    quality_rating: str = "GREEN"
+    registered: bool = True
+    app_subscribed: bool = True
+    permissions: tuple[str, ...] = ("whatsapp_business_messaging", "whatsapp_business_management")
+    seed_templates: bool = True  # the seed's templates approved in the account from the start
     mps_cap: int | None = 80
     pair_limit: int | None = None
     pair_window_s: float = 6.0
@@ -70,5 +79,11 @@ LIVE_SETTINGS: frozenset[str] = frozenset(
         "webhook_retry_base_s",
         "template_review_s",
         "window_hours",
+        "verified_name",
+        "name_status",
+        "quality_rating",
+        "registered",
+        "app_subscribed",
+        "permissions",
     }
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,7 +65,14 @@ def _review_if_pending(state: SimulatorState, template: StoredTemplate) -> None:
         review(state, template)
 
 
-def upload_media(state: SimulatorState) -> JsonDict:
-    """``POST /{phone_number_id}/media``: a new media id."""
+def upload_media(state: SimulatorState, form: JsonDict) -> JsonDict:
+    """``POST /{phone_number_id}/media``: the file kept, a new media id (131053 for a type
+    WhatsApp does not send or bytes that are not what the type says)."""
+    if form.get("messaging_product") != "whatsapp":
+        raise MetaError(100, "The parameter messaging_product is required and must be 'whatsapp'.")
+    data, mime_type = form.get("file"), form.get("file_type") or form.get("type")
+    if not isinstance(data, bytes) or not isinstance(mime_type, str):
+        raise MetaError(100, "The parameter file is required.")
+    media_id = state.media.add_upload(data, mime_type, state.now())
     state.count("media_uploads")
-    return {"id": str(10**15 + secrets.randbelow(9 * 10**15))}
+    return {"id": media_id}

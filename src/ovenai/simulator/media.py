@@ -8,6 +8,11 @@ media URL"); the URL serves the bytes to the bearer token for five minutes (Meta
 "Download media"), measured on a clock the control API may move forward
 (``POST /_sim/media/clock {"advance_s": 301}``).
 
+Uploads (``POST /{phone-number-id}/media``) are kept as Meta keeps them: the bytes, their
+type (which must be one WhatsApp sends and match the bytes' signature, else 131053) and the
+time, for 30 days on the same clock; a send naming an upload id that is unknown or older
+answers 131053, as Meta does for media it cannot fetch.
+
 Faults (``POST /_sim/media/faults``, each a count of the next calls it hits):
 ``fail_downloads`` (answered ``fail_status``, 500 by default), ``corrupt`` (a byte changed),
 ``wrong_mime`` (Meta declares another type), ``oversized`` (more bytes than declared),
@@ -29,6 +34,28 @@ from ovenai.simulator.meta_errors import MetaError, invalid
 
 JsonDict = dict[str, Any]
 URL_LIFETIME_S = 300.0
+UPLOAD_LIFETIME_S = 30 * 24 * 3600.0
+_MB = 1024 * 1024
+# What an upload may be: WhatsApp's types and sizes, and the signature the bytes of the
+# commonest must start with (b"": not checked here).
+_UPLOAD_TYPES: dict[str, tuple[bytes, int]] = {
+    "image/jpeg": (b"\xff\xd8\xff", 5 * _MB),
+    "image/png": (b"\x89PNG\r\n\x1a\n", 5 * _MB),
+    "image/webp": (b"RIFF", 500 * 1024),
+    "application/pdf": (b"%PDF-", 100 * _MB),
+    "text/plain": (b"", 100 * _MB),
+    "application/msword": (b"", 100 * _MB),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"", 100 * _MB),
+    "application/vnd.ms-excel": (b"", 100 * _MB),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"", 100 * _MB),
+    "audio/aac": (b"", 16 * _MB),
+    "audio/amr": (b"", 16 * _MB),
+    "audio/mpeg": (b"", 16 * _MB),
+    "audio/mp4": (b"", 16 * _MB),
+    "audio/ogg": (b"", 16 * _MB),
+    "video/mp4": (b"", 16 * _MB),
+    "video/3gpp": (b"", 16 * _MB),
+}
 DOWNLOAD_PATH = "/whatsapp_business/attachments/"
 FAULTS = ("fail_downloads", "corrupt", "wrong_mime", "oversized", "expired_urls", "info_errors")
 _WRONG = {"application/pdf": "image/jpeg"}
@@ -55,6 +82,26 @@ class MediaLibrary:
     info_error_code: int = 131052
     downloads: int = 0
     served_bytes: int = 0
+    uploaded: dict[str, float] = field(default_factory=dict)  # upload id → when (media clock)
+
+    def add_upload(self, data: bytes, mime_type: str, now: float) -> str:
+        """Keep an uploaded file (``POST /{phone-number-id}/media``); its new media id."""
+        signature, limit = _UPLOAD_TYPES.get(mime_type.split(";")[0].strip(), (b"", 0))
+        if not limit or not data.startswith(signature):
+            problem = f"unsupported or mismatched type {mime_type}"
+            raise MetaError(131053, f"Media upload error: {problem}")
+        if len(data) > limit:
+            raise MetaError(131053, f"Media upload error: {len(data)} bytes is over the limit")
+        media_id = str(10**15 + secrets.randbelow(9 * 10**15))
+        self.files[media_id] = StoredMedia(data, mime_type)
+        self.uploaded[media_id] = now + self.offset_s
+        return media_id
+
+    def check_sendable(self, media_id: str, now: float) -> None:
+        """A send by media id: the id must be an upload of the last 30 days (131053 if not)."""
+        at = self.uploaded.get(media_id)
+        if at is None or now + self.offset_s - at > UPLOAD_LIFETIME_S:
+            raise MetaError(131053, f"Media upload error: media id {media_id} was not found")
 
     def add_for_request(self, kind: str, request: JsonDict, default_mime: str) -> JsonDict:
         """Keep the bytes of an inbound request's media; the request with its id and hash."""

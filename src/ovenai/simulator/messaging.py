@@ -18,7 +18,13 @@ import orjson
 from ovenai.simulator import control
 from ovenai.simulator.events import SentMessage, status_object
 from ovenai.simulator.meta_errors import MetaError
-from ovenai.simulator.sends import SendRequest, check_content, check_template, parse_send
+from ovenai.simulator.sends import (
+    SendRequest,
+    check_content,
+    check_template,
+    media_header_id,
+    parse_send,
+)
 from ovenai.simulator.state import SimulatorState
 
 JsonDict = dict[str, Any]
@@ -92,8 +98,13 @@ def _check_payload(state: SimulatorState, request: SendRequest, body: JsonDict) 
     content = body[request.kind]
     if request.kind != "template":
         check_content(request.kind, content)
+        if request.kind in ("image", "document", "video", "audio", "sticker") and "id" in content:
+            state.media.check_sendable(str(content["id"]), state.now())
         return None
     template = check_template(state.templates, state.settings.business_account_id, content)
+    header_id = media_header_id(template, content)
+    if header_id is not None:
+        state.media.check_sendable(header_id, state.now())
     return template.category.lower()
 
 

@@ -41,12 +41,22 @@ CATALOGUE: dict[int, tuple[int, str, str]] = {
         "Message failed to send because there were too many messages sent from this phone "
         "number in a short period of time.",
     ),
+    131053: (
+        400,
+        "Media upload error",
+        "Unable to upload the media used in the message.",
+    ),
     132000: (
         400,
         "Number of parameters does not match the expected number of params",
         "The number of parameters does not match the template.",
     ),
     132001: (404, "Template name does not exist in the translation", "Template not found."),
+    132012: (
+        400,
+        "Parameter format does not match format in the created template",
+        "A parameter's type does not match the template.",
+    ),
     132018: (
         400,
         "There was an issue with the parameters in your template.",

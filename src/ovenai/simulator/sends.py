@@ -112,8 +112,43 @@ def check_template(store: TemplateStore, waba_id: str, content: JsonDict) -> Sto
         raise MetaError(132001, details)
     given = _parameters(content.get("components"))
     _check_params(template, "BODY", given.get("body", []))
-    _check_params(template, "HEADER", given.get("header", []))
+    if header_format(template) in MEDIA_HEADER_FORMATS:
+        _check_media_header(template, given.get("header", []))
+    else:
+        _check_params(template, "HEADER", given.get("header", []))
     return template
+
+
+MEDIA_HEADER_FORMATS = frozenset({"IMAGE", "DOCUMENT", "VIDEO"})
+
+
+def header_format(template: StoredTemplate) -> str:
+    """The template's header format (TEXT when it has none or says none)."""
+    for component in template.components:
+        if str(component.get("type", "")).upper() == "HEADER":
+            return str(component.get("format") or "TEXT").upper()
+    return "TEXT"
+
+
+def media_header_id(template: StoredTemplate, content: JsonDict) -> str | None:
+    """The uploaded media id a media header's parameter names (None: by link, or none)."""
+    if header_format(template) not in MEDIA_HEADER_FORMATS:
+        return None
+    (param,) = _parameters(content.get("components")).get("header", [])
+    found = param[param["type"]].get("id")
+    return str(found) if found else None
+
+
+def _check_media_header(template: StoredTemplate, params: list[Any]) -> None:
+    """A media header takes one parameter of its format, by id or by link (132012 if not)."""
+    kind = header_format(template).lower()
+    if len(params) != 1:
+        details = f"header: a {kind} header needs one {kind} parameter, {len(params)} given"
+        raise MetaError(132000, details)
+    (param,) = params
+    media = param.get(kind) if isinstance(param, dict) and param.get("type") == kind else None
+    if not isinstance(media, dict) or not (media.get("id") or media.get("link")):
+        raise MetaError(132012, f"header: expected a {kind} parameter with an id or a link")
 
 
 def _parameters(components: Any) -> dict[str, list[Any]]:

@@ -89,7 +89,9 @@ class SimulatorState:
         self.dispatcher.reset()
         self.faults = Faults()
         self.media = MediaLibrary()
-        self.templates = TemplateStore(self.settings.business_account_id)
+        self.templates = TemplateStore(
+            self.settings.business_account_id, seeded=self.settings.seed_templates
+        )
         # Accepted and rejected records keep "body" as the JSON bytes received (see
         # messaging.handle_send); control.outbox parses them back.
         self.outbox: deque[JsonDict] = deque(maxlen=self.settings.outbox_limit)

@@ -74,9 +74,9 @@ class StoredTemplate:
 class TemplateStore:
     """Templates keyed by WABA id; any WABA id exists and starts empty."""
 
-    def __init__(self, home_waba: str) -> None:
+    def __init__(self, home_waba: str, *, seeded: bool = True) -> None:
         self._by_waba: dict[str, list[StoredTemplate]] = {}
-        for seed in load_seed_templates():
+        for seed in load_seed_templates() if seeded else ():
             self._by_waba.setdefault(home_waba, []).append(_stored(home_waba, seed, "APPROVED"))
 
     def of(self, waba_id: str) -> list[StoredTemplate]:

@@ -16,6 +16,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "meeting_reminder": ("lead_name", "meeting_time"),
     "followup_interest": ("lead_name", "property_area|property_city"),
     "document_request": ("lead_name", "documents"),
+    "viewing_proposal": ("lead_name", "meeting_time"),
 }
 
 

@@ -32,6 +32,8 @@ from ovenai.templates.text import (
 
 FALLBACK_ORDER = ("he", "en")  # the agencies' two languages, Hebrew first
 MEDIA_HEADERS = frozenset({"IMAGE", "VIDEO", "DOCUMENT", "LOCATION", "GIF"})
+FILE_HEADERS = {"IMAGE": "image", "DOCUMENT": "document"}
+"""Media headers a send fills with a listing's file (ovenai.property_files), by format."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class PreparedTemplate:
     body_params: list[str] | dict[str, str]
     header_params: list[str]
     rendered: str
+    header_media: str | None = None  # "image" / "document": the header wants such a file
+    header_file: str | None = None  # the listing file chosen for it (ovenai.outbox.queue)
 
 
 async def prepare_send(
@@ -140,7 +144,14 @@ def prepared(
         body_params=_as_sent(names, body),
         header_params=[header[name] for name in header_names],
         rendered=render(components, body, [header[name] for name in header_names]),
+        header_media=file_header(components),
     )
+
+
+def file_header(components: Sequence[Mapping[str, Any]]) -> str | None:
+    """``image`` or ``document`` when the template's header carries such a file, else None."""
+    header = component(list(components), "HEADER")
+    return FILE_HEADERS.get(str((header or {}).get("format", "TEXT")).upper())
 
 
 def _as_sent(names: list[str], values: dict[str, str]) -> list[str] | dict[str, str]:
@@ -151,10 +162,12 @@ def _as_sent(names: list[str], values: dict[str, str]) -> list[str] | dict[str, 
 
 
 def _refuse_unsupported(template: str, components: list[Mapping[str, Any]]) -> None:
-    """Media headers and dynamic URL buttons need parameters a send cannot carry yet."""
+    """Video, GIF and location headers and dynamic URL buttons need parameters a send cannot
+    carry yet (an image or document header takes a listing's file)."""
     header = component(components, "HEADER")
-    if header is not None and str(header.get("format", "TEXT")).upper() in MEDIA_HEADERS:
-        problem = "is a media header, which template sends cannot fill yet"
+    fmt = str((header or {}).get("format", "TEXT")).upper()
+    if fmt in MEDIA_HEADERS and fmt not in FILE_HEADERS:
+        problem = f"is a {fmt.lower()} header, which template sends cannot fill yet"
         raise InvalidTemplateParameter(template, "header", problem, field="header_params")
     buttons = component(components, "BUTTONS")
     for button in (buttons or {}).get("buttons") or ():

@@ -9,6 +9,7 @@ middleware and keeps its own, larger limit (:mod:`ovenai.ingest.receiver`).
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,30 +40,45 @@ async def refuse(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+FILE_UPLOADS = re.compile(r"^(/api/v1)?/properties/[^/]+/files/?$")
+"""Where a listing's photo or brochure is posted: these bodies may be larger."""
+FILE_UPLOAD_BYTES = 21 * 1024 * 1024
+"""A brochure of 20 MiB (ovenai.property_files) and its form's framing."""
+
+
 class BodyLimit:
-    """ASGI middleware refusing request bodies over ``limit`` bytes with 413."""
+    """ASGI middleware refusing request bodies over ``limit`` bytes with 413 (over
+    :data:`FILE_UPLOAD_BYTES` for a listing's file uploads, if that is larger)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
+
+    def limit_for(self, scope: Scope) -> int:
+        """The limit of this request's body."""
+        if scope.get("method") == "POST" and FILE_UPLOADS.match(scope.get("path", "")):
+            return max(self.limit, FILE_UPLOAD_BYTES)
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a declared-too-large body at once; count any other as it streams."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope)
         declared = declared_length(scope)
-        if declared is not None and declared > self.limit:
-            await refuse(send, self.limit)
+        if declared is not None and declared > limit:
+            await refuse(send, limit)
             return
-        await _CountedRequest(self, receive, send).run(scope)
+        await _CountedRequest(self, limit, receive, send).run(scope)
 
 
 class _CountedRequest:
     """One request whose body is counted; past the limit its answer becomes the 413."""
 
-    def __init__(self, limit: BodyLimit, receive: Receive, send: Send) -> None:
-        self.middleware, self.downstream_receive, self.downstream_send = limit, receive, send
+    def __init__(self, middleware: BodyLimit, limit: int, receive: Receive, send: Send) -> None:
+        self.middleware, self.downstream_receive, self.downstream_send = middleware, receive, send
+        self.limit = limit
         self.received = 0
         self.over = False
         self.answered = False
@@ -75,7 +91,7 @@ class _CountedRequest:
             if not self.over:
                 raise
         if self.over and not self.answered:
-            await refuse(self.downstream_send, self.middleware.limit)
+            await refuse(self.downstream_send, self.limit)
 
     async def receive(self) -> Message:
         """The next body part; a cut-off once the body has gone past the limit."""
@@ -84,7 +100,7 @@ class _CountedRequest:
         message = await self.downstream_receive()
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
-            if self.received > self.middleware.limit and not self.answered:
+            if self.received > self.limit and not self.answered:
                 self.over = True
                 return _CUT_OFF
         return message

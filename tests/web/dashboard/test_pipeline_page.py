@@ -117,7 +117,18 @@ def test_the_script_moves_as_json_through_the_same_stage_change_with_its_hooks(
         data={"lead_id": lead, "stage": "nowhere", "csrf": token},
         headers={"Accept": "application/json"},
     )
-    assert bad.status_code == 422 and bad.json()["field"] == "stage"
+    assert bad.status_code == 422
+    assert bad.json() == {  # the API's one error shape, in the page's language
+        "error": "InvalidInput",
+        "message": "יש לבחור שלב מהרשימה.",
+        "field": "stage",
+    }
+    gone = browser_client.post(
+        "/pipeline/move",
+        data={"lead_id": "no-such-lead", "stage": "contract", "csrf": token},
+        headers={"Accept": "application/json"},
+    )
+    assert gone.status_code == 404 and gone.json()["error"] == "NotFound"
 
 
 def test_another_agents_lead_cannot_be_moved_and_the_form_needs_its_token(

@@ -2,7 +2,7 @@
 
 A person is named by exactly one identity OvenAI stores, each in a field of its own (the
 query of the export, the body of the erasure and of a request): ``phone``, ``bsuid``,
-``wa_id``, ``username`` or ``lead_id`` (:func:`ovenai.privacy.find_subject`). None or
+``wa_id``, ``username``, ``email`` or ``lead_id`` (:func:`ovenai.privacy.find_subject`). None or
 several answer 422 naming the field.
 """
 
@@ -30,6 +30,7 @@ Phone = Annotated[str, Field(min_length=3, max_length=40)]
 Bsuid = Annotated[str, Field(min_length=4, max_length=200)]
 WaId = Annotated[str, Field(min_length=5, max_length=40)]
 Username = Annotated[str, Field(min_length=1, max_length=101)]
+Email = Annotated[str, Field(min_length=3, max_length=320)]
 LeadId = Annotated[str, Field(min_length=32, max_length=40)]
 
 
@@ -42,6 +43,7 @@ class SubjectBody(BaseModel):
     bsuid: Bsuid | None = None
     wa_id: WaId | None = None
     username: Username | None = None
+    email: Email | None = None
     lead_id: LeadId | None = None
 
     def identity(self) -> privacy.Identity:
@@ -51,6 +53,7 @@ class SubjectBody(BaseModel):
             bsuid=self.bsuid,
             wa_id=self.wa_id,
             username=self.username,
+            email=self.email,
             lead_id=self.lead_id,
         )
 

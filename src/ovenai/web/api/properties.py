@@ -1,23 +1,28 @@
-"""/api/v1/properties: the agency's listings."""
+"""/api/v1/properties: the agency's listings, and each one's photos and brochure."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import StreamingResponse
 
-from ovenai import matching, properties
+from ovenai import matching, media_store, properties, property_files
+from ovenai.models import PropertyFileRole
 from ovenai.properties import PropertyCreate, PropertyFilter, PropertyUpdate
 from ovenai.web.api.schemas import (
     MatchesPublic,
     PagePublic,
+    PropertyFilePublic,
     PropertyPublic,
     PublicModel,
     answer,
+    list_model,
     page_answer,
     page_model,
 )
 from ovenai.web.deps import ActorDep, DbDep, SettingsDep
+from ovenai.web.downloads import file_response
 
 router = APIRouter(prefix="/properties", tags=["properties"])
 
@@ -69,3 +74,62 @@ async def property_matches(
     why; the others with the criteria that fail (budget tolerance: 10 %)."""
     found = await matching.matches_for(db, actor=actor, property_id=property_id)
     return answer(MatchesPublic, found, settings.zone)
+
+
+@router.get("/{property_id}/files", response_model=list_model(PropertyFilePublic))
+async def list_property_files(
+    property_id: str, db: DbDep, _actor: ActorDep, settings: SettingsDep
+) -> list[PublicModel]:
+    """The listing's photos in gallery order, then its brochure (no bytes)."""
+    found = await property_files.list_files(db, property_id=property_id)
+    return [answer(PropertyFilePublic, record, settings.zone) for record in found]
+
+
+@router.post("/{property_id}/files", status_code=201, response_model=PropertyFilePublic)
+async def add_property_file(
+    property_id: str,
+    role: Annotated[PropertyFileRole, Form(description="photo (JPEG/PNG, 5 MB) or brochure (PDF)")],
+    file: Annotated[UploadFile, File(description="the file itself")],
+    db: DbDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+) -> PublicModel:
+    """Add a photo to the listing's gallery (at most 10) or set its brochure, replacing the
+    one before (admins; multipart form). The type is read from the bytes: 422 for another
+    type or a file over the limit."""
+    data = await file.read()
+    record = await property_files.add_file(
+        db,
+        media_store.store_for(settings),
+        actor=actor,
+        property_id=property_id,
+        role=role,
+        filename=file.filename or role.value,
+        data=data,
+    )
+    return answer(PropertyFilePublic, record, settings.zone)
+
+
+@router.get(
+    "/{property_id}/files/{file_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_property_file(
+    property_id: str, file_id: str, db: DbDep, _actor: ActorDep, settings: SettingsDep
+) -> StreamingResponse:
+    """The file itself, decrypted, as an attachment."""
+    download = await property_files.open_file(
+        db, media_store.store_for(settings), property_id=property_id, file_id=file_id
+    )
+    return file_response(download)
+
+
+@router.delete("/{property_id}/files/{file_id}", status_code=204)
+async def remove_property_file(
+    property_id: str, file_id: str, db: DbDep, actor: ActorDep, settings: SettingsDep
+) -> None:
+    """Remove a photo or the brochure (admins); sends already queued with it fail saying so."""
+    await property_files.remove_file(
+        db, media_store.store_for(settings), actor=actor, property_id=property_id, file_id=file_id
+    )

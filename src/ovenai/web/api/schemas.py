@@ -34,6 +34,7 @@ from ovenai.meetings import MeetingRecord
 from ovenai.models import Property
 from ovenai.pagination import Page
 from ovenai.privacy import ErasureReport, RequestRecord
+from ovenai.property_files import FileRecord
 from ovenai.quiet_hours import Hold, Kind
 from ovenai.sessions import SessionInfo
 
@@ -234,6 +235,9 @@ ConsentPublic = public_model(
     overrides={"ledger": list_model(LedgerEntryPublic)},
 )
 PropertyPublic = public_model(Property, "PropertyPublic", "A listing.")
+PropertyFilePublic = public_model(
+    FileRecord, "PropertyFilePublic", "A listing's photo or brochure (no bytes)."
+)
 MeetingPublic = public_model(MeetingRecord, "MeetingPublic", "A viewing.")
 CheckPublic = public_model(Check, "CheckPublic", "One criterion of a lead compared with a listing.")
 MatchPublic = public_model(

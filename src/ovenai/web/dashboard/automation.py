@@ -24,6 +24,7 @@ from ovenai.automation.definitions import (
     NotifyAgent,
     ProposeViewing,
     RuleDefinition,
+    SendListingFile,
     SendTemplate,
     SendText,
     SequenceStep,
@@ -209,6 +210,13 @@ def _action(action: Action, words: Translator, agents: dict[str, str]) -> Phrase
         return Phrase(
             words.gettext("Send a text while the 24-hour window is open:"), (text,), "auto"
         )
+    if isinstance(action, SendListingFile):
+        what = (
+            words.gettext("Send the listing's brochure while the 24-hour window is open")
+            if action.role == "brochure"
+            else words.gettext("Send the listing's first photo while the 24-hour window is open")
+        )
+        return Phrase(what)
     if isinstance(action, SetStage):
         stage = words.label("stage", action.stage)
         if action.backwards:

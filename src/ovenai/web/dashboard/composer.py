@@ -244,6 +244,41 @@ async def send_text(
     return RedirectResponse(f"/leads/{lead_id}", status_code=303)
 
 
+@router.post("/leads/{lead_id}/file")
+async def send_file(
+    request: Request,
+    lead_id: str,
+    db: DbDep,
+    actor: SessionActor,
+    key: KeyField,
+    file_id: Annotated[str, Form(max_length=64)] = "",
+    caption: Annotated[str, Form(max_length=1024)] = "",
+    csrf: CsrfField = None,
+) -> Response:
+    """A listing's photo or brochure, while the window is open; the page again with the
+    reason otherwise."""
+    check_csrf(request, csrf)
+    form = ComposerForm(key=key)
+    words = i18n.translator(request)
+    if not file_id:
+        form.errors["file"] = words.gettext("Choose a file first.")
+        return await lead_page(request, db, actor, lead_id, form=form, status=422)
+    try:
+        await composer.send(
+            db,
+            actor=actor,
+            lead_id=lead_id,
+            request=queue.OutboundRequest(file_id=file_id, caption=caption.strip() or None),
+            waba_id=_waba(request),
+            zone=get_settings(request).zone,
+            idempotency_key=key,
+        )
+    except (OutsideServiceWindow, NoWhatsAppIdentity, InvalidInput) as exc:
+        form.errors["file"] = reason(words, exc)
+        return await lead_page(request, db, actor, lead_id, form=form, status=exc.http_status)
+    return RedirectResponse(f"/leads/{lead_id}", status_code=303)
+
+
 _TEMPLATE_REFUSALS = (
     LeadOptedOut,
     LeadWithoutBasis,

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ovenai import leads
 from ovenai.auth import Actor
+from ovenai.errors import InvalidInput
 from ovenai.lead_fields import LeadFilter, LeadUpdate
 from ovenai.models import Stage
 from ovenai.web import i18n
@@ -83,8 +84,8 @@ async def move_lead(
         target = Stage(to or stage)
     except ValueError:
         message = i18n.translator(request).gettext(_NOT_A_STAGE)
-        if _wants_json(request):
-            return JSONResponse({"error": message, "field": "stage"}, status_code=422)
+        if _wants_json(request):  # the API's one error shape, in the page's language
+            raise InvalidInput(message, field="stage") from None
         return await _board(request, db, actor, errors={lead_id: message}, status=422)
     moved = await leads.update_lead(
         db, actor=actor, lead_id=lead_id, changes=LeadUpdate(stage=target)

@@ -1,5 +1,6 @@
 """The listings pages: /properties (the list, filtered by city and status), a new listing
-and the edit form (admins, as :mod:`ovenai.properties` allows), and /properties/{id} with the
+and the edit form (admins, as :mod:`ovenai.properties` allows), and /properties/{id} with its
+photos and brochure (:mod:`ovenai.web.dashboard.property_files_pages`), the
 leads whose criteria it meets and why (:mod:`ovenai.matching`), with how many other leads
 are left out and for which criterion. A refused form shows the page again with the reason
 beside each field and what was typed.
@@ -14,12 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ovenai import matching, properties
+from ovenai import matching, properties, property_files
 from ovenai.auth import Actor
 from ovenai.errors import NotFound
 from ovenai.matching import Check, Criterion
 from ovenai.models import Property, PropertyStatus
 from ovenai.properties import PropertyCreate, PropertyFilter, PropertyUpdate
+from ovenai.property_files import FileRecord
 from ovenai.web import i18n
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import SessionActor, check_csrf
@@ -152,6 +154,8 @@ def _edit_page(
     errors: dict[str, str],
     status: int = 200,
     found: matching.Matches | None = None,
+    files: list[FileRecord] | None = None,
+    files_error: str | None = None,
 ) -> HTMLResponse:
     words = i18n.translator(request)
     context: dict[str, Any] = {"matches": [], "excluded": [], "tolerance": 0}
@@ -178,6 +182,9 @@ def _edit_page(
         form=form,
         errors=errors,
         statuses=_statuses(words),
+        files=files or [],
+        files_error=files_error,
+        max_photos=property_files.MAX_PHOTOS,
         **context,
     )
 
@@ -215,14 +222,39 @@ async def _matches(db: DbDep, actor: Actor, property_id: str) -> matching.Matche
     return await matching.matches_for(db, actor=actor, property_id=property_id)
 
 
+async def property_page(
+    request: Request,
+    db: DbDep,
+    actor: Actor,
+    property_id: str,
+    *,
+    files_error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """A listing's page: its fields, photos and brochure, the leads it suits, the forms."""
+    prop = await properties.get_property(db, property_id=property_id)
+    found = await _matches(db, actor, property_id)
+    files = await property_files.list_files(db, property_id=property_id)
+    return _edit_page(
+        request,
+        actor,
+        prop=prop,
+        form=_shown(prop),
+        errors={},
+        found=found,
+        files=files,
+        files_error=files_error,
+        status=status,
+    )
+
+
 @router.get("/properties/{property_id}")
 async def show_property(
     request: Request, db: DbDep, actor: SessionActor, property_id: str
 ) -> HTMLResponse:
-    """A listing, the leads it suits and why, and (admins) its edit form."""
-    prop = await properties.get_property(db, property_id=property_id)
-    found = await _matches(db, actor, property_id)
-    return _edit_page(request, actor, prop=prop, form=_shown(prop), errors={}, found=found)
+    """A listing, its photos and brochure, the leads it suits and why, and (admins) its
+    edit form and file uploads."""
+    return await property_page(request, db, actor, property_id)
 
 
 @router.post("/properties/{property_id}")
@@ -238,8 +270,16 @@ async def edit_property(
     except ValidationError as exc:
         errors = _errors(i18n.translator(request), exc)
         found = await _matches(db, actor, property_id)
+        files = await property_files.list_files(db, property_id=property_id)
         return _edit_page(
-            request, actor, prop=prop, form=form, errors=errors, status=422, found=found
+            request,
+            actor,
+            prop=prop,
+            form=form,
+            errors=errors,
+            status=422,
+            found=found,
+            files=files,
         )
     await properties.update_property(db, actor=actor, property_id=property_id, changes=changes)
     return RedirectResponse(f"/properties/{property_id}", status_code=303)

@@ -29,6 +29,7 @@ from ovenai.web.dashboard import (
     notifications,
     pipeline,
     properties_pages,
+    property_files_pages,
 )
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import (
@@ -129,5 +130,6 @@ def install(app: FastAPI) -> None:
     app.include_router(pipeline.router, dependencies=banner)
     app.include_router(meetings_pages.router, dependencies=banner)
     app.include_router(properties_pages.router, dependencies=banner)
+    app.include_router(property_files_pages.router, dependencies=banner)
     app.include_router(campaigns.router, dependencies=banner)
     app.add_exception_handler(LoginRequired, _login_required)
