@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean messages mutation
+.PHONY: run test lint bench drills install clean messages mutation
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -44,6 +44,13 @@ test: lint
 	@$(BIN)/coverage combine --quiet
 	@$(BIN)/coverage report > var/coverage/report.txt; status=$$?; \
 		grep '^TOTAL' var/coverage/report.txt; exit $$status
+
+# The long drills of tests/drills (docs/drills.md), about 20 minutes; not part of `make test`,
+# which runs their short forms. The webhook parser fuzzed (atheris, then hypothesis: over 10
+# minutes in all) and schemathesis over every operation of /api/v1/openapi.json against a
+# real `ovenai serve --sandbox`, with an admin's token and with none.
+drills: $(STAMP)
+	$(BIN)/pytest tests/drills -m drills -s
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || echo "bench: wrk is needed for the webhook benchmark (apt-get install wrk)"

@@ -67,14 +67,26 @@ def _formatter(json_lines: bool) -> logging.Formatter:
         structlog.stdlib.ExtraAdder(allow=FIELDS),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # A traceback is logged as plain text, never with its frames' local variables: rich's
+    # formatter (structlog's default when rich is installed, as typer installs it) printed
+    # every local of every frame (request values, decrypted fields, keys) and took tens of
+    # seconds of the event loop for one SQLAlchemy error (found by schemathesis, docs/drills.md).
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_lines
-        else structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
+        else structlog.dev.ConsoleRenderer(
+            colors=False, pad_event_to=0, exception_formatter=structlog.dev.plain_traceback
+        )
     )
+    # JSON lines carry the traceback as text under "exception" (not the repr of exc_info).
+    exceptions = [structlog.processors.format_exc_info] if json_lines else []
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=before,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exceptions,
+            renderer,
+        ],
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, NotFound
 from ovenai.leads import assigned_to, load_visible, lock_unerased, refuse_erased, visible_to
-from ovenai.models import Lead, Meeting, MeetingStatus, Property
+from ovenai.models import Lead, Meeting, MeetingStatus, Property, User
 from ovenai.pagination import Page, PageQuery, page_of, paginate
 from ovenai.plain_text import PlainText
 from ovenai.sealing import MEETINGS
@@ -41,6 +41,14 @@ class MeetingUpdate(BaseModel):
         description="the viewing already took place and is recorded after the fact: a start "
         "in the past is accepted (refused otherwise)",
     )
+
+    @field_validator("starts_at", "duration_minutes", "status")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """Every viewing has these (null was a database error, a 500: schemathesis)."""
+        if value is None:
+            raise ValueError("may not be null")
+        return value
 
 
 PAST_GRACE = timedelta(minutes=5)
@@ -128,6 +136,16 @@ async def _check_property(session: AsyncSession, property_id: str | None) -> Non
         raise InvalidInput(f"no property {property_id}", field="property_id")
 
 
+async def _check_agent(session: AsyncSession, agent_id: str | None) -> None:
+    """The viewing's agent is an active user (an unknown id was a foreign-key error, a 500:
+    schemathesis, docs/drills.md)."""
+    if agent_id is None:
+        return
+    user = await session.get(User, agent_id)
+    if user is None or not user.is_active:
+        raise InvalidInput(f"no active user {agent_id}", field="agent_id")
+
+
 async def create_meeting(
     db: Database, *, actor: Actor, data: MeetingCreate, zone: tzinfo
 ) -> MeetingRecord:
@@ -135,6 +153,7 @@ async def create_meeting(
     async with db.session() as session:
         await _writable_lead(session, actor, data.lead_id)
         await _check_property(session, data.property_id)
+        await _check_agent(session, data.agent_id)
         values = data.model_dump(exclude={"notes", "recorded_after"})
         starts = _start(data.starts_at, zone, recorded_after=data.recorded_after)
         meeting = Meeting(**{**values, "starts_at": starts})
@@ -186,6 +205,7 @@ async def update_meeting(
     async with db.session() as session:
         meeting = await _load(session, actor, meeting_id, for_update=True)
         await _check_property(session, given.get("property_id"))
+        await _check_agent(session, given.get("agent_id"))
         if given.get("starts_at") is not None:
             given["starts_at"] = _start(given["starts_at"], zone, recorded_after=recorded_after)
             meeting.reminder_sent_at = None

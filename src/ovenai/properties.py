@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import select
 
 from ovenai.auth import Actor
@@ -36,6 +36,14 @@ class PropertyUpdate(BaseModel):
     price: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
     status: PropertyStatus | None = None
     description: Annotated[str, StringConstraints(max_length=5000), PlainText] | None = None
+
+    @field_validator("title", "city", "status")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """A listing always has these (null was a database error, a 500: schemathesis)."""
+        if value is None:
+            raise ValueError("may not be null")
+        return value
 
 
 class PropertyCreate(PropertyUpdate):

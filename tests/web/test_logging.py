@@ -193,3 +193,28 @@ async def _hello(scope: Any, receive: Any, send: Any) -> None:
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_logged_error_shows_its_traceback_without_the_frames_local_values(
+    restore_logging: None, log_format: str
+) -> None:
+    """Schemathesis found a request that failed with a database error (docs/drills.md): its
+    console traceback listed every local of every frame (rich's formatter, installed with
+    typer), values a request carried included, and took tens of seconds to print."""
+    stream = io.StringIO()
+    logs.configure(Settings(OVENAI_LOG_FORMAT=log_format), stream=stream)
+
+    def failing_route() -> None:
+        phone = "972521234567"  # a local value of the failing frame
+        raise RuntimeError(f"the route failed for a number of {len(phone)} digits")
+
+    try:
+        failing_route()
+    except RuntimeError:
+        logging.getLogger("ovenai.web").exception("unhandled error on GET /x")
+    output = stream.getvalue()
+    assert "972521234567" not in output
+    text = json.loads(output)["exception"] if log_format == "json" else output
+    assert "Traceback (most recent call last)" in text and "in failing_route" in text
+    assert "RuntimeError: the route failed for a number of 12 digits" in text

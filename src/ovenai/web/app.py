@@ -51,7 +51,7 @@ OPENAPI_URL = "/api/v1/openapi.json"
 
 
 def _api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     for module in (
         alerts,
         automation,
@@ -73,7 +73,7 @@ def _api_router() -> APIRouter:
 
 
 def _system_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses=errors.ERROR_RESPONSES)
 
     @router.get("/health", tags=["system"])
     async def health_check(db: DbDep, settings: SettingsDep) -> JSONResponse:
@@ -87,7 +87,12 @@ def _system_router() -> APIRouter:
         """Liveness: the process answers (no dependency is checked; /health is readiness)."""
         return JSONResponse({"status": "ok"})
 
-    @router.get("/api/metrics", tags=["system"], response_class=PlainTextResponse)
+    @router.get(
+        "/api/metrics",
+        tags=["system"],
+        response_class=PlainTextResponse,
+        responses=errors.ERROR_RESPONSES_BESIDE_TEXT,
+    )
     async def metrics(_allowed: MetricsAccessDep) -> PlainTextResponse:
         """Prometheus text exposition; for allow-listed addresses or the metrics token."""
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -51,6 +51,11 @@ async def get_actor(
         raise
 
 
+async def authenticate(request: Request) -> Actor:
+    """:func:`get_actor` outside dependency injection (the error handlers)."""
+    return await get_actor(request, await _bearer(request))
+
+
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -18,10 +18,12 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from ovenai.errors import AuthenticationFailed, OvenAIError
-from ovenai.web import i18n
+from ovenai.web import deps, i18n
 from ovenai.web.dashboard.session import TEMPLATES
 
 log = logging.getLogger("ovenai.web")
@@ -55,6 +57,41 @@ def shape(body: Mapping[str, object]) -> dict[str, object]:
     """The API's one error shape: ``error``, ``message`` and ``field`` (None when no one
     field is at fault) first, then whatever else the error tells (Meta's code, ...)."""
     return {"error": body["error"], "message": body["message"], "field": None, **body}
+
+
+class FieldProblem(BaseModel):
+    """One field a validation error names, with what is wrong with it."""
+
+    field: str | None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The API's one error shape, as the OpenAPI document publishes it for every 4xx."""
+
+    model_config = ConfigDict(extra="allow")  # what else an error tells (Meta's code, ...)
+
+    error: str
+    message: str
+    field: str | None
+    fields: list[FieldProblem] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "Refused: the API's one error shape"}
+}
+"""The responses every API operation documents besides its own: any 4xx in the error shape
+(instead of FastAPI's ``HTTPValidationError``, which the API never answers). Schemathesis
+checks each answer against them (``make drills``, docs/drills.md)."""
+
+ERROR_RESPONSES_BESIDE_TEXT: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": ERROR_RESPONSES["4XX"]["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+}
+"""The same for an operation answering text (its ``response_class`` would otherwise give
+the errors its own media type)."""
 
 
 def error_body(error: str, message: str, field: str | None = None) -> dict[str, object]:
@@ -94,11 +131,55 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _error_page(request, exc.status_code)
     if exc.status_code < 400:
         return await http_exception_handler(request, exc)
+    if exc.status_code == 400 and (refused := await _unauthenticated(request)) is not None:
+        return refused  # a body FastAPI could not decode
     # The API's one error shape for what routing answers too (unknown path, wrong method).
     name = _HTTP_ERRORS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.replace(" ", ""))
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
     body = error_body(name, message)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path takes. The router's 405 names the methods of the first route
+    of the path only (``Allow: POST`` for /api/v1/leads, which GET reads too: schemathesis).
+    Where two documented paths match (``.../documents/request`` and
+    ``.../documents/{document_id}``), the most literal one says which methods it takes."""
+    routes = request.app.router.routes
+    routed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    documented = _documented_methods(request.app.openapi()["paths"], request.url.path)
+    return ", ".join(m for m in routed if not documented or m in documented)
+
+
+def _documented_methods(paths: Mapping[str, Mapping[str, Any]], path: str) -> set[str]:
+    """The methods of the documented path template that fits ``path`` with fewest parameters."""
+    fits = [
+        (template.count("{"), operations)
+        for template, operations in paths.items()
+        if re.fullmatch(_template_pattern(template), path)
+    ]
+    if not fits:
+        return set()
+    fewest = min(count for count, _ in fits)
+    return {m.upper() for count, operations in fits if count == fewest for m in operations}
+
+
+def _template_pattern(template: str) -> str:
+    """``/leads/{lead_id}`` as a regular expression of the paths it names."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
 
 
 _HTTP_ERRORS = {404: "NotFound", 405: "MethodNotAllowed"}
@@ -112,6 +193,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _wants_html(request):  # a form field the page would not send (tampered, too long)
         return _error_page(request, 422)
+    if _body_not_json(exc) and (refused := await _unauthenticated(request)) is not None:
+        return refused
     fields = [{"field": _field_of(error), "message": _readable(error)} for error in exc.errors()]
     message = "; ".join(
         f"{item['field']}: {item['message']}" if item["field"] else str(item["message"])
@@ -120,6 +203,30 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     body = error_body("InvalidInput", message, fields[0]["field"] if fields else None)
     body["fields"] = fields
     return JSONResponse(body, status_code=422)
+
+
+API_PREFIX = "/api/v1/"
+"""Every operation under it takes a bearer token."""
+
+
+async def _unauthenticated(request: Request) -> Response | None:
+    """The 401 (or 429) of an API request without a valid token, None with one.
+
+    FastAPI decodes the body before it runs the route's dependencies, the token check among
+    them: a caller without a valid token was told 422 about a body that is not JSON, and
+    400 about one that is not UTF-8, instead of 401 like any other request (schemathesis).
+    """
+    if not request.url.path.startswith(API_PREFIX):
+        return None
+    try:
+        await deps.authenticate(request)
+    except OvenAIError as refused:
+        return await _ovenai_error(request, refused)
+    return None
+
+
+def _body_not_json(exc: RequestValidationError) -> bool:
+    return any(error.get("type") == "json_invalid" for error in exc.errors())
 
 
 def _field_of(error: Mapping[str, Any]) -> str | None:

@@ -84,3 +84,25 @@ def test_it_keeps_a_messages_value_it_cannot_read_as_one_unreadable_change() -> 
     )
     (event,) = parse_webhook(body)
     assert isinstance(event, UnreadableItem) and event.item == "change"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"object":"whatsapp_business_\x8daccount","entry":[]}',  # in the envelope
+        b'{"object":"whatsapp_business_account","entry":[{"id":"1\xff","changes":[]}]}',
+        _messages_body(b'{"id":"wamid.A","timestamp":"1767000000","text":{"body":"\xc3("}}'),
+    ],
+    ids=["envelope", "entry", "message"],
+)
+def test_it_refuses_a_body_that_is_not_utf8_wherever_the_bad_byte_is(body: bytes) -> None:
+    # Found by the parser fuzz drill (docs/drills.md): msgspec raised UnicodeDecodeError.
+    with pytest.raises(MalformedPayload, match="not UTF-8"):
+        parse_webhook(body)
+
+
+def test_it_reads_a_body_with_raw_utf8_text() -> None:
+    message = '{"from":"972521234567","id":"wamid.U","timestamp":"1767000000","type":"text",'
+    message += '"text":{"body":"שלום 👍"}}'
+    (event,) = parse_webhook(_messages_body(message.encode()))
+    assert isinstance(event, InboundMessage) and event.text == "שלום 👍"

@@ -68,3 +68,27 @@ def test_a_meeting_for_an_unknown_property_is_a_422(admin: httpx.Client) -> None
     body = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z", "property_id": "x" * 36}
     answer = admin.post("/api/v1/meetings", json=body)
     assert answer.status_code == 422 and answer.json()["field"] == "property_id"
+
+
+def test_a_meeting_with_an_unknown_agent_is_a_422(admin: httpx.Client) -> None:
+    # Schemathesis (docs/drills.md): an unknown agent_id was a foreign-key error, a 500.
+    lead = _lead(admin)
+    body = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z", "agent_id": "x" * 36}
+    answer = admin.post("/api/v1/meetings", json=body)
+    assert answer.status_code == 422 and answer.json()["field"] == "agent_id"
+    made = admin.post("/api/v1/meetings", json={**body, "agent_id": None}).json()
+    moved = admin.patch(f"/api/v1/meetings/{made['id']}", json={"agent_id": "y" * 36})
+    assert moved.status_code == 422 and moved.json()["field"] == "agent_id"
+    assert admin.get(f"/api/v1/meetings/{made['id']}").json()["agent_id"] == made["agent_id"]
+
+
+def test_a_patch_may_not_null_what_every_meeting_has(admin: httpx.Client) -> None:
+    # Schemathesis (docs/drills.md): {"starts_at": null} was a NOT NULL violation, a 500.
+    lead = _lead(admin)
+    body = {"lead_id": lead["id"], "starts_at": "2036-12-24T10:00:00Z"}
+    made = admin.post("/api/v1/meetings", json=body).json()
+    for field in ("starts_at", "duration_minutes", "status"):
+        answer = admin.patch(f"/api/v1/meetings/{made['id']}", json={field: None})
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.json()["field"] == field and "may not be null" in answer.json()["message"]
+    assert admin.get(f"/api/v1/meetings/{made['id']}").json()["starts_at"] == made["starts_at"]

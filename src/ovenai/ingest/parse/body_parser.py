@@ -6,7 +6,7 @@ out-of-band error of a batch, in document order (entry, then change, then within
 entries and changes in one POST, so each is decoded on its own: an entry or change we
 cannot read becomes ONE :class:`UnreadableItem` carrying its ``path``
 (``$.entry[1]``, ``$.entry[0].changes[2]``) and every sound sibling still yields its
-events. Only non-JSON, nesting deeper than
+events. Only non-JSON (invalid UTF-8 included), nesting deeper than
 :data:`~ovenai.ingest.receive.depth_guard.MAX_DEPTH`, or a body that is not an
 ``{"object": "...", "entry": [...]}`` object raises (:class:`MalformedPayload`): nothing in
 it could be applied. Inside a change, an odd item becomes an :class:`UnsupportedContent`
@@ -75,6 +75,7 @@ def parse_webhook(raw_body: bytes) -> list[WebhookEvent]:
     """Decode a verified webhook body into its events, in document order."""
     if is_too_deep(raw_body):
         raise PayloadTooDeep(f"webhook JSON nests deeper than {MAX_DEPTH} levels", field="body")
+    _require_utf8(raw_body)
     try:
         sound = read(raw_body, wire.SoundEnvelope)
     except msgspec.ValidationError:
@@ -86,6 +87,22 @@ def parse_webhook(raw_body: bytes) -> list[WebhookEvent]:
     return [
         event for index, entry in enumerate(sound.entry or ()) for event in _sound(index, entry)
     ]
+
+
+def _require_utf8(raw_body: bytes) -> None:
+    """Refuse a body that is not UTF-8 (JSON's one encoding) before decoding any of it.
+
+    msgspec raises a bare ``UnicodeDecodeError`` for invalid UTF-8 inside a string, and only
+    when it decodes that string: in an entry or change read lazily (``Raw``), that is after
+    the envelope was accepted. Meta escapes every non-ASCII character, so the check is
+    usually the ASCII test alone (found by the parser fuzz drill, docs/drills.md).
+    """
+    if raw_body.isascii():
+        return
+    try:
+        raw_body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"the body is not UTF-8: {exc}", field="body") from None
 
 
 def _sound(index: int, entry: wire.SoundEntry) -> Iterator[WebhookEvent]:
