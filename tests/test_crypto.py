@@ -466,6 +466,7 @@ def test_the_aad_length_prefix_is_big_endian() -> None:
         ("א\u05c7ב", ["אב"]),  # the last point (U+05C7, qamats qatan)
         ("a\u200db", ["ab"]),  # a format mark (Cf) inside a word
         ("x\u05bey", ["x", "y"]),  # maqaf (Pd) is punctuation: it splits
+        ("q\u0301", ["q\u0301"]),  # a Latin combining accent (Mn, below U+0591) stays
     ],
 )
 def test_name_search_ignores_points_marks_and_format_characters(
