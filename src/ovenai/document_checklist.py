@@ -16,6 +16,8 @@ other: its words are the agent's, so no checklist is made from it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +153,12 @@ async def checklist(db: Database, *, actor: Actor, lead_id: str) -> list[Documen
         return await _rows(session, lead_id)
 
 
+def _digest(names: Sequence[str], language: str | None) -> str:
+    """SHA-256 of a documents request, for its Idempotency-Key (as queue.request_digest)."""
+    canonical = json.dumps({"documents": list(names), "language": language}, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 async def _rows(session: AsyncSession, lead_id: str) -> list[Document]:
     query = (
         select(RequestedDocument)
@@ -173,8 +181,12 @@ async def request(
     """Ask the lead for these documents with ``document_request_*`` in their language (or
     ``language``) through the outbox, and record each on the checklist."""
     chosen = _checked(names)
+    digest = _digest(chosen, language)
     async with db.session() as session:
         lead = await load_visible(session, actor, lead_id, for_update=True)
+        first = await queue.existing_send(session, idempotency_key, lead_id, digest)
+        if first is not None:  # the same request again: its first answer (schemathesis: 500)
+            return first, await _rows(session, lead_id)
         (record,) = await open_leads(db.vault, [lead])
         wanted = rules.template_language(language, record.language)
         values = await queue.default_values(session, lead=record, family=FAMILY, zone=settings.zone)
@@ -195,6 +207,8 @@ async def request(
             sent_by_id=actor.user_id,
             idempotency_key=idempotency_key,
         )
+        if idempotency_key is not None:
+            message.idempotency_body = digest
         await session.flush()
         await record_asked(
             session,

@@ -59,6 +59,7 @@ def _schemathesis(sandbox: Sandbox, *, token: bool, options: list[str], name: st
         "--request-timeout=30",
         "--suppress-health-check=all",
         "--no-color",
+        f"--generation-database={REPORTS / 'schemathesis-examples'}",
         "--report=junit",
         f"--report-junit-path={REPORTS / f'schemathesis-{name}.xml'}",
         *options,

@@ -113,6 +113,33 @@ async def test_the_api_asks_marks_and_shows_the_checklist(
     assert sorted(actions) == ["documents.mark"] * 2 + ["documents.request"] * 2
 
 
+async def test_an_idempotency_key_answers_its_first_request_again(
+    world: MediaWorld, personas: dict[str, Persona], clean_db: Settings
+) -> None:
+    # Schemathesis (docs/drills.md): the same Idempotency-Key twice was a UNIQUE violation
+    # on messages.idempotency_key, answered 500.
+    await _seed(world, clean_db)
+    first = await world.send("document", PDF, filename="a.pdf", name="דנה")
+    other = await world.send("document", PDF, filename="b.pdf", wa_id="972521230002")
+    admin = personas["admin"].client
+    key = {"Idempotency-Key": "ask-once"}
+    asked = {"documents": [ID_CARD], "language": "he"}
+    url = f"/api/v1/leads/{first.lead_id}/documents/request"
+    one = admin.post(url, json=asked, headers=key)
+    two = admin.post(url, json=asked, headers=key)
+    assert one.status_code == two.status_code == 202, two.text
+    assert two.json() == one.json()
+    changed = admin.post(url, json={**asked, "documents": [PAYSLIPS]}, headers=key)
+    assert changed.status_code == 422 and changed.json()["field"] == "Idempotency-Key"
+    elsewhere = f"/api/v1/leads/{other.lead_id}/documents/request"
+    assert admin.post(elsewhere, json=asked, headers=key).status_code == 409
+    async with world.db.session() as session:
+        sent = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.idempotency_key == "ask-once")
+        )
+    assert sent == 1
+
+
 async def test_a_file_not_stored_cannot_be_a_document(
     world: MediaWorld, personas: dict[str, Persona], clean_db: Settings
 ) -> None:

@@ -394,7 +394,7 @@ def request_digest(request: OutboundRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _existing(
+async def existing_send(
     session: AsyncSession, key: str | None, lead_id: str, digest: str
 ) -> Message | None:
     """The message an Idempotency-Key already queued; 409 for another lead's, 422 when it came
@@ -434,7 +434,7 @@ async def send_message(
     digest = request_digest(request)
     async with db.session() as session:
         row = await load_visible(session, actor, lead_id)
-        existing = await _existing(session, idempotency_key, lead_id, digest)
+        existing = await existing_send(session, idempotency_key, lead_id, digest)
         if existing is None:
             existing = await _enqueue(
                 session, db.vault, row, actor, request, waba_id, zone, idempotency_key, quiet

@@ -106,3 +106,17 @@ def test_it_reads_a_body_with_raw_utf8_text() -> None:
     message += '"text":{"body":"שלום 👍"}}'
     (event,) = parse_webhook(_messages_body(message.encode()))
     assert isinstance(event, InboundMessage) and event.text == "שלום 👍"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [b"1e400", b'{"field":"messages","value":1e400}', b'{"field":"messages","value":[1e400]}'],
+)
+def test_a_change_holding_a_number_out_of_range_is_one_unreadable_change(change: bytes) -> None:
+    # Found by the parser fuzz drill (docs/drills.md): reading the field of the odd change
+    # decoded all of it and raised msgspec's "Number out of range".
+    body = b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[%s]}]}' % change
+    (event,) = parse_webhook(body)
+    assert isinstance(event, UnreadableItem) and event.item == "change"
+    assert event.path == "$.entry[0].changes[0]"
+    assert event.field == ("messages" if change.startswith(b"{") else "")

@@ -156,9 +156,18 @@ def _change_events(entry: wire.Entry, raw: Raw, path: str) -> Iterable[WebhookEv
 
 def _field_of(raw: Raw) -> str:
     """The ``field`` an unreadable change names, if any: the operator reads it in logs."""
-    decoded = msgspec.json.decode(raw)
-    field = decoded.get("field") if isinstance(decoded, dict) else None
-    return field if isinstance(field, str) else ""
+    try:
+        decoded = read(raw, _FieldOnly)
+    except msgspec.ValidationError:  # not an object, or "field" not a string
+        return ""
+    return decoded.field if isinstance(decoded.field, str) else ""
+
+
+class _FieldOnly(msgspec.Struct):
+    """A change read for its ``field`` alone: its other values are never decoded (an untyped
+    decode raised on a number out of range such as 1e400 anywhere in it: atheris)."""
+
+    field: str | None = None
 
 
 def _value_events(source: ChangeSource) -> Iterable[WebhookEvent]:
