@@ -138,17 +138,27 @@ class BatchWriter:
         return batch, False
 
     def _write(self, conn: Any, batch: list[Job]) -> Any:
-        try:
-            conn = conn or self._connect()
-            self._insert(conn, [job.row for job in batch])
-        except Exception as exc:  # any driver or disk failure: Meta must retry (503)
-            log.warning("storing %d webhook bodies failed: %s", len(batch), exc)
-            _settle(batch, ServiceUnavailable("the database cannot store the webhook"))
-            if conn is not None:
-                _close_quietly(conn)
-            return None
-        _settle(batch, None)
-        return conn
+        """Store a batch on the kept connection; when that one fails (the server closed it
+        meanwhile: a restart, a failover, an idle timeout), once more on a fresh one. Only a
+        fresh connection's failure answers 503 (Meta retries)."""
+        rows = [job.row for job in batch]
+        while True:
+            kept = conn is not None
+            try:
+                conn = conn or self._connect()
+                self._insert(conn, rows)
+            except Exception as exc:  # any driver or disk failure
+                if conn is not None:
+                    _close_quietly(conn)
+                conn = None
+                if kept:
+                    log.info("the kept database connection failed (%s); writing on a new one", exc)
+                    continue
+                log.warning("storing %d webhook bodies failed: %s", len(batch), exc)
+                _settle(batch, ServiceUnavailable("the database cannot store the webhook"))
+                return None
+            _settle(batch, None)
+            return conn
 
     def _insert(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         if self.sqlite:
