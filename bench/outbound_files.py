@@ -28,12 +28,10 @@ from bench.outbound import run as outbound
 from bench.process import free_port
 from ovenai import property_files, templates
 from ovenai.auth import Actor
-from ovenai.columns import new_id, utcnow
+from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.leads import open_leads, seal_identity
 from ovenai.media_store import LocalStore
-from ovenai.models import Lead, MessageTemplate, Property, PropertyFileRole
-from ovenai.outbox import queue
+from ovenai.models import MessageTemplate, Property, PropertyFileRole
 from ovenai.settings import SANDBOX_BUSINESS_ACCOUNT_ID
 
 PHOTO = Path(__file__).parents[1] / "tests" / "fixtures" / "property_files" / "living_room.jpg"
@@ -100,37 +98,19 @@ def filler(sim_url: str, media_dir: Path) -> Any:
             filename="garden.jpg",
             data=PHOTO.read_bytes(),
         )
-        for start in range(0, count, 1000):
-            async with db.session() as session:
-                numbers = range(start, min(count, start + 1000))
-                ids = [new_id() for _ in numbers]
-                keys = await db.vault.keys("lead", ids, create=True)
-                rows = []
-                for n, lead_id in zip(numbers, ids, strict=True):
-                    lead = Lead(
-                        id=lead_id,
-                        language="he",
-                        property_id=listing.id,
-                        marketing_basis="opt_in",  # a basis for marketing (ovenai.consent)
-                        marketing_basis_at=utcnow(),
-                        marketing_basis_source="import",
-                    )
-                    phone = f"+9725{n:08d}"
-                    seal_identity(db.vault, lead, keys[lead_id], {"name": "נועה", "phone": phone})
-                    session.add(lead)
-                    rows.append(lead)
-                await session.flush()
-                prepared = await templates.prepare_send(
-                    session,
-                    waba_id=SANDBOX_BUSINESS_ACCOUNT_ID,
-                    template="listing_photo",
-                    language="he",
-                    params=["נועה", "חיפה"],
-                )
-                prepared = await queue.with_header_file(session, prepared, property_id=listing.id)
-                for record in await open_leads(db.vault, rows):
-                    await queue.enqueue_template(session, db.vault, lead=record, prepared=prepared)
-                await session.commit()
+        basis = {  # a basis for marketing (ovenai.consent)
+            "marketing_basis": "opt_in",
+            "marketing_basis_at": utcnow(),
+            "marketing_basis_source": "import",
+        }
+        await outbound.queue_to_new_leads(
+            db,
+            count,
+            template="listing_photo",
+            params=["נועה", "חיפה"],
+            fields=basis,
+            property_id=listing.id,
+        )
 
     return fill
 

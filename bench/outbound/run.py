@@ -60,6 +60,21 @@ async def _fill(db: Database, count: int) -> None:
     async with db.session() as session:
         await templates.load_seed(session, waba_id=SANDBOX_BUSINESS_ACCOUNT_ID)
         await session.commit()
+    await queue_to_new_leads(db, count, template="welcome_new_lead", params=["נועה", "חיפה"])
+
+
+async def queue_to_new_leads(
+    db: Database,
+    count: int,
+    *,
+    template: str,
+    params: list[str],
+    fields: dict[str, Any] | None = None,
+    property_id: str | None = None,
+) -> None:
+    """`count` new Hebrew leads (``fields`` set on each), each queued ``template`` with
+    ``params``, a thousand a transaction; with ``property_id`` the template's media header
+    carries that listing's file (ovenai.outbox.queue.with_header_file)."""
     for start in range(0, count, 1000):
         async with db.session() as session:
             rows = []
@@ -67,7 +82,7 @@ async def _fill(db: Database, count: int) -> None:
             ids = [new_id() for _ in numbers]
             keys = await db.vault.keys("lead", ids, create=True)  # one key-store transaction
             for n, lead_id in zip(numbers, ids, strict=True):
-                lead = Lead(id=lead_id, language="he")
+                lead = Lead(id=lead_id, language="he", property_id=property_id, **(fields or {}))
                 phone = f"+9725{n:08d}"
                 seal_identity(db.vault, lead, keys[lead_id], {"name": "נועה", "phone": phone})
                 session.add(lead)
@@ -76,10 +91,12 @@ async def _fill(db: Database, count: int) -> None:
             prepared = await templates.prepare_send(
                 session,
                 waba_id=SANDBOX_BUSINESS_ACCOUNT_ID,
-                template="welcome_new_lead",
+                template=template,
                 language="he",
-                params=["נועה", "חיפה"],
+                params=params,
             )
+            if property_id is not None:
+                prepared = await queue.with_header_file(session, prepared, property_id=property_id)
             for record in await open_leads(db.vault, rows):
                 await queue.enqueue_template(session, db.vault, lead=record, prepared=prepared)
             await session.commit()
@@ -97,6 +114,10 @@ def _env(url: str, keystore: str, folder: Path, sim_url: str, keys: str) -> dict
         "WHATSAPP_BUSINESS_ACCOUNT_ID": SANDBOX_BUSINESS_ACCOUNT_ID,
         "WHATSAPP_API_BASE_URL": sim_url,
         "OVENAI_MESSAGING_TIER": "unlimited",
+        # Throughput is measured at any hour: marketing is not held for the night or Shabbat.
+        "OVENAI_QUIET_NIGHTS": "false",
+        "OVENAI_QUIET_SHABBAT": "false",
+        "OVENAI_QUIET_HOLIDAYS": "false",
     }
 
 

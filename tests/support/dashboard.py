@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -42,3 +43,12 @@ def sign_in(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx
     """Fetch the form, then post it with its token, as a browser would."""
     token = csrf_of(client.get("/login"))
     return client.post("/login", data={"email": email, "password": password, "csrf": token})
+
+
+def sign_in_page(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form of a real browser page; it ends on the inbox."""
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -625,10 +626,7 @@ async def _send_listing_file(
         whose = "the lead has no listing" if lead.property_id is None else "its listing has none"
         firing.skip(f"no {action.role} to send: {whose}")
         return False
-    caption = None
-    if action.caption:
-        language = Language(_language(lead.language))
-        caption = action.caption.get(language) or next(iter(action.caption.values()))
+    caption = _in_language(action.caption, lead) if action.caption else None
     (record,) = await open_leads(setup.vault, [lead])
     key = f"auto:{rule.id}:{happened.key}:file"[:128]  # beside a text the same rule sends
     try:
@@ -643,6 +641,7 @@ async def _send_listing_file(
     return True
 
 
+_T = TypeVar("_T")
 VIEWING_BUTTONS = ("viewing_confirm", "viewing_reschedule", "viewing_cancel")
 
 
@@ -660,22 +659,19 @@ async def _propose(
     if meeting is None or meeting.status != MeetingStatus.PROPOSED:
         firing.did.append("no proposed viewing to ask about")
         return True
-    language = Language(_language(lead.language))
-    pattern = action.text.get(language) or next(iter(action.text.values()))
-    titles = action.buttons.get(language) or next(iter(action.buttons.values()))
+    pattern = _in_language(action.text, lead)
+    titles = _in_language(action.buttons, lead)
     starts = meeting.starts_at.astimezone(setup.zone)
     text = pattern.format(day=starts.strftime("%d/%m"), time=starts.strftime("%H:%M"))
     pairs = zip(VIEWING_BUTTONS, titles, strict=True)
     buttons = [(f"{head}:{meeting.id}", title) for head, title in pairs]
     (record,) = await open_leads(setup.vault, [lead])
     key = f"auto:{rule.id}:{happened.key}"[:128]
-    by_template = action.family is not None and not rules.window_open(
-        record.last_inbound_at, utcnow()
-    )
+    window_open = rules.window_open(record.last_inbound_at, utcnow())
+    family = None if window_open else action.family  # outside the window: its template
     try:
-        if by_template:
-            assert action.family is not None
-            prepared = await _prepared(session, setup, record, action.family, meeting)
+        if family is not None:
+            prepared = await _prepared(session, setup, record, family, meeting)
             message = await queue.enqueue_template(
                 session,
                 setup.vault,
@@ -692,9 +688,14 @@ async def _propose(
         firing.skip(f"not sent: {exc.message}")
         return False
     await _queued(session, rule, message, firing)
-    way = f"template {message.template_name}" if by_template else "buttons"
+    way = f"template {message.template_name}" if family is not None else "buttons"
     firing.did.append(f"asked to confirm the viewing of {starts:%d/%m %H:%M} with {way}")
     return True
+
+
+def _in_language(values: Mapping[Language, _T], lead: Lead) -> _T:
+    """A rule's value in the lead's language, else its first one."""
+    return values.get(Language(_language(lead.language))) or next(iter(values.values()))
 
 
 def _language(lead_language: str | None) -> str:

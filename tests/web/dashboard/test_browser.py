@@ -9,7 +9,7 @@ import httpx
 
 from ovenai.models import Role
 from ovenai.settings import Settings
-from support.dashboard import PASSWORD, make_user
+from support.dashboard import PASSWORD, make_user, sign_in_page
 
 
 def test_an_agent_signs_in_and_reads_the_inbox_in_hebrew(
@@ -24,11 +24,7 @@ def test_an_agent_signs_in_and_reads_the_inbox_in_hebrew(
         "console", lambda message: errors.append(message.text) if message.type == "error" else None
     )
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", "dana.agent@agency.co.il")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, "dana.agent@agency.co.il")
         assert page.locator("table.leads").inner_text().count("יעל כהן") == 1
         assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
         page.click("text=יעל כהן")

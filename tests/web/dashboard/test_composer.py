@@ -17,7 +17,7 @@ import pytest
 
 from ovenai.models import Language, Role
 from ovenai.settings import Settings
-from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+from support.dashboard import csrf_of, make_user, sign_in, sign_in_page
 from support.templates import seed_templates
 from support.webhooks import post_text
 
@@ -302,11 +302,7 @@ def test_an_agent_answers_a_lead_inside_the_window_in_the_browser(
     _page_once(browser_client, f"/leads/{lead}", "החלון פתוח")  # the webhook was applied
     page = browser.new_page()
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", AGENT)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, AGENT)
         page.goto(f"{server.url}/leads/{lead}")
         assert "החלון פתוח" in page.locator("p.window.open").inner_text()
         page.fill("#compose-text", "אפשר מחר ב-18:00")

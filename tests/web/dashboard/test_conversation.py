@@ -34,7 +34,7 @@ from ovenai.sealing import MESSAGES
 from ovenai.settings import Settings
 from ovenai.simulator import SimulatorConfig, SimulatorThread
 from support.aio import run_async
-from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+from support.dashboard import csrf_of, make_user, sign_in, sign_in_page
 from support.simulator import fresh_simulator, sim_config, simulator  # noqa: F401  (fixtures)
 from support.simulator_http import post_control
 from support.templates import seed_templates
@@ -503,11 +503,7 @@ def test_a_template_sent_from_the_lead_page_goes_clock_tick_double_tick_blue(
     )
     page = browser.new_page()
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", AGENT)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, AGENT)
         page.goto(f"{server.url}/leads/{lead}?family=welcome_new_lead")
         page.click("form.compose-template button[value=send]")
         page.wait_for_url(f"{server.url}/leads/{lead}")

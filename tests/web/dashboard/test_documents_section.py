@@ -10,7 +10,7 @@ import httpx
 from ovenai import document_checklist
 from ovenai.models import Role
 from ovenai.settings import Settings
-from support.dashboard import PASSWORD, make_user
+from support.dashboard import make_user, sign_in_page
 from support.templates import seed_templates
 
 AGENT = "noa.documents@agency.co.il"
@@ -27,11 +27,7 @@ def test_an_agent_asks_for_documents_and_sees_the_checklist_in_the_browser(
     choices = document_checklist.items(clean_db.documents_he)
     page = browser.new_page()
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", AGENT)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, AGENT)
         page.goto(f"{server.url}/leads/{lead}")
         section = page.locator("section#documents")
         assert "עדיין לא התבקשו מסמכים" in section.inner_text()

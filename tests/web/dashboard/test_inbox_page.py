@@ -15,7 +15,7 @@ import httpx
 
 from ovenai.models import Role
 from ovenai.settings import Settings
-from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+from support.dashboard import csrf_of, make_user, sign_in, sign_in_page
 from support.webhooks import post_text
 
 APP_SECRET = "test-app-secret"  # tests/conftest.py TEST_APP_SECRET
@@ -169,11 +169,7 @@ def test_a_new_message_appears_in_the_open_inbox_without_reloading(
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", "rina@agency.co.il")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, "rina@agency.co.il")
         page.evaluate("window.notReloaded = true")
         post_text(anonymous, "972501112201", "מתי אפשר לראות?", int(time.time()), name="Someone")
         table = page.locator("table.leads tbody")

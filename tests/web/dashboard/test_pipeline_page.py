@@ -15,7 +15,7 @@ import httpx
 from ovenai.models import Role, Stage
 from ovenai.settings import Settings
 from support.automation import seed_default_rules
-from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+from support.dashboard import csrf_of, make_user, sign_in, sign_in_page
 
 HEBREW = re.compile(r"[\u0590-\u05ff]")
 
@@ -180,11 +180,7 @@ def test_in_a_browser_a_lead_moves_by_keyboard_and_by_drag_and_a_viewing_is_book
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", "dana@agency.co.il")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, "dana@agency.co.il")
         page.goto(f"{server.url}/pipeline")
         page.evaluate("window.notReloaded = true")
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

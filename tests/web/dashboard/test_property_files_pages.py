@@ -14,7 +14,7 @@ import httpx
 
 from ovenai.models import Role
 from ovenai.settings import Settings
-from support.dashboard import PASSWORD, csrf_of, make_user, sign_in
+from support.dashboard import csrf_of, make_user, sign_in, sign_in_page
 from support.webhooks import post_text
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "property_files"
@@ -131,11 +131,7 @@ def test_an_agent_sends_a_listing_photo_from_the_lead_page_in_the_browser(
         time.sleep(0.05)
     page = browser.new_page()  # the admin's browser
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", ADMIN)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, ADMIN)
         page.goto(f"{server.url}/properties/{listing}")
         page.select_option("form.add-file select[name=role]", "photo")
         page.set_input_files("form.add-file input[name=file]", str(PHOTO_PATH))
@@ -151,11 +147,7 @@ def test_an_agent_sends_a_listing_photo_from_the_lead_page_in_the_browser(
         page.close()
     page = browser.new_page()  # the agent's, a browser of its own
     try:
-        page.goto(f"{server.url}/login")
-        page.fill("input[name=email]", AGENT)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        sign_in_page(page, server.url, AGENT)
         page.goto(f"{server.url}/leads/{lead}")
         group = page.locator("#compose-file optgroup").first.get_attribute("label") or ""
         assert group.startswith("דירת גן בכרמל") and "הנכס שהליד שאל עליו" in group
