@@ -52,7 +52,14 @@ def test_an_upload_is_previewed_kept_sealed_then_imported(
         r'class="count-rejected">4<', text
     )
     assert "דנה לוי" in text  # the first rows, as the file has them
-    assert "row 8: rejected: column &#39;סטטוס&#39; (stage): unknown stage" in text
+    problems = _problems(text)  # in the agent's language, Hebrew by default
+    assert "שורה 7: נדחתה; עמודה „טלפון”: מספר הטלפון אינו תקין (ערך של 5 ספרות)" in problems
+    assert "שורה 8: נדחתה; עמודה „סטטוס”: שלב לא מוכר &#39;ממתין לאישור בנק&#39;" in text
+    assert "שורה 9: נדחתה; עמודה „אימייל”: כתובת הדוא״ל אינה תקינה (טקסט של 7 תווים)" in problems
+    assert "שורה 10: חדש; מקור לא מוכר 'ערוץ 2', נשמר כ„ייבוא”" in problems
+    assert "שורה 11: נדחתה; עמודה „תקציב”: 'הרבה' אינו סכום" in text.replace("&#39;", "'")
+    assert "לא-מייל" not in problems and "12345" not in problems  # personal values: described
+    assert all(re.search("[a-z]{3}", line) is None for line in problems), problems
     assert admin.get("/api/v1/leads").json()["items"] == []  # nothing imported yet
     [blob, record] = kept(clean_db)
     assert record == blob + ".json"
@@ -77,6 +84,32 @@ def test_an_upload_is_previewed_kept_sealed_then_imported(
     assert '<span dir="ltr" class="lead-email">Dana.Levi@example.co.il</span>' in lead_page.text
     again = client.post(f"/leads/import/{upload_id[1]}", data={"csrf": csrf_of(preview)})
     assert again.status_code == 404
+
+
+def _problems(page: str) -> list[str]:
+    """The lines of the page's list of problems."""
+    found = re.search(r'<ul class="import-problems"[^>]*>(.*?)</ul>', page, re.S)
+    assert found is not None, "no list of problems"
+    return re.findall(r"<li>(.*?)</li>", found[1].replace("&#39;", "'"))
+
+
+def test_an_english_reader_reads_the_problems_in_english(
+    client: httpx.Client, clean_db: Settings
+) -> None:
+    make_user(clean_db, "agent@agency.co.il", Role.AGENT)
+    sign_in(client, "agent@agency.co.il")
+    token = csrf_of(client.get("/leads/import"))
+    client.post("/account/language", data={"language": "en", "csrf": token})
+    sheet = "שם,טלפון,חדרים\nאבי,03-6123456,3\nדנה,0502345678,הרבה\n,0502345679,4\n"
+    preview = upload(client, sheet.encode())
+    upload_id = re.search(r'action="/leads/import/([0-9a-f-]{36})"', preview.text)
+    assert upload_id is not None
+    client.post(f"/leads/import/{upload_id[1]}/cancel", data={"csrf": csrf_of(preview)})
+    assert _problems(preview.text) == [
+        "row 2: new; this is a landline: WhatsApp may not reach it",
+        "row 3: rejected; column “חדרים”: 'הרבה' is not a number of rooms (write 3.5 or 4-5)",
+        "row 4: rejected; column “שם”: a name is required",
+    ]
 
 
 def test_only_the_uploader_may_confirm_and_cancel_drops_the_file(
@@ -142,7 +175,8 @@ def test_an_agent_imports_an_xlsx_file_in_the_browser_in_hebrew(
         page.wait_for_selector("table.import-preview")
         assert "יעל כהן" in page.locator("table.import-preview").inner_text()
         assert page.locator(".count-new").inner_text() == "1"
-        assert "row 3: rejected" in page.locator(".import-problems").inner_text()
+        problems = page.locator(".import-problems").inner_text()
+        assert "שורה 3: נדחתה; עמודה „טלפון”: חסר מספר טלפון" in problems
         page.screenshot(path=str(tmp_path / "preview.png"))
         page.click(".import-confirm button")
         page.wait_for_selector("[role=status]")

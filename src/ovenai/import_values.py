@@ -1,8 +1,9 @@
 """Spreadsheet cells as lead fields: the words and numbers Israeli agencies actually type.
 
 Every reader takes the text of one cell (already stripped of surrounding blanks) and returns
-the field's value, or raises :class:`ovenai.errors.InvalidInput` naming the field, with a
-reason written for the person fixing the file. Hebrew and English are both read:
+the field's value, or raises :class:`ovenai.import_problems.CellProblem` (an
+:class:`ovenai.errors.InvalidInput`) naming the field, with a reason written for the person
+fixing the file, in any language (:mod:`ovenai.import_problems`). Hebrew and English are both read:
 
 - sources: יד2 / מדלן / הומלס (portals), פייסבוק / אינסטגרם / גוגל (ads), אתר / טופס (the
   agency's site), ווטסאפ, הפניה / המלצה (a person brought them: entered by hand) … onto
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from ovenai.errors import InvalidInput
+from ovenai.import_problems import CellProblem, Kind, Problem, shown
 from ovenai.models import Language, Source, Stage
 
 # Bidi marks, non-breaking and thin spaces that Excel and phone contacts carry along.
@@ -134,8 +135,8 @@ _AMOUNT = re.compile(r"(?P<number>\d[\d,.]*)\s*(?P<unit>[^\d\s,.]*)")
 _ROOMS = re.compile(r"(?P<low>\d+(?:[.,]\d)?)(?:\s*[-–]\s*(?P<high>\d+(?:[.,]\d)?))?")
 
 
-def _unknown(kind: str, value: str, field: str) -> InvalidInput:
-    return InvalidInput(f"unknown {kind} {value[:40]!r}", field=field)
+def _problem(kind: Kind, field: str, text: str, limit: int = 30) -> CellProblem:
+    return CellProblem(Problem.of(kind, field, shown=shown(text, limit)))
 
 
 def source(text: str) -> Source | None:
@@ -148,11 +149,7 @@ def stage(text: str) -> Stage:
     """The pipeline stage a cell names (Hebrew or English)."""
     found = STAGES.get(plain(text))
     if found is None:
-        raise InvalidInput(
-            f"unknown stage {text[:40]!r} (write חדש, נוצר קשר, נקבעה צפייה, בוצעה צפייה,"
-            " משא ומתן, חוזה, נסגר, לא רלוונטי or the English names)",
-            field="stage",
-        )
+        raise _problem(Kind.UNKNOWN_STAGE, "stage", text, 40)
     return Stage(found)
 
 
@@ -160,7 +157,7 @@ def language(text: str) -> Language:
     """The language a cell names: Hebrew or English."""
     found = LANGUAGES.get(plain(text))
     if found is None:
-        raise _unknown("language", text, "language")
+        raise _problem(Kind.UNKNOWN_LANGUAGE, "language", text, 40)
     return Language(found)
 
 
@@ -171,7 +168,7 @@ def yes_no(text: str, *, field: str) -> bool:
         return True
     if word in _NO:
         return False
-    raise InvalidInput(f"{text[:20]!r} is neither yes (כן) nor no (לא)", field=field)
+    raise _problem(Kind.NOT_YES_NO, field, text, 20)
 
 
 def amount(text: str, *, field: str) -> int:
@@ -180,10 +177,7 @@ def amount(text: str, *, field: str) -> int:
     match = _AMOUNT.fullmatch(cleaned)
     unit = plain(match["unit"]) if match else ""
     if match is None or unit not in ("", *_MILLION, *_THOUSAND):
-        raise InvalidInput(
-            f"{text[:30]!r} is not an amount (write 2800000, 2,800,000, 2.8M or 950K)",
-            field=field,
-        )
+        raise _problem(Kind.NOT_AN_AMOUNT, field, text)
     number = _number(match["number"], scaled=bool(unit), field=field, text=text)
     scale = 1_000_000 if unit in _MILLION else 1_000 if unit in _THOUSAND else 1
     return int((number * scale).to_integral_value())
@@ -200,12 +194,12 @@ def _number(digits: str, *, scaled: bool, field: str, text: str) -> Decimal:
         digits = ".".join(groups)
     else:
         if any(len(group) != 3 for group in groups[1:]):
-            raise InvalidInput(f"{text[:30]!r}: the thousands are not grouped by 3", field=field)
+            raise _problem(Kind.THOUSANDS, field, text)
         digits = "".join(groups)
     try:
         return Decimal(digits)
     except InvalidOperation:
-        raise InvalidInput(f"{text[:30]!r} is not an amount", field=field) from None
+        raise _problem(Kind.NOT_AN_AMOUNT, field, text) from None
 
 
 def rooms(text: str) -> tuple[Decimal, Decimal | None]:
@@ -213,9 +207,7 @@ def rooms(text: str) -> tuple[Decimal, Decimal | None]:
     cleaned = re.sub(r"(חדרים|חד׳|חד'|חד|rooms?)", "", _INVISIBLE.sub("", text)).strip()
     match = _ROOMS.fullmatch(cleaned)
     if match is None:
-        raise InvalidInput(
-            f"{text[:20]!r} is not a number of rooms (write 3.5 or 4-5)", field="want_rooms_min"
-        )
+        raise _problem(Kind.NOT_ROOMS, "want_rooms_min", text, 20)
     low = Decimal(match["low"].replace(",", "."))
     high = Decimal(match["high"].replace(",", ".")) if match["high"] else None
     return low, high
@@ -225,5 +217,5 @@ def whole(text: str, *, field: str) -> int:
     """A whole number such as a size in m² (``120``, ``120 מ"ר``, ``1,200``)."""
     cleaned = re.sub(r"(מ\"ר|מ״ר|מר|m2|m²|sqm)", "", _INVISIBLE.sub("", text)).strip()
     if not re.fullmatch(r"\d{1,3}(,\d{3})*|\d+", cleaned):
-        raise InvalidInput(f"{text[:20]!r} is not a whole number", field=field)
+        raise _problem(Kind.NOT_WHOLE, field, text, 20)
     return int(cleaned.replace(",", ""))

@@ -44,17 +44,18 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, consent, hooks, import_values, phones
+from ovenai import audit, consent, dialects, hooks, import_values, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import Gone, InvalidInput, OvenAIError
 from ovenai.import_files import Sheet, read_sheet
+from ovenai.import_problems import CellProblem, Kind, Problem, looks, shown
 from ovenai.import_values import plain
+from ovenai.ingest import bulk_sql
 from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadUpdate
 from ovenai.leads import (
-    PHONE_REFUSED,
     PhoneTaken,
     add_lead,
     apply_update,
@@ -112,6 +113,9 @@ KEPT = frozenset({"phone", "source", "marketing_basis", "consent_words", "opted_
 AGENTS_OWN = ("stage", "assigned_agent_id", "notes")
 _SEALED: tuple[LeadColumn, ...] = ("name", "notes", "email")
 _INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index", "email_index")
+_LEADS = cast(Table, Lead.__table__)
+_TOKENS = cast(Table, LeadNameToken.__table__)
+_DO_NOT_CONTACT = cast(Table, DoNotContact.__table__)
 
 
 class Outcome(StrEnum):
@@ -130,9 +134,14 @@ class RowResult:
     row: int
     outcome: Outcome
     fields: tuple[str, ...] = ()
-    reason: str | None = None
-    warnings: tuple[str, ...] = ()
+    problem: Problem | None = None  # why it was rejected
+    warnings: tuple[Problem, ...] = ()
     lead_id: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """Why it was rejected, in English."""
+        return self.problem.english() if self.problem else None
 
     def line(self) -> str:
         """The row's line in a report: ``row 7: updated (email, want_budget_max)``."""
@@ -142,7 +151,7 @@ class RowResult:
         elif self.fields and self.outcome is Outcome.UPDATED:
             text += f" ({', '.join(self.fields)})"
         for warning in self.warnings:
-            text += f"; {warning}"
+            text += f"; {warning.english()}"
         return text
 
 
@@ -220,42 +229,38 @@ def column_map(header: list[str]) -> tuple[dict[int, str], dict[str, str], list[
     return mapped, titles, ignored
 
 
-def kind_of(value: str) -> str:
-    """A value described without showing it: ``7 digits``, ``text of 12 characters``."""
-    digits = sum(ch.isdigit() for ch in value)
-    if digits and digits >= len(value.replace(" ", "").replace("-", "")) - 1:
-        return f"{digits} digits"
-    return f"text of {len(value)} characters"
-
-
 class _RowProblem(Exception):
-    """A row's cells cannot make a lead: the reason, written without personal data."""
+    """A row's cells cannot make a lead: the problem, told without personal data."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.english())
+        self.problem = problem
 
 
-def _describe(field: str, raw: str, problem: str, titles: dict[str, str]) -> str:
-    column = next((title for title, name in titles.items() if name == field), field)
-    label = f"column {column!r} ({field})" if column != field else f"column {field!r}"
-    if field in PERSONAL:
-        return f"{label}: {problem} (a value of {kind_of(raw)})" if raw else f"{label}: {problem}"
-    return f"{label}: {problem}"
+def _placed(problem: Problem, field: str, titles: dict[str, str], raw: str = "") -> Problem:
+    """``problem`` in ``field``'s column; a personal value described, never shown."""
+    column = next((title for title, name in titles.items() if name == field), None)
+    if field in PERSONAL and raw and problem.looked is None:
+        problem = replace(problem, looked=looks(raw))
+    return problem.at(field, column)
 
 
 def row_values(
     row: list[str], mapped: dict[int, str], width: int, titles: dict[str, str]
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, Any], list[Problem]]:
     """The lead fields of one row and its warnings; _RowProblem when a cell is wrong."""
     extra = [cell for cell in row[width:] if cell.strip()]
     if extra:
-        raise _RowProblem(f"the row has {len(row)} fields but the header has {width}")
+        raise _RowProblem(Problem.of(Kind.FIELD_COUNT, fields=len(row), header=width))
     raw = {name: row[pos].strip() for pos, name in mapped.items() if pos < len(row)}
     raw = {name: text for name, text in raw.items() if text}
-    warnings: list[str] = []
+    warnings: list[Problem] = []
     values: dict[str, Any] = {}
     for name, text in raw.items():
         try:
             _read_cell(name, text, values, warnings)
         except InvalidInput as exc:
-            raise _RowProblem(_describe(exc.field or name, text, exc.message, titles)) from None
+            raise _RowProblem(_placed(_problem_of(exc), exc.field or name, titles, text)) from None
     if "name" not in values:
         parts = [values.pop(part) for part in ("first_name", "last_name") if part in values]
         if parts:
@@ -264,17 +269,17 @@ def row_values(
     values.pop("last_name", None)
     values.setdefault("source", Source.IMPORT)
     if "phone" not in values:
-        raise _RowProblem(_describe("phone", "", "a phone number is required", titles))
+        raise _RowProblem(_placed(Problem.of(Kind.REQUIRED), "phone", titles))
     if "name" not in values:
-        raise _RowProblem(_describe("name", "", "a name is required", titles))
+        raise _RowProblem(_placed(Problem.of(Kind.REQUIRED), "name", titles))
     return values, warnings
 
 
-def _read_cell(name: str, text: str, values: dict[str, Any], warnings: list[str]) -> None:
+def _read_cell(name: str, text: str, values: dict[str, Any], warnings: list[Problem]) -> None:
     if name == "source":
         found = import_values.source(text)
         if found is None:
-            warnings.append(f"unknown source {text[:30]!r} kept as import")
+            warnings.append(Problem.of(Kind.UNKNOWN_SOURCE, "source", shown=shown(text)))
         values["source"] = found or Source.IMPORT
     elif name == "stage":
         values["stage"] = import_values.stage(text)
@@ -298,14 +303,29 @@ def _read_cell(name: str, text: str, values: dict[str, Any], warnings: list[str]
         values[name] = text
 
 
-def _validation_reason(exc: ValidationError, values: dict[str, Any], titles: dict[str, str]) -> str:
+def _problem_of(exc: OvenAIError) -> Problem:
+    """A refusal as a problem: a cell reader's own, else the service's words."""
+    if isinstance(exc, CellProblem):
+        return exc.problem
+    return Problem.of(Kind.REFUSED, message=exc.message)
+
+
+def _validation_problem(
+    exc: ValidationError, values: dict[str, Any], titles: dict[str, str]
+) -> Problem:
     error = exc.errors()[0]
     where = str(error["loc"][0]) if error["loc"] else "row"
     message = str(error["msg"]).removeprefix("Value error, ")
     raw = values.get(where)
-    if where in PERSONAL:
-        message = message.split(" (", 1)[0] if where != "phone" else "not a valid phone number"
-    return _describe(where, str(raw) if raw is not None else "", message, titles)
+    if where == "phone":
+        problem = Problem.of(Kind.NOT_A_PHONE)
+    elif where == "email":
+        problem = Problem.of(Kind.NOT_AN_EMAIL)
+    elif where in PERSONAL:
+        problem = Problem.of(Kind.INVALID, message=message.split(" (", 1)[0])
+    else:
+        problem = Problem.of(Kind.INVALID, message=message)
+    return _placed(problem, where, titles, str(raw) if raw is not None else "")
 
 
 async def import_leads(
@@ -364,7 +384,8 @@ async def import_sheet(
     run = _Run(db, actor, report, titles, greet=greet, dry_run=dry_run, overwrite=overwrite)
     width = len(sheet.header)
     async with db.session() as session:
-        batch: list[tuple[int, dict[str, Any] | str, list[str]]] = []
+        await dialects.plan_with_values(session)
+        batch: list[tuple[int, dict[str, Any] | Problem, list[Problem]]] = []
         for number, row in sheet.rows:
             if not any(cell.strip() for cell in row):
                 continue
@@ -372,9 +393,7 @@ async def import_sheet(
                 values, warnings = row_values(row, mapped, width, titles)
                 batch.append((number, values, warnings))
             except _RowProblem as exc:
-                batch.append((number, str(exc), []))
-            except InvalidInput as exc:
-                batch.append((number, _describe(exc.field or "row", "", exc.message, titles), []))
+                batch.append((number, exc.problem, []))
             if len(batch) >= BATCH:
                 await run.batch(session, batch)
                 if progress:
@@ -421,21 +440,24 @@ class _Run:
         self.planned: dict[str, _Planned] = {}  # dry run: phone index → the row creating it
 
     async def batch(
-        self, session: AsyncSession, rows: list[tuple[int, dict[str, Any] | str, list[str]]]
+        self, session: AsyncSession, rows: list[tuple[int, dict[str, Any] | Problem, list[Problem]]]
     ) -> None:
         """Validate, look up and write one batch of rows."""
         checked: list[_Checked] = []
         for number, values, warnings in rows:
-            if isinstance(values, str):
+            if isinstance(values, Problem):
                 self._reject(number, values)
                 continue
             try:
                 data = LeadCreate(**values)
             except ValidationError as exc:
-                self._reject(number, _validation_reason(exc, values, self.titles))
+                self._reject(number, _validation_problem(exc, values, self.titles))
                 continue
             given = {name: getattr(data, name) for name in values}
             index = self.vault.index("phone", data.phone)
+            kind = phones.not_mobile(data.phone)
+            if kind is not None:
+                warnings.append(_placed(Problem.of(Kind.NOT_MOBILE, number=kind), "phone", {}))
             checked.append(_Checked(number, data, given, index, tuple(warnings)))
         known = await self._known(session, [c.index for c in checked])
         keys = await self.vault.lead_keys([lead.id for lead in known.values()])
@@ -463,8 +485,8 @@ class _Run:
         if fresh:
             await self._create_all(session, fresh)
 
-    def _reject(self, number: int, reason: str) -> None:
-        self.report.results.append(RowResult(number, Outcome.REJECTED, reason=reason))
+    def _reject(self, number: int, problem: Problem) -> None:
+        self.report.results.append(RowResult(number, Outcome.REJECTED, problem=problem))
 
     def _done(self, row: _Checked, result: RowResult) -> None:
         if row.warnings:
@@ -479,11 +501,15 @@ class _Run:
             async with session.begin_nested():
                 result = await work
         except PhoneTaken as exc:  # its message shows the phone: this one does not
-            reason = f"the phone already belongs to lead {exc.lead_id}"
-            result = RowResult(row.number, Outcome.REJECTED, reason=reason)
+            problem = Problem.of(Kind.PHONE_TAKEN, lead=exc.lead_id)
+            result = RowResult(row.number, Outcome.REJECTED, problem=problem)
+        except _Erased as exc:
+            result = RowResult(row.number, Outcome.REJECTED, problem=exc.problem)
         except OvenAIError as exc:
-            prefix = f"{exc.field}: " if exc.field and exc.field != "phone" else ""
-            result = RowResult(row.number, Outcome.REJECTED, reason=prefix + exc.message)
+            problem = _problem_of(exc)
+            if exc.field and exc.field != "phone":
+                problem = _placed(problem, exc.field, self.titles)
+            result = RowResult(row.number, Outcome.REJECTED, problem=problem)
         self._done(row, result)
 
     def _again_planned(self, row: _Checked) -> None:
@@ -503,9 +529,17 @@ class _Run:
     async def _known(self, session: AsyncSession, indexes: list[str]) -> dict[str, Lead]:
         wanted = [index for index in dict.fromkeys(indexes) if index not in self.created]
         found: dict[str, Lead] = {}
+        query = select(Lead).where(
+            bulk_sql.one_of(
+                _LEADS.c.phone_index, "indexes", postgresql=bulk_sql.postgresql(session)
+            )
+        )
         for start in range(0, len(wanted), BATCH):
-            query = select(Lead).where(Lead.phone_index.in_(wanted[start : start + BATCH]))
-            for lead in await session.scalars(query.execution_options(populate_existing=True)):
+            chunk = {"indexes": wanted[start : start + BATCH]}
+            found_leads = await session.scalars(
+                query.execution_options(populate_existing=True), chunk
+            )
+            for lead in found_leads:
                 if lead.phone_index:
                     found[lead.phone_index] = lead
         return found
@@ -562,10 +596,9 @@ class _Run:
             leads.append(values)
             names[lead_id] = row.data.name
             taken.add(wa_id)  # a number twice in one batch: the first row's
-        await session.execute(insert(cast(Table, Lead.__table__)), leads)
+        await session.execute(insert(_LEADS), leads)
         tokens = name_token_rows(self.vault, names)
-        if tokens:
-            await session.execute(insert(cast(Table, LeadNameToken.__table__)), tokens)
+        await bulk_sql.insert_many(session, _TOKENS, tokens, skip_taken=False)
         for row in rows:
             self.created[row.index] = ids[row.index]
             if self.actor.user_id:
@@ -598,13 +631,13 @@ class _Run:
         self, session: AsyncSession, row: _Checked, lead: Lead, key: bytes, owned: set[str]
     ) -> None:
         """A row of a known lead: compared first; locked and written only when it changes."""
-        try:
-            if not self.actor.is_admin and lead.assigned_agent_id not in (None, self.actor.user_id):
-                raise InvalidInput(PHONE_REFUSED)
-            if lead.erased_at is not None:
-                raise _erased(lead.id)
-        except OvenAIError as exc:
-            self._done(row, RowResult(row.number, Outcome.REJECTED, reason=exc.message))
+        problem = None
+        if not self.actor.is_admin and lead.assigned_agent_id not in (None, self.actor.user_id):
+            problem = Problem.of(Kind.NOT_YOURS)
+        elif lead.erased_at is not None:
+            problem = _Erased(lead.id).problem
+        if problem is not None:
+            self._done(row, RowResult(row.number, Outcome.REJECTED, problem=problem))
             return
         changes = _changes(_current(lead, key), row.given, owned, overwrite=self.overwrite)
         if not changes or self.dry_run:
@@ -619,7 +652,7 @@ class _Run:
             # Found before the lock: an erasure may have marked the lead since.
             await lock_unerased(session, lead.id)
         except Gone as exc:
-            raise _erased(lead.id) from exc
+            raise _Erased(lead.id) from exc
         await session.refresh(lead)  # as locked, not as found
         changes = _changes(_current(lead, key), row.given, owned, overwrite=self.overwrite)
         if changes:
@@ -646,7 +679,7 @@ class _Checked:
     data: LeadCreate
     given: dict[str, Any]
     index: str
-    warnings: tuple[str, ...]
+    warnings: tuple[Problem, ...]
 
 
 def _consents(row: _Checked) -> bool:
@@ -667,10 +700,12 @@ def _current(lead: Lead, key: bytes) -> dict[str, Any]:
 
 async def _on_do_not_contact(session: AsyncSession, indexes: list[str]) -> set[str]:
     found: set[str] = set()
+    postgresql = bulk_sql.postgresql(session)
+    query = select(DoNotContact.phone_index).where(
+        bulk_sql.one_of(_DO_NOT_CONTACT.c.phone_index, "indexes", postgresql=postgresql)
+    )
     for start in range(0, len(indexes), BATCH):
-        chunk = indexes[start : start + BATCH]
-        query = select(DoNotContact.phone_index).where(DoNotContact.phone_index.in_(chunk))
-        found.update(await session.scalars(query))
+        found.update(await session.scalars(query, {"indexes": indexes[start : start + BATCH]}))
     return found
 
 
@@ -679,14 +714,22 @@ async def _wa_ids_held(session: AsyncSession, vault: Vault, wa_ids: list[str]) -
     by_index = {vault.index("wa_id", wa_id): wa_id for wa_id in wa_ids}
     held: set[str] = set()
     indexes = list(by_index)
+    postgresql = bulk_sql.postgresql(session)
+    query = select(Lead.wa_id_index).where(
+        bulk_sql.one_of(_LEADS.c.wa_id_index, "indexes", postgresql=postgresql)
+    )
     for start in range(0, len(indexes), BATCH):
-        query = select(Lead.wa_id_index).where(Lead.wa_id_index.in_(indexes[start : start + BATCH]))
-        held.update(by_index[index] for index in await session.scalars(query) if index)
+        chunk = {"indexes": indexes[start : start + BATCH]}
+        held.update(by_index[index] for index in await session.scalars(query, chunk) if index)
     return held
 
 
-def _erased(lead_id: str) -> Gone:
-    return Gone(f"the lead with this phone ({lead_id}) was erased; the row was not imported")
+class _Erased(Gone):
+    """The row's lead was erased (or is being erased): the row is not imported."""
+
+    def __init__(self, lead_id: str) -> None:
+        self.problem = Problem.of(Kind.ERASED, lead=lead_id)
+        super().__init__(self.problem.english())
 
 
 def _updated(number: int, changes: dict[str, Any], lead_id: str | None) -> RowResult:

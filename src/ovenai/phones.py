@@ -74,6 +74,7 @@ _NOT_MOBILE = {
     phonenumbers.PhoneNumberType.UAN: "a company's short number",
     phonenumbers.PhoneNumberType.PAGER: "a pager number",
 }
+NOT_MOBILE_KINDS = frozenset(_NOT_MOBILE.values())
 
 
 def reach_warning(e164: str) -> str | None:
@@ -82,14 +83,20 @@ def reach_warning(e164: str) -> str | None:
     Landlines (02, 03, 04, 08, 09 in Israel), VoIP (07x) and service numbers are accepted as
     leads' phones (a business may run WhatsApp on one), but most have no WhatsApp account.
     """
+    kind = not_mobile(e164)
+    if kind is None:
+        return None
+    return f"this is {kind}: WhatsApp may not reach it unless the number is registered on WhatsApp"
+
+
+def not_mobile(e164: str) -> str | None:
+    """What a valid number is when it is not a mobile one (``a landline``, ``a VoIP number``
+    ...: one of :data:`NOT_MOBILE_KINDS`), else None."""
     try:
         number = phonenumbers.parse(e164, DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         return None
-    kind = _NOT_MOBILE.get(phonenumbers.number_type(number))
-    if kind is None:
-        return None
-    return f"this is {kind}: WhatsApp may not reach it unless the number is registered on WhatsApp"
+    return _NOT_MOBILE.get(phonenumbers.number_type(number))
 
 
 def try_normalize(raw: str) -> str | None:

@@ -27,6 +27,8 @@ from starlette.datastructures import UploadFile
 from ovenai import import_uploads, lead_import
 from ovenai.auth import Actor
 from ovenai.errors import InvalidInput
+from ovenai.import_problems import STAGE_WORDS, Kind, Problem
+from ovenai.models import Language, Stage
 from ovenai.web import i18n
 from ovenai.web.dashboard.pages import page
 from ovenai.web.dashboard.session import SessionActor, check_csrf
@@ -38,6 +40,65 @@ PREVIEW_ROWS = 10
 SHOWN_PROBLEMS = 200  # lines of problems a page lists (the counts cover them all)
 _NO_FILE = N_("Choose a CSV or Excel (.xlsx) file.")
 _TOO_BIG = N_("The file is larger than %(limit)s KB; import it with the command line.")
+
+# Each problem of a row, by kind (ovenai.import_problems): the same values as the English.
+_PROBLEMS: dict[Kind, str] = {
+    Kind.FIELD_COUNT: N_("the row has %(fields)s fields but the header has %(header)s"),
+    Kind.REQUIRED: N_("a value is required"),
+    Kind.NOT_AN_AMOUNT: N_("%(shown)s is not an amount (write 2800000, 2,800,000, 2.8M or 950K)"),
+    Kind.THOUSANDS: N_("%(shown)s: the thousands are not grouped by 3"),
+    Kind.NOT_ROOMS: N_("%(shown)s is not a number of rooms (write 3.5 or 4-5)"),
+    Kind.NOT_WHOLE: N_("%(shown)s is not a whole number"),
+    Kind.NOT_YES_NO: N_("%(shown)s is neither yes nor no"),
+    Kind.UNKNOWN_STAGE: N_("unknown stage %(shown)s (write one of: %(stages)s)"),
+    Kind.UNKNOWN_LANGUAGE: N_("unknown language %(shown)s (write Hebrew or English)"),
+    Kind.NOT_A_PHONE: N_("not a valid phone number"),
+    Kind.NOT_AN_EMAIL: N_("not a valid e-mail address"),
+    Kind.INVALID: N_("the value is not valid: %(message)s"),
+    Kind.PHONE_TAKEN: N_("the phone already belongs to lead %(lead)s"),
+    Kind.NOT_YOURS: N_("this phone belongs to another agent's lead; ask an admin"),
+    Kind.ERASED: N_("the lead with this phone (%(lead)s) was erased; the row was not imported"),
+    Kind.REFUSED: N_("refused: %(message)s"),
+    Kind.UNKNOWN_SOURCE: N_("unknown source %(shown)s, kept as “import”"),
+    Kind.NOT_MOBILE: N_("this is %(number)s: WhatsApp may not reach it"),
+}
+_REQUIRED = {"phone": N_("a phone number is required"), "name": N_("a name is required")}
+_NOT_MOBILE = {
+    "a landline": N_("a landline"),
+    "a VoIP number": N_("a VoIP number"),
+    "a toll-free number": N_("a toll-free number"),
+    "a premium-rate number": N_("a premium-rate number"),
+    "a shared-cost number": N_("a shared-cost number"),
+    "a company's short number": N_("a company's short number"),
+    "a pager number": N_("a pager number"),
+}
+_FIELDS = {
+    "name": N_("Name"),
+    "first_name": N_("First name"),
+    "last_name": N_("Last name"),
+    "phone": N_("Phone"),
+    "email": N_("E-mail"),
+    "language": N_("Language"),
+    "source": N_("Source"),
+    "stage": N_("Stage"),
+    "want_city": N_("City"),
+    "want_area": N_("Area"),
+    "want_rooms_min": N_("Rooms"),
+    "want_rooms_max": N_("Rooms up to"),
+    "want_size_min": N_("Size"),
+    "want_budget_min": N_("Budget from"),
+    "want_budget_max": N_("Budget"),
+    "notes": N_("Notes"),
+    "opted_in": N_("Marketing consent"),
+    "marketing_basis": N_("Marketing basis"),
+    "consent_words": N_("Consent words"),
+}
+_OUTCOMES = {
+    lead_import.Outcome.NEW: N_("new"),
+    lead_import.Outcome.UPDATED: N_("updated"),
+    lead_import.Outcome.UNCHANGED: N_("unchanged"),
+    lead_import.Outcome.REJECTED: N_("rejected"),
+}
 
 
 def _form_page(
@@ -92,7 +153,7 @@ async def import_preview(
         upload=kept,
         header=header,
         rows=[(number, cells) for number, cells in rows],
-        **_outcome(report),
+        **_outcome(i18n.translator(request), report),
     )
 
 
@@ -116,7 +177,12 @@ async def import_confirm(
     finally:
         await import_uploads.discard(db, settings.data_dir, upload.id)
     return page(
-        request, "lead_import.html", actor=actor, step="done", upload=upload, **_outcome(report)
+        request,
+        "lead_import.html",
+        actor=actor,
+        step="done",
+        upload=upload,
+        **_outcome(i18n.translator(request), report),
     )
 
 
@@ -140,9 +206,47 @@ def _say(request: Request, msgid: str, **values: object) -> str:
     return i18n.translator(request).gettext(msgid, **values)
 
 
-def _outcome(report: lead_import.ImportReport) -> dict[str, Any]:
+def said(words: i18n.Translator, problem: Problem) -> str:
+    """A row's problem in the page's language: where (the file's column title, else the
+    field's name), what, and what a personal value looked like."""
+    values: dict[str, object] = dict(problem.named)
+    if problem.kind is Kind.NOT_MOBILE:
+        kind = str(values["number"])
+        values["number"] = words.gettext(_NOT_MOBILE[kind]) if kind in _NOT_MOBILE else kind
+    if problem.kind is Kind.UNKNOWN_STAGE:
+        english = ", ".join(stage.value.replace("_", " ") for stage in Stage)
+        values["stages"] = STAGE_WORDS if words.language is Language.HE else english
+    required = _REQUIRED.get(problem.field or "") if problem.kind is Kind.REQUIRED else None
+    text = words.gettext(required or _PROBLEMS[problem.kind], **values)
+    if problem.looked is not None:
+        looked = problem.looked
+        text += (
+            " ("
+            + (
+                words.gettext(N_("a value of %(count)s digits"), count=looked.digits)
+                if looked.digits
+                else words.gettext(N_("a text of %(count)s characters"), count=looked.characters)
+            )
+            + ")"
+        )
+    if problem.field is None or problem.is_warning:
+        return text
+    field = _FIELDS.get(problem.field)
+    where = problem.column or (words.gettext(field) if field else problem.field)
+    return words.gettext(N_("column “%(column)s”: %(problem)s"), column=where, problem=text)
+
+
+def _line(words: i18n.Translator, result: lead_import.RowResult) -> str:
+    """A row's line of the problems' list: its number, fate, problem and warnings."""
+    outcome = words.gettext(_OUTCOMES[result.outcome])
+    parts = [words.gettext(N_("row %(row)s: %(outcome)s"), row=result.row, outcome=outcome)]
+    parts += [said(words, problem) for problem in (result.problem, *result.warnings) if problem]
+    return "; ".join(parts)
+
+
+def _outcome(words: i18n.Translator, report: lead_import.ImportReport) -> dict[str, Any]:
     problems = [
-        result
+        _line(words, result)
         for result in report.results
         if result.outcome is lead_import.Outcome.REJECTED or result.warnings
     ]
