@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import graph_check, key_rotation, notifiers, webhook_probe
-from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.alerts import Said, raise_alert, resolve_alerts
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
@@ -78,16 +78,8 @@ class Probe:
     key_age_days: int | None
 
 
-@dataclass(frozen=True)
-class Said:
-    """A rule's message in English and in Hebrew (figures only, never personal data)."""
-
-    en: str
-    he: str
-
-
-Check = Callable[[Probe], Awaitable[Said | str | None]]
-"""A rule's check: its message when it holds (``str``: English only), else None."""
+Check = Callable[[Probe], Awaitable[Said | None]]
+"""A rule's check: its message when it holds, else None."""
 
 
 @dataclass(frozen=True)
@@ -355,7 +347,7 @@ async def _first_response(probe: Probe) -> Said | None:
     )
 
 
-async def _webhook_silence(probe: Probe) -> str | None:
+async def _webhook_silence(probe: Probe) -> Said | None:
     """The newest signed test body was refused, or accepted and never applied."""
     if not webhook_probe.configured(probe.settings):
         return None
@@ -407,10 +399,7 @@ async def evaluate(db: Database, settings: Settings) -> Evaluation:
                 await resolve_alerts(session, kind=rule.kind)
                 continue
             holding.append(rule.kind)
-            english, hebrew = (said, None) if isinstance(said, str) else (said.en, said.he)
-            await raise_alert(
-                session, kind=rule.kind, severity=rule.severity, message=english, message_he=hebrew
-            )
+            await raise_alert(session, kind=rule.kind, severity=rule.severity, said=said)
         await session.flush()
         queued = await notifiers.queue_notifications(session, settings, now)
         await session.commit()

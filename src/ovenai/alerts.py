@@ -28,21 +28,26 @@ log = logging.getLogger("ovenai.alerts")
 SEVERITIES = ("info", "warning", "critical")
 
 
-async def raise_alert(
-    session: AsyncSession, *, kind: str, severity: str, message: str, message_he: str | None = None
-) -> Alert:
-    """Open an alert of this kind (or return the one already open); never personal data.
-    ``message_he``: the same in Hebrew (readers of Hebrew get the English without it)."""
+@dataclass(frozen=True)
+class Said:
+    """An alert's message in English and in Hebrew (figures only, never personal data)."""
+
+    en: str
+    he: str
+
+
+async def raise_alert(session: AsyncSession, *, kind: str, severity: str, said: Said) -> Alert:
+    """Open an alert of this kind (or return the one already open); never personal data."""
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
     query = select(Alert).where(Alert.kind == kind, Alert.resolved_at.is_(None))
     existing = await session.scalar(query)
     if existing is not None:
         return existing
-    alert = Alert(kind=kind, severity=severity, message=message, message_he=message_he)
+    alert = Alert(kind=kind, severity=severity, message=said.en, message_he=said.he)
     session.add(alert)
     ALERTS_RAISED.labels(kind=kind, severity=severity).inc()
-    log.warning("alert %s (%s): %s", kind, severity, message)
+    log.warning("alert %s (%s): %s", kind, severity, said.en)
     return alert
 
 

@@ -152,7 +152,7 @@ def _add_probe(
         last_sent_age_s=_age_s(now, sent.sent_at if sent else None),
         last_applied_age_s=_age_s(now, seen.seen_at if seen else None),
         threshold_s=webhook_probe.GRACE_S,
-        **({"warning": problem} if problem else {}),
+        **({"warning": problem.en} if problem else {}),
     )
 
 

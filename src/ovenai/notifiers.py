@@ -29,7 +29,7 @@ import aiohttp
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.alerts import Said, raise_alert, resolve_alerts
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.metrics import ALERT_NOTIFICATIONS
@@ -365,13 +365,13 @@ async def _record(db: Database, due: list[_Due], outcomes: dict[str, str | None]
             if ok:
                 await resolve_alerts(session, kind=kind)
             elif await _failing(session, channel):
-                await raise_alert(
-                    session,
-                    kind=kind,
-                    severity="warning",
-                    message=f"Alert notifications by {channel} fail repeatedly; they are "
-                    "retried with backoff. Check the OVENAI_SMTP_* / OVENAI_SLACK_* settings.",
+                said = Said(
+                    f"Alert notifications by {channel} fail repeatedly; they are retried "
+                    "with backoff. Check the OVENAI_SMTP_* / OVENAI_SLACK_* settings.",
+                    f"התראות דרך {channel} נכשלות שוב ושוב; הן נשלחות שוב בהמתנה הולכת "
+                    "וגדלה. יש לבדוק את ההגדרות OVENAI_SMTP_* / OVENAI_SLACK_*.",
                 )
+                await raise_alert(session, kind=kind, severity="warning", said=said)
         await session.commit()
     return DeliveryReport(sent, retrying, failed)
 

@@ -30,6 +30,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects
+from ovenai.alerts import Said
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.endpoints import WEBHOOK_PATH
@@ -56,6 +57,7 @@ class Sent:
     status: int | None  # the HTTP status; None when no answer came at all
     reason: str = ""  # why it did not get a 200 (never a secret)
     before: str = ""  # the problem the probe before it showed when this one left
+    before_he: str = ""  # the same in Hebrew
 
     @property
     def accepted(self) -> bool:
@@ -109,7 +111,8 @@ async def send(db: Database, settings: Settings, *, client: httpx.AsyncClient) -
     nonce = secrets.token_hex(8)
     now = utcnow()
     async with db.session() as session:
-        before = problem(*await newest(session), now) or ""
+        earlier = problem(*await newest(session), now)
+    before, before_he = (earlier.en, earlier.he) if earlier else ("", "")
     raw = body(settings.whatsapp_business_account_id or "0", nonce, now)
     headers = {
         "Content-Type": "application/json",
@@ -119,10 +122,11 @@ async def send(db: Database, settings: Settings, *, client: httpx.AsyncClient) -
     try:
         answer = await client.post(url, content=raw, headers=headers, timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
-        sent = Sent(nonce, now, None, f"{type(exc).__name__}: {exc}"[:_REASON_CHARS], before)
+        why = f"{type(exc).__name__}: {exc}"[:_REASON_CHARS]
+        sent = Sent(nonce, now, None, why, before, before_he)
     else:
         reason = "" if answer.status_code == 200 else answer.text[:_REASON_CHARS]
-        sent = Sent(nonce, now, answer.status_code, reason, before)
+        sent = Sent(nonce, now, answer.status_code, reason, before, before_he)
     async with db.session() as session:
         await _put(session, SENT_FLAG, _to_json(sent), now)
         await session.commit()
@@ -154,7 +158,7 @@ async def newest(session: AsyncSession) -> tuple[Sent | None, Seen | None]:
     )
 
 
-def problem(sent: Sent | None, seen: Seen | None, now: datetime) -> str | None:
+def problem(sent: Sent | None, seen: Seen | None, now: datetime) -> Said | None:
     """Why webhooks look broken, from the newest probes; None when they arrive (or no news).
 
     A probe still within :data:`GRACE_S` of its 200 is on its way: what the probe before
@@ -163,27 +167,36 @@ def problem(sent: Sent | None, seen: Seen | None, now: datetime) -> str | None:
     """
     if sent is None:
         return None
+    at = f"{sent.sent_at:%H:%M}"
     if not sent.accepted:
-        answer = f"HTTP {sent.status}" if sent.status is not None else "no answer"
-        return (
-            f"The webhook test body posted at {sent.sent_at:%H:%M} UTC got {answer}"
-            f"{': ' + sent.reason if sent.reason else ''}. Meta's webhooks are probably "
-            "refused too: check the public URL, the proxy and WHATSAPP_APP_SECRET."
+        answer = f"HTTP {sent.status}" if sent.status is not None else None
+        reason = f": {sent.reason}" if sent.reason else ""  # the answer's own words
+        return Said(
+            f"The webhook test body posted at {at} UTC got {answer or 'no answer'}{reason}. "
+            "Meta's webhooks are probably refused too: check the public URL, the proxy and "
+            "WHATSAPP_APP_SECRET.",
+            f"גוף הבדיקה שנשלח ל-webhook בשעה {at} UTC קיבל {answer or 'אין תשובה'}{reason}. "
+            "כנראה שגם ה-webhooks של Meta נדחים: יש לבדוק את הכתובת הציבורית, את ה-proxy ואת "
+            "WHATSAPP_APP_SECRET.",
         )
     if seen is not None and seen.nonce == sent.nonce:
         return None
     if (now - sent.sent_at).total_seconds() < GRACE_S:
-        return sent.before or None  # on its way: the one before it decides meanwhile
+        # on its way: the one before it decides meanwhile
+        return Said(sent.before, sent.before_he or sent.before) if sent.before else None
+    minutes = f"{GRACE_S / 60:.0f}"
     if seen is None:
-        return (
-            f"The webhook test body accepted at {sent.sent_at:%H:%M} UTC was not applied "
-            f"within {GRACE_S / 60:.0f} minutes: bodies are stored but not applied. Is a "
-            "worker running?"
+        return Said(
+            f"The webhook test body accepted at {at} UTC was not applied within {minutes} "
+            "minutes: bodies are stored but not applied. Is a worker running?",
+            f"גוף הבדיקה שהתקבל ב-webhook בשעה {at} UTC לא עובד תוך {minutes} דקות: "
+            "גופי webhook נשמרים אך אינם מעובדים. האם worker פועל?",
         )
-    return (
+    return Said(
         f"No webhook test body has been applied since {seen.seen_at:%H:%M} UTC (the newest "
-        f"was accepted at {sent.sent_at:%H:%M} UTC): bodies are stored but not applied. Is "
-        "a worker running?"
+        f"was accepted at {at} UTC): bodies are stored but not applied. Is a worker running?",
+        f"אף גוף בדיקה של webhook לא עובד מאז {seen.seen_at:%H:%M} UTC (האחרון התקבל בשעה "
+        f"{at} UTC): גופי webhook נשמרים אך אינם מעובדים. האם worker פועל?",
     )
 
 
@@ -209,6 +222,7 @@ def _sent(values: dict[str, Any]) -> Sent:
         status=None if status is None else int(status),
         reason=str(values.get("reason", "")),
         before=str(values.get("before", "")),
+        before_he=str(values.get("before_he", "")),
     )
 
 

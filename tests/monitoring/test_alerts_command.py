@@ -40,7 +40,10 @@ def _raise(settings: Settings) -> str:
             await db.start()
             async with db.session() as session:
                 await alerts.raise_alert(
-                    session, kind="outbox_stuck", severity="warning", message="oldest 20 min"
+                    session,
+                    kind="outbox_stuck",
+                    severity="warning",
+                    said=alerts.Said("oldest 20 min", "20 דקות"),
                 )
                 await session.commit()
                 return str(await session.scalar(select(Alert.id)))

@@ -48,9 +48,12 @@ def _probing(settings: Settings, url: str) -> Settings:
     return settings.model_copy(update={"webhook_probe_url": url})
 
 
-async def _open(db: Database) -> dict[str, str]:
+async def _open(db: Database, *, hebrew: bool = False) -> dict[str, str]:
     async with db.session() as session:
-        return {alert.kind: alert.message for alert in await open_alerts(session)}
+        found = await open_alerts(session)
+        return {
+            alert.kind: (alert.message_he if hebrew else alert.message) or "" for alert in found
+        }
 
 
 async def _send(db: Database, settings: Settings) -> webhook_probe.Sent:
@@ -95,6 +98,9 @@ async def test_a_probe_signed_with_the_wrong_secret_is_refused_and_the_alert_fir
     assert alert_rules.WEBHOOK_SILENCE in evaluation.holding
     message = (await _open(db))[alert_rules.WEBHOOK_SILENCE]
     assert f"HTTP {sent.status}" in message
+    hebrew = (await _open(db, hebrew=True))[alert_rules.WEBHOOK_SILENCE]
+    assert f"HTTP {sent.status}" in hebrew and "WHATSAPP_APP_SECRET" in hebrew
+    assert "webhook" in hebrew and "כנראה" in hebrew
     assert "not-the-app-secret" not in message
     probe = (await health.check(db, settings)).checks["webhook_probe"]
     assert probe["status"] == "degraded" and "HTTP" in str(probe["warning"])
@@ -109,6 +115,7 @@ async def test_nobody_listening_fires_with_no_answer(db: Database, clean_db: Set
     assert sent.status is None and "ConnectError" in sent.reason
     assert alert_rules.WEBHOOK_SILENCE in evaluation.holding
     assert "no answer" in (await _open(db))[alert_rules.WEBHOOK_SILENCE]
+    assert "אין תשובה" in (await _open(db, hebrew=True))[alert_rules.WEBHOOK_SILENCE]
 
 
 async def test_accepted_but_never_applied_fires_after_the_grace_and_the_next_probe_resolves(

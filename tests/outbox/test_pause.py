@@ -25,7 +25,10 @@ REJECTED = "Error validating access token"
 
 async def _token_alerts(db: Database) -> list[str]:
     async with db.session() as session:
-        return [alert.severity for alert in await open_alerts(session) if alert.kind == TOKEN_ALERT]
+        found = [alert for alert in await open_alerts(session) if alert.kind == TOKEN_ALERT]
+    for alert in found:  # said in both languages
+        assert "WHATSAPP_ACCESS_TOKEN" in alert.message and "מושהית" in (alert.message_he or "")
+    return [alert.severity for alert in found]
 
 
 async def test_a_worker_started_with_a_new_token_lifts_the_pause_of_the_old_one(

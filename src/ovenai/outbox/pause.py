@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from ovenai import dialects
-from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.alerts import Said, raise_alert, resolve_alerts
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import SystemFlag
@@ -90,12 +90,14 @@ async def pause_sending(db: Database, *, code: int | None, reason: str, token: s
     async with db.session() as session:
         if await session.get(SystemFlag, PAUSE_FLAG) is None:
             session.add(SystemFlag(name=PAUSE_FLAG, value=value))
-            message = (
+            said = Said(
                 f"Meta rejected the access token (code {code}): all sending is paused; "
                 "queued messages wait. Configure a valid WHATSAPP_ACCESS_TOKEN and restart "
-                "the workers."
+                "the workers.",
+                f"Meta דחתה את אסימון הגישה (קוד {code}): כל השליחה מושהית, וההודעות בתור "
+                "ממתינות. יש להגדיר WHATSAPP_ACCESS_TOKEN תקף ולהפעיל מחדש את ה-workers.",
             )
-            await raise_alert(session, kind=TOKEN_ALERT, severity="critical", message=message)
+            await raise_alert(session, kind=TOKEN_ALERT, severity="critical", said=said)
         await session.commit()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.alerts import Said, raise_alert, resolve_alerts
 from ovenai.columns import utcnow
 from ovenai.events import (
     TemplateCategoryUpdate,
@@ -21,6 +21,7 @@ from ovenai.events import (
 from ovenai.models import MessageTemplate
 
 ALERTING_STATUSES = frozenset({"REJECTED", "PAUSED", "DISABLED", "FLAGGED"})
+_STATUS_HE = {"REJECTED": "נדחתה", "PAUSED": "מושהית", "DISABLED": "מושבתת", "FLAGGED": "מסומנת"}
 
 
 TemplateEventT = TemplateStatusUpdate | TemplateQualityUpdate | TemplateCategoryUpdate
@@ -55,12 +56,13 @@ async def apply_status_event(session: AsyncSession, event: TemplateStatusUpdate)
         for earlier in ALERTING_STATUSES:
             await resolve_alerts(session, kind=f"template_{earlier.lower()}:{name}")
     if status in ALERTING_STATUSES:
+        because = f": {event.reason}" if event.reason else ""  # Meta's words, as Meta wrote them
+        said = Said(
+            f"Template {name} is {status}{because}",
+            f"התבנית {name} במצב {_STATUS_HE[status]} ({status}){because}",
+        )
         await raise_alert(
-            session,
-            kind=f"template_{status.lower()}:{event.name or event.template_id}",
-            severity="warning",
-            message=f"Template {event.name or event.template_id} is {status}"
-            + (f": {event.reason}" if event.reason else ""),
+            session, kind=f"template_{status.lower()}:{name}", severity="warning", said=said
         )
     return len(rows)
 
@@ -76,11 +78,13 @@ async def apply_quality_event(session: AsyncSession, event: TemplateQualityUpdat
             session, kind=f"template_quality_red:{event.name or event.template_id}"
         )
     if quality == "RED":
+        name = event.name or event.template_id
+        said = Said(
+            f"Template {name} has RED quality",
+            f"איכות התבנית {name} אדומה (RED): Meta עלולה להשהות אותה",
+        )
         await raise_alert(
-            session,
-            kind=f"template_quality_red:{event.name or event.template_id}",
-            severity="warning",
-            message=f"Template {event.name or event.template_id} has RED quality",
+            session, kind=f"template_quality_red:{name}", severity="warning", said=said
         )
     return len(rows)
 

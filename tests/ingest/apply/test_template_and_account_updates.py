@@ -39,12 +39,20 @@ async def alerts(db) -> list[str]:
         return [alert.kind for alert in await open_alerts(session)]
 
 
+async def messages(db) -> list[tuple[str, str | None]]:
+    async with db.session() as session:
+        return [(alert.message, alert.message_he) for alert in await open_alerts(session)]
+
+
 async def test_a_rejection_reaches_the_registry_and_alerts(harness, load_payload, db) -> None:
     await add_template(db, "open_house_invite", "en_US")
     await harness.deliver(load_payload("template_status_rejected.json"))
     (template,) = await templates(db)
     assert template.status == "REJECTED"
     assert any(kind.startswith("template_rejected") for kind in await alerts(db))
+    [(english, hebrew)] = await messages(db)
+    assert english.startswith("Template open_house_invite is REJECTED")
+    assert hebrew.startswith("התבנית open_house_invite במצב נדחתה (REJECTED)")
 
 
 async def test_quality_and_category_updates_reach_the_registry(harness, load_payload, db):
@@ -67,6 +75,9 @@ async def test_account_news_raises_an_alert(harness, load_payload, db, fixture) 
 async def test_an_out_of_band_error_raises_an_alert(harness, load_payload, db) -> None:
     await harness.deliver(load_payload("out_of_band_error.json"))
     assert any(kind.startswith("whatsapp_error:") for kind in await alerts(db))
+    [(english, hebrew)] = await messages(db)
+    assert english.startswith("WhatsApp reported error")
+    assert hebrew.startswith("WhatsApp דיווחה על שגיאה")
 
 
 @pytest.mark.parametrize("fixture", ["other_object.json", "unknown_field.json"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from ovenai.alerts import raise_alert
+from ovenai.alerts import Said, raise_alert
 from ovenai.db import open_database
 from ovenai.settings import Settings
 from support.aio import run_async
@@ -17,7 +17,7 @@ def _raise(settings: Settings) -> None:
             await db.start()
             async with db.session() as session:
                 await raise_alert(
-                    session, kind="outbox_stuck", severity="critical", message="stuck"
+                    session, kind="outbox_stuck", severity="critical", said=Said("stuck", "תקוע")
                 )
                 await session.commit()
         finally:

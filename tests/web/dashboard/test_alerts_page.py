@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from ovenai.alerts import raise_alert
+from ovenai.alerts import Said, raise_alert
 from ovenai.db import open_database
 from ovenai.models import Role
 from ovenai.settings import Settings
@@ -18,7 +18,12 @@ def _raise(settings: Settings, kind: str, severity: str) -> None:
         try:
             await db.start()
             async with db.session() as session:
-                await raise_alert(session, kind=kind, severity=severity, message=f"{kind} happened")
+                await raise_alert(
+                    session,
+                    kind=kind,
+                    severity=severity,
+                    said=Said(f"{kind} happened", f"{kind} קרה"),
+                )
                 await session.commit()
         finally:
             await db.dispose()
@@ -41,7 +46,7 @@ def test_an_admin_sees_the_banner_and_acknowledges_and_an_agent_sees_neither(
     assert "התראה קריטית אחת פתוחה" in home.text and 'href="/admin/alerts"' in home.text
     page = browser_client.get("/admin/alerts")
     assert page.status_code == 200 and "התראות פתוחות" in page.text
-    assert "outbox_stuck happened" in page.text and "key_rotation_due happened" in page.text
+    assert "outbox_stuck קרה" in page.text and "key_rotation_due קרה" in page.text  # Hebrew reader
     assert page.text.count("אישור קריאה") == 2
     action = page.text.split('action="/admin/alerts/')[1].split('"')[0]
     done = browser_client.post(

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import templates, webhook_probe
-from ovenai.alerts import raise_alert, resolve_alerts
+from ovenai.alerts import Said, raise_alert, resolve_alerts
 from ovenai.events import (
     AccountEvent,
     PlatformErrorReport,
@@ -73,13 +73,13 @@ async def _account(session: AsyncSession, event: AccountEvent) -> None:
     severity = (
         "critical" if name in CRITICAL_EVENTS else "warning" if name in WARNING_EVENTS else "info"
     )
-    detail = _summary(event.value_json)
-    await raise_alert(
-        session,
-        kind=f"{event.field}:{name or 'update'}"[:64],
-        severity=severity,
-        message=f"WhatsApp {event.field} for WABA {event.waba_id}: {name or 'update'}{detail}",
+    detail = _summary(event.value_json)  # Meta's fields and words, as Meta wrote them
+    what = name or "update"
+    said = Said(
+        f"WhatsApp {event.field} for WABA {event.waba_id}: {what}{detail}",
+        f"עדכון WhatsApp ({event.field}) לחשבון העסקי {event.waba_id}: {what}{detail}",
     )
+    await raise_alert(session, kind=f"{event.field}:{what}"[:64], severity=severity, said=said)
 
 
 def _ban_state(value_json: str) -> str:
@@ -110,10 +110,11 @@ def _summary(value_json: str) -> str:
 
 async def _platform_error(session: AsyncSession, event: PlatformErrorReport) -> None:
     error = event.error
+    title = error.title or error.message or ""
+    said = Said(
+        f"WhatsApp reported error {error.code} ({title}) for number {event.phone_number_id}",
+        f"WhatsApp דיווחה על שגיאה {error.code} ({title}) למספר {event.phone_number_id}",
+    )
     await raise_alert(
-        session,
-        kind=f"whatsapp_error:{error.code}"[:64],
-        severity="warning",
-        message=f"WhatsApp reported error {error.code} ({error.title or error.message or ''}) "
-        f"for number {event.phone_number_id}",
+        session, kind=f"whatsapp_error:{error.code}"[:64], severity="warning", said=said
     )
