@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, dialects, matching, property_files, templates
+from ovenai import audit, dialects, matching, property_files, templates, wakeups
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -674,6 +674,8 @@ async def _queue_batch(
             recipient |= {"outcome": RecipientOutcome.QUEUED.value, "message_id": message["id"]}
         await _insert(session, Message.__table__, messages)
         await _insert(session, CampaignRecipient.__table__, recipients)
+        if messages:
+            await wakeups.announce(session)
         await session.commit()
 
 

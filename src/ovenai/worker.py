@@ -28,6 +28,7 @@ from ovenai import (
     scheduler,
     sessions,
     signin,
+    wakeups,
     webhook_probe,
 )
 from ovenai import retention as retention_policy
@@ -213,6 +214,8 @@ async def run_worker(
     processor = Processor(db, on_applied=dispatcher.wake, look_every=WORKER_LOOK_S)
     stopping = asyncio.Event()
     beating = asyncio.create_task(heartbeats.keep_beating(db, worker_id, stopping))
+    # Serve queues messages too (replies, automation on the webhooks it applies).
+    woken = asyncio.create_task(wakeups.watch(db.url, dispatcher.wake, stopping))
     try:
         if timed_jobs:
             timed.start()
@@ -231,5 +234,6 @@ async def run_worker(
         reactions.uninstall(db.vault)
         await client.aclose()
         await buckets.aclose()
+        await woken
         await beating  # its last act removes the heartbeat
         log.info("worker %s stopped", worker_id)

@@ -27,7 +27,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import property_files, templates
+from ovenai import property_files, templates, wakeups
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.conversations import held_by_quiet
@@ -151,6 +151,7 @@ async def enqueue_text(
     key = await vault.key("lead", lead.id)
     MESSAGES.seal_into(message, key, {"text": text, "payload": payload})
     session.add(message)
+    await wakeups.announce(session)
     return message
 
 
@@ -175,6 +176,7 @@ async def enqueue_buttons(
     key = await vault.key("lead", lead.id)
     MESSAGES.seal_into(message, key, {"text": text, "payload": payload})
     session.add(message)
+    await wakeups.announce(session)
     return message
 
 
@@ -209,6 +211,7 @@ async def enqueue_file(
         sealed["text"] = caption
     MESSAGES.seal_into(message, key, sealed)
     session.add(message)
+    await wakeups.announce(session)
     return message
 
 
@@ -267,6 +270,7 @@ async def enqueue_template(
         message, key, {"text": prepared.rendered, "template_params": params, "payload": payload}
     )
     session.add(message)
+    await wakeups.announce(session)
     return message
 
 
