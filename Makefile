@@ -58,8 +58,9 @@ bench: $(STAMP)
 
 # Mutation testing (docs/testing.md), not part of `make test`: mutmut on the modules where a
 # silent bug costs most, each group with its own tests ([tool.mutmut.groups] in pyproject.toml);
-# fails when a mutant survives unlisted in tests/mutation/equivalent.toml. GROUPS="phones outbox"
-# runs some groups only.
+# fails when a mutant survives unlisted in tests/mutation/equivalent.toml.
+# `make mutation GROUPS="phones outbox"` runs some groups only (as make's argument: bash ignores
+# an assignment to GROUPS, its own variable, so `GROUPS=... make mutation` runs every group).
 mutation: $(STAMP)
 	$(BIN)/python scripts/mutation.py $(GROUPS)
 

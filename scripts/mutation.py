@@ -137,7 +137,10 @@ def run_mutmut(folder: Path) -> tuple[int, float]:
 
 def _changed_lines(diff: str) -> str:
     lines = diff.splitlines()[2:]  # the two file headers
-    return "\n".join(line[1:].strip() for line in lines if line.startswith("+"))
+    added = [line[1:].strip() for line in lines if line.startswith("+")]
+    # A mutant that only removes a line (an argument dropped) is named by the line it removes.
+    removed = [line[1:].strip() for line in lines if line.startswith("-")]
+    return "\n".join(added or removed)
 
 
 @dataclass

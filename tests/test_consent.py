@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from ovenai import consent, lead_consent, privacy, privacy_export
 from ovenai.auth import Actor
-from ovenai.columns import utcnow
+from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.lead_fields import LeadCreate, LeadUpdate
 from ovenai.leads import create_lead, update_lead
 from ovenai.models import ConsentEvent, DoNotContact, Lead
+from ovenai.sealing import CONSENT_EVENTS
+from support.ledger import stored_entries
 
 pytestmark = pytest.mark.anyio
 
@@ -78,6 +81,7 @@ async def test_an_opt_out_through_the_api_writes_a_ledger_entry(db: Database) ->
     assert [(e.kind, e.source) for e in state.ledger] == [("opt_in", "api"), ("opt_out", "agent")]
     # (the REST API's PATCH records source "api": tests/web/api/test_consent.py)
     assert state.opted_out and not state.may_market
+    assert state.opted_out_at == state.ledger[-1].at  # the time of the opt-out entry
     await update_lead(db, actor=SYSTEM, lead_id=lead_id, changes=LeadUpdate(opted_in=True))
     state = await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)
     assert [e.kind for e in state.ledger] == ["opt_in", "opt_out", "opt_in"]
@@ -96,6 +100,7 @@ async def test_the_newest_entry_decides_even_when_recorded_late(db: Database) ->
         await session.commit()
     state = await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)
     assert not state.opted_out and len(state.ledger) == 2  # recorded, but older: no change
+    assert [e.kind for e in state.ledger] == ["opt_out", "opt_in"]  # oldest first, by time
 
 
 async def test_a_basis_change_needs_words_and_clearing_it_stops_marketing(db: Database) -> None:
@@ -105,9 +110,13 @@ async def test_a_basis_change_needs_words_and_clearing_it_stops_marketing(db: Da
     set_basis = lead_consent.ConsentChange(action="basis", basis="inquiry_30a", words=NOTICE)
     state = await lead_consent.change(db, actor=SYSTEM, lead_id=lead_id, request=set_basis)
     assert state.may_market and state.marketing_basis_source == "agent"
+    assert state.marketing_basis_at == state.ledger[-1].at
     cleared = lead_consent.ConsentChange(action="basis", basis=None)
     state = await lead_consent.change(db, actor=SYSTEM, lead_id=lead_id, request=cleared)
     assert state.marketing_basis is None and not state.may_market
+    # Cleared with its time and source: nothing says there is a basis any more.
+    assert (state.marketing_basis_at, state.marketing_basis_source) == (None, None)
+    assert [e.basis for e in state.ledger] == ["inquiry_30a", None]
 
 
 async def test_erasing_an_opted_out_lead_keeps_only_a_keyed_hash_of_its_phone(
@@ -137,3 +146,141 @@ async def test_the_privacy_export_includes_the_ledger(db: Database) -> None:
     [entry] = document["consent_history"]
     assert (entry["kind"], entry["channel"]) == ("opt_in", "api")
     assert "כן, שלחו לי עדכונים" in entry["evidence"]
+
+
+def test_the_refusal_notice_is_found_in_a_text_only() -> None:
+    assert consent.has_notice("דירה חדשה בחיפה!\nלהסרה   השיבו הסר")
+    assert consent.has_notice("New listing. To unsubscribe, reply STOP")
+    assert not consent.has_notice("דירה חדשה בחיפה")
+    assert not consent.has_notice("")  # a template sent without a text
+    assert not consent.has_notice(None)
+
+
+async def test_an_opt_in_is_the_basis_opt_in_from_its_time(db: Database) -> None:
+    lead_id = await _lead(db, opted_in=True, consent_words="כן, שלחו לי")
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)
+    [entry] = state.ledger
+    assert (entry.kind, entry.basis, entry.words) == ("opt_in", "opt_in", "כן, שלחו לי")
+    assert state.opted_in_at == state.marketing_basis_at == entry.at
+    assert (state.marketing_basis, state.marketing_basis_source) == ("opt_in", "api")
+    assert (state.opted_out, state.opted_out_at, state.may_market) == (False, None, True)
+
+
+async def test_the_ledger_cuts_what_its_columns_cannot_hold(db: Database) -> None:
+    lead_id = await _lead(db)
+    words, actor = "מילים " * 400, "סוכנת.ארוכה@" + "a" * 300  # 2,400 and 312 characters
+    kind = "preference_not_known_yet"  # a kind WhatsApp may add one day: kept, no change
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        await consent.record(
+            session,
+            db.vault,
+            lead,
+            kind=kind,
+            source=consent.Source.WHATSAPP_PREFERENCES,
+            words=words,
+            actor=actor,
+        )
+        await session.commit()
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)
+    [entry] = state.ledger
+    assert (entry.kind, entry.actor, entry.words) == (kind[:16], actor[:254], words[:2000])
+    assert (state.opted_out, state.marketing_basis) == (False, None)
+
+
+async def test_an_entry_at_the_same_moment_as_the_newest_one_decides(db: Database) -> None:
+    lead_id = await _lead(db, opted_in=True, consent_words="כן")
+    [opt_in] = (await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)).ledger
+    async with db.session() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        await consent.record(
+            session,
+            db.vault,
+            lead,
+            kind=consent.Kind.OPT_OUT,
+            source=consent.Source.AGENT,
+            at=opt_in.at,
+        )
+        await session.commit()
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)
+    assert state.opted_out and state.opted_out_at == opt_in.at
+
+
+async def test_only_the_lead_s_own_entries_make_a_late_entry_late(db: Database) -> None:
+    await _lead(db, phone="+972521234010", opted_in=True, consent_words="כן")  # an entry now
+    other = await _lead(db, phone="+972521234011")  # no entry yet
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    async with db.session() as session:
+        lead = await session.get(Lead, other)
+        assert lead is not None
+        await consent.record(
+            session,
+            db.vault,
+            lead,
+            kind=consent.Kind.OPT_OUT,
+            source=consent.Source.AGENT,
+            at=an_hour_ago,
+        )
+        await session.commit()
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=other)
+    assert state.opted_out and state.opted_out_at == an_hour_ago
+
+
+async def test_entries_written_before_the_ledger_read_as_the_ledger_s(db: Database) -> None:
+    """WhatsApp's preferences were stored as "stop"/"resume" on channel
+    "whatsapp_user_preferences" with Meta's value and no words; an entry at the same moment as
+    another is listed by id; evidence that is not text shows as none."""
+    lead_id = await _lead(db)
+    key = await db.vault.key("lead", lead_id)
+    at = utcnow() - timedelta(days=30)
+    first, second, third = sorted(new_id() for _ in range(3))
+    old = [  # written in this order: ids and writing order differ
+        (third, "opt_in", "web_form", {"words": {"text": "כן"}, "basis": ["opt_in"]}),
+        (second, "resume", "whatsapp_user_preferences", {"value": "resume"}),
+        (first, "stop", "whatsapp_user_preferences", {"value": "stop", "words": None}),
+    ]
+    async with db.session() as session:
+        for row_id, kind, channel, evidence in old:
+            row = ConsentEvent(
+                id=row_id, lead_id=lead_id, at=at, kind=kind, channel=channel, actor_label="x"
+            )
+            CONSENT_EVENTS.seal_into(row, key, {"evidence": orjson.dumps(evidence).decode()})
+            session.add(row)
+            await session.flush()
+        await session.commit()
+    ledger = (await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)).ledger
+    assert [(e.kind, e.source, e.words, e.basis) for e in ledger] == [
+        ("opt_out", "whatsapp_preferences", "WhatsApp: stop", None),
+        ("opt_in", "whatsapp_preferences", "WhatsApp: resume", None),
+        ("opt_in", "web_form", None, None),
+    ]
+
+
+async def test_the_do_not_contact_list_says_what_it_did(db: Database) -> None:
+    stays = await _lead(db, phone="+972521234020")
+    leaves = await _lead(db, phone="+972521234021")
+    await update_lead(db, actor=SYSTEM, lead_id=leaves, changes=LeadUpdate(opted_in=False))
+    async with db.session() as session:
+        assert not await consent.on_do_not_contact(session, None)  # a lead without a phone
+        assert not await consent.remember_do_not_contact(session, stays)  # never opted out
+        assert await consent.remember_do_not_contact(session, leaves)
+        await session.commit()
+    async with db.session() as session:
+        listed = await _row(db, leaves)
+        assert await consent.on_do_not_contact(session, listed.phone_index)
+        kept = await session.get(Lead, stays)
+        assert kept is not None
+        assert not await consent.apply_do_not_contact(session, db.vault, kept)
+        lead = await session.get(Lead, leaves)
+        assert lead is not None
+        assert await consent.apply_do_not_contact(session, db.vault, lead)
+        await session.commit()
+    assert not (await lead_consent.show(db, actor=SYSTEM, lead_id=stays)).opted_out
+    kind, channel, evidence = (await stored_entries(db, leaves))[-1]
+    assert (kind, channel) == ("opt_out", "do_not_contact")
+    assert evidence == {
+        "words": None,
+        "reason": "the phone is on the do-not-contact list (an erased lead opted out)",
+    }

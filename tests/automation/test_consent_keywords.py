@@ -10,28 +10,35 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from automation.conftest import sent_to
-from ingest.conftest import WABA, Harness
+from ingest.conftest import PHONE_ID, WABA, Harness
 from outbox.conftest import config
-from ovenai import lead_consent, lead_import, privacy
+from ovenai import consent_keywords, hooks, lead_consent, lead_import, privacy
 from ovenai.auth import Actor
 from ovenai.cloudapi import CloudApiClient
+from ovenai.columns import new_id
 from ovenai.consent import Kind
 from ovenai.consent_keywords import CONFIRMATIONS
 from ovenai.db import Database
+from ovenai.events import InboundMessage, UserIdentity
+from ovenai.events.content import TextContent
+from ovenai.events.enums import MessageType
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead
-from ovenai.models import Lead
+from ovenai.models import Direction, Lead, Message
 from ovenai.outbox import queue
 from ovenai.outbox.bucket_store import DatabaseBuckets
 from ovenai.outbox.dispatcher import Dispatcher
 from ovenai.outbox.rules import LeadOptedOut, LeadWithoutBasis
+from support.ledger import stored_entries
 from support.simulator import receiver  # noqa: F401  (a fixture of these tests)
 from support.simulator_http import SimControl, WebhookReceiver
 
@@ -74,6 +81,13 @@ class Writer:
             lead = await session.get(Lead, self.id)
             assert lead is not None
             return lead
+
+    async def inbound(self) -> list[Message]:
+        async with self.harness.db.session() as session:
+            query = select(Message).where(
+                Message.lead_id == self.id, Message.direction == Direction.INBOUND
+            )
+            return list(await session.scalars(query.order_by(Message.created_at)))
 
     async def texts_sent(self) -> list[str | None]:
         return [opened.text for row, opened in await sent_to(self.harness.db, self.id)]
@@ -121,6 +135,20 @@ async def test_hasser_opts_out_with_one_confirmation_and_marketing_is_refused_ev
         ("opt_out", "whatsapp_keyword", "הסר"),
     ]
     assert not state.may_market
+    assert state.ledger[-1].actor == "lead via WhatsApp"
+    # The entry keeps which message said it and when Meta says it was written; the one
+    # confirmation is keyed to that message, so it is queued once whoever applies it.
+    [said] = await noa.inbound()
+    written = noa.receiver.accepted()[0].body
+    [message] = orjson.loads(written)["entry"][0]["changes"][0]["value"]["messages"]
+    at = datetime.fromtimestamp(int(message["timestamp"]), UTC).isoformat()
+    assert (await stored_entries(noa.harness.db, noa.id))[-1] == (
+        "opt_out",
+        "whatsapp_keyword",
+        {"words": "הסר", "message_id": said.id, "written_at": at},
+    )
+    [(confirmation, _)] = await sent_to(noa.harness.db, noa.id)
+    assert confirmation.idempotency_key == f"consent:{said.id}"
     # The confirmation leaves, and Meta (the simulator) accepts it: the lead wrote, so the
     # window is open.
     await dispatcher(noa.harness.db, client).drain()
@@ -167,6 +195,88 @@ async def test_traps_never_opt_out_or_in(noa: Writer, text: str) -> None:
     state = await lead_consent.show(noa.harness.db, actor=SYSTEM, lead_id=noa.id)
     assert [e.source for e in state.ledger] == ["api"]
     assert CONFIRMATIONS[(Kind.OPT_OUT, "he")] not in await noa.texts_sent()
+
+
+async def test_hathel_is_an_opt_in_for_a_lead_without_a_basis_and_nothing_for_one_with_it(
+    noa: Writer,
+    harness: Harness,
+    control: SimControl,
+    receiver: WebhookReceiver,  # noqa: F811  (the fixture imported above)
+) -> None:
+    await noa.says("התחל")  # opted in already
+    state = await lead_consent.show(harness.db, actor=SYSTEM, lead_id=noa.id)
+    assert [e.source for e in state.ledger] == ["api"]
+    assert CONFIRMATIONS[(Kind.OPT_IN, "he")] not in await noa.texts_sent()  # (automation answers)
+
+    stranger = Writer(harness, control, receiver, "972521119005")
+    stranger.delivered = noa.delivered
+    await stranger.says("התחל")
+
+    state = await lead_consent.show(harness.db, actor=SYSTEM, lead_id=stranger.id)
+    assert (state.marketing_basis, state.marketing_basis_source) == ("opt_in", "whatsapp_keyword")
+    assert [(e.kind, e.words, e.actor) for e in state.ledger] == [
+        ("opt_in", "התחל", "lead via WhatsApp")
+    ]
+    assert (await stranger.texts_sent()).count(CONFIRMATIONS[(Kind.OPT_IN, "he")]) == 1
+
+
+async def test_what_the_lead_did_not_say_now_changes_no_consent(noa: Writer) -> None:
+    """An edit, a revoke, a system notice or a welcome request is not the lead saying "STOP"
+    now, whatever text it carries."""
+    db = noa.harness.db
+    for kind in (
+        MessageType.EDIT,
+        MessageType.REVOKE,
+        MessageType.SYSTEM,
+        MessageType.REQUEST_WELCOME,
+    ):
+        event = InboundMessage(
+            dedupe_key=f"test:{kind}",
+            waba_id=WABA,
+            phone_number_id=PHONE_ID,
+            display_phone_number="97233760000",
+            message_id=f"wamid.{kind}",
+            timestamp=datetime.now(UTC),
+            type=kind,
+            type_raw=kind.value,
+            sender=UserIdentity(wa_id=noa.wa_id),
+            text="STOP",
+            content=TextContent(body="STOP"),
+        )
+        async with db.session() as session:
+            lead = await session.get(Lead, noa.id)
+            assert lead is not None
+            message = Message(id=new_id(), lead_id=noa.id, direction="inbound", type=kind.value)
+            assert (
+                await consent_keywords.on_inbound(session, db.vault, lead, message, event) is None
+            )
+            await session.commit()
+    assert (await noa.row()).opted_out_at is None
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=noa.id)
+    assert [e.source for e in state.ledger] == ["api"]
+
+
+async def test_install_puts_the_consent_hook_first_and_uninstall_takes_each_out(
+    db: Database,
+) -> None:
+    async def earlier(*_args: object) -> None:
+        """A hook installed before consent's (automation's, the score's)."""
+
+    hooks.after_inbound.insert(0, earlier)
+    previous = consent_keywords.install(db.vault)
+    try:
+        assert hooks.after_inbound[:2] == [consent_keywords.consent_after_inbound, earlier]
+        assert consent_keywords.consent_after_status in hooks.after_status
+        assert consent_keywords.consent_after_send_failed in hooks.after_send_failed
+        consent_keywords.uninstall()
+        assert consent_keywords.consent_after_inbound not in hooks.after_inbound
+        assert consent_keywords.consent_after_status not in hooks.after_status
+        assert consent_keywords.consent_after_send_failed not in hooks.after_send_failed
+    finally:
+        hooks.after_inbound.remove(earlier)
+        consent_keywords.uninstall()
+        if previous is not None:
+            consent_keywords.install(previous)
 
 
 async def test_an_english_lead_is_confirmed_in_english(
