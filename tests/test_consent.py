@@ -138,6 +138,13 @@ async def test_erasing_an_opted_out_lead_keeps_only_a_keyed_hash_of_its_phone(
     assert state.opted_out and [e.source for e in state.ledger][-1] == "do_not_contact"
     other = await _lead(db, phone="052-123-4002")
     assert not (await lead_consent.show(db, actor=SYSTEM, lead_id=other)).opted_out
+    # Once the person agrees again, the number leaves the list: writing in keeps them in.
+    agreed = lead_consent.ConsentChange(action="opt_in", words="ביקש שוב לקבל עדכונים")
+    state = await lead_consent.change(db, actor=SYSTEM, lead_id=again, request=agreed)
+    assert not state.opted_out
+    async with db.session() as session:
+        assert not await consent.on_do_not_contact(session, phone_index)
+        assert list(await session.scalars(select(DoNotContact))) == []
 
 
 async def test_the_privacy_export_includes_the_ledger(db: Database) -> None:

@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.columns import new_id, utcnow
@@ -63,6 +63,12 @@ class Source(StrEnum):
     WEB_FORM = "web_form"
     DO_NOT_CONTACT = "do_not_contact"  # the phone is on the do-not-contact list
     INQUIRY_NOTICE = "inquiry_notice"  # the lead inquired and was sent the refusal notice
+
+
+AGREED_AGAIN = frozenset({Source.WHATSAPP_KEYWORD, Source.WHATSAPP_PREFERENCES, Source.AGENT})
+"""Where an opt-in is the person's own word, given to a known lead: it takes the phone off
+the do-not-contact list. A new lead's consent vouched for by an import or the API does not:
+the list's opt-out stands over it."""
 
 
 class Basis(StrEnum):
@@ -181,6 +187,12 @@ async def record(
     session.add(row)
     if isinstance(kind, Kind) and (newest is None or at >= newest):
         _apply(lead, kind, source, basis, at)
+        if kind is Kind.OPT_IN and source in AGREED_AGAIN and lead.phone_index is not None:
+            # The person agreed again: an erased lead's opt-out no longer speaks for the
+            # number (else each message they write would opt them out once more).
+            await session.execute(
+                delete(DoNotContact).where(DoNotContact.phone_index == lead.phone_index)
+            )
     return row
 
 

@@ -376,3 +376,24 @@ async def test_an_erased_opted_out_lead_who_writes_again_is_opted_out_at_once(
     state = await lead_consent.show(db, actor=SYSTEM, lead_id=again.id)
     assert [(e.kind, e.source) for e in state.ledger] == [("opt_out", "do_not_contact")]
     assert await again.texts_sent() == []  # nothing automated, no confirmation
+
+
+async def test_an_erased_opted_out_lead_who_writes_hathel_is_back_and_stays_back(
+    noa: Writer,
+) -> None:
+    await noa.says("STOP")
+    db = noa.harness.db
+    await privacy.erase(db, actor=SYSTEM, lead_id=noa.id)
+    again = Writer(noa.harness, noa.control, noa.receiver, noa.wa_id)
+    again.delivered = noa.delivered
+    await again.says("היי, יש לכם דירות בחיפה?")  # opted out at once: the number is listed
+
+    await again.says("התחל")
+    await again.says("מה המחיר של הדירה?")  # the list no longer speaks for the number
+
+    assert (await again.row()).opted_out_at is None
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=again.id)
+    assert [(e.kind, e.source) for e in state.ledger] == [
+        ("opt_out", "do_not_contact"),
+        ("opt_in", "whatsapp_keyword"),
+    ]
