@@ -3,7 +3,7 @@ the services that change them: lead creation and update, imports, erasure, the e
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -196,21 +196,20 @@ async def test_the_ledger_cuts_what_its_columns_cannot_hold(db: Database) -> Non
     assert (state.opted_out, state.marketing_basis) == (False, None)
 
 
-async def test_an_entry_at_the_same_moment_as_the_newest_one_decides(db: Database) -> None:
-    lead_id = await _lead(db, opted_in=True, consent_words="כן")
-    [opt_in] = (await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)).ledger
+async def _agent_opts_out(db: Database, lead_id: str, *, at: datetime) -> None:
+    """An agent's opt-out recorded at ``at`` (the ledger's own time)."""
     async with db.session() as session:
         lead = await session.get(Lead, lead_id)
         assert lead is not None
-        await consent.record(
-            session,
-            db.vault,
-            lead,
-            kind=consent.Kind.OPT_OUT,
-            source=consent.Source.AGENT,
-            at=opt_in.at,
-        )
+        kind, source = consent.Kind.OPT_OUT, consent.Source.AGENT
+        await consent.record(session, db.vault, lead, kind=kind, source=source, at=at)
         await session.commit()
+
+
+async def test_an_entry_at_the_same_moment_as_the_newest_one_decides(db: Database) -> None:
+    lead_id = await _lead(db, opted_in=True, consent_words="כן")
+    [opt_in] = (await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)).ledger
+    await _agent_opts_out(db, lead_id, at=opt_in.at)
     state = await lead_consent.show(db, actor=SYSTEM, lead_id=lead_id)
     assert state.opted_out and state.opted_out_at == opt_in.at
 
@@ -219,18 +218,7 @@ async def test_only_the_lead_s_own_entries_make_a_late_entry_late(db: Database) 
     await _lead(db, phone="+972521234010", opted_in=True, consent_words="כן")  # an entry now
     other = await _lead(db, phone="+972521234011")  # no entry yet
     an_hour_ago = utcnow() - timedelta(hours=1)
-    async with db.session() as session:
-        lead = await session.get(Lead, other)
-        assert lead is not None
-        await consent.record(
-            session,
-            db.vault,
-            lead,
-            kind=consent.Kind.OPT_OUT,
-            source=consent.Source.AGENT,
-            at=an_hour_ago,
-        )
-        await session.commit()
+    await _agent_opts_out(db, other, at=an_hour_ago)
     state = await lead_consent.show(db, actor=SYSTEM, lead_id=other)
     assert state.opted_out and state.opted_out_at == an_hour_ago
 

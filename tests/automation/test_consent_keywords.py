@@ -360,14 +360,20 @@ async def test_an_inquiry_told_it_can_refuse_gets_the_30a_basis_once_the_notice_
     assert (await stranger.send(MARKETING)).status == "queued"
 
 
+async def _erased_after_stop(noa: Writer) -> Writer:
+    """Noa opts out and is erased; the same number, as a new lead about to write."""
+    await noa.says("STOP")
+    await privacy.erase(noa.harness.db, actor=SYSTEM, lead_id=noa.id)
+    again = Writer(noa.harness, noa.control, noa.receiver, noa.wa_id)
+    again.delivered = noa.delivered
+    return again
+
+
 async def test_an_erased_opted_out_lead_who_writes_again_is_opted_out_at_once(
     noa: Writer,
 ) -> None:
-    await noa.says("STOP")
+    again = await _erased_after_stop(noa)
     db = noa.harness.db
-    await privacy.erase(db, actor=SYSTEM, lead_id=noa.id)
-    again = Writer(noa.harness, noa.control, noa.receiver, noa.wa_id)
-    again.delivered = noa.delivered
 
     await again.says("היי, יש לכם דירות בחיפה?")
 
@@ -381,11 +387,8 @@ async def test_an_erased_opted_out_lead_who_writes_again_is_opted_out_at_once(
 async def test_an_erased_opted_out_lead_who_writes_hathel_is_back_and_stays_back(
     noa: Writer,
 ) -> None:
-    await noa.says("STOP")
+    again = await _erased_after_stop(noa)
     db = noa.harness.db
-    await privacy.erase(db, actor=SYSTEM, lead_id=noa.id)
-    again = Writer(noa.harness, noa.control, noa.receiver, noa.wa_id)
-    again.delivered = noa.delivered
     await again.says("היי, יש לכם דירות בחיפה?")  # opted out at once: the number is listed
 
     await again.says("התחל")
