@@ -457,7 +457,7 @@ class _Run:
             index = self.vault.index("phone", data.phone)
             kind = phones.not_mobile(data.phone)
             if kind is not None:
-                warnings.append(_placed(Problem.of(Kind.NOT_MOBILE, number=kind), "phone", {}))
+                warnings.append(Problem.of(Kind.NOT_MOBILE, "phone", number=kind))
             checked.append(_Checked(number, data, given, index, tuple(warnings)))
         known = await self._known(session, [c.index for c in checked])
         keys = await self.vault.lead_keys([lead.id for lead in known.values()])
