@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -276,11 +277,12 @@ class Answers:
     """What a poster was answered, counted by status (0: no answer, a transport error)."""
 
     counts: dict[int, int] = field(default_factory=dict)
-    first_ok_after: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, status: int) -> None:
-        """Count one answer."""
-        self.counts[status] = self.counts.get(status, 0) + 1
+        """Count one answer (posting threads share one count)."""
+        with self._lock:
+            self.counts[status] = self.counts.get(status, 0) + 1
 
 
 def post_until_stored(

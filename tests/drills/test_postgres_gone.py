@@ -162,7 +162,8 @@ def _queue_messages(
                     break
                 time.sleep(0.2)
             else:
-                load.unfinished += 1
+                with load.lock:
+                    load.unfinished += 1
             time.sleep(plan.send_gap_s)
 
 

@@ -220,7 +220,7 @@ async def _attack(
         arrived = Counter((await session.execute(INBOUND)).all())
         leads = await session.scalar(select(func.count()).select_from(Lead))
     assert stored == {"processed": len(bodies)}, (stored, seed)
-    assert failures == 0
+    assert failures == 0, seed
     for message_id, row in rows.items():
         want = target[message_id]
         assert row.status == want, (row.status, want, seed)
