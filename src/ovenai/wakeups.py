@@ -80,7 +80,9 @@ async def _listen(url: str, wake: Callable[[], None], stop: asyncio.Event) -> No
 
 async def _watch_sqlite(url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
     path = make_url(url).database or ""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # timeout=0: a busy database answers at once (read again at the next look) instead of
+    # holding the event loop for sqlite3's default 5 s.
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
     try:
         seen = _data_version(conn)
         while not stop.is_set():
