@@ -39,7 +39,14 @@ from ovenai.models.media import (
     PropertyFileRole,
     RequestedDocument,
 )
-from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
+from ovenai.models.messaging import (
+    Message,
+    MessageTemplate,
+    ResponseTurn,
+    ResponseTurnsProgress,
+    ResponseTurnsStale,
+    StatusEvent,
+)
 from ovenai.models.operations import (
     Alert,
     JobLock,
@@ -95,6 +102,9 @@ __all__ = [
     "ReachedUser",
     "RecipientOutcome",
     "RequestedDocument",
+    "ResponseTurn",
+    "ResponseTurnsProgress",
+    "ResponseTurnsStale",
     "Role",
     "ScoreChange",
     "ScoreReason",

@@ -94,7 +94,56 @@ class Message(Timestamped, Base):
             postgresql_where=text("direction = 'in'"),
             sqlite_where=text("direction = 'in'"),
         ),
+        # The key figures' first responses (ovenai.response_turns): the messages whose
+        # insertion (or change) sends their lead's turns to be counted again.
+        Index(
+            "ix_messages_person_touched",
+            "updated_at",
+            postgresql_where=text("direction = 'in' OR sent_by_id IS NOT NULL"),
+            sqlite_where=text("direction = 'in' OR sent_by_id IS NOT NULL"),
+        ),
     )
+
+
+class ResponseTurn(Base):
+    """A lead's turn and its first response by a person (ovenai.response_turns): kept by
+    the worker's ``kpis.turns`` job from the lead's messages, read by the key figures."""
+
+    __tablename__ = "response_turns"
+
+    # The inbound message that started the turn: the turn goes with it.
+    message_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    turn_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("ix_response_turns_turn_at", "turn_at"),)
+
+
+class ResponseTurnsStale(Base):
+    """A lead whose turns must be counted again though none of its messages was touched
+    (retention deleted some): read live by the key figures until the job has."""
+
+    __tablename__ = "response_turns_stale"
+
+    lead_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ResponseTurnsProgress(Base):
+    """How far the ``kpis.turns`` job has counted: every lead whose messages were last
+    touched before ``done_until`` (less a grace for slow transactions) is in
+    ``response_turns``. No row: never counted yet, the key figures count live."""
+
+    __tablename__ = "response_turns_progress"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    done_until: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class StatusEvent(Base):
