@@ -7,9 +7,9 @@ Create Date: 2026-12-06 21:30:00.000000
 Key figures (ovenai.kpis, "First response"): the worker's ``kpis.turns`` job keeps each
 lead's turns in ``response_turns`` (ovenai.response_turns), so a period's first responses
 are an indexed range of it instead of a window over every message of the leads active in
-the period. ``ix_messages_person_touched`` finds the leads whose inbound or person-sent
-messages were written since the job last ran (counted live meanwhile);
-``response_turns_stale`` names leads retention took messages from;
+the period. The leads whose inbound or person-sent messages were written since the job
+last ran are found by their messages' ids (time-ordered: the primary key's index) and
+counted live meanwhile; ``response_turns_stale`` names leads retention took messages from;
 ``response_turns_progress`` says how far the job has counted (no row: the figures are
 counted live until its first run, which counts every lead). Downgrading drops them.
 """
@@ -24,17 +24,8 @@ down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-PERSON = sa.text("direction = 'in' OR sent_by_id IS NOT NULL")
-
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_messages_person_touched",
-        "messages",
-        ["updated_at"],
-        postgresql_where=PERSON,
-        sqlite_where=PERSON,
-    )
     op.create_table(
         "response_turns",
         sa.Column(
@@ -80,4 +71,3 @@ def downgrade() -> None:
     op.drop_index("ix_response_turns_lead_id", table_name="response_turns")
     op.drop_index("ix_response_turns_turn_at", table_name="response_turns")
     op.drop_table("response_turns")
-    op.drop_index("ix_messages_person_touched", table_name="messages")

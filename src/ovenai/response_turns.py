@@ -11,9 +11,12 @@ it (seconds at a million messages). They are kept in ``response_turns`` instead,
 per turn, and a period's turns are an indexed range of it:
 
 * The worker's ``kpis.turns`` job (every minute) counts again, from all their messages,
-  the leads one of whose inbound or person-sent messages was written (``updated_at``)
-  since its last run less ``GRACE``, and those retention marked stale; then it records
-  when it started (``response_turns_progress``). Its first run counts every lead.
+  the leads one of whose inbound or person-sent messages was written since its last run
+  less ``GRACE`` (found by id: ids are time-ordered, made when the row is written; an
+  inbound message's ``created_at`` and ``updated_at`` are Meta's time, however late the
+  webhook came), and those retention marked stale; then it records when it started
+  (``response_turns_progress``). Its first run counts every lead. A turn depends only on
+  its messages' lead, direction, sender and ``created_at``, never changed once written.
 * The key figures take the kept turns of every other lead, and count those leads live, so
   a report is exact at once, not a minute later. Until the job's first run, every lead
   is counted live.
@@ -111,10 +114,19 @@ async def _count_live(session: AsyncSession, leads: ColumnElement[bool]) -> list
     return turns_of(await session.execute(query))
 
 
+def first_id_at(moment: datetime) -> str:
+    """The lowest message id made at ``moment`` or later (ids are UUIDv7, made when the row
+    is written, led by its milliseconds: ``ovenai.columns.new_id``)."""
+    millis = int(moment.timestamp() * 1000)
+    return f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-0000-0000-000000000000"
+
+
 def _touched_since(moment: datetime) -> Any:
-    """Leads with an inbound or person-sent message written since ``moment``, or stale."""
-    touched = select(Message.lead_id).where(_person_or_lead(), Message.updated_at >= moment)
-    return touched.union(select(ResponseTurnsStale.lead_id))
+    """Leads with an inbound or person-sent message written since ``moment`` (by its id:
+    a message's ``created_at`` is Meta's time for an inbound one, however late it came, and
+    none of the columns turns depend on changes after the row is written), or stale."""
+    written = select(Message.lead_id).where(_person_or_lead(), Message.id >= first_id_at(moment))
+    return written.union(select(ResponseTurnsStale.lead_id))
 
 
 @dataclass(frozen=True)

@@ -94,14 +94,6 @@ class Message(Timestamped, Base):
             postgresql_where=text("direction = 'in'"),
             sqlite_where=text("direction = 'in'"),
         ),
-        # The key figures' first responses (ovenai.response_turns): the messages whose
-        # insertion (or change) sends their lead's turns to be counted again.
-        Index(
-            "ix_messages_person_touched",
-            "updated_at",
-            postgresql_where=text("direction = 'in' OR sent_by_id IS NOT NULL"),
-            sqlite_where=text("direction = 'in' OR sent_by_id IS NOT NULL"),
-        ),
     )
 
 
