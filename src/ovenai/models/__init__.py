@@ -42,6 +42,7 @@ from ovenai.models.media import (
 from ovenai.models.messaging import (
     Message,
     MessageTemplate,
+    ReplyMark,
     ResponseTurn,
     ResponseTurnsProgress,
     ResponseTurnsStale,
@@ -102,6 +103,7 @@ __all__ = [
     "ReachedUser",
     "RecipientOutcome",
     "RequestedDocument",
+    "ReplyMark",
     "ResponseTurn",
     "ResponseTurnsProgress",
     "ResponseTurnsStale",

@@ -115,6 +115,35 @@ class ResponseTurn(Base):
     __table_args__ = (Index("ix_response_turns_turn_at", "turn_at"),)
 
 
+class ReplyMark(Base):
+    """One of a lead's facts the reply rate counts (ovenai.response_turns), kept by the
+    worker's ``kpis.turns`` job: ``written``, an accepted message of ours (``at``: its
+    ``sent_at``; ``previous_at``: the lead's accepted message before it), or ``replied``,
+    the lead's first message after ours (``at``: our last accepted message before it;
+    ``reply_at``: when the lead wrote; ``previous_at``: the lead's ``replied`` row before).
+    A period's leads are then the rows whose ``previous_at`` lies before it: one a lead."""
+
+    __tablename__ = "reply_marks"
+
+    message_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_reply_marks_kind_at",
+            "kind",
+            "at",
+            postgresql_include=["previous_at", "reply_at", "lead_id"],
+        ),
+    )
+
+
 class ResponseTurnsStale(Base):
     """A lead whose turns must be counted again though none of its messages was touched
     (retention deleted some): read live by the key figures until the job has."""
