@@ -21,8 +21,10 @@ from ovenai.db import Database
 from ovenai.models import (
     Message,
     ResponseTurn,
+    ResponseTurnsProgress,
     ResponseTurnsStale,
     Role,
+    StatusEvent,
     User,
 )
 from ovenai.models.webhooks import WebhookEvent
@@ -200,6 +202,15 @@ def _no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(response_turns, "GRACE", timedelta(0))
 
 
+async def _live_leads_and_written(db: Database) -> set[str]:
+    """The leads counted live now (whether they have turns in the period or not)."""
+    async with db.session() as session:
+        progress = await session.get(ResponseTurnsProgress, response_turns.PROGRESS)
+        assert progress is not None
+        since = progress.done_until - response_turns.GRACE
+        return set(await session.scalars(response_turns._touched_since(since)))
+
+
 async def _live_leads(db: Database) -> set[str]:
     async with db.session() as session:
         found = await response_turns.in_period(session, START, END)
@@ -331,8 +342,23 @@ async def test_kept_turns_give_the_report_the_definitions_give(
             if message.status == "failed":
                 message.error_code, message.error_title = 131049, ERRORS[131049]
                 message.failed_at = START + timedelta(days=5)
+        # A "sent" status arriving late restamps a message with Meta's (earlier) time: the
+        # only message of ours in the period to its lead moves out of the period.
+        ours = [
+            m
+            for m in await session.scalars(select(Message).where(Message.lead_id.in_(leads[5:])))
+            if m.direction == "out" and m.sent_at is not None and START <= m.sent_at < END
+        ]
+        alone = next(m for m in ours if [o.lead_id for o in ours].count(m.lead_id) == 1)
+        alone.wa_message_id, alone.sent_at = "wamid.late-sent", START - timedelta(hours=1)
+        await session.flush()
+        session.add(
+            StatusEvent(
+                wa_message_id="wamid.late-sent", status="sent", at=alone.sent_at, applied=True
+            )
+        )
         await session.commit()
-    assert leads[1] in await _live_leads(db)
+    assert {leads[1], alone.lead_id} <= await _live_leads_and_written(db)
     await _assert_report_matches_the_definitions(db)  # kept and live together
 
     assert await response_turns.refresh(db) >= 12

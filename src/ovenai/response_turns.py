@@ -29,10 +29,10 @@ How they stay exact:
   the leads with a message written since its last run less ``GRACE`` (found by id: ids
   are time-ordered, made when the row is written; an inbound message's ``created_at`` and
   ``updated_at`` are Meta's time, however late the webhook came), with one of ours
-  accepted since (``sent_at``), and those retention marked stale; then it records when it
-  started (``response_turns_progress``). Its first run counts every lead. Nothing else
-  the rows depend on (a message's lead, direction, sender, ``created_at``) changes once
-  written.
+  accepted since (``sent_at``) or restamped by a "sent" status that arrived since (it
+  carries Meta's time), and those retention marked stale; then it records when it started
+  (``response_turns_progress``). Its first run counts every lead. Nothing else the rows
+  depend on (a message's lead, direction, sender, ``created_at``) changes once written.
 * The key figures take the kept rows of every other lead, and count those leads live, so
   a report is exact at once, not a minute later. Until the job's first run, every lead
   is counted live.
@@ -66,6 +66,7 @@ from ovenai.models import (
     ResponseTurn,
     ResponseTurnsProgress,
     ResponseTurnsStale,
+    StatusEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -205,11 +206,22 @@ def first_id_at(moment: datetime) -> str:
 def _touched_since(moment: datetime) -> Any:
     """Leads with a message written since ``moment`` (by its id: an inbound message's
     ``created_at`` is Meta's time, however late it came), one of ours accepted since
-    (``sent_at``, set when Meta accepts it), or stale. Nothing else the kept rows depend on
+    (``sent_at``, set when Meta accepts it, or restamped by a "sent" status arrived since),
+    or stale. Nothing else the kept rows depend on
     (lead, direction, sender, ``created_at``) changes once a message is written."""
     written = select(Message.lead_id).where(Message.id >= first_id_at(moment))
     accepted = select(Message.lead_id).where(Message.direction == "out", Message.sent_at >= moment)
-    return written.union(accepted, select(ResponseTurnsStale.lead_id))
+    # A "sent" status restamps ``sent_at`` with Meta's time, however late it arrives.
+    restamped = (
+        select(Message.lead_id)
+        .join(StatusEvent, StatusEvent.wa_message_id == Message.wa_message_id)
+        .where(
+            StatusEvent.applied.in_((False, True)),  # the (applied, received_at) index
+            StatusEvent.received_at >= moment,
+            StatusEvent.status == "sent",
+        )
+    )
+    return written.union(accepted, restamped, select(ResponseTurnsStale.lead_id))
 
 
 @dataclass(frozen=True)
