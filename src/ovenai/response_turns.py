@@ -322,8 +322,9 @@ async def _recount(session: AsyncSession, lead_ids: list[str], started: datetime
 
 
 async def refresh(db: Database) -> int:
-    """Count again the turns of the leads written since the last run (every lead on the
-    first run); how many leads were counted."""
+    """Count again the turns and reply marks of the leads written since the last run (every
+    lead on the first run); how many leads were counted. Each batch of leads is one
+    transaction; a failed run leaves the progress where it was, so the next counts them."""
     started = utcnow()
     async with db.session() as session:
         progress = await session.get(ResponseTurnsProgress, PROGRESS)
@@ -345,12 +346,12 @@ async def refresh(db: Database) -> int:
         )
         await session.commit()
     if lead_ids:
-        log.info("counted the turns of %d leads again", len(lead_ids))
+        log.info("counted the turns and reply marks of %d leads again", len(lead_ids))
     return len(lead_ids)
 
 
 async def mark_stale(session: AsyncSession, lead_ids: Iterable[str]) -> None:
-    """These leads' turns must be counted again (their messages were deleted)."""
+    """These leads' turns and marks must be counted again (their messages were deleted)."""
     now = utcnow()
     for lead_id in sorted(set(lead_ids)):
         upsert = dialects.insert(session, ResponseTurnsStale).values(lead_id=lead_id, marked_at=now)
