@@ -88,6 +88,9 @@ COVERED = {
     "media_files",  # marked erased, their stored files deleted (tests/media/test_media_privacy.py)
     "requested_documents",  # deleted on erasure (which documents they were asked for)
     "campaign_recipients",  # deleted on erasure (ids and codes: which campaigns, and why)
+    "response_turns",  # kept, like the blanked messages: ids and times (the key figures)
+    "reply_marks",  # kept, like the blanked messages: ids and times (the key figures)
+    "response_turns_stale",  # kept: a lead id, until the worker counts its turns again
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from ovenai import media
+from ovenai import media, response_turns
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -84,6 +84,9 @@ async def _delete_in_batches(
                 return deleted
             if key is Message.id and files is not None:  # their files first, then them
                 await media.delete_files(session, files, message_ids=ids)
+            if key is Message.id:  # the key figures count these leads' turns again
+                leads = select(Message.lead_id).where(Message.id.in_(ids)).distinct()
+                await response_turns.mark_stale(session, await session.scalars(leads))
             await session.execute(delete(key.class_).where(key.in_(ids)))
             await session.commit()
         deleted += len(ids)

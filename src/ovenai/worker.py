@@ -25,6 +25,7 @@ from ovenai import (
     notifiers,
     privacy,
     reactions,
+    response_turns,
     scheduler,
     sessions,
     signin,
@@ -162,6 +163,12 @@ async def fetch_media(ctx: scheduler.JobContext) -> None:
         outcome = await media_fetch.run(fetcher, linger_s=media_fetch.LINGER_S)
     if outcome != media_fetch.Outcome():
         log.info("media fetched: %s", outcome)
+
+
+@scheduler.every("kpis.turns", seconds=response_turns.EVERY_S, lease_s=response_turns.LEASE_S)
+async def count_turns(ctx: scheduler.JobContext) -> None:
+    """Keep the key figures' turns (ovenai.response_turns) up to the leads' messages."""
+    await response_turns.refresh(ctx.db)
 
 
 @scheduler.every("workers.prune_heartbeats", seconds=3600)

@@ -39,7 +39,15 @@ from ovenai.models.media import (
     PropertyFileRole,
     RequestedDocument,
 )
-from ovenai.models.messaging import Message, MessageTemplate, StatusEvent
+from ovenai.models.messaging import (
+    Message,
+    MessageTemplate,
+    ReplyMark,
+    ResponseTurn,
+    ResponseTurnsProgress,
+    ResponseTurnsStale,
+    StatusEvent,
+)
 from ovenai.models.operations import (
     Alert,
     JobLock,
@@ -95,6 +103,10 @@ __all__ = [
     "ReachedUser",
     "RecipientOutcome",
     "RequestedDocument",
+    "ReplyMark",
+    "ResponseTurn",
+    "ResponseTurnsProgress",
+    "ResponseTurnsStale",
     "Role",
     "ScoreChange",
     "ScoreReason",

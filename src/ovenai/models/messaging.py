@@ -97,6 +97,76 @@ class Message(Timestamped, Base):
     )
 
 
+class ResponseTurn(Base):
+    """A lead's turn and its first response by a person (ovenai.response_turns): kept by
+    the worker's ``kpis.turns`` job from the lead's messages, read by the key figures."""
+
+    __tablename__ = "response_turns"
+
+    # The inbound message that started the turn: the turn goes with it.
+    message_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    turn_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("ix_response_turns_turn_at", "turn_at"),)
+
+
+class ReplyMark(Base):
+    """One of a lead's facts the reply rate counts (ovenai.response_turns), kept by the
+    worker's ``kpis.turns`` job: ``written``, an accepted message of ours (``at``: its
+    ``sent_at``; ``previous_at``: the lead's accepted message before it), or ``replied``,
+    the lead's first message after ours (``at``: our last accepted message before it;
+    ``reply_at``: when the lead wrote; ``previous_at``: the lead's ``replied`` row before).
+    A period's leads are then the rows whose ``previous_at`` lies before it: one a lead."""
+
+    __tablename__ = "reply_marks"
+
+    message_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_reply_marks_kind_at",
+            "kind",
+            "at",
+            postgresql_include=["previous_at", "reply_at", "lead_id"],
+        ),
+    )
+
+
+class ResponseTurnsStale(Base):
+    """A lead whose turns must be counted again though none of its messages was touched
+    (retention deleted some): read live by the key figures until the job has."""
+
+    __tablename__ = "response_turns_stale"
+
+    lead_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ResponseTurnsProgress(Base):
+    """How far the ``kpis.turns`` job has counted: every lead whose messages were last
+    touched before ``done_until`` (less a grace for slow transactions) is in
+    ``response_turns``. No row: never counted yet, the key figures count live."""
+
+    __tablename__ = "response_turns_progress"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    done_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class StatusEvent(Base):
     """One delivery status Meta reported for one message, kept once per (message, status).
 
