@@ -77,8 +77,15 @@ class Pacer:
         while True:
             self._top_up(wanted)
             if not self._slots:
-                assert self._reserving is not None
-                await self._reserving
+                reserving = self._reserving
+                assert reserving is not None
+                await reserving  # its error, if it failed, is the caller's
+                if reserving is self._reserving:
+                    # It had finished already, so the await did not yield and its done
+                    # callback has not run yet: forget it here, or this loop would await
+                    # the same finished task for ever without letting the loop run
+                    # (a worker spun at full CPU and never saw its SIGTERM).
+                    self._reserving = None
                 continue
             now = self.now()
             slot = self._slots[0]
@@ -100,7 +107,8 @@ class Pacer:
         self._reserving.add_done_callback(self._reserved)
 
     def _reserved(self, task: asyncio.Task[None]) -> None:
-        self._reserving = None
+        if self._reserving is task:  # not a later reservation begun meanwhile
+            self._reserving = None
         if not task.cancelled() and task.exception() is not None:
             log.warning("reserving sending slots failed: %r", task.exception())
 
