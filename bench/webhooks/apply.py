@@ -12,7 +12,9 @@ stored body is applied (decrypt, parse, exactly-once claims, status rows, messag
 instead (:mod:`bench.webhooks.bodies`: ``--known`` seeded leads, ``--new-share`` of
 first-time senders), stored the same way; ``--warm`` first loads every seeded lead's key
 into the processor's cache (a worker that has run for a while), else the drain starts cold
-(a worker just started). ``--profile FILE`` runs the drain under cProfile and prints the
+(a worker just started). The consent, score and automation hooks run with the default
+rules, as serve and the worker run them (``--no-reactions``: without, as figures before 7 Dec
+2026 were measured). ``--profile FILE`` runs the drain under cProfile and prints the
 functions that took longest (cumulative).
 """
 
@@ -33,6 +35,7 @@ from bench.process import box_speed_s
 from bench.webhooks.bodies import STREAMED, Plan, write_stream
 from bench.webhooks.common import fresh_database, settings_from, status_body, wamid
 from bench.webhooks.seed import seed
+from ovenai import automation, reactions
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
 from ovenai.ingest.processor import Processor
@@ -101,8 +104,12 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
         written = write_stream(plan, Path(folder) / "stream.txt")
         bodies = [line.split("\t", 1)[1].rstrip("\n").encode() for line in written.path.open()]
     await seed(env, known=args.known, outbound=written.outbound_messages)
-    db = open_database(settings_from(env), inline=not args.aiosqlite)
+    settings = settings_from(env)
+    db = open_database(settings, inline=not args.aiosqlite)
     await db.start()
+    if not args.no_reactions:
+        await automation.seed_rules(db)  # as `ovenai db upgrade` does
+        reactions.install(settings, db.vault)  # as serve and the worker do
     try:
         store = EventStore(db)
         for start in range(0, len(bodies), 256):
@@ -126,13 +133,16 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
         async with db.session() as session:
             leads = int(await session.scalar(select(func.count()).select_from(Lead)) or 0)
     finally:
+        if not args.no_reactions:
+            reactions.uninstall(db.vault)
         await db.dispose()
     print(
         f"{args.kind} bodies applied/s={len(bodies) / elapsed:,.0f} ({len(bodies)} in"
         f" {elapsed:.2f} s, batch {processor.batch_size}, {'warm' if args.warm else 'cold'}"
         f" keys; processed={report.processed} failed={report.failed}"
         f" items={dict(report.items)}; leads created {leads - args.known},"
-        f" {(leads - args.known) / elapsed:,.0f}/s; {written.by_kind})"
+        f" {(leads - args.known) / elapsed:,.0f}/s; {written.by_kind};"
+        f" reactions {'off' if args.no_reactions else 'on'})"
     )
 
 
@@ -146,6 +156,12 @@ def main() -> None:
     parser.add_argument("--new-share", type=float, default=0.10, help="first-time senders")
     parser.add_argument("--warm", action="store_true", help="lead keys cached before the drain")
     parser.add_argument("--profile", help="cProfile the drain into this file")
+    parser.add_argument(
+        "--no-reactions",
+        action="store_true",
+        help="apply without the consent, score and automation hooks (and no rules seeded);"
+        " by default they run with the default rules, as in serve and the worker",
+    )
     parser.add_argument(
         "--aiosqlite",
         action="store_true",

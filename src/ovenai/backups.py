@@ -36,6 +36,7 @@ from ovenai import dialects, erasure_journal, privacy
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.engines import conninfo
 from ovenai.errors import ConfigurationError, CryptoError, InvalidInput
 from ovenai.media_store import MediaStore
 from ovenai.models import Lead
@@ -73,8 +74,8 @@ def _file_name(part: str, url: str) -> str:
 
 
 def libpq_url(url: str) -> str:
-    """The SQLAlchemy URL as libpq's tools take it (no driver name)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The SQLAlchemy URL as libpq's tools take it (a conninfo string; several hosts too)."""
+    return conninfo(url)
 
 
 def _sqlite_path(url: str) -> Path:

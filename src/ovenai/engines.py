@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ovenai import dialects, inline_sqlite
@@ -34,6 +35,20 @@ def sync_url(url: str) -> str:
     if dialects.of_url(parsed) == "sqlite":
         return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def conninfo(url: str | URL, **extra: str) -> str:
+    """A PostgreSQL URL as libpq's connection string, for a connection made without
+    SQLAlchemy (psycopg's own, or a client tool's), with ``extra`` parameters added.
+
+    Read by SQLAlchemy's psycopg dialect, so every form its engines take is read alike: above
+    all several hosts (``?host=a:5432&host=b:5432&target_session_attrs=read-write``, the
+    failover form of docs/operations.md) become libpq's ``host=a,b port=5432,5432``.
+    """
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    _, params = parsed.get_dialect()().create_connect_args(parsed)
+    given = {key: str(value) for key, value in params.items() if key != "context"}
+    return make_conninfo(**(extra | given))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -10,6 +10,7 @@ prefix letters ב/ל/מ/ה/ו glued on, "Tel Aviv" and "Tel-Aviv"). Matching run
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -236,12 +237,15 @@ TOWNS: tuple[Town, ...] = (
 _PREFIXES = "(?:[בלמהוש]|וב|ול|ומ|שב|מה|בה|לה)?"
 
 
-def _pattern(spelling: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _pattern(spelling: str) -> re.Pattern[str]:
+    """The compiled search for one spelling (kept: a message is searched for every spelling
+    of every town, and normalising and compiling them each time was most of the cost)."""
     words = normalise(spelling).replace("-", " ").split()
     body = r"[\s-]+".join(re.escape(word) for word in words)
     if re.match(r"[\u0590-\u05ff]", spelling):
-        return rf"(?<![\w\"']){_PREFIXES}{body}(?![\w])"
-    return rf"(?<![\w]){body}(?![\w])"
+        return re.compile(rf"(?<![\w\"']){_PREFIXES}{body}(?![\w])")
+    return re.compile(rf"(?<![\w]){body}(?![\w])")
 
 
 def find_town(text: str, listed: Sequence[str] = ()) -> Town | None:
@@ -250,14 +254,14 @@ def find_town(text: str, listed: Sequence[str] = ()) -> Town | None:
     when it names none."""
     spelled = normalise(text).replace("-", " ")
     for name in listed:
-        if name.strip() and re.search(_pattern(name), spelled):
+        if name.strip() and _pattern(name).search(spelled):
             return Town(name.strip(), name.strip())
     found: list[tuple[int, int, Town]] = []
     for order, town in enumerate(TOWNS):
         starts = [
             match.start()
             for spelling in (town.he, town.en, *town.spellings)
-            if (match := re.search(_pattern(spelling), spelled))
+            if (match := _pattern(spelling).search(spelled))
         ]
         if starts:
             found.append((min(starts), order, town))

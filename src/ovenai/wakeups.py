@@ -23,7 +23,6 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 import psycopg
 from sqlalchemy import text
@@ -31,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects
+from ovenai.engines import conninfo
 
 log = logging.getLogger("ovenai.wakeups")
 
@@ -64,12 +64,8 @@ async def watch(url: str, wake: Callable[[], None], stop: asyncio.Event) -> None
 
 
 async def _listen(url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
-    parsed = make_url(url)
-    args: dict[str, Any] = parsed.translate_connect_args(username="user", database="dbname")
-    args.update({key: str(value) for key, value in parsed.query.items()})
-    async with await psycopg.AsyncConnection.connect(
-        autocommit=True, connect_timeout=5, **args
-    ) as conn:
+    info = conninfo(url, connect_timeout="5")
+    async with await psycopg.AsyncConnection.connect(info, autocommit=True) as conn:
         await conn.execute(f"LISTEN {CHANNEL}")
         while not stop.is_set():
             # Notifications arriving between two of these waits are kept by psycopg for

@@ -88,6 +88,7 @@ from ovenai.models import (
 from ovenai.outbox import queue, rules
 from ovenai.quiet_hours import QuietHours
 from ovenai.settings import Settings
+from ovenai.transaction_cache import per_transaction
 
 log = logging.getLogger("ovenai.automation")
 
@@ -168,7 +169,15 @@ class Firing:
 
 async def enabled_rules(session: AsyncSession) -> list[LoadedRule]:
     """The enabled rules in run order (a rule that cannot be read any more,
-    say after a downgrade, is left out and logged)."""
+    say after a downgrade, is left out and logged).
+
+    Read once a transaction: the processor's transaction runs the rules for every message
+    of its batch, and reading and parsing them again for each was a tenth of its time.
+    """
+    return await per_transaction(session, "automation.enabled_rules", _read_enabled_rules)
+
+
+async def _read_enabled_rules(session: AsyncSession) -> list[LoadedRule]:
     query = (
         select(AutomationRule)
         .where(AutomationRule.enabled.is_(True))
@@ -813,10 +822,16 @@ async def _note_town(session: AsyncSession, lead: Lead, text: str) -> None:
     """A first message that names a town sets the lead's wanted town (if it has none)."""
     if lead.want_city or lead.property_id or not text:
         return
-    rows = (await session.execute(select(Property.city, Property.area).distinct())).all()
-    town = places.find_town(text, places.towns_of((row[0], row[1]) for row in rows))
+    listed = await per_transaction(session, "automation.listed_towns", _listed_towns)
+    town = places.find_town(text, listed)
     if town is not None:
         lead.want_city = town.name_in(lead.language)
+
+
+async def _listed_towns(session: AsyncSession) -> list[str]:
+    """The towns and areas of the agency's listings (read once a transaction)."""
+    rows = (await session.execute(select(Property.city, Property.area).distinct())).all()
+    return places.towns_of((row[0], row[1]) for row in rows)
 
 
 async def log_firing(

@@ -31,6 +31,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from ovenai import dialects
+from ovenai.engines import conninfo
 from ovenai.errors import ServiceUnavailable
 
 log = logging.getLogger("ovenai.ingest.receive.batch_writer")
@@ -194,9 +195,7 @@ class BatchWriter:
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=0"):
                 conn.execute(f"PRAGMA {pragma}")
             return conn
-        args: dict[str, Any] = url.translate_connect_args(username="user", database="dbname")
-        args.update({key: str(value) for key, value in url.query.items()})
-        return psycopg.connect(autocommit=True, connect_timeout=5, **args)
+        return psycopg.connect(conninfo(url, connect_timeout="5"), autocommit=True)
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
