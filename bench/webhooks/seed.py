@@ -2,13 +2,15 @@
 
 Known leads are written as a lead who wrote before would be (WhatsApp source, BSUID, wa_id
 and phone sealed under the lead's own key with their blind indexes, name and profile name,
-name tokens), so a message from them is matched by BSUID and changes nothing on the lead but
-its last inbound time. Their keys are made in one key-store transaction. Outbound messages
+name tokens, and the message they wrote a day earlier, so a new one is not their first), so a
+message from them is matched by BSUID and changes nothing on the lead but its last inbound
+time. Their keys are made in one key-store transaction. Outbound messages
 (for the statuses of ``--kind mix``) are ``sending`` rows with the wamids the statuses name.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -31,6 +33,7 @@ async def seed(env: dict[str, str], *, known: int, outbound: int) -> None:
     await db.start()
     try:
         lead_ids = await _leads(db, known)
+        await _history(db, lead_ids)
         await _messages(db, lead_ids, outbound)
     finally:
         await db.dispose()
@@ -59,6 +62,31 @@ async def _leads(db: Database, count: int) -> list[str]:
                 )
             await session.commit()
     return ids
+
+
+async def _history(db: Database, lead_ids: list[str]) -> None:
+    """Each known lead's earlier message (a day ago; its text is not needed)."""
+    table = cast(Table, Message.__table__)
+    before = utcnow() - timedelta(days=1)
+    for start in range(0, len(lead_ids), _CHUNK):
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "lead_id": lead_id,
+                "direction": "inbound",
+                "type": "text",
+                "wa_message_id": f"wamid.bench.history.{start + n}",
+                "status": "received",
+                "status_at": before,
+                "attempts": 0,
+                "created_at": before,
+                "updated_at": before,
+            }
+            for n, lead_id in enumerate(lead_ids[start : start + _CHUNK])
+        ]
+        async with db.session() as session:
+            await session.execute(insert(table), rows)
+            await session.commit()
 
 
 async def _messages(db: Database, lead_ids: list[str], count: int) -> None:
