@@ -39,6 +39,7 @@ lint: $(STAMP)
 # per-module report kept in var/coverage/report.txt.
 test: lint
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-nginx.sh
 	@rm -rf var/coverage && mkdir -p var/coverage
 	$(BIN)/coverage run -m pytest
 	@$(BIN)/coverage combine --quiet
