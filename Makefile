@@ -43,6 +43,7 @@ test: lint
 	@rm -rf var/coverage && mkdir -p var/coverage
 	$(BIN)/coverage run -m pytest
 	@$(BIN)/coverage combine --quiet
+	@echo "screenshots of the browser tests (docs/testing.md): var/test-artifacts/screenshots/"
 	@$(BIN)/coverage report > var/coverage/report.txt; status=$$?; \
 		grep '^TOTAL' var/coverage/report.txt; exit $$status
 

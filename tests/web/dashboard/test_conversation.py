@@ -20,21 +20,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ovenai.cloudapi import CloudApiClient
 from ovenai.columns import new_id, utcnow
 from ovenai.db import open_database
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.ingest.receive.signature import SIGNATURE_HEADER, sign
 from ovenai.models import Language, Lead, Message, Role
-from ovenai.outbox.bucket_store import DatabaseBuckets
-from ovenai.outbox.dispatch_config import DispatchConfig
-from ovenai.outbox.dispatcher import Dispatcher
-from ovenai.outbox.retry import RetryPolicy
 from ovenai.sealing import MESSAGES
 from ovenai.settings import Settings
 from ovenai.simulator import SimulatorConfig, SimulatorThread
 from support.aio import run_async
 from support.dashboard import csrf_of, make_user, sign_in, sign_in_page
+from support.dispatch import dispatch_queued
 from support.simulator import fresh_simulator, sim_config, simulator  # noqa: F401  (fixtures)
 from support.simulator_http import post_control
 from support.templates import seed_templates
@@ -451,37 +447,6 @@ def test_the_leads_viewings_are_listed_with_their_state(
 # statuses arrive, then the lead's reply.
 
 
-def _dispatch(settings: Settings, sim: SimulatorThread, config: SimulatorConfig) -> None:
-    """What a worker does: send the queued messages, here to the simulator."""
-
-    async def send() -> None:
-        db = open_database(settings)
-        await db.start()
-        try:
-            async with CloudApiClient(
-                access_token=config.access_token,
-                phone_number_id=config.phone_number_id,
-                business_account_id=config.business_account_id,
-                base_url=sim.base_url,
-                timeout=5.0,
-            ) as api:
-                dispatch = DispatchConfig(
-                    phone_number_id=config.phone_number_id,
-                    portfolio=config.business_account_id,
-                    messages_per_second=1000.0,
-                    pair_interval_s=0.001,
-                    pair_burst=45,
-                    messaging_limit=None,
-                    policy=RetryPolicy(base_s=0.0, cap_s=0.0, max_attempts=3),
-                    poll_s=0.05,
-                )
-                await Dispatcher(db, api, DatabaseBuckets(db), dispatch).drain()
-        finally:
-            await db.dispose()
-
-    run_async(send)
-
-
 def test_a_template_sent_from_the_lead_page_goes_clock_tick_double_tick_blue(
     browser: Any,
     server: Any,
@@ -513,7 +478,7 @@ def test_a_template_sent_from_the_lead_page_goes_clock_tick_double_tick_blue(
         assert tick.get_attribute("class") == "tick tick-clock"  # queued: no worker yet
         assert tick.get_attribute("aria-label") == "ממתינה לשליחה"
 
-        _dispatch(clean_db, fresh_simulator, sim_config)  # accepted by "Meta": sent
+        dispatch_queued(clean_db, fresh_simulator, sim_config)  # accepted by "Meta": sent
         seen = []
         for state, words in (
             ("sent", "נשלחה"),

@@ -1,5 +1,6 @@
 """The lead page's Documents section in a real browser: an agent ticks documents of the
-agency's list and types one more, sends the request, and sees the checklist."""
+agency's list (each box beside its name) and types one more, sends the request, and sees the
+checklist."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ def test_an_agent_asks_for_documents_and_sees_the_checklist_in_the_browser(
         page.goto(f"{server.url}/leads/{lead}")
         section = page.locator("section#documents")
         assert "עדיין לא התבקשו מסמכים" in section.inner_text()
+        # Each box beside its document's name, on its line (before the name: right, in Hebrew).
+        for choice in choices:
+            box = page.locator(f"form.documents-request input[value='{choice}']").bounding_box()
+            name = page.locator("form.documents-request label span", has_text=choice)
+            words = name.bounding_box()
+            assert box is not None and words is not None
+            assert abs((box["y"] + box["height"] / 2) - (words["y"] + words["height"] / 2)) < 4
+            gap = box["x"] - (words["x"] + words["width"])
+            assert 0 <= gap < 16, (choice, box, words)
         page.check(f"form.documents-request input[value='{choices[0]}']")
         page.check(f"form.documents-request input[value='{choices[2]}']")
         page.fill("form.documents-request input[name=other]", "חוזה חתום")
