@@ -36,6 +36,7 @@ from ovenai.db import Database, open_database
 
 ZONE = ZoneInfo("Asia/Jerusalem")
 
+
 async def measure(db: Database, days: int, runs: int) -> dict[str, float]:
     """Time the report (and the daily chart) over the last ``days`` days."""
     start, end = kpis.last_days(utcnow(), days, ZONE)

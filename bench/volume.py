@@ -84,4 +84,3 @@ async def seed(db: Database, *, leads: int, messages: int, days: int) -> float:
                 names = [name for name in values if f":{name}" in statement]
                 await connection.execute(text(statement), {n: values[n] for n in names})
     return time.perf_counter() - started
-

@@ -110,7 +110,9 @@ def environment(reuse: bool) -> tuple[dict[str, str], bool]:
             there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (NAME,))
             if there.fetchone():
                 env: dict[str, str] = json.loads(saved.read_text())
+                began = time.perf_counter()
                 upgrade(env["DATABASE_URL"])  # a newer migration's backfill runs here
+                print(f"migrated (if needed) in {time.perf_counter() - began:.1f} s")
                 upgrade_keystore(env["OVENAI_KEYSTORE_URL"])
                 return env, False
     saved.unlink(missing_ok=True)
@@ -190,7 +192,10 @@ async def _names(db: Database, count: int) -> None:
     for start in range(0, count, 500):
         async with db.session() as session:
             ids = [lead_id(n + 1) for n in range(start, min(start + 500, count))]
-            found = {lead.id: lead for lead in await session.scalars(select(Lead).where(Lead.id.in_(ids)))}
+            found = {
+                lead.id: lead
+                for lead in await session.scalars(select(Lead).where(Lead.id.in_(ids)))
+            }
             for n in range(start, min(start + 500, count)):
                 sender = known_sender(n)
                 lead = found[lead_id(n + 1)]
@@ -225,8 +230,8 @@ async def _listings(db: Database, leads: int) -> None:
         if lead % 10 == 0:  # an unassigned lead: the viewing is an admin's
             lead += 1
         starts = monday + timedelta(days=n % 6, hours=n % 10)
-        data = MeetingCreate(lead_id=lead_id(lead), starts_at=starts)
-        await create_meeting(db, actor=actor, data=data, zone=ZONE)
+        meeting = MeetingCreate(lead_id=lead_id(lead), starts_at=starts)
+        await create_meeting(db, actor=actor, data=meeting, zone=ZONE)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -240,13 +245,13 @@ class Agent:
     def __init__(self, base: str, n: int, leads: int, named: int) -> None:
         self.n = n
         self.user_id, self.email = person(n)
-        self.http = httpx.AsyncClient(base_url=base, timeout=60.0, follow_redirects=False)
+        self.http = httpx.AsyncClient(base_url=base, timeout=600.0, follow_redirects=False)
         rng = random.Random(n)
         if n < ADMINS:
             own = [lead_id(1 + rng.randrange(named))]
         else:  # leads l with l % 45 == agent and l % 10 != 0, among the named ones
             agent = n - ADMINS
-            own = [lead_id(l) for l in range(1, named + 1) if l % 45 == agent and l % 10][:5]
+            own = [lead_id(k) for k in range(1, named + 1) if k % 45 == agent and k % 10][:5]
         self.lead = own[0]
         number = int(self.lead)
         self.phone_digits = known_sender(number - 1).wa_id[-6:]
@@ -340,7 +345,8 @@ async def live_updates(admin: Agent, named: int, samples: int, gap: float) -> li
 
 async def measure(base: str, args: argparse.Namespace, property_id: str) -> None:
     named = min(args.named, args.leads)
-    agents = [Agent(base, n, args.leads, named) for n in range(ADMINS + AGENTS)]
+    people = (0, ADMINS) if args.solo else range(ADMINS + AGENTS)
+    agents = [Agent(base, n, args.leads, named) for n in people]
     for agent in agents:  # one after the other, as people arrive (a password hash each)
         await agent.sign_in()
     await asyncio.gather(*(agent.discover(property_id) for agent in agents))
@@ -351,8 +357,13 @@ async def measure(base: str, args: argparse.Namespace, property_id: str) -> None
     times: dict[str, list[float]] = defaultdict(list)
     began = time.monotonic()
     until = began + args.seconds
-    live = asyncio.create_task(live_updates(agents[0], named, args.samples, args.gap))
-    await asyncio.gather(*(browse(agent, until, args.think, times) for agent in agents))
+    samples = 0 if args.solo else args.samples
+    live = asyncio.create_task(live_updates(agents[0], named, samples, args.gap))
+    if args.solo:  # one page at a time, the admin's then the agent's: each page alone
+        for agent in agents:
+            await browse(agent, began + (agents.index(agent) + 1) * args.seconds / 2, 0, times)
+    else:
+        await asyncio.gather(*(browse(agent, until, args.think, times) for agent in agents))
     loaded = sum(len(found) for found in times.values())
     elapsed = time.monotonic() - began
     updates = await live
@@ -371,11 +382,12 @@ async def measure(base: str, args: argparse.Namespace, property_id: str) -> None
             f"| {name:<22} | {len(found):>5} | {statistics.median(found):>6.0f} |"
             f" {percentile(found, 0.95):>6.0f} | {percentile(found, 0.99):>6.0f} |"
         )
-    print(
-        f"live update (webhook posted → poll answers with it), {len(updates)} samples: "
-        f"p50 {statistics.median(updates):.0f} ms, p95 {percentile(updates, 0.95):.0f} ms, "
-        f"max {max(updates):.0f} ms"
-    )
+    if updates:
+        print(
+            f"live update (webhook posted → poll answers with it), {len(updates)} samples: "
+            f"p50 {statistics.median(updates):.0f} ms, p95 {percentile(updates, 0.95):.0f} ms, "
+            f"max {max(updates):.0f} ms"
+        )
     # A listing's matching leads weigh every visible lead: timed alone, after the load.
     for agent in (agents[0], agents[-1]):
         found = [await agent.load("property matches") for _ in range(args.matches_runs)]
@@ -444,6 +456,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--gap", type=float, default=0.5)
     parser.add_argument("--matches-runs", type=int, default=3)
+    parser.add_argument("--solo", action="store_true", help="an admin, then an agent, alone")
     run(parser.parse_args())
 
 

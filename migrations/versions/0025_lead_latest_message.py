@@ -18,11 +18,13 @@ last activity is its creation (unless given). After an insert of messages, a lea
 newest of its new messages if it has none yet or if it is newer (time, then id) than its
 own; after a delete of a lead's newest message, the lead's newest remaining one is looked up
 again (none: its creation, and no message); after an update of a message's lead or time,
-both leads are looked up again. PostgreSQL runs the insert and delete triggers once per statement, over the statement's
-rows (transition tables: a bulk insert or a retention delete updates each lead once);
-SQLite, which has no statement triggers, once per row. Concurrent writers of one lead are
-serialised by the lead's row lock; PostgreSQL re-checks the "newer" condition on the row
-version it waited for, so the newest message wins whatever the commit order.
+both leads are looked up again. PostgreSQL runs the insert and delete triggers once per
+statement, over the statement's rows (transition tables: a bulk insert or a retention
+delete updates each lead once); SQLite, which has no statement triggers, once per row.
+Concurrent writers of one lead are serialised by the lead's row lock; PostgreSQL re-checks
+the "newer" condition on the row version it waited for, so the newest message wins
+whatever the commit order. (A later migration that rebuilds ``leads`` or ``messages`` on
+SQLite, batch mode, drops these triggers first and makes them again.)
 
 Upgrading fills both columns from the messages there are. Downgrading drops the triggers,
 the index and the columns.

@@ -114,7 +114,7 @@ async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Pag
         async with db.session() as session:
             await phone_search.refresh(session, db.vault)
     activity = _activity().label("activity")
-    latest_id = Lead.latest_message_id.label("latest_id")
+    latest_id: Any = Lead.latest_message_id.label("latest_id")
     query = select(Lead, activity, latest_id).where(visible_to(actor))
     query = _filtered(query, db.vault, filters, now)
     if filters.cursor:
