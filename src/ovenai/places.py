@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ovenai.intents import normalise
 
@@ -244,20 +245,33 @@ def _pattern(spelling: str) -> str:
     return rf"(?<![\w]){body}(?![\w])"
 
 
+@lru_cache(maxsize=4096)
+def _compiled(spelling: str) -> re.Pattern[str]:
+    """:func:`_pattern` compiled, once a spelling (TOWNS alone outnumber re's own cache)."""
+    return re.compile(_pattern(spelling))
+
+
+@lru_cache(maxsize=4096)
+def town_named(text: str) -> Town | None:
+    """:func:`find_town` with no listed towns, remembered: a listing's matches ask it of
+    every lead's wanted place, and leads write the same few places."""
+    return find_town(text)
+
+
 def find_town(text: str, listed: Sequence[str] = ()) -> Town | None:
     """The first town ``text`` names: one of ``listed`` (the agency's own towns and areas,
     kept as written there, in whatever language) first, then one of :data:`TOWNS`; None
     when it names none."""
     spelled = normalise(text).replace("-", " ")
     for name in listed:
-        if name.strip() and re.search(_pattern(name), spelled):
+        if name.strip() and _compiled(name).search(spelled):
             return Town(name.strip(), name.strip())
     found: list[tuple[int, int, Town]] = []
     for order, town in enumerate(TOWNS):
         starts = [
             match.start()
             for spelling in (town.he, town.en, *town.spellings)
-            if (match := re.search(_pattern(spelling), spelled))
+            if (match := _compiled(spelling).search(spelled))
         ]
         if starts:
             found.append((min(starts), order, town))
