@@ -28,6 +28,9 @@ from ovenai.engines import sync_url
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 ROWS = 2
+# Columns a migration fills from other rows (upgrading backfills them, so the roundtrip
+# brings their values back instead of leaving them empty): each lead's last activity (0025).
+DERIVED = {("leads", "last_activity_at"), ("leads", "latest_message_id")}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -94,6 +97,10 @@ def fill_every_table(url: str) -> dict[str, int]:
             made[table.name] = rows
     engine.dispose()
     return {name: len(rows) for name, rows in made.items()}
+
+
+def after_digest(url: str, table: str, column: str) -> str:
+    return column_digests(url)[(table, column)]
 
 
 def column_digests(url: str) -> dict[tuple[str, str], str]:
@@ -176,7 +183,10 @@ def test_downgrade_one_step_and_upgrade_loses_nothing_else(
     for name, data in after.items():
         assert data.rows == (0 if name in gone_tables else ROWS), name
     for name, column in gone_columns:
-        assert after[name].filled[column] == 0
+        if (name, column) in DERIVED:  # filled again from the rows they are derived from
+            assert after_digest(url, name, column) == before_digests[(name, column)]
+        else:
+            assert after[name].filled[column] == 0
     after_digests = column_digests(url)
     assert {key: after_digests[key] for key in middle_digests} == middle_digests
 

@@ -1,6 +1,7 @@
 """The agents' inbox: the leads an actor may see, the most recently active first.
 
-A lead's last activity is its newest message either way, else its creation. The list is
+A lead's last activity is its newest message either way, else its creation (the lead keeps
+its newest message's time and id: migration 0025's triggers, whoever writes). The list is
 keyset-paged on (last activity, id), so it goes on without limit and a lead that writes
 while someone pages moves to the top instead of shifting the pages. Each row carries the
 lead's latest message (opened with the lead's key: only the page's messages are opened),
@@ -26,10 +27,12 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    exists,
     func,
     literal,
     or_,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,17 +95,15 @@ class InboxRow:
         return max(self.window_closes_at - utcnow(), timedelta(0))
 
 
-def _latest_message(column: Any) -> Any:
-    """A correlated subquery of the lead's newest message's ``column``."""
-    newest = (Message.created_at.desc(), Message.id.desc())
-    query = select(column).where(Message.lead_id == Lead.id).order_by(*newest).limit(1)
-    return query.correlate(Lead).scalar_subquery()
-
-
 def _activity() -> ColumnElement[datetime]:
-    newest = select(func.max(Message.created_at)).where(Message.lead_id == Lead.id)
-    either = func.coalesce(newest.correlate(Lead).scalar_subquery(), Lead.created_at)
-    return type_coerce(either, UTCDateTime)
+    """The lead's newest message's time, else its creation (kept: migration 0025)."""
+    return type_coerce(Lead.last_activity_at, UTCDateTime)
+
+
+def _awaits_reply() -> ColumnElement[bool]:
+    """The lead's newest message is inbound."""
+    latest = Message.id == Lead.latest_message_id
+    return exists().where(latest, Message.direction == Direction.INBOUND.value).correlate(Lead)
 
 
 async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Page[InboxRow]:
@@ -113,7 +114,7 @@ async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Pag
         async with db.session() as session:
             await phone_search.refresh(session, db.vault)
     activity = _activity().label("activity")
-    latest_id = _latest_message(Message.id).label("latest_id")
+    latest_id: Any = Lead.latest_message_id.label("latest_id")
     query = select(Lead, activity, latest_id).where(visible_to(actor))
     query = _filtered(query, db.vault, filters, now)
     if filters.cursor:
@@ -160,7 +161,8 @@ def _after(activity: ColumnElement[datetime], filters: InboxFilter) -> ColumnEle
     assert filters.cursor is not None
     score, at, lead_id = decode_cursor(filters.cursor)
     moment = type_coerce(literal(at), UTCDateTime)
-    later = or_(activity < moment, and_(activity == moment, Lead.id < lead_id))
+    # One row comparison: the index on (last activity, id) starts right after the cursor.
+    later = tuple_(activity, Lead.id) < tuple_(moment, literal(lead_id))
     if filters.sort != "score":
         return later
     return or_(Lead.engagement_score < score, and_(Lead.engagement_score == score, later))
@@ -178,7 +180,7 @@ def _filtered(query: Select[Any], vault: Vault, filters: InboxFilter, now: datet
     if filters.window_open:
         query = query.where(Lead.last_inbound_at > now - SERVICE_WINDOW)
     if filters.needs_reply:
-        query = query.where(_latest_message(Message.direction) == Direction.INBOUND.value)
+        query = query.where(_awaits_reply())
     if filters.q:
         query = query.where(_search(vault, filters.q))
     return query

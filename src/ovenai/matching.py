@@ -105,8 +105,8 @@ def _range(low: Any, high: Any) -> str | None:
 def _same_place(wanted: str, offered: str) -> bool:
     if wanted.strip().casefold() == offered.strip().casefold():
         return True
-    town = places.find_town(wanted)
-    return town is not None and town == places.find_town(offered)
+    town = places.town_named(wanted)
+    return town is not None and town == places.town_named(offered)
 
 
 def _money(value: int | None) -> str | None:

@@ -10,10 +10,10 @@ prefix letters ב/ל/מ/ה/ו glued on, "Tel Aviv" and "Tel-Aviv"). Matching run
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ovenai.intents import normalise
 
@@ -237,15 +237,25 @@ TOWNS: tuple[Town, ...] = (
 _PREFIXES = "(?:[בלמהוש]|וב|ול|ומ|שב|מה|בה|לה)?"
 
 
-@functools.lru_cache(maxsize=4096)
-def _pattern(spelling: str) -> re.Pattern[str]:
-    """The compiled search for one spelling (kept: a message is searched for every spelling
-    of every town, and normalising and compiling them each time was most of the cost)."""
+def _pattern(spelling: str) -> str:
     words = normalise(spelling).replace("-", " ").split()
     body = r"[\s-]+".join(re.escape(word) for word in words)
     if re.match(r"[\u0590-\u05ff]", spelling):
-        return re.compile(rf"(?<![\w\"']){_PREFIXES}{body}(?![\w])")
-    return re.compile(rf"(?<![\w]){body}(?![\w])")
+        return rf"(?<![\w\"']){_PREFIXES}{body}(?![\w])"
+    return rf"(?<![\w]){body}(?![\w])"
+
+
+@lru_cache(maxsize=4096)
+def _compiled(spelling: str) -> re.Pattern[str]:
+    """:func:`_pattern` compiled, once a spelling (TOWNS alone outnumber re's own cache)."""
+    return re.compile(_pattern(spelling))
+
+
+@lru_cache(maxsize=4096)
+def town_named(text: str) -> Town | None:
+    """:func:`find_town` with no listed towns, remembered: a listing's matches ask it of
+    every lead's wanted place, and leads write the same few places."""
+    return find_town(text)
 
 
 def find_town(text: str, listed: Sequence[str] = ()) -> Town | None:
@@ -254,14 +264,14 @@ def find_town(text: str, listed: Sequence[str] = ()) -> Town | None:
     when it names none."""
     spelled = normalise(text).replace("-", " ")
     for name in listed:
-        if name.strip() and _pattern(name).search(spelled):
+        if name.strip() and _compiled(name).search(spelled):
             return Town(name.strip(), name.strip())
     found: list[tuple[int, int, Town]] = []
     for order, town in enumerate(TOWNS):
         starts = [
             match.start()
             for spelling in (town.he, town.en, *town.spellings)
-            if (match := _pattern(spelling).search(spelled))
+            if (match := _compiled(spelling).search(spelled))
         ]
         if starts:
             found.append((min(starts), order, town))

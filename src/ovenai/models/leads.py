@@ -85,6 +85,12 @@ class Lead(Timestamped, Base):
     marketing_basis_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     marketing_basis_source: Mapped[str | None] = mapped_column(String(32))
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The newest message's time either way, else the creation, and the newest message (by
+    # time, then id): kept by the database's triggers on leads and messages (migration
+    # 0025), never written here. The inbox orders by (last_activity_at DESC, id DESC):
+    # index ix_leads_activity.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    latest_message_id: Mapped[str | None] = mapped_column(String(36))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
