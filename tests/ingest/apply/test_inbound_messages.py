@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
 import pytest
 
 from ovenai.ingest.parse.body_parser import parse_webhook
@@ -82,3 +83,47 @@ async def test_a_reaction_links_the_reacted_message(harness, load_payload) -> No
     await harness.deliver(raw)
     message = await harness.message(event.message_id)
     assert message.context_wa_message_id == event.content.message_id
+
+
+@pytest.mark.parametrize(
+    "fixture", ["referral_ctwa.json", "text_with_context.json", "unsupported.json"]
+)
+async def test_the_payload_keeps_the_context_referral_errors_and_number_of_the_message(
+    harness, load_payload: Callable[[str], bytes], fixture: str
+) -> None:
+    raw = load_payload(fixture)
+    (event,) = [e for e in parse_webhook(raw) if type(e).__name__ == "InboundMessage"]
+    await harness.deliver(raw)
+    payload = await harness.payload(event.message_id)
+    meaning = {"context": event.context, "referral": event.referral, "errors": event.errors}
+    expected = msgspec.json.decode(msgspec.json.encode(meaning))
+    assert {key: payload[key] for key in expected} == expected
+    assert payload["phone_number_id"] == event.phone_number_id is not None
+
+
+@pytest.mark.parametrize("fixture", ["text_hebrew_emoji.json", "system_user_changed_number.json"])
+async def test_an_inbound_message_is_stamped_with_meta_s_time_and_never_attempted(
+    harness, load_payload: Callable[[str], bytes], fixture: str
+) -> None:
+    """Both ways in: a run's bulk insert, and a message applied alone (a number change)."""
+    raw = load_payload(fixture)
+    (event,) = [e for e in parse_webhook(raw) if type(e).__name__ == "InboundMessage"]
+    await harness.deliver(raw)
+    message = await harness.message(event.message_id)
+    times = (message.created_at, message.status_at, message.updated_at)
+    assert times == (event.timestamp,) * 3
+    assert (message.status, message.attempts) == ("received", 0)
+
+
+@pytest.mark.parametrize(
+    ("type_raw", "stored"), [("x" * 30, "x" * 24), ("y" * 24, "y" * 24), ("", "unknown")]
+)
+async def test_an_unknown_type_is_kept_to_24_characters(
+    bodies, harness, type_raw: str, stored: str
+) -> None:
+    message = {"from": "972521234567", "id": "wamid.odd", "timestamp": "1767000000"}
+    contact = {"profile": {"name": "Noa"}, "wa_id": "972521234567"}
+    await harness.deliver(
+        bodies.envelope({"contacts": [contact], "messages": [message | {"type": type_raw}]})
+    )
+    assert (await harness.message("wamid.odd")).type == stored
