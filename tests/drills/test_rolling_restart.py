@@ -59,7 +59,7 @@ pytestmark = [
         not Path(NGINX).exists(), reason="SKIPPING: nginx is not installed (make install does)"
     ),
 ]
-SETTLE_S = 120.0
+SETTLE_S = 120.0  # how long the backlog may go without shrinking
 
 
 def _fail_timeout_s() -> float:
@@ -232,11 +232,19 @@ def _drill(site: Site, plan: Plan) -> dict[str, Any]:
     stop.set()
     for thread in threads:
         thread.join(timeout=SETTLE_S)
-    deadline = time.monotonic() + SETTLE_S
+    # The backlog of new senders' first messages drains at the processor's pace (slow with
+    # the inbound hooks: bench/README.md); it must keep draining, however long it is.
+    load_ended = time.monotonic()
     pending = "SELECT count(*) FROM webhook_events WHERE status = 'pending'"
-    while _rows(site.name, pending)[0][0]:
-        assert time.monotonic() < deadline, "stored bodies were left unprocessed"
-        time.sleep(0.2)
+    left, deadline = _rows(site.name, pending)[0][0], time.monotonic() + SETTLE_S
+    while left:
+        assert time.monotonic() < deadline, f"{left} stored bodies stopped being processed"
+        time.sleep(0.5)
+        now = _rows(site.name, pending)[0][0]
+        if now < left:
+            deadline = time.monotonic() + SETTLE_S
+        left = now
+    drained_s = round(time.monotonic() - load_ended, 1)
 
     assert set(posted.answers.counts) == {200}, posted.answers.counts  # no 5xx, no failure
     stored = dict(
@@ -254,6 +262,7 @@ def _drill(site: Site, plan: Plan) -> dict[str, Any]:
         "answered 200": posted.answers.counts.get(200, 0),
         "restarts": len(site.restarts),
         "stop to live again (s)": site.restarts,
+        "backlog applied after the load (s)": drained_s,
     }
 
 
