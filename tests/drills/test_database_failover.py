@@ -31,21 +31,14 @@ from drills.product import (
     SIM,
     admin_token,
     drill_settings,
-    environment,
-    free_port,
     report,
-    start,
-    wait_until_live,
 )
-from drills.under_load import Plan, Product, run
+from drills.under_load import Plan, Product, run, started
 from ovenai.db import upgrade, upgrade_keystore
-from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.simulator import SimulatorThread
-from support.simulator_http import post_control
 
 WHY_NOT = can_make_clusters()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"SKIPPING: {WHY_NOT}")
-CLAIM_TTL_S = 5  # a send whose outcome the failover took is tried again after this
 NAME = "ovenai"
 
 # outage_s: from the kill to the promotion (the time a failover manager takes to decide).
@@ -104,21 +97,8 @@ def failover(tmp_path: Path) -> Iterator[Failover]:
         upgrade(settings.database_url)
         upgrade_keystore(pair.url(f"{NAME}_keys"))
         token = admin_token(settings)
-        serve_port = free_port()
-        env = environment(
-            settings, OVENAI_WORKER_CLAIM_TTL_S=str(CLAIM_TTL_S), OVENAI_LOG_LEVEL="WARNING"
-        )
-        serve = start("serve", ["serve", "--port", str(serve_port)], env, tmp_path)
-        worker = start("worker", ["worker"], env, tmp_path)
-        url = f"http://127.0.0.1:{serve_port}"
-        try:
-            wait_until_live(url, serve)
-            post_control(simulator.base_url, "config", {"webhook_url": url + WEBHOOK_PATH})
-            product = Product(NAME, url, token, simulator, serve, worker, _reader(pair))
+        with started(settings, token, simulator, _reader(pair), tmp_path) as product:
             yield Failover(product, pair)
-        finally:
-            serve.stop()
-            worker.stop()
 
 
 def _drill(failover: Failover, plan: Plan) -> dict[str, Any]:

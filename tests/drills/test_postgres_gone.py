@@ -36,24 +36,17 @@ from drills.product import (
     SIM,
     admin_token,
     drill_settings,
-    environment,
-    free_port,
     fresh_postgres,
     pg_url,
     postgres_reachable,
     report,
-    start,
-    wait_until_live,
 )
-from drills.under_load import Plan, Product, run
-from ovenai.endpoints import WEBHOOK_PATH
+from drills.under_load import Plan, Product, run, started
 from ovenai.simulator import SimulatorThread
-from support.simulator_http import post_control
 
 pytestmark = pytest.mark.skipif(
     not postgres_reachable(), reason="SKIPPING: PostgreSQL at 127.0.0.1:5432 is unreachable"
 )
-CLAIM_TTL_S = 5  # a send whose outcome the outage took is tried again after this
 
 SHORT = Plan(
     leads=6, posters=2, post_gap_s=0.05, send_gap_s=0.1, before_s=1.5, outage_s=3.0, after_s=1.5
@@ -97,23 +90,10 @@ def running(tmp_path: Path) -> Iterator[Running]:
             pg_url(name, port), pg_url(f"{name}_keys", port), tmp_path / "var", simulator.base_url
         )
         token = admin_token(settings)
-        serve_port = free_port()
-        env = environment(
-            settings,
-            OVENAI_WORKER_CLAIM_TTL_S=str(CLAIM_TTL_S),
-            OVENAI_LOG_LEVEL="WARNING",
-        )
-        serve = start("serve", ["serve", "--port", str(serve_port)], env, tmp_path)
-        worker = start("worker", ["worker"], env, tmp_path)
-        url = f"http://127.0.0.1:{serve_port}"
         try:
-            wait_until_live(url, serve)
-            post_control(simulator.base_url, "config", {"webhook_url": url + WEBHOOK_PATH})
-            product = Product(name, url, token, simulator, serve, worker, _reader(name))
-            yield Running(product, proxy)
+            with started(settings, token, simulator, _reader(name), tmp_path) as product:
+                yield Running(product, proxy)
         finally:
-            serve.stop()
-            worker.stop()
             proxy.close()
 
 

@@ -14,17 +14,33 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
-from drills.product import Answers, Process, inbound_body, post_until_stored, sim_get
+from drills.product import (
+    Answers,
+    Process,
+    environment,
+    free_port,
+    inbound_body,
+    post_until_stored,
+    sim_get,
+    start,
+    wait_until_live,
+)
+from ovenai.endpoints import WEBHOOK_PATH
+from ovenai.settings import Settings
 from ovenai.simulator import SimulatorThread
 from support.simulator_http import post_control
 
 SETTLE_S = 120.0  # how long everything may take to end once the load stops
+CLAIM_TTL_S = 5  # a send whose outcome the outage took is tried again after this
 LISTENING = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'LISTEN%'"
 )
@@ -59,6 +75,33 @@ class Product:
     serve: Process
     worker: Process
     rows: Callable[[str], list[tuple[Any, ...]]]
+
+
+@contextmanager
+def started(
+    settings: Settings,
+    token: str,
+    simulator: SimulatorThread,
+    rows: Callable[[str], list[tuple[Any, ...]]],
+    folder: Path,
+) -> Iterator[Product]:
+    """``ovenai serve`` and ``ovenai worker`` with these settings, the simulator posting its
+    webhooks to serve; stopped afterwards."""
+    serve_port = free_port()
+    env = environment(
+        settings, OVENAI_WORKER_CLAIM_TTL_S=str(CLAIM_TTL_S), OVENAI_LOG_LEVEL="WARNING"
+    )
+    serve = start("serve", ["serve", "--port", str(serve_port)], env, folder)
+    worker = start("worker", ["worker"], env, folder)
+    url = f"http://127.0.0.1:{serve_port}"
+    name = make_url(settings.database_url).database or ""
+    try:
+        wait_until_live(url, serve)
+        post_control(simulator.base_url, "config", {"webhook_url": url + WEBHOOK_PATH})
+        yield Product(name, url, token, simulator, serve, worker, rows)
+    finally:
+        serve.stop()
+        worker.stop()
 
 
 Outage = Callable[[Plan], None]
