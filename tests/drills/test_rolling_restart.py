@@ -40,9 +40,9 @@ from drills.product import (
     fresh_postgres,
     inbound_body,
     pg_url,
+    post_until_stored,
     postgres_reachable,
     report,
-    signed,
     start,
     wait_until_live,
 )
@@ -197,18 +197,10 @@ def _post(url: str, posted: Posted, stop: threading.Event, n: int) -> None:
                 return
             wamid = f"wamid.roll.{n}.{i}"
             body = inbound_body(f"97255{n:02d}{i:05d}", wamid, f"roll {n}.{i}", int(time.time()))
-            while True:
-                try:
-                    status = client.post(WEBHOOK_PATH, content=body, headers=signed(body))
-                    code = status.status_code
-                except httpx.TransportError:
-                    code = 0
-                posted.answers.add(code)
-                if code == 200:
-                    with posted.lock:
-                        posted.acknowledged.append(wamid)
-                    break
-                time.sleep(0.1)
+            deadline = time.monotonic() + SETTLE_S
+            if post_until_stored(client, body, posted.answers, deadline=deadline, pause_s=0.1):
+                with posted.lock:
+                    posted.acknowledged.append(wamid)
 
 
 def _rows(name: str, sql: str) -> list[tuple[Any, ...]]:
