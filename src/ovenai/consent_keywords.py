@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import consent, hooks
 from ovenai.columns import utcnow
-from ovenai.events import InboundMessage
 from ovenai.events.enums import MessageType
 from ovenai.intents import Intent, classify_content, default_classifier
 from ovenai.keystore import Vault
@@ -104,12 +103,10 @@ def uninstall() -> None:
         hooks.after_send_failed.remove(consent_after_send_failed)
 
 
-async def consent_after_inbound(
-    session: AsyncSession, lead: Lead, message: Message, event: InboundMessage
-) -> None:
-    """The inbound hook: a typed opt-out or opt-in (or a phone on the do-not-contact list)."""
+async def consent_after_inbound(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> None:
+    """The inbound hook: typed opt-outs and opt-ins (or phones on the do-not-contact list)."""
     if _vault is not None:
-        await on_inbound(session, _vault, lead, message, event)
+        await on_inbound(session, _vault, stored)
 
 
 async def consent_after_status(
@@ -138,12 +135,30 @@ async def consent_after_send_failed(
 
 
 async def on_inbound(
-    session: AsyncSession, vault: Vault, lead: Lead, message: Message, event: InboundMessage
+    session: AsyncSession, vault: Vault, stored: Sequence[hooks.Arrival]
+) -> list[consent.Kind | None]:
+    """Apply what each inbound message of a run says of consent, in order; the change each
+    made, if any. The do-not-contact list is read once for the run."""
+    listed = await consent.listed_not_to_contact(
+        session, {a.lead.phone_index for a in stored if _said(a) and a.lead.opted_out_at is None}
+    )
+    return [
+        await _apply_said(session, vault, arrival, listed) if _said(arrival) else None
+        for arrival in stored
+    ]
+
+
+def _said(arrival: hooks.Arrival) -> bool:
+    """Whether the message is the lead's own words (not an erased lead's, not a change of
+    their number, an edit, a deletion or opening the chat)."""
+    return arrival.lead.erased_at is None and arrival.event.type not in _NOT_SAID
+
+
+async def _apply_said(
+    session: AsyncSession, vault: Vault, arrival: hooks.Arrival, listed: set[str]
 ) -> consent.Kind | None:
-    """Apply what an inbound message says of consent; the change made, if any."""
-    if lead.erased_at is not None or event.type in _NOT_SAID:
-        return None
-    if lead.opted_out_at is None and await consent.on_do_not_contact(session, lead.phone_index):
+    lead, message, event = arrival.lead, arrival.message, arrival.event
+    if lead.opted_out_at is None and lead.phone_index in listed:
         await consent.apply_do_not_contact(session, vault, lead)
         return consent.Kind.OPT_OUT
     intent = classify_content(event.content, default_classifier(), language=lead.language)

@@ -44,7 +44,6 @@ from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
-from ovenai.events import InboundMessage
 from ovenai.events.content import InteractiveReplyContent, MessageContent, TemplateButtonContent
 from ovenai.events.enums import InteractiveReplyType, MessageType
 from ovenai.intents import Intent, classify_content, default_classifier
@@ -182,24 +181,29 @@ def _apply(
     return change
 
 
-async def on_inbound(
-    session: AsyncSession, lead: Lead, message: Message, event: InboundMessage
-) -> None:
-    """Score a message from the lead (the inbound hook; see the module docstring)."""
-    if lead.erased_at is not None or event.type in _NOT_SAID:
+async def on_inbound(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> None:
+    """Score the messages of a run from leads, in order (the inbound hook; see the module
+    docstring). The reply that last counted is read once for all the run's leads."""
+    said = [a for a in stored if a.lead.erased_at is None and a.event.type not in _NOT_SAID]
+    if not said:
         return
-    intent = classify_content(event.content, default_classifier(), language=lead.language).intent
-    if intent is Intent.OPT_OUT:
-        _apply(session, lead, ScoreReason.OPTED_OUT, message.id, to=LOWEST)
-        return
-    if intent is not Intent.NOT_INTERESTED:
-        if _is_tap(event.content):
-            _apply(session, lead, ScoreReason.BUTTON, message.id)
-        elif await _reply_counts(session, lead.id, event.timestamp):
-            _apply(session, lead, ScoreReason.REPLIED, message.id)
-    reason = INTENT_REASONS.get(intent)
-    if reason is not None:
-        _apply(session, lead, reason, message.id)
+    last_counted = await _last_counted_replies(session, {arrival.lead.id for arrival in said})
+    for arrival in said:
+        lead, message, event = arrival.lead, arrival.message, arrival.event
+        classified = classify_content(event.content, default_classifier(), language=lead.language)
+        intent = classified.intent
+        if intent is Intent.OPT_OUT:
+            _apply(session, lead, ScoreReason.OPTED_OUT, message.id, to=LOWEST)
+            continue
+        if intent is not Intent.NOT_INTERESTED:
+            if _is_tap(event.content):
+                _apply(session, lead, ScoreReason.BUTTON, message.id)
+            elif _reply_counts(last_counted.get(lead.id), event.timestamp):
+                _apply(session, lead, ScoreReason.REPLIED, message.id)
+                last_counted[lead.id] = message.created_at
+        reason = INTENT_REASONS.get(intent)
+        if reason is not None:
+            _apply(session, lead, reason, message.id)
 
 
 def _is_tap(content: MessageContent) -> bool:
@@ -208,17 +212,36 @@ def _is_tap(content: MessageContent) -> bool:
     return isinstance(content, InteractiveReplyContent) and content.reply_type in _TAPS
 
 
-async def _reply_counts(session: AsyncSession, lead_id: str, written_at: datetime) -> bool:
+def _reply_counts(last: datetime | None, written_at: datetime) -> bool:
     """Whether a message written at this time is an hour from the last reply that counted."""
-    last_counted = (
-        select(Message.created_at)
-        .join(ScoreChange, ScoreChange.source == Message.id)
-        .where(ScoreChange.lead_id == lead_id, ScoreChange.reason == ScoreReason.REPLIED)
-        .order_by(ScoreChange.at.desc(), ScoreChange.id.desc())
-        .limit(1)
-    )
-    last = await session.scalar(last_counted)
     return last is None or abs(written_at - last) >= REPLY_EVERY
+
+
+async def _last_counted_replies(session: AsyncSession, lead_ids: set[str]) -> dict[str, datetime]:
+    """When each lead wrote the last message that counted as a reply (the message of its
+    newest ``replied`` change), for the leads that have one."""
+    ordered = sorted(lead_ids)
+    found: dict[str, datetime] = {}
+    newest_first = (ScoreChange.at.desc(), ScoreChange.id.desc())
+    for start in range(0, len(ordered), _CHUNK):
+        ranked = (
+            select(
+                ScoreChange.lead_id,
+                Message.created_at,
+                func.row_number()
+                .over(partition_by=ScoreChange.lead_id, order_by=newest_first)
+                .label("rank"),
+            )
+            .join(Message, Message.id == ScoreChange.source)
+            .where(
+                ScoreChange.lead_id.in_(ordered[start : start + _CHUNK]),
+                ScoreChange.reason == ScoreReason.REPLIED,
+            )
+            .subquery()
+        )
+        query = select(ranked.c.lead_id, ranked.c.created_at).where(ranked.c.rank == 1)
+        found.update((lead_id, at) for lead_id, at in await session.execute(query))
+    return found
 
 
 async def on_status(session: AsyncSession, changes: Sequence[hooks.StatusChange]) -> None:

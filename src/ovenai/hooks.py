@@ -1,11 +1,18 @@
 """The seam between what happens to leads and what reacts to it (automation, engagement).
 
-Ingestion calls every registered hook after it applies an inbound message or a batch of
-status changes, and the leads service after it adds a lead, inside the same transaction,
+Ingestion calls every registered hook after it applies a run of inbound messages or a batch
+of status changes, and the leads service after it adds a lead, inside the same transaction,
 each hook in a SAVEPOINT of its own: a hook's writes (say, outbox rows) commit together
-with the message that caused them and happen exactly once, while a hook that raises is
-rolled back alone, logged and counted, and never stops the message from being stored.
+with the messages that caused them and happen exactly once, while a hook that raises is
+rolled back alone, logged and counted, and never stops a message from being stored.
 Registries are empty by default.
+
+An inbound hook takes the whole run (:class:`Arrival` s, in document order), so it reads
+what it needs for every message with one query, not one per message. When it raises for a
+run of several, its savepoint is rolled back and it is called again for each message alone,
+each in a savepoint of its own, with :func:`careful` true: one message that trips it costs
+that message's reaction only, and a hook may then isolate its own parts the same way
+(automation does, a rule at a time).
 
 Register at start-up (:func:`ovenai.automation.install` does, in serve and the worker)::
 
@@ -19,7 +26,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.events import InboundMessage
@@ -27,6 +36,10 @@ from ovenai.metrics import HOOK_FAILURES
 from ovenai.models import Lead, Meeting, Message
 
 log = logging.getLogger("ovenai.hooks")
+
+_CAREFUL = "hooks.careful"
+_CHUNK = 500  # ids per IN list
+_Row = TypeVar("_Row", Lead, Message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +63,17 @@ class SendFailure:
     error_code: int | None
 
 
-InboundHook = Callable[[AsyncSession, Lead, Message, InboundMessage], Awaitable[None]]
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """An inbound message just stored: its lead and row (loaded in the session) and what
+    Meta said."""
+
+    lead: Lead
+    message: Message
+    event: InboundMessage
+
+
+InboundHook = Callable[[AsyncSession, Sequence[Arrival]], Awaitable[None]]
 StatusHook = Callable[[AsyncSession, Sequence[StatusChange]], Awaitable[None]]
 LeadHook = Callable[[AsyncSession, Lead], Awaitable[None]]
 MeetingHook = Callable[[AsyncSession, Meeting], Awaitable[None]]
@@ -58,7 +81,8 @@ StageHook = Callable[[AsyncSession, Lead, str], Awaitable[None]]
 SendFailureHook = Callable[[AsyncSession, Sequence[SendFailure]], Awaitable[None]]
 
 after_inbound: list[InboundHook] = []
-"""Called once per newly applied inbound message, with its lead and stored message."""
+"""Called once per applied run of inbound messages (a run of one for a message applied
+alone), with each new message, its lead and its event, in document order."""
 
 after_status: list[StatusHook] = []
 """Called once per applied batch with every message whose status moved forward."""
@@ -80,12 +104,60 @@ after_meeting_booked: list[MeetingHook] = []
 transaction that does it (the row is flushed)."""
 
 
-async def run_after_inbound(
-    session: AsyncSession, lead: Lead, message: Message, event: InboundMessage
-) -> None:
-    """Call every inbound hook, each isolated in a savepoint."""
+async def run_after_inbound(session: AsyncSession, stored: Sequence[Arrival]) -> None:
+    """Call every inbound hook with the run, each isolated in a savepoint; a hook that fails
+    for a run of several is called again for each message alone (see the module docstring).
+    """
+    if not stored:
+        return
     for hook in after_inbound:
-        await _isolated(session, hook.__name__, hook(session, lead, message, event))
+        if len(stored) == 1:
+            await _isolated(session, hook.__name__, hook(session, stored))
+            continue
+        if await _isolated(session, hook.__name__, hook(session, stored), whole_run=len(stored)):
+            continue
+        session.info[_CAREFUL] = True
+        try:
+            for arrival in await reload(session, stored):
+                await _isolated(session, hook.__name__, hook(session, [arrival]))
+        finally:
+            del session.info[_CAREFUL]
+        stored = await reload(session, stored)
+
+
+def careful(session: AsyncSession) -> bool:
+    """Whether inbound hooks are being called a message at a time after one failed for the
+    whole run: a hook should then isolate its own parts (a savepoint each)."""
+    return bool(session.info.get(_CAREFUL))
+
+
+async def arrivals(
+    session: AsyncSession, stored: Sequence[tuple[str, str]], events: Sequence[InboundMessage]
+) -> list[Arrival]:
+    """The run's (lead id, message id) pairs and events as arrivals, the leads and messages
+    loaded with a SELECT each per 500 (a lead already in the session is read afresh)."""
+    leads = await _fresh(session, Lead, {lead_id for lead_id, _ in stored})
+    messages = await _fresh(session, Message, {message_id for _, message_id in stored})
+    return [
+        Arrival(leads[lead_id], messages[message_id], event)
+        for (lead_id, message_id), event in zip(stored, events, strict=True)
+    ]
+
+
+async def reload(session: AsyncSession, stored: Sequence[Arrival]) -> list[Arrival]:
+    """The same arrivals read afresh (after a rolled-back savepoint expired some of them)."""
+    pairs = [(arrival.lead.id, arrival.message.id) for arrival in stored]
+    return await arrivals(session, pairs, [arrival.event for arrival in stored])
+
+
+async def _fresh(session: AsyncSession, model: type[_Row], ids: set[str]) -> dict[str, _Row]:
+    ordered = sorted(ids)
+    found: dict[str, _Row] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        query = select(model).where(model.id.in_(ordered[start : start + _CHUNK]))
+        rows = await session.scalars(query.execution_options(populate_existing=True))
+        found.update((row.id, row) for row in rows)
+    return found
 
 
 async def run_after_status(session: AsyncSession, changes: Sequence[StatusChange]) -> None:
@@ -122,14 +194,27 @@ async def run_after_meeting_booked(session: AsyncSession, meeting: Meeting) -> N
         await _isolated(session, hook.__name__, hook(session, meeting))
 
 
-async def _isolated(session: AsyncSession, name: str, call: Awaitable[None]) -> None:
-    """Run one hook call in a savepoint; a failure rolls back only the hook's writes."""
+async def _isolated(
+    session: AsyncSession, name: str, call: Awaitable[None], *, whole_run: int = 0
+) -> bool:
+    """Run one hook call in a savepoint; a failure rolls back only the hook's writes.
+    Whether it succeeded. A failure for a ``whole_run`` of messages is only noted: the
+    hook is called again for each message, and those failures are the ones counted."""
     savepoint = await session.begin_nested()
     try:
         await call
-    except Exception:
+    except Exception as exc:
         await savepoint.rollback()
+        if whole_run:
+            log.warning(
+                "webhook hook %s failed for a run of %d messages (%s); calling it for each alone",
+                name,
+                whole_run,
+                exc.__class__.__name__,
+            )
+            return False
         HOOK_FAILURES.labels(hook=name).inc()
         log.exception("webhook hook %s failed; the message is kept, the hook skipped", name)
-        return
+        return False
     await savepoint.commit()
+    return True

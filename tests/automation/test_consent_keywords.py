@@ -247,9 +247,8 @@ async def test_what_the_lead_did_not_say_now_changes_no_consent(noa: Writer) -> 
             lead = await session.get(Lead, noa.id)
             assert lead is not None
             message = Message(id=new_id(), lead_id=noa.id, direction="inbound", type=kind.value)
-            assert (
-                await consent_keywords.on_inbound(session, db.vault, lead, message, event) is None
-            )
+            arrival = hooks.Arrival(lead, message, event)
+            assert await consent_keywords.on_inbound(session, db.vault, [arrival]) == [None]
             await session.commit()
     assert (await noa.row()).opted_out_at is None
     state = await lead_consent.show(db, actor=SYSTEM, lead_id=noa.id)

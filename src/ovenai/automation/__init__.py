@@ -15,6 +15,8 @@ in-app notifications (:mod:`ovenai.notifications`, whose e-mail job is registere
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import hooks
@@ -33,9 +35,8 @@ from ovenai.automation.service import (
     seed_rules,
     update_rule,
 )
-from ovenai.events import InboundMessage
 from ovenai.keystore import Vault
-from ovenai.models import Lead, Meeting, Message
+from ovenai.models import Lead, Meeting
 from ovenai.settings import Settings
 
 _setup: Setup | None = None
@@ -70,12 +71,10 @@ def uninstall() -> None:
             registry.remove(hook)  # type: ignore[arg-type]
 
 
-async def automation_after_inbound(
-    session: AsyncSession, lead: Lead, message: Message, event: InboundMessage
-) -> None:
-    """The inbound hook: the rules an inbound message triggers."""
+async def automation_after_inbound(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> None:
+    """The inbound hook: the rules a run of inbound messages triggers."""
     if _setup is not None:
-        await engine.on_inbound(session, _setup, lead, message, event)
+        await engine.on_inbound(session, _setup, stored)
 
 
 async def automation_after_lead_created(session: AsyncSession, lead: Lead) -> None:

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import TypeVar
@@ -66,7 +67,6 @@ from ovenai.automation.definitions import (
 )
 from ovenai.columns import new_id, utcnow
 from ovenai.errors import OvenAIError
-from ovenai.events import InboundMessage
 from ovenai.events.content import InteractiveReplyContent, TemplateButtonContent
 from ovenai.intents import Classification, Intent, classify_content, default_classifier, normalise
 from ovenai.keystore import Vault
@@ -91,6 +91,8 @@ from ovenai.settings import Settings
 from ovenai.transaction_cache import per_transaction
 
 log = logging.getLogger("ovenai.automation")
+
+_CHUNK = 500  # ids per IN list
 
 AUTO_ANSWER_S = 20.0
 """A typed message this soon after an automated one is taken for an automatic answer."""
@@ -194,25 +196,48 @@ async def _read_enabled_rules(session: AsyncSession) -> list[LoadedRule]:
     return loaded
 
 
-async def on_inbound(
-    session: AsyncSession, setup: Setup, lead: Lead, message: Message, event: InboundMessage
-) -> None:
-    """Run the rules that an inbound message triggers (an answer first stops the lead's
-    sequences: :mod:`.sequences`)."""
-    await sequences.stop_for_lead(session, lead, sequences.ANSWERED)
+async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks.Arrival]) -> None:
+    """Run the rules that a run of inbound messages triggers, a message at a time in order
+    (an answer first stops the lead's sequences: :mod:`.sequences`).
+
+    What the rules need of every message (which are first contacts, the firings seen
+    before) is read once for the run, and the firings are logged with one INSERT at its end.
+    A firing is not isolated in a savepoint of its own unless :func:`ovenai.hooks.careful`
+    says the run is being retried a message at a time: a rule that raises fails the hook
+    for the whole run, which :mod:`ovenai.hooks` then calls for each message alone, where
+    that rule's firing is rolled back and logged as failed, the others kept.
+    """
+    await sequences.stop_for_leads(
+        session, {arrival.lead.id for arrival in stored}, sequences.ANSWERED
+    )
     loaded = await enabled_rules(session)
     if not loaded:
         return
+    firsts = await _first_contacts(session, stored)
+    run = _Run(
+        seen=await _seen_firings(session, stored),
+        isolate=hooks.careful(session),
+    )
+    for arrival in stored:
+        happened = await _arrived(session, arrival, first=arrival.message.id in firsts)
+        for rule in loaded:
+            if _triggered(rule.definition, arrival.lead, happened):
+                await run_rule(session, setup, rule, arrival.lead, happened, run=run)
+    await _insert_firings(session, run.logged)
+
+
+async def _arrived(session: AsyncSession, arrival: hooks.Arrival, *, first: bool) -> Event:
+    """A message as the rules read it (a first message naming a town notes it on the lead)."""
+    lead, message, event = arrival.lead, arrival.message, arrival.event
     classification = classify_content(event.content, default_classifier(), language=lead.language)
     payload = None
     if isinstance(event.content, TemplateButtonContent):
         payload = event.content.payload
     elif isinstance(event.content, InteractiveReplyContent):
         payload = event.content.reply_id
-    first = await _first_contact(session, lead.id, message.id)
     if first:
         await _note_town(session, lead, event.text)
-    happened = Event(
+    return Event(
         key=f"message:{message.id}",
         trigger="first_message" if first else "message",
         at=message.created_at,
@@ -221,7 +246,6 @@ async def on_inbound(
         payload=payload,
         tapped=payload is not None,
     )
-    await _run(session, setup, lead, happened, loaded)
 
 
 async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> None:
@@ -229,14 +253,16 @@ async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> No
     loaded = await enabled_rules(session)
     if loaded:
         happened = Event(key=f"lead:{lead.id}", trigger="lead_created", at=utcnow())
-        await _run(session, setup, lead, happened, loaded)
+        for rule in loaded:
+            if _triggered(rule.definition, lead, happened):
+                await run_rule(session, setup, rule, lead, happened)
 
 
 async def on_stage_changed(session: AsyncSession, setup: Setup, lead: Lead, previous: str) -> None:
     """Run the rules that an agent's (or the API's) change of a lead's stage triggers (and
     stop the sequences the lead was enrolled in at another stage)."""
-    await sequences.stop_for_lead(
-        session, lead, sequences.STAGE_CHANGED, unless_stage=str(lead.stage)
+    await sequences.stop_for_leads(
+        session, {lead.id}, sequences.STAGE_CHANGED, unless_stage=str(lead.stage)
     )
     kind = "stage_changed"
     loaded = [r for r in await enabled_rules(session) if r.definition.trigger.kind == kind]
@@ -260,12 +286,16 @@ async def on_meeting_booked(session: AsyncSession, setup: Setup, meeting: Meetin
         await run_rule(session, setup, rule, lead, happened, meeting=meeting)
 
 
-async def _run(
-    session: AsyncSession, setup: Setup, lead: Lead, happened: Event, loaded: list[LoadedRule]
-) -> None:
-    for rule in loaded:
-        if _triggered(rule.definition, lead, happened):
-            await run_rule(session, setup, rule, lead, happened)
+@dataclass
+class _Run:
+    """What the rules share over a run of inbound messages."""
+
+    seen: set[tuple[str, str, str]]
+    """(rule, lead, event) of the firings logged before."""
+    isolate: bool
+    """A savepoint for each firing (the run is being retried a message at a time)."""
+    logged: list[dict[str, object]] = field(default_factory=list)
+    """The firings' rows, inserted together at the end of the run."""
 
 
 async def run_rule(
@@ -276,10 +306,15 @@ async def run_rule(
     happened: Event,
     *,
     meeting: Meeting | None = None,
+    run: _Run | None = None,
 ) -> Firing | None:
     """Run one rule whose trigger matched: its firing, or None when it did not fire (seen
     before, or its conditions do not hold for the lead)."""
-    if await _fired(session, rule, lead, happened):
+    if run is not None:
+        fired = (rule.id, lead.id, happened.key[:80]) in run.seen
+    else:
+        fired = await _fired(session, rule, lead, happened)
+    if fired:
         return None  # this event was seen before (the guard's unique index says so too)
     if not _conditions_hold(rule.definition, lead):
         return None  # not a firing: nothing is logged for a lead the rule is not about
@@ -289,6 +324,7 @@ async def run_rule(
         lead,
         happened,
         lambda firing: _act(session, setup, rule, lead, happened, firing, meeting),
+        run=run,
     )
 
 
@@ -298,20 +334,31 @@ async def _guarded(
     lead: Lead,
     happened: Event,
     work: Callable[[Firing], Awaitable[None]],
+    *,
+    run: _Run | None = None,
 ) -> Firing:
     """Do a firing's work in a savepoint and log it; a bug fails the firing (logged on the
-    rule and in the worker's log), never the event being applied."""
+    rule and in the worker's log), never the event being applied. In a ``run`` not isolated,
+    the work has no savepoint of its own: a bug fails the run (see :func:`on_inbound`)."""
     firing = Firing()
-    savepoint = await session.begin_nested()
-    try:
+    if run is not None and not run.isolate:
         await work(firing)
-    except Exception:  # a bug: logged on the rule, never lost silently
-        await savepoint.rollback()
-        log.exception("automation rule %s failed for lead %s", rule.key, lead.id)
-        firing = Firing(outcome="failed", did=["failed: see the worker's log"])
     else:
-        await savepoint.commit()
-    await log_firing(session, rule, lead, happened, firing)
+        savepoint = await session.begin_nested()
+        try:
+            await work(firing)
+        except Exception:  # a bug: logged on the rule, never lost silently
+            await savepoint.rollback()
+            log.exception("automation rule %s failed for lead %s", rule.key, lead.id)
+            firing = Firing(outcome="failed", did=["failed: see the worker's log"])
+        else:
+            await savepoint.commit()
+    row = _firing_row(rule, lead, happened, firing)
+    if run is None:
+        await _insert_firings(session, [row])
+    else:
+        run.seen.add((rule.id, lead.id, happened.key[:80]))
+        run.logged.append(row)
     return firing
 
 
@@ -809,13 +856,41 @@ async def _answer_viewing(
         await hooks.run_after_meeting_booked(session, meeting)
 
 
-async def _first_contact(session: AsyncSession, lead_id: str, message_id: str) -> bool:
-    """Whether this message is the first between us and the lead, either way (a stranger
-    writing in; not a lead we greeted, who answers)."""
-    earlier = await session.scalar(
-        select(Message.id).where(Message.lead_id == lead_id, Message.id != message_id).limit(1)
-    )
-    return earlier is None
+async def _first_contacts(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> set[str]:
+    """The messages of the run that are the first between us and their lead, either way (a
+    stranger writing in; not a lead we greeted, who answers): a lead's first message in the
+    run, when the lead has no message but the run's."""
+    in_run = Counter(arrival.lead.id for arrival in stored)
+    ordered = sorted(in_run)
+    held: dict[str, int] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        query = (
+            select(Message.lead_id, func.count())
+            .where(Message.lead_id.in_(ordered[start : start + _CHUNK]))
+            .group_by(Message.lead_id)
+        )
+        held.update((lead_id, count) for lead_id, count in await session.execute(query))
+    firsts: dict[str, str] = {}
+    for arrival in stored:
+        if held.get(arrival.lead.id) == in_run[arrival.lead.id]:
+            firsts.setdefault(arrival.lead.id, arrival.message.id)
+    return set(firsts.values())
+
+
+async def _seen_firings(
+    session: AsyncSession, stored: Sequence[hooks.Arrival]
+) -> set[tuple[str, str, str]]:
+    """(rule, lead, event) of the firings already logged for the run's messages."""
+    events = {f"message:{arrival.message.id}"[:80] for arrival in stored}
+    leads = sorted({arrival.lead.id for arrival in stored})
+    seen: set[tuple[str, str, str]] = set()
+    for start in range(0, len(leads), _CHUNK):
+        query = select(
+            AutomationFiring.rule_id, AutomationFiring.lead_id, AutomationFiring.event
+        ).where(AutomationFiring.lead_id.in_(leads[start : start + _CHUNK]))
+        rows = await session.execute(query.where(AutomationFiring.event.in_(sorted(events))))
+        seen.update((rule_id, lead_id, event) for rule_id, lead_id, event in rows)
+    return seen
 
 
 async def _note_town(session: AsyncSession, lead: Lead, text: str) -> None:
@@ -837,7 +912,14 @@ async def _listed_towns(session: AsyncSession) -> list[str]:
 async def log_firing(
     session: AsyncSession, rule: LoadedRule, lead: Lead, happened: Event, firing: Firing
 ) -> None:
-    row = {
+    """Log what a rule did (or why it did not) for a lead and event (once: a firing logged
+    before for them is kept)."""
+    await _insert_firings(session, [_firing_row(rule, lead, happened, firing)])
+
+
+def _firing_row(rule: LoadedRule, lead: Lead, happened: Event, firing: Firing) -> dict[str, object]:
+    AUTOMATION_FIRINGS.labels(rule=rule.key[:64], outcome=firing.outcome).inc()
+    return {
         "id": new_id(),
         "rule_id": rule.id,
         "lead_id": lead.id,
@@ -847,7 +929,9 @@ async def log_firing(
         "message_id": firing.message_id,
         "at": utcnow(),
     }
-    await session.execute(
-        dialects.insert(session, AutomationFiring).values(row).on_conflict_do_nothing()
-    )
-    AUTOMATION_FIRINGS.labels(rule=rule.key[:64], outcome=firing.outcome).inc()
+
+
+async def _insert_firings(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    if rows:
+        statement = dialects.insert(session, AutomationFiring).on_conflict_do_nothing()
+        await session.execute(statement, rows)

@@ -16,6 +16,7 @@ is removed from it, switched off or no longer readable; after the last step it i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -126,20 +127,27 @@ def stop(enrolment: SequenceEnrolment, reason: str) -> None:
     enrolment.due_at = None
 
 
-async def stop_for_lead(
-    session: AsyncSession, lead: Lead, reason: str, *, unless_stage: str | None = None
+async def stop_for_leads(
+    session: AsyncSession,
+    lead_ids: Collection[str],
+    reason: str,
+    *,
+    unless_stage: str | None = None,
 ) -> None:
-    """Stop every running enrolment of the lead (``unless_stage``: those enrolled in that
-    stage go on)."""
-    statement = update(SequenceEnrolment).where(
-        SequenceEnrolment.lead_id == lead.id, SequenceEnrolment.stopped_at.is_(None)
-    )
-    if unless_stage is not None:
-        statement = statement.where(SequenceEnrolment.stage != unless_stage)
-    await session.execute(
-        statement.values(stopped_at=utcnow(), stopped_reason=reason, due_at=None),
-        execution_options={"synchronize_session": False},
-    )
+    """Stop every running enrolment of these leads (``unless_stage``: those enrolled in that
+    stage go on); one UPDATE per 500 leads."""
+    ordered = sorted(lead_ids)
+    for start in range(0, len(ordered), 500):
+        statement = update(SequenceEnrolment).where(
+            SequenceEnrolment.lead_id.in_(ordered[start : start + 500]),
+            SequenceEnrolment.stopped_at.is_(None),
+        )
+        if unless_stage is not None:
+            statement = statement.where(SequenceEnrolment.stage != unless_stage)
+        await session.execute(
+            statement.values(stopped_at=utcnow(), stopped_reason=reason, due_at=None),
+            execution_options={"synchronize_session": False},
+        )
 
 
 async def due(db: Database, at: datetime, limit: int = 500) -> list[str]:

@@ -16,11 +16,13 @@ pytestmark = pytest.mark.anyio
 def registered() -> Iterator[list[tuple[str, object]]]:
     calls: list[tuple[str, object]] = []
 
-    async def record_inbound(session, lead, message, event) -> None:
-        calls.append(("inbound", message.wa_message_id))
-        session.add(Alert(kind=f"hook:{message.wa_message_id}", severity="info", message="seen"))
+    async def record_inbound(session, stored) -> None:
+        for arrival in stored:
+            wamid = arrival.message.wa_message_id
+            calls.append(("inbound", wamid))
+            session.add(Alert(kind=f"hook:{wamid}", severity="info", message="seen"))
 
-    async def broken_inbound(session, lead, message, event) -> None:
+    async def broken_inbound(session, stored) -> None:
         session.add(Alert(kind="half-written", severity="info", message="must roll back"))
         await session.flush()
         raise RuntimeError("automation bug")

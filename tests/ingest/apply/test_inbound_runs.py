@@ -26,7 +26,8 @@ from ovenai.ingest.apply.batch import Body, Outcome, apply_bodies
 from ovenai.ingest.parse.body_parser import parse_webhook
 from ovenai.lead_fields import LeadCreate, LeadFilter
 from ovenai.leads import create_lead, list_leads
-from ovenai.models import AppliedItem, Lead, Message, Role, WebhookEvent
+from ovenai.metrics import HOOK_FAILURES
+from ovenai.models import Alert, AppliedItem, Lead, Message, Role, WebhookEvent
 from ovenai.sealing import username_index
 
 pytestmark = pytest.mark.anyio
@@ -277,9 +278,11 @@ def seen() -> Iterator[list[tuple[str | None, str, str]]]:
     """A registered inbound hook recording (wamid, its lead, the message's lead) in order."""
     calls: list[tuple[str | None, str, str]] = []
 
-    async def record(session, lead, message, event) -> None:  # type: ignore[no-untyped-def]
-        assert message.wa_message_id == event.message_id and lead.last_inbound_at is not None
-        calls.append((message.wa_message_id, lead.id, message.lead_id))
+    async def record(session, stored) -> None:  # type: ignore[no-untyped-def]
+        for arrival in stored:
+            lead, message, event = arrival.lead, arrival.message, arrival.event
+            assert message.wa_message_id == event.message_id and lead.last_inbound_at is not None
+            calls.append((message.wa_message_id, lead.id, message.lead_id))
 
     hooks.after_inbound.append(record)
     yield calls
@@ -355,3 +358,47 @@ async def test_the_phone_behind_a_wa_id_is_worked_out_once_per_sender(bodies, db
     await apply_together(db, inbound(bodies, "wamid.P9", ts=T0 + 9, user_id=None))
 
     assert phones.from_wa_id.cache_info().misses == 2  # the phone library ran twice
+
+
+@pytest.fixture
+def tripping() -> Iterator[list[tuple[list[str], bool]]]:
+    """A registered inbound hook that writes an alert per message and raises on a message
+    reading "boom": records each call's wamids and whether hooks said to be careful."""
+    calls: list[tuple[list[str], bool]] = []
+
+    async def trips(session, stored) -> None:  # type: ignore[no-untyped-def]
+        calls.append(([a.message.wa_message_id for a in stored], hooks.careful(session)))
+        for arrival in stored:
+            kind = f"hook:{arrival.message.wa_message_id}"
+            session.add(Alert(kind=kind, severity="info", message="seen"))
+            await session.flush()
+            if arrival.event.text == "boom":
+                raise RuntimeError("a hook's bug")
+
+    hooks.after_inbound.append(trips)
+    yield calls
+    hooks.after_inbound.remove(trips)
+
+
+async def test_a_hook_failing_on_one_message_of_a_run_is_called_again_for_each_alone(
+    tripping, bodies, harness, db
+) -> None:
+    failures = HOOK_FAILURES.labels(hook="trips")
+    failed_before = failures._value.get()
+    await apply_together(
+        db,
+        inbound(bodies, "wamid.F1", ts=T0),
+        inbound(bodies, "wamid.F2", ts=T0 + 1, text="boom"),
+        inbound(bodies, "wamid.F3", ts=T0 + 2),
+    )
+
+    whole = ["wamid.F1", "wamid.F2", "wamid.F3"]
+    assert tripping == [(whole, False)] + [([wamid], True) for wamid in whole]
+    assert failures._value.get() == failed_before + 1, "the message that failed, counted once"
+    async with db.session() as session:
+        kinds = sorted(await session.scalars(select(Alert.kind)))
+    assert kinds == ["hook:wamid.F1", "hook:wamid.F3"], "the failing message's writes undone"
+    for wamid in whole:
+        assert (await harness.message(wamid)).direction == "inbound", "every message kept"
+    async with db.session() as session:
+        assert not hooks.careful(session)

@@ -175,7 +175,7 @@ async def _apply_item(session: AsyncSession, vault: Vault, item: WebhookEvent) -
     if isinstance(item, InboundMessage):
         lead, message = await apply_inbound(session, vault, item)
         await session.flush()
-        await hooks.run_after_inbound(session, lead, message, item)
+        await hooks.run_after_inbound(session, [hooks.Arrival(lead, message, item)])
         return lead.id
     if isinstance(item, UserPreference):
         return (await apply_preference(session, vault, item)).id

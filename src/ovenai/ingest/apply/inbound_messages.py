@@ -11,8 +11,8 @@ matched with one SELECT (:class:`~ovenai.ingest.apply.senders.SenderBook`), its 
 inserted with one statement, each lead's last inbound time set once (its newest). A message
 that changes its sender's identity (:func:`changes_identity`) is applied alone
 (:func:`apply_inbound`) between runs, at its place in the document order, so the messages
-after it find the lead where it moved. The inbound hooks run after the run's writes, for each
-(lead, message) in document order, each in a savepoint (:func:`run_hooks`).
+after it find the lead where it moved. The inbound hooks run after the run's writes, each with
+the whole run of (lead, message) in document order, each in a savepoint (:func:`run_hooks`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import hooks, media
@@ -48,7 +48,6 @@ _USER_ID_CHANGES = (
 # A number change may carry the user's new BSUID too (``user_id``), as a BSUID change does.
 _BSUID_CHANGES = _NUMBER_CHANGES + _USER_ID_CHANGES
 _MESSAGES = cast(Table, Message.__table__)
-_CHUNK = 500  # ids per IN list
 
 
 def changes_identity(event: InboundMessage) -> bool:
@@ -121,27 +120,17 @@ def _message_row(key: bytes, lead_id: str, event: InboundMessage) -> dict[str, A
 async def run_hooks(
     session: AsyncSession, stored: Sequence[tuple[str, str]], events: Sequence[InboundMessage]
 ) -> None:
-    """Call the inbound hooks for each stored (lead id, message id) and its event, in order.
+    """Call the inbound hooks with the run: each stored (lead id, message id) and its event,
+    in order.
 
     The leads and messages are loaded as ORM objects with two SELECTs for the whole run (a
-    lead loaded before is refreshed), so a registered hook never costs a query per message.
-    A hook runs after the whole run is written: it sees the lead as the run left it (its
-    newest last inbound time, identifiers a later message of the run added) and the run's
-    later messages in the conversation; what a hook writes is seen by the runs after it.
+    lead loaded before is refreshed), and each hook takes the whole run, so a registered hook
+    never costs a query per message. A hook runs after the whole run is written: it sees the
+    lead as the run left it (its newest last inbound time, identifiers a later message of the
+    run added) and the run's later messages in the conversation; what a hook writes is seen
+    by the hooks after it and by the runs after it.
     """
-    lead_ids = sorted({lead_id for lead_id, _ in stored})
-    message_ids = [message_id for _, message_id in stored]
-    leads: dict[str, Lead] = {}
-    messages: dict[str, Message] = {}
-    for start in range(0, len(lead_ids), _CHUNK):
-        of_leads = select(Lead).where(Lead.id.in_(lead_ids[start : start + _CHUNK]))
-        found = await session.scalars(of_leads.execution_options(populate_existing=True))
-        leads.update((lead.id, lead) for lead in found)
-    for start in range(0, len(message_ids), _CHUNK):
-        of_messages = select(Message).where(Message.id.in_(message_ids[start : start + _CHUNK]))
-        messages.update((message.id, message) for message in await session.scalars(of_messages))
-    for (lead_id, message_id), event in zip(stored, events, strict=True):
-        await hooks.run_after_inbound(session, leads[lead_id], messages[message_id], event)
+    await hooks.run_after_inbound(session, await hooks.arrivals(session, stored, events))
 
 
 async def apply_inbound(

@@ -1,0 +1,99 @@
+"""The reactions (consent, score, rules) take a run of inbound messages at once, as the
+processor applies a batch: what they read costs the same statements for 40 messages as for
+4, and what they decide is what they decided a message at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from automation.conftest import firings
+from ingest.apply.test_inbound_runs import T0, apply_together, inbound
+from ingest.conftest import Bodies
+from ovenai.db import Database
+from ovenai.models import AutomationFiring, Lead, ScoreChange
+
+pytestmark = pytest.mark.anyio
+
+
+def _sender(n: int) -> str:
+    return f"97252{n:07d}"
+
+
+async def _statements(db: Database, bodies: Any, senders: int, start: int) -> list[str]:
+    """The statements (savepoints aside) of a batch of texts from ``senders`` leads who wrote
+    an hour before (greeted then, and moved to "contacted")."""
+    known = [
+        inbound(bodies, f"wamid.K{start + n}", ts=T0, wa_id=_sender(start + n), user_id=None)
+        for n in range(senders)
+    ]
+    await apply_together(db, *known)
+    batch = [
+        inbound(
+            bodies,
+            f"wamid.L{start + n}",
+            ts=T0 + 3600,
+            wa_id=_sender(start + n),
+            user_id=None,
+            text="אפשר לתאם צפייה?",
+        )
+        for n in range(senders)
+    ]
+    run: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+            run.append(statement.split("(")[0].strip())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await apply_together(db, *batch)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    return run
+
+
+async def test_reacting_to_40_known_leads_runs_as_many_statements_as_to_4(
+    automated: Database,
+) -> None:
+    few = await _statements(automated, Bodies, 4, start=0)
+    many = await _statements(automated, Bodies, 40, start=1000)
+
+    assert many == few
+    async with automated.session() as session:
+        leads = list(await session.scalars(select(Lead)))
+        reasons = list(await session.scalars(select(ScoreChange.reason)))
+    assert len(leads) == 44 and {lead.stage for lead in leads} == {"contacted"}
+    # Each lead: a reply an hour apart twice, and the viewing asked for.
+    assert sorted(set(reasons)) == ["replied", "wants_viewing"]
+    assert reasons.count("replied") == 88 and reasons.count("wants_viewing") == 44
+
+
+async def test_a_new_lead_writing_twice_in_one_batch_is_greeted_for_the_first_message(
+    automated: Database, harness: Any
+) -> None:
+    bodies = Bodies
+    await apply_together(
+        automated,
+        inbound(bodies, "wamid.N1", ts=T0, wa_id=_sender(7), user_id=None, text="שלום"),
+        inbound(bodies, "wamid.N2", ts=T0 + 2, wa_id=_sender(7), user_id=None, text="יש דירות?"),
+    )
+
+    lead = await harness.lead(wa_id=_sender(7))
+    first = await harness.message("wamid.N1")
+    assert lead is not None
+    async with automated.session() as session:
+        events = list(
+            await session.scalars(
+                select(AutomationFiring.event).where(AutomationFiring.lead_id == lead.id)
+            )
+        )
+    # The greeting (skipped: no listing's town to name) and the move to "contacted", each
+    # once, for the first message: the second is not a first contact, nor the same event.
+    assert [key for key, _, _ in await firings(automated, lead.id)] == [
+        "greet_new_whatsapp_lead",
+        "first_answer_contacted",
+    ]
+    assert events == [f"message:{first.id}"] * 2
