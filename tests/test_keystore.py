@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import IntegrityError
 
 from ovenai import crypto
 from ovenai.columns import new_id
 from ovenai.db import Database
+from ovenai.engines import BUSY_TIMEOUT_S
 from ovenai.errors import CryptoError
 from ovenai.keystore import BLIND_INDEX, Vault
 
@@ -196,3 +199,24 @@ async def test_new_lead_keys_are_stored_by_a_named_task_and_cached_as_lead_keys(
     await task
     # Cached under the lead scope: the surviving keys come from the cache as they are.
     assert await db.vault.surviving_lead_keys([lead_id]) == made
+
+
+async def test_keys_are_read_while_another_process_holds_the_write_lock(db: Database) -> None:
+    """SQLite: a key read never queues for the write lock (pages read keys while the worker
+    or an import stores new ones); before, it waited up to the busy timeout and failed with
+    "database is locked"."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock; PostgreSQL readers never wait for writers")
+    lead_id = new_id()
+    made = await db.vault.key("lead", lead_id, create=True)
+    writer = sqlite3.connect(str(make_url(db.vault.url).database), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    other = fresh_vault(db)
+    try:
+        async with asyncio.timeout(BUSY_TIMEOUT_S / 2):
+            assert await other.key("lead", lead_id) == made
+            assert sum((await other.usage()).values()) >= 2  # the blind-index key and this
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        await other.dispose()

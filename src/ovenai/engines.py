@@ -1,7 +1,8 @@
 """Connecting to a database: driver URLs and async engines set up for each backend.
 
 SQLite runs in WAL mode with foreign keys on and every transaction opened ``BEGIN
-IMMEDIATE``; PostgreSQL is used as is. Both databases (the data and the key store) are
+IMMEDIATE`` (``BEGIN DEFERRED`` on a connection marked :data:`READS_ONLY`); PostgreSQL is used
+as is. Both databases (the data and the key store) are
 opened here, so this module sits below :mod:`ovenai.db` and :mod:`ovenai.keystore`.
 """
 
@@ -63,9 +64,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READS_ONLY = "ovenai_reads_only"
+"""An execution option (``engine.execution_options(**{READS_ONLY: True})``): the connection
+only reads. On SQLite its transactions open ``BEGIN DEFERRED``, which in WAL mode neither
+waits for a writer nor holds one up; elsewhere it changes nothing."""
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
-    # fail with SQLITE_BUSY_SNAPSHOT when another connection committed meanwhile.
+    # fail with SQLITE_BUSY_SNAPSHOT when another connection committed meanwhile. A reader
+    # has no such risk, and taking the lock would queue it behind every writer.
+    if connection.get_execution_options().get(READS_ONLY):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

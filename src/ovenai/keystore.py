@@ -39,7 +39,7 @@ from ovenai import crypto, dialects
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.crypto import KeyRing as KeyRing
 from ovenai.crypto import generate_master_key as generate_master_key
-from ovenai.engines import create_engine
+from ovenai.engines import READS_ONLY, create_engine
 from ovenai.errors import Conflict, CryptoError
 
 BLIND_INDEX = "blind_index"
@@ -82,6 +82,9 @@ class Vault:
         self.ring = ring
         self.url = url
         self.engine = create_engine(url, secure_delete=True)
+        # Key reads never queue behind a writer for SQLite's write lock (engines.READS_ONLY):
+        # a page of many leads reads keys while the worker stores new ones.
+        self._reader = self.engine.execution_options(**{READS_ONLY: True})
         self._index_key: bytes | None = None
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._cache_size = cache_size
@@ -123,7 +126,7 @@ class Vault:
 
     async def _load(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
         query = select(DataKey).where(DataKey.scope == scope, DataKey.id.in_(key_ids))
-        async with self.engine.connect() as conn:
+        async with self._reader.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {row.id: self._unwrap(scope, row.id, row.master_key_id, row.wrapped) for row in rows}
 
@@ -291,7 +294,7 @@ class Vault:
     async def usage(self) -> dict[str, int]:
         """How many data keys each master key wraps."""
         query = select(DataKey.master_key_id, func.count()).group_by(DataKey.master_key_id)
-        async with self.engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return {key_id: int(count) for key_id, count in (await conn.execute(query)).all()}
 
     async def rotate_batch(self, *, batch_size: int = 500) -> RotationStep:
