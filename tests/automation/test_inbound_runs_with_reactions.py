@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from automation.conftest import firings
+from automation.conftest import firings, sent_to
+from automation.test_rules_on_inbound import add_rule, button_body, lead_of, now, said
 from ingest.apply.test_inbound_runs import T0, apply_together, inbound
-from ingest.conftest import Bodies
+from ingest.conftest import Bodies, Harness
 from ovenai.db import Database
 from ovenai.models import AutomationFiring, Lead, ScoreChange
 
@@ -97,3 +98,36 @@ async def test_a_new_lead_writing_twice_in_one_batch_is_greeted_for_the_first_me
         "first_answer_contacted",
     ]
     assert events == [f"message:{first.id}"] * 2
+
+
+async def test_the_daily_cap_counts_what_the_run_itself_queued(harness: Harness) -> None:
+    """Four taps in one batch, each firing a rule that answers: the greeting of the first
+    message and two answers reach the cap of 3; the run counts its own sends."""
+    await add_rule(
+        harness.db,
+        "call_back",
+        {
+            "name": "Call back",
+            "trigger": {"kind": "button", "intents": ["wants_call"]},
+            "actions": [
+                {"type": "send_text", "text": {"he": "נחזור אליך בטלפון", "en": "We'll call"}}
+            ],
+        },
+    )
+    wa_id = "972521110016"
+    await apply_together(
+        harness.db,
+        said("wamid.capr.0", "היי, ראיתי את הדירה בחיפה", wa_id=wa_id),
+        *[
+            button_body(f"wamid.capr.{n}", "call_me", "התקשרו אליי", wa_id=wa_id, ts=now() + n)
+            for n in range(1, 4)
+        ],
+    )
+
+    lead = await lead_of(harness, wa_id)
+    sent = await sent_to(harness.db, lead.id)
+    assert len(sent) == 3
+    assert [opened.text for _, opened in sent[1:]] == ["נחזור אליך בטלפון"] * 2
+    taps = [row for row in await firings(harness.db, lead.id) if row[0] == "call_back"]
+    assert [outcome for _, outcome, _ in taps] == ["done", "done", "skipped"]
+    assert taps[-1][2] == "the daily cap of 3 automated messages for this lead is reached"

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import TypeVar
@@ -159,6 +159,8 @@ class Firing:
     outcome: str = "done"
     did: list[str] = field(default_factory=list)
     message_id: str | None = None
+    queued: int = 0
+    """Messages it queued (the daily cap counts them)."""
 
     def skip(self, why: str) -> None:
         self.outcome = "skipped"
@@ -215,6 +217,7 @@ async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks
         return
     firsts = await _first_contacts(session, stored)
     run = _Run(
+        lead_ids=frozenset(arrival.lead.id for arrival in stored),
         seen=await _seen_firings(session, stored),
         isolate=hooks.careful(session),
     )
@@ -287,15 +290,34 @@ async def on_meeting_booked(session: AsyncSession, setup: Setup, meeting: Meetin
 
 
 @dataclass
+class _Sent:
+    """A lead's automated messages, as the guards read them."""
+
+    last_sent_at: datetime | None = None
+    """When Meta accepted the newest one."""
+    today: int = 0
+    """How many were queued in the last 24 hours."""
+
+
+@dataclass
 class _Run:
     """What the rules share over a run of inbound messages."""
 
+    lead_ids: frozenset[str]
     seen: set[tuple[str, str, str]]
     """(rule, lead, event) of the firings logged before."""
     isolate: bool
     """A savepoint for each firing (the run is being retried a message at a time)."""
     logged: list[dict[str, object]] = field(default_factory=list)
     """The firings' rows, inserted together at the end of the run."""
+    tallies: dict[str, _Sent] | None = None
+    """The run's leads' automated messages: read for all of them when a rule that sends
+    first fires, then counted here as the run's rules queue more."""
+
+    async def sent(self, session: AsyncSession, lead_id: str) -> _Sent:
+        if self.tallies is None:
+            self.tallies = await _automated(session, self.lead_ids)
+        return self.tallies.setdefault(lead_id, _Sent())
 
 
 async def run_rule(
@@ -323,7 +345,7 @@ async def run_rule(
         rule,
         lead,
         happened,
-        lambda firing: _act(session, setup, rule, lead, happened, firing, meeting),
+        lambda firing: _act(session, setup, rule, lead, happened, firing, meeting, run),
         run=run,
     )
 
@@ -359,6 +381,8 @@ async def _guarded(
     else:
         run.seen.add((rule.id, lead.id, happened.key[:80]))
         run.logged.append(row)
+        if firing.queued:
+            (await run.sent(session, lead.id)).today += firing.queued
     return firing
 
 
@@ -428,9 +452,10 @@ async def _act(
     happened: Event,
     firing: Firing,
     meeting: Meeting | None,
+    run: _Run | None = None,
 ) -> None:
     if rule.definition.sends:
-        why_not = await _why_not_send(session, setup, lead, happened)
+        why_not = await _why_not_send(session, setup, lead, happened, run)
         if why_not:
             firing.skip(why_not)
             return
@@ -542,41 +567,55 @@ async def _step(
 
 
 async def _why_not_send(
-    session: AsyncSession, setup: Setup, lead: Lead, happened: Event
+    session: AsyncSession,
+    setup: Setup,
+    lead: Lead,
+    happened: Event,
+    run: _Run | None = None,
 ) -> str | None:
     """Why nothing automated may go to this lead now; None when it may."""
     if lead.opted_out_at is not None:
         return "the lead opted out"
     if happened.classification and happened.classification.intent is Intent.OPT_OUT:
         return "the message reads as an opt-out"
-    if happened.trigger in MESSAGE_TRIGGERS and not happened.tapped:
-        last = await session.scalar(
-            select(Message.sent_at)
-            .where(
-                Message.lead_id == lead.id,
-                Message.direction == Direction.OUTBOUND,
-                Message.rule_id.is_not(None),
-                Message.sent_at.is_not(None),
-            )
-            .order_by(Message.sent_at.desc())
-            .limit(1)
-        )
+    if run is not None:
+        sent = await run.sent(session, lead.id)
+    else:
+        sent = (await _automated(session, {lead.id})).get(lead.id, _Sent())
+    last = sent.last_sent_at
+    if happened.trigger in MESSAGE_TRIGGERS and not happened.tapped and last is not None:
         # Meta's timestamps are whole seconds: a reply in the second we sent is "0 s after".
-        if last is not None and -1 <= (happened.at - last).total_seconds() < AUTO_ANSWER_S:
+        if -1 <= (happened.at - last).total_seconds() < AUTO_ANSWER_S:
             return "the message came within seconds of an automated one: an automatic answer"
-    since = utcnow() - timedelta(hours=24)
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.lead_id == lead.id,
-            Message.rule_id.is_not(None),
-            Message.created_at >= since,
-        )
-    )
-    if (count or 0) >= setup.daily_cap:
+    if sent.today >= setup.daily_cap:
         return f"the daily cap of {setup.daily_cap} automated messages for this lead is reached"
     return None
+
+
+async def _automated(session: AsyncSession, lead_ids: Collection[str]) -> dict[str, _Sent]:
+    """The leads' automated messages: when Meta accepted the newest, and how many were
+    queued in the last 24 hours (two queries per 500 leads; a lead with none is left out)."""
+    since = utcnow() - timedelta(hours=24)
+    ordered = sorted(lead_ids)
+    tallies: dict[str, _Sent] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = Message.lead_id.in_(ordered[start : start + _CHUNK])
+        automated = Message.rule_id.is_not(None)
+        newest = (
+            select(Message.lead_id, func.max(Message.sent_at))
+            .where(chunk, automated, Message.direction == Direction.OUTBOUND)
+            .group_by(Message.lead_id)
+        )
+        for lead_id, at in await session.execute(newest):
+            tallies.setdefault(lead_id, _Sent()).last_sent_at = at
+        recent = (
+            select(Message.lead_id, func.count())
+            .where(chunk, automated, Message.created_at >= since)
+            .group_by(Message.lead_id)
+        )
+        for lead_id, count in await session.execute(recent):
+            tallies.setdefault(lead_id, _Sent()).today = int(count)
+    return tallies
 
 
 async def _send(
@@ -641,6 +680,7 @@ async def _queued(
     message.rule_id = rule.id
     await session.flush()
     firing.message_id = message.id
+    firing.queued += 1
 
 
 async def _send_text(

@@ -357,8 +357,10 @@ async def default_values(
     (``meeting_reminder_*``), so its time is the time alone, as people write it ("18:30");
     the others get the day too ("08/12 18:30")."""
     listing = await session.get(Property, lead.property_id) if lead.property_id else None
-    meeting = meeting or await _next_meeting(session, lead.id)
-    shape = "%H:%M" if templates.family_of(family) == "meeting_reminder" else "%d/%m %H:%M"
+    seed_family = templates.family_of(family)
+    if meeting is None and templates.uses(seed_family, "meeting_time"):
+        meeting = await _next_meeting(session, lead.id)
+    shape = "%H:%M" if seed_family == "meeting_reminder" else "%d/%m %H:%M"
     return {
         "lead_name": lead.name or lead.profile_name,
         "property_city": listing.city if listing else lead.want_city,

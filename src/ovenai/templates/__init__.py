@@ -10,7 +10,7 @@ siblings. Sub-modules: ``errors``, ``text`` (placeholders, rules, rendering), ``
 and category webhooks).
 """
 
-from ovenai.templates.defaults import fill_params, known_params
+from ovenai.templates.defaults import fill_params, known_params, uses
 from ovenai.templates.errors import (
     InvalidTemplateParameter,
     TemplateNotApproved,
@@ -65,4 +65,5 @@ __all__ = [
     "seed_definitions",
     "submit",
     "sync",
+    "uses",
 ]

@@ -52,6 +52,13 @@ def fill_params(
     return [_pick(family, spec, values) for spec in FIELDS[family]]
 
 
+def uses(family: str, field: str) -> bool:
+    """Whether the seed family's parameters are filled from ``field`` (True for a family
+    without defaults: whoever asks may want every value)."""
+    specs = FIELDS.get(family)
+    return specs is None or any(field in spec.split("|") for spec in specs)
+
+
 def known_params(family: str, values: dict[str, str | None]) -> list[str] | None:
     """The seed family's parameters where the values have them, "" where they do not (for a
     person to fill in); None for a family without defaults."""
