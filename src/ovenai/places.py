@@ -252,6 +252,20 @@ def _compiled(spelling: str) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=4096)
+def _first_word(spelling: str) -> str:
+    """The first word of a spelling as :func:`_pattern` looks for it: a text without it
+    cannot name the town, and ``in`` says so far sooner than the pattern does."""
+    words = normalise(spelling).replace("-", " ").split()
+    return words[0] if words else ""
+
+
+def _search(spelling: str, spelled: str) -> re.Match[str] | None:
+    if _first_word(spelling) not in spelled:
+        return None
+    return _compiled(spelling).search(spelled)
+
+
+@lru_cache(maxsize=4096)
 def town_named(text: str) -> Town | None:
     """:func:`find_town` with no listed towns, remembered: a listing's matches ask it of
     every lead's wanted place, and leads write the same few places."""
@@ -264,14 +278,14 @@ def find_town(text: str, listed: Sequence[str] = ()) -> Town | None:
     when it names none."""
     spelled = normalise(text).replace("-", " ")
     for name in listed:
-        if name.strip() and _compiled(name).search(spelled):
+        if name.strip() and _search(name, spelled):
             return Town(name.strip(), name.strip())
     found: list[tuple[int, int, Town]] = []
     for order, town in enumerate(TOWNS):
         starts = [
             match.start()
             for spelling in (town.he, town.en, *town.spellings)
-            if (match := _compiled(spelling).search(spelled))
+            if (match := _search(spelling, spelled))
         ]
         if starts:
             found.append((min(starts), order, town))
