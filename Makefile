@@ -36,12 +36,15 @@ lint: $(STAMP)
 
 # Branch coverage of every process the tests start (servers, workers, `ovenai` commands):
 # [tool.coverage] in pyproject.toml; the total is printed last (under 90 % fails) and the
-# per-module report kept in var/coverage/report.txt.
+# per-module report kept in var/coverage/report.txt. The tests run in TEST_JOBS processes
+# (pytest-xdist; each has its own databases and temporary folders): `make test TEST_JOBS=1`
+# runs them one at a time, in one process.
+TEST_JOBS ?= 2
 test: lint
 	@scripts/ensure-chromium.sh
 	@scripts/ensure-nginx.sh
 	@rm -rf var/coverage && mkdir -p var/coverage
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS))
 	@$(BIN)/coverage combine --quiet
 	@echo "screenshots of the browser tests (docs/testing.md): var/test-artifacts/screenshots/"
 	@$(BIN)/coverage report > var/coverage/report.txt; status=$$?; \

@@ -99,6 +99,6 @@ def test_a_progress_bar_is_drawn_on_a_terminal(clean_db: Settings) -> None:
         drawn += chunk
     stdout, _ = process.communicate(timeout=120)
     os.close(leader)
-    assert process.returncode == 0
+    assert process.returncode == 0, drawn.decode(errors="replace")[-3000:]
     assert b"importing" in drawn
     assert stdout.decode().splitlines()[0] == "imported 6, updated 0, unchanged 0, rejected 4"

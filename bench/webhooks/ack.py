@@ -19,7 +19,10 @@ messages, half inbound), from ``--known`` seeded leads (:mod:`bench.webhooks.see
 
 ``--processing``: ``in-process`` (the ``ovenai serve`` default), ``separate`` (serve with
 OVENAI_WEBHOOK_PROCESS_IN_SERVE=false plus a processor process, as ``ovenai worker``
-runs it) or ``off`` (the acknowledgement path alone; bodies stay pending). ``--src`` serves
+runs it) or ``off`` (the acknowledgement path alone; bodies stay pending). Whatever applies
+the bodies runs the consent, score and automation hooks, with the default rules seeded, as
+serve and the worker do (``--no-reactions``: no rules, and the separate processor without the
+hooks, as every figure before 7 Dec 2026 was measured). ``--src`` serves
 the product from another checkout's ``src/`` (e.g. ``git archive HEAD~1 src``), for a
 before/after measured on the same machine state.
 
@@ -62,7 +65,7 @@ from sqlalchemy import create_engine, text
 
 from bench.process import box_speed_s, free_port
 from bench.webhooks.bodies import STREAMED, Plan, Written, write_stream, wrk_script
-from bench.webhooks.common import fresh_database, signature, status_body
+from bench.webhooks.common import NO_REACTIONS, fresh_database, signature, status_body
 from bench.webhooks.seed import seed
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.engines import sync_url
@@ -181,6 +184,8 @@ def start_processes(
     """The server, and the separate processor process when asked for."""
     in_serve = "true" if args.processing == "in-process" else "false"
     env = {**os.environ, **env, "OVENAI_WEBHOOK_PROCESS_IN_SERVE": in_serve}
+    if args.no_reactions:
+        env[NO_REACTIONS] = "1"
     if args.profile:
         env["BENCH_SQL_TRACE"] = str(Path(args.profile) / f"{label}-sql.json")
     if args.src:
@@ -221,7 +226,10 @@ def measure(app: str, args: argparse.Namespace, lua: str, label: str) -> Run:
     with fresh_database(args.db) as env:
         url = env["DATABASE_URL"]
         if args.kind in STREAMED and app == "product":
-            asyncio.run(seed(env, known=args.known, outbound=args.outbound))
+            seeding = seed(
+                env, known=args.known, outbound=args.outbound, rules=not args.no_reactions
+            )
+            asyncio.run(seeding)
         port = free_port()
         procs = start_processes(app, args, env, port, label)
         try:
@@ -412,6 +420,13 @@ def main() -> None:
     parser.add_argument("--profile", help="py-spy the processing process into this folder")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--native", action="store_true", help="py-spy --native (C frames)")
+    parser.add_argument(
+        "--no-reactions",
+        action="store_true",
+        help="no default rules seeded, and the separate processor without the consent, score"
+        " and automation hooks (serve always installs them); by default they run as in serve"
+        " and the worker",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     if args.kind == "status" and not args.bodies:

@@ -21,6 +21,10 @@ APP_SECRET = "bench-app-secret"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
+NO_REACTIONS = "BENCH_NO_REACTIONS"
+"""Set in its environment: the separate processor applies without the consent, score and
+automation hooks (``bench.webhooks.ack --no-reactions``)."""
+
 
 @contextmanager
 def fresh_database(backend: str) -> Iterator[dict[str, str]]:

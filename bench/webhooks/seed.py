@@ -17,7 +17,7 @@ from sqlalchemy import Table, insert
 
 from bench.webhooks.bodies import known_sender, outbound_wamid
 from bench.webhooks.common import settings_from
-from ovenai import phones
+from ovenai import automation, phones
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
 from ovenai.leads import seal_identity
@@ -27,11 +27,14 @@ from ovenai.sealing import LeadColumn, name_index
 _CHUNK = 1000
 
 
-async def seed(env: dict[str, str], *, known: int, outbound: int) -> None:
-    """Write ``known`` leads and ``outbound`` sent messages (spread over them)."""
+async def seed(env: dict[str, str], *, known: int, outbound: int, rules: bool = True) -> None:
+    """Write ``known`` leads and ``outbound`` sent messages (spread over them), and with
+    ``rules`` the default automation rules (as ``ovenai db upgrade`` adds them)."""
     db = open_database(settings_from(env))
     await db.start()
     try:
+        if rules:
+            await automation.seed_rules(db)
         lead_ids = await _leads(db, known)
         await _history(db, lead_ids)
         await _messages(db, lead_ids, outbound)

@@ -3,7 +3,8 @@
 ``product_app`` is a uvicorn factory (``--factory``; ``--workers N`` imports it in each
 worker) reading the bench database from the environment; with
 ``OVENAI_WEBHOOK_PROCESS_IN_SERVE=false`` it only acknowledges. Run as a module, this is the
-separate processor (what ``ovenai worker`` runs for webhooks) until SIGTERM; with
+separate processor (what ``ovenai worker`` runs for webhooks, with its reactions unless
+``BENCH_NO_REACTIONS`` is set) until SIGTERM; with
 ``BENCH_SQL_TRACE`` set, it times its SQL by statement kind into that file
 (:mod:`bench.webhooks.sql_trace`).
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.webhooks import sql_trace
-from bench.webhooks.common import settings_from
+from bench.webhooks.common import NO_REACTIONS, settings_from
+from ovenai import reactions
 from ovenai.db import open_database
 from ovenai.web.app import create_app
 
@@ -32,11 +34,14 @@ async def process_until_stopped() -> None:
     """The processor alone in this process, until SIGTERM."""
     from ovenai.ingest.processor import run_processor
 
-    db = open_database(settings_from(dict(os.environ)), inline=True)  # as `ovenai worker`
+    settings = settings_from(dict(os.environ))
+    db = open_database(settings, inline=True)  # as `ovenai worker`
     trace = os.environ.get("BENCH_SQL_TRACE")
     totals = sql_trace.attach(db.engine, db.vault) if trace else None
     started = time.perf_counter()
     await db.start()
+    if not os.environ.get(NO_REACTIONS):
+        reactions.install(settings, db.vault)  # consent, score and rules, as the worker
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
