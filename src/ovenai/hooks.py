@@ -8,11 +8,12 @@ rolled back alone, logged and counted, and never stops a message from being stor
 Registries are empty by default.
 
 An inbound hook takes the whole run (:class:`Arrival` s, in document order), so it reads
-what it needs for every message with one query, not one per message. When it raises for a
-run of several, its savepoint is rolled back and it is called again for each message alone,
-each in a savepoint of its own, with :func:`careful` true: one message that trips it costs
-that message's reaction only, and a hook may then isolate its own parts the same way
-(automation does, a rule at a time).
+what it needs for every message with one query, not one per message; the inbound hooks share
+one savepoint while none fails. When one raises, that savepoint is rolled back and each hook
+is called again in a savepoint of its own; the one that raised (or any that fails for a run
+of several) is called for each message alone, each in a savepoint, with :func:`careful`
+true: one message that trips it costs that message's reaction only, and a hook may then
+isolate its own parts the same way (automation does, a rule at a time).
 
 Register at start-up (:func:`ovenai.automation.install` does, in serve and the worker)::
 
@@ -26,7 +27,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +39,6 @@ log = logging.getLogger("ovenai.hooks")
 
 _CAREFUL = "hooks.careful"
 _CHUNK = 500  # ids per IN list
-_Row = TypeVar("_Row", Lead, Message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,24 +104,55 @@ transaction that does it (the row is flushed)."""
 
 
 async def run_after_inbound(session: AsyncSession, stored: Sequence[Arrival]) -> None:
-    """Call every inbound hook with the run, each isolated in a savepoint; a hook that fails
-    for a run of several is called again for each message alone (see the module docstring).
-    """
-    if not stored:
+    """Call every inbound hook with the run, all in one savepoint; when one raises, nothing
+    of theirs is kept and each is called again in a savepoint of its own, the one that raised
+    (or any that fails for a run of several) for each message alone (see the module
+    docstring)."""
+    if not stored or not after_inbound:
         return
+    tripped = await _all_together(session, stored)
+    if tripped is None:
+        return
+    stored = await reload(session, stored)
     for hook in after_inbound:
-        if len(stored) == 1:
-            await _isolated(session, hook.__name__, hook(session, stored))
-            continue
-        if await _isolated(session, hook.__name__, hook(session, stored), whole_run=len(stored)):
-            continue
-        session.info[_CAREFUL] = True
-        try:
-            for arrival in await reload(session, stored):
-                await _isolated(session, hook.__name__, hook(session, [arrival]))
-        finally:
-            del session.info[_CAREFUL]
+        whole = len(stored) if len(stored) > 1 else 0
+        if hook is not tripped or not whole:
+            if await _isolated(session, hook.__name__, hook(session, stored), whole_run=whole):
+                continue
+            if not whole:
+                continue
+        await _each_alone(session, hook, stored)
         stored = await reload(session, stored)
+
+
+async def _all_together(session: AsyncSession, stored: Sequence[Arrival]) -> InboundHook | None:
+    """Every inbound hook on the run in one savepoint (a savepoint costs a flush and two
+    statements); the hook that raised, if one did: then the savepoint is rolled back."""
+    savepoint = await session.begin_nested()
+    for hook in after_inbound:
+        try:
+            await hook(session, stored)
+        except Exception as exc:
+            await savepoint.rollback()
+            log.warning(
+                "webhook hook %s failed on a run of %d messages (%s); each hook again alone",
+                hook.__name__,
+                len(stored),
+                exc.__class__.__name__,
+            )
+            return hook
+    await savepoint.commit()
+    return None
+
+
+async def _each_alone(session: AsyncSession, hook: InboundHook, stored: Sequence[Arrival]) -> None:
+    """Call a hook for each message of the run alone, each in a savepoint, :func:`careful`."""
+    session.info[_CAREFUL] = True
+    try:
+        for arrival in await reload(session, stored):
+            await _isolated(session, hook.__name__, hook(session, [arrival]))
+    finally:
+        del session.info[_CAREFUL]
 
 
 def careful(session: AsyncSession) -> bool:
@@ -134,13 +164,22 @@ def careful(session: AsyncSession) -> bool:
 async def arrivals(
     session: AsyncSession, stored: Sequence[tuple[str, str]], events: Sequence[InboundMessage]
 ) -> list[Arrival]:
-    """The run's (lead id, message id) pairs and events as arrivals, the leads and messages
-    loaded with a SELECT each per 500 (a lead already in the session is read afresh)."""
-    leads = await _fresh(session, Lead, {lead_id for lead_id, _ in stored})
-    messages = await _fresh(session, Message, {message_id for _, message_id in stored})
+    """The run's (lead id, message id) pairs and events as arrivals, the messages and their
+    leads loaded with one SELECT per 500 (a row already in the session is read afresh)."""
+    ordered = sorted({message_id for _, message_id in stored})
+    found: dict[str, tuple[Lead, Message]] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        query = (
+            select(Message, Lead)
+            .join(Lead, Lead.id == Message.lead_id)
+            .where(Message.id.in_(ordered[start : start + _CHUNK]))
+            .execution_options(populate_existing=True)
+        )
+        for message, lead in await session.execute(query):
+            found[message.id] = (lead, message)
     return [
-        Arrival(leads[lead_id], messages[message_id], event)
-        for (lead_id, message_id), event in zip(stored, events, strict=True)
+        Arrival(*found[message_id], event)
+        for (_, message_id), event in zip(stored, events, strict=True)
     ]
 
 
@@ -148,16 +187,6 @@ async def reload(session: AsyncSession, stored: Sequence[Arrival]) -> list[Arriv
     """The same arrivals read afresh (after a rolled-back savepoint expired some of them)."""
     pairs = [(arrival.lead.id, arrival.message.id) for arrival in stored]
     return await arrivals(session, pairs, [arrival.event for arrival in stored])
-
-
-async def _fresh(session: AsyncSession, model: type[_Row], ids: set[str]) -> dict[str, _Row]:
-    ordered = sorted(ids)
-    found: dict[str, _Row] = {}
-    for start in range(0, len(ordered), _CHUNK):
-        query = select(model).where(model.id.in_(ordered[start : start + _CHUNK]))
-        rows = await session.scalars(query.execution_options(populate_existing=True))
-        found.update((row.id, row) for row in rows)
-    return found
 
 
 async def run_after_status(session: AsyncSession, changes: Sequence[StatusChange]) -> None:

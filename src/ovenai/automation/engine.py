@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -190,7 +191,7 @@ async def _read_enabled_rules(session: AsyncSession) -> list[LoadedRule]:
     loaded: list[LoadedRule] = []
     for row in await session.scalars(query):
         try:
-            definition = parse_definition(json.loads(row.definition))
+            definition = _parsed(row.definition)
         except OvenAIError as exc:
             log.warning("automation rule %s cannot be read: %s", row.key, exc.message)
             continue
@@ -198,12 +199,20 @@ async def _read_enabled_rules(session: AsyncSession) -> list[LoadedRule]:
     return loaded
 
 
+@lru_cache(maxsize=256)
+def _parsed(stored: str) -> RuleDefinition:
+    """A stored definition checked, once per process for each text (a rule edited is another
+    text); parsing every rule in every transaction was a fifth of a lone message's hooks."""
+    return parse_definition(json.loads(stored))
+
+
 async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks.Arrival]) -> None:
     """Run the rules that a run of inbound messages triggers, a message at a time in order
     (an answer first stops the lead's sequences: :mod:`.sequences`).
 
-    What the rules need of every message (which are first contacts, the firings seen
-    before) is read once for the run, and the firings are logged with one INSERT at its end.
+    What the rules need of every message (which are first contacts; when a rule that sends
+    fires, the leads' automated messages) is read once for the run, and the firings are
+    logged with one INSERT at its end.
     A firing is not isolated in a savepoint of its own unless :func:`ovenai.hooks.careful`
     says the run is being retried a message at a time: a rule that raises fails the hook
     for the whole run, which :mod:`ovenai.hooks` then calls for each message alone, where
@@ -216,9 +225,11 @@ async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks
     if not loaded:
         return
     firsts = await _first_contacts(session, stored)
+    # No firing can name these messages yet: their rows were written in this transaction
+    # (and a run tried again after a failure had its firings rolled back with it).
     run = _Run(
         lead_ids=frozenset(arrival.lead.id for arrival in stored),
-        seen=await _seen_firings(session, stored),
+        seen=set(),
         isolate=hooks.careful(session),
     )
     for arrival in stored:
@@ -305,7 +316,7 @@ class _Run:
 
     lead_ids: frozenset[str]
     seen: set[tuple[str, str, str]]
-    """(rule, lead, event) of the firings logged before."""
+    """(rule, lead, event) of the firings logged in the run."""
     isolate: bool
     """A savepoint for each firing (the run is being retried a message at a time)."""
     logged: list[dict[str, object]] = field(default_factory=list)
@@ -915,22 +926,6 @@ async def _first_contacts(session: AsyncSession, stored: Sequence[hooks.Arrival]
         if held.get(arrival.lead.id) == in_run[arrival.lead.id]:
             firsts.setdefault(arrival.lead.id, arrival.message.id)
     return set(firsts.values())
-
-
-async def _seen_firings(
-    session: AsyncSession, stored: Sequence[hooks.Arrival]
-) -> set[tuple[str, str, str]]:
-    """(rule, lead, event) of the firings already logged for the run's messages."""
-    events = {f"message:{arrival.message.id}"[:80] for arrival in stored}
-    leads = sorted({arrival.lead.id for arrival in stored})
-    seen: set[tuple[str, str, str]] = set()
-    for start in range(0, len(leads), _CHUNK):
-        query = select(
-            AutomationFiring.rule_id, AutomationFiring.lead_id, AutomationFiring.event
-        ).where(AutomationFiring.lead_id.in_(leads[start : start + _CHUNK]))
-        rows = await session.execute(query.where(AutomationFiring.event.in_(sorted(events))))
-        seen.update((rule_id, lead_id, event) for rule_id, lead_id, event in rows)
-    return seen
 
 
 async def _note_town(session: AsyncSession, lead: Lead, text: str) -> None:
