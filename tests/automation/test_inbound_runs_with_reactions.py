@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from automation.conftest import firings, sent_to
-from automation.test_rules_on_inbound import add_rule, button_body, lead_of, now, said
-from ingest.apply.test_inbound_runs import T0, apply_together, inbound
+from automation.test_rules_on_inbound import CALL_BACK, add_rule, button_body, lead_of, now, said
+from ingest.apply.test_inbound_runs import T0, apply_together, inbound, statements_of
 from ingest.conftest import Bodies, Harness
 from ovenai.db import Database
 from ovenai.models import AutomationFiring, Lead, ScoreChange
@@ -42,18 +42,7 @@ async def _statements(db: Database, bodies: Any, senders: int, start: int) -> li
         )
         for n in range(senders)
     ]
-    run: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
-            run.append(statement.split("(")[0].strip())
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        await apply_together(db, *batch)
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
-    return run
+    return await statements_of(db, apply_together(db, *batch))
 
 
 async def test_reacting_to_40_known_leads_runs_as_many_statements_as_to_4(
@@ -103,17 +92,7 @@ async def test_a_new_lead_writing_twice_in_one_batch_is_greeted_for_the_first_me
 async def test_the_daily_cap_counts_what_the_run_itself_queued(harness: Harness) -> None:
     """Four taps in one batch, each firing a rule that answers: the greeting of the first
     message and two answers reach the cap of 3; the run counts its own sends."""
-    await add_rule(
-        harness.db,
-        "call_back",
-        {
-            "name": "Call back",
-            "trigger": {"kind": "button", "intents": ["wants_call"]},
-            "actions": [
-                {"type": "send_text", "text": {"he": "נחזור אליך בטלפון", "en": "We'll call"}}
-            ],
-        },
-    )
+    await add_rule(harness.db, "call_back", CALL_BACK)
     wa_id = "972521110016"
     await apply_together(
         harness.db,

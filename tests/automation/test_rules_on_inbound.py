@@ -170,18 +170,16 @@ async def test_a_message_seconds_after_an_automated_one_is_not_answered(harness:
     ]
 
 
+CALL_BACK = {
+    "name": "Call back",
+    "trigger": {"kind": "button", "intents": ["wants_call"]},
+    "actions": [{"type": "send_text", "text": {"he": "נחזור אליך בטלפון", "en": "We'll call"}}],
+}
+"""A rule answering every tap asking for a call."""
+
+
 async def test_taps_are_answered_up_to_the_daily_cap(harness: Harness) -> None:
-    await add_rule(
-        harness.db,
-        "call_back",
-        {
-            "name": "Call back",
-            "trigger": {"kind": "button", "intents": ["wants_call"]},
-            "actions": [
-                {"type": "send_text", "text": {"he": "נחזור אליך בטלפון", "en": "We'll call"}}
-            ],
-        },
-    )
+    await add_rule(harness.db, "call_back", CALL_BACK)
     wa_id = "972521110006"
     await harness.deliver(said("wamid.cap.0", "היי, ראיתי את הדירה בחיפה", wa_id=wa_id))
     for n in range(1, 4):  # the greeting was one of the three

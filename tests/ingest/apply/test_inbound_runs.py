@@ -11,7 +11,7 @@ before its commit, everything is there once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -323,6 +323,11 @@ async def _statements(db: Database, bodies: Any, senders: int, start: int) -> li
         )
         for n in range(senders)
     ]
+    return await statements_of(db, apply_together(db, *batch))
+
+
+async def statements_of(db: Database, applying: Awaitable[object]) -> list[str]:
+    """The statements (their first words; savepoints aside) run while ``applying`` runs."""
     run: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -331,7 +336,7 @@ async def _statements(db: Database, bodies: Any, senders: int, start: int) -> li
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
-        await apply_together(db, *batch)
+        await applying
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     return run
