@@ -2,9 +2,10 @@
 
 Ingestion calls every registered hook after it applies a run of inbound messages or a batch
 of status changes, and the leads service after it adds a lead, inside the same transaction,
-each hook in a SAVEPOINT of its own: a hook's writes (say, outbox rows) commit together
-with the messages that caused them and happen exactly once, while a hook that raises is
-rolled back alone, logged and counted, and never stops a message from being stored.
+each hook in a SAVEPOINT of its own (the inbound hooks first all in one): a hook's writes
+(say, outbox rows) commit together with the messages that caused them and happen exactly
+once, while a hook that raises is rolled back alone, logged and counted, and never stops a
+message from being stored.
 Registries are empty by default.
 
 An inbound hook takes the whole run (:class:`Arrival` s, in document order), so it reads
@@ -115,14 +116,13 @@ async def run_after_inbound(session: AsyncSession, stored: Sequence[Arrival]) ->
         return
     stored = await reload(session, stored)
     for hook in after_inbound:
-        whole = len(stored) if len(stored) > 1 else 0
-        if hook is not tripped or not whole:
-            if await _isolated(session, hook.__name__, hook(session, stored), whole_run=whole):
-                continue
-            if not whole:
-                continue
-        await _each_alone(session, hook, stored)
-        stored = await reload(session, stored)
+        if len(stored) == 1:
+            await _isolated(session, hook.__name__, hook(session, stored))
+        elif hook is tripped or not await _isolated(
+            session, hook.__name__, hook(session, stored), whole_run=len(stored)
+        ):
+            await _each_alone(session, hook, stored)
+            stored = await reload(session, stored)
 
 
 async def _all_together(session: AsyncSession, stored: Sequence[Arrival]) -> InboundHook | None:
