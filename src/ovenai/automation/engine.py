@@ -229,7 +229,6 @@ async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks
     # (and a run tried again after a failure had its firings rolled back with it).
     run = _Run(
         lead_ids=frozenset(arrival.lead.id for arrival in stored),
-        seen=set(),
         isolate=hooks.careful(session),
     )
     for arrival in stored:
@@ -315,8 +314,6 @@ class _Run:
     """What the rules share over a run of inbound messages."""
 
     lead_ids: frozenset[str]
-    seen: set[tuple[str, str, str]]
-    """(rule, lead, event) of the firings logged in the run."""
     isolate: bool
     """A savepoint for each firing (the run is being retried a message at a time)."""
     logged: list[dict[str, object]] = field(default_factory=list)
@@ -343,11 +340,8 @@ async def run_rule(
 ) -> Firing | None:
     """Run one rule whose trigger matched: its firing, or None when it did not fire (seen
     before, or its conditions do not hold for the lead)."""
-    if run is not None:
-        fired = (rule.id, lead.id, happened.key[:80]) in run.seen
-    else:
-        fired = await _fired(session, rule, lead, happened)
-    if fired:
+    # A run's events are messages stored in this transaction: none was seen before.
+    if run is None and await _fired(session, rule, lead, happened):
         return None  # this event was seen before (the guard's unique index says so too)
     if not _conditions_hold(rule.definition, lead):
         return None  # not a firing: nothing is logged for a lead the rule is not about
@@ -390,7 +384,6 @@ async def _guarded(
     if run is None:
         await _insert_firings(session, [row])
     else:
-        run.seen.add((rule.id, lead.id, happened.key[:80]))
         run.logged.append(row)
         if firing.queued:
             (await run.sent(session, lead.id)).today += firing.queued
