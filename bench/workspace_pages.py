@@ -271,9 +271,9 @@ class Agent:
 
     async def discover(self, property_id: str) -> None:
         """The URLs: the cursor of the first inbox page, the conversation's version."""
-        first = await self.http.get("/")
+        first = await self._get("/")
         found = CURSOR.search(first.text)
-        conversation = await self.http.get(f"/leads/{self.lead}/conversation")
+        conversation = await self._get(f"/leads/{self.lead}/conversation")
         self.pages = {
             "inbox": "/",
             "inbox next page": f"/?cursor={found.group(1)}" if found else "/",
@@ -291,16 +291,18 @@ class Agent:
             "property matches": f"/properties/{property_id}",
         }
 
-    async def load(self, name: str) -> float:
-        began = time.perf_counter()
+    async def _get(self, url: str) -> httpx.Response:
         try:
-            answer = await self.http.get(self.pages[name])
+            return await self.http.get(url)
         except (httpx.RemoteProtocolError, httpx.ReadError):
             # A kept-alive connection serve closed (idle 5 s) as the request left: a browser
             # sends it again on a new connection, and so does this client (counted).
             Agent.retried += 1
-            began = time.perf_counter()
-            answer = await self.http.get(self.pages[name])
+            return await self.http.get(url)
+
+    async def load(self, name: str) -> float:
+        began = time.perf_counter()
+        answer = await self._get(self.pages[name])
         took = (time.perf_counter() - began) * 1000
         wanted = 204 if name == "conversation poll" else 200
         if answer.status_code != wanted:  # counted and shown; the load goes on
