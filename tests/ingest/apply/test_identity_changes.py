@@ -130,3 +130,16 @@ async def test_a_number_another_lead_has_is_left_for_a_human(bodies: Any, harnes
 
     assert lead is not None and len(await harness.leads()) == 2
     assert (lead.wa_id, lead.phone, lead.bsuid) == (OLD, f"+{OLD}", OLD_BSUID)
+
+
+async def test_a_stranger_s_number_change_makes_a_lead_in_the_agency_s_language(
+    bodies: Any, harness: Any
+) -> None:
+    """Meta's notice is English ("User Noa changed ..."): it says nothing of the lead's
+    language, so the lead gets the default (Hebrew), not English."""
+    await harness.deliver(system_body(bodies, "wamid.stranger", wa_id=READABLE))
+
+    (row,) = await harness.leads()
+    lead = await harness.lead(wa_id=READABLE)
+    assert lead is not None and lead.id == row.id
+    assert (lead.language, lead.source) == ("he", "whatsapp")

@@ -136,9 +136,13 @@ async def run_hooks(
 async def apply_inbound(
     session: AsyncSession, vault: Vault, event: InboundMessage
 ) -> tuple[Lead, Message]:
-    """Store one inbound message in its sender's conversation; update the lead."""
-    first = FirstContact(at=event.timestamp, text=event.text, referral=event.referral)
-    lead = await lead_for_sender(session, vault, event.sender, first)
+    """Store one inbound message in its sender's conversation; update the lead.
+
+    Only messages that change their sender's identity come here (:func:`changes_identity`):
+    a stranger's one makes a lead that learns nothing from it. Its text is Meta's English
+    notice ("User A changed from ..."), which says nothing of the lead's language, and it
+    carries no ad referral."""
+    lead = await lead_for_sender(session, vault, event.sender, FirstContact(at=event.timestamp))
     if isinstance(event.content, SystemContent):
         await _apply_identity_change(session, vault, lead, event.content)
     if lead.last_inbound_at is None or event.timestamp > lead.last_inbound_at:
