@@ -136,3 +136,35 @@ async def test_only_statuses_waiting_past_the_limit_are_pruned_with_their_keys(
     assert keys == {status_key(w, s) for w in left for s in ("sent", "delivered")}
     async with db.session() as session:
         assert await delivery_statuses.prune_waiting(session, now=now) == 0
+
+
+async def test_a_voice_note_played_says_it_was_delivered_and_read(bodies, harness) -> None:
+    """Meta may send only "played" for a voice note: it was delivered and heard (read)."""
+    await harness.outbound("wamid.V1")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.V1", "played", T0 + 7)))
+    message = await harness.message("wamid.V1")
+    assert (message.status, message.delivered_at, message.read_at) == ("played", at(7), at(7))
+
+
+async def test_a_status_naming_an_inbound_message_changes_nothing(bodies, harness) -> None:
+    """Statuses are of our messages: a wamid the lead sent is never given one."""
+    await harness.deliver(bodies.text("wamid.IN1", "שלום"))
+    before = await harness.message("wamid.IN1")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.IN1", "read", T0 + 9)))
+    after = await harness.message("wamid.IN1")
+    assert (after.direction, after.status, after.read_at) == ("inbound", before.status, None)
+
+
+async def test_statuses_waiting_for_another_message_keep_waiting(bodies, harness, db) -> None:
+    """Applying one message's statuses leaves another's, still unknown, waiting for it."""
+    await harness.deliver(bodies.statuses(bodies.status("wamid.W2", "delivered", T0)))
+    await harness.outbound("wamid.W1")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.W1", "read", T0 + 1)))
+    async with db.session() as session:
+        waiting = await session.scalar(
+            select(StatusEvent.applied).where(StatusEvent.wa_message_id == "wamid.W2")
+        )
+    assert waiting is False
+    await harness.outbound("wamid.W2")
+    await harness.processor.apply_waiting_statuses()
+    assert (await harness.message("wamid.W2")).status == "delivered"
