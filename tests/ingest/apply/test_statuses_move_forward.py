@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ovenai.db import Database
+from ovenai.events import StatusUpdate
 from ovenai.ingest.apply import delivery_statuses
+from ovenai.ingest.parse.body_parser import parse_webhook
 from ovenai.ingest.parse.dedupe_keys import status_key
 from ovenai.models import AppliedItem, StatusEvent
 
@@ -168,3 +170,20 @@ async def test_statuses_waiting_for_another_message_keep_waiting(bodies, harness
     await harness.outbound("wamid.W2")
     await harness.processor.apply_waiting_statuses()
     assert (await harness.message("wamid.W2")).status == "delivered"
+
+
+async def test_a_thousand_statuses_are_recorded_once_and_pruned_in_chunks(bodies, db) -> None:
+    """Over two chunks of 500: each status recorded once, each waiting one pruned, counted."""
+    items = [bodies.status(f"wamid.C{n:04d}", "delivered", T0) for n in range(1001)]
+    updates = [i for i in parse_webhook(bodies.statuses(*items)) if isinstance(i, StatusUpdate)]
+    assert len(updates) == 1001
+    async with db.session() as session:
+        assert await delivery_statuses.record_statuses(session, updates) == 1001
+        assert await delivery_statuses.record_statuses(session, updates) == 0
+        await session.commit()
+    later = datetime.now(UTC) + delivery_statuses.WAITING_LIMIT + timedelta(minutes=1)
+    async with db.session() as session:
+        assert await delivery_statuses.prune_waiting(session, now=later) == 1001
+        await session.commit()
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(StatusEvent)) == 0
