@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ovenai import hooks
 from ovenai.db import Database
 from ovenai.events import StatusUpdate
 from ovenai.ingest.apply import delivery_statuses
@@ -187,3 +188,19 @@ async def test_a_thousand_statuses_are_recorded_once_and_pruned_in_chunks(bodies
         await session.commit()
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(StatusEvent)) == 0
+
+
+async def test_the_status_hooks_are_told_metas_error_code(bodies, harness) -> None:
+    """Consent reads 131050 from a failed status through the status hooks."""
+    seen: list[tuple[str, str, int | None]] = []
+
+    async def record(session, changes) -> None:  # type: ignore[no-untyped-def]
+        seen.extend((c.wa_message_id, c.status, c.error_code) for c in changes)
+
+    hooks.after_status.append(record)
+    try:
+        await harness.outbound("wamid.E1")
+        await harness.deliver(bodies.statuses(bodies.status("wamid.E1", "failed", T0, 131050)))
+    finally:
+        hooks.after_status.remove(record)
+    assert ("wamid.E1", "failed", 131050) in seen
