@@ -204,3 +204,32 @@ async def test_the_status_hooks_are_told_metas_error_code(bodies, harness) -> No
     finally:
         hooks.after_status.remove(record)
     assert ("wamid.E1", "failed", 131050) in seen
+
+
+@pytest.mark.parametrize(
+    ("error", "title"),
+    [
+        ({"code": 131000, "message": "Something went wrong"}, "Something went wrong"),
+        ({"code": 131000}, ""),
+        ({"code": 131000, "title": "t" * 400, "message": "m"}, "t" * 300),
+    ],
+)
+async def test_an_error_s_title_falls_back_to_its_message_and_is_cut_at_300(
+    bodies, harness, error, title
+) -> None:
+    wamid = f"wamid.T{len(title)}"
+    await harness.outbound(wamid)
+    item = bodies.status(wamid, "failed", T0)
+    item["errors"] = [error]
+    await harness.deliver(bodies.statuses(item))
+    message = await harness.message(wamid)
+    assert (message.status, message.error_code, message.error_title) == ("failed", 131000, title)
+
+
+async def test_a_status_meta_does_not_rank_moves_nothing(bodies, harness) -> None:
+    """On-Premises' "deleted" and "warning" (and any status not known) never move a message."""
+    await harness.outbound("wamid.U1")
+    await harness.deliver(bodies.statuses(bodies.status("wamid.U1", "sent", T0)))
+    await harness.deliver(bodies.statuses(bodies.status("wamid.U1", "warning", T0 + 5)))
+    message = await harness.message("wamid.U1")
+    assert (message.status, message.status_at) == ("sent", at(0))
