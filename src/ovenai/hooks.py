@@ -29,8 +29,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstanceState
 
 from ovenai.events import InboundMessage
 from ovenai.metrics import HOOK_FAILURES
@@ -184,9 +185,19 @@ async def arrivals(
 
 
 async def reload(session: AsyncSession, stored: Sequence[Arrival]) -> list[Arrival]:
-    """The same arrivals read afresh (after a rolled-back savepoint expired some of them)."""
-    pairs = [(arrival.lead.id, arrival.message.id) for arrival in stored]
+    """The same arrivals read afresh (after a rolled-back savepoint expired some of them).
+
+    The ids come from each row's identity key: reading ``lead.id`` of an expired row would
+    load it, which an async session cannot do on attribute access."""
+    pairs = [(_key(arrival.lead), _key(arrival.message)) for arrival in stored]
     return await arrivals(session, pairs, [arrival.event for arrival in stored])
+
+
+def _key(row: Lead | Message) -> str:
+    state: InstanceState[Lead | Message] = inspect(row)
+    identity = state.identity
+    assert identity is not None  # loaded from the database, so persistent
+    return str(identity[0])
 
 
 async def run_after_status(session: AsyncSession, changes: Sequence[StatusChange]) -> None:

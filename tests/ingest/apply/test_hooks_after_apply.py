@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ovenai import hooks
-from ovenai.models import Alert
+from ovenai.models import Alert, Lead
 
 pytestmark = pytest.mark.anyio
 
@@ -22,6 +22,7 @@ def registered() -> Iterator[list[tuple[str, object]]]:
             wamid = arrival.message.wa_message_id
             calls.append(("inbound", wamid))
             session.add(Alert(kind=f"hook:{wamid}", severity="info", message="seen"))
+            arrival.lead.want_city = "חיפה"  # a change the broken hook's failure rolls back
 
     async def broken_inbound(session, stored) -> None:
         session.add(Alert(kind="half-written", severity="info", message="must roll back"))
@@ -56,4 +57,6 @@ async def test_hooks_run_once_and_a_failing_hook_loses_nothing(
 
     async with db.session() as session:
         kinds = list(await session.scalars(select(Alert.kind)))
+        towns = set(await session.scalars(select(Lead.want_city)))
     assert kinds.count("hook:wamid.H1") == 1 and "half-written" not in kinds
+    assert "חיפה" in towns  # written again when the hook was called alone
