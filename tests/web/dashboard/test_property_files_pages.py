@@ -139,8 +139,12 @@ def test_an_agent_sends_a_listing_photo_from_the_lead_page_in_the_browser(
         page.wait_for_url(re.compile(rf".*/properties/{listing}#files"))
         assert page.locator("ul.gallery img").count() == 1
         page.locator("ul.gallery img").scroll_into_view_if_needed()  # loading="lazy"
-        page.wait_for_function("document.querySelector('ul.gallery img').complete")
-        natural = page.locator("ul.gallery img").evaluate("img => img.naturalWidth")
+        # A function, not an expression: Playwright evals a polled expression,
+        # which the page's Content-Security-Policy refuses.
+        natural = page.locator("ul.gallery img").evaluate(
+            "img => img.complete ? img.naturalWidth : new Promise(done =>"
+            " img.addEventListener('load', () => done(img.naturalWidth)))"
+        )
         assert 0 < natural <= 320  # the server's thumbnail has loaded
 
     finally:
