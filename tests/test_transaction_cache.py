@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.db import Database
 from ovenai.models import Property
-from ovenai.transaction_cache import per_transaction
+from ovenai.transaction_cache import on_commit, per_transaction
 
 pytestmark = pytest.mark.anyio
 
@@ -51,3 +51,31 @@ async def test_another_session_reads_its_own(db: Database) -> None:
         session.add(Property(title="c", city="אילת"))
         await session.flush()
         assert await per_transaction(session, "cities", read) == ["אילת"]
+
+
+async def test_work_on_commit_waits_for_the_commit_and_is_dropped_with_a_rollback(
+    db: Database,
+) -> None:
+    done: list[str] = []
+    async with db.session() as session:
+        on_commit(session, lambda: done.append("before the first statement"))
+        session.add(Property(title="a", city="חיפה"))
+        await session.flush()
+        on_commit(session, lambda: done.append("kept"))
+        async with session.begin_nested():  # a savepoint released: stands with its parent
+            on_commit(session, lambda: done.append("released"))
+        savepoint = await session.begin_nested()
+        on_commit(session, lambda: done.append("in a savepoint rolled back"))
+        async with session.begin_nested():
+            on_commit(session, lambda: done.append("inside that savepoint"))
+        await savepoint.rollback()
+        assert done == []  # nothing before the commit
+        await session.commit()
+        assert done == ["before the first statement", "kept", "released"]
+
+        on_commit(session, lambda: done.append("rolled back"))
+        session.add(Property(title="b", city="עכו"))
+        await session.flush()
+        await session.rollback()
+        await session.commit()  # a new, empty transaction
+    assert done == ["before the first statement", "kept", "released"]

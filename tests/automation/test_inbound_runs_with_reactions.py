@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from automation.conftest import firings, sent_to
 from automation.test_rules_on_inbound import CALL_BACK, add_rule, button_body, lead_of, now, said
 from ingest.apply.test_inbound_runs import T0, apply_together, inbound, statements_of
 from ingest.conftest import Bodies, Harness
+from ovenai import hooks
 from ovenai.db import Database
 from ovenai.models import AutomationFiring, Lead, ScoreChange
 
@@ -110,3 +112,36 @@ async def test_the_daily_cap_counts_what_the_run_itself_queued(harness: Harness)
     taps = [row for row in await firings(harness.db, lead.id) if row[0] == "call_back"]
     assert [outcome for _, outcome, _ in taps] == ["done", "done", "skipped"]
     assert taps[-1][2] == "the daily cap of 3 automated messages for this lead is reached"
+
+
+def _firings_counted(rule: str) -> float:
+    labels = {"rule": rule, "outcome": "done"}
+    return REGISTRY.get_sample_value("ovenai_automation_firings_total", labels) or 0.0
+
+
+async def test_a_run_tried_again_after_a_broken_hook_counts_each_firing_once(
+    automated: Database, harness: Any
+) -> None:
+    """The rules' hook logs its firings, then a later hook fails: the shared savepoint is
+    rolled back, the rules run again for each message, and the metric counts what stayed."""
+
+    async def broken(session: Any, stored: Any) -> None:
+        raise RuntimeError("a bug in a later hook")
+
+    before = _firings_counted("first_answer_contacted")
+    hooks.after_inbound.append(broken)
+    try:
+        await apply_together(
+            automated,
+            inbound(Bodies, "wamid.B1", ts=T0, wa_id=_sender(21), user_id=None, text="שלום"),
+            inbound(Bodies, "wamid.B2", ts=T0, wa_id=_sender(22), user_id=None, text="שלום"),
+        )
+    finally:
+        hooks.after_inbound.remove(broken)
+
+    for n in (21, 22):
+        lead = await harness.lead(wa_id=_sender(n))
+        assert ("first_answer_contacted", "done") in [
+            (key, outcome) for key, outcome, _ in await firings(automated, lead.id)
+        ]
+    assert _firings_counted("first_answer_contacted") == before + 2

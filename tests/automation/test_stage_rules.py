@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from automation.conftest import firings, sent_to
+from automation.test_rules_on_inbound import add_rule
 from ovenai import document_checklist, leads
 from ovenai.auth import Actor
 from ovenai.db import Database
@@ -51,3 +52,31 @@ async def test_the_contract_stage_brings_the_document_request(
     [(key, outcome, detail)] = await firings(automated, english)
     assert (key, outcome) == ("request_documents_on_contract", "skipped")
     assert detail == "not sent: template document_request does not exist in language en"
+
+
+async def test_a_stage_rule_for_some_sources_fires_only_for_their_leads(
+    automated: Database,
+) -> None:
+    await add_rule(
+        automated,
+        "portal_leads_negotiating",
+        {
+            "name": "Portal leads negotiating",
+            "trigger": {"kind": "stage_changed", "sources": ["portal"]},
+            "conditions": {"stages": ["negotiation"]},
+            "actions": [{"type": "notify_agent", "text": {"he": "ליד מהפורטל במשא ומתן"}}],
+        },
+    )
+    moved: dict[str, str] = {}
+    for source, phone in (("portal", "+972521230030"), ("manual", "+972521230031")):
+        data = LeadCreate(name="דנה", phone=phone, source=source)
+        lead = await leads.create_lead(automated, actor=Actor.system(), data=data)
+        changes = LeadUpdate(stage="negotiation")
+        await leads.update_lead(automated, actor=Actor.system(), lead_id=lead.id, changes=changes)
+        moved[source] = lead.id
+
+    def keys(logged: list[tuple[str, str, str]]) -> list[str]:
+        return [key for key, _, _ in logged]
+
+    assert "portal_leads_negotiating" in keys(await firings(automated, moved["portal"]))
+    assert "portal_leads_negotiating" not in keys(await firings(automated, moved["manual"]))

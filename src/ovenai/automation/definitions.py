@@ -20,7 +20,8 @@ confirmed later), ``meeting_day_before`` (a viewing tomorrow, from ``hour`` on) 
 ``meeting_passed`` (``hours_after`` a viewing ended; :mod:`ovenai.automation.timed`),
 ``no_reply`` (we wrote to the lead and they have not answered for ``days``: once per
 silence; :mod:`ovenai.automation.timed`) and ``stage_changed`` (an agent or the API moved
-the lead; the ``stages`` condition names the new stage).
+the lead; the ``stages`` condition names the new stage). A trigger's ``sources`` narrows
+``lead_created``, ``meeting_booked`` and ``stage_changed`` to leads from those sources.
 Conditions all hold together; a list means "one of these".
 Actions run in order; a send that cannot go (the window is closed, the lead opted out, no
 template in the lead's language) stops the rule and is logged as skipped with the reason.

@@ -35,8 +35,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from functools import lru_cache
-from typing import TypeVar
+from functools import lru_cache, partial
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,7 +89,7 @@ from ovenai.models import (
 from ovenai.outbox import queue, rules
 from ovenai.quiet_hours import QuietHours
 from ovenai.settings import Settings
-from ovenai.transaction_cache import per_transaction
+from ovenai.transaction_cache import on_commit, per_transaction
 
 log = logging.getLogger("ovenai.automation")
 
@@ -233,9 +233,7 @@ async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks
     )
     for arrival in stored:
         happened = await _arrived(session, arrival, first=arrival.message.id in firsts)
-        for rule in loaded:
-            if _triggered(rule.definition, arrival.lead, happened):
-                await run_rule(session, setup, rule, arrival.lead, happened, run=run)
+        await _run_triggered(session, setup, loaded, arrival.lead, happened, run=run)
     await _insert_firings(session, run.logged)
 
 
@@ -263,12 +261,8 @@ async def _arrived(session: AsyncSession, arrival: hooks.Arrival, *, first: bool
 
 async def on_lead_created(session: AsyncSession, setup: Setup, lead: Lead) -> None:
     """Run the rules that a new lead (API, or an import asked to greet) triggers."""
-    loaded = await enabled_rules(session)
-    if loaded:
-        happened = Event(key=f"lead:{lead.id}", trigger="lead_created", at=utcnow())
-        for rule in loaded:
-            if _triggered(rule.definition, lead, happened):
-                await run_rule(session, setup, rule, lead, happened)
+    happened = Event(key=f"lead:{lead.id}", trigger="lead_created", at=utcnow())
+    await _run_triggered(session, setup, await enabled_rules(session), lead, happened)
 
 
 async def on_stage_changed(session: AsyncSession, setup: Setup, lead: Lead, previous: str) -> None:
@@ -277,11 +271,8 @@ async def on_stage_changed(session: AsyncSession, setup: Setup, lead: Lead, prev
     await sequences.stop_for_leads(
         session, {lead.id}, sequences.STAGE_CHANGED, unless_stage=str(lead.stage)
     )
-    kind = "stage_changed"
-    loaded = [r for r in await enabled_rules(session) if r.definition.trigger.kind == kind]
-    happened = Event(key=f"stage:{lead.stage}:{new_id()}", trigger=kind, at=utcnow())
-    for rule in loaded:
-        await run_rule(session, setup, rule, lead, happened)
+    happened = Event(key=f"stage:{lead.stage}:{new_id()}", trigger="stage_changed", at=utcnow())
+    await _run_triggered(session, setup, await enabled_rules(session), lead, happened)
 
 
 async def on_meeting_booked(session: AsyncSession, setup: Setup, meeting: Meeting) -> None:
@@ -295,8 +286,23 @@ async def on_meeting_booked(session: AsyncSession, setup: Setup, meeting: Meetin
     if lead is None:
         return
     happened = Event(key=f"meeting:{meeting.id}:booked", trigger="meeting_booked", at=utcnow())
+    await _run_triggered(session, setup, loaded, lead, happened, meeting=meeting)
+
+
+async def _run_triggered(
+    session: AsyncSession,
+    setup: Setup,
+    loaded: Sequence[LoadedRule],
+    lead: Lead,
+    happened: Event,
+    *,
+    meeting: Meeting | None = None,
+    run: _Run | None = None,
+) -> None:
+    """Run each of the rules whose trigger the event matches, in their order."""
     for rule in loaded:
-        await run_rule(session, setup, rule, lead, happened, meeting=meeting)
+        if _triggered(rule.definition, lead, happened):
+            await run_rule(session, setup, rule, lead, happened, meeting=meeting, run=run)
 
 
 @dataclass
@@ -316,7 +322,7 @@ class _Run:
     lead_ids: frozenset[str]
     isolate: bool
     """A savepoint for each firing (the run is being retried a message at a time)."""
-    logged: list[dict[str, object]] = field(default_factory=list)
+    logged: list[_Logged] = field(default_factory=list)
     """The firings' rows, inserted together at the end of the run."""
     tallies: dict[str, _Sent] | None = None
     """The run's leads' automated messages: read for all of them when a rule that sends
@@ -380,11 +386,11 @@ async def _guarded(
             firing = Firing(outcome="failed", did=["failed: see the worker's log"])
         else:
             await savepoint.commit()
-    row = _firing_row(rule, lead, happened, firing)
+    logged = _logged(rule, lead, happened, firing)
     if run is None:
-        await _insert_firings(session, [row])
+        await _insert_firings(session, [logged])
     else:
-        run.logged.append(row)
+        run.logged.append(logged)
         if firing.queued:
             (await run.sent(session, lead.id)).today += firing.queued
     return firing
@@ -903,22 +909,24 @@ async def _answer_viewing(
 async def _first_contacts(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> set[str]:
     """The messages of the run that are the first between us and their lead, either way (a
     stranger writing in; not a lead we greeted, who answers): a lead's first message in the
-    run, when the lead has no message but the run's."""
-    in_run = Counter(arrival.lead.id for arrival in stored)
-    ordered = sorted(in_run)
-    held: dict[str, int] = {}
-    for start in range(0, len(ordered), _CHUNK):
-        query = (
-            select(Message.lead_id, func.count())
-            .where(Message.lead_id.in_(ordered[start : start + _CHUNK]))
-            .group_by(Message.lead_id)
-        )
-        held.update((lead_id, count) for lead_id, count in await session.execute(query))
-    firsts: dict[str, str] = {}
+    run, when the lead has no message but the run's.
+
+    Whether a lead has another message is asked with EXISTS, which stops at the first one
+    found: a long-standing lead's history is not counted at every message it sends."""
+    ours: dict[str, list[str]] = {}
     for arrival in stored:
-        if held.get(arrival.lead.id) == in_run[arrival.lead.id]:
-            firsts.setdefault(arrival.lead.id, arrival.message.id)
-    return set(firsts.values())
+        ours.setdefault(arrival.lead.id, []).append(arrival.message.id)
+    ordered = sorted(ours)
+    known: set[str] = set()
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        others = select(Message.id).where(
+            Message.lead_id == Lead.id,
+            Message.id.not_in([message for lead_id in chunk for message in ours[lead_id]]),
+        )
+        query = select(Lead.id).where(Lead.id.in_(chunk), others.exists())
+        known.update(await session.scalars(query))
+    return {messages[0] for lead_id, messages in ours.items() if lead_id not in known}
 
 
 async def _note_town(session: AsyncSession, lead: Lead, text: str) -> None:
@@ -942,24 +950,41 @@ async def log_firing(
 ) -> None:
     """Log what a rule did (or why it did not) for a lead and event (once: a firing logged
     before for them is kept)."""
-    await _insert_firings(session, [_firing_row(rule, lead, happened, firing)])
+    await _insert_firings(session, [_logged(rule, lead, happened, firing)])
 
 
-def _firing_row(rule: LoadedRule, lead: Lead, happened: Event, firing: Firing) -> dict[str, object]:
-    AUTOMATION_FIRINGS.labels(rule=rule.key[:64], outcome=firing.outcome).inc()
-    return {
-        "id": new_id(),
-        "rule_id": rule.id,
-        "lead_id": lead.id,
-        "event": happened.key[:80],
-        "outcome": firing.outcome,
-        "detail": firing.detail[:2000],
-        "message_id": firing.message_id,
-        "at": utcnow(),
-    }
+class _Logged(NamedTuple):
+    """A firing's row, and the rule it is counted under once the row is in."""
+
+    rule_key: str
+    row: dict[str, object]
 
 
-async def _insert_firings(session: AsyncSession, rows: list[dict[str, object]]) -> None:
-    if rows:
+def _logged(rule: LoadedRule, lead: Lead, happened: Event, firing: Firing) -> _Logged:
+    return _Logged(
+        rule.key[:64],
+        {
+            "id": new_id(),
+            "rule_id": rule.id,
+            "lead_id": lead.id,
+            "event": happened.key[:80],
+            "outcome": firing.outcome,
+            "detail": firing.detail[:2000],
+            "message_id": firing.message_id,
+            "at": utcnow(),
+        },
+    )
+
+
+async def _insert_firings(session: AsyncSession, logged: Sequence[_Logged]) -> None:
+    if logged:
         statement = dialects.insert(session, AutomationFiring).on_conflict_do_nothing()
-        await session.execute(statement, rows)
+        await session.execute(statement, [item.row for item in logged])
+        # Counted once the rows are in: a run tried again after a failed hook writes them anew.
+        counted = Counter((item.rule_key, str(item.row["outcome"])) for item in logged)
+        on_commit(session, partial(_count_firings, counted))
+
+
+def _count_firings(counted: Counter[tuple[str, str]]) -> None:
+    for (rule, outcome), times in counted.items():
+        AUTOMATION_FIRINGS.labels(rule=rule, outcome=outcome).inc(times)
