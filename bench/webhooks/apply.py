@@ -32,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.process import box_speed_s
+from bench.webhooks import sql_trace
 from bench.webhooks.bodies import STREAMED, Plan, write_stream
 from bench.webhooks.common import fresh_database, settings_from, status_body, wamid
 from bench.webhooks.seed import seed
@@ -120,6 +121,7 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
                 ids = list((await session.scalars(select(Lead.id))).all())
             await db.vault.lead_keys(ids)
         processor = Processor(db, batch_size=args.batch)
+        totals = sql_trace.attach(db.engine, db.vault) if args.sql_trace else None
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         if profiler is not None:
@@ -130,6 +132,9 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
             pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
+        if totals is not None:
+            sql_trace.write(totals, Path(args.sql_trace), elapsed)
+            _print_statements(totals, len(bodies))
         async with db.session() as session:
             leads = int(await session.scalar(select(func.count()).select_from(Lead)) or 0)
     finally:
@@ -146,6 +151,13 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
     )
 
 
+def _print_statements(totals: sql_trace.Totals, bodies: int) -> None:
+    """The drain's statements by kind: how many a body, and their time a body."""
+    for kind, calls in sorted(totals.calls.items(), key=lambda item: -item[1]):
+        spent = totals.seconds.get(kind, 0.0)
+        print(f"{kind:40} {calls / bodies:7.3f}/body {1000 * spent / bodies:7.3f} ms/body")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
@@ -156,6 +168,9 @@ def main() -> None:
     parser.add_argument("--new-share", type=float, default=0.10, help="first-time senders")
     parser.add_argument("--warm", action="store_true", help="lead keys cached before the drain")
     parser.add_argument("--profile", help="cProfile the drain into this file")
+    parser.add_argument(
+        "--sql-trace", help="time the drain's statements by kind; JSON into this file"
+    )
     parser.add_argument(
         "--no-reactions",
         action="store_true",

@@ -29,7 +29,8 @@ def new_id() -> str:
     value |= (rand >> 68) << 64  # 12 random bits
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"  # as str(uuid.UUID(int=value)) spells it, in half its time
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def id_millis(value: str) -> int:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import hooks, scheduler
@@ -152,9 +152,9 @@ def _apply(
     points: int | None = None,
     to: int | None = None,
     at: datetime | None = None,
-) -> ScoreChange:
+) -> dict[str, object]:
     """Move a loaded lead's score by the reason's points (or ``points``, or ``to`` a value),
-    clamped, and record the change applied.
+    clamped: the row of the change applied, for :func:`_record` to insert.
 
     A lead's changes are ordered by ``at`` (microseconds), so two changes of one lead in a
     transaction are kept a microsecond apart at least, even under a clock that stands still.
@@ -167,18 +167,23 @@ def _apply(
     if lead.id in latest and at <= latest[lead.id]:
         at = latest[lead.id] + _TICK
     latest[lead.id] = at
-    change = ScoreChange(
-        id=new_id(),
-        lead_id=lead.id,
-        at=at,
-        delta=after - before,
-        score=after,
-        reason=reason,
-        source=source[:80],
-    )
     lead.engagement_score = after
-    session.add(change)
-    return change
+    return {
+        "id": new_id(),
+        "lead_id": lead.id,
+        "at": at,
+        "delta": after - before,
+        "score": after,
+        "reason": reason,
+        "source": source[:80],
+    }
+
+
+async def _record(session: AsyncSession, changes: list[dict[str, object]]) -> None:
+    """Insert the changes of :func:`_apply` with one statement (a row object each, through
+    the session's unit of work, was a third of the inbound hooks' time)."""
+    if changes:
+        await session.execute(insert(ScoreChange), changes)
 
 
 async def on_inbound(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> None:
@@ -188,22 +193,24 @@ async def on_inbound(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> 
     if not said:
         return
     last_counted = await _last_counted_replies(session, {arrival.lead.id for arrival in said})
+    changes: list[dict[str, object]] = []
     for arrival in said:
         lead, message, event = arrival.lead, arrival.message, arrival.event
         classified = classify_content(event.content, default_classifier(), language=lead.language)
         intent = classified.intent
         if intent is Intent.OPT_OUT:
-            _apply(session, lead, ScoreReason.OPTED_OUT, message.id, to=LOWEST)
+            changes.append(_apply(session, lead, ScoreReason.OPTED_OUT, message.id, to=LOWEST))
             continue
         if intent is not Intent.NOT_INTERESTED:
             if _is_tap(event.content):
-                _apply(session, lead, ScoreReason.BUTTON, message.id)
+                changes.append(_apply(session, lead, ScoreReason.BUTTON, message.id))
             elif _reply_counts(last_counted.get(lead.id), event.timestamp):
-                _apply(session, lead, ScoreReason.REPLIED, message.id)
+                changes.append(_apply(session, lead, ScoreReason.REPLIED, message.id))
                 last_counted[lead.id] = message.created_at
         reason = INTENT_REASONS.get(intent)
         if reason is not None:
-            _apply(session, lead, reason, message.id)
+            changes.append(_apply(session, lead, reason, message.id))
+    await _record(session, changes)
 
 
 def _is_tap(content: MessageContent) -> bool:
@@ -253,12 +260,14 @@ async def on_status(session: AsyncSession, changes: Sequence[hooks.StatusChange]
     counted = await _counted(
         session, leads, ScoreReason.READ, [change.message_id for change in read]
     )
+    scored: list[dict[str, object]] = []
     for change in read:
         lead = leads.get(change.lead_id)
         if lead is None or lead.erased_at is not None or change.message_id in counted:
             continue
         counted.add(change.message_id)
-        _apply(session, lead, ScoreReason.READ, change.message_id)
+        scored.append(_apply(session, lead, ScoreReason.READ, change.message_id))
+    await _record(session, scored)
 
 
 async def viewing_booked(session: AsyncSession, meeting: Meeting) -> None:
@@ -275,7 +284,7 @@ async def viewing_booked(session: AsyncSession, meeting: Meeting) -> None:
         return
     if meeting.id in await _counted(session, leads, ScoreReason.BOOKED, [meeting.id]):
         return
-    _apply(session, lead, ScoreReason.BOOKED, meeting.id)
+    await _record(session, [_apply(session, lead, ScoreReason.BOOKED, meeting.id)])
 
 
 async def _locked(
@@ -362,7 +371,7 @@ async def _decay_chunk(session: AsyncSession, lead_ids: list[str], now: datetime
     other_at: dict[str, datetime] = {
         lead_id: at for lead_id, at in await session.execute(of_chunk.where(~silence))
     }
-    written = 0
+    changes: list[dict[str, object]] = []
     for lead in leads.values():
         if lead.erased_at is not None:
             continue
@@ -373,9 +382,9 @@ async def _decay_chunk(session: AsyncSession, lead_ids: list[str], now: datetime
             continue
         which = f"week:{weeks}" if weeks == done + 1 else f"weeks:{done + 1}-{weeks}"
         points = POINTS[ScoreReason.SILENCE] * (weeks - done)
-        _apply(session, lead, ScoreReason.SILENCE, which, points=points, at=now)
-        written += 1
-    return written
+        changes.append(_apply(session, lead, ScoreReason.SILENCE, which, points=points, at=now))
+    await _record(session, changes)
+    return len(changes)
 
 
 def _weeks(since: datetime, until: datetime | None) -> int:
