@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.outbox.conftest import make_lead
+from tests.test_kpis_turns import assert_within_the_bound
 
-from ovenai import auth, kpis
+from ovenai import auth, duration_buckets, kpis
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, PermissionDenied
@@ -193,6 +196,50 @@ async def test_webhook_processing_time_is_of_the_bodies_received_in_the_period(
     assert timing.count == 4
     assert timing.mean_s == pytest.approx(1.25, abs=0.01)
     assert timing.p95_s == pytest.approx(2.0, abs=0.01)
+
+
+async def test_webhook_percentiles_are_within_the_buckets_bound_of_the_exact_ones(
+    db: Database,
+) -> None:
+    """Durations from under a millisecond to hours (log-uniform, some negative clock skew
+    counted as nothing): the bucketed median and 95th percentile against the sorted ones."""
+    rng = random.Random(3)
+    took = [math.exp(rng.uniform(math.log(0.0002), math.log(7200))) for _ in range(1500)]
+    took += [rng.uniform(0.04, 0.06) for _ in range(800)]  # a busy cluster
+    took += [-0.003, 0.0, 0.0]
+    t = START + timedelta(days=2)
+    async with db.session() as session:
+        for n, seconds in enumerate(took):
+            received = t + timedelta(seconds=n)
+            session.add(
+                WebhookEvent(
+                    received_at=received,
+                    key_bucket="k",
+                    body_size=1,
+                    status="processed",
+                    processed_at=received + timedelta(seconds=seconds),
+                )
+            )
+        await session.commit()
+    exact = kpis.Timing.of([max(0.0, round(s, 6)) for s in took])  # stored to microseconds
+
+    found = (await _report(db)).webhook_processing
+
+    assert_within_the_bound(found, exact)
+    for count in (1, 2, 3, 20, 21, 1000):  # ranks at every parity, pure Python too
+        values = [math.exp(rng.uniform(math.log(0.0001), math.log(100))) for _ in range(count)]
+        summary = duration_buckets.summarise(duration_buckets.buckets_of(values))
+        assert summary is not None
+        assert_within_the_bound(
+            kpis.Timing(
+                count=summary.count,
+                mean_s=round(summary.mean, 3),
+                median_s=round(summary.median, 3),
+                p95_s=round(summary.p95, 3),
+                max_s=round(summary.most, 3),
+            ),
+            kpis.Timing.of(values),
+        )
 
 
 async def test_only_admins_see_figures_of_a_period_that_runs_forward(db: Database) -> None:
