@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from ovenai import media, response_turns
+from ovenai import cohort_hours, media, response_turns
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -87,6 +87,14 @@ async def _delete_in_batches(
             if key is Message.id:  # the key figures count these leads' turns again
                 leads = select(Message.lead_id).where(Message.id.in_(ids)).distinct()
                 await response_turns.mark_stale(session, await session.scalars(leads))
+                # ... and the cohort of the hours these messages had their outcome in.
+                outcomes = select(Message.sent_at, Message.failed_at).where(
+                    Message.id.in_(ids), Message.direction == "out"
+                )
+                await cohort_hours.mark_stale(
+                    session,
+                    (at for row in await session.execute(outcomes) for at in row),
+                )
             await session.execute(delete(key.class_).where(key.in_(ids)))
             await session.commit()
         deleted += len(ids)

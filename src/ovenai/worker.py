@@ -17,6 +17,7 @@ import httpx
 
 from ovenai import (
     alert_rules,
+    cohort_hours,
     graph_check,
     heartbeats,
     media_fetch,
@@ -169,6 +170,12 @@ async def fetch_media(ctx: scheduler.JobContext) -> None:
 async def count_turns(ctx: scheduler.JobContext) -> None:
     """Keep the key figures' turns (ovenai.response_turns) up to the leads' messages."""
     await response_turns.refresh(ctx.db)
+
+
+@scheduler.every("kpis.cohort", seconds=cohort_hours.EVERY_S, lease_s=cohort_hours.LEASE_S)
+async def count_cohort(ctx: scheduler.JobContext) -> None:
+    """Keep the key figures' hourly cohort (ovenai.cohort_hours) up to the messages."""
+    await cohort_hours.refresh(ctx.db)
 
 
 @scheduler.every("workers.prune_heartbeats", seconds=3600)

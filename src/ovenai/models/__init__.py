@@ -40,6 +40,8 @@ from ovenai.models.media import (
     RequestedDocument,
 )
 from ovenai.models.messaging import (
+    CohortHour,
+    CohortHoursStale,
     Message,
     MessageTemplate,
     ReplyMark,
@@ -105,6 +107,8 @@ __all__ = [
     "RequestedDocument",
     "ReplyMark",
     "ResponseTurn",
+    "CohortHour",
+    "CohortHoursStale",
     "ResponseTurnsProgress",
     "ResponseTurnsStale",
     "Role",

@@ -87,6 +87,13 @@ class Message(Timestamped, Base):
             postgresql_where=text("direction = 'out' AND sent_at IS NULL"),
             sqlite_where=text("direction = 'out' AND sent_at IS NULL"),
         ),
+        # The cohort's hours a change touched (ovenai.cohort_hours): outbound by last write.
+        Index(
+            "ix_messages_out_updated",
+            "updated_at",
+            postgresql_where=text("direction = 'out'"),
+            sqlite_where=text("direction = 'out'"),
+        ),
         Index(
             "ix_messages_in_created",
             "created_at",
@@ -159,12 +166,41 @@ class ResponseTurnsStale(Base):
 class ResponseTurnsProgress(Base):
     """How far the ``kpis.turns`` job has counted: every lead whose messages were last
     touched before ``done_until`` (less a grace for slow transactions) is in
-    ``response_turns``. No row: never counted yet, the key figures count live."""
+    ``response_turns``. No row: never counted yet, the key figures count live. The row
+    named ``cohort`` is the ``kpis.cohort`` job's, the same for ``cohort_hours``."""
 
     __tablename__ = "response_turns_progress"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     done_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CohortHour(Base):
+    """The outbound cohort of one hour (ovenai.cohort_hours): how many of our messages whose
+    first outcome (``sent_at``, else ``failed_at``) falls in the hour are in each (status,
+    template, error code); kept by the worker's ``kpis.cohort`` job, read by the key
+    figures."""
+
+    __tablename__ = "cohort_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    template_name: Mapped[str] = mapped_column(String(512))  # "": free text
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_cohort_hours_hour", "hour"),)
+
+
+class CohortHoursStale(Base):
+    """An hour whose cohort must be counted again though no message of it was touched
+    (retention deleted some): read live by the key figures until the job has."""
+
+    __tablename__ = "cohort_hours_stale"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StatusEvent(Base):
