@@ -35,7 +35,7 @@ import aiohttp
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import media
+from ovenai import live, media
 from ovenai.cloudapi import CloudApiClient, CloudApiFailure
 from ovenai.cloudapi.downloads import DownloadFailed, MediaInfo, media_info, stream_media
 from ovenai.columns import utcnow
@@ -215,6 +215,7 @@ async def _fetch(
                 **values,
             )
         )
+        await live.announce(session, {row.lead_id})  # the thumbnail shows at once
         await session.commit()
     if not getattr(stored, "rowcount", 0):  # erased meanwhile: what was written goes too
         keys = [values.get("storage_key"), values.get("thumbnail_key")]
@@ -375,6 +376,7 @@ async def _finish(
             return  # erased meanwhile
         if state == MediaState.FAILED and not row.resend_asked:
             await _ask_resend(session, fetcher, row)
+        await live.announce(session, {row.lead_id})  # why the file is missing shows at once
         await session.commit()
 
 

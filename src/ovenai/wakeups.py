@@ -50,28 +50,40 @@ async def announce(session: AsyncSession) -> None:
         await session.execute(_NOTIFY)
 
 
-async def watch(url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
+async def watch(
+    url: str,
+    wake: Callable[[], None],
+    stop: asyncio.Event,
+    *,
+    channel: str = CHANNEL,
+    heard: Callable[[str], None] | None = None,
+) -> None:
     """Until ``stop``, call ``wake`` whenever another process may have queued a message
-    (``url``: the data database's)."""
-    look = _watch_sqlite if dialects.of_url(url) == "sqlite" else _listen
+    (``url``: the data database's). Another ``channel`` watches other news (see
+    :mod:`ovenai.live`); ``heard`` is then called with each notification's payload
+    instead ("" on SQLite, where any commit is news)."""
+    told = heard or (lambda _payload: wake())
     while not stop.is_set():
         try:
-            await look(url, wake, stop)
+            if dialects.of_url(url) == "sqlite":
+                await _watch_sqlite(url, lambda: told(""), stop)
+            else:
+                await _listen(url, channel, told, stop)
         except (psycopg.Error, sqlite3.Error, OSError) as exc:
             log.warning("wake-ups: the watching connection failed (%s); polls meanwhile", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RECONNECT_S)
 
 
-async def _listen(url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
+async def _listen(url: str, channel: str, told: Callable[[str], None], stop: asyncio.Event) -> None:
     info = conninfo(url, connect_timeout="5")
     async with await psycopg.AsyncConnection.connect(info, autocommit=True) as conn:
-        await conn.execute(f"LISTEN {CHANNEL}")
+        await conn.execute(f"LISTEN {channel}")
         while not stop.is_set():
             # Notifications arriving between two of these waits are kept by psycopg for
             # the next one; the wait ends now and then to see whether to stop.
-            async for _ in conn.notifies(timeout=LISTEN_TURN_S):
-                wake()
+            async for notification in conn.notifies(timeout=LISTEN_TURN_S):
+                told(notification.payload)
 
 
 async def _watch_sqlite(url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:

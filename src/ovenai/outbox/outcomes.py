@@ -28,7 +28,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ovenai import dialects, hooks
+from ovenai import dialects, hooks, live
 from ovenai.cloudapi.errors import CloudApiFailure
 from ovenai.columns import stored_datetimes, utcnow
 from ovenai.db import Database
@@ -70,6 +70,7 @@ class Outcome:
     throttled: bool = False
 
 
+_SHOWN = frozenset({Kind.SENT, Kind.FAILED})  # what the lead's conversation shows at once
 _RELEASED = "status_at = {at}, updated_at = {at}, claimed_by = NULL, claimed_until = NULL"
 _ERROR = "error_code = {code}, error_title = {title}, error_detail = {detail}"
 # Per kind: the columns it sets, and which values (below) fill the ``{placeholders}``.
@@ -129,6 +130,7 @@ def _postgresql_statement(kind: Kind) -> str:
         f"UPDATE messages SET {sets.format(**{n: f'v.{n}' for n in names})} "
         f"FROM unnest({arrays}) AS v(id, {', '.join(names)}) "
         "WHERE messages.id = v.id AND messages.claimed_by = %(worker)s"
+        + (" RETURNING messages.lead_id" if kind in _SHOWN else "")
     )
 
 
@@ -142,17 +144,20 @@ def _sqlite_statement(kind: Kind) -> str:
 
 async def _write_group(
     connection: AsyncConnection, kind: Kind, group: list[Outcome], worker: str
-) -> None:
+) -> set[str]:
+    """Write one kind's outcomes; on PostgreSQL, the leads whose conversation now shows
+    them (sent or failed), for :func:`ovenai.live.announce`."""
     names = _SETS[kind][1]
     stored = stored_datetimes(connection.dialect)
     ids = [outcome.message_id for outcome in group]
     columns = [[_VALUE[name](outcome, stored) for outcome in group] for name in names]
     if dialects.is_postgresql(connection):
         arrays = dict(zip(names, columns, strict=True)) | {"id": ids, "worker": worker}
-        await connection.exec_driver_sql(_postgresql_statement(kind), arrays)
-    else:
-        rows = list(zip(ids, itertools.repeat(worker), *columns))
-        await connection.exec_driver_sql(_sqlite_statement(kind), rows)
+        result = await connection.exec_driver_sql(_postgresql_statement(kind), arrays)
+        return {row[0] for row in result} if kind in _SHOWN else set()
+    rows = list(zip(ids, itertools.repeat(worker), *columns))
+    await connection.exec_driver_sql(_sqlite_statement(kind), rows)
+    return set()  # SQLite: the pages see the commit itself
 
 
 async def write(db: Database, worker: str, outcomes: Sequence[Outcome]) -> None:
@@ -162,8 +167,10 @@ async def write(db: Database, worker: str, outcomes: Sequence[Outcome]) -> None:
         groups.setdefault(outcome.kind, []).append(outcome)
     async with db.session() as session:
         connection = await session.connection()
+        shown: set[str] = set()
         for kind, group in groups.items():
-            await _write_group(connection, kind, group, worker)
+            shown |= await _write_group(connection, kind, group, worker)
+        await live.announce(session, shown)
         if hooks.after_send_failed:
             failures = [
                 hooks.SendFailure(outcome.message_id, outcome.error_code)

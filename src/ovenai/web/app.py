@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ovenai import health, reactions
+from ovenai import health, live, reactions
 from ovenai.db import Database, open_database
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.ingest.receiver import open_receiver
@@ -127,11 +127,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
         await database.start()
         reactions.install(settings, database.vault)  # consent, score, rules: webhooks here
         receiver.start()
+        changes.start(database.url)  # conversations changed, for the pages waiting on them
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise paused every request ~100 ms about once
         # a second under webhook load (measured; bench/README.md "Webhooks").
         gc.freeze()
         yield
+        await changes.stop()
         await receiver.stop()
         reactions.uninstall(database.vault)
         if db is None:
@@ -147,6 +149,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
     )
     app.state.settings = settings
     app.state.db = database
+    changes = app.state.live = live.Changes()
     receiver = app.state.webhooks = open_receiver(
         settings, database, process=settings.webhook_process_in_serve
     )

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -304,6 +305,38 @@ def test_the_fragment_answers_204_until_a_status_moves_then_the_new_bubbles(
         json={"name": "שמעון", "phone": "0501112299", "assigned_agent_id": other},
     ).json()["id"]
     assert dana.get(f"/leads/{theirs}/conversation").status_code == 404
+
+
+def test_a_waiting_question_is_answered_when_a_reply_is_applied_not_at_its_end(
+    dana: httpx.Client,
+    admin: httpx.Client,
+    anonymous: httpx.Client,
+    agent_id: str,
+    clean_db: Settings,
+) -> None:
+    """The page asks with ``wait``: the server holds the question while nothing moves and
+    answers it once the writer announced the lead (ovenai.live), long before the wait ends."""
+    lead = _lead(admin, agent_id)
+    (wamid,) = _store_outbound(clean_db, lead, ["היי נועה"])
+    path = f"/leads/{lead}/conversation"
+    version = dana.get(path).headers["X-Conversation-Version"]
+
+    started = time.monotonic()
+    held = dana.get(path, params={"version": version, "wait": 1})
+    assert held.status_code == 204 and time.monotonic() - started >= 1  # held, then "same"
+
+    with ThreadPoolExecutor(1) as pool:
+        asking = pool.submit(
+            lambda: (dana.get(path, params={"version": version, "wait": 30}), time.monotonic())
+        )
+        time.sleep(0.5)  # the question is waiting
+        assert not asking.done()
+        posted = time.monotonic()
+        _post(anonymous, _reply("מתי אפשר לראות?", wamid))
+        answer, answered = asking.result(timeout=40)
+    assert answer.status_code == 200 and "מתי אפשר לראות?" in answer.text
+    assert answered - posted < 20  # woken by the change, not by the end of its 30 s
+    assert dana.get(path, params={"version": version, "wait": 31}).status_code == 422
 
 
 def test_details_and_criteria_are_edited_in_place_sealed_and_audited(

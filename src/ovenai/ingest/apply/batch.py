@@ -28,7 +28,7 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, hooks
+from ovenai import dialects, hooks, live
 from ovenai.columns import utcnow
 from ovenai.events import (
     IgnoredChange,
@@ -140,6 +140,7 @@ async def apply_bodies(session: AsyncSession, vault: Vault, bodies: Sequence[Bod
     leads |= await _apply_run(session, vault, run)
     leads |= await _apply_status_items(session, bodies, outcome)
     await _link_leads(session, leads)
+    await live.announce(session, {lead_id for _, lead_id in leads})
     return outcome
 
 

@@ -1,10 +1,13 @@
 """Dashboard: the lead page's own routes beside the composer's — the conversation fragment
 the page polls, and the in-place edits of the lead's details and criteria.
 
-The fragment (``GET /leads/{id}/conversation?version=``) answers 204 while the conversation
-is as the page last drew it (:func:`ovenai.bubbles.version`: nothing decrypted, nothing
-audited), else the bubbles and their new version in ``X-Conversation-Version``; the page's
-script (static/lead.js) puts them in place, so replies and ticks show without a reload.
+The fragment (``GET /leads/{id}/conversation?version=&wait=``) answers 204 while the
+conversation is as the page last drew it (:func:`ovenai.bubbles.version`: nothing decrypted,
+nothing audited), else the bubbles and their new version in ``X-Conversation-Version``. With
+``wait`` it holds the question until the conversation changes or the wait is over: the
+writers announce the leads they touched (:mod:`ovenai.live`), so a reply or a tick is on
+the page a fraction of a second after its webhook is applied; the page's script
+(static/lead.js) asks again at once and puts the bubbles in place, without a reload.
 
 The details form (name, language, notes) and the criteria form (city, area, rooms, size,
 budget, listing) each post every field; what differs from the lead goes through
@@ -15,13 +18,14 @@ beside its field and what was typed kept.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from ovenai import bubbles, inbox, leads, media, media_store
+from ovenai import bubbles, inbox, leads, live, media, media_store
 from ovenai.auth import Actor
 from ovenai.errors import InvalidInput
 from ovenai.lead_fields import LeadUpdate
@@ -37,6 +41,9 @@ from ovenai.web.i18n import N_, Translator
 
 router = APIRouter(include_in_schema=False)
 VERSION_HEADER = "X-Conversation-Version"
+MAX_WAIT_S = 30.0
+"""The longest a question may wait for a change (the page asks for
+:data:`~ovenai.web.dashboard.lead_view.WAIT_SECONDS`; under nginx's 60 s read timeout)."""
 CsrfField = Annotated[str | None, Form()]
 Short = Annotated[str, Form(max_length=300)]
 
@@ -81,9 +88,16 @@ async def conversation_fragment(
     db: DbDep,
     actor: SessionActor,
     version: Annotated[str, Query(max_length=64)] = "",
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
 ) -> Response:
-    """The bubbles, or 204 while the conversation is still at ``version``."""
+    """The bubbles, or 204 while the conversation is still at ``version``; ``wait``: hold
+    the answer up to that many seconds until it changes (:mod:`ovenai.live`)."""
     current = await bubbles.version(db, actor=actor, lead_id=lead_id)
+    changes: live.Changes = request.app.state.live
+    deadline = time.monotonic() + wait
+    while version and version == current and time.monotonic() < deadline:
+        if await changes.wait(lead_id, deadline - time.monotonic()):
+            current = await bubbles.version(db, actor=actor, lead_id=lead_id)
     if version and version == current:
         return Response(status_code=204, headers={VERSION_HEADER: current})
     quiet = QuietHours.from_settings(get_settings(request))

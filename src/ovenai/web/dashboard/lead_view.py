@@ -26,7 +26,8 @@ from ovenai.web.i18n import N_
 
 MEETINGS_SHOWN = meetings.MeetingFilter(limit=50)  # a lead's newest viewings on its page
 PROPERTIES_OFFERED = 200  # listings the criteria form offers (newest first)
-POLL_SECONDS = 2  # how often the page asks whether the conversation changed
+POLL_SECONDS = 2  # how long the page waits to ask again after a failed question
+WAIT_SECONDS = 25  # how long the server holds a question until the conversation changes
 
 # Each failure kind's reason and next step, as the page says them (ovenai.failure_advice
 # has the same sentences in English for the API).
@@ -102,6 +103,7 @@ def conversation_context(request: Request, conversation: bubbles.Conversation) -
         "unknown_failure": lambda code: words.gettext(UNKNOWN_FAILURE, code=code or "?"),
         "unknown_action": words.gettext(UNKNOWN_ACTION),
         "poll_seconds": POLL_SECONDS,
+        "wait_seconds": WAIT_SECONDS,
     }
 
 

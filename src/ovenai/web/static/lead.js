@@ -1,7 +1,8 @@
-// The lead page's live conversation: every few seconds, while the tab is visible, ask
-// whether the conversation changed since the page drew it (/leads/{id}/conversation with
-// the version it has; 204 while nothing moved) and put the new bubbles in place, so a reply
-// and the ticks of sent messages show without a reload.
+// The lead page's live conversation: while the tab is visible, ask whether the conversation
+// changed since the page drew it (/leads/{id}/conversation with the version it has), the
+// server holding the question until it does or the wait is over (204: nothing moved), and
+// put the new bubbles in place at once, so a reply and the ticks of sent messages show
+// without a reload. After a failed question it waits a few seconds before the next.
 (function () {
   "use strict";
   var section = document.getElementById("conversation");
@@ -11,6 +12,7 @@
   }
   var url = section.dataset.refresh;
   var seconds = parseInt(section.dataset.seconds || "3", 10) || 3;
+  var wait = parseInt(section.dataset.wait || "0", 10) || 0;
   var busy = false;
 
   // Put the new bubbles in place one by one: a bubble whose status moved is replaced, a new
@@ -44,12 +46,18 @@
     });
   }
 
-  function refresh() {
+  function ask() {
     if (busy || document.hidden) {
-      return;
+      return; // a hidden tab asks nothing; it asks again when it is shown
     }
     busy = true;
-    var asked = url + "?version=" + encodeURIComponent(section.dataset.version || "");
+    var again = 0;
+    var asked =
+      url +
+      "?version=" +
+      encodeURIComponent(section.dataset.version || "") +
+      "&wait=" +
+      encodeURIComponent(wait);
     fetch(asked, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (answer) {
         if (answer.status === 200 && !answer.redirected) {
@@ -57,6 +65,9 @@
           return answer.text().then(function (bubbles) {
             return { version: version, bubbles: bubbles };
           });
+        }
+        if (answer.status !== 204 || !wait) {
+          again = seconds * 1000; // signed out, or the server is restarting: not at once
         }
         return null;
       })
@@ -68,18 +79,23 @@
         merge(found.bubbles);
         if (found.version) {
           section.dataset.version = found.version;
+        } else {
+          again = seconds * 1000; // no version to wait on: ask again later, not at once
         }
         if (atEnd) {
           list.scrollTop = list.scrollHeight;
         }
       })
-      .catch(function () {})
+      .catch(function () {
+        again = seconds * 1000;
+      })
       .finally(function () {
         busy = false;
+        window.setTimeout(ask, again);
       });
   }
 
   list.scrollTop = list.scrollHeight; // the newest messages first in view
-  window.setInterval(refresh, seconds * 1000);
-  document.addEventListener("visibilitychange", refresh);
+  document.addEventListener("visibilitychange", ask);
+  ask();
 })();

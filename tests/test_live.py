@@ -1,0 +1,73 @@
+"""Waiting pages are woken for their own lead's changes (``ovenai.live``): PostgreSQL's
+NOTIFY with the lead ids at commit, SQLite's data_version for any commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import text
+
+from ovenai import dialects, live
+from ovenai.db import Database
+
+pytestmark = pytest.mark.anyio
+SOON_S = 5.0  # how long a wake may take here before the test calls it lost
+
+
+def test_many_leads_are_announced_in_pieces_under_postgresqls_limit() -> None:
+    ids = [f"{n:08d}-0000-7000-8000-000000000000" for n in range(700)]
+    pieces = live._pieces(ids)
+    assert len(pieces) > 1
+    assert all(len(piece.encode()) < 8000 for piece in pieces)
+    assert [lead for piece in pieces for lead in piece.split(",")] == ids
+    assert live._pieces([]) == []
+
+
+async def test_a_page_is_woken_for_its_own_lead_only_and_not_before_a_tenth_of_a_second() -> None:
+    changes = live.Changes()
+    mine = asyncio.create_task(changes.wait("lead-a", 5))
+    other = asyncio.create_task(changes.wait("lead-b", 0.5))
+    await asyncio.sleep(0.01)
+    assert changes.waiting == 2
+    started = time.monotonic()
+    changes.heard("lead-x,lead-a")
+    assert await mine is True
+    assert time.monotonic() - started >= live.LOOK_EVERY_S - 0.06  # held the rest of 0.1 s
+    assert await other is False  # never told: its wait ran out
+    assert changes.waiting == 0
+
+    everyone = [asyncio.create_task(changes.wait(lead, 5)) for lead in ("a", "b")]
+    await asyncio.sleep(0.01)
+    changes.heard("")  # SQLite: any commit may concern anyone
+    assert await asyncio.gather(*everyone) == [True, True]
+
+
+async def test_a_committed_announcement_wakes_the_lead_and_a_rolled_back_one_does_not(
+    db: Database,
+) -> None:
+    changes = live.Changes()
+    changes.start(db.url)
+    await asyncio.sleep(0.3)  # listening (or its first data_version read) before we write
+    try:
+        waiting = asyncio.create_task(changes.wait("lead-a", SOON_S))
+        if dialects.name_of(db.dialect) == "postgresql":
+            async with db.session() as session:
+                await live.announce(session, {"lead-a"})
+                await session.rollback()
+            await asyncio.sleep(0.5)
+            assert not waiting.done()  # a rolled-back NOTIFY is never delivered
+            unrelated = asyncio.create_task(changes.wait("lead-a", 1.0))
+            async with db.session() as session:
+                await live.announce(session, {"lead-b"})
+                await session.commit()
+            assert await unrelated is False  # another lead's news
+        async with db.session() as session:
+            await session.execute(text("CREATE TABLE IF NOT EXISTS live_probe (n INTEGER)"))
+            await session.execute(text("INSERT INTO live_probe VALUES (1)"))
+            await live.announce(session, {"lead-a"})
+            await session.commit()
+        assert await waiting is True
+    finally:
+        await changes.stop()
