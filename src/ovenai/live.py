@@ -13,8 +13,9 @@ waiting page looks again.
 Each serve process keeps one :class:`Changes`: its watcher (started with the app) hands
 what it hears to the pages waiting in that process (:meth:`Changes.wait`), which then read
 their conversation's version again (:func:`ovenai.bubbles.version`, one cheap query). A
-page is woken at most every :data:`LOOK_EVERY_S`, so a burst of commits costs each waiting
-page a few reads a second at most; a lost watcher connection is made again by
+page looks at most every :data:`LOOK_EVERY_S` when told its lead changed and every
+:data:`LOOK_ANY_S` when told only that something did, so a burst of commits costs each
+waiting page a few reads a second at most; a lost watcher connection is made again by
 :mod:`ovenai.wakeups`, and a page never waits longer than it asked (it then asks again), so
 a missed notification delays an update, never loses it.
 """
@@ -33,7 +34,10 @@ from ovenai import dialects, wakeups
 
 CHANNEL = "ovenai_conversations"
 LOOK_EVERY_S = 0.1
-"""The shortest time between two looks of one waiting page."""
+"""The shortest time between two looks of one waiting page told its lead changed."""
+LOOK_ANY_S = 0.4
+"""The same when told only that something changed (SQLite: any commit, thousands a second
+under webhook load): each waiting page then reads its version at most 2.5 times a second."""
 _PAYLOAD_BYTES = 7_900  # PostgreSQL refuses a payload of 8,000 bytes or more
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
@@ -66,7 +70,7 @@ class Changes:
     """What one process's waiting pages are told: which leads changed, or that any may have."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._waiting: dict[str, set[_Waiter]] = {}
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -90,36 +94,50 @@ class Changes:
     def heard(self, payload: str = "") -> None:
         """A notification's payload (lead ids, comma-separated), or "" for any lead."""
         if not payload:
-            for events in self._waiting.values():
-                for event in events:
-                    event.set()
+            for waiters in self._waiting.values():
+                for waiter in waiters:
+                    waiter.told(LOOK_ANY_S)
             return
         for lead_id in payload.split(","):
-            for event in self._waiting.get(lead_id, ()):
-                event.set()
+            for waiter in self._waiting.get(lead_id, ()):
+                waiter.told(LOOK_EVERY_S)
 
     async def wait(self, lead_id: str, timeout: float) -> bool:
         """Until the lead's conversation may have changed (True) or ``timeout`` seconds
-        passed (False); never returns sooner than :data:`LOOK_EVERY_S` after it began."""
+        passed (False); never returns sooner than :data:`LOOK_EVERY_S` after it began (nor
+        :data:`LOOK_ANY_S` when told only that something changed)."""
         started = time.monotonic()
-        event = asyncio.Event()
-        self._waiting.setdefault(lead_id, set()).add(event)
+        waiter = _Waiter()
+        self._waiting.setdefault(lead_id, set()).add(waiter)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+                await asyncio.wait_for(waiter.event.wait(), timeout)
         finally:
-            events = self._waiting.get(lead_id)
-            if events is not None:
-                events.discard(event)
-                if not events:
+            waiters = self._waiting.get(lead_id)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
                     del self._waiting[lead_id]
-        if event.is_set():
-            rest = LOOK_EVERY_S - (time.monotonic() - started)
+        if waiter.event.is_set():
+            rest = min(waiter.hold_s, timeout) - (time.monotonic() - started)
             if rest > 0:
                 await asyncio.sleep(rest)
-        return event.is_set()
+        return waiter.event.is_set()
 
     @property
     def waiting(self) -> int:
         """How many pages wait now (for tests and the metrics)."""
-        return sum(len(events) for events in self._waiting.values())
+        return sum(len(waiters) for waiters in self._waiting.values())
+
+
+class _Waiter:
+    """One waiting page: woken, and how long it holds from its start before it looks."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.hold_s = LOOK_EVERY_S
+
+    def told(self, hold_s: float) -> None:
+        if not self.event.is_set():
+            self.hold_s = hold_s
+            self.event.set()
