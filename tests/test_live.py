@@ -25,26 +25,34 @@ def test_many_leads_are_announced_in_pieces_under_postgresqls_limit() -> None:
     assert live._pieces([]) == []
 
 
-async def test_a_page_is_woken_for_its_own_lead_only_and_looks_no_sooner_than_its_hold() -> None:
+async def test_a_page_is_told_of_its_own_lead_only_and_looks_no_sooner_than_its_hold() -> None:
     changes = live.Changes()
-    mine = asyncio.create_task(changes.wait("lead-a", 5))
-    other = asyncio.create_task(changes.wait("lead-b", 0.5))
-    await asyncio.sleep(0.01)
-    assert changes.waiting == 2
-    started = time.monotonic()
-    changes.heard("lead-x,lead-a")
-    assert await mine is True
-    assert time.monotonic() - started >= live.LOOK_EVERY_S - 0.06  # held the rest of 0.1 s
-    assert await other is False  # never told: its wait ran out
+    with changes.listen("lead-a") as mine, changes.listen("lead-b") as other:
+        assert changes.waiting == 2
+        started = time.monotonic()
+        changes.heard("lead-x,lead-a")
+        assert await mine.next(5) is True
+        assert time.monotonic() - started >= live.LOOK_EVERY_S - 0.06  # held the rest
+        assert await other.next(0.3) is False  # never told: its wait ran out
+        assert await mine.next(0.3) is False  # told once, looked once
+
+        changes.heard("lead-a")
+        assert await mine.next(5) is True
+        looked = time.monotonic()
+        changes.heard("")  # SQLite: any commit may concern anyone
+        assert await mine.next(5) is True and await other.next(5) is True
+        # Told only that something changed, a page looks less often after its last look.
+        assert time.monotonic() - looked >= live.LOOK_ANY_S - 0.06
     assert changes.waiting == 0
 
-    everyone = [asyncio.create_task(changes.wait(lead, 5)) for lead in ("a", "b")]
-    await asyncio.sleep(0.01)
-    started = time.monotonic()
-    changes.heard("")  # SQLite: any commit may concern anyone
-    assert await asyncio.gather(*everyone) == [True, True]
-    # Told only that something changed, a page looks less often (a commit of anything).
-    assert time.monotonic() - started >= live.LOOK_ANY_S - 0.06
+
+async def test_a_change_told_before_the_page_waits_is_not_lost() -> None:
+    """The page listens before it reads its version: a change committed between that read
+    and its wait is still news when it waits."""
+    changes = live.Changes()
+    with changes.listen("lead-a") as told:
+        changes.heard("lead-a")  # while the page was reading its version
+        assert await told.next(1) is True
 
 
 async def test_a_committed_announcement_wakes_the_lead_and_a_rolled_back_one_does_not(
@@ -54,23 +62,21 @@ async def test_a_committed_announcement_wakes_the_lead_and_a_rolled_back_one_doe
     changes.start(db.url)
     await asyncio.sleep(0.3)  # listening (or its first data_version read) before we write
     try:
-        waiting = asyncio.create_task(changes.wait("lead-a", SOON_S))
-        if dialects.name_of(db.dialect) == "postgresql":
+        with changes.listen("lead-a") as told:
+            if dialects.name_of(db.dialect) == "postgresql":
+                async with db.session() as session:
+                    await live.announce(session, {"lead-a"})
+                    await session.rollback()
+                assert await told.next(0.5) is False  # a rolled-back NOTIFY is never delivered
+                async with db.session() as session:
+                    await live.announce(session, {"lead-b"})
+                    await session.commit()
+                assert await told.next(1.0) is False  # another lead's news
             async with db.session() as session:
+                await session.execute(text("CREATE TABLE IF NOT EXISTS live_probe (n INTEGER)"))
+                await session.execute(text("INSERT INTO live_probe VALUES (1)"))
                 await live.announce(session, {"lead-a"})
-                await session.rollback()
-            await asyncio.sleep(0.5)
-            assert not waiting.done()  # a rolled-back NOTIFY is never delivered
-            unrelated = asyncio.create_task(changes.wait("lead-a", 1.0))
-            async with db.session() as session:
-                await live.announce(session, {"lead-b"})
                 await session.commit()
-            assert await unrelated is False  # another lead's news
-        async with db.session() as session:
-            await session.execute(text("CREATE TABLE IF NOT EXISTS live_probe (n INTEGER)"))
-            await session.execute(text("INSERT INTO live_probe VALUES (1)"))
-            await live.announce(session, {"lead-a"})
-            await session.commit()
-        assert await waiting is True
+            assert await told.next(SOON_S) is True
     finally:
         await changes.stop()

@@ -11,8 +11,9 @@ one machine without notifications, serve reads ``PRAGMA data_version`` instead
 waiting page looks again.
 
 Each serve process keeps one :class:`Changes`: its watcher (started with the app) hands
-what it hears to the pages waiting in that process (:meth:`Changes.wait`), which then read
-their conversation's version again (:func:`ovenai.bubbles.version`, one cheap query). A
+what it hears to the pages waiting in that process (:meth:`Changes.listen`, entered before
+the page's first read, so a change committed right after that read is not missed), which
+then read their conversation's version again (:func:`ovenai.bubbles.version`, one cheap query). A
 page looks at most every :data:`LOOK_EVERY_S` when told its lead changed and every
 :data:`LOOK_ANY_S` when told only that something did, so a burst of commits costs each
 waiting page a few reads a second at most; a lost watcher connection is made again by
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +71,7 @@ class Changes:
     """What one process's waiting pages are told: which leads changed, or that any may have."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, set[_Waiter]] = {}
+        self._waiting: dict[str, set[Listener]] = {}
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -94,50 +95,61 @@ class Changes:
     def heard(self, payload: str = "") -> None:
         """A notification's payload (lead ids, comma-separated), or "" for any lead."""
         if not payload:
-            for waiters in self._waiting.values():
-                for waiter in waiters:
-                    waiter.told(LOOK_ANY_S)
+            for listeners in self._waiting.values():
+                for listener in listeners:
+                    listener.told(LOOK_ANY_S)
             return
         for lead_id in payload.split(","):
-            for waiter in self._waiting.get(lead_id, ()):
-                waiter.told(LOOK_EVERY_S)
+            for listener in self._waiting.get(lead_id, ()):
+                listener.told(LOOK_EVERY_S)
 
-    async def wait(self, lead_id: str, timeout: float) -> bool:
-        """Until the lead's conversation may have changed (True) or ``timeout`` seconds
-        passed (False); never returns sooner than :data:`LOOK_EVERY_S` after it began (nor
-        :data:`LOOK_ANY_S` when told only that something changed)."""
-        started = time.monotonic()
-        waiter = _Waiter()
-        self._waiting.setdefault(lead_id, set()).add(waiter)
+    @contextlib.contextmanager
+    def listen(self, lead_id: str) -> Iterator[Listener]:
+        """Be told of the lead's changes from now on: enter before reading the
+        conversation's version, so a change committed after that read is never missed."""
+        listener = Listener()
+        self._waiting.setdefault(lead_id, set()).add(listener)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.event.wait(), timeout)
+            yield listener
         finally:
-            waiters = self._waiting.get(lead_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
+            listeners = self._waiting.get(lead_id)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
                     del self._waiting[lead_id]
-        if waiter.event.is_set():
-            rest = min(waiter.hold_s, timeout) - (time.monotonic() - started)
-            if rest > 0:
-                await asyncio.sleep(rest)
-        return waiter.event.is_set()
 
     @property
     def waiting(self) -> int:
-        """How many pages wait now (for tests and the metrics)."""
-        return sum(len(waiters) for waiters in self._waiting.values())
+        """How many pages listen now (for tests)."""
+        return sum(len(listeners) for listeners in self._waiting.values())
 
 
-class _Waiter:
-    """One waiting page: woken, and how long it holds from its start before it looks."""
+class Listener:
+    """One waiting page's ear: told when its lead (or, on SQLite, anything) changed."""
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.hold_s = LOOK_EVERY_S
+        self._event = asyncio.Event()
+        self._hold_s = LOOK_EVERY_S
+        self._looked = time.monotonic()
 
     def told(self, hold_s: float) -> None:
-        if not self.event.is_set():
-            self.hold_s = hold_s
-            self.event.set()
+        """A change was heard; the page may look ``hold_s`` after its last look."""
+        if not self._event.is_set():
+            self._hold_s = hold_s
+            self._event.set()
+
+    async def next(self, timeout: float) -> bool:
+        """Until told of a change since the last call (True: look now) or ``timeout``
+        seconds passed (False). Never sooner than :data:`LOOK_EVERY_S` after the last look
+        (:data:`LOOK_ANY_S` when told only that something changed)."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        if not self._event.is_set():
+            return False
+        rest = min(self._looked + self._hold_s, deadline) - time.monotonic()
+        if rest > 0:
+            await asyncio.sleep(rest)
+        self._event.clear()  # what is told from here on is news for the next look
+        self._looked = time.monotonic()
+        return True

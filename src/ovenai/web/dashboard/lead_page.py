@@ -92,12 +92,13 @@ async def conversation_fragment(
 ) -> Response:
     """The bubbles, or 204 while the conversation is still at ``version``; ``wait``: hold
     the answer up to that many seconds until it changes (:mod:`ovenai.live`)."""
-    current = await bubbles.version(db, actor=actor, lead_id=lead_id)
     changes: live.Changes = request.app.state.live
     deadline = time.monotonic() + wait
-    while version and version == current and time.monotonic() < deadline:
-        if await changes.wait(lead_id, deadline - time.monotonic()):
-            current = await bubbles.version(db, actor=actor, lead_id=lead_id)
+    with changes.listen(lead_id) as told:
+        current = await bubbles.version(db, actor=actor, lead_id=lead_id)
+        while version and version == current and (left := deadline - time.monotonic()) > 0:
+            if await told.next(left):
+                current = await bubbles.version(db, actor=actor, lead_id=lead_id)
     if version and version == current:
         return Response(status_code=204, headers={VERSION_HEADER: current})
     quiet = QuietHours.from_settings(get_settings(request))
