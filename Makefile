@@ -59,9 +59,13 @@ test: lint
 drills: $(STAMP)
 	$(BIN)/pytest tests/drills -m drills -s
 
+# The headline benchmarks of bench/README.md and the peer (pywa, installed by the bench in its
+# own virtualenv var/bench-peer-venv, never in .venv) in one run, about 12 minutes on the
+# 2-core box; the dated summary table is printed and written to bench/results/<date>.md.
+# `make bench BENCH_ARGS=--quick`: every step, shortened (a smoke run; its table is not kept).
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || echo "bench: wrk is needed for the webhook benchmark (apt-get install wrk)"
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Mutation testing (docs/testing.md), not part of `make test`: mutmut on the modules where a
 # silent bug costs most, each group with its own tests ([tool.mutmut.groups] in pyproject.toml);

@@ -14,9 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-PINS = ("pywa==4.5.0", "fastapi==0.165.0", "uvicorn[standard]==0.55.0", "httpx==0.29.0")
+PINS = (
+    "pywa==4.5.0",
+    "fastapi==0.165.0",
+    "uvicorn[standard]==0.55.0",
+    "httpx==0.29.0",
+    "sniffio==1.3.1",
+)
 """pywa and the server its documentation recommends for webhooks (FastAPI on uvicorn; the
-``standard`` extra brings uvloop and httptools, as the product's benchmark server uses)."""
+``standard`` extra brings uvloop and httptools, as the product's benchmark server uses).
+sniffio: httpcore (under pywa's httpx) imports it on every request and, missing (pip does
+not bring it with pywa 4.5.0), pays a failed import each time; given to the peer's best."""
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = HERE.parent.parent / "var" / "bench-peer-venv"
