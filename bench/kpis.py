@@ -6,10 +6,11 @@ A fresh PostgreSQL database gets ``--leads`` leads (default 100,000), ten agents
 a few still queued; 60 % of outbound from templates in the seed's 45/25/15/10/5 mix; a
 third of outbound written by agents) and one webhook body per three messages. Rows are
 made in SQL (``generate_series``), in time order as they would be written. The worker's
-``kpis.turns`` job then runs once, as it would after the upgrade (its first run counts
-every lead's turns and reply marks: timed and printed), and its two tables are vacuumed
-and analysed, as autovacuum would after that bulk insert. Then each period (the last day,
-7 days, 30 days) is reported ``--runs`` times (default 20), cold runs first.
+``kpis.turns``, ``kpis.cohort`` and ``kpis.webhooks`` jobs then run once, as they would
+after the upgrade (their first runs count every lead's turns and reply marks, every hour's
+outbound cohort and webhook processing times: timed and printed), and their tables are
+vacuumed and analysed, as autovacuum would after that bulk insert. Then each period (the
+last day, 7 days, 30 days) is reported ``--runs`` times (default 20), cold runs first.
 
     .venv/bin/python -m bench.kpis
     .venv/bin/python -m bench.kpis --messages 200000 --leads 20000 --runs 10
@@ -29,7 +30,7 @@ from sqlalchemy import text
 
 from bench.volume import seed
 from bench.webhooks.common import fresh_database, settings_from
-from ovenai import kpis, response_turns
+from ovenai import cohort_hours, kpis, response_turns, webhook_hours
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database, open_database
@@ -74,11 +75,25 @@ async def run(args: argparse.Namespace) -> None:
                 f"kpis.turns, first run: the turns and reply marks of {counted:,} leads in "
                 f"{time.perf_counter() - began:.1f} s"
             )
+            began = time.perf_counter()
+            hours = await cohort_hours.refresh(db)
+            print(
+                f"kpis.cohort, first run: the outbound cohort of {hours:,} hours in "
+                f"{time.perf_counter() - began:.1f} s"
+            )
+            began = time.perf_counter()
+            hours = await webhook_hours.refresh(db)
+            print(
+                f"kpis.webhooks, first run: the webhook processing times of {hours:,} hours "
+                f"in {time.perf_counter() - began:.1f} s"
+            )
             # What autovacuum does after such a bulk insert (the bench cannot wait for it):
             # the kept rows' statistics, and their pages all-visible for index-only scans.
             async with db.engine.connect() as connection:
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(text("VACUUM ANALYZE response_turns, reply_marks"))
+                await connection.execute(
+                    text("VACUUM ANALYZE response_turns, reply_marks, cohort_hours, webhook_hours")
+                )
             for days in (1, 7, 30):
                 figures = await measure(db, days, args.runs)
                 print(

@@ -1,7 +1,8 @@
-"""The outbound cohort from kept hourly counts (ovenai.cohort_hours): the whole report, and
-the daily chart, equal to the ones counted live from the messages, over periods with
-partial hours at their edges, after new messages, status changes (a "sent" status
-restamping a message into another hour among them), retention and erasure. On both
+"""The outbound cohort and webhook processing times from kept hourly counts
+(ovenai.cohort_hours, ovenai.webhook_hours): the whole report, and the daily chart, equal
+to the ones counted live from the messages and bodies, over periods with partial hours at
+their edges, after new messages, status changes (a "sent" status restamping a message
+into another hour among them), bodies applied late, retention and erasure. On both
 databases."""
 
 from __future__ import annotations
@@ -21,10 +22,19 @@ from tests.test_kpis_turns import (
     _conversations,
 )
 
-from ovenai import cohort_hours, kpis, privacy, retention, scheduler, worker
+from ovenai import cohort_hours, kpis, privacy, retention, scheduler, webhook_hours, worker
 from ovenai.auth import Actor
+from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.models import CohortHour, CohortHoursStale, Message, StatusEvent
+from ovenai.models import (
+    CohortHour,
+    CohortHoursStale,
+    Message,
+    StatusEvent,
+    WebhookHour,
+    WebhookHoursStale,
+)
+from ovenai.models.webhooks import WebhookEvent
 
 pytestmark = pytest.mark.anyio
 PERIODS = [
@@ -39,11 +49,15 @@ PERIODS = [
 async def _live(db: Database, start: datetime, end: datetime) -> dict[str, Any]:
     """The report with the cohort counted from the messages alone, as before the job."""
 
-    async def nothing_kept(_session: Any) -> cohort_hours.Kept:
+    async def no_hours_kept(_session: Any) -> cohort_hours.Kept:
         return cohort_hours.Kept(None)
 
+    async def no_times_kept(_session: Any) -> webhook_hours.Kept:
+        return webhook_hours.Kept(None)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cohort_hours, "kept", nothing_kept)
+        patch.setattr(cohort_hours, "kept", no_hours_kept)
+        patch.setattr(webhook_hours, "kept", no_times_kept)
         found = asdict(await kpis.report(db, actor=ADMIN, start=start, end=end))
         found["daily"] = await kpis.daily(db, actor=ADMIN, start=start, end=end, zone=UTC)
     return found
@@ -62,14 +76,25 @@ async def _touched(db: Database) -> frozenset[datetime] | None:
         return (await cohort_hours.kept(session)).touched
 
 
-async def _kept_rows(db: Database) -> int:
+async def _touched_bodies(db: Database) -> frozenset[datetime] | None:
     async with db.session() as session:
-        return int(await session.scalar(select(func.count()).select_from(CohortHour)) or 0)
+        return (await webhook_hours.kept(session)).touched
+
+
+async def _kept_rows(db: Database, table: Any = CohortHour) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def _refresh(db: Database) -> int:
+    """Both jobs' runs; how many hours they counted."""
+    return await cohort_hours.refresh(db) + await webhook_hours.refresh(db)
 
 
 def _no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """No grace for slow transactions: hours changed before the job's run are read kept."""
     monkeypatch.setattr(cohort_hours, "GRACE", timedelta(0))
+    monkeypatch.setattr(webhook_hours, "GRACE", timedelta(0))
 
 
 async def test_the_report_from_kept_hours_equals_the_live_one(
@@ -79,13 +104,13 @@ async def test_the_report_from_kept_hours_equals_the_live_one(
     assert await _touched(db) is None  # never counted: all live
     await _assert_kept_equals_live(db)
 
-    assert await cohort_hours.refresh(db) > 0  # the first run counts every hour
-    assert await _kept_rows(db) > 0
+    assert await _refresh(db) > 0  # the first run counts every hour
+    assert await _kept_rows(db) > 0 and await _kept_rows(db, WebhookHour) > 0
     assert await _touched(db)  # written within the grace before the run: live
     await _assert_kept_equals_live(db)
     _no_grace(monkeypatch)
-    assert await cohort_hours.refresh(db) == 0  # nothing written since
-    assert await _touched(db) == frozenset()
+    assert await _refresh(db) == 0  # nothing written since
+    assert await _touched(db) == frozenset() and await _touched_bodies(db) == frozenset()
     await _assert_kept_equals_live(db)  # all kept but the edges
 
     # New conversations; statuses moving kept messages between outcomes; a "sent" status
@@ -117,6 +142,13 @@ async def test_the_report_from_kept_hours_equals_the_live_one(
                 wa_message_id="wamid.restamped", status="sent", at=moved.sent_at, applied=True
             )
         )
+        # A body of a kept hour applied only now (a retry), one received and not applied.
+        late = await session.scalar(select(WebhookEvent).order_by(WebhookEvent.id).limit(1))
+        assert late is not None
+        late.processed_at = utcnow()
+        session.add(
+            WebhookEvent(received_at=START + timedelta(days=3), key_bucket="k", body_size=1)
+        )
         await session.commit()
     touched = await _touched(db)
     assert touched and cohort_hours.hour_of(moved.sent_at + timedelta(hours=1, minutes=1)) in (
@@ -124,15 +156,18 @@ async def test_the_report_from_kept_hours_equals_the_live_one(
     )
     await _assert_kept_equals_live(db)  # the touched hours live, the rest kept
 
-    assert await cohort_hours.refresh(db) > 0
-    assert await _touched(db) == frozenset()
+    assert await _touched_bodies(db)
+    await _assert_kept_equals_live(db)
+
+    assert await _refresh(db) > 0
+    assert await _touched(db) == frozenset() and await _touched_bodies(db) == frozenset()
     await _assert_kept_equals_live(db)
 
     # Erased leads keep their (blanked) messages, so their outcomes.
     for lead_id in leads[:3]:
         await privacy.erase_lead(db, actor=Actor.system(), lead_id=lead_id)
     await _assert_kept_equals_live(db)
-    await cohort_hours.refresh(db)
+    await _refresh(db)
     await _assert_kept_equals_live(db)
 
 
@@ -141,11 +176,11 @@ async def test_retention_leaves_the_hours_it_took_messages_from_to_be_counted_ag
 ) -> None:
     _no_grace(monkeypatch)
     await _conversations(db, leads=30, seed=23, around=START + timedelta(days=1))
-    await cohort_hours.refresh(db)
+    await _refresh(db)
     assert await _touched(db) == frozenset()
     policy = retention.Policy(
         conversations=timedelta(days=2),
-        webhook_logs=timedelta(days=400),
+        webhook_logs=timedelta(days=2),
         audit=timedelta(days=400),
         lead_grace=timedelta(days=400),
     )
@@ -156,13 +191,18 @@ async def test_retention_leaves_the_hours_it_took_messages_from_to_be_counted_ag
     async with db.session() as session:
         stale = set(await session.scalars(select(CohortHoursStale.hour)))
     assert stale and stale <= (await _touched(db) or set())
+    assert deleted["webhook_events"] > 0
+    async with db.session() as session:
+        stale_bodies = set(await session.scalars(select(WebhookHoursStale.hour)))
+    assert stale_bodies and stale_bodies <= (await _touched_bodies(db) or set())
     await _assert_kept_equals_live(db)  # the stale hours counted live
 
-    await cohort_hours.refresh(db)
+    await _refresh(db)
 
     async with db.session() as session:
         assert list(await session.scalars(select(CohortHoursStale.hour))) == []
-    assert await _touched(db) == frozenset()
+        assert list(await session.scalars(select(WebhookHoursStale.hour))) == []
+    assert await _touched(db) == frozenset() and await _touched_bodies(db) == frozenset()
     await _assert_kept_equals_live(db)
 
 
@@ -175,13 +215,20 @@ async def test_the_worker_keeps_the_cohort_every_minute(db: Database) -> None:
     await worker.count_cohort(scheduler.JobContext(db=db, settings=None))  # type: ignore[arg-type]
 
     assert await _kept_rows(db) > 0
+    job = scheduler.REGISTRY["kpis.webhooks"]
+    assert job.func is worker.count_webhook_times
+    assert job.interval_s == webhook_hours.EVERY_S
+
+    await worker.count_webhook_times(scheduler.JobContext(db=db, settings=None))  # type: ignore[arg-type]
+
+    assert await _kept_rows(db, WebhookHour) > 0
 
 
 def test_hours_are_utc_and_ranges_merge() -> None:
     at = datetime(2026, 11, 1, 3, 59, 59, 999999, tzinfo=UTC)
     assert cohort_hours.hour_of(at) == datetime(2026, 11, 1, 3, tzinfo=UTC)
     hours = [START + timedelta(hours=n) for n in (0, 1, 2, 5, 7, 6)]
-    assert cohort_hours._ranges(hours) == [
+    assert cohort_hours.hour_ranges(hours) == [
         (START, START + timedelta(hours=3)),
         (START + timedelta(hours=5), START + timedelta(hours=8)),
     ]

@@ -1,4 +1,4 @@
-"""cohort_hours: the outbound cohort counted by hour, kept for the key figures
+"""cohort_hours, webhook_hours: the outbound cohort and webhook processing times by hour
 
 Revision ID: 0026
 Revises: 0025
@@ -13,7 +13,13 @@ partial hours at a period's edges, are counted live. ``ix_messages_out_updated``
 outbound messages written since (every write sets ``updated_at``); ``cohort_hours_stale``
 names the hours retention took messages from. How far the job has counted is a row
 (``cohort``) of ``response_turns_progress``; none: the cohort is counted live until the
-job's first run. Downgrading drops them.
+job's first run.
+
+Webhook processing (ovenai.kpis, ovenai.duration_buckets): the ``kpis.webhooks`` job keeps
+each hour's log-spaced buckets of processing times in ``webhook_hours``
+(ovenai.webhook_hours); ``ix_webhook_events_processed`` finds the bodies applied since its
+last run, ``webhook_hours_stale`` the hours retention took bodies from; its progress is a
+``webhooks`` row. Downgrading drops them all.
 """
 
 from collections.abc import Sequence
@@ -43,6 +49,29 @@ def upgrade() -> None:
         sa.Column("hour", sa.DateTime(timezone=True), primary_key=True),
         sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "webhook_hours",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=False),
+        sa.Column("least", sa.Float(), nullable=False),
+        sa.Column("most", sa.Float(), nullable=False),
+    )
+    op.create_index("ix_webhook_hours_hour", "webhook_hours", ["hour"])
+    op.create_table(
+        "webhook_hours_stale",
+        sa.Column("hour", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(
+        "ix_webhook_events_processed",
+        "webhook_events",
+        ["processed_at"],
+        postgresql_where=sa.text("processed_at IS NOT NULL"),
+        sqlite_where=sa.text("processed_at IS NOT NULL"),
+    )
     op.create_index(
         "ix_messages_out_updated",
         "messages",
@@ -53,6 +82,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_events_processed", table_name="webhook_events")
+    op.drop_table("webhook_hours_stale")
+    op.drop_index("ix_webhook_hours_hour", table_name="webhook_hours")
+    op.drop_table("webhook_hours")
     op.drop_index("ix_messages_out_updated", table_name="messages")
     op.drop_table("cohort_hours_stale")
     op.drop_index("ix_cohort_hours_hour", table_name="cohort_hours")

@@ -74,12 +74,13 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _ceil_hour(at: datetime) -> datetime:
+def ceil_hour(at: datetime) -> datetime:
+    """The start of the first UTC hour that begins at ``at`` or later."""
     start = hour_of(at)
     return start if start == at else start + HOUR
 
 
-def _ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+def hour_ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
     """Hours as the fewest [start, end) ranges."""
     merged: list[tuple[datetime, datetime]] = []
     for hour in sorted(set(hours)):
@@ -90,11 +91,12 @@ def _ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
     return merged
 
 
-def _within(column: Any, ranges: list[tuple[datetime, datetime]]) -> ColumnElement[bool]:
+def within(column: Any, ranges: list[tuple[datetime, datetime]]) -> ColumnElement[bool]:
+    """``column`` in any of these [start, end) ranges."""
     return or_(*(and_(column >= start, column < end) for start, end in ranges))
 
 
-def _hour_in_sql(session: AsyncSession, column: Any) -> Any:
+def hour_in_sql(session: AsyncSession, column: Any) -> Any:
     """The UTC hour of a time column, in SQL, read back as a UTC datetime (literals, not
     parameters: PostgreSQL must see the grouped expression and the selected one alike)."""
     if dialects.is_postgresql(session):
@@ -115,13 +117,13 @@ async def live(
         return counts
     out = Message.direction == "out"
     groups = (Message.status, Message.template_name, Message.error_code)
-    accepted = (Message.sent_at, and_(out, _within(Message.sent_at, ranges)))
+    accepted = (Message.sent_at, and_(out, within(Message.sent_at, ranges)))
     never = (
         Message.failed_at,
-        and_(out, Message.sent_at.is_(None), _within(Message.failed_at, ranges)),
+        and_(out, Message.sent_at.is_(None), within(Message.failed_at, ranges)),
     )
     for at, condition in (accepted, never):
-        keys = (_hour_in_sql(session, at), *groups) if by_hour else groups
+        keys = (hour_in_sql(session, at), *groups) if by_hour else groups
         query = select(*keys, func.count()).where(condition).group_by(*keys)
         for row in await session.execute(query):
             *key, count = row
@@ -183,14 +185,14 @@ async def counts(
 ) -> Counter[Group]:
     """The cohort of the period by (status, template name or "", error code): its whole
     untouched hours from the kept counts, the rest from the messages."""
-    first, last = _ceil_hour(start), hour_of(end)
+    first, last = ceil_hour(start), hour_of(end)
     found: Counter[Group] = Counter()
     if state.touched is None or first >= last:
         for (_hour, status, template, code), count in (await live(session, [(start, end)])).items():
             found[(status, template, code)] += count
         return found
     touched = sorted(hour for hour in state.touched if first <= hour < last)
-    read_live = [(start, first), *_ranges(touched), (last, end)]
+    read_live = [(start, first), *hour_ranges(touched), (last, end)]
     for (_hour, status, template, code), count in (
         await live(session, [(a, b) for a, b in read_live if a < b])
     ).items():
@@ -214,7 +216,7 @@ async def counts(
 
 async def _recount(session: AsyncSession, ranges: list[tuple[datetime, datetime]]) -> None:
     """Count these hours again from their messages."""
-    await session.execute(delete(CohortHour).where(_within(CohortHour.hour, ranges)))
+    await session.execute(delete(CohortHour).where(within(CohortHour.hour, ranges)))
     rows = [
         {
             "hour": hour,
@@ -262,7 +264,7 @@ async def refresh(db: Database) -> int:
             await session.commit()
     for offset in range(0, len(hours), BATCH_HOURS):
         async with db.session() as session:
-            await _recount(session, _ranges(hours[offset : offset + BATCH_HOURS]))
+            await _recount(session, hour_ranges(hours[offset : offset + BATCH_HOURS]))
             await session.commit()
     async with db.session() as session:
         if stale_seen:

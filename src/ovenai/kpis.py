@@ -47,13 +47,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import cohort_hours, dialects, duration_buckets, response_turns
+from ovenai import cohort_hours, dialects, duration_buckets, response_turns, webhook_hours
 from ovenai.auth import Actor
 from ovenai.columns import UTCDateTime
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, PermissionDenied
 from ovenai.models import Message, User
-from ovenai.models.webhooks import WebhookEvent
 from ovenai.templates.registry import family_of
 
 MAX_PERIOD = timedelta(days=366)
@@ -324,32 +323,8 @@ async def _replies(session: AsyncSession, start: datetime, end: datetime) -> tup
 async def _webhook_timing(session: AsyncSession, start: datetime, end: datetime) -> Timing:
     """The processing times of the bodies received in the period, summarised from their
     log-spaced buckets (``ovenai.duration_buckets``: the median and 95th percentile within
-    1 %; count, mean and slowest exact), not by sorting every duration."""
-    arrived = (_in(WebhookEvent.received_at, start, end), WebhookEvent.processed_at.is_not(None))
-    if not dialects.is_postgresql(session):  # no ``ln`` in every SQLite: bucketed here
-        took = _seconds(session, WebhookEvent.processed_at, WebhookEvent.received_at)  # type: ignore[arg-type]
-        values = await session.scalars(select(took).where(*arrived))
-        buckets = duration_buckets.buckets_of(max(0.0, float(value)) for value in values)
-    else:
-        # ``date_part`` is double precision; ``extract`` would be numeric (slower to bucket).
-        seconds = func.date_part(
-            "epoch", WebhookEvent.processed_at - WebhookEvent.received_at, type_=Float
-        )
-        durations = select(func.greatest(seconds, 0.0).label("took")).where(*arrived).subquery()
-        bucketed = select(
-            duration_buckets.bucket_in_sql(durations.c.took).label("bucket"), durations.c.took
-        ).subquery()
-        query = select(
-            bucketed.c.bucket,
-            func.count(),
-            func.sum(bucketed.c.took),
-            func.min(bucketed.c.took),
-            func.max(bucketed.c.took),
-        ).group_by(bucketed.c.bucket)
-        buckets = [
-            duration_buckets.Bucket(int(index), int(count), float(total), float(low), float(high))
-            for index, count, total, low, high in await session.execute(query)
-        ]
+    1 %; count, mean and slowest exact), kept by hour (``ovenai.webhook_hours``)."""
+    buckets = await webhook_hours.buckets(session, start, end, await webhook_hours.kept(session))
     summary = duration_buckets.summarise(buckets)
     if summary is None:
         return Timing()

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from ovenai import cohort_hours, media, response_turns
+from ovenai import cohort_hours, media, response_turns, webhook_hours
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -95,6 +95,9 @@ async def _delete_in_batches(
                     session,
                     (at for row in await session.execute(outcomes) for at in row),
                 )
+            if key is WebhookEvent.id:  # the key figures bucket these hours again
+                arrived = select(WebhookEvent.received_at).where(WebhookEvent.id.in_(ids))
+                await webhook_hours.mark_stale(session, await session.scalars(arrived))
             await session.execute(delete(key.class_).where(key.in_(ids)))
             await session.commit()
         deleted += len(ids)

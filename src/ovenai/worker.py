@@ -31,6 +31,7 @@ from ovenai import (
     sessions,
     signin,
     wakeups,
+    webhook_hours,
     webhook_probe,
 )
 from ovenai import retention as retention_policy
@@ -176,6 +177,12 @@ async def count_turns(ctx: scheduler.JobContext) -> None:
 async def count_cohort(ctx: scheduler.JobContext) -> None:
     """Keep the key figures' hourly cohort (ovenai.cohort_hours) up to the messages."""
     await cohort_hours.refresh(ctx.db)
+
+
+@scheduler.every("kpis.webhooks", seconds=webhook_hours.EVERY_S, lease_s=webhook_hours.LEASE_S)
+async def count_webhook_times(ctx: scheduler.JobContext) -> None:
+    """Keep the key figures' hourly webhook processing times (ovenai.webhook_hours)."""
+    await webhook_hours.refresh(ctx.db)
 
 
 @scheduler.every("workers.prune_heartbeats", seconds=3600)

@@ -65,6 +65,8 @@ from ovenai.models.webhooks import (
     AppliedItem,
     WebhookEvent,
     WebhookEventLead,
+    WebhookHour,
+    WebhookHoursStale,
     WebhookItemFailure,
 )
 
@@ -124,5 +126,7 @@ __all__ = [
     "UserSession",
     "WebhookEvent",
     "WebhookEventLead",
+    "WebhookHour",
+    "WebhookHoursStale",
     "WebhookItemFailure",
 ]

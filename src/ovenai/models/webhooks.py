@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ovenai.columns import UTCDateTime, new_id, utcnow
@@ -28,7 +28,44 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_webhook_events_status", "status", "received_at"),)
+    __table_args__ = (
+        Index("ix_webhook_events_status", "status", "received_at"),
+        # The hours whose bodies were applied since the kpis.webhooks job's last run.
+        Index(
+            "ix_webhook_events_processed",
+            "processed_at",
+            postgresql_where=text("processed_at IS NOT NULL"),
+            sqlite_where=text("processed_at IS NOT NULL"),
+        ),
+    )
+
+
+class WebhookHour(Base):
+    """One bucket of the processing times of the bodies that arrived in one hour
+    (ovenai.webhook_hours): how many, their sum, smallest and largest, in seconds; kept by
+    the worker's ``kpis.webhooks`` job, read by the key figures."""
+
+    __tablename__ = "webhook_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    bucket: Mapped[int] = mapped_column(Integer)  # ovenai.duration_buckets
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    least: Mapped[float] = mapped_column(Float)
+    most: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_webhook_hours_hour", "hour"),)
+
+
+class WebhookHoursStale(Base):
+    """An hour whose processing times must be counted again though no body of it was
+    applied (retention deleted some): read live by the key figures until the job has."""
+
+    __tablename__ = "webhook_hours_stale"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WebhookEventLead(Base):
