@@ -11,7 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ovenai import alerts
 from ovenai.errors import NotFound
 from ovenai.web.dashboard.pages import page
-from ovenai.web.dashboard.session import SessionActor, check_csrf
+from ovenai.web.dashboard.session import (
+    LoginRequired,
+    SessionActor,
+    check_csrf,
+    current_session,
+)
 from ovenai.web.deps import DbDep
 
 router = APIRouter(include_in_schema=False)
@@ -19,8 +24,15 @@ HISTORY = 100  # the page shows this many past alerts
 
 
 async def critical_banner(request: Request, db: DbDep) -> None:
-    """Count the open critical alerts for base.html's banner (shown to admins only)."""
-    if request.session:  # a browser that has a session cookie; the login page has no banner
+    """Count the open critical alerts for base.html's banner (shown to admins only: an
+    agent's page does not count them)."""
+    if not request.session:  # the login page has no banner
+        return
+    try:
+        current = await current_session(request)
+    except LoginRequired:
+        return
+    if current.actor.is_admin:
         request.state.critical_alerts = await alerts.open_critical_count(db)
 
 

@@ -40,6 +40,9 @@ from ovenai.web.downloads import file_response
 from ovenai.web.i18n import N_, Translator
 
 router = APIRouter(include_in_schema=False)
+bare = APIRouter(include_in_schema=False)
+"""What the lead page fetches that has no header (the conversation, a file): mounted without
+the header's counts, which a waiting question or a page of thumbnails would read each time."""
 VERSION_HEADER = "X-Conversation-Version"
 MAX_WAIT_S = 30.0
 """The longest a question may wait for a change (the page asks for
@@ -81,7 +84,7 @@ _BELOW = {
 _CONTROLS = N_("Remove the invisible direction characters from the text.")
 
 
-@router.get("/leads/{lead_id}/conversation")
+@bare.get("/leads/{lead_id}/conversation")
 async def conversation_fragment(
     request: Request,
     lead_id: str,
@@ -110,7 +113,7 @@ async def conversation_fragment(
     return answer
 
 
-@router.get("/leads/{lead_id}/media/{media_id}/thumbnail")
+@bare.get("/leads/{lead_id}/media/{media_id}/thumbnail")
 async def media_thumbnail(
     lead_id: str, media_id: str, db: DbDep, settings: SettingsDep, actor: SessionActor
 ) -> Response:
@@ -122,7 +125,7 @@ async def media_thumbnail(
     return file_response(shown, inline=True)
 
 
-@router.get("/leads/{lead_id}/media/{media_id}")
+@bare.get("/leads/{lead_id}/media/{media_id}")
 async def media_download(
     lead_id: str, media_id: str, db: DbDep, settings: SettingsDep, actor: SessionActor
 ) -> Response:

@@ -123,6 +123,7 @@ def install(app: FastAPI) -> None:
     # Before the lead pages: /leads/import is not a lead id.
     app.include_router(lead_import.router, dependencies=banner)
     app.include_router(composer.router, dependencies=banner)
+    app.include_router(lead_page.bare)  # no header: the conversation fragment, files
     app.include_router(lead_page.router, dependencies=banner)
     app.include_router(lead_documents.router, dependencies=banner)
     app.include_router(inbox.router, dependencies=banner)

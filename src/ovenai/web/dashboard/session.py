@@ -88,8 +88,12 @@ async def end_session(request: Request) -> None:
 async def current_session(request: Request) -> sessions.Current:
     """The signed-in user and session of this request; LoginRequired otherwise.
 
-    Records the user's language on the request, for its page (or its error page).
+    Records the user's language on the request, for its page (or its error page). Read
+    once a request: the header's dependencies and the route share it.
     """
+    found: sessions.Current | None = getattr(request.state, "current_session", None)
+    if found is not None:
+        return found
     secret = request.session.get(_SECRET)
     if not isinstance(secret, str):
         raise LoginRequired("please sign in")
@@ -98,6 +102,7 @@ async def current_session(request: Request) -> sessions.Current:
         request.session.clear()
         raise LoginRequired("please sign in")
     request.state.language = current.language
+    request.state.current_session = current
     return current
 
 
