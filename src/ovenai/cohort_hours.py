@@ -54,7 +54,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai import dialects
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
-from ovenai.models import CohortHour, CohortHoursStale, Message, ResponseTurnsProgress, StatusEvent
+from ovenai.models import (
+    CohortHour,
+    CohortHoursStale,
+    Direction,
+    Message,
+    ResponseTurnsProgress,
+    StatusEvent,
+)
 from ovenai.response_turns import first_id_at
 
 log = logging.getLogger(__name__)
@@ -115,7 +122,7 @@ async def live(
     counts: Counter[tuple[datetime | None, str, str, int | None]] = Counter()
     if not ranges:
         return counts
-    out = Message.direction == "out"
+    out = Message.direction == Direction.OUTBOUND
     groups = (Message.status, Message.template_name, Message.error_code)
     accepted = (Message.sent_at, and_(out, within(Message.sent_at, ranges)))
     never = (
@@ -135,15 +142,16 @@ async def live(
 
 async def _touched_hours(session: AsyncSession, since: datetime) -> set[datetime]:
     """The hours whose cohort may have changed since ``since`` (the module's docstring)."""
-    out = Message.direction == "out"
+    out = Message.direction == Direction.OUTBOUND
     hours: set[datetime] = set()
-    columns = (Message.sent_at, Message.failed_at)
+    # Distinct hours from SQL: during a campaign, ten minutes are 100,000s of writes.
+    columns = (hour_in_sql(session, Message.sent_at), hour_in_sql(session, Message.failed_at))
     for query in (
-        select(*columns).where(out, Message.updated_at >= since),
-        select(*columns).where(out, Message.id >= first_id_at(since)),
+        select(*columns).where(out, Message.updated_at >= since).distinct(),
+        select(*columns).where(out, Message.id >= first_id_at(since)).distinct(),
     ):
-        for sent_at, failed_at in await session.execute(query):
-            hours.update(hour_of(at) for at in (sent_at, failed_at) if at is not None)
+        for sent_hour, failed_hour in await session.execute(query):
+            hours.update(hour_of(at) for at in (sent_hour, failed_hour) if at is not None)
     restamped = (
         select(Message.created_at, Message.sent_at, Message.updated_at)
         .join(StatusEvent, StatusEvent.wa_message_id == Message.wa_message_id)
@@ -246,7 +254,9 @@ async def refresh(db: Database) -> int:
             outcome = func.coalesce(Message.sent_at, Message.failed_at)
             earliest, latest = (
                 await session.execute(
-                    select(func.min(outcome), func.max(outcome)).where(Message.direction == "out")
+                    select(func.min(outcome), func.max(outcome)).where(
+                        Message.direction == Direction.OUTBOUND
+                    )
                 )
             ).one()
             hours: list[datetime] = []

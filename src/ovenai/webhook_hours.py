@@ -116,9 +116,10 @@ async def live(
 async def _touched_hours(session: AsyncSession, since: datetime) -> set[datetime]:
     """The hours whose bodies may have been applied or written since ``since``."""
     hours: set[datetime] = set()
+    arrived = hour_in_sql(session, WebhookEvent.received_at)  # distinct hours, from SQL
     for query in (
-        select(WebhookEvent.received_at).where(WebhookEvent.processed_at >= since),
-        select(WebhookEvent.received_at).where(WebhookEvent.id >= first_id_at(since)),
+        select(arrived).where(WebhookEvent.processed_at >= since).distinct(),
+        select(arrived).where(WebhookEvent.id >= first_id_at(since)).distinct(),
         select(WebhookHoursStale.hour),
     ):
         hours.update(hour_of(at) for at in await session.scalars(query))
