@@ -35,7 +35,7 @@ INSERT INTO messages (id, lead_id, direction, type, template_name, status, statu
                       created_at, updated_at, attempts, throttled_attempts)
 SELECT lpad('m' || i, 36, '0'),
        lpad((1 + (i * 7919) % :leads)::text, 36, '0'),
-       CASE WHEN (i * 31) % 100 < 45 THEN 'in' ELSE 'out' END,
+       CASE WHEN (i * 31) % 100 < 45 THEN 'inbound' ELSE 'outbound' END,
        CASE WHEN (i * 31) % 100 >= 45 AND (i * 13) % 100 < 60 THEN 'template' ELSE 'text' END,
        CASE WHEN (i * 31) % 100 < 45 OR (i * 13) % 100 >= 60 THEN NULL
             WHEN (i * 17) % 100 < 45 THEN 'welcome_new_lead_he'

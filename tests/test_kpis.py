@@ -14,7 +14,7 @@ from ovenai import auth, duration_buckets, kpis
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, PermissionDenied
-from ovenai.models import Message, Role
+from ovenai.models import Direction, Message, Role
 from ovenai.models.webhooks import WebhookEvent
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +28,7 @@ def _out(lead_id: str, status: str, at: datetime | None, **fields: object) -> Me
     failed = status == "failed"
     return Message(
         lead_id=lead_id,
-        direction="out",
+        direction=Direction.OUTBOUND,
         type="template" if fields.get("template_name") else "text",
         status=status,
         sent_at=at,
@@ -39,7 +39,9 @@ def _out(lead_id: str, status: str, at: datetime | None, **fields: object) -> Me
 
 
 def _in(lead_id: str, at: datetime) -> Message:
-    return Message(lead_id=lead_id, direction="in", type="text", status="received", created_at=at)
+    return Message(
+        lead_id=lead_id, direction=Direction.INBOUND, type="text", status="received", created_at=at
+    )
 
 
 async def _report(db: Database) -> kpis.Report:
@@ -61,7 +63,9 @@ async def test_the_outbound_cohort_adds_up_and_reads_imply_delivery(db: Database
                 _out(lead.id, "failed", None, error_code=131047, error_title="Re-engage"),
                 _out(lead.id, "delivered", START - timedelta(minutes=1)),  # before: not in it
                 _out(lead.id, "delivered", END),  # the end is excluded
-                Message(lead_id=lead.id, direction="out", type="text", status="queued"),
+                Message(
+                    lead_id=lead.id, direction=Direction.OUTBOUND, type="text", status="queued"
+                ),
             ]
         )
         await session.commit()

@@ -29,6 +29,7 @@ from ovenai.db import Database
 from ovenai.models import (
     CohortHour,
     CohortHoursStale,
+    Direction,
     Message,
     StatusEvent,
     WebhookHour,
@@ -128,7 +129,7 @@ async def test_the_report_from_kept_hours_equals_the_live_one(
         ours = await session.scalars(
             select(Message).where(
                 Message.lead_id.in_(leads),
-                Message.direction == "out",
+                Message.direction == Direction.OUTBOUND,
                 Message.sent_at >= START + timedelta(days=1, hours=1, minutes=30),
             )
         )

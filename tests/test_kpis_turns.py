@@ -28,6 +28,7 @@ from ovenai import (
 from ovenai.auth import Actor
 from ovenai.db import Database
 from ovenai.models import (
+    Direction,
     Message,
     ResponseTurn,
     ResponseTurnsProgress,
@@ -68,7 +69,7 @@ def _model(
     cohort = [
         m
         for m in messages
-        if m.direction == "out"
+        if m.direction == Direction.OUTBOUND
         and (within(m.sent_at) or (m.sent_at is None and within(m.failed_at)))
     ]
     delivered = sum(m.status in ("delivered", "read") for m in cohort)
@@ -76,7 +77,12 @@ def _model(
     codes = Counter(m.error_code for m in failed)
     titles: dict[int, str] = {}
     for m in messages:
-        if m.direction == "out" and m.error_code and m.error_title and within(m.failed_at):
+        if (
+            m.direction == Direction.OUTBOUND
+            and m.error_code
+            and m.error_title
+            and within(m.failed_at)
+        ):
             titles[m.error_code] = max(titles.get(m.error_code, ""), m.error_title)
     families: Counter[str] = Counter()
     family_delivered: Counter[str] = Counter()
@@ -90,13 +96,13 @@ def _model(
     total = sum(families.values())
     first_out: dict[str, datetime] = {}
     for m in messages:
-        if m.direction == "out" and within(m.sent_at):
+        if m.direction == Direction.OUTBOUND and within(m.sent_at):
             assert m.sent_at is not None
             first_out[m.lead_id] = min(first_out.get(m.lead_id, m.sent_at), m.sent_at)
     replied = {
         m.lead_id
         for m in messages
-        if m.direction == "in"
+        if m.direction == Direction.INBOUND
         and within(m.created_at)
         and m.lead_id in first_out
         and m.created_at > first_out[m.lead_id]
@@ -104,16 +110,18 @@ def _model(
     # First responses: each lead's inbound and person-sent messages in order.
     by_lead: defaultdict[str, list[Message]] = defaultdict(list)
     for m in messages:
-        if m.direction == "in" or m.sent_by_id is not None:
+        if m.direction == Direction.INBOUND or m.sent_by_id is not None:
             by_lead[m.lead_id].append(m)
     turns: dict[tuple[str, datetime], tuple[datetime | None, str | None]] = {}
     for lead_id, ordered in by_lead.items():
         ordered.sort(key=lambda m: (m.created_at, m.id))
         for n, m in enumerate(ordered):
-            starts = m.direction == "in" and (n == 0 or ordered[n - 1].direction != "in")
+            starts = m.direction == Direction.INBOUND and (
+                n == 0 or ordered[n - 1].direction != Direction.INBOUND
+            )
             if not starts or not within(m.created_at) or (lead_id, m.created_at) in turns:
                 continue
-            reply = next((r for r in ordered[n + 1 :] if r.direction == "out"), None)
+            reply = next((r for r in ordered[n + 1 :] if r.direction == Direction.OUTBOUND), None)
             turns[(lead_id, m.created_at)] = (
                 (reply.created_at, reply.sent_by_id) if reply else (None, None)
             )
@@ -265,7 +273,7 @@ async def _conversations(db: Database, *, leads: int, seed: int, around: datetim
                 rows.append(
                     Message(
                         lead_id=lead_id,
-                        direction="in",
+                        direction=Direction.INBOUND,
                         type="text",
                         status="received",
                         created_at=at,
@@ -289,7 +297,7 @@ async def _conversations(db: Database, *, leads: int, seed: int, around: datetim
             rows.append(
                 Message(
                     lead_id=lead_id,
-                    direction="out",
+                    direction=Direction.OUTBOUND,
                     type="template" if template else "text",
                     template_name=template,
                     status=status,
@@ -345,14 +353,14 @@ async def test_kept_turns_give_the_report_the_definitions_give(
             [
                 Message(
                     lead_id=leads[0],
-                    direction="in",
+                    direction=Direction.INBOUND,
                     type="text",
                     status="received",
                     created_at=START + timedelta(days=6),
                 ),
                 Message(
                     lead_id=leads[1],
-                    direction="in",
+                    direction=Direction.INBOUND,
                     type="text",
                     status="received",
                     created_at=late,
@@ -372,7 +380,9 @@ async def test_kept_turns_give_the_report_the_definitions_give(
         ours = [
             m
             for m in await session.scalars(select(Message).where(Message.lead_id.in_(leads[5:])))
-            if m.direction == "out" and m.sent_at is not None and START <= m.sent_at < END
+            if m.direction == Direction.OUTBOUND
+            and m.sent_at is not None
+            and START <= m.sent_at < END
         ]
         alone = next(m for m in ours if [o.lead_id for o in ours].count(m.lead_id) == 1)
         alone.wa_message_id, alone.sent_at = "wamid.late-sent", START - timedelta(hours=1)
@@ -434,15 +444,21 @@ async def test_retention_leaves_the_leads_it_took_messages_from_to_be_counted_ag
 async def test_a_turn_is_a_persons_to_answer_and_one_instant_counts_once() -> None:
     t = START
     rows = [
-        ("a", "1", "in", t, None),
-        ("a", "2", "in", t + timedelta(seconds=5), None),  # the same turn
-        ("a", "3", "out", t + timedelta(seconds=60), "rina"),  # answers it
-        ("a", "4", "in", t + timedelta(seconds=90), None),  # a new turn, unanswered
-        ("b", "5", "out", t, "dana"),  # a person wrote first
-        ("b", "6", "in", t + timedelta(seconds=1), None),
-        ("b", "7", "out", t + timedelta(seconds=1), "dana"),  # the same instant
-        ("b", "8", "in", t + timedelta(seconds=1), None),  # a second turn at that instant
-        ("b", "9", "out", t + timedelta(seconds=30), "rina"),
+        ("a", "1", Direction.INBOUND, t, None),
+        ("a", "2", Direction.INBOUND, t + timedelta(seconds=5), None),  # the same turn
+        ("a", "3", Direction.OUTBOUND, t + timedelta(seconds=60), "rina"),  # answers it
+        ("a", "4", Direction.INBOUND, t + timedelta(seconds=90), None),  # a new turn, unanswered
+        ("b", "5", Direction.OUTBOUND, t, "dana"),  # a person wrote first
+        ("b", "6", Direction.INBOUND, t + timedelta(seconds=1), None),
+        ("b", "7", Direction.OUTBOUND, t + timedelta(seconds=1), "dana"),  # the same instant
+        (
+            "b",
+            "8",
+            Direction.INBOUND,
+            t + timedelta(seconds=1),
+            None,
+        ),  # a second turn at that instant
+        ("b", "9", Direction.OUTBOUND, t + timedelta(seconds=30), "rina"),
     ]
 
     turns = response_turns.turns_of(rows)
@@ -463,7 +479,7 @@ async def test_the_worker_keeps_the_turns_every_minute(db: Database) -> None:
         session.add(
             Message(
                 lead_id=lead.id,
-                direction="in",
+                direction=Direction.INBOUND,
                 type="text",
                 status="received",
                 created_at=START + timedelta(days=1),
@@ -487,16 +503,23 @@ def test_a_reply_counts_after_our_first_message_of_the_period_and_never_at_its_i
     day = timedelta(days=1)
     t = START + day
     rows = [  # (lead, id, direction, created_at, sent_at, sent_by), ordered by lead
-        ("before", "1", "out", START - day, START - day, None),  # ours, before the period
-        ("before", "2", "in", t, None, None),  # replies to it: not to the period's
-        ("before", "3", "out", t + day, t + day, None),  # the period's first of ours
-        ("before", "4", "in", t + 2 * day, None, None),  # a reply to it
-        ("instant", "5", "out", t, t, None),
-        ("instant", "6", "in", t, None, None),  # at the very instant: not after it
-        ("queued", "7", "out", t, None, None),  # never accepted: not written to
-        ("queued", "8", "in", t + day, None, None),
-        ("late", "9", "out", t, t, "rina"),
-        ("late", "10", "in", END + day, None, None),  # after the period's end
+        (
+            "before",
+            "1",
+            Direction.OUTBOUND,
+            START - day,
+            START - day,
+            None,
+        ),  # ours, before the period
+        ("before", "2", Direction.INBOUND, t, None, None),  # replies to it: not to the period's
+        ("before", "3", Direction.OUTBOUND, t + day, t + day, None),  # the period's first of ours
+        ("before", "4", Direction.INBOUND, t + 2 * day, None, None),  # a reply to it
+        ("instant", "5", Direction.OUTBOUND, t, t, None),
+        ("instant", "6", Direction.INBOUND, t, None, None),  # at the very instant: not after it
+        ("queued", "7", Direction.OUTBOUND, t, None, None),  # never accepted: not written to
+        ("queued", "8", Direction.INBOUND, t + day, None, None),
+        ("late", "9", Direction.OUTBOUND, t, t, "rina"),
+        ("late", "10", Direction.INBOUND, END + day, None, None),  # after the period's end
     ]
 
     marks = response_turns.marks_of(rows)

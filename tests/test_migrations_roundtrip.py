@@ -13,14 +13,16 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, cast
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, insert, pool, select, types
 from typer.testing import CliRunner
 
-from ovenai import rollback
+from ovenai import db, rollback
 from ovenai.cli import app
 from ovenai.crypto import generate_master_key
 from ovenai.db import upgrade, upgrade_keystore
@@ -133,6 +135,13 @@ def _environment(url: str, keystore: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
+def _migration(revision: str) -> ModuleType:
+    """A migration's module (its constants, such as RECOUNTED)."""
+    found = ScriptDirectory(str(db.MIGRATIONS_DIR)).get_revision(revision)
+    assert found is not None
+    return cast(ModuleType, found.module)
+
+
 def test_downgrade_one_step_and_upgrade_loses_nothing_else(
     fresh: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,7 +176,7 @@ def test_downgrade_one_step_and_upgrade_loses_nothing_else(
     }
     expected = {f"  discarded table {name} ({ROWS} rows)" for name in gone_tables}
     expected |= {f"  discarded column {t}.{c} ({ROWS} values)" for t, c in gone_columns}
-    assert set(lines[1:]) == expected
+    assert set(lines[1:]) == (expected or {"  no data was discarded"})
     assert set(middle) <= set(before)
     for name, data in middle.items():
         assert data.rows == ROWS, name
@@ -179,16 +188,24 @@ def test_downgrade_one_step_and_upgrade_loses_nothing_else(
     assert rollback.current(url) == head
     after = rollback.snapshot(url)
     assert set(after) == set(before)
-    assert {name: set(data.filled) for name, data in after.items()} == columns
+    # A migration may empty tables the worker's jobs count again from the messages (their
+    # kept figures); it names them in RECOUNTED. Nothing else may lose a row.
+    recounted = set(getattr(_migration(head), "RECOUNTED", ()))
+    assert recounted <= set(before)
+    emptied = gone_tables | recounted
+    assert {name: set(data.filled) for name, data in after.items() if name not in emptied} == {
+        name: filled for name, filled in columns.items() if name not in emptied
+    }
     for name, data in after.items():
-        assert data.rows == (0 if name in gone_tables else ROWS), name
+        assert data.rows == (0 if name in emptied else ROWS), name
     for name, column in gone_columns:
         if (name, column) in DERIVED:  # filled again from the rows they are derived from
             assert after_digest(url, name, column) == before_digests[(name, column)]
         else:
             assert after[name].filled[column] == 0
     after_digests = column_digests(url)
-    assert {key: after_digests[key] for key in middle_digests} == middle_digests
+    kept = {key: digest for key, digest in middle_digests.items() if key[0] not in recounted}
+    assert {key: after_digests[key] for key in kept} == kept
 
 
 def test_every_downgrade_runs_down_to_base_and_back(

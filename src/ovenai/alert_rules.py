@@ -31,7 +31,7 @@ from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
 from ovenai.errors import OvenAIError
 from ovenai.meta_enums import TemplateStatus
-from ovenai.models import JobLock, Lead, Message, MessageTemplate, SystemFlag
+from ovenai.models import Direction, JobLock, Lead, Message, MessageTemplate, SystemFlag
 from ovenai.models.privacy import PrivacyRequest
 from ovenai.models.webhooks import WebhookEvent
 from ovenai.outbox.pause import PAUSE_FLAG, TOKEN_ALERT
@@ -96,7 +96,7 @@ class Rule:
 
 async def outbound_outcomes(session: AsyncSession, since: datetime) -> tuple[int, int]:
     """Outbound messages that reached an outcome since ``since``: (attempted, failed)."""
-    out = Message.direction == "out"
+    out = Message.direction == Direction.OUTBOUND
     sent = await session.scalar(
         select(func.count()).where(out, Message.sent_at >= since, Message.failed_at.is_(None))
     )
@@ -317,7 +317,7 @@ async def _first_response(probe: Probe) -> Said | None:
         select(Message.id)
         .where(
             Message.lead_id == Lead.id,
-            Message.direction == "out",
+            Message.direction == Direction.OUTBOUND,
             Message.sent_by_id.is_not(None),
             Message.created_at > Lead.last_inbound_at,
         )

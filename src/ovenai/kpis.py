@@ -52,7 +52,7 @@ from ovenai.auth import Actor
 from ovenai.columns import UTCDateTime
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, PermissionDenied
-from ovenai.models import Message, User
+from ovenai.models import Direction, Message, User
 from ovenai.templates.registry import family_of
 
 MAX_PERIOD = timedelta(days=366)
@@ -261,7 +261,7 @@ async def _error_titles(
         return {}
     query = (
         select(Message.error_code, func.max(Message.error_title))
-        .where(Message.direction == "out", Message.error_code.in_(codes))
+        .where(Message.direction == Direction.OUTBOUND, Message.error_code.in_(codes))
         .where(_in(Message.failed_at, start, end))
         .group_by(Message.error_code)
     )
@@ -302,13 +302,13 @@ async def _replies(session: AsyncSession, start: datetime, end: datetime) -> tup
     """
     first = (
         select(Message.lead_id, func.min(Message.sent_at).label("first_at"))
-        .where(Message.direction == "out", _in(Message.sent_at, start, end))
+        .where(Message.direction == Direction.OUTBOUND, _in(Message.sent_at, start, end))
         .group_by(Message.lead_id)
         .subquery()
     )
     last = (
         select(Message.lead_id, func.max(Message.created_at).label("last_at"))
-        .where(Message.direction == "in", _in(Message.created_at, start, end))
+        .where(Message.direction == Direction.INBOUND, _in(Message.created_at, start, end))
         .group_by(Message.lead_id)
         .subquery()
     )

@@ -61,6 +61,7 @@ from ovenai import dialects
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import (
+    Direction,
     Message,
     ReplyMark,
     ResponseTurn,
@@ -104,8 +105,8 @@ def turns_of(rows: Iterable[Sequence[Any]]) -> list[Turn]:
         previous: str | None = None
         waiting: tuple[str, datetime] | None = None
         for _lead, message_id, direction, at, sent_by in messages:
-            if direction == "in":
-                if previous != "in":
+            if direction == Direction.INBOUND:
+                if previous != Direction.INBOUND:
                     waiting = (message_id, at)
             elif waiting is not None:
                 close(Turn(waiting[0], lead_id, waiting[1], at, sent_by))
@@ -140,9 +141,11 @@ def marks_of(rows: Iterable[Sequence[Any]]) -> list[Mark]:
     marks: list[Mark] = []
     for lead_id, messages in groupby(rows, key=lambda row: row[0]):
         events = sorted(
-            (sent_at, 1, message_id) if direction == "out" else (created_at, 0, message_id)
+            (sent_at, 1, message_id)
+            if direction == Direction.OUTBOUND
+            else (created_at, 0, message_id)
             for _lead, message_id, direction, created_at, sent_at, _by in messages
-            if direction == "in" or sent_at is not None
+            if direction == Direction.INBOUND or sent_at is not None
         )
         last_written: datetime | None = None
         last_replied: datetime | None = None
@@ -191,7 +194,7 @@ async def _count_live(
     people = [
         (lead, message_id, direction, created_at, by)
         for lead, message_id, direction, created_at, _sent, by in rows
-        if direction == "in" or by is not None
+        if direction == Direction.INBOUND or by is not None
     ]
     return turns_of(people), marks_of(rows)
 
@@ -210,7 +213,9 @@ def _touched_since(moment: datetime) -> Any:
     or stale. Nothing else the kept rows depend on
     (lead, direction, sender, ``created_at``) changes once a message is written."""
     written = select(Message.lead_id).where(Message.id >= first_id_at(moment))
-    accepted = select(Message.lead_id).where(Message.direction == "out", Message.sent_at >= moment)
+    accepted = select(Message.lead_id).where(
+        Message.direction == Direction.OUTBOUND, Message.sent_at >= moment
+    )
     # A "sent" status restamps ``sent_at`` with Meta's time, however late it arrives.
     restamped = (
         select(Message.lead_id)
@@ -242,7 +247,9 @@ async def in_period(session: AsyncSession, start: datetime, end: datetime) -> Pe
     progress = await session.get(ResponseTurnsProgress, PROGRESS)
     if progress is None:  # never counted: every lead that wrote in the period, live
         active = select(Message.lead_id).where(
-            Message.direction == "in", Message.created_at >= start, Message.created_at < end
+            Message.direction == Direction.INBOUND,
+            Message.created_at >= start,
+            Message.created_at < end,
         )
         counted, _marks = await _count_live(session, Message.lead_id.in_(active.distinct()))
         return PeriodTurns([turn for turn in counted if start <= turn.turn_at < end], None, None)

@@ -21,7 +21,15 @@ from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.media_store import MediaStore, store_for
-from ovenai.models import AppliedItem, AuditEntry, Lead, Message, StatusEvent, WebhookEvent
+from ovenai.models import (
+    AppliedItem,
+    AuditEntry,
+    Direction,
+    Lead,
+    Message,
+    StatusEvent,
+    WebhookEvent,
+)
 from ovenai.privacy import erase_lead
 from ovenai.settings import Settings
 
@@ -89,7 +97,7 @@ async def _delete_in_batches(
                 await response_turns.mark_stale(session, await session.scalars(leads))
                 # ... and the cohort of the hours these messages had their outcome in.
                 outcomes = select(Message.sent_at, Message.failed_at).where(
-                    Message.id.in_(ids), Message.direction == "out"
+                    Message.id.in_(ids), Message.direction == Direction.OUTBOUND
                 )
                 await cohort_hours.mark_stale(
                     session,

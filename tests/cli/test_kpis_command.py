@@ -12,7 +12,7 @@ from ovenai.auth import Actor
 from ovenai.db import open_database
 from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead
-from ovenai.models import Message
+from ovenai.models import Direction, Message
 from ovenai.settings import Settings
 from support.aio import run_async
 
@@ -32,7 +32,7 @@ def _two_sent(settings: Settings) -> None:
                     session.add(
                         Message(
                             lead_id=lead.id,
-                            direction="out",
+                            direction=Direction.OUTBOUND,
                             type="template",
                             template_name="meeting_reminder_he",
                             status=status,

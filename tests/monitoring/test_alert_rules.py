@@ -20,7 +20,7 @@ from ovenai.alerts import open_alerts
 from ovenai.cloudapi import CloudApiClient
 from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.models import JobLock, Message, User
+from ovenai.models import Direction, JobLock, Message, User
 from ovenai.models.operations import AlertDelivery
 from ovenai.models.privacy import PrivacyRequest
 from ovenai.outbox.pause import resume_sending
@@ -52,7 +52,7 @@ async def _outbound(db: Database, *, sent: int, failed: int) -> None:
             session.add(
                 Message(
                     lead_id=lead.id,
-                    direction="out",
+                    direction=Direction.OUTBOUND,
                     type="text",
                     status="failed" if is_failed else "sent",
                     sent_at=None if is_failed else at,
@@ -120,6 +120,22 @@ async def test_a_quiet_night_fires_nothing_and_a_burst_of_failures_does(
 
     assert await _open_kinds(db) == {alert_rules.FAILURE_RATE}
     assert len(slack.posts) == 1 and "3 of 25 outbound messages failed" in slack.texts()[0]
+
+
+async def test_sends_meta_refused_through_the_real_outbox_raise_the_failure_rate_alert(
+    db: Database, client: CloudApiClient, control: SimControl, alert_settings: Settings
+) -> None:
+    """The rule reads the messages as the outbox writes them (their direction is
+    ``Direction.OUTBOUND``, never a spelling of the test's own)."""
+    leads = [await make_lead(db, wrote_at=recently()) for _ in range(3)]
+    await control.faults(errors=[{"code": 131026, "count": None}])  # undeliverable, all
+    for n in range(alert_settings.alert_failure_min_messages):
+        await send(db, leads[n % 3].id, text=f"הודעה {n}")
+    await dispatcher(db, client).drain()
+
+    await _round(db, alert_settings)
+
+    assert alert_rules.FAILURE_RATE in await _open_kinds(db)
 
 
 async def test_a_failing_notifier_is_retried_with_backoff_and_raises_its_own_alert(
@@ -190,7 +206,7 @@ async def test_rules_for_keys_requests_retention_and_a_stuck_outbox(
         session.add(
             Message(
                 lead_id=lead.id,
-                direction="out",
+                direction=Direction.OUTBOUND,
                 type="text",
                 status="queued",
                 next_attempt_at=now - timedelta(minutes=20),

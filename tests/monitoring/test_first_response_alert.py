@@ -14,7 +14,7 @@ from tests.outbox.conftest import make_lead
 from ovenai import alert_rules, auth
 from ovenai.alerts import open_alerts
 from ovenai.db import Database
-from ovenai.models import Lead, Message, Role
+from ovenai.models import Direction, Lead, Message, Role
 from ovenai.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +40,7 @@ async def test_a_lead_waiting_over_the_weekend_is_reported_on_sunday_morning_onl
         session.add(
             Message(
                 lead_id=lead.id,
-                direction="out",
+                direction=Direction.OUTBOUND,
                 type="template",
                 status="read",
                 created_at=datetime(2026, 11, 19, 18, 51, tzinfo=ISRAEL),  # automation's answer
@@ -59,7 +59,7 @@ async def test_a_lead_waiting_over_the_weekend_is_reported_on_sunday_morning_onl
         session.add(
             Message(
                 lead_id=lead.id,
-                direction="out",
+                direction=Direction.OUTBOUND,
                 type="text",
                 status="sent",
                 sent_by_id=agent.id,

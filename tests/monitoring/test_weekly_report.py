@@ -13,7 +13,7 @@ from tests.outbox.conftest import make_lead
 from ovenai import scheduler, weekly_report
 from ovenai.auth import Actor
 from ovenai.db import Database
-from ovenai.models import Message
+from ovenai.models import Direction, Message
 from ovenai.settings import Settings
 from ovenai.worker import weekly_report as weekly_job
 
@@ -42,7 +42,7 @@ async def _sent(db: Database, lead_id: str, at: datetime, status: str) -> None:
         session.add(
             Message(
                 lead_id=lead_id,
-                direction="out",
+                direction=Direction.OUTBOUND,
                 type="template",
                 template_name="welcome_new_lead_he",
                 status=status,

@@ -78,28 +78,28 @@ class Message(Timestamped, Base):
             "status",
             "template_name",
             "error_code",
-            postgresql_where=text("direction = 'out'"),
-            sqlite_where=text("direction = 'out'"),
+            postgresql_where=text("direction = 'outbound'"),
+            sqlite_where=text("direction = 'outbound'"),
         ),
         Index(
             "ix_messages_out_failed",
             "failed_at",
-            postgresql_where=text("direction = 'out' AND sent_at IS NULL"),
-            sqlite_where=text("direction = 'out' AND sent_at IS NULL"),
+            postgresql_where=text("direction = 'outbound' AND sent_at IS NULL"),
+            sqlite_where=text("direction = 'outbound' AND sent_at IS NULL"),
         ),
         # The cohort's hours a change touched (ovenai.cohort_hours): outbound by last write.
         Index(
             "ix_messages_out_updated",
             "updated_at",
-            postgresql_where=text("direction = 'out'"),
-            sqlite_where=text("direction = 'out'"),
+            postgresql_where=text("direction = 'outbound'"),
+            sqlite_where=text("direction = 'outbound'"),
         ),
         Index(
             "ix_messages_in_created",
             "created_at",
             "lead_id",
-            postgresql_where=text("direction = 'in'"),
-            sqlite_where=text("direction = 'in'"),
+            postgresql_where=text("direction = 'inbound'"),
+            sqlite_where=text("direction = 'inbound'"),
         ),
     )
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from ovenai.db import open_database
-from ovenai.models import Message
+from ovenai.models import Direction, Message
 from ovenai.settings import Settings
 from support.aio import run_async
 
@@ -31,7 +31,7 @@ def _messages(settings: Settings, lead_id: str) -> None:
                     session.add(
                         Message(
                             lead_id=lead_id,
-                            direction="out",
+                            direction=Direction.OUTBOUND,
                             type="template" if template else "text",
                             template_name=template,
                             status=status,
@@ -44,7 +44,7 @@ def _messages(settings: Settings, lead_id: str) -> None:
                 session.add(
                     Message(
                         lead_id=lead_id,
-                        direction="in",
+                        direction=Direction.INBOUND,
                         type="text",
                         status="received",
                         created_at=DAY + timedelta(hours=1),

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ovenai.columns import utcnow
-from ovenai.models import Message, Role
+from ovenai.models import Direction, Message, Role
 from ovenai.settings import Settings
 from support.aio import run_async
 from support.dashboard import make_user, sign_in
@@ -35,7 +35,7 @@ def _sent_today(settings: Settings, admin: httpx.Client) -> datetime:
                     session.add(
                         Message(
                             lead_id=lead["id"],
-                            direction="out",
+                            direction=Direction.OUTBOUND,
                             type="template",
                             template_name="welcome_new_lead_he",
                             status=status,
