@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import hooks
+from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.events import StatusUpdate
 from ovenai.ingest.apply import delivery_statuses
 from ovenai.ingest.parse.body_parser import parse_webhook
 from ovenai.ingest.parse.dedupe_keys import status_key
-from ovenai.models import AppliedItem, StatusEvent
+from ovenai.models import AppliedItem, Lead, Message, StatusEvent
 
 pytestmark = pytest.mark.anyio
 
@@ -233,3 +235,152 @@ async def test_a_status_meta_does_not_rank_moves_nothing(bodies, harness) -> Non
     await harness.deliver(bodies.statuses(bodies.status("wamid.U1", "warning", T0 + 5)))
     message = await harness.message("wamid.U1")
     assert (message.status, message.status_at) == ("sent", at(0))
+
+
+def status_updates(raw: bytes) -> list[StatusUpdate]:
+    return [item for item in parse_webhook(raw) if isinstance(item, StatusUpdate)]
+
+
+async def test_a_status_name_longer_than_its_column_is_recorded_cut_once(bodies, db) -> None:
+    """status_events.status holds 16 characters (PostgreSQL refuses more): a longer name (one
+    Meta may add) is cut to them, and names alike in those 16 are one status, recorded once."""
+    names = ("delivered_to_all_devices", "delivered_to_allowed")  # "delivered_to_all" + more
+    items = [bodies.status("wamid.LONG", name, T0 + n) for n, name in enumerate(names)]
+    updates = status_updates(bodies.statuses(*items))
+    async with db.session() as session:
+        assert await delivery_statuses.record_statuses(session, updates) == 1
+        assert await delivery_statuses.record_statuses(session, updates) == 0
+        await session.commit()
+    async with db.session() as session:
+        recorded = list(await session.scalars(select(StatusEvent.status)))
+    assert recorded == ["delivered_to_all"]
+
+
+async def test_statuses_applied_to_their_message_are_not_pruned(bodies, harness, db) -> None:
+    """Only statuses still waiting for their message are pruned: applied ones are marked so,
+    no sweep applies them again, and they stay past the limit (they keep a re-send out)."""
+    await harness.outbound("wamid.K1")
+    sent, delivered = (
+        bodies.status("wamid.K1", s, T0 + n) for n, s in enumerate(("sent", "delivered"))
+    )
+    await harness.deliver(bodies.statuses(sent, delivered))
+    async with db.session() as session:
+        marks = dict((await session.execute(select(StatusEvent.status, StatusEvent.applied))).all())
+        assert marks == {"sent": True, "delivered": True}
+        assert (await delivery_statuses.apply_waiting(session)).leads == {}
+    later = datetime.now(UTC) + delivery_statuses.WAITING_LIMIT + timedelta(minutes=1)
+    async with db.session() as session:
+        assert await delivery_statuses.prune_waiting(session, now=later) == 0
+        await session.commit()
+    async with db.session() as session:
+        kept = set(await session.scalars(select(StatusEvent.status)))
+    assert kept == {"sent", "delivered"}
+
+
+async def test_a_wamid_s_status_still_within_the_limit_keeps_waiting(db) -> None:
+    """Pruning goes by each status's own wait: a wamid's old status goes, its recent one stays."""
+    now = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    old = now - delivery_statuses.WAITING_LIMIT - timedelta(minutes=1)
+    async with db.session() as session:
+        for status, received in (("sent", old), ("delivered", now)):
+            session.add(
+                StatusEvent(
+                    wa_message_id="wamid.MIX", status=status, at=received, received_at=received
+                )
+            )
+        await session.commit()
+    async with db.session() as session:
+        assert await delivery_statuses.prune_waiting(session, now=now) == 1
+        await session.commit()
+    async with db.session() as session:
+        left = (await session.execute(select(StatusEvent.status, StatusEvent.applied))).all()
+    assert [tuple(row) for row in left] == [("delivered", False)]
+
+
+def appearing(session: AsyncSession, wamids: list[str]) -> None:
+    """Outbound messages with these wamids, in this session's transaction only: no other
+    processor (the session's server sweeps too) sees them before the test's own calls."""
+    lead = Lead(id=new_id(), source="manual")
+    session.add(lead)
+    for wamid in wamids:
+        session.add(
+            Message(
+                id=new_id(),
+                lead_id=lead.id,
+                direction="outbound",
+                type="text",
+                wa_message_id=wamid,
+                status="sending",
+                status_at=utcnow(),
+            )
+        )
+
+
+async def test_a_batch_moves_only_its_own_messages(bodies, harness, db) -> None:
+    """A status waiting for a message that has since appeared is applied by the sweep
+    (apply_waiting), not by a batch of other statuses: the batch's hooks hear of its own."""
+    await harness.deliver(bodies.statuses(bodies.status("wamid.B1", "delivered", T0)))
+    async with db.session() as session:
+        appearing(session, ["wamid.A1", "wamid.B1"])
+        await session.flush()
+        updates = status_updates(bodies.statuses(bodies.status("wamid.A1", "read", T0 + 1)))
+        batch = await delivery_statuses.apply_statuses(session, updates)
+        assert [(c.wa_message_id, c.status) for c in batch.changes] == [("wamid.A1", "read")]
+        assert set(batch.leads) == {"wamid.A1"}
+        waiting = await delivery_statuses.apply_waiting(session)
+        assert [(c.wa_message_id, c.status) for c in waiting.changes] == [("wamid.B1", "delivered")]
+        await session.commit()
+    assert (await harness.message("wamid.B1")).status == "delivered"
+
+
+async def test_a_sweep_applies_at_most_its_limit_of_waiting_messages(bodies, harness, db) -> None:
+    """apply_waiting takes `limit` waiting wamids a call; the next call takes the rest."""
+    wamids = [f"wamid.Q{n}" for n in range(3)]
+    await harness.deliver(bodies.statuses(*(bodies.status(w, "sent", T0) for w in wamids)))
+    async with db.session() as session:
+        appearing(session, wamids)
+        await session.flush()
+        first = await delivery_statuses.apply_waiting(session, limit=2)
+        second = await delivery_statuses.apply_waiting(session, limit=2)
+        assert (len(first.changes), len(second.changes)) == (2, 1)
+        swept = [c.wa_message_id for c in (*first.changes, *second.changes)]
+        assert sorted(swept) == wamids
+        await session.commit()
+
+
+async def test_metas_sent_after_ours_restamps_sent_at_but_not_the_status(
+    bodies, harness, db
+) -> None:
+    """The outbox marks a message sent when Meta accepts it; Meta's own "sent" ranks no higher,
+    so the status and its time stay ours, and only sent_at takes Meta's time."""
+    await harness.outbound("wamid.S1")
+    accepted = at(-2)
+    async with db.session() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.wa_message_id == "wamid.S1")
+            .values(status="sent", status_at=accepted, sent_at=accepted)
+        )
+        await session.commit()
+    await harness.deliver(bodies.statuses(bodies.status("wamid.S1", "sent", T0)))
+    message = await harness.message("wamid.S1")
+    assert (message.status, message.status_at, message.sent_at) == ("sent", accepted, at(0))
+
+
+async def test_a_thousand_messages_in_one_batch_all_move(bodies, db) -> None:
+    """Over two chunks of 500 messages and a third of one, the batch itself re-derives every
+    message: its hooks hear of each change, and each wamid's lead is known (to link the body
+    to it), none left to the sweep."""
+    wamids = [f"wamid.D{n:04d}" for n in range(1001)]
+    items = [bodies.status(w, "delivered", T0) for w in wamids]
+    async with db.session() as session:
+        appearing(session, wamids)
+        await session.flush()
+        batch = await delivery_statuses.apply_statuses(
+            session, status_updates(bodies.statuses(*items))
+        )
+        assert sorted(c.wa_message_id for c in batch.changes) == wamids
+        assert sorted(batch.leads) == wamids
+        moved = select(func.count()).where(Message.status == "delivered")
+        assert await session.scalar(moved) == 1001
+        await session.commit()
