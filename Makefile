@@ -60,7 +60,7 @@ drills: $(STAMP)
 	$(BIN)/pytest tests/drills -m drills -s
 
 # The headline benchmarks of bench/README.md and the peer (pywa, installed by the bench in its
-# own virtualenv var/bench-peer-venv, never in .venv) in one run, about 12 minutes on the
+# own virtualenv var/bench-peer-venv, never in .venv) in one run, about 11 minutes on the
 # 2-core box; the dated summary table is printed and written to bench/results/<date>.md.
 # `make bench BENCH_ARGS=--quick`: every step, shortened (a smoke run; its table is not kept).
 bench: $(STAMP)
