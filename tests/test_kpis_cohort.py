@@ -22,7 +22,16 @@ from tests.test_kpis_turns import (
     _conversations,
 )
 
-from ovenai import cohort_hours, kpis, privacy, retention, scheduler, webhook_hours, worker
+from ovenai import (
+    cohort_hours,
+    kept_hours,
+    kpis,
+    privacy,
+    retention,
+    scheduler,
+    webhook_hours,
+    worker,
+)
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -94,8 +103,7 @@ async def _refresh(db: Database) -> int:
 
 def _no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """No grace for slow transactions: hours changed before the job's run are read kept."""
-    monkeypatch.setattr(cohort_hours, "GRACE", timedelta(0))
-    monkeypatch.setattr(webhook_hours, "GRACE", timedelta(0))
+    monkeypatch.setattr(kept_hours, "GRACE", timedelta(0))
 
 
 async def test_the_report_from_kept_hours_equals_the_live_one(

@@ -25,93 +25,30 @@ message between outcomes, a send or a failure gives it its hour, a "sent" status
 
 The worker's ``kpis.cohort`` job (every minute) counts the touched hours again and records
 when it started (a ``cohort`` row of ``response_turns_progress``); its first run counts
-every hour. Until then, every period is counted live. ``GRACE`` covers a transaction that
-writes and commits later, as for the kept turns (ovenai.response_turns).
+every hour. Until then, every period is counted live. What the two hourly figures share
+(the job's run, ``GRACE``, the hours' arithmetic) is :mod:`ovenai.kept_hours`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    delete,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    type_coerce,
-)
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects
-from ovenai.columns import UTCDateTime, utcnow
+from ovenai import kept_hours
 from ovenai.db import Database
-from ovenai.models import (
-    CohortHour,
-    CohortHoursStale,
-    Direction,
-    Message,
-    ResponseTurnsProgress,
-    StatusEvent,
-)
+from ovenai.kept_hours import HOUR, Kept, ceil_hour, hour_in_sql, hour_of, hour_ranges, within
+from ovenai.models import CohortHour, CohortHoursStale, Direction, Message, StatusEvent
 from ovenai.response_turns import first_id_at
 
-log = logging.getLogger(__name__)
-
-GRACE = timedelta(minutes=10)
-EVERY_S = 60.0
-LEASE_S = 600.0
+EVERY_S = kept_hours.EVERY_S
+LEASE_S = kept_hours.LEASE_S
 PROGRESS = "cohort"  # its row of response_turns_progress
-HOUR = timedelta(hours=1)
-BATCH_HOURS = 24 * 7  # hours counted again per transaction
 
 Group = tuple[str, str, int | None]  # (status, template name or "", error code)
-
-
-def hour_of(at: datetime) -> datetime:
-    """The start of the UTC hour ``at`` falls in."""
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(at: datetime) -> datetime:
-    """The start of the first UTC hour that begins at ``at`` or later."""
-    start = hour_of(at)
-    return start if start == at else start + HOUR
-
-
-def hour_ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Hours as the fewest [start, end) ranges."""
-    merged: list[tuple[datetime, datetime]] = []
-    for hour in sorted(set(hours)):
-        if merged and merged[-1][1] == hour:
-            merged[-1] = (merged[-1][0], hour + HOUR)
-        else:
-            merged.append((hour, hour + HOUR))
-    return merged
-
-
-def within(column: Any, ranges: list[tuple[datetime, datetime]]) -> ColumnElement[bool]:
-    """``column`` in any of these [start, end) ranges."""
-    return or_(*(and_(column >= start, column < end) for start, end in ranges))
-
-
-def hour_in_sql(session: AsyncSession, column: Any) -> Any:
-    """The UTC hour of a time column, in SQL, read back as a UTC datetime (literals, not
-    parameters: PostgreSQL must see the grouped expression and the selected one alike)."""
-    if dialects.is_postgresql(session):
-        hour: Any = func.date_trunc(literal_column("'hour'"), column, literal_column("'UTC'"))
-    else:  # SQLite keeps UTC times as text, "YYYY-MM-DD HH:MM:SS[.ffffff]"
-        prefix = func.substr(column, literal_column("1"), literal_column("13"))
-        hour = prefix.op("||")(literal_column("':00:00.000000'"))
-    return type_coerce(hour, UTCDateTime)
 
 
 async def live(
@@ -172,20 +109,9 @@ async def _touched_hours(session: AsyncSession, since: datetime) -> set[datetime
     return hours
 
 
-@dataclass(frozen=True)
-class Kept:
-    """What a report may take from the kept hours: none before the job's first run
-    (``touched`` None), else every hour but those touched since its last run."""
-
-    touched: frozenset[datetime] | None
-
-
 async def kept(session: AsyncSession) -> Kept:
     """The kept hours' state now (one report or chart reads several periods with it)."""
-    progress = await session.get(ResponseTurnsProgress, PROGRESS)
-    if progress is None:
-        return Kept(None)
-    return Kept(frozenset(await _touched_hours(session, progress.done_until - GRACE)))
+    return await kept_hours.kept(session, KEEPER)
 
 
 async def counts(
@@ -241,66 +167,32 @@ async def _recount(session: AsyncSession, ranges: list[tuple[datetime, datetime]
         await session.execute(insert(CohortHour), rows)
 
 
+async def _span(session: AsyncSession) -> tuple[datetime | None, datetime | None]:
+    """The first and last outcome of an outbound message (the first run's hours)."""
+    outcome = func.coalesce(Message.sent_at, Message.failed_at)
+    query = select(func.min(outcome), func.max(outcome)).where(
+        Message.direction == Direction.OUTBOUND
+    )
+    earliest, latest = (await session.execute(query)).one()
+    return earliest, latest
+
+
+KEEPER = kept_hours.Keeper(
+    progress=PROGRESS,
+    kept_table=CohortHour,
+    stale_table=CohortHoursStale,
+    span=_span,
+    touched=_touched_hours,
+    recount=_recount,
+    what="outbound cohort",
+)
+
+
 async def refresh(db: Database) -> int:
-    """Count again the hours touched since the last run (every hour on the first run); how
-    many hours were counted. Each batch of hours is one transaction; a failed run leaves
-    the progress where it was, so the next counts them."""
-    started = utcnow()
-    async with db.session() as session:
-        progress = await session.get(ResponseTurnsProgress, PROGRESS)
-        stale_seen = set(await session.scalars(select(CohortHoursStale.hour)))
-        first_run = progress is None
-        if first_run:  # every hour with an outcome
-            outcome = func.coalesce(Message.sent_at, Message.failed_at)
-            earliest, latest = (
-                await session.execute(
-                    select(func.min(outcome), func.max(outcome)).where(
-                        Message.direction == Direction.OUTBOUND
-                    )
-                )
-            ).one()
-            hours: list[datetime] = []
-            if earliest is not None and latest is not None:
-                hour = hour_of(earliest)
-                while hour <= hour_of(latest):
-                    hours.append(hour)
-                    hour += HOUR
-        else:
-            assert progress is not None
-            hours = sorted(await _touched_hours(session, progress.done_until - GRACE))
-    if first_run:
-        async with db.session() as session:
-            await session.execute(delete(CohortHour))
-            await session.commit()
-    for offset in range(0, len(hours), BATCH_HOURS):
-        async with db.session() as session:
-            await _recount(session, hour_ranges(hours[offset : offset + BATCH_HOURS]))
-            await session.commit()
-    async with db.session() as session:
-        if stale_seen:
-            await session.execute(
-                delete(CohortHoursStale).where(
-                    CohortHoursStale.hour.in_(sorted(stale_seen)),
-                    CohortHoursStale.marked_at <= started,
-                )
-            )
-        upsert = dialects.insert(session, ResponseTurnsProgress).values(
-            name=PROGRESS, done_until=started
-        )
-        await session.execute(
-            upsert.on_conflict_do_update(index_elements=["name"], set_={"done_until": started})
-        )
-        await session.commit()
-    if hours:
-        log.info("counted the outbound cohort of %d hours again", len(hours))
-    return len(hours)
+    """The ``kpis.cohort`` job: the touched hours counted again (:mod:`ovenai.kept_hours`)."""
+    return await kept_hours.refresh(db, KEEPER)
 
 
 async def mark_stale(session: AsyncSession, times: Iterable[datetime | None]) -> None:
     """The hours of these outcome times must be counted again (their messages go)."""
-    now = utcnow()
-    for hour in sorted({hour_of(at) for at in times if at is not None}):
-        upsert = dialects.insert(session, CohortHoursStale).values(hour=hour, marked_at=now)
-        await session.execute(
-            upsert.on_conflict_do_update(index_elements=["hour"], set_={"marked_at": now})
-        )
+    await kept_hours.mark_stale(session, KEEPER, times)

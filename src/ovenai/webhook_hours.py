@@ -17,37 +17,30 @@ Nothing else a kept row depends on changes: a body's arrival never does, and it 
 applied again only with a new ``processed_at``. The worker's ``kpis.webhooks`` job (every
 minute) counts the touched hours again and records when it started (a ``webhooks`` row of
 ``response_turns_progress``); its first run counts every hour, and until then periods
-are read live. ``GRACE`` covers a transaction that writes and commits later.
+are read live. What the two hourly figures share (the job's run, ``GRACE``, the hours'
+arithmetic) is :mod:`ovenai.kept_hours`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, duration_buckets
-from ovenai.cohort_hours import ceil_hour, hour_in_sql, hour_of, hour_ranges, within
-from ovenai.columns import utcnow
+from ovenai import dialects, duration_buckets, kept_hours
 from ovenai.db import Database
 from ovenai.duration_buckets import Bucket
-from ovenai.models import ResponseTurnsProgress, WebhookHour, WebhookHoursStale
+from ovenai.kept_hours import Kept, ceil_hour, hour_in_sql, hour_of, hour_ranges, within
+from ovenai.models import WebhookHour, WebhookHoursStale
 from ovenai.models.webhooks import WebhookEvent
 from ovenai.response_turns import first_id_at
 
-log = logging.getLogger(__name__)
-
-GRACE = timedelta(minutes=10)
-EVERY_S = 60.0
-LEASE_S = 600.0
+EVERY_S = kept_hours.EVERY_S
+LEASE_S = kept_hours.LEASE_S
 PROGRESS = "webhooks"  # its row of response_turns_progress
-HOUR = timedelta(hours=1)
-BATCH_HOURS = 24 * 7  # hours counted again per transaction
 
 
 def _merge(into: dict[Any, Bucket], key: Any, bucket: Bucket) -> None:
@@ -126,20 +119,9 @@ async def _touched_hours(session: AsyncSession, since: datetime) -> set[datetime
     return hours
 
 
-@dataclass(frozen=True)
-class Kept:
-    """What a report may take from the kept hours: none before the job's first run
-    (``touched`` None), else every hour but those touched since its last run."""
-
-    touched: frozenset[datetime] | None
-
-
 async def kept(session: AsyncSession) -> Kept:
     """The kept hours' state now."""
-    progress = await session.get(ResponseTurnsProgress, PROGRESS)
-    if progress is None:
-        return Kept(None)
-    return Kept(frozenset(await _touched_hours(session, progress.done_until - GRACE)))
+    return await kept_hours.kept(session, KEEPER)
 
 
 async def buckets(
@@ -198,63 +180,29 @@ async def _recount(session: AsyncSession, ranges: list[tuple[datetime, datetime]
         await session.execute(insert(WebhookHour), rows)
 
 
+async def _span(session: AsyncSession) -> tuple[datetime | None, datetime | None]:
+    """The first and last arrival of a body (the first run's hours)."""
+    query = select(func.min(WebhookEvent.received_at), func.max(WebhookEvent.received_at))
+    earliest, latest = (await session.execute(query)).one()
+    return earliest, latest
+
+
+KEEPER = kept_hours.Keeper(
+    progress=PROGRESS,
+    kept_table=WebhookHour,
+    stale_table=WebhookHoursStale,
+    span=_span,
+    touched=_touched_hours,
+    recount=_recount,
+    what="webhook processing times",
+)
+
+
 async def refresh(db: Database) -> int:
-    """Count again the hours touched since the last run (every hour on the first run); how
-    many hours were counted. Each batch of hours is one transaction; a failed run leaves
-    the progress where it was, so the next counts them."""
-    started = utcnow()
-    async with db.session() as session:
-        progress = await session.get(ResponseTurnsProgress, PROGRESS)
-        stale_seen = set(await session.scalars(select(WebhookHoursStale.hour)))
-        first_run = progress is None
-        if first_run:  # every hour a body arrived in
-            earliest, latest = (
-                await session.execute(
-                    select(func.min(WebhookEvent.received_at), func.max(WebhookEvent.received_at))
-                )
-            ).one()
-            hours: list[datetime] = []
-            if earliest is not None and latest is not None:
-                hour = hour_of(earliest)
-                while hour <= hour_of(latest):
-                    hours.append(hour)
-                    hour += HOUR
-        else:
-            assert progress is not None
-            hours = sorted(await _touched_hours(session, progress.done_until - GRACE))
-    if first_run:
-        async with db.session() as session:
-            await session.execute(delete(WebhookHour))
-            await session.commit()
-    for offset in range(0, len(hours), BATCH_HOURS):
-        async with db.session() as session:
-            await _recount(session, hour_ranges(hours[offset : offset + BATCH_HOURS]))
-            await session.commit()
-    async with db.session() as session:
-        if stale_seen:
-            await session.execute(
-                delete(WebhookHoursStale).where(
-                    WebhookHoursStale.hour.in_(sorted(stale_seen)),
-                    WebhookHoursStale.marked_at <= started,
-                )
-            )
-        upsert = dialects.insert(session, ResponseTurnsProgress).values(
-            name=PROGRESS, done_until=started
-        )
-        await session.execute(
-            upsert.on_conflict_do_update(index_elements=["name"], set_={"done_until": started})
-        )
-        await session.commit()
-    if hours:
-        log.info("bucketed the webhook processing times of %d hours again", len(hours))
-    return len(hours)
+    """The ``kpis.webhooks`` job: the touched hours counted again (:mod:`ovenai.kept_hours`)."""
+    return await kept_hours.refresh(db, KEEPER)
 
 
 async def mark_stale(session: AsyncSession, times: Iterable[datetime]) -> None:
     """The hours of these arrival times must be counted again (their bodies go)."""
-    now = utcnow()
-    for hour in sorted({hour_of(at) for at in times}):
-        upsert = dialects.insert(session, WebhookHoursStale).values(hour=hour, marked_at=now)
-        await session.execute(
-            upsert.on_conflict_do_update(index_elements=["hour"], set_={"marked_at": now})
-        )
+    await kept_hours.mark_stale(session, KEEPER, times)
