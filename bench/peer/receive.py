@@ -56,21 +56,8 @@ def peer_body(n: int) -> bytes:
 
 
 def lua_script(bodies: int) -> str:
-    """A wrk script cycling through the pre-signed bodies (as :func:`ack.lua_script`)."""
-    lines = ["local bodies = {}", "local sigs = {}"]
-    for n in range(bodies):
-        raw = peer_body(n)
-        lines.append(f"bodies[{n + 1}] = [==[{raw.decode()}]==]")
-        lines.append(f'sigs[{n + 1}] = "{signature(raw)}"')
-    lines += [
-        "local i = 0",
-        "request = function()",
-        f"  i = (i % {bodies}) + 1",
-        '  return wrk.format("POST", nil, {["Content-Type"] = "application/json", '
-        '["X-Hub-Signature-256"] = sigs[i]}, bodies[i])',
-        "end",
-    ]
-    return "\n".join(lines) + "\n"
+    """A wrk script cycling through the pre-signed peer bodies (:func:`ack.lua_script`)."""
+    return ack.lua_script(bodies, peer_body)
 
 
 def ack_options(args: argparse.Namespace) -> argparse.Namespace:

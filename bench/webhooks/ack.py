@@ -58,6 +58,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,11 +113,16 @@ class Run:
         return self.during_load / self.seconds
 
 
-def lua_script(bodies: int) -> str:
-    """A wrk script cycling through pre-signed bodies (wrk cannot compute HMACs)."""
+def _status(n: int) -> bytes:
+    return status_body(n, ts=1767000060 + n)
+
+
+def lua_script(bodies: int, body: Callable[[int], bytes] = _status) -> str:
+    """A wrk script cycling through ``bodies`` pre-signed bodies, ``body(n)`` each (wrk
+    cannot compute HMACs)."""
     lines = ["local bodies = {}", "local sigs = {}"]
     for n in range(bodies):
-        raw = status_body(n, ts=1767000060 + n)
+        raw = body(n)
         lines.append(f"bodies[{n + 1}] = [==[{raw.decode()}]==]")
         lines.append(f'sigs[{n + 1}] = "{signature(raw)}"')
     lines += [
