@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from bench import __main__ as bench_main
 from bench.peer import report
 from bench.peer.receive import peer_body
