@@ -4,12 +4,15 @@ NOTIFY with the lead ids at commit, SQLite's data_version for any commit."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import pytest
+import uvicorn
 from sqlalchemy import text
 
 from ovenai import dialects, live
+from ovenai.cli.serving import StoppingServer
 from ovenai.db import Database
 
 pytestmark = pytest.mark.anyio
@@ -80,3 +83,31 @@ async def test_a_committed_announcement_wakes_the_lead_and_a_rolled_back_one_doe
             assert await told.next(SOON_S) is True
     finally:
         await changes.stop()
+
+
+async def test_a_stopping_process_answers_its_waiting_pages_at_once() -> None:
+    """On SIGTERM `ovenai serve` tells its pages to stop waiting (else uvicorn would wait
+    for each held question, up to 25 s, before it stops); a question asked after that
+    does not wait either."""
+    changes = live.Changes()
+    changes.start("sqlite://")  # a private database: nothing will ever wake the pages
+    try:
+        with changes.listen("lead-a") as told:
+            waiting = asyncio.create_task(told.next(20))
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            changes.close_soon()  # as from the signal handler
+            assert await waiting is False
+            assert time.monotonic() - started < 5
+        with changes.listen("lead-b") as late:
+            assert await asyncio.wait_for(late.next(20), 5) is False
+    finally:
+        await changes.stop()
+
+
+def test_the_server_tells_the_app_when_it_is_asked_to_stop() -> None:
+    told: list[str] = []
+    server = StoppingServer(uvicorn.Config(app=None))
+    server.on_exit = lambda: told.append("stopping")
+    server.handle_exit(signal.SIGTERM, None)
+    assert server.should_exit and told == ["stopping"]

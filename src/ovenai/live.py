@@ -74,11 +74,15 @@ class Changes:
         self._waiting: dict[str, set[Listener]] = {}
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
 
     def start(self, url: str) -> None:
         """Watch the database at ``url`` until :meth:`stop`."""
         if self._task is None:
             self._stop.clear()
+            self._closing = False
+            self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(
                 wakeups.watch(url, self.heard, self._stop, channel=CHANNEL, heard=self.heard)
             )
@@ -91,6 +95,19 @@ class Changes:
                 await self._task
             self._task = None
         self.heard("")
+
+    def close_soon(self) -> None:
+        """The process is stopping: every waiting page answers "unchanged" now and the next
+        asks another process, instead of holding the stop for the rest of its wait. Safe
+        from a signal handler or another thread (`ovenai serve`'s SIGTERM)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._close)
+
+    def _close(self) -> None:
+        self._closing = True
+        for listeners in self._waiting.values():
+            for listener in listeners:
+                listener.closed()
 
     def heard(self, payload: str = "") -> None:
         """A notification's payload (lead ids, comma-separated), or "" for any lead."""
@@ -108,6 +125,8 @@ class Changes:
         """Be told of the lead's changes from now on: enter before reading the
         conversation's version, so a change committed after that read is never missed."""
         listener = Listener()
+        if self._closing:
+            listener.closed()
         self._waiting.setdefault(lead_id, set()).add(listener)
         try:
             yield listener
@@ -131,6 +150,7 @@ class Listener:
         self._event = asyncio.Event()
         self._hold_s = LOOK_EVERY_S
         self._looked = time.monotonic()
+        self._closed = False
 
     def told(self, hold_s: float) -> None:
         """A change was heard; the page may look ``hold_s`` after its last look."""
@@ -138,14 +158,20 @@ class Listener:
             self._hold_s = hold_s
             self._event.set()
 
+    def closed(self) -> None:
+        """The process is stopping: the page stops waiting."""
+        self._closed = True
+        self._event.set()
+
     async def next(self, timeout: float) -> bool:
         """Until told of a change since the last call (True: look now) or ``timeout``
-        seconds passed (False). Never sooner than :data:`LOOK_EVERY_S` after the last look
-        (:data:`LOOK_ANY_S` when told only that something changed)."""
+        seconds passed or the process is stopping (False). Never sooner than
+        :data:`LOOK_EVERY_S` after the last look (:data:`LOOK_ANY_S` when told only that
+        something changed)."""
         deadline = time.monotonic() + timeout
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
-        if not self._event.is_set():
+        if self._closed or not self._event.is_set():
             return False
         rest = min(self._looked + self._hold_s, deadline) - time.monotonic()
         if rest > 0:

@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -29,6 +30,19 @@ route but the webhook path instead (bench/README.md "Webhooks"). Uvicorn's proxy
 off too: it believes X-Forwarded-For from loopback, and the app itself believes it only from
 OVENAI_TRUSTED_PROXIES (:func:`ovenai.web.app.create_app`). Uvicorn sets up no logging of its
 own: `ovenai serve` does (:func:`ovenai.logs.configure`), and uvicorn's lines go there."""
+
+
+class StoppingServer(uvicorn.Server):
+    """A uvicorn server that tells the app when it is asked to stop (``on_exit``), before
+    it waits for the requests in flight: a page's question held until its conversation
+    changes (ovenai.live) would otherwise hold the stop for the rest of its wait."""
+
+    on_exit: Callable[[], None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self.on_exit is not None:
+            self.on_exit()
 
 
 class OwnedServer(uvicorn.Server):
