@@ -34,6 +34,7 @@ from drills.product import (
     start,
     wait_until_live,
 )
+from ovenai import live, wakeups
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.settings import Settings
 from ovenai.simulator import SimulatorThread
@@ -41,8 +42,8 @@ from support.simulator_http import post_control
 
 SETTLE_S = 120.0  # how long everything may take to end once the load stops
 CLAIM_TTL_S = 5  # a send whose outcome the outage took is tried again after this
-LISTENING = (
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE 'LISTEN%'"
+LISTENING = (  # connections listening on a channel (the last statement each ran)
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND query = 'LISTEN {channel}'"
 )
 FIRST_SEND = (
     "SELECT extract(epoch FROM min(sent_at))::float FROM messages"
@@ -299,12 +300,18 @@ def run(product: Product, plan: Plan, outage: Outage) -> dict[str, Any]:
     assert product.worker.alive(), product.worker.tail()
     assert httpx.get(f"{product.url}/health", timeout=10).status_code == 200
 
-    until(
-        lambda: product.rows(LISTENING.format(name=product.name))[0][0] == 1,
-        "the worker's wake-ups connection did not LISTEN again",
-        30,
-        product.worker,
-    )
+    for channel, process, whose in (
+        (wakeups.CHANNEL, product.worker, "the worker's wake-ups connection"),
+        (live.CHANNEL, product.serve, "serve's live-conversations connection"),
+    ):
+        until(
+            lambda channel=channel: (
+                product.rows(LISTENING.format(name=product.name, channel=channel))[0][0] == 1
+            ),
+            f"{whose} did not LISTEN again",
+            30,
+            process,
+        )
     first_send = product.rows(FIRST_SEND.format(at=restored_at))[0][0]
 
     def first(times: list[float]) -> float | None:
