@@ -176,22 +176,24 @@ async def test_first_responses_are_a_persons_and_automation_does_not_count(
     assert found.slowest[1].waited_s == pytest.approx(300, abs=0.01)
 
 
+def _processed(received: datetime, took: float) -> WebhookEvent:
+    """A body received at ``received`` and applied ``took`` seconds later."""
+    return WebhookEvent(
+        received_at=received,
+        key_bucket="k",
+        body_size=1,
+        status="processed",
+        processed_at=received + timedelta(seconds=took),
+    )
+
+
 async def test_webhook_processing_time_is_of_the_bodies_received_in_the_period(
     db: Database,
 ) -> None:
     t = START + timedelta(days=5)
     async with db.session() as session:
         for n, took in enumerate((0.5, 1.0, 1.5, 2.0)):
-            received = t + timedelta(minutes=n)
-            session.add(
-                WebhookEvent(
-                    received_at=received,
-                    key_bucket="k",
-                    body_size=1,
-                    status="processed",
-                    processed_at=received + timedelta(seconds=took),
-                )
-            )
+            session.add(_processed(t + timedelta(minutes=n), took))
         session.add(WebhookEvent(received_at=t, key_bucket="k", body_size=1))  # not yet
         await session.commit()
 
@@ -214,16 +216,7 @@ async def test_webhook_percentiles_are_within_the_buckets_bound_of_the_exact_one
     t = START + timedelta(days=2)
     async with db.session() as session:
         for n, seconds in enumerate(took):
-            received = t + timedelta(seconds=n)
-            session.add(
-                WebhookEvent(
-                    received_at=received,
-                    key_bucket="k",
-                    body_size=1,
-                    status="processed",
-                    processed_at=received + timedelta(seconds=seconds),
-                )
-            )
+            session.add(_processed(t + timedelta(seconds=n), seconds))
         await session.commit()
     exact = kpis.Timing.of([max(0.0, round(s, 6)) for s in took])  # stored to microseconds
 
