@@ -21,7 +21,7 @@ SOON_S = 5.0  # how long a wake may take here before the test calls it lost
 async def watching(db: Database) -> AsyncIterator[asyncio.Event]:
     """A running watch; the event is set on each wake (the test clears it)."""
     woken, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(wakeups.watch(db.url, woken.set, stop))
+    task = asyncio.create_task(wakeups.watch(db.url, lambda _payload: woken.set(), stop))
     await asyncio.sleep(0.3)  # listening (or its first data_version read) before we write
     woken.clear()
     try:

@@ -84,7 +84,7 @@ class Changes:
             self._closing = False
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(
-                wakeups.watch(url, self.heard, self._stop, channel=CHANNEL, heard=self.heard)
+                wakeups.watch(url, self.heard, self._stop, channel=CHANNEL)
             )
 
     async def stop(self) -> None:

@@ -51,18 +51,11 @@ async def announce(session: AsyncSession) -> None:
 
 
 async def watch(
-    url: str,
-    wake: Callable[[], None],
-    stop: asyncio.Event,
-    *,
-    channel: str = CHANNEL,
-    heard: Callable[[str], None] | None = None,
+    url: str, told: Callable[[str], None], stop: asyncio.Event, *, channel: str = CHANNEL
 ) -> None:
-    """Until ``stop``, call ``wake`` whenever another process may have queued a message
-    (``url``: the data database's). Another ``channel`` watches other news (see
-    :mod:`ovenai.live`); ``heard`` is then called with each notification's payload
-    instead ("" on SQLite, where any commit is news)."""
-    told = heard or (lambda _payload: wake())
+    """Until ``stop``, call ``told`` with each notification's payload on ``channel`` (by
+    default: another process may have queued a message; :mod:`ovenai.live` watches its
+    own), or with "" on SQLite, where any commit is news (``url``: the data database's)."""
     while not stop.is_set():
         try:
             if dialects.of_url(url) == "sqlite":

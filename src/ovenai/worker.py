@@ -236,7 +236,7 @@ async def run_worker(
     stopping = asyncio.Event()
     beating = asyncio.create_task(heartbeats.keep_beating(db, worker_id, stopping))
     # Serve queues messages too (replies, automation on the webhooks it applies).
-    woken = asyncio.create_task(wakeups.watch(db.url, dispatcher.wake, stopping))
+    woken = asyncio.create_task(wakeups.watch(db.url, lambda _payload: dispatcher.wake(), stopping))
     try:
         if timed_jobs:
             timed.start()
