@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import graph_check, key_rotation, notifiers, webhook_probe
+from ovenai import graph_check, graph_times, key_rotation, kpis, notifiers, webhook_probe
 from ovenai.alerts import Said, raise_alert, resolve_alerts
 from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
@@ -64,6 +64,8 @@ GRAPH_API = graph_check.FLAG
 TEMPLATES_NOT_APPROVED = "templates_not_approved"
 FIRST_RESPONSE = "first_response_sla"
 WEBHOOK_SILENCE = "webhook_silence"
+DELIVERY_RATE = "delivery_rate"
+GRAPH_SLOW = "graph_api_slow"
 SLA_LOOKBACK = timedelta(days=14)  # a lead silent for longer is a lost lead, not a late answer
 LOW_QUALITY = ("YELLOW", "RED")  # Meta's template quality ratings below GREEN
 
@@ -159,6 +161,76 @@ async def _failure_rate(probe: Probe) -> Said | None:
         f"({rate:.1%}; threshold {threshold:.1%}).",
         f"{failed} מתוך {attempted} הודעות יוצאות נכשלו ב-{window} הדקות האחרונות "
         f"({rate:.1%}; הסף {threshold:.1%}).",
+    )
+
+
+async def accepted_outcomes(
+    session: AsyncSession, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Outbound messages Meta accepted in [start, end): (accepted, delivered). Delivered is
+    ``delivered`` or ``read`` (read implies delivery), as the key figures count it."""
+    query = select(func.count(), func.count().filter(Message.status.in_(kpis.DELIVERED))).where(
+        Message.direction == Direction.OUTBOUND,
+        Message.sent_at >= start,
+        Message.sent_at < end,
+    )
+    accepted, delivered = (await session.execute(query)).one()
+    return int(accepted or 0), int(delivered or 0)
+
+
+async def _delivery_rate(probe: Probe) -> Said | None:
+    """Of the messages Meta accepted in the window, too few were delivered. The window ends
+    ``grace`` minutes ago: a delivery receipt follows its acceptance by seconds to minutes
+    (longer for a phone that is off), and the newest messages have not had the time."""
+    settings = probe.settings
+    end = probe.now - timedelta(minutes=settings.alert_delivery_grace_minutes)
+    window = settings.alert_delivery_window_minutes
+    accepted, delivered = await accepted_outcomes(
+        probe.session, end - timedelta(minutes=window), end
+    )
+    if accepted < settings.alert_delivery_min_messages:
+        return None
+    rate = delivered / accepted
+    threshold = settings.alert_delivery_rate
+    if rate >= threshold:
+        return None
+    return Said(
+        f"{delivered} of {accepted} messages Meta accepted in {window} minutes were delivered "
+        f"({rate:.1%}; threshold {threshold:.1%}): blocked numbers, phones off or a quality "
+        "problem; see the key figures.",
+        f"{delivered} מתוך {accepted} הודעות ש-Meta קיבלה ב-{window} דקות נמסרו "
+        f"({rate:.1%}; הסף {threshold:.1%}): מספרים שחסמו, טלפונים כבויים או בעיית איכות; "
+        "ראו את מדדי הביצוע.",
+    )
+
+
+async def graph_p95(session: AsyncSession, now: datetime, minutes: int) -> tuple[int, float | None]:
+    """The Graph API calls of the last ``minutes`` whole minutes and the one under way: how
+    many, and their 95th percentile in seconds (None: no call)."""
+    start = now - timedelta(minutes=minutes)
+    summary, _failed = await graph_times.summary(
+        session,
+        start - timedelta(seconds=start.second, microseconds=start.microsecond),
+        now,
+        span=graph_times.MINUTE,
+    )
+    return (0, None) if summary is None else (summary.count, summary.p95)
+
+
+async def _graph_slow(probe: Probe) -> Said | None:
+    """Meta's answers have been slow: the 95th percentile of the window's calls is above the
+    threshold (the seed's "response time above 5 s")."""
+    settings = probe.settings
+    window = settings.alert_graph_window_minutes
+    calls, p95 = await graph_p95(probe.session, probe.now, window)
+    threshold = settings.alert_graph_p95_seconds
+    if p95 is None or calls < settings.alert_graph_min_calls or p95 <= threshold:
+        return None
+    return Said(
+        f"Meta's Graph API answered {calls} calls of the last {window} minutes with a 95th "
+        f"percentile of {p95:.1f} s (threshold {threshold:.1f} s): sends are slowing down.",
+        f"ה-Graph API של Meta ענה ל-{calls} קריאות ב-{window} הדקות האחרונות עם אחוזון 95 "
+        f"של {p95:.1f} שניות (הסף {threshold:.1f} שניות): השליחה מואטת.",
     )
 
 
@@ -357,6 +429,8 @@ async def _webhook_silence(probe: Probe) -> Said | None:
 
 RULES: tuple[Rule, ...] = (
     Rule(FAILURE_RATE, "critical", _failure_rate),
+    Rule(DELIVERY_RATE, "warning", _delivery_rate),
+    Rule(GRAPH_SLOW, "warning", _graph_slow),
     Rule(SENDING_PAUSED, "critical", _sending_paused),
     Rule(OUTBOX_STUCK, "critical", _outbox_stuck),
     Rule(KEY_ROTATION_DUE, "warning", _key_rotation_due),

@@ -21,6 +21,9 @@ Every rate names its denominator (docs/architecture.md "Key figures"):
   counted; those not answered yet are counted apart.
 * **Webhook processing**: from a body's arrival to its being applied, of the bodies received
   in the period; the median and 95th percentile within 1 % (``ovenai.duration_buckets``).
+* **Graph API response time**: from a request to Meta's answer (or the failure: a timeout
+  counts its whole wait), of every Graph API call whose hour starts in the period, by any
+  process (``ovenai.graph_times``); the median and 95th percentile within 1 %.
 """
 
 from __future__ import annotations
@@ -47,7 +50,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import cohort_hours, dialects, duration_buckets, response_turns, webhook_hours
+from ovenai import (
+    cohort_hours,
+    dialects,
+    duration_buckets,
+    graph_times,
+    response_turns,
+    webhook_hours,
+)
 from ovenai.auth import Actor
 from ovenai.columns import UTCDateTime
 from ovenai.db import Database
@@ -110,6 +120,19 @@ class Timing:
             max_s=round(ordered[-1], 3),
         )
 
+    @classmethod
+    def summarised(cls, summary: duration_buckets.Summary | None) -> Timing:
+        """The summary of bucketed durations (``ovenai.duration_buckets``) as a timing."""
+        if summary is None:
+            return cls()
+        return cls(
+            count=summary.count,
+            mean_s=round(summary.mean, 3),
+            median_s=round(summary.median, 3),
+            p95_s=round(summary.p95, 3),
+            max_s=round(summary.most, 3),
+        )
+
 
 @dataclass(frozen=True)
 class AgentResponse:
@@ -160,6 +183,8 @@ class Report:
     reply_rate: float | None
     webhook_processing: Timing
     first_responses: FirstResponses
+    graph_api: Timing = field(default_factory=Timing)
+    graph_api_failed: int = 0
 
 
 def days_period(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
@@ -325,16 +350,7 @@ async def _webhook_timing(session: AsyncSession, start: datetime, end: datetime)
     log-spaced buckets (``ovenai.duration_buckets``: the median and 95th percentile within
     1 %; count, mean and slowest exact), kept by hour (``ovenai.webhook_hours``)."""
     buckets = await webhook_hours.buckets(session, start, end, await webhook_hours.kept(session))
-    summary = duration_buckets.summarise(buckets)
-    if summary is None:
-        return Timing()
-    return Timing(
-        count=summary.count,
-        mean_s=round(summary.mean, 3),
-        median_s=round(summary.median, 3),
-        p95_s=round(summary.p95, 3),
-        max_s=round(summary.most, 3),
-    )
+    return Timing.summarised(duration_buckets.summarise(buckets))
 
 
 LIVE_IN_SQL = 2000  # live turns sent along with the kept ones' query at most
@@ -514,6 +530,7 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
         written, replied = found.replies or await _replies(session, start, end)
         webhooks = await _webhook_timing(session, start, end)
         responses = await _first_responses(session, found)
+        graph, graph_failed = await graph_times.summary(session, start, end)
     cohort = sum(counts.values())
     delivered = sum(n for (status, _t, _c), n in counts.items() if status in DELIVERED)
     read = sum(n for (status, _t, _c), n in counts.items() if status == "read")
@@ -543,4 +560,6 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
         reply_rate=_rate(replied, written),
         webhook_processing=webhooks,
         first_responses=responses,
+        graph_api=Timing.summarised(graph),
+        graph_api_failed=graph_failed,
     )

@@ -71,6 +71,8 @@ KIND_TITLES = {
     "graph_api": ("Meta's Graph API check failed", "הבדיקה מול שרתי Meta נכשלה"),
     "templates_not_approved": ("Templates not usable", "תבניות שאינן זמינות לשליחה"),
     "first_response_sla": ("Leads waiting for an answer", "לידים ממתינים למענה"),
+    "delivery_rate": ("Delivery rate below threshold", "שיעור המסירה נמוך מהסף"),
+    "graph_api_slow": ("Meta's Graph API is slow", "ה-Graph API של Meta איטי"),
     "webhook_silence": (
         "WhatsApp webhooks are not arriving",
         "הודעות הוובהוק של וואטסאפ לא מגיעות",

@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     alert_failure_window_minutes: int = Field(15, ge=1, alias="OVENAI_ALERT_FAILURE_WINDOW_MINUTES")
     alert_failure_min_messages: int = Field(20, ge=1, alias="OVENAI_ALERT_FAILURE_MIN_MESSAGES")
     alert_outbox_stuck_minutes: int = Field(15, ge=1, alias="OVENAI_ALERT_OUTBOX_STUCK_MINUTES")
+    alert_delivery_rate: float = Field(0.95, gt=0, lt=1, alias="OVENAI_ALERT_DELIVERY_RATE")
+    alert_delivery_window_minutes: int = Field(
+        60, ge=1, alias="OVENAI_ALERT_DELIVERY_WINDOW_MINUTES"
+    )
+    alert_delivery_grace_minutes: int = Field(10, ge=0, alias="OVENAI_ALERT_DELIVERY_GRACE_MINUTES")
+    alert_delivery_min_messages: int = Field(50, ge=1, alias="OVENAI_ALERT_DELIVERY_MIN_MESSAGES")
+    alert_graph_p95_seconds: float = Field(5.0, gt=0, alias="OVENAI_ALERT_GRAPH_P95_SECONDS")
+    alert_graph_window_minutes: int = Field(5, ge=1, alias="OVENAI_ALERT_GRAPH_WINDOW_MINUTES")
+    alert_graph_min_calls: int = Field(20, ge=1, alias="OVENAI_ALERT_GRAPH_MIN_CALLS")
     alert_first_response_minutes: int = Field(30, ge=1, alias="OVENAI_ALERT_FIRST_RESPONSE_MINUTES")
     working_days: str = Field(
         "sun,mon,tue,wed,thu",

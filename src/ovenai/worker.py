@@ -19,6 +19,7 @@ from ovenai import (
     alert_rules,
     cohort_hours,
     graph_check,
+    graph_times,
     heartbeats,
     media_fetch,
     media_store,
@@ -185,6 +186,14 @@ async def count_webhook_times(ctx: scheduler.JobContext) -> None:
     await webhook_hours.refresh(ctx.db)
 
 
+@scheduler.every("graph.prune_minutes", seconds=3600)
+async def prune_graph_minutes(ctx: scheduler.JobContext) -> None:
+    """Drop the Graph API call times by minute older than the slow-response alert reads."""
+    async with ctx.db.session() as session:
+        await graph_times.prune(session, utcnow())
+        await session.commit()
+
+
 @scheduler.every("workers.prune_heartbeats", seconds=3600)
 async def prune_heartbeats(ctx: scheduler.JobContext) -> None:
     """Drop the heartbeats of workers gone for a day."""
@@ -237,6 +246,7 @@ async def run_worker(
     beating = asyncio.create_task(heartbeats.keep_beating(db, worker_id, stopping))
     # Serve queues messages too (replies, automation on the webhooks it applies).
     woken = asyncio.create_task(wakeups.watch(db.url, lambda _payload: dispatcher.wake(), stopping))
+    timing = asyncio.create_task(graph_times.keep_storing(db, stopping))
     try:
         if timed_jobs:
             timed.start()
@@ -256,5 +266,6 @@ async def run_worker(
         await client.aclose()
         await buckets.aclose()
         await woken
+        await timing  # its last turn stores the calls made until the stop
         await beating  # its last act removes the heartbeat
         log.info("worker %s stopped", worker_id)

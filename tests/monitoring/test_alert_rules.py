@@ -15,9 +15,9 @@ from sqlalchemy import select
 from tests.monitoring.conftest import Inbox, SlackReceiver
 from tests.outbox.conftest import dispatcher, make_lead, recently, send
 
-from ovenai import alert_rules, notifiers
+from ovenai import alert_rules, graph_times, notifiers
 from ovenai.alerts import open_alerts
-from ovenai.cloudapi import CloudApiClient
+from ovenai.cloudapi import CloudApiClient, timings
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import Direction, JobLock, Message, User
@@ -237,3 +237,86 @@ async def test_retention_never_run_counts_from_when_monitoring_started(
     with time_machine.travel(utcnow() + timedelta(hours=27), tick=False):
         holding = (await alert_rules.evaluate(db, clean_db)).holding
     assert alert_rules.RETENTION_NOT_RUN in holding
+
+
+async def _accepted(db: Database, *, delivered: int, still_sent: int, ago: timedelta) -> None:
+    """Outbound messages Meta accepted ``ago``, some delivered or read since."""
+    lead = await make_lead(db)
+    at = utcnow() - ago
+    async with db.session() as session:
+        for n in range(delivered + still_sent):
+            status = ("read" if n % 2 else "delivered") if n < delivered else "sent"
+            session.add(
+                Message(
+                    lead_id=lead.id,
+                    direction=Direction.OUTBOUND,
+                    type="text",
+                    status=status,
+                    sent_at=at,
+                )
+            )
+        await session.commit()
+
+
+async def test_a_low_delivery_rate_fires_once_its_receipts_had_time_to_come(
+    db: Database, alert_settings: Settings, slack: SlackReceiver
+) -> None:
+    # Accepted two minutes ago and not delivered yet: inside the grace, not counted.
+    await _accepted(db, delivered=0, still_sent=80, ago=timedelta(minutes=2))
+    await _accepted(db, delivered=30, still_sent=10, ago=timedelta(minutes=20))  # 40: too few
+    await _round(db, alert_settings)
+    assert await _open_kinds(db) == set()
+
+    await _accepted(db, delivered=15, still_sent=5, ago=timedelta(minutes=30))  # 45 of 60
+    await _round(db, alert_settings)
+
+    assert await _open_kinds(db) == {alert_rules.DELIVERY_RATE}
+    assert len(slack.posts) == 1
+    assert "45 of 60 messages Meta accepted in 60 minutes were delivered" in slack.texts()[0]
+
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):  # all out of the window
+        await _round(db, alert_settings)
+    assert await _open_kinds(db) == set()
+    assert "Resolved" in slack.texts()[-1]
+
+
+async def test_slow_answers_from_meta_fire_the_slow_response_alert_and_it_resolves(
+    db: Database,
+    client: CloudApiClient,
+    control: SimControl,
+    alert_settings: Settings,
+    smtp: tuple[Inbox, int],
+    slack: SlackReceiver,
+) -> None:
+    """Through the simulator's fault API: every send answered 0.3 s late, against a threshold
+    of 0.2 s (the default is Meta's 5 s, too long for a test to wait out)."""
+    settings = alert_settings.model_copy(
+        update={"alert_graph_p95_seconds": 0.2, "alert_graph_min_calls": 5}
+    )
+    timings.take()  # what earlier tests of this process left
+    lead = await make_lead(db, wrote_at=recently())
+    await control.inbound(**{"from": lead.phone, "type": "text", "text": "hi", "wait": False})
+    await control.faults(latency={"ms": 300, "count": None})
+    for n in range(4):
+        await send(db, lead.id, text=f"שלום {n}")
+    await dispatcher(db, client).drain()
+    await graph_times.store(db)
+    await _round(db, settings)
+    assert await _open_kinds(db) == set()  # four calls: under the minimum volume
+
+    await send(db, lead.id, text="ועוד אחת")
+    await dispatcher(db, client).drain()
+    await graph_times.store(db)
+    await _round(db, settings)
+    await _round(db, settings)
+
+    assert await _open_kinds(db) == {alert_rules.GRAPH_SLOW}
+    title = "[OvenAI] Alert: Meta's Graph API is slow"
+    assert smtp[0].subjects() == [title] * 2 and len(slack.posts) == 1
+    assert "answered 5 calls of the last 5 minutes" in slack.texts()[0]
+
+    await control.faults(clear=True)
+    with time_machine.travel(utcnow() + timedelta(minutes=7), tick=False):
+        await _round(db, settings)
+    assert await _open_kinds(db) == set()
+    assert "Resolved" in slack.texts()[-1]

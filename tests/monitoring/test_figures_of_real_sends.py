@@ -12,9 +12,9 @@ import pytest
 from tests.outbox.conftest import dispatcher, make_lead, recently, send
 
 from ingest.conftest import Bodies, Harness
-from ovenai import kpis, response_turns
+from ovenai import graph_times, kpis, response_turns
 from ovenai.auth import Actor
-from ovenai.cloudapi import CloudApiClient
+from ovenai.cloudapi import CloudApiClient, timings
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from support.simulator_http import SimControl
@@ -49,3 +49,33 @@ async def test_a_period_counts_the_outbox_sends_and_the_leads_replies(
         assert (figures.cohort, figures.failed) == (2, 1)
         assert [error.code for error in figures.top_errors] == [131026]
         assert (figures.leads_written, figures.leads_replied) == (1, 1)
+
+
+async def test_meta_s_answer_times_of_real_sends_are_in_the_key_figures(
+    db: Database, client: CloudApiClient, control: SimControl
+) -> None:
+    """The transport times each call, the worker's writer stores the times, the report reads
+    them: three sends the simulator answers slowly, the first of them refused."""
+    timings.take()  # what earlier tests of this process left
+    lead = await make_lead(db, wrote_at=recently())
+    await control.inbound(**{"from": lead.phone, "type": "text", "text": "hi", "wait": False})
+    await control.faults(latency={"ms": 150, "count": 3})
+    await control.faults(errors=[{"code": 131000, "count": 1}])  # retried later
+    for n in range(3):
+        await send(db, lead.id, text=f"שלום {n}")
+    before = utcnow()
+    await dispatcher(db, client).drain()
+
+    stop = asyncio.Event()
+    writer = asyncio.create_task(graph_times.keep_storing(db, stop))
+    stop.set()  # its last turn stores what was held
+    await writer
+
+    hour = before.replace(minute=0, second=0, microsecond=0)
+    figures = await kpis.report(
+        db, actor=Actor.system(), start=hour, end=utcnow() + timedelta(seconds=1)
+    )
+    graph = figures.graph_api
+    assert graph.count >= 3 and figures.graph_api_failed == 1
+    assert graph.median_s is not None and graph.median_s >= 0.15
+    assert timings.take() == []

@@ -40,6 +40,9 @@ def _lines(report: kpis.Report) -> list[str]:
         f"p95 {_seconds(responses.answered.p95_s)}, {responses.unanswered} not answered",
         f"webhooks         applied in mean {_seconds(report.webhook_processing.mean_s)}, "
         f"p95 {_seconds(report.webhook_processing.p95_s)}",
+        f"graph api        answered in mean {_seconds(report.graph_api.mean_s)}, "
+        f"p95 {_seconds(report.graph_api.p95_s)}, {report.graph_api.count} calls, "
+        f"{report.graph_api_failed} failed",
     ]
     lines += [
         f"template         {t.family}: {t.sent} ({_percent(t.share)}), delivered "

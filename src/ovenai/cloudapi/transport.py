@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 
 from ovenai import metrics
-from ovenai.cloudapi import classify, errors
+from ovenai.cloudapi import classify, errors, timings
 from ovenai.cloudapi.connections import Answer, ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,9 @@ class GraphTransport:
         latency = self._latencies.get(endpoint)
         if latency is None:
             latency = self._latencies[endpoint] = metrics.CLOUDAPI_LATENCY.labels(endpoint)
-        latency.observe(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        latency.observe(seconds)
+        timings.note(endpoint, seconds, failed=outcome != "ok")
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from ovenai.models.messaging import (
 )
 from ovenai.models.operations import (
     Alert,
+    GraphCallTime,
     JobLock,
     RateBucket,
     ReachedUser,
@@ -84,6 +85,7 @@ __all__ = [
     "ConsentEvent",
     "Direction",
     "DoNotContact",
+    "GraphCallTime",
     "JobLock",
     "Language",
     "Lead",

@@ -44,6 +44,24 @@ class RateBucket(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class GraphCallTime(Base):
+    """How long the Graph API took to answer, kept by span (a minute or an hour), endpoint
+    kind and log-spaced bucket (ovenai.graph_times): the key figures read the hours, the
+    slow-response alert the last minutes."""
+
+    __tablename__ = "graph_call_times"
+
+    span_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 or 3600
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    least: Mapped[float] = mapped_column(Float)
+    most: Mapped[float] = mapped_column(Float)
+
+
 class ThrottleCount(Base):
     """Recent failures of one key (an e-mail or an address), counted in a fixed window.
 

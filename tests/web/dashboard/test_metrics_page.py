@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from ovenai import graph_times
+from ovenai.cloudapi import timings
 from ovenai.columns import utcnow
 from ovenai.models import Direction, Message, Role
 from ovenai.settings import Settings
@@ -17,11 +19,12 @@ ISRAEL = ZoneInfo("Asia/Jerusalem")
 
 
 def _sent_today(settings: Settings, admin: httpx.Client) -> datetime:
-    """A lead and three messages accepted an hour ago: read, delivered, failed (131026);
-    when they were accepted."""
+    """A lead and three messages accepted an hour ago: read, delivered, failed (131026),
+    with Meta's answer times; when they were accepted."""
     lead = admin.post("/api/v1/leads", json={"name": "דנה לוי", "phone": "050-234-5678"}).json()
 
     at = utcnow() - timedelta(hours=1)
+    seconds = (0.25, 0.25, 1.3)
 
     async def work() -> None:
         from ovenai.db import open_database
@@ -45,6 +48,9 @@ def _sent_today(settings: Settings, admin: httpx.Client) -> datetime:
                             error_title="Message undeliverable" if failed else None,
                         )
                     )
+                # Meta answered the three sends in 0.25, 0.25 and 1.3 s.
+                calls = [timings.Call(at.timestamp(), "send_template", s, False) for s in seconds]
+                await graph_times.add(session, graph_times.rows_of(calls))
                 await session.commit()
         finally:
             await db.dispose()
@@ -70,6 +76,7 @@ def test_an_admin_sees_the_figures_and_the_chart_of_the_last_days(
     day = at.astimezone(ISRAEL).strftime("%d/%m/%Y")
     assert f"{day}: 3 הודעות, 2 נמסרו, 1 נכשלו" in text
     assert "welcome_new_lead" in text and "131026" in text and "Message undeliverable" in text
+    assert "זמן התשובה של שרתי וואטסאפ" in text and "על פני 3 קריאות" in text
 
 
 def test_chosen_dates_that_run_backwards_are_refused_beside_the_form(
