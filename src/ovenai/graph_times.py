@@ -7,8 +7,8 @@ The Cloud API transport notes each call's duration in memory
 seconds to ``graph_call_times``: one row per (span, start, endpoint kind, log-spaced bucket
 of :mod:`ovenai.duration_buckets`), with the calls, the failed ones, the sum, the smallest
 and the largest duration. Each call counts in its minute (read by the alert, kept
-:data:`MINUTES_KEPT`) and in its hour (read by the key figures, kept as long as the
-messages). Rows are added to (``ON CONFLICT … DO UPDATE``), so several processes share
+:data:`MINUTES_KEPT`) and in its hour (read by the key figures; kept: a few hundred rows a
+day, no personal data). Rows are added to (``ON CONFLICT … DO UPDATE``), so several processes share
 them. A percentile read from the buckets is within 1 % of the exact one; the count, mean
 and slowest are exact.
 
