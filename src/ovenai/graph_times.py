@@ -2,8 +2,8 @@
 the key figures and the slow-response alert.
 
 The Cloud API transport notes each call's duration in memory
-(:mod:`ovenai.cloudapi.timings`); :func:`keep_storing`, run by every worker (and so by
-``serve --sandbox``, whose worker runs in-process), adds them every :data:`STORE_EVERY_S`
+(:mod:`ovenai.cloudapi.timings`); :func:`keep_storing`, run by every worker and every
+``serve`` (template management calls Meta from there), adds them every :data:`STORE_EVERY_S`
 seconds to ``graph_call_times``: one row per (span, start, endpoint kind, log-spaced bucket
 of :mod:`ovenai.duration_buckets`), with the calls, the failed ones, the sum, the smallest
 and the largest duration. Each call counts in its minute (read by the alert, kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ovenai import health, live, reactions
+from ovenai import graph_times, health, live, reactions
 from ovenai.db import Database, open_database
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.ingest.receiver import open_receiver
@@ -128,11 +129,16 @@ def create_app(settings: Settings, *, db: Database | None = None) -> OvenAIApp:
         reactions.install(settings, database.vault)  # consent, score, rules: webhooks here
         receiver.start()
         changes.start(database.url)  # conversations changed, for the pages waiting on them
+        # Graph API calls made here (template management) are timed like the workers' own.
+        stop_timing = asyncio.Event()
+        timing = asyncio.create_task(graph_times.keep_storing(database, stop_timing))
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise paused every request ~100 ms about once
         # a second under webhook load (measured; bench/README.md "Webhooks").
         gc.freeze()
         yield
+        stop_timing.set()
+        await timing
         await changes.stop()
         await receiver.stop()
         reactions.uninstall(database.vault)
