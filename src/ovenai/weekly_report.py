@@ -70,6 +70,7 @@ WORDS = {
         "reply": "Lead reply rate",
         "response": "First response (median)",
         "unanswered": "Turns not answered yet",
+        "graph": "Meta's answer time, 95th percentile",
         "per_day": "Messages per day",
         "templates": "Templates",
         "template": "Template",
@@ -96,6 +97,7 @@ WORDS = {
         "reply": "שיעור תגובת לידים",
         "response": "מענה ראשון (חציון)",
         "unanswered": "פניות שעדיין ללא מענה",
+        "graph": "זמן התשובה של שרתי וואטסאפ, אחוזון 95",
         "per_day": "הודעות ליום",
         "templates": "תבניות",
         "template": "תבנית",
@@ -126,6 +128,13 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _answer_time(seconds: float | None) -> str:
+    """A Graph API answer time: milliseconds under a second, else seconds."""
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def _headline(report: kpis.Report) -> dict[str, str]:
     """Each headline figure of one period, written out."""
     return {
@@ -136,6 +145,7 @@ def _headline(report: kpis.Report) -> dict[str, str]:
         "reply": _percent(report.reply_rate),
         "response": _duration(report.first_responses.answered.median_s),
         "unanswered": str(report.first_responses.unanswered),
+        "graph": _answer_time(report.graph_api.p95_s),
     }
 
 

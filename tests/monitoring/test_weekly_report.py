@@ -10,8 +10,9 @@ import pytest
 from tests.monitoring.conftest import Inbox
 from tests.outbox.conftest import make_lead
 
-from ovenai import scheduler, weekly_report
+from ovenai import graph_times, scheduler, weekly_report
 from ovenai.auth import Actor
+from ovenai.cloudapi import timings
 from ovenai.db import Database
 from ovenai.models import Direction, Message
 from ovenai.settings import Settings
@@ -62,6 +63,12 @@ async def test_the_report_sets_the_week_beside_the_one_before_and_is_mailed(
     for status in ("read", "delivered", "failed", "read"):
         await _sent(db, lead.id, monday, status)
     await _sent(db, lead.id, monday - timedelta(days=7), "read")  # the week before
+    # Meta answered that week's sends in 0.2 s, and one call in 2.5 s.
+    calls = [timings.Call(monday.timestamp(), "send_template", 0.2, False)] * 19
+    calls.append(timings.Call(monday.timestamp(), "send_template", 2.5, True))
+    async with db.session() as session:
+        await graph_times.add(session, graph_times.rows_of(calls))
+        await session.commit()
 
     report = await weekly_report.build(db, actor=Actor.system(), first_day=WEEK, zone=ISRAEL)
 
@@ -70,6 +77,7 @@ async def test_the_report_sets_the_week_beside_the_one_before_and_is_mailed(
     rows = dict((name, (now, then)) for name, now, then in weekly_report.figures(report, "en"))
     assert rows["Delivery rate"] == ("75.0%", "100.0%")
     assert rows["Failure rate"] == ("25.0%", "0.0%")
+    assert rows["Meta's answer time, 95th percentile"] == ("200 ms", "—")
 
     sunday_morning = datetime(2026, 11, 22, 8, 0, tzinfo=ISRAEL)
     sent = await weekly_report.send(db, alert_settings, sunday_morning)
