@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -55,6 +56,40 @@ async def prepare(env: dict[str, str]) -> None:
         await automation.seed_rules(db)
     finally:
         await db.dispose()
+
+
+def simulator_config(
+    port: int, *, phone_id: str = PHONE_ID, waba: str = WABA, **changes: Any
+) -> SimulatorConfig:
+    """The bundled simulator as Meta to a product serving on ``port``: the bench's account,
+    templates approved at once, no throughput cap; ``changes`` set the rest."""
+    return SimulatorConfig(
+        access_token=TOKEN,
+        phone_number_id=phone_id,
+        business_account_id=waba,
+        app_secret=APP_SECRET,
+        webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+        template_review_s=None,
+        mps_cap=None,
+        **changes,
+    )
+
+
+def product_env(env: dict[str, str], simulator: SimulatorConfig, url: str) -> dict[str, str]:
+    """The environment of ``ovenai serve`` and ``ovenai worker`` on the bench's database
+    (``env``), sending to the simulator at ``url`` as its account, with no messaging tier."""
+    return (
+        dict(os.environ)
+        | env
+        | {
+            "WHATSAPP_ACCESS_TOKEN": simulator.access_token,
+            "WHATSAPP_PHONE_NUMBER_ID": simulator.phone_number_id,
+            "WHATSAPP_BUSINESS_ACCOUNT_ID": simulator.business_account_id,
+            "WHATSAPP_API_BASE_URL": url,
+            "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "bench-verify",
+            "OVENAI_MESSAGING_TIER": "unlimited",
+        }
+    )
 
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -117,26 +152,10 @@ def run(args: argparse.Namespace) -> None:
     with fresh_database(args.db) as env:
         asyncio.run(prepare(env))
         port = free_port()
-        sim = SimulatorConfig(
-            access_token=TOKEN,
-            phone_number_id=PHONE_ID,
-            business_account_id=WABA,
-            app_secret=APP_SECRET,
-            webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-            template_review_s=None,
-            mps_cap=None,
-        )
+        sim = simulator_config(port)
         with SimulatorThread(sim) as simulator:
-            full = dict(os.environ) | env
-            full |= {
-                "WHATSAPP_ACCESS_TOKEN": TOKEN,
-                "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
-                "WHATSAPP_BUSINESS_ACCOUNT_ID": WABA,
-                "WHATSAPP_API_BASE_URL": simulator.base_url,
-                "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "bench-verify",
-                "OVENAI_WEBHOOK_PROCESS_IN_SERVE": str(args.processing == "serve").lower(),
-                "OVENAI_MESSAGING_TIER": "unlimited",
-            }
+            full = product_env(env, sim, simulator.base_url)
+            full["OVENAI_WEBHOOK_PROCESS_IN_SERVE"] = str(args.processing == "serve").lower()
             procs = [
                 start(["serve", "--port", str(port)], full),
                 start(["worker"], full),

@@ -33,15 +33,13 @@ import aiohttp
 from PIL import Image
 from sqlalchemy import select
 
-from bench.automation_latency import percentile, start, wait_up
+from bench.automation_latency import percentile, product_env, simulator_config, start, wait_up
 from bench.process import box_speed_s, free_port
-from bench.webhooks.common import APP_SECRET, fresh_database, settings_from
+from bench.webhooks.common import fresh_database, settings_from
 from ovenai.db import open_database
-from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.models import MediaFile, Message
-from ovenai.simulator import SimulatorConfig, SimulatorThread
+from ovenai.simulator import SimulatorThread
 
-TOKEN = "bench-token"
 PHONE_ID = "420000000000019"
 WABA = "310000000000019"
 
@@ -125,26 +123,9 @@ def run(args: argparse.Namespace) -> None:
     data = photo(args.kb)
     with fresh_database(args.db) as env:
         port = free_port()
-        sim = SimulatorConfig(
-            access_token=TOKEN,
-            phone_number_id=PHONE_ID,
-            business_account_id=WABA,
-            app_secret=APP_SECRET,
-            webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-            template_review_s=None,
-            mps_cap=None,
-            statuses=False,
-        )
+        sim = simulator_config(port, phone_id=PHONE_ID, waba=WABA, statuses=False)
         with SimulatorThread(sim) as simulator:
-            full = dict(os.environ) | env
-            full |= {
-                "WHATSAPP_ACCESS_TOKEN": TOKEN,
-                "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
-                "WHATSAPP_BUSINESS_ACCOUNT_ID": WABA,
-                "WHATSAPP_API_BASE_URL": simulator.base_url,
-                "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "bench-verify",
-                "OVENAI_MESSAGING_TIER": "unlimited",
-            }
+            full = product_env(env, sim, simulator.base_url)
             procs = [start(["serve", "--port", str(port)], full), start(["worker"], full)]
             try:
                 asyncio.run(wait_up(f"http://127.0.0.1:{port}/health/live"))

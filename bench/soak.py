@@ -47,14 +47,13 @@ from typing import Any
 import httpx
 import matplotlib
 
-from bench.automation_latency import PHONE_ID, TOKEN, WABA, prepare, start, wait_up
+from bench.automation_latency import prepare, product_env, simulator_config, start, wait_up
 from bench.process import box_speed_s, free_port
-from bench.webhooks.common import APP_SECRET, fresh_database, settings_from
+from bench.webhooks.common import fresh_database, settings_from
 from ovenai import auth
 from ovenai.db import open_database
-from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.models import Role
-from ovenai.simulator import SimulatorConfig, SimulatorThread
+from ovenai.simulator import SimulatorThread
 
 matplotlib.use("Agg")  # no screen: draw into a file
 from matplotlib import pyplot  # noqa: E402  (after choosing the file backend)
@@ -304,26 +303,9 @@ def run(args: argparse.Namespace) -> None:
         asyncio.run(prepare(env))
         token = asyncio.run(people(env))
         port = free_port()
-        sim = SimulatorConfig(
-            access_token=TOKEN,
-            phone_number_id=PHONE_ID,
-            business_account_id=WABA,
-            app_secret=APP_SECRET,
-            webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-            template_review_s=None,
-            mps_cap=None,
-            outbox_limit=1_000,
-        )
+        sim = simulator_config(port, outbox_limit=1_000)
         with SimulatorThread(sim) as simulator:
-            full = dict(os.environ) | env
-            full |= {
-                "WHATSAPP_ACCESS_TOKEN": TOKEN,
-                "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
-                "WHATSAPP_BUSINESS_ACCOUNT_ID": WABA,
-                "WHATSAPP_API_BASE_URL": simulator.base_url,
-                "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "bench-verify",
-                "OVENAI_MESSAGING_TIER": "unlimited",
-            }
+            full = product_env(env, sim, simulator.base_url)
             serve = start(["serve", "--port", str(port)], full)
             worker = start(["worker"], full)
             try:
