@@ -12,7 +12,7 @@ The tokens are written here, not by each writer of a phone (the API, imports, we
 ingestion): :func:`refresh` tokenises, before a search, the leads whose tokens are missing or
 were made from another phone (a token row keeps the phone index it was made from, and a search
 matches only tokens of the lead's current phone; the lead keeps it too, ``phone_tokens_index``,
-so the leads to redo are found by an index of their own, migration 0028). Tokens of an erased lead, or of a
+so an index of migration 0028 finds the leads to redo). Tokens of an erased lead, or of a
 phone cleared, are deleted then.
 """
 
