@@ -15,7 +15,8 @@ clients on loopback, each signed in as one of the people, load in turn, with ``-
 seconds between two pages as a person reading (exponential, that mean; 0: back to back).
 The default, 1 s, is a stress: fifty people each opening a page a second (50 a second). A
 person working leads reads a conversation and writes before the next page: ``--think 10``
-(5 pages a second from the fifty) is nearer a real team. The pages are: the inbox's first
+(5 pages a second from the fifty) is nearer a real team. Each person starts after such a
+pause too, so the fifty do not all ask at the same instant. The pages are: the inbox's first
 page, its next page (by the first page's cursor), a search by phone digits and by name, the
 "needs reply" filter, a stage, one of their leads with its conversation, the conversation's
 poll (unchanged: 204), the pipeline, the week's viewings, the listings and one listing with
@@ -321,6 +322,8 @@ async def browse(
 ) -> None:
     rng = random.Random(agent.n * 7 + 1)
     names = [name for name in agent.pages if name != "property matches"]
+    if think:  # people do not all open a page at the same instant: each starts reading
+        await asyncio.sleep(rng.expovariate(1 / think))
     while True:
         rng.shuffle(names)
         for name in names:
