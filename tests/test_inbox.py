@@ -214,7 +214,7 @@ async def test_the_phone_search_follows_a_changed_phone_and_forgets_an_erased_le
 
 async def test_a_lead_keeps_the_phone_its_search_tokens_were_made_from(db: Database) -> None:
     """The search's refresh redoes only the leads whose phone differs from the one their
-    tokens were made from (migration 0028's mark and index), not every lead with a
+    tokens were made from (migration 0029's mark and index), not every lead with a
     phone against every token; a phone written where no writer tokenises (raw SQL) is
     found at the next search, and erasure clears the mark with the phone."""
     kept = await _lead(db, "Ron Shani", "050-600-1111")

@@ -12,7 +12,7 @@ The tokens are written here, not by each writer of a phone (the API, imports, we
 ingestion): :func:`refresh` tokenises, before a search, the leads whose tokens are missing or
 were made from another phone (a token row keeps the phone index it was made from, and a search
 matches only tokens of the lead's current phone; the lead keeps it too, ``phone_tokens_index``,
-so an index of migration 0028 finds the leads to redo). Tokens of an erased lead, or of a
+so an index of migration 0029 finds the leads to redo). Tokens of an erased lead, or of a
 phone cleared, are deleted then.
 """
 
@@ -104,7 +104,7 @@ async def refresh(session: AsyncSession, vault: Vault) -> None:
     first is no error.
 
     The leads to redo are those whose ``phone_tokens_index`` (the phone their tokens were
-    made from) differs from their ``phone_index``: an index finds them (migration 0028), so a
+    made from) differs from their ``phone_index``: an index finds them (migration 0029), so a
     refresh with nothing to do costs one look at an empty index, however many tokens there
     are. A lead whose phone changes again meanwhile stays marked for the next refresh.
     """
