@@ -12,7 +12,11 @@ only migrates it, so one data set serves every run (a migration's backfill runs 
 
 Then a real ``ovenai serve`` on it (webhooks processed in serve, the default) and 50 httpx
 clients on loopback, each signed in as one of the people, load in turn, with ``--think``
-seconds (default 1.0, exponential) between two pages as a person reading: the inbox's first
+seconds between two pages as a person reading (exponential, that mean; 0: back to back).
+The default, 1 s, is a stress: fifty people each opening a page a second (50 a second). A
+person working leads reads a conversation and writes before the next page: ``--think 10``
+(5 pages a second from the fifty) is nearer a real team. Each person starts after such a
+pause too, so the fifty do not all ask at the same instant. The pages are: the inbox's first
 page, its next page (by the first page's cursor), a search by phone digits and by name, the
 "needs reply" filter, a stage, one of their leads with its conversation, the conversation's
 poll (unchanged: 204), the pipeline, the week's viewings, the listings and one listing with
@@ -318,6 +322,8 @@ async def browse(
 ) -> None:
     rng = random.Random(agent.n * 7 + 1)
     names = [name for name in agent.pages if name != "property matches"]
+    if think:  # people do not all open a page at the same instant: each starts reading
+        await asyncio.sleep(rng.expovariate(1 / think))
     while True:
         rng.shuffle(names)
         for name in names:
@@ -469,7 +475,9 @@ def main() -> None:
     parser.add_argument("--named", type=int, default=3000)
     parser.add_argument("--reuse", action="store_true", help="the data set of the last run")
     parser.add_argument("--seconds", type=float, default=120.0)
-    parser.add_argument("--think", type=float, default=1.0)
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="mean seconds between two pages of a person"
+    )
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--gap", type=float, default=0.5)
     parser.add_argument("--matches-runs", type=int, default=3)

@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from ovenai import auth, inbox
+from ovenai import auth, inbox, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import InvalidInput
 from ovenai.inbox import InboxFilter
 from ovenai.lead_fields import LeadCreate, LeadUpdate
-from ovenai.leads import create_lead, update_lead
+from ovenai.leads import create_lead, identity_columns, update_lead
 from ovenai.models import Direction, Lead, LeadPhoneToken, Message, MessageStatus, Role, Source
 from ovenai.privacy import erase_lead
 from ovenai.sealing import MESSAGES
@@ -210,6 +210,40 @@ async def test_the_phone_search_follows_a_changed_phone_and_forgets_an_erased_le
     async with db.session() as session:  # no part of an erased or cleared phone is kept
         left = select(func.count()).where(LeadPhoneToken.lead_id.in_([gone, moved]))
         assert await session.scalar(left) == 0
+
+
+async def test_a_lead_keeps_the_phone_its_search_tokens_were_made_from(db: Database) -> None:
+    """The search's refresh redoes only the leads whose phone differs from the one their
+    tokens were made from (migration 0029's mark and index), not every lead with a
+    phone against every token; a phone written where no writer tokenises (raw SQL) is
+    found at the next search, and erasure clears the mark with the phone."""
+    kept = await _lead(db, "Ron Shani", "050-600-1111")
+    other = await _lead(db, "Gil Tal", "050-600-2222")
+    assert await _names(db, q="1111") == ["Ron Shani"]
+    moved = await _sealed_phone(db, other, "050-600-3333")
+    async with db.session() as session:
+        marks = select(Lead.id, Lead.phone_index, Lead.phone_tokens_index)
+        for _lead_id, phone_index, made_from in (await session.execute(marks)).all():
+            assert made_from == phone_index is not None
+        # The marked lead's tokens go without the mark changing: the refresh trusts it.
+        await session.execute(delete(LeadPhoneToken).where(LeadPhoneToken.lead_id == kept))
+        # A phone changed under the mark (no writer's tokens): marked stale by the change.
+        await session.execute(update(Lead).where(Lead.id == other).values(**moved))
+        await session.commit()
+    assert await _names(db, q="1111") == []  # not redone: its mark says it is current
+    assert await _names(db, q="3333") == ["Gil Tal"]
+    assert await _names(db, q="2222") == []
+    await erase_lead(db, actor=SYSTEM, lead_id=other)
+    async with db.session() as session:
+        erased = await session.get(Lead, other)
+        assert erased is not None and erased.phone_tokens_index is None
+
+
+async def _sealed_phone(db: Database, lead_id: str, phone: str) -> dict[str, object]:
+    """The sealed phone and its index for a lead, as a writer stores them."""
+    key = await db.vault.key("lead", lead_id)
+    e164 = phones.normalize(phone)
+    return identity_columns(db.vault, lead_id, key, {"phone": e164})
 
 
 async def test_agents_see_their_own_and_unassigned_leads_only(db: Database) -> None:

@@ -90,6 +90,17 @@ async def list_accounts(db: Database, *, actor: Actor) -> list[Account]:
     return await _accounts(db, users)
 
 
+async def active_emails(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
+    """The id and e-mail of every active user, in :func:`list_accounts`' order (admins
+    first, then by e-mail), in one query: what a lead's assignee list offers; admins only."""
+    _require_admin(actor)
+    query = (
+        select(User.id, User.email).where(User.is_active.is_(True)).order_by(User.role, User.email)
+    )
+    async with db.session() as session:
+        return [(user_id, email) for user_id, email in (await session.execute(query)).all()]
+
+
 async def get_account(db: Database, *, actor: Actor, user_id: str) -> Account:
     """One user: an admin may read anyone, a user themselves; NotFound otherwise."""
     _require_self_or_admin(actor, user_id)

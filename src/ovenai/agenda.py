@@ -4,7 +4,9 @@ its lead's name and its property, for the meetings page.
 :func:`ovenai.meetings.list_meetings` pages by id (newest booked first), as an API list
 does; a calendar wants a span of days in time order with who and where, so this module
 reads the span at once: one query for the meetings of leads the actor may see, one key
-lookup for their leads. A week starts on Sunday, as the Israeli week does.
+lookup for their leads. Of a lead only what is shown is opened (its name; for the booking
+form's choices the first of name, profile name and phone that is there), not every sealed
+field. A week starts on Sunday, as the Israeli week does.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from sqlalchemy import select
 
 from ovenai.auth import Actor
 from ovenai.db import Database
-from ovenai.leads import CLOSED_STAGES, open_leads, visible_to
+from ovenai.leads import CLOSED_STAGES, visible_to
 from ovenai.meetings import MeetingRecord, open_meeting
 from ovenai.models import Lead, Meeting, Property
+from ovenai.sealing import LEADS
 
 MAX_DAYS = 31  # the longest span one page asks for
 CHOICES = 200  # the most leads the booking form offers
@@ -67,13 +70,13 @@ async def agenda(
     async with db.session() as session:
         rows = (await session.execute(query)).all()
     leads = {lead.id: lead for _m, lead, _p in rows}
-    records = {record.id: record for record in await open_leads(db.vault, list(leads.values()))}
     keys = await db.vault.lead_keys(list(leads))
+    names = {lead.id: LEADS.open_from(lead, keys[lead.id], "name") for lead in leads.values()}
     by_day: dict[date, list[AgendaItem]] = {first + timedelta(n): [] for n in range(days)}
     for meeting, lead, prop in rows:
         record = open_meeting(meeting, keys[lead.id])
         day = record.starts_at.astimezone(zone).date()
-        by_day[day].append(AgendaItem(record, records[lead.id].name, prop))
+        by_day[day].append(AgendaItem(record, names[lead.id], prop))
     return [AgendaDay(day, items) for day, items in by_day.items()]
 
 
@@ -88,8 +91,18 @@ async def lead_choices(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
     )
     async with db.session() as session:
         found = list(await session.scalars(query))
-    records = await open_leads(db.vault, found)
-    named = [
-        (record.id, record.name or record.profile_name or record.phone or "—") for record in records
-    ]
+    keys = await db.vault.lead_keys([lead.id for lead in found])
+    named = [(lead.id, _shown_name(lead, keys[lead.id])) for lead in found]
     return sorted(named, key=lambda choice: choice[1].casefold())
+
+
+def _shown_name(lead: Lead, key: bytes) -> str:
+    """The lead's name, else profile name, else phone, else a dash; each opened only when
+    the one before it is empty."""
+    cipher = LEADS.cipher(key, lead.id)
+    return (
+        cipher.open("name", lead.name_enc)
+        or cipher.open("profile_name", lead.profile_name_enc)
+        or cipher.open("phone", lead.phone_enc)
+        or "—"
+    )

@@ -114,8 +114,15 @@ async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Pag
         async with db.session() as session:
             await phone_search.refresh(session, db.vault)
     activity = _activity().label("activity")
-    latest_id: Any = Lead.latest_message_id.label("latest_id")
-    query = select(Lead, activity, latest_id).where(visible_to(actor))
+    agent_email: Any = User.email.label("agent_email")
+    # The latest message and the agent's e-mail come with their lead (an outer join by
+    # primary key on the page's rows), not by a query of their own.
+    query = (
+        select(Lead, activity, Message, agent_email)
+        .outerjoin(Message, Message.id == Lead.latest_message_id)
+        .outerjoin(User, User.id == Lead.assigned_agent_id)
+        .where(visible_to(actor))
+    )
     query = _filtered(query, db.vault, filters, now)
     if filters.cursor:
         query = query.where(_after(activity, filters))
@@ -128,14 +135,11 @@ async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Pag
         more = len(rows) > filters.limit
         rows = rows[: filters.limit]
         leads = [row[0] for row in rows]
-        messages = await _messages(session, [row.latest_id for row in rows if row.latest_id])
         unread = await _unread(session, actor, [lead.id for lead in leads])
-        agents = await _agent_emails(session, leads)
     records = await open_leads(db.vault, leads)
-    keys = await db.vault.lead_keys({m.lead_id for m in messages.values()})
+    keys = await db.vault.lead_keys({message.lead_id for _l, _a, message, _e in rows if message})
     items = []
-    for record, (lead, at, message_id) in zip(records, rows, strict=True):
-        message = messages.get(message_id) if message_id else None
+    for record, (lead, at, message, email) in zip(records, rows, strict=True):
         latest = open_message(message, keys[lead.id]) if message is not None else None
         closes = lead.last_inbound_at + SERVICE_WINDOW if lead.last_inbound_at else None
         items.append(
@@ -146,7 +150,7 @@ async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Pag
                 needs_reply=latest is not None and latest.direction == Direction.INBOUND,
                 unread=unread.get(lead.id, 0),
                 window_closes_at=closes if closes is not None and closes > now else None,
-                agent_email=agents.get(lead.assigned_agent_id or ""),
+                agent_email=email,
             )
         )
     cursor = None
@@ -192,13 +196,6 @@ def _search(vault: Vault, q: str) -> ColumnElement[bool]:
     return name_matches(vault, q)
 
 
-async def _messages(session: AsyncSession, ids: list[str]) -> dict[str, Message]:
-    if not ids:
-        return {}
-    found = await session.scalars(select(Message).where(Message.id.in_(ids)))
-    return {message.id: message for message in found}
-
-
 async def _unread(session: AsyncSession, actor: Actor, lead_ids: list[str]) -> dict[str, int]:
     """Inbound messages each lead sent after the actor last opened it."""
     if not lead_ids:
@@ -221,20 +218,12 @@ async def _unread(session: AsyncSession, actor: Actor, lead_ids: list[str]) -> d
     return {lead_id: count for lead_id, count in (await session.execute(query)).all()}
 
 
-async def _agent_emails(session: AsyncSession, leads: list[Lead]) -> dict[str, str]:
-    ids = {lead.assigned_agent_id for lead in leads if lead.assigned_agent_id}
-    if not ids:
-        return {}
-    found = await session.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return {user_id: email for user_id, email in found.all()}
-
-
 async def agent_choices(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
     """The agents the inbox may be filtered by (id, e-mail): every active user for admins,
     themselves for agents."""
+    if not actor.is_admin:  # signed in, so active: no query
+        return [(actor.user_id, actor.email)] if actor.user_id else []
     query = select(User.id, User.email).where(User.is_active.is_(True)).order_by(User.email)
-    if not actor.is_admin:
-        query = query.where(User.id == actor.user_id)
     async with db.session() as session:
         return [(user_id, email) for user_id, email in (await session.execute(query)).all()]
 

@@ -15,7 +15,7 @@ phones are unique; whose lead holds it, and that it is a lead at all, is not tol
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
@@ -635,6 +635,25 @@ async def list_leads(
         if by_score and cursor is not None:
             cursor = f"{page.items[-1].engagement_score}.{cursor}"
         return Page(await open_leads(db.vault, page.items), cursor)
+
+
+async def by_stage(
+    db: Database, *, actor: Actor, stages: Sequence[Stage], per_stage: int
+) -> list[tuple[Stage, list[LeadRecord], bool]]:
+    """The newest ``per_stage`` leads the actor may see at each stage, as :func:`list_leads`
+    filtered by that stage lists them, and whether the stage has more: one transaction and
+    one key lookup for every stage (the pipeline board), not one of each a stage."""
+    found: list[tuple[Stage, list[Lead], bool]] = []
+    async with db.session() as session:
+        for stage in stages:
+            filters = LeadFilter(stage=stage, limit=per_stage)
+            query = _filtered(select(Lead).where(visible_to(actor)), db.vault, filters)
+            rows = list(await session.scalars(paginate(query, Lead.id, filters)))
+            page = page_of(rows, filters, lambda lead: lead.id)
+            found.append((stage, page.items, page.next_cursor is not None))
+    shown = [lead for _stage, leads, _more in found for lead in leads]
+    records = {record.id: record for record in await open_leads(db.vault, shown)}
+    return [(stage, [records[lead.id] for lead in leads], more) for stage, leads, more in found]
 
 
 def _by_score(query: Select[Any], filters: LeadFilter) -> Select[Any]:

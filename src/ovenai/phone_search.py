@@ -11,18 +11,31 @@ substring would multiply the rows (and what equal tokens tell of numbers) for li
 The tokens are written here, not by each writer of a phone (the API, imports, webhook
 ingestion): :func:`refresh` tokenises, before a search, the leads whose tokens are missing or
 were made from another phone (a token row keeps the phone index it was made from, and a search
-matches only tokens of the lead's current phone). Tokens of an erased lead, or of a phone
-cleared, are deleted then.
+matches only tokens of the lead's current phone; the lead keeps it too, ``phone_tokens_index``,
+so an index of migration 0029 finds the leads to redo). Tokens of an erased lead, or of a
+phone cleared, are deleted then.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import cast
 
 import phonenumbers
-from sqlalchemy import ColumnElement, Row, Table, and_, delete, exists, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +51,9 @@ TOO_SHORT = "a search by phone needs at least 4 digits"
 _CHUNK = 500  # leads tokenised per statement
 _NOT_PHONE = re.compile(r"[^\d\s+()./\-\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _TOKENS = cast(Table, LeadPhoneToken.__table__)
-_Stale = Row[str, bytes | None, str | None]  # a lead's id, sealed phone, phone index
+_LEADS = cast(Table, Lead.__table__)
+# A lead's id, sealed phone, phone index and erasure time
+_Stale = Row[str, bytes | None, str | None, datetime | None]
 
 
 def is_phone_query(query: str) -> bool:
@@ -86,20 +101,18 @@ def matching(vault: Vault, query: str) -> ColumnElement[bool]:
 async def refresh(session: AsyncSession, vault: Vault) -> None:
     """Tokenise the phones not tokenised yet (or changed since), drop the tokens of erased
     leads and of phones cleared, and commit. A concurrent refresh that wrote the same tokens
-    first is no error."""
-    blank = or_(Lead.phone_index.is_(None), Lead.erased_at.is_not(None))
-    phoneless = select(Lead.id).where(blank)
-    left = select(LeadPhoneToken.lead_id).where(LeadPhoneToken.lead_id.in_(phoneless)).limit(1)
-    if await session.scalar(left) is not None:  # written only when needed (SQLite's one lock)
-        gone = LeadPhoneToken.lead_id.in_(phoneless)
-        await session.execute(delete(LeadPhoneToken).where(gone))
-    current = exists().where(
-        LeadPhoneToken.lead_id == Lead.id, LeadPhoneToken.phone_index == Lead.phone_index
-    )
-    query = select(Lead.id, Lead.phone_enc, Lead.phone_index).where(
-        and_(Lead.phone_index.is_not(None), Lead.erased_at.is_(None), ~current)
-    )
+    first is no error.
+
+    The leads to redo are those whose ``phone_tokens_index`` (the phone their tokens were
+    made from) differs from their ``phone_index``: an index finds them (migration 0029), so a
+    refresh with nothing to do costs one look at an empty index, however many tokens there
+    are. A lead whose phone changes again meanwhile stays marked for the next refresh.
+    """
+    stale_index = Lead.phone_index.is_distinct_from(Lead.phone_tokens_index)
+    query = select(Lead.id, Lead.phone_enc, Lead.phone_index, Lead.erased_at).where(stale_index)
     stale = list((await session.execute(query)).all())
+    if not stale:
+        return
     try:
         for start in range(0, len(stale), _CHUNK):
             await _tokenise(session, vault, stale[start : start + _CHUNK])
@@ -109,18 +122,39 @@ async def refresh(session: AsyncSession, vault: Vault) -> None:
 
 
 async def _tokenise(session: AsyncSession, vault: Vault, rows: Sequence[_Stale]) -> None:
-    keys = await vault.surviving_lead_keys([lead_id for lead_id, _sealed, _index in rows])
+    live = [row for row in rows if row.phone_index is not None and row.erased_at is None]
+    keys = await vault.surviving_lead_keys([row.id for row in live])
     tokens: list[dict[str, str | None]] = []
-    for lead_id, sealed, phone_index in rows:
+    made: dict[str, str | None] = {row.id: None for row in rows}  # lead: its tokens' phone
+    for lead_id, sealed, phone_index, _erased in live:
         if lead_id not in keys:
             continue  # erased meanwhile: its key is gone, and so is its phone
         phone = LEADS.cipher(keys[lead_id], lead_id).open("phone", sealed)
         if not phone:
             continue
+        made[lead_id] = phone_index
         for part in sorted(parts(phone)):
             token = vault.index(PHONE_PART, part)
             tokens.append({"lead_id": lead_id, "token": token, "phone_index": phone_index})
-    ids = list(keys)
+    ids = list(made)
     await session.execute(delete(LeadPhoneToken).where(LeadPhoneToken.lead_id.in_(ids)))
     if tokens:
         await session.execute(insert(_TOKENS), tokens)
+    # Marked done only for the phone read above: one changed since stays stale. The table's
+    # own UPDATE, so that the lead's updated_at (the ORM's onupdate) does not move.
+    done = (
+        update(_LEADS)
+        .where(
+            _LEADS.c.id == bindparam("lead"),
+            _LEADS.c.phone_index.is_not_distinct_from(bindparam("read")),
+        )
+        .values(phone_tokens_index=bindparam("made"))
+    )
+    read = {row.id: row.phone_index for row in rows}
+    await session.execute(
+        done,
+        [
+            {"lead": lead_id, "read": read[lead_id], "made": index}
+            for lead_id, index in made.items()
+        ],
+    )

@@ -82,7 +82,14 @@ from ovenai.sealing import (
 
 DEADLINE = timedelta(days=30)
 REQUEST_KINDS = ("access", "erasure")
-_LEAD_INDEXES = ("phone_index", "bsuid_index", "wa_id_index", "username_index", "email_index")
+_LEAD_INDEXES = (
+    "phone_index",
+    "phone_tokens_index",  # the phone index its search tokens were made from (phone_search)
+    "bsuid_index",
+    "wa_id_index",
+    "username_index",
+    "email_index",
+)
 
 IdentityKind = Literal["phone", "bsuid", "wa_id", "username", "email", "lead_id"]
 IDENTITY_KINDS: tuple[IdentityKind, ...] = get_args(IdentityKind)

@@ -47,6 +47,10 @@ class Lead(Timestamped, Base):
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_index: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # The phone index this lead's search tokens were made from (ovenai.phone_search; None:
+    # no tokens). Where it differs from phone_index the tokens are out of date: the partial
+    # index ix_leads_phone_tokens_stale (migration 0029) finds those leads.
+    phone_tokens_index: Mapped[str | None] = mapped_column(String(32))
     bsuid_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     bsuid_index: Mapped[str | None] = mapped_column(String(32), unique=True)
     wa_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -140,8 +140,7 @@ async def _agents(db: DbDep, actor: Actor) -> list[tuple[str, str]]:
     """Whom the actor may assign: every active user for admins, themselves for agents."""
     if not actor.is_admin:
         return [(actor.user_id, actor.email)] if actor.user_id else []
-    found = await accounts.list_accounts(db, actor=actor)
-    return [(account.id, account.email) for account in found if account.active]
+    return await accounts.active_emails(db, actor=actor)
 
 
 async def lead_page(

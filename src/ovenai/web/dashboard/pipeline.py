@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from ovenai import leads
 from ovenai.auth import Actor
 from ovenai.errors import InvalidInput
-from ovenai.lead_fields import LeadFilter, LeadUpdate
+from ovenai.lead_fields import LeadUpdate
 from ovenai.models import Stage
 from ovenai.web import i18n
 from ovenai.web.dashboard.pages import page
@@ -44,12 +44,7 @@ async def _board(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    columns = []
-    for stage in STAGES:
-        found = await leads.list_leads(
-            db, actor=actor, filters=LeadFilter(stage=stage, limit=PER_COLUMN)
-        )
-        columns.append((stage, found.items, found.next_cursor is not None))
+    columns = await leads.by_stage(db, actor=actor, stages=STAGES, per_stage=PER_COLUMN)
     return page(
         request,
         "pipeline.html",
