@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, make_url
@@ -197,8 +201,14 @@ async def test_new_lead_keys_are_stored_by_a_named_task_and_cached_as_lead_keys(
     made, task = db.vault.start_new_lead_keys([lead_id])
     assert task.get_name() == "new lead keys"
     await task
-    # Cached under the lead scope: the surviving keys come from the cache as they are.
-    assert await db.vault.surviving_lead_keys([lead_id]) == made
+    # Cached under the lead scope: both reads come from the cache, with no query.
+    seen, stop = statements_on(db.vault)
+    try:
+        assert await db.vault.lead_keys([lead_id]) == made
+        assert await db.vault.surviving_lead_keys([lead_id]) == made
+    finally:
+        stop()
+    assert seen == []
 
 
 async def test_keys_are_read_while_another_process_holds_the_write_lock(db: Database) -> None:
@@ -219,4 +229,80 @@ async def test_keys_are_read_while_another_process_holds_the_write_lock(db: Data
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+        await other.dispose()
+
+
+def _sqlite_file(vault: Vault) -> Path:
+    return Path(str(make_url(vault.url).database))
+
+
+async def _one(vault: Vault, statement: str) -> Any:
+    async with vault.engine.connect() as conn:
+        return (await conn.exec_driver_sql(statement)).scalar_one()
+
+
+async def test_the_vacuum_rewrites_the_key_store_and_leaves_its_wal_empty(db: Database) -> None:
+    """`ovenai keys vacuum`: SQLite's file is rebuilt without the pages destroyed keys freed,
+    its WAL emptied; PostgreSQL's table is written anew (VACUUM FULL: a new file)."""
+    kept_id = new_id()
+    kept = await db.vault.key("lead", kept_id, create=True)
+    scope = f"gone-{secrets.token_hex(4)}"
+    await db.vault.keys(scope, [new_id() for _ in range(400)], create=True)
+    assert await db.vault.destroy_before(scope, "~") == 400
+    if db.dialect == "sqlite":
+        assert await _one(db.vault, "PRAGMA freelist_count") > 0  # the destroyed keys' pages
+        await db.vault.vacuum()
+        assert await _one(db.vault, "PRAGMA freelist_count") == 0
+        wal = _sqlite_file(db.vault).with_name(_sqlite_file(db.vault).name + "-wal")
+        assert wal.stat().st_size == 0
+    else:
+        file_of = "SELECT pg_relation_filenode('data_keys')"
+        before = await _one(db.vault, file_of)
+        await db.vault.vacuum()
+        assert await _one(db.vault, file_of) != before
+    other = fresh_vault(db)
+    try:
+        assert await other.key("lead", kept_id) == kept  # the live key is still there
+    finally:
+        await other.dispose()
+
+
+async def test_a_wal_an_old_snapshot_still_reads_is_logged_with_the_way_out(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite: a destroy whose WAL cannot be emptied (another connection still reads the
+    snapshot from before it) says so, and names the command that empties it later."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's WAL; PostgreSQL's dead rows go by `ovenai keys vacuum`")
+    key_id = new_id()
+    await db.vault.key("lead", key_id, create=True)
+    other = fresh_vault(db)
+
+    def wait_briefly(dbapi_connection: Any, _record: Any) -> None:  # not 10 s for the reader
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=200")
+        cursor.close()
+
+    event.listen(other.engine.sync_engine, "connect", wait_briefly)
+    reader = sqlite3.connect(str(_sqlite_file(db.vault)), isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM data_keys").fetchall()  # holds its snapshot
+        with caplog.at_level(logging.WARNING, logger="ovenai.keystore"):
+            await other.destroy("lead", key_id)
+        assert [r.getMessage() for r in caplog.records if r.name == "ovenai.keystore"] == [
+            "key store WAL still in use: run `ovenai keys vacuum` to empty it"
+        ]
+        reader.execute("ROLLBACK")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ovenai.keystore"):
+            await other.vacuum()  # the way out, once the reader is done
+            await other.destroy("lead", new_id())  # nothing read meanwhile: nothing said
+        assert not [r for r in caplog.records if r.name == "ovenai.keystore"]
+        wal = _sqlite_file(db.vault).with_name(_sqlite_file(db.vault).name + "-wal")
+        assert wal.stat().st_size == 0
+        with pytest.raises(CryptoError, match="no longer exists"):
+            await other.key("lead", key_id)
+    finally:
+        reader.close()
         await other.dispose()
