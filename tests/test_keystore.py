@@ -306,3 +306,93 @@ async def test_a_wal_an_old_snapshot_still_reads_is_logged_with_the_way_out(
     finally:
         reader.close()
         await other.dispose()
+
+
+async def test_a_batch_without_new_leads_asks_nothing_of_the_key_store(db: Database) -> None:
+    """Ingestion asks for each batch's new leads' keys, most often none: no statement then,
+    and on SQLite no wait for the write lock another process holds."""
+    every: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        every.append(statement)
+
+    event.listen(db.vault.engine.sync_engine, "before_cursor_execute", record)
+    writer = None
+    if db.dialect == "sqlite":
+        writer = sqlite3.connect(str(_sqlite_file(db.vault)), isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+    try:
+        async with asyncio.timeout(BUSY_TIMEOUT_S / 2):
+            assert await db.vault.new_lead_keys([]) == {}
+    finally:
+        event.remove(db.vault.engine.sync_engine, "before_cursor_execute", record)
+        if writer is not None:
+            writer.execute("ROLLBACK")
+            writer.close()
+    assert every == []
+
+
+async def test_keys_destroyed_by_age_leave_the_cache_and_the_wal_the_rest_stay_cached(
+    db: Database,
+) -> None:
+    scope = f"hours-{secrets.token_hex(4)}"
+    hours = ["2026120700", "2026120701", "2026120702"]
+    kept = await db.vault.keys(scope, hours, create=True)
+    lead_id = new_id()
+    lead_key = await db.vault.key("lead", lead_id, create=True)
+    assert await db.vault.destroy_before(scope, hours[1]) == 1
+    with pytest.raises(CryptoError, match="no longer exists"):
+        await db.vault.key(scope, hours[0])  # not served from this process's cache either
+    seen, stop = statements_on(db.vault)
+    try:  # the cutoff's hour, the later one and another scope's key: still cached
+        assert await db.vault.keys(scope, hours[1:]) == {h: kept[h] for h in hours[1:]}
+        assert await db.vault.key("lead", lead_id) == lead_key
+    finally:
+        stop()
+    assert seen == []
+    if db.dialect == "sqlite":
+        wal = _sqlite_file(db.vault).with_name(_sqlite_file(db.vault).name + "-wal")
+        assert wal.stat().st_size == 0  # the destroyed key's copies in the WAL are gone
+
+
+async def test_nothing_to_destroy_by_age_waits_for_no_reader(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retention runs every hour and most runs destroy nothing: then the WAL is left alone,
+    so an old snapshot still read elsewhere holds nothing up and nothing is logged."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's WAL")
+    scope = f"hours-{secrets.token_hex(4)}"
+    await db.vault.key(scope, "2026120700", create=True)
+    reader = sqlite3.connect(str(_sqlite_file(db.vault)), isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM data_keys").fetchall()
+        with caplog.at_level(logging.WARNING, logger="ovenai.keystore"):
+            async with asyncio.timeout(BUSY_TIMEOUT_S / 2):
+                assert await db.vault.destroy_before(scope, "2026120700") == 0
+                assert await db.vault.destroy_before(scope, "2026120701", dry_run=True) == 1
+        assert not [r for r in caplog.records if r.name == "ovenai.keystore"]
+    finally:
+        reader.close()
+    db.vault.forget_cache()
+    assert await db.vault.key(scope, "2026120700")  # the dry run destroyed nothing
+
+
+async def test_the_cache_keeps_the_keys_loaded_last_up_to_its_size(db: Database) -> None:
+    ids = [new_id() for _ in range(3)]
+    made = await db.vault.keys("lead", ids, create=True)
+    small = Vault(db.vault.ring, db.vault.url, cache_size=2)
+    try:
+        for key_id in ids:  # loaded one by one: the first is the oldest in the cache
+            assert await small.key("lead", key_id) == made[key_id]
+        seen, stop = statements_on(small)
+        try:
+            assert await small.keys("lead", ids[1:]) == {k: made[k] for k in ids[1:]}
+            assert seen == []  # the two most recent are cached
+            assert await small.key("lead", ids[0]) == made[ids[0]]
+            assert seen == ["SELECT"]  # the oldest was dropped for them
+        finally:
+            stop()
+    finally:
+        await small.dispose()
