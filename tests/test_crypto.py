@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 
 import pytest
 import time_machine
@@ -104,8 +105,11 @@ def test_it_refuses_another_data_key_as_after_crypto_shredding() -> None:
 
 def test_it_refuses_an_unknown_format_version() -> None:
     blob = encrypt(DATA_KEY, b"Dana", aad=NAME_AAD)
-    with pytest.raises(CryptoError, match="failed to decrypt: unknown format version 2"):
-        decrypt(DATA_KEY, b"\x02" + blob[1:], aad=NAME_AAD)
+    # The nonce's first byte made 7: the message names the version byte, not the one after it
+    # (a random byte, which as 2, 20-29 or 200-255 would also have matched a bare "version 2").
+    with pytest.raises(CryptoError) as refused:
+        decrypt(DATA_KEY, b"\x02\x07" + blob[2:], aad=NAME_AAD)
+    assert refused.value.message == "failed to decrypt: unknown format version 2"
 
 
 @pytest.mark.parametrize("length", [0, 1, 13, 28])
@@ -289,6 +293,20 @@ def test_a_generated_master_key_is_a_dated_ring_entry() -> None:
     assert key_id.startswith("k20261125-") and len(key_id) == len("k20261125-1a2b3c")
     assert len(base64.b64decode(material)) == KEY_BYTES
     assert KeyRing.parse(entry).ids == (key_id,)
+
+
+def test_a_generated_master_key_is_dated_by_the_utc_day_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: already the 26th there
+    time.tzset()
+    try:
+        with time_machine.travel("2026-11-25 12:00:00+00:00", tick=False):
+            key_id = generate_master_key().partition(":")[0]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert key_id.startswith("k20261125-")
 
 
 def test_generated_master_keys_differ() -> None:

@@ -6,13 +6,15 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from ovenai import health, key_rotation
 from ovenai.auth import Actor
-from ovenai.columns import utcnow
+from ovenai.columns import new_id, utcnow
 from ovenai.crypto import generate_master_key
 from ovenai.db import Database, open_database
 from ovenai.errors import Conflict, CryptoError
+from ovenai.keystore import DataKey, RotationStep
 from ovenai.lead_fields import LeadCreate, LeadFilter
 from ovenai.leads import create_lead, list_leads
 from ovenai.settings import Settings
@@ -79,8 +81,55 @@ async def _rotate_back(settings: Settings, old_entry: str, new_entry: str) -> No
 
 async def test_a_master_key_still_in_use_cannot_be_retired(db: Database) -> None:
     await create_lead(db, actor=SYSTEM, data=LeadCreate(name="x", phone="0502345678"))
-    with pytest.raises(Conflict, match="still wraps"):
+    wraps = (await db.vault.usage())["test-1"]
+    with pytest.raises(Conflict) as refused:
         await key_rotation.check_retirable(db, db.vault.ring.newest_id)
+    assert refused.value.message == (
+        f"master key test-1 still wraps {wraps} data keys; run `ovenai keys rotate` first"
+    )
+
+
+async def test_batches_go_in_id_order_500_by_default_and_date_the_new_master_key(
+    db: Database, settings: Settings
+) -> None:
+    """A batch re-wraps the stale keys of lowest id (500 unless told), each under its own
+    scope, and stamps it: the newest master key's age (health's warning) counts from the
+    rotation, not from when a key was first made."""
+    shared = f"shared-{new_id()}"  # one id in two scopes
+    with time_machine.travel(utcnow() - timedelta(days=100), tick=False):
+        made = await db.vault.keys("lead", [new_id() for _ in range(502)], create=True)
+        lead_key = await db.vault.key("lead", shared, create=True)
+        webhook_key = await db.vault.key("webhook", shared, create=True)
+    first = f"!{new_id()}"  # sorts before every other id, made last
+    await db.vault.key("lead", first, create=True)
+    stored = sum((await db.vault.usage()).values())
+    assert stored >= len(made) + 3
+    old_entry = settings.secret("encryption_keys")
+    new_entry = generate_master_key(key_id="k-new")
+    rotated = await _with_ring(settings, f"{new_entry},{old_entry}")
+    try:
+        step = await rotated.vault.rotate_batch(batch_size=1)
+        assert step == RotationStep(rewrapped=1, remaining=stored - 1)
+        assert await rotated.vault.usage() == {"k-new": 1, "test-1": stored - 1}
+        async with rotated.vault.engine.connect() as conn:
+            master = select(DataKey.master_key_id).where(DataKey.id == first)
+            assert await conn.scalar(master) == "k-new"  # the lowest id went first
+        step = await rotated.vault.rotate_batch()
+        assert step == RotationStep(rewrapped=500, remaining=stored - 501)
+        await key_rotation.rotate_all(rotated)
+        status = await key_rotation.status(rotated)
+        assert status.usage == {"k-new": stored} and status.newest_age_days == 0
+    finally:
+        await rotated.dispose()
+    only_new = await _with_ring(settings, new_entry)
+    try:
+        assert await only_new.vault.key("lead", shared) == lead_key
+        assert await only_new.vault.key("webhook", shared) == webhook_key
+        some = list(made)[:50]
+        assert await only_new.vault.keys("lead", some) == {k: made[k] for k in some}
+    finally:
+        await only_new.dispose()
+        await _rotate_back(settings, old_entry, new_entry)
 
 
 async def test_a_ring_without_the_wrapping_key_cannot_read(

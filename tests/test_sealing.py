@@ -22,6 +22,7 @@ from ovenai.sealing import (
     SealedTable,
     name_index,
     search_index,
+    username_index,
 )
 
 KEY = bytes(range(32))
@@ -192,3 +193,33 @@ def test_uploads_and_file_chunks_open_only_where_they_were_sealed() -> None:
     assert sealing.open_upload(key, "upload-1", blob) == b"a,b\n"
     with pytest.raises(CryptoError):
         sealing.open_upload(key, "upload-2", blob)
+
+
+def test_a_file_chunk_s_aad_layout_is_unchanged() -> None:
+    """Lead files on disk were sealed chunk by chunk under this layout (the media row, the
+    stream, the chunk's place as 8 bytes big-endian, 1 for the last chunk and 0 before it):
+    every chunk sealed so far must still open, and a chunk sealed now must match it."""
+    head = (
+        b"ovenai.aad.v1"
+        + b"\x00\x00\x00\x0bmedia_files"
+        + b"\x00\x00\x00\x05row-1"
+        + b"\x00\x00\x00\x07content"
+    )
+    for index, last, flag in ((0, False, b"\x00"), (1, True, b"\x01")):
+        aad = head + index.to_bytes(8, "big") + flag
+        sealed_before = crypto.encrypt(KEY, b"chunk", aad=aad)
+        assert sealing.open_file_chunk(KEY, "row-1", "content", index, last, sealed_before) == (
+            b"chunk"
+        )
+        sealed_now = sealing.seal_file_chunk(KEY, "row-1", "content", index, last, b"chunk")
+        assert crypto.decrypt(KEY, sealed_now, aad=aad) == b"chunk"
+
+
+@pytest.mark.anyio
+async def test_a_username_is_indexed_in_the_form_people_type(db: Database) -> None:
+    """The index stored for WhatsApp's "@Maya.TLV" is the one of "maya.tlv" (kind
+    "username"): a look-up typed either way, spaces around it, finds it."""
+    stored = db.vault.index("username", "maya.tlv")
+    for typed in ("maya.tlv", "@Maya.TLV", "  @MAYA.tlv "):
+        assert username_index(db.vault, typed) == stored
+    assert username_index(db.vault, "@maya.tlv2") != stored
