@@ -48,8 +48,8 @@ for _part in ("NIGHTS", "SHABBAT", "HOLIDAYS"):
 
 # `make mutation` (pyproject.toml: --hypothesis-profile mutation) runs each mutant's tests two
 # at a time on a busy box: there a property test's example that takes over Hypothesis's 200 ms
-# deadline, or draws slowly, is no finding about the code, yet it failed the test and counted
-# as a kill (equivalent mutants "killed" in some runs: docs/testing.md). Examples still run.
+# deadline, or draws slowly, is no finding about the code, yet it would fail the test and count
+# as a kill. Examples still run. (It did not end every false kill: docs/testing.md.)
 hypothesis_settings.register_profile(
     "mutation", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
