@@ -243,3 +243,37 @@ async def test_an_invalid_token_pauses_all_sending_and_raises_one_alert(
 )
 def test_a_claim_takes_half_a_second_of_sending(changes: dict[str, object], batch: int) -> None:
     assert config(**changes).claim_batch == batch
+
+
+async def test_a_worker_whose_claims_age_out_before_their_slots_keeps_sending(
+    db: Database, client: CloudApiClient, control: SimControl
+) -> None:
+    """At 20 a second, a claim's 1 s to send in (half its 2 s) covers 20 sends, yet the worker
+    holds two batches of 40 and claims the next ahead: most of its line ages out before its
+    slot. Those jobs go back to the queue without taking a slot, and the fresh ones behind
+    them get the slots. (When each aged job spent a slot on being given back, the slots went
+    to jobs that had aged in their turn, and sending stopped: the cluster drill, issue 21.)"""
+    leads = [await make_lead(db, wrote_at=recently()) for _ in range(100)]
+    for lead in leads:  # the simulator's own 24-hour window is open too
+        await control.inbound(**{"from": lead.phone, "type": "text", "text": "hi", "wait": False})
+    ids = [await _queue_text(db, lead.id, "שלום") for lead in leads]
+    worker = dispatcher(db, client, messages_per_second=20.0, claim_ttl_s=2.0, batch_size=40)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+
+    async def unsent() -> int:
+        async with db.session() as session:
+            query = select(Message.id).where(Message.id.in_(ids), Message.sent_at.is_(None))
+            return len(list(await session.scalars(query)))
+
+    try:
+        for _ in range(600):  # 100 sends at 20 a second take 5 s; 60 s is ample
+            if await unsent() == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await running
+    assert await unsent() == 0
+    accepted = (await control.outbox())["messages"]
+    assert len(accepted) == 100  # none sent twice

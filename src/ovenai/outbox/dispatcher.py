@@ -118,6 +118,7 @@ class Dispatcher:
             self._deliver,
             concurrency=config.concurrency,
             ahead=2 * self._batch,
+            late=self._given_back_late,
         )
         self._next_claim: asyncio.Task[list[Job]] | None = None  # claimed ahead (step)
         self._was_full = False  # whether the line was full before the last step
@@ -252,12 +253,20 @@ class Dispatcher:
             # Stopping gets the pause's hold too; no reason is recorded why a send stopped
             # here is not due at once like the jobs given back unsent.
             self.recorder.hold(job.id, PAUSED_HOLD_S)
-        elif now > job.send_by:  # our claim may soon lapse: whoever claims it next sends it
-            self.recorder.hold(job.id, GIVE_BACK_S)
-        elif now > deadline:  # woken too late for the slot: wait for another one
+            return True
+        if self._given_back_late(job):
+            return True
+        if now > deadline:  # woken too late for the slot: wait for another one
             self.line.make_ready(job, first=True)
-        else:
+            return True
+        return False
+
+    def _given_back_late(self, job: Job) -> bool:
+        """Whether our claim on the job may soon lapse: then it is given back, unsent, and
+        whoever claims it next sends it (checked before it takes a slot, and at its slot)."""
+        if asyncio.get_running_loop().time() <= job.send_by:
             return False
+        self.recorder.hold(job.id, GIVE_BACK_S)
         return True
 
     async def _call(self, job: Job) -> SendResult:
