@@ -81,11 +81,11 @@ HOSTS = ("db", "web1", "web2", "lb", "wk1", "wk2", "meta")
 NAME = "ovenai"
 SERVE_PORT, PG_PORT, LB_PORT, META_PORT = 8000, 5432, 8080, 8765
 SETTLE_S = 180.0
-# How long a claim holds (the killed worker's messages wait that long). A worker sends a
-# claimed message only within half of it, and at 20 messages a second shared by two workers
-# a claimed batch and the one claimed ahead take about 2 s to leave: under_load's 5 s (2.5 s
-# to send) let every message age out in a loaded box's line, and no message was sent again
-# (docs/drills.md "A cluster", what it found).
+# How long a claim holds (the killed worker's messages wait that long before another worker
+# takes them). A worker sends a claimed message only within half its claim, and a claim takes
+# at least 200 (dispatch_config.MIN_BATCH) plus the batch claimed ahead: at Meta's default 80
+# a second shared by two workers those leave in about 10 s. At 20 a second they cannot, and
+# the outbox stopped sending (docs/drills.md "A cluster on this machine", what it found).
 CLAIM_TTL_S = 20
 TIMED_RUN = re.compile(r"timed job (\S+) ran in ([\d.]+) s")
 assert worker  # the worker's module registers its timed jobs in scheduler.REGISTRY
@@ -104,8 +104,8 @@ class Plan:
 
 
 SHORT = Plan(
-    cap=20,
-    campaign=160,
+    cap=80,
+    campaign=400,
     leads=6,
     inbound_gap_s=0.1,
     load=under_load.Plan(
@@ -114,8 +114,8 @@ SHORT = Plan(
     roll=False,
 )
 LONG = Plan(
-    cap=20,
-    campaign=900,
+    cap=80,
+    campaign=2000,
     leads=20,
     inbound_gap_s=0.05,
     load=under_load.Plan(
