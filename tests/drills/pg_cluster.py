@@ -10,6 +10,9 @@ acknowledged is on the replica's disk too.
 :meth:`Pair.kill_primary` kills the primary's processes with SIGKILL (no checkpoint, no
 clean shutdown: the machine lost); :meth:`Pair.promote` makes the replica the primary.
 PostgreSQL refuses to run as root: as root, the commands run as the ``postgres`` user.
+
+:func:`one_server` makes a single cluster listening on another host's address (the cluster
+drill's ``db`` namespace), started inside that host.
 """
 
 from __future__ import annotations

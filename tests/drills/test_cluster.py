@@ -13,7 +13,8 @@ statuses, and from the test's retrying poster through nginx), an agent's client 
 replies and an admin launches a property campaign through nginx, ``web1`` and ``wk1`` are
 killed with SIGKILL at once and started again on their hosts as a rolling upgrade restarts
 a unit (the long form then restarts ``web2`` and ``wk2`` too, with SIGTERM, one after the
-other, waiting out nginx's ``fail_timeout``). Counted (docs/drills.md "A cluster"):
+other, waiting out nginx's ``fail_timeout``). Counted (docs/drills.md "A cluster on this
+machine"):
 
 * every webhook the simulator was answered 200 for is applied exactly once (its message
   stored once, its statuses kept and applied), and none was given up; every body the
