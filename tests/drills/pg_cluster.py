@@ -10,6 +10,9 @@ acknowledged is on the replica's disk too.
 :meth:`Pair.kill_primary` kills the primary's processes with SIGKILL (no checkpoint, no
 clean shutdown: the machine lost); :meth:`Pair.promote` makes the replica the primary.
 PostgreSQL refuses to run as root: as root, the commands run as the ``postgres`` user.
+
+:func:`one_server` makes a single cluster listening on another host's address (the cluster
+drill's ``db`` namespace), started inside that host.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +76,7 @@ class Cluster:
 
     folder: Path
     port: int
+    host: str = "127.0.0.1"
 
     @property
     def postmaster_pid(self) -> int | None:
@@ -84,7 +88,8 @@ class Cluster:
 
     def dsn(self, database: str = "postgres") -> str:
         """A libpq connection string to ``database`` on this server."""
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={database} connect_timeout=3"
+        where = f"host={self.host} port={self.port}"
+        return f"{where} user=postgres dbname={database} connect_timeout=3"
 
     def is_primary(self) -> bool:
         """Whether this server accepts writes (not in recovery)."""
@@ -103,18 +108,10 @@ class Pair:
         self.replica = Cluster(root / "replica", free_port())
 
     def _run(self, program: str, *arguments: str, timeout: float = 120) -> None:
-        command = [str(self.bin / program), *arguments]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            said = done.stderr or done.stdout
-            raise RuntimeError(f"{program} failed ({done.returncode}): {said}")
+        _run(self.bin, program, *arguments, timeout=timeout)
 
     def _start(self, cluster: Cluster) -> None:
-        options = f"-p {cluster.port} -k {cluster.folder}"
-        log = str(cluster.folder / "server.log")
-        self._run("pg_ctl", "-D", str(cluster.folder), "-o", options, "-l", log, "-w", "start")
+        _start(self.bin, cluster)
 
     def start(self) -> None:
         """Make and start the primary, copy it into the replica, start it and wait until the
@@ -183,6 +180,63 @@ class Pair:
                     self._run("pg_ctl", "-D", str(cluster.folder), "-m", "immediate", "stop")
 
 
+def _run(
+    folder: Path, program: str, *arguments: str, timeout: float = 120, inside: Sequence[str] = ()
+) -> None:
+    """A server program of ``folder`` (as the postgres user when root; ``inside``: a prefix
+    such as ``ip netns exec NAME`` that runs it in another host)."""
+    command = [str(folder / program), *arguments]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    command = [*inside, *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        said = done.stderr or done.stdout
+        raise RuntimeError(f"{program} failed ({done.returncode}): {said}")
+
+
+def _start(folder: Path, cluster: Cluster, inside: Sequence[str] = ()) -> None:
+    options = f"-p {cluster.port} -k {cluster.folder}"
+    log = str(cluster.folder / "server.log")
+    command = ("pg_ctl", "-D", str(cluster.folder), "-o", options, "-l", log, "-w", "start")
+    _run(folder, *command, inside=inside)
+
+
+def _own_folder(prefix: str) -> Path:
+    """A temporary folder for clusters (owned by postgres when running as root)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+    root.chmod(0o700)
+    return root
+
+
+@contextlib.contextmanager
+def one_server(host: str, port: int, clients: str, inside: Sequence[str] = ()) -> Iterator[Cluster]:
+    """One cluster of the drill's own listening on ``host:port``, trusting the network
+    ``clients`` (CIDR), started with the prefix ``inside`` (another host's namespace); stopped
+    (immediate) and removed afterwards."""
+    root = _own_folder("ovenai-cluster-")
+    programs = server_binaries() or Path("/usr/bin")
+    cluster = Cluster(root / "data", port, host)
+    try:
+        _run(programs, "initdb", "-D", str(cluster.folder), "--auth=trust", "-U", "postgres")
+        settings = PRIMARY_SETTINGS | {"listen_addresses": f"'{host}'"}
+        settings.pop("synchronous_standby_names")
+        with (cluster.folder / "postgresql.auto.conf").open("a") as conf:
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        with (cluster.folder / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all postgres {clients} trust\n")
+        _start(programs, cluster, inside)
+        yield cluster
+    finally:
+        if cluster.postmaster_pid is not None and _alive(cluster.postmaster_pid):
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                _run(programs, "pg_ctl", "-D", str(cluster.folder), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -198,11 +252,7 @@ def _alive(pid: int) -> bool:
 def primary_and_replica() -> Iterator[Pair]:
     """A started pair in a temporary folder (owned by postgres when running as root), stopped
     and removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="ovenai-failover-"))
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-    root.chmod(0o700)
+    root = _own_folder("ovenai-failover-")
     pair = Pair(root)
     try:
         pair.start()

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,9 +90,9 @@ def fresh_postgres() -> Iterator[str]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{each}" WITH (FORCE)')
 
 
-def pg_url(name: str, port: int) -> str:
-    """SQLAlchemy's URL of database ``name`` on loopback ``port``."""
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}"
+def pg_url(name: str, port: int, host: str = "127.0.0.1") -> str:
+    """SQLAlchemy's URL of database ``name`` on ``host:port`` (loopback unless said)."""
+    return f"postgresql+psycopg://postgres@{host}:{port}/{name}"
 
 
 def drill_settings(database_url: str, keystore_url: str, data_dir: Path, sim_url: str) -> Settings:
@@ -173,11 +173,20 @@ class Process:
             self.popen.wait(timeout=10)
 
 
-def start(name: str, arguments: list[str], env: dict[str, str], folder: Path) -> Process:
-    """``ovenai ARGUMENTS`` as a process of its own, its output in ``folder/NAME.log``."""
+def start(
+    name: str,
+    arguments: list[str],
+    env: dict[str, str],
+    folder: Path,
+    inside: Sequence[str] = (),
+) -> Process:
+    """``ovenai ARGUMENTS`` as a process of its own, its output in ``folder/NAME.log``
+    (appended to: a restarted process keeps its predecessor's lines). ``inside``: a prefix
+    that runs it on another host (``ip netns exec NAME``, which keeps the pid)."""
     log = folder / f"{name}.log"
+    command = [*inside, OVENAI, *arguments]
     with log.open("ab") as out:
-        popen = subprocess.Popen([OVENAI, *arguments], env=env, cwd=folder, stdout=out, stderr=out)
+        popen = subprocess.Popen(command, env=env, cwd=folder, stdout=out, stderr=out)
     return Process(name, popen, log)
 
 

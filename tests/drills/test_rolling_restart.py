@@ -16,8 +16,6 @@ server could not take to the other one), and every body answered 200 was applied
 from __future__ import annotations
 
 import itertools
-import re
-import shutil
 import subprocess
 import threading
 import time
@@ -30,6 +28,7 @@ import httpx
 import psycopg
 import pytest
 
+from drills.nginx_site import NGINX, REJOIN_S, site_for_test
 from drills.product import (
     SIM,
     Answers,
@@ -49,8 +48,6 @@ from drills.product import (
 from ovenai.endpoints import WEBHOOK_PATH
 from ovenai.simulator import SimulatorThread
 
-SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "ovenai.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = [
     pytest.mark.skipif(
         not postgres_reachable(), reason="SKIPPING: PostgreSQL at 127.0.0.1:5432 is unreachable"
@@ -60,19 +57,6 @@ pytestmark = [
     ),
 ]
 SETTLE_S = 120.0  # how long the backlog may go without shrinking
-
-
-def _fail_timeout_s() -> float:
-    """How long nginx keeps a server that failed out (the shipped upstream's fail_timeout)."""
-    found = re.search(r"fail_timeout=(\d+)s", SITE.read_text())
-    assert found is not None, "the shipped upstream has no fail_timeout"
-    return float(found.group(1))
-
-
-# A server restarted and live again is still left out by nginx until its fail_timeout has
-# passed: stopping the other one before then leaves nginx none (502s: the first run of this
-# drill found it). docs/operations.md "Deploying a release" waits it out; so does the drill.
-REJOIN_S = _fail_timeout_s() + 1.0
 
 
 @dataclass(frozen=True)
@@ -86,38 +70,6 @@ class Plan:
 
 SHORT = Plan(posters=3, rounds=1, pause_s=1.0)
 LONG = Plan(posters=6, rounds=3, pause_s=3.0)
-
-
-def site_for_test(listen: int, upstreams: list[int], folder: Path) -> str:
-    """The shipped site with the drill's ports, without TLS, inside a whole nginx.conf."""
-    text = SITE.read_text()
-    text = re.sub(r"server\s*\{\s*listen 80;.*?\n\}\n", "", text, count=1, flags=re.S)
-    text = re.sub(r"^\s*server 127\.0\.0\.1:\d+ (.*)$", "", text, flags=re.M)
-    servers = "".join(f"    server 127.0.0.1:{port} {{args}};\n" for port in upstreams)
-    args = re.search(r"server 127\.0\.0\.1:\d+ ([^;]*);", SITE.read_text())
-    assert args is not None, "the shipped upstream has no server line"
-    servers = servers.replace("{args}", args.group(1))
-    text = text.replace("upstream ovenai_serve {", "upstream ovenai_serve {\n" + servers, 1)
-    text = re.sub(r"^\s*listen \[::\]:443.*$", "", text, flags=re.M)
-    text = re.sub(r"^\s*listen 443.*$", f"    listen 127.0.0.1:{listen};", text, flags=re.M)
-    text = re.sub(r"^\s*ssl_\w+ .*$", "", text, flags=re.M)
-    assert "ssl" not in re.sub(r"#.*", "", text), text
-    return f"""
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/nginx-error.log warn;
-worker_processes 1;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {folder}/nginx-access.log;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-{text}
-}}
-"""
 
 
 @dataclass
@@ -157,7 +109,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
         ]
         listen = free_port()
         conf = tmp_path / "nginx.conf"
-        conf.write_text(site_for_test(listen, ports, tmp_path))
+        upstreams = [f"127.0.0.1:{port}" for port in ports]
+        conf.write_text(site_for_test(f"127.0.0.1:{listen}", upstreams, tmp_path))
         for each in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp_path / each).mkdir()
         checked = subprocess.run(
@@ -260,7 +213,8 @@ def _drill(site: Site, plan: Plan) -> dict[str, Any]:
 
 def test_the_shipped_site_is_valid_for_nginx(tmp_path: Path) -> None:
     conf = tmp_path / "nginx.conf"
-    conf.write_text(site_for_test(free_port(), [free_port(), free_port()], tmp_path))
+    upstreams = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    conf.write_text(site_for_test(f"127.0.0.1:{free_port()}", upstreams, tmp_path))
     checked = subprocess.run(
         [NGINX, "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True
     )

@@ -182,12 +182,16 @@ def queue_messages(
             time.sleep(plan.send_gap_s)
 
 
-def until(done: Callable[[], bool], what: str, timeout: float, *processes: Process) -> None:
+def until(
+    done: Callable[[], bool], what: str | Callable[[], str], timeout: float, *processes: Process
+) -> None:
+    """Wait for ``done``; else fail saying ``what`` (or what it returns then) and the logs."""
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
             logs = "\n\n".join(f"--- {p.name}\n{p.tail()}" for p in processes)
-            raise AssertionError(f"{what} within {timeout} s\n{logs}")
+            said = what if isinstance(what, str) else what()
+            raise AssertionError(f"{said} within {timeout} s\n{logs}")
         time.sleep(0.2)
 
 
