@@ -85,8 +85,8 @@ SETTLE_S = 180.0
 # How long a claim holds (the killed worker's messages wait that long before another worker
 # takes them). A worker sends a claimed message only within half its claim, and a claim takes
 # at least 200 (dispatch_config.MIN_BATCH) plus the batch claimed ahead: at Meta's default 80
-# a second shared by two workers those leave in about 10 s. At 20 a second they cannot, and
-# the outbox stopped sending (docs/drills.md "A cluster on this machine", what it found).
+# a second shared by two workers those leave in about 10 s. At 20 a second they cannot; the
+# outbox then stopped sending until b04c82f (docs/drills.md "A cluster on this machine").
 CLAIM_TTL_S = 20
 TIMED_RUN = re.compile(r"timed job (\S+) ran in ([\d.]+) s")
 assert worker  # the worker's module registers its timed jobs in scheduler.REGISTRY
