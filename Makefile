@@ -50,7 +50,7 @@ test: lint
 	@$(BIN)/coverage report > var/coverage/report.txt; status=$$?; \
 		grep '^TOTAL' var/coverage/report.txt; exit $$status
 
-# The long drills of tests/drills (docs/drills.md), about 35 minutes; not part of `make test`,
+# The long drills of tests/drills (docs/drills.md), about 44 minutes; not part of `make test`,
 # which runs their short forms. The webhook parser fuzzed (atheris, then hypothesis: over 10
 # minutes in all) and schemathesis over every operation of /api/v1/openapi.json against a
 # real `ovenai serve --sandbox`, with an admin's token and with none; then faults against
