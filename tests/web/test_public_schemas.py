@@ -427,6 +427,8 @@ PUBLIC_SCHEMAS = {
         "reply_rate: number | null",
         "webhook_processing: TimingPublic",
         "first_responses: FirstResponsesPublic",
+        "graph_api: TimingPublic",
+        "graph_api_failed: integer",
     ),
     "PagePublic_LeadPublic_": ("items: list[LeadPublic]", "next_cursor: string | null"),
     "PagePublic_MeetingPublic_": ("items: list[MeetingPublic]", "next_cursor: string | null"),

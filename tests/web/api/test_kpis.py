@@ -85,6 +85,15 @@ def test_an_admin_reads_the_figures_of_a_period(admin: httpx.Client, clean_db: S
     )
     assert figures["first_responses"]["turns"] == 1
     assert figures["first_responses"]["unanswered"] == 1
+    # No Graph API call was made in the period: its timing is empty, not missing.
+    assert figures["graph_api"] == {
+        "count": 0,
+        "mean_s": None,
+        "median_s": None,
+        "p95_s": None,
+        "max_s": None,
+    }
+    assert figures["graph_api_failed"] == 0
 
 
 def test_agents_and_periods_that_make_no_sense_are_refused(

@@ -54,6 +54,7 @@ KpisPublic = public_model(
         "templates": list[TemplateUsagePublic],  # type: ignore[valid-type]
         "webhook_processing": TimingPublic,
         "first_responses": FirstResponsesPublic,
+        "graph_api": TimingPublic,
     },
 )
 
