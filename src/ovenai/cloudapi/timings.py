@@ -27,22 +27,42 @@ class Call:
     failed: bool
 
 
-_held: deque[Call] = deque(maxlen=HELD_AT_MOST)
+class Held:
+    """Calls held for a writer, oldest first, at most ``most`` of them."""
+
+    def __init__(self, most: int = HELD_AT_MOST) -> None:
+        self.most = most
+        self._calls: deque[Call] = deque(maxlen=most)
+
+    def note(self, call: Call) -> None:
+        """Hold one call (past ``most``, the oldest held is let go)."""
+        self._calls.append(call)
+
+    def take(self) -> list[Call]:
+        """Every call held, oldest first; they are held no more."""
+        return [self._calls.popleft() for _ in range(len(self._calls))]
+
+    def give_back(self, calls: list[Call]) -> None:
+        """Hold again calls a writer took and could not store, before the newer ones; past
+        ``most``, the oldest of them are let go."""
+        room = self.most - len(self._calls)
+        if room > 0:
+            self._calls.extendleft(reversed(calls[-room:]))
+
+
+HELD = Held()  # this process's calls
 
 
 def note(endpoint: str, seconds: float, *, failed: bool) -> None:
     """Hold one call's duration for the writer."""
-    _held.append(Call(time.time(), endpoint, seconds, failed))
+    HELD.note(Call(time.time(), endpoint, seconds, failed))
 
 
 def take() -> list[Call]:
-    """Every call held, oldest first; they are held no more."""
-    return [_held.popleft() for _ in range(len(_held))]
+    """Every call this process held, oldest first; they are held no more."""
+    return HELD.take()
 
 
 def give_back(calls: list[Call]) -> None:
-    """Hold again calls a writer took and could not store, before the newer ones; past
-    :data:`HELD_AT_MOST`, the oldest of them are let go."""
-    room = HELD_AT_MOST - len(_held)
-    if room > 0:
-        _held.extendleft(reversed(calls[-room:]))
+    """Hold again calls a writer took and could not store (see :meth:`Held.give_back`)."""
+    HELD.give_back(calls)
