@@ -38,13 +38,16 @@ lint: $(STAMP)
 # [tool.coverage] in pyproject.toml; the total is printed last (under 90 % fails) and the
 # per-module report kept in var/coverage/report.txt. The tests run in TEST_JOBS processes
 # (pytest-xdist; each has its own databases and temporary folders): `make test TEST_JOBS=1`
-# runs them one at a time, in one process.
+# runs them one at a time, in one process. A test still running after TEST_TIMEOUT seconds
+# fails with every thread's stack (pytest-timeout): a hang costs one test, not the whole run
+# (the longest test, a drill's short form, takes under 2 minutes).
 TEST_JOBS ?= 2
+TEST_TIMEOUT ?= 600
 test: lint
 	@scripts/ensure-chromium.sh
 	@scripts/ensure-nginx.sh
 	@rm -rf var/coverage && mkdir -p var/coverage
-	$(BIN)/coverage run -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS))
+	$(BIN)/coverage run -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS)) --timeout=$(TEST_TIMEOUT)
 	@$(BIN)/coverage combine --quiet
 	@echo "screenshots of the browser tests (docs/testing.md): var/test-artifacts/screenshots/"
 	@$(BIN)/coverage report > var/coverage/report.txt; status=$$?; \
