@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 import ovenai.db
 from ovenai.columns import new_id
 from ovenai.db import Database, downgrade, upgrade
 from ovenai.engines import sync_url
-from ovenai.models import Base
+from ovenai.models import Base, SystemFlag
 from ovenai.settings import Settings
 
 
@@ -113,3 +113,54 @@ async def test_a_session_that_waited_too_long_for_its_turn_goes_on_to_sqlites_lo
     release.set()
     await asyncio.gather(held, late)
     assert events == ["holder done", "latecomer ran"]
+
+
+@pytest.mark.anyio
+async def test_a_reading_session_sees_the_last_commit_while_a_writer_holds_the_lock(
+    db: Database,
+) -> None:
+    """An agent's page reads while the webhooks are being applied: it neither waits for
+    the writer's turn nor for SQLite's write lock, and sees what was committed."""
+    async with db.session() as session:
+        session.add(SystemFlag(name="probe-1", value="1"))
+        await session.commit()
+    writing = asyncio.Event()
+    release = asyncio.Event()
+    events: list[str] = []
+
+    async def writer() -> None:
+        async with db.session() as session:
+            session.add(SystemFlag(name="probe-2", value="2"))
+            await session.flush()  # written, not committed
+            writing.set()
+            await release.wait()
+            await session.commit()
+            events.append("writer committed")
+
+    async def reader() -> list[str]:
+        async with db.reading() as session:
+            names = list(await session.scalars(select(SystemFlag.name)))
+        events.append("reader read")
+        return names
+
+    held = asyncio.create_task(writer())
+    await writing.wait()
+    read = asyncio.create_task(reader())
+    done, _ = await asyncio.wait({read}, timeout=30)  # the old way: the turn, then the lock
+    release.set()
+    await held
+    assert read in done
+    assert read.result() == ["probe-1"]  # the committed row only
+    assert events == ["reader read", "writer committed"]
+
+
+@pytest.mark.anyio
+async def test_a_reading_session_refuses_a_write_on_sqlite(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL sessions of either kind may write")
+    with pytest.raises(RuntimeError, match="a reading session may not write"):
+        async with db.reading() as session:
+            session.add(SystemFlag(name="probe", value="1"))
+            await session.flush()
+    async with db.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(SystemFlag)) == 0

@@ -63,7 +63,7 @@ async def _accounts(db: Database, users: list[User]) -> list[Account]:
         .where(UserSession.user_id.in_(ids), UserSession.expires_at > utcnow())
         .group_by(UserSession.user_id)
     )
-    async with db.session() as session:
+    async with db.reading() as session:
         counts: dict[str, int] = {uid: n for uid, n in (await session.execute(live)).all()}
     locked = await signin.locked(db, emails=[user.email for user in users])
     return [
@@ -85,7 +85,7 @@ async def _accounts(db: Database, users: list[User]) -> list[Account]:
 async def list_accounts(db: Database, *, actor: Actor) -> list[Account]:
     """Every user, admins first, then by e-mail; admins only."""
     _require_admin(actor)
-    async with db.session() as session:
+    async with db.reading() as session:
         users = list((await session.scalars(select(User).order_by(User.role, User.email))).all())
     return await _accounts(db, users)
 
@@ -97,14 +97,14 @@ async def active_emails(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
     query = (
         select(User.id, User.email).where(User.is_active.is_(True)).order_by(User.role, User.email)
     )
-    async with db.session() as session:
+    async with db.reading() as session:
         return [(user_id, email) for user_id, email in (await session.execute(query)).all()]
 
 
 async def get_account(db: Database, *, actor: Actor, user_id: str) -> Account:
     """One user: an admin may read anyone, a user themselves; NotFound otherwise."""
     _require_self_or_admin(actor, user_id)
-    async with db.session() as session:
+    async with db.reading() as session:
         user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
@@ -234,7 +234,7 @@ async def set_language(db: Database, *, actor: Actor, user_id: str, language: La
 
 async def language_of(db: Database, *, user_id: str) -> Language:
     """The dashboard's language of a user (Hebrew for an unknown one)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         stored = await session.scalar(select(User.language).where(User.id == user_id))
     known = {language.value: language for language in Language}
     return known.get(stored or "", Language.HE)  # Hebrew too for a user gone meanwhile

@@ -67,7 +67,7 @@ async def agenda(
         .where(visible_to(actor), Meeting.starts_at >= start, Meeting.starts_at < end)
         .order_by(Meeting.starts_at, Meeting.id)
     )
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = (await session.execute(query)).all()
     leads = {lead.id: lead for _m, lead, _p in rows}
     keys = await db.vault.lead_keys(list(leads))
@@ -89,7 +89,7 @@ async def lead_choices(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
         .order_by(Lead.id.desc())
         .limit(CHOICES)
     )
-    async with db.session() as session:
+    async with db.reading() as session:
         found = list(await session.scalars(query))
     keys = await db.vault.lead_keys([lead.id for lead in found])
     named = [(lead.id, _shown_name(lead, keys[lead.id])) for lead in found]

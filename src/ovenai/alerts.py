@@ -139,5 +139,5 @@ async def acknowledge(db: Database, *, actor: Actor, alert_id: str) -> AlertReco
 async def open_critical_count(db: Database) -> int:
     """How many critical alerts are open (the dashboard's banner)."""
     query = select(func.count()).where(Alert.resolved_at.is_(None), Alert.severity == "critical")
-    async with db.session() as session:
+    async with db.reading() as session:
         return int(await session.scalar(query) or 0)

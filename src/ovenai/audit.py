@@ -84,6 +84,6 @@ async def read_log(
     query = select(AuditEntry)
     if subject_id:
         query = query.where(AuditEntry.subject_id == subject_id)
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit))
         return [_open(entry) for entry in rows]

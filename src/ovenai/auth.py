@@ -193,7 +193,7 @@ class TokenInfo:
 async def list_tokens(db: Database) -> list[TokenInfo]:
     """Every token with its owner, newest first."""
     query = select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = (await session.execute(query.order_by(ApiToken.id.desc()))).all()
     return [TokenInfo(t.id, t.prefix, t.name, email, t.revoked_at is not None) for t, email in rows]
 
@@ -221,7 +221,7 @@ async def authenticate_token(db: Database, *, token: str) -> Actor:
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _digest(token))
     )
-    async with db.session() as session:
+    async with db.reading() as session:
         row = (await session.execute(query)).first()
     if row is None or row[0].revoked_at is not None or not row[1].is_active:
         raise AuthenticationFailed("the bearer token is not valid")

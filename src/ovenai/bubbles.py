@@ -163,7 +163,7 @@ async def version(db: Database, *, actor: Actor, lead_id: str) -> str:
     """A short fingerprint of the conversation's state: it changes when a message arrives
     or a status moves. Reads no personal data, so polling it is not audited; NotFound or
     Gone as for reading the lead."""
-    async with db.session() as session:
+    async with db.reading() as session:
         await load_visible(session, actor, lead_id)
         query = select(
             func.count(Message.id), func.max(Message.created_at), func.max(Message.status_at)

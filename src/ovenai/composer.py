@@ -121,7 +121,7 @@ async def options(
 ) -> Options:
     """The lead's composer: ``family`` chosen (else the first one offered), with ``params``
     as the agent typed them, else pre-filled (a value the data lacks is empty)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         row = await load_visible(session, actor, lead_id)
         (lead,) = await open_leads(db.vault, [row])
         offered = await _families(session, waba_id, lead.language)

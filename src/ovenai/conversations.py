@@ -125,7 +125,7 @@ async def get_message(
     db: Database, *, actor: Actor, message_id: str, quiet: QuietHours | None = None
 ) -> MessageRecord:
     """One message of a lead the actor may see; Gone if the lead was erased."""
-    async with db.session() as session:
+    async with db.reading() as session:
         query = (
             select(Message, Lead.erased_at)
             .join(Lead, Lead.id == Message.lead_id)

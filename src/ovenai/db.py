@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ovenai import dialects
-from ovenai.engines import create_engine, ensure_sqlite_dir, sync_url
+from ovenai.engines import READS_ONLY, create_engine, ensure_sqlite_dir, sync_url
 from ovenai.errors import ServiceUnavailable
 from ovenai.keystore import KeyRing, Vault
 from ovenai.settings import Settings
@@ -48,6 +48,11 @@ class Database:
         self.url = url
         self.engine = create_engine(url, inline=inline)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions that only read (see reading): on SQLite they neither take the write lock
+        # nor wait for this process's turn.
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{READS_ONLY: True}), expire_on_commit=False
+        )
         self.vault = Vault(ring, keystore_url)
         self.erasure_journal: Path | None = None  # where erasures are journaled (privacy)
         # SQLite: one transaction at a time per process, in turn (see _turn).
@@ -75,6 +80,26 @@ class Database:
                 if exc.connection_invalidated or isinstance(exc, OperationalError):
                     raise ServiceUnavailable("the database cannot be reached") from exc
                 raise
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads (the pages' and reports' queries), its errors as in
+        :meth:`session`.
+
+        On SQLite it opens ``BEGIN DEFERRED`` (:data:`ovenai.engines.READS_ONLY`) and skips
+        the turn: in WAL mode a reader sees the last commit and neither waits for the writer
+        nor holds it up, so an agent's page does not queue behind the webhooks being applied
+        (a page's many small reads each waited for a turn before). A statement that writes
+        is refused there (:func:`ovenai.engines.create_engine`); on PostgreSQL it is an
+        ordinary session. The one place reads could later be sent to a replica.
+        """
+        try:
+            async with self._readers() as session:
+                yield session
+        except (OperationalError, DBAPIError) as exc:
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise ServiceUnavailable("the database cannot be reached") from exc
+            raise
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

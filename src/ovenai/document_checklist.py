@@ -148,7 +148,7 @@ def _document(row: RequestedDocument) -> Document:
 
 async def checklist(db: Database, *, actor: Actor, lead_id: str) -> list[Document]:
     """The lead's checklist, in the order the documents were first asked."""
-    async with db.session() as session:
+    async with db.reading() as session:
         await load_visible(session, actor, lead_id)
         return await _rows(session, lead_id)
 

@@ -407,7 +407,7 @@ async def history(
             or_(ScoreChange.at < at, and_(ScoreChange.at == at, ScoreChange.id < after))
         )
     query = query.order_by(ScoreChange.at.desc(), ScoreChange.id.desc()).limit(page.limit + 1)
-    async with db.session() as session:
+    async with db.reading() as session:
         lead = await load_visible(session, actor, lead_id)
         score = lead.engagement_score
         rows = list(await session.scalars(query))

@@ -80,6 +80,20 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _sqlite_refuse_writes(
+    connection: Any, _cursor: Any, statement: str, *_args: Any, **_kwargs: Any
+) -> None:
+    # A deferred transaction that writes would take the write lock halfway (and could fail
+    # with SQLITE_BUSY_SNAPSHOT): a reader's session is refused any write, loudly.
+    if connection.get_execution_options().get(READS_ONLY) and statement.lstrip()[
+        :7
+    ].upper().startswith(WRITES):
+        raise RuntimeError(f"a reading session may not write: {statement.split(maxsplit=3)[:3]}")
+
+
 def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
     # Deleted rows are overwritten with zeros in the page, not just unlinked: a destroyed
     # data key must not stay readable in the file's free space (see ovenai.keystore).
@@ -106,6 +120,7 @@ def create_engine(url: str, *, secure_delete: bool = False, inline: bool = False
         if secure_delete:
             event.listen(engine.sync_engine, "connect", _sqlite_secure_delete)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_refuse_writes)
         return engine
     return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
 

@@ -130,7 +130,7 @@ async def list_inbox(db: Database, *, actor: Actor, filters: InboxFilter) -> Pag
     if filters.sort == "score":
         order = (Lead.engagement_score.desc(), *order)
     query = query.order_by(*order).limit(filters.limit + 1)
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = list((await session.execute(query)).all())
         more = len(rows) > filters.limit
         rows = rows[: filters.limit]
@@ -224,7 +224,7 @@ async def agent_choices(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
     if not actor.is_admin:  # signed in, so active: no query
         return [(actor.user_id, actor.email)] if actor.user_id else []
     query = select(User.id, User.email).where(User.is_active.is_(True)).order_by(User.email)
-    async with db.session() as session:
+    async with db.reading() as session:
         return [(user_id, email) for user_id, email in (await session.execute(query)).all()]
 
 

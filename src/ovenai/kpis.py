@@ -225,7 +225,7 @@ async def daily(
     last = (end - timedelta(microseconds=1)).astimezone(zone).date()
     first = max(first, last - timedelta(days=MAX_DAILY - 1))
     days: list[Day] = []
-    async with db.session() as session:
+    async with db.reading() as session:
         kept = await cohort_hours.kept(session)
         for offset in range((last - first).days + 1):
             day = first + timedelta(days=offset)
@@ -513,7 +513,7 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
     if not actor.is_admin:
         raise PermissionDenied("only admins see the agency's key figures")
     check_period(start, end)
-    async with db.session() as session:
+    async with db.reading() as session:
         if dialects.is_postgresql(session):
             # Grouping and sorting a month of messages: in memory, not in temporary files.
             await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))

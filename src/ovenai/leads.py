@@ -627,7 +627,7 @@ async def list_leads(
     first, newest first among equal scores), filtered and searched."""
     query = _filtered(select(Lead).where(visible_to(actor)), db.vault, filters)
     by_score = filters.sort == "score"
-    async with db.session() as session:
+    async with db.reading() as session:
         ordered = _by_score(query, filters) if by_score else paginate(query, Lead.id, filters)
         rows = list(await session.scalars(ordered))
         page = page_of(rows, filters, lambda lead: lead.id)
@@ -644,7 +644,7 @@ async def by_stage(
     filtered by that stage lists them, and whether the stage has more: one transaction and
     one key lookup for every stage (the pipeline board), not one of each a stage."""
     found: list[tuple[Stage, list[Lead], bool]] = []
-    async with db.session() as session:
+    async with db.reading() as session:
         for stage in stages:
             filters = LeadFilter(stage=stage, limit=per_stage)
             query = _filtered(select(Lead).where(visible_to(actor)), db.vault, filters)

@@ -183,7 +183,7 @@ def _record(row: MediaFile, key: bytes | None) -> MediaRecord:
 
 async def of_lead(db: Database, lead_id: str) -> dict[str, MediaRecord]:
     """The files of a lead by message id (callers have checked the actor may see it)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = list(await session.scalars(select(MediaFile).where(MediaFile.lead_id == lead_id)))
     if not rows:
         return {}
@@ -193,7 +193,7 @@ async def of_lead(db: Database, lead_id: str) -> dict[str, MediaRecord]:
 
 async def get(db: Database, *, actor: Actor, lead_id: str, media_id: str) -> MediaRecord:
     """One file of a lead the actor may see; NotFound otherwise."""
-    async with db.session() as session:
+    async with db.reading() as session:
         await load_visible(session, actor, lead_id)
         row = await session.get(MediaFile, media_id)
     if row is None or row.lead_id != lead_id:
@@ -203,7 +203,7 @@ async def get(db: Database, *, actor: Actor, lead_id: str, media_id: str) -> Med
 
 async def of_message(db: Database, *, actor: Actor, message_id: str) -> MediaRecord:
     """The file of a message whose lead the actor may see; NotFound otherwise."""
-    async with db.session() as session:
+    async with db.reading() as session:
         row = await session.scalar(select(MediaFile).where(MediaFile.message_id == message_id))
         if row is None:
             raise NotFound(f"message {message_id} has no file")
@@ -305,7 +305,7 @@ async def lead_files(
     db: Database, store: MediaStore, lead_id: str
 ) -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
     """(name in the export, decrypted chunks) of each stored file of a lead (the export)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         query = select(MediaFile).where(
             MediaFile.lead_id == lead_id, MediaFile.state == MediaState.STORED
         )

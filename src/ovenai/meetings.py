@@ -244,7 +244,7 @@ async def list_meetings(
         query = query.where(Meeting.starts_at >= _aware(filters.starts_from, local))
     if filters.starts_until:
         query = query.where(Meeting.starts_at < _aware(filters.starts_until, local))
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = list(await session.scalars(paginate(query, Meeting.id, filters)))
         page = page_of(rows, filters, lambda meeting: meeting.id)
         return Page([await _record(db, m) for m in page.items], page.next_cursor)

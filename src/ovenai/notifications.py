@@ -115,7 +115,7 @@ async def list_notifications(
     if query.cursor:
         statement = statement.where(Notification.id < decode_cursor(query.cursor))
     statement = statement.order_by(Notification.id.desc()).limit(query.limit + 1)
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = list(await session.scalars(statement))
     items = [_record(row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
@@ -124,7 +124,7 @@ async def list_notifications(
 
 async def unread_count(db: Database, *, user_id: str) -> int:
     """How many of a user's notifications are unread (the header's count)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         count = await session.scalar(
             select(func.count())
             .select_from(Notification)

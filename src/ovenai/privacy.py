@@ -346,7 +346,7 @@ async def list_requests(db: Database, *, actor: Actor) -> list[RequestRecord]:
     """Every request, newest first, each marked overdue when its deadline passed undone."""
     require_admin(actor)
     now = utcnow()
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = await session.scalars(select(PrivacyRequest).order_by(PrivacyRequest.id.desc()))
         return [_open_request(row, now) for row in rows]
 

@@ -80,7 +80,7 @@ async def create_property(db: Database, *, actor: Actor, data: PropertyCreate) -
 
 async def get_property(db: Database, *, property_id: str) -> Property:
     """One listing; NotFound otherwise."""
-    async with db.session() as session:
+    async with db.reading() as session:
         prop = await session.get(Property, property_id)
     if prop is None:
         raise NotFound(f"no property {property_id}")
@@ -113,6 +113,6 @@ async def list_properties(db: Database, *, filters: PropertyFilter) -> Page[Prop
         query = query.where(Property.rooms >= filters.rooms_min)
     if filters.price_max is not None:
         query = query.where(Property.price <= filters.price_max)
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = list(await session.scalars(paginate(query, Property.id, filters)))
     return page_of(rows, filters, lambda prop: prop.id)

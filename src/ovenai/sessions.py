@@ -94,15 +94,16 @@ async def resolve(db: Database, *, secret: str) -> Current | None:
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.secret_hash == _digest(secret))
     )
-    async with db.session() as session:
+    async with db.reading() as session:  # every request asks: never behind the writer
         found = (await session.execute(query)).first()
-        if found is None:
-            return None
-        row, user = found
-        if row.expires_at <= now or not user.is_active:
-            return None
-        if now - row.last_seen_at >= SEEN_EVERY:
-            seen = update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+    if found is None:
+        return None
+    row, user = found
+    if row.expires_at <= now or not user.is_active:
+        return None
+    if now - row.last_seen_at >= SEEN_EVERY:
+        seen = update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+        async with db.session() as session:
             await session.execute(seen)
             await session.commit()
     actor = Actor(user_id=user.id, role=Role(user.role), email=user.email)
@@ -147,7 +148,7 @@ async def list_for(db: Database, *, user_id: str) -> list[SessionInfo]:
         .where(UserSession.user_id == user_id, UserSession.expires_at > utcnow())
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     )
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = (await session.scalars(query)).all()
     return [
         SessionInfo(

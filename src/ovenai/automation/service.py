@@ -123,7 +123,7 @@ def _stored(definition: RuleDefinition) -> str:
 
 async def list_rules(db: Database, *, actor: Actor) -> list[RuleRecord]:
     """Every rule in run order, with counts of what it did (any signed-in user may read)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         rows = list(
             await session.scalars(
                 select(AutomationRule).order_by(AutomationRule.position, AutomationRule.key)
@@ -135,7 +135,7 @@ async def list_rules(db: Database, *, actor: Actor) -> list[RuleRecord]:
 
 async def get_rule(db: Database, *, actor: Actor, rule: str) -> RuleRecord:
     """One rule by id or key; NotFound otherwise."""
-    async with db.session() as session:
+    async with db.reading() as session:
         row = await _find(session, rule)
         counts = await _counts(session, row.id)
     return _record(row, counts.get(row.id, {}))
@@ -276,7 +276,7 @@ def _audit(
 
 async def list_firings(db: Database, *, actor: Actor, query: FiringQuery) -> Page[FiringRecord]:
     """The log, newest first, of the leads the actor may see."""
-    async with db.session() as session:
+    async with db.reading() as session:
         statement = (
             select(AutomationFiring, AutomationRule.key)
             .join(AutomationRule, AutomationRule.id == AutomationFiring.rule_id)

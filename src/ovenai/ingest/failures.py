@@ -220,7 +220,7 @@ async def failed_bodies(
     """Bodies that failed or have failed items, newest first, with their failures (admins)."""
     if not actor.is_admin:
         raise PermissionDenied("only admins may read the webhook failures")
-    async with db.session() as session:
+    async with db.reading() as session:
         return await list_failed(session, since=since, limit=limit)
 
 

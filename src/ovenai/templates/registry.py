@@ -111,7 +111,7 @@ async def list_templates(db: Database, *, waba_id: str | None = None) -> list[Me
     )
     if waba_id is not None:
         query = query.where(MessageTemplate.waba_id == waba_id)
-    async with db.session() as session:
+    async with db.reading() as session:
         return list(await session.scalars(query))
 
 
