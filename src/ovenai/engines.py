@@ -88,9 +88,10 @@ def _sqlite_refuse_writes(
 ) -> None:
     # A deferred transaction that writes would take the write lock halfway (and could fail
     # with SQLITE_BUSY_SNAPSHOT): a reader's session is refused any write, loudly.
-    if connection.get_execution_options().get(READS_ONLY) and statement.lstrip()[
-        :7
-    ].upper().startswith(WRITES):
+    if not connection.get_execution_options().get(READS_ONLY):
+        return
+    verb = statement.lstrip()[:7].upper()
+    if verb.startswith(WRITES):
         raise RuntimeError(f"a reading session may not write: {statement.split(maxsplit=3)[:3]}")
 
 
