@@ -894,7 +894,7 @@ async def _settle(session: AsyncSession, row: Campaign) -> None:
 async def get(db: Database, *, actor: Actor, campaign_id: str) -> CampaignRecord:
     """One campaign."""
     _require_admin(actor)
-    async with db.reading() as session:
+    async with db.session() as session:
         row = await session.get(Campaign, campaign_id)
         if row is None:
             raise NotFound(f"no campaign {campaign_id}")
@@ -910,7 +910,7 @@ async def list_campaigns(
     query = select(Campaign).order_by(Campaign.id.desc()).limit(limit)
     if property_id is not None:
         query = query.where(Campaign.property_id == property_id)
-    async with db.reading() as session:
+    async with db.session() as session:
         rows = list(await session.scalars(query))
         for row in rows:
             await _settle(session, row)
