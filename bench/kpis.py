@@ -92,7 +92,11 @@ async def parts(db: Database, days: int, times: int = 5) -> dict[str, list[float
 
         for _ in range(times):
             kept = await timed("cohort: kept hours' state", lambda: cohort_hours.kept(session))
-            await timed("cohort", lambda k=kept: cohort_hours.counts(session, start, end, k))
+            counts = await timed(
+                "cohort", lambda k=kept: cohort_hours.counts(session, start, end, k)
+            )
+            codes = sorted({c for (status, _t, c) in counts if status == "failed" and c})
+            await timed("error titles", lambda c=codes: kpis._error_titles(session, c, start, end))
             found = await timed(
                 "turns and reply counts (response_turns.in_period)",
                 lambda: response_turns.in_period(session, start, end),

@@ -111,8 +111,9 @@ POSTGRESQL = [
 ]
 
 # SQLite keeps UTC times as text, "YYYY-MM-DD HH:MM:SS.ffffff": an hour is its first 13
-# characters (ovenai.kept_hours.hour_in_sql).
-_HOUR = "substr({0}, 1, 13) || ':00:00.000000'"
+# characters (ovenai.kept_hours.hour_in_sql). The colons escaped: op.execute reads a string
+# as text(), where ":name" is a parameter.
+_HOUR = "substr({0}, 1, 13) || '\\:00\\:00.000000'"
 
 
 def _row(mark: str, sign: str) -> str:

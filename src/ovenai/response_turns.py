@@ -80,6 +80,7 @@ GRACE = timedelta(minutes=10)
 EVERY_S = 60.0
 LEASE_S = 1800.0  # the first run counts every lead's messages
 BATCH = 500  # leads counted again per transaction
+MARKS_PER_INSERT = 2000  # reply marks a statement inserts (six parameters each)
 PROGRESS = "turns"
 
 
@@ -301,20 +302,23 @@ async def _recount(session: AsyncSession, lead_ids: list[str], started: datetime
                 for turn in turns
             ],
         )
-    if marks:
+    # One statement a chunk, not one a row: the triggers that keep reply_mark_hours run
+    # once per statement on PostgreSQL (ovenai.reply_hours).
+    for offset in range(0, len(marks), MARKS_PER_INSERT):
         await session.execute(
-            insert(ReplyMark),
-            [
-                {
-                    "message_id": mark.message_id,
-                    "lead_id": mark.lead_id,
-                    "kind": mark.kind,
-                    "at": mark.at,
-                    "previous_at": mark.previous_at,
-                    "reply_at": mark.reply_at,
-                }
-                for mark in marks
-            ],
+            insert(ReplyMark).values(
+                [
+                    {
+                        "message_id": mark.message_id,
+                        "lead_id": mark.lead_id,
+                        "kind": mark.kind,
+                        "at": mark.at,
+                        "previous_at": mark.previous_at,
+                        "reply_at": mark.reply_at,
+                    }
+                    for mark in marks[offset : offset + MARKS_PER_INSERT]
+                ]
+            )
         )
     await session.execute(
         delete(ResponseTurnsStale).where(
