@@ -31,10 +31,10 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -49,6 +49,7 @@ from ovenai.db import Database, open_database, upgrade, upgrade_keystore
 from ovenai.keystore import generate_master_key
 
 ZONE = ZoneInfo("Asia/Jerusalem")
+T = TypeVar("T")
 
 
 async def measure(db: Database, days: int, runs: int) -> dict[str, float]:
@@ -84,26 +85,24 @@ async def parts(db: Database, days: int, times: int = 5) -> dict[str, list[float
         await session.execute(text(f"SET LOCAL work_mem = '{kpis.WORK_MEM}'"))
         await session.execute(text("SET LOCAL jit = off"))
 
-        async def timed(name: str, part: Callable[[], Awaitable[Any]]) -> Any:
+        async def timed(name: str, part: Awaitable[T]) -> T:
             began = time.perf_counter()
-            found = await part()
+            found = await part
             took.setdefault(name, []).append((time.perf_counter() - began) * 1000)
             return found
 
         for _ in range(times):
-            kept = await timed("cohort: kept hours' state", lambda: cohort_hours.kept(session))
-            counts = await timed(
-                "cohort", lambda k=kept: cohort_hours.counts(session, start, end, k)
-            )
+            kept = await timed("cohort: kept hours' state", cohort_hours.kept(session))
+            counts = await timed("cohort", cohort_hours.counts(session, start, end, kept))
             codes = sorted({c for (status, _t, c) in counts if status == "failed" and c})
-            await timed("error titles", lambda c=codes: kpis._error_titles(session, c, start, end))
+            await timed("error titles", kpis._error_titles(session, codes, start, end))
             found = await timed(
                 "turns and reply counts (response_turns.in_period)",
-                lambda: response_turns.in_period(session, start, end),
+                response_turns.in_period(session, start, end),
             )
-            await timed("first responses", lambda f=found: kpis._first_responses(session, f))
-            await timed("webhook processing", lambda: kpis._webhook_timing(session, start, end))
-            await timed("Graph API times", lambda: graph_times.summary(session, start, end))
+            await timed("first responses", kpis._first_responses(session, found))
+            await timed("webhook processing", kpis._webhook_timing(session, start, end))
+            await timed("Graph API times", graph_times.summary(session, start, end))
     return took
 
 
