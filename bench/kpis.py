@@ -15,6 +15,11 @@ last day, 7 days, 30 days) is reported ``--runs`` times (default 20), cold runs 
     .venv/bin/python -m bench.kpis
     .venv/bin/python -m bench.kpis --messages 200000 --leads 20000 --runs 10
 
+``--keep NAME`` seeds (and runs the jobs on) a database of that name once and keeps it: a
+later run with the same name reuses it (migrated to this tree's head first), so two trees'
+code can be measured in turns on the same rows (drop it afterwards: ``DROP DATABASE``).
+``--parts`` also times each part of one report, in its transaction, five times a period.
+
 Target: p95 of each report < 200 ms at 1,000,000 messages.
 """
 
@@ -22,20 +27,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
+import tempfile
 import time
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import psycopg
 from sqlalchemy import text
 
 from bench.volume import seed
-from bench.webhooks.common import fresh_database, settings_from
-from ovenai import cohort_hours, kpis, response_turns, webhook_hours
+from bench.webhooks.common import APP_SECRET, PG_ADMIN, PG_BASE, fresh_database, settings_from
+from ovenai import cohort_hours, graph_times, kpis, response_turns, webhook_hours
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
-from ovenai.db import Database, open_database
+from ovenai.db import Database, open_database, upgrade, upgrade_keystore
+from ovenai.keystore import generate_master_key
 
 ZONE = ZoneInfo("Asia/Jerusalem")
+T = TypeVar("T")
 
 
 async def measure(db: Database, days: int, runs: int) -> dict[str, float]:
@@ -62,38 +76,76 @@ async def measure(db: Database, days: int, runs: int) -> dict[str, float]:
     }
 
 
+async def parts(db: Database, days: int, times: int = 5) -> dict[str, list[float]]:
+    """Each part of one report over the last ``days`` days, in one transaction set up as
+    the report's, timed ``times`` times (ms)."""
+    start, end = kpis.last_days(utcnow(), days, ZONE)
+    took: dict[str, list[float]] = {}
+    async with db.session() as session:
+        await session.execute(text(f"SET LOCAL work_mem = '{kpis.WORK_MEM}'"))
+        await session.execute(text("SET LOCAL jit = off"))
+
+        async def timed(name: str, part: Awaitable[T]) -> T:
+            began = time.perf_counter()
+            found = await part
+            took.setdefault(name, []).append((time.perf_counter() - began) * 1000)
+            return found
+
+        for _ in range(times):
+            kept = await timed("cohort: kept hours' state", cohort_hours.kept(session))
+            counts = await timed("cohort", cohort_hours.counts(session, start, end, kept))
+            codes = sorted({c for (status, _t, c) in counts if status == "failed" and c})
+            await timed("error titles", kpis._error_titles(session, codes, start, end))
+            found = await timed(
+                "turns and reply counts (response_turns.in_period)",
+                response_turns.in_period(session, start, end),
+            )
+            await timed("first responses", kpis._first_responses(session, found))
+            await timed("webhook processing", kpis._webhook_timing(session, start, end))
+            await timed("Graph API times", graph_times.summary(session, start, end))
+    return took
+
+
+@contextmanager
+def kept_database(name: str) -> Iterator[tuple[dict[str, str], bool]]:
+    """Environment variables for the PostgreSQL database ``name``, made if missing (and
+    then True: it must be seeded), migrated to head; kept afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-"))
+    env = {
+        "OVENAI_ENCRYPTION_KEYS": generate_master_key(key_id="bench"),
+        "OVENAI_SECRET_KEY": "bench-secret-key-" + "x" * 32,
+        "OVENAI_KEYSTORE_URL": f"sqlite:///{folder / 'keys.db'}",
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "OVENAI_DATA_DIR": str(folder),
+        "DATABASE_URL": f"{PG_BASE}/{name}",
+    }
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            made = there.fetchone() is None
+            if made:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        upgrade(env["DATABASE_URL"])
+        upgrade_keystore(env["OVENAI_KEYSTORE_URL"])
+        yield env, made
+    except BaseException:
+        if made:  # half seeded: not worth keeping
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 async def run(args: argparse.Namespace) -> None:
-    with fresh_database("postgresql") as env:
+    with kept_database(args.keep) if args.keep else fresh_database_to_seed() as (env, fresh):
         db = open_database(settings_from(env))
         await db.start()
         try:
-            took = await seed(db, leads=args.leads, messages=args.messages, days=args.days)
-            print(f"seeded {args.messages:,} messages, {args.leads:,} leads in {took:.1f} s")
-            began = time.perf_counter()
-            counted = await response_turns.refresh(db)
-            print(
-                f"kpis.turns, first run: the turns and reply marks of {counted:,} leads in "
-                f"{time.perf_counter() - began:.1f} s"
-            )
-            began = time.perf_counter()
-            hours = await cohort_hours.refresh(db)
-            print(
-                f"kpis.cohort, first run: the outbound cohort of {hours:,} hours in "
-                f"{time.perf_counter() - began:.1f} s"
-            )
-            began = time.perf_counter()
-            hours = await webhook_hours.refresh(db)
-            print(
-                f"kpis.webhooks, first run: the webhook processing times of {hours:,} hours "
-                f"in {time.perf_counter() - began:.1f} s"
-            )
-            # What autovacuum does after such a bulk insert (the bench cannot wait for it):
-            # the kept rows' statistics, and their pages all-visible for index-only scans.
-            async with db.engine.connect() as connection:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(
-                    text("VACUUM ANALYZE response_turns, reply_marks, cohort_hours, webhook_hours")
-                )
+            if fresh:
+                await prepare(db, args)
+            else:
+                print(f"reusing {args.keep}")
             for days in (1, 7, 30):
                 figures = await measure(db, days, args.runs)
                 print(
@@ -102,8 +154,53 @@ async def run(args: argparse.Namespace) -> None:
                     f"ms, p95 {figures['report_p95_ms']:.0f} ms; daily chart p50 "
                     f"{figures['chart_p50_ms']:.0f} ms, p95 {figures['chart_p95_ms']:.0f} ms"
                 )
+            if args.parts:
+                for days in (1, 7, 30):
+                    for name, values in (await parts(db, days)).items():
+                        print(
+                            f"last {days:>2} days, {name}: {min(values):.0f}-{max(values):.0f} ms"
+                        )
         finally:
             await db.dispose()
+
+
+@contextmanager
+def fresh_database_to_seed() -> Iterator[tuple[dict[str, str], bool]]:
+    """A fresh PostgreSQL database (dropped afterwards), to be seeded."""
+    with fresh_database("postgresql") as env:
+        yield env, True
+
+
+async def prepare(db: Database, args: argparse.Namespace) -> None:
+    """Seed the rows and run the jobs' first runs, as after the upgrade."""
+    took = await seed(db, leads=args.leads, messages=args.messages, days=args.days)
+    print(f"seeded {args.messages:,} messages, {args.leads:,} leads in {took:.1f} s")
+    began = time.perf_counter()
+    counted = await response_turns.refresh(db)
+    print(
+        f"kpis.turns, first run: the turns and reply marks of {counted:,} leads in "
+        f"{time.perf_counter() - began:.1f} s"
+    )
+    began = time.perf_counter()
+    hours = await cohort_hours.refresh(db)
+    print(
+        f"kpis.cohort, first run: the outbound cohort of {hours:,} hours in "
+        f"{time.perf_counter() - began:.1f} s"
+    )
+    began = time.perf_counter()
+    hours = await webhook_hours.refresh(db)
+    print(
+        f"kpis.webhooks, first run: the webhook processing times of {hours:,} hours "
+        f"in {time.perf_counter() - began:.1f} s"
+    )
+    # What autovacuum does after such a bulk insert (the bench cannot wait for it):
+    # the kept rows' statistics, and their pages all-visible for index-only scans.
+    async with db.engine.connect() as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        tables = "response_turns, reply_marks, cohort_hours, webhook_hours"
+        if await connection.scalar(text("SELECT to_regclass('reply_mark_hours')")):
+            tables += ", reply_mark_hours"  # migration 0030 and later
+        await connection.execute(text(f"VACUUM ANALYZE {tables}"))
 
 
 def main() -> None:
@@ -112,6 +209,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--keep", metavar="NAME", help="seed this database once, then reuse it")
+    parser.add_argument("--parts", action="store_true", help="time each part of a report too")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -38,6 +38,10 @@ DERIVED = {
     ("leads", "latest_message_id"),
     ("leads", "phone_tokens_index"),
 }
+# Tables the database's triggers keep from another table's rows (sums of them), as the
+# reply marks by hour (0030): filled by those triggers when the rows they sum are, never
+# by hand; a downgrade of their migration discards them, its upgrade fills them again.
+KEPT_BY_TRIGGERS = {"reply_mark_hours"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -90,7 +94,7 @@ def fill_every_table(url: str) -> dict[str, int]:
     made: dict[str, list[dict[str, Any]]] = {}
     with engine.begin() as connection:
         for table in metadata.sorted_tables:
-            if table.name == rollback.VERSION_TABLE:
+            if table.name == rollback.VERSION_TABLE or table.name in KEPT_BY_TRIGGERS:
                 continue
             rows = []
             for index in range(ROWS):
@@ -163,7 +167,8 @@ def test_downgrade_one_step_and_upgrade_loses_nothing_else(
     assert rollback.current(url) == head
     filled = fill_every_table(url)
     before = rollback.snapshot(url)
-    assert set(filled) == set(before) and all(t.rows == ROWS for t in before.values())
+    assert set(filled) | (KEPT_BY_TRIGGERS & set(before)) == set(before)
+    assert all(t.rows == ROWS for name, t in before.items() if name not in KEPT_BY_TRIGGERS)
     columns = {name: set(data.filled) for name, data in before.items()}
     before_digests = column_digests(url)
 
@@ -183,12 +188,12 @@ def test_downgrade_one_step_and_upgrade_loses_nothing_else(
         for name, data in middle.items()
         for column in set(before[name].filled) - set(data.filled)
     }
-    expected = {f"  discarded table {name} ({ROWS} rows)" for name in gone_tables}
+    expected = {f"  discarded table {name} ({before[name].rows} rows)" for name in gone_tables}
     expected |= {f"  discarded column {t}.{c} ({ROWS} values)" for t, c in gone_columns}
     assert set(lines[1:]) == (expected or {"  no data was discarded"})
     assert set(middle) <= set(before)
     for name, data in middle.items():
-        assert data.rows == ROWS, name
+        assert data.rows == before[name].rows, name
         assert all(n == before[name].filled[c] for c, n in data.filled.items()), name
     middle_digests = column_digests(url)
     assert middle_digests == {key: before_digests[key] for key in middle_digests}
@@ -201,12 +206,16 @@ def test_downgrade_one_step_and_upgrade_loses_nothing_else(
     # kept figures); it names them in RECOUNTED. Nothing else may lose a row.
     recounted = set(getattr(_migration(head), "RECOUNTED", ()))
     assert recounted <= set(before)
-    emptied = gone_tables | recounted
+    refilled = KEPT_BY_TRIGGERS - recounted
+    emptied = (gone_tables | recounted) - refilled
     assert {name: set(data.filled) for name, data in after.items() if name not in emptied} == {
         name: filled for name, filled in columns.items() if name not in emptied
     }
     for name, data in after.items():
-        assert data.rows == (0 if name in emptied else ROWS), name
+        assert data.rows == (0 if name in emptied else before[name].rows), name
+    for key, digest in before_digests.items():
+        if key[0] in refilled & gone_tables:  # filled again from the rows they sum
+            assert after_digest(url, *key) == digest, key
     for name, column in gone_columns:
         if (name, column) in DERIVED:  # filled again from the rows they are derived from
             assert after_digest(url, name, column) == before_digests[(name, column)]

@@ -21,7 +21,9 @@ kept instead, and a period's are an indexed range:
   lead's ``replied`` row before). A lead was written to in a period when one of its
   ``written`` rows lies in it and the one before does not; it replied when the first of its
   ``replied`` rows after our message in the period has the lead writing before the end. So
-  each lead is one row of the range, counted without grouping.
+  each lead is one row of the range, counted without grouping; and the rows are summed by
+  hour (``reply_mark_hours``, kept by the database's triggers), so a recent period's counts
+  are sums of its hours, not a scan of its rows (:mod:`ovenai.reply_hours`).
 
 How they stay exact:
 
@@ -34,8 +36,9 @@ How they stay exact:
   (``response_turns_progress``). Its first run counts every lead. Nothing else the rows
   depend on (a message's lead, direction, sender, ``created_at``) changes once written.
 * The key figures take the kept rows of every other lead, and count those leads live, so
-  a report is exact at once, not a minute later. Until the job's first run, every lead
-  is counted live.
+  a report is exact at once, not a minute later (the reply counts: those of every kept
+  row, less the live leads' kept rows, plus their live ones). Until the job's first run,
+  every lead is counted live.
 * An erased lead keeps its messages (blanked), so its rows stay; a deleted lead's rows go
   with it, and so does a row whose message retention deleted. Retention marks the leads it
   took messages from stale (``mark_stale``): the first message left may now start a turn.
@@ -54,10 +57,10 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects
+from ovenai import dialects, reply_hours
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import (
@@ -69,6 +72,7 @@ from ovenai.models import (
     ResponseTurnsStale,
     StatusEvent,
 )
+from ovenai.reply_hours import REPLIED, WRITTEN
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,7 @@ GRACE = timedelta(minutes=10)
 EVERY_S = 60.0
 LEASE_S = 1800.0  # the first run counts every lead's messages
 BATCH = 500  # leads counted again per transaction
+MARKS_PER_INSERT = 2000  # reply marks a statement inserts (six parameters each)
 PROGRESS = "turns"
 
 
@@ -127,10 +132,6 @@ class Mark:
     at: datetime
     previous_at: datetime | None
     reply_at: datetime | None
-
-
-WRITTEN = "written"
-REPLIED = "replied"
 
 
 def marks_of(rows: Iterable[Sequence[Any]]) -> list[Mark]:
@@ -261,28 +262,24 @@ async def in_period(session: AsyncSession, start: datetime, end: datetime) -> Pe
         ResponseTurn.reply_at,
         ResponseTurn.replied_by_id,
     ).where(ResponseTurn.turn_at >= start, ResponseTurn.turn_at < end)
-    first = or_(ReplyMark.previous_at.is_(None), ReplyMark.previous_at < start)
-    marks = select(
-        func.count().filter(ReplyMark.kind == WRITTEN),
-        func.count().filter(ReplyMark.kind == REPLIED, ReplyMark.reply_at < end),
-    ).where(
-        ReplyMark.kind.in_((WRITTEN, REPLIED)), ReplyMark.at >= start, ReplyMark.at < end, first
-    )
+    # Every kept mark's counts, less the live leads' kept marks, plus their live ones.
+    written, replied = await reply_hours.counts(session, start, end)
     live: list[Turn] = []
     live_marks: list[Mark] = []
     for offset in range(0, len(dirty), BATCH):
         chunk = dirty[offset : offset + BATCH]
         kept = kept.where(ResponseTurn.lead_id.not_in(chunk))
-        marks = marks.where(ReplyMark.lead_id.not_in(chunk))
+        outdated_written, outdated_replied = await reply_hours.scanned(session, start, end, chunk)
+        written -= outdated_written
+        replied -= outdated_replied
         turns, facts = await _count_live(session, Message.lead_id.in_(chunk))
         live += turns
         live_marks += facts
-    written, replied = (await session.execute(marks)).one()
     live_written, live_replied = reply_counts(live_marks, start, end)
     return PeriodTurns(
         [turn for turn in live if start <= turn.turn_at < end],
         kept,
-        (int(written or 0) + live_written, int(replied or 0) + live_replied),
+        (written + live_written, replied + live_replied),
     )
 
 
@@ -305,20 +302,23 @@ async def _recount(session: AsyncSession, lead_ids: list[str], started: datetime
                 for turn in turns
             ],
         )
-    if marks:
+    # One statement a chunk, not one a row: the triggers that keep reply_mark_hours run
+    # once per statement on PostgreSQL (ovenai.reply_hours).
+    for offset in range(0, len(marks), MARKS_PER_INSERT):
         await session.execute(
-            insert(ReplyMark),
-            [
-                {
-                    "message_id": mark.message_id,
-                    "lead_id": mark.lead_id,
-                    "kind": mark.kind,
-                    "at": mark.at,
-                    "previous_at": mark.previous_at,
-                    "reply_at": mark.reply_at,
-                }
-                for mark in marks
-            ],
+            insert(ReplyMark).values(
+                [
+                    {
+                        "message_id": mark.message_id,
+                        "lead_id": mark.lead_id,
+                        "kind": mark.kind,
+                        "at": mark.at,
+                        "previous_at": mark.previous_at,
+                        "reply_at": mark.reply_at,
+                    }
+                    for mark in marks[offset : offset + MARKS_PER_INSERT]
+                ]
+            )
         )
     await session.execute(
         delete(ResponseTurnsStale).where(

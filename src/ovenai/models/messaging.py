@@ -148,7 +148,34 @@ class ReplyMark(Base):
             "at",
             postgresql_include=["previous_at", "reply_at", "lead_id"],
         ),
+        # A period's edges and the marks after its end (ovenai.reply_hours).
+        Index("ix_reply_marks_kind_previous", "kind", "previous_at", postgresql_include=["at"]),
+        Index(
+            "ix_reply_marks_kind_reply",
+            "kind",
+            "reply_at",
+            postgresql_include=["at", "previous_at"],
+        ),
     )
+
+
+class ReplyMarkHour(Base):
+    """The reply marks of one kind by UTC hour (ovenai.reply_hours): ``marks``, those whose
+    ``at`` falls in the hour; ``next_marks``, those whose ``previous_at`` does (the lead's
+    next mark after one of this hour). Kept by the database's triggers on ``reply_marks``
+    (migration 0030), whoever writes or deletes marks; read by the key figures."""
+
+    __tablename__ = "reply_mark_hours"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    marks: Mapped[int] = mapped_column(Integer)
+    next_marks: Mapped[int] = mapped_column(Integer)
+
+
+# Emptying every table in reverse dependency order (the tests' and the demo's reset) must
+# empty reply_marks first: its delete triggers write reply_mark_hours.
+Base.metadata.tables["reply_marks"].add_is_dependent_on(Base.metadata.tables["reply_mark_hours"])
 
 
 class ResponseTurnsStale(Base):
