@@ -279,3 +279,68 @@ def test_nginx_accepts_the_site(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+ROTATION = DEPLOY / "nginx" / "ovenai-rotation"
+
+
+def _rotation(
+    tmp_path: Path, *arguments: str, nginx: str = "true", pid: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ovenai-rotation ARGUMENTS`` on a copy of the site in ``tmp_path``: ``nginx`` stands
+    in for nginx (``true`` accepts and reloads anything), ``pid`` for its master."""
+    pidfile = tmp_path / "nginx.pid"
+    pidfile.write_text(f"{pid}\n" if pid is not None else "")
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "OVENAI_NGINX_SITE": str(tmp_path / "ovenai"),
+        "NGINX": nginx,
+        "OVENAI_NGINX_PID": str(pidfile),
+        "OVENAI_ROTATION_WAIT_S": "5",
+    }
+    return subprocess.run(
+        [str(ROTATION), *arguments], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def _servers(site: Path) -> list[str]:
+    return re.findall(r"^\s*(server 127\.0\.0\.1:\d+ [^;]*);", site.read_text(), re.M)
+
+
+def test_the_rotation_marks_one_server_down_and_back(tmp_path: Path) -> None:
+    (tmp_path / "ovenai").write_text(SITE.read_text())
+    master = subprocess.Popen(["sleep", "30"])  # a master without workers: nothing to wait for
+    try:
+        for _ in range(2):  # twice out is out once
+            done = _rotation(tmp_path, "out", "8001", pid=master.pid)
+            assert done.returncode == 0, done.stderr
+        assert _servers(tmp_path / "ovenai") == [
+            "server 127.0.0.1:8001 max_fails=2 fail_timeout=5s down",
+            "server 127.0.0.1:8002 max_fails=2 fail_timeout=5s",
+        ]
+        done = _rotation(tmp_path, "in", "127.0.0.1:8001", pid=master.pid)
+        assert done.returncode == 0, done.stderr
+    finally:
+        master.kill()
+        master.wait()
+    assert (tmp_path / "ovenai").read_text() == SITE.read_text()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "nginx", "said"),
+    [
+        (("out", "8003"), "true", "no upstream line 'server 127.0.0.1:8003"),
+        (("out", "800"), "true", "no upstream line 'server 127.0.0.1:800 "),
+        (("out", "8001"), "false", "nginx refused the site; nothing changed"),
+        (("drain", "8001"), "true", "usage:"),
+        (("out", "80; rm"), "true", "usage:"),
+    ],
+)
+def test_the_rotation_changes_nothing_it_cannot_do(
+    tmp_path: Path, arguments: tuple[str, str], nginx: str, said: str
+) -> None:
+    (tmp_path / "ovenai").write_text(SITE.read_text())
+    done = _rotation(tmp_path, *arguments, nginx=nginx, pid=1)
+    assert done.returncode != 0
+    assert said in done.stderr
+    assert (tmp_path / "ovenai").read_text() == SITE.read_text()
