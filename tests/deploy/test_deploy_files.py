@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from ovenai import config_check
 from ovenai.cli import app
+from ovenai.cli.serving import KEEP_ALIVE_S, SERVER_OPTIONS
 from ovenai.crypto import generate_master_key
 from ovenai.settings import Settings
 
@@ -212,6 +213,16 @@ SITE = DEPLOY / "nginx" / "ovenai.conf"
 def _size(value: str) -> int:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     return int(value[:-1]) * units[value[-1].lower()] if value[-1].isalpha() else int(value)
+
+
+@pytest.mark.parametrize("site", [SITE, DEPLOY / "compose" / "nginx.conf"], ids=["site", "compose"])
+def test_nginx_closes_an_idle_connection_before_serve_does(site: Path) -> None:
+    """Else serve may close a kept-alive connection as nginx sends a POST on it: a 502."""
+    upstream = re.search(r"upstream ovenai_serve \{(.*?)\n\}", site.read_text("utf-8"), re.S)
+    assert upstream is not None
+    idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.M)
+    assert idle is not None, "the upstream keeps nginx's default of 60 s"
+    assert int(idle.group(1)) < SERVER_OPTIONS["timeout_keep_alive"] == KEEP_ALIVE_S
 
 
 def test_the_nginx_site_balances_checks_and_limits() -> None:

@@ -86,14 +86,16 @@ async def _queue_templates(db: Database, count: int) -> list[str]:
 async def test_two_workers_at_a_low_cap_claim_only_what_they_send_in_time(
     seeded: Database, client: CloudApiClient, control: SimControl
 ) -> None:
-    """Two workers share 20 a second, each claim good for 2 s of sending (a 4 s claim): a
-    batch of 40 and one claimed ahead are four times what a worker's 9.7 a second sends in
-    time, so most of each claim went back to the queue and was claimed again. Sized by the
-    share, the claims go out whole: (almost) nothing is given back, every message is sent
-    once, and no second carries more than the cap."""
+    """Two workers share 20 a second, each claim good for 4 s of sending (an 8 s claim): a
+    batch of 80 and one claimed ahead are four times what a worker's 9.7 a second sends in
+    time, so most of each claim went back to the queue and was claimed again (before the
+    sizing: 88-95 of 160 given back, three runs). Sized by the share (31 a claim), the claims go out
+    whole: (almost) nothing is given back, every message is sent once, and no second carries
+    more than the cap. (On a box so busy that a worker sends slower than its share, what ages
+    out is still given back: that is the safety net, hence "almost".)"""
     await control.config(mps_cap=20)
-    ids = await _queue_templates(seeded, 100)
-    settings = config(messages_per_second=20.0, claim_ttl_s=4.0, batch_size=40)
+    ids = await _queue_templates(seeded, 160)
+    settings = config(messages_per_second=20.0, claim_ttl_s=8.0, batch_size=80)
     workers = [Dispatcher(seeded, client, DatabaseBuckets(seeded), settings) for _ in range(2)]
     for worker in workers:  # as `ovenai worker` does when it starts (ovenai.heartbeats)
         await heartbeats.beat(seeded, worker.worker_id, utcnow())
@@ -109,7 +111,7 @@ async def test_two_workers_at_a_low_cap_claim_only_what_they_send_in_time(
     stop = asyncio.Event()
     running = [asyncio.create_task(worker.run(stop)) for worker in workers]
     try:
-        for _ in range(600):  # 100 sends at 19.4 a second take about 5 s; 60 s is ample
+        for _ in range(600):  # 160 sends at 19.4 a second take about 8 s; 60 s is ample
             if await unsent() == 0:
                 break
             await asyncio.sleep(0.1)
@@ -119,9 +121,9 @@ async def test_two_workers_at_a_low_cap_claim_only_what_they_send_in_time(
 
     assert await unsent() == 0
     given_back = _given_back("late") - late_before
-    assert given_back <= 2, f"{given_back:.0f} claimed messages were given back"
+    assert given_back <= 4, f"{given_back:.0f} claimed messages were given back"
     stats = await control.stats()
-    assert stats["counts"].get("accepted") == 100  # none sent twice
+    assert stats["counts"].get("accepted") == 160  # none sent twice
     refused = stats["counts"].get("rejected_130429", 0)  # a rare early slot (test_limits)
     assert refused <= 3
     assert stats["max_attempts_per_second"] <= 20 + refused
