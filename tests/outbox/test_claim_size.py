@@ -122,7 +122,9 @@ async def test_two_workers_at_a_low_cap_claim_only_what_they_send_in_time(
 
     assert await unsent() == 0
     given_back = _given_back("late") - late_before
-    assert given_back <= 4, f"{given_back:.0f} claimed messages were given back"
+    # Before the sizing 88-95; since, 0 in most runs and 2-9 in a few with the box at load
+    # 12-15 (its 2 cores shared with other work): a tenth is far from either.
+    assert given_back <= 16, f"{given_back:.0f} claimed messages were given back"
     stats = await control.stats()
     assert stats["counts"].get("accepted") == 160  # none sent twice
     refused = stats["counts"].get("rejected_130429", 0)  # a rare early slot (test_limits)
