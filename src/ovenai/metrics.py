@@ -99,6 +99,13 @@ OUTBOX_LIMIT_WAITS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0),
 )
 
+OUTBOX_GIVEN_BACK = Counter(
+    "ovenai_outbox_given_back_total",
+    "Claimed messages given back to the queue unsent, by reason (late: half the claim ran "
+    "out before the message's slot; stopping: the worker stopped).",
+    ["reason"],
+)
+
 OUTBOX_DEPTH = Gauge(
     "ovenai_outbox_queued",
     "Queued outbound messages, due now or waiting for later (by the worker holding the "

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from ovenai import config_check
 from ovenai.cli import app
+from ovenai.cli.serving import KEEP_ALIVE_S, SERVER_OPTIONS
 from ovenai.crypto import generate_master_key
 from ovenai.settings import Settings
 
@@ -214,6 +215,16 @@ def _size(value: str) -> int:
     return int(value[:-1]) * units[value[-1].lower()] if value[-1].isalpha() else int(value)
 
 
+@pytest.mark.parametrize("site", [SITE, DEPLOY / "compose" / "nginx.conf"], ids=["site", "compose"])
+def test_nginx_closes_an_idle_connection_before_serve_does(site: Path) -> None:
+    """Else serve may close a kept-alive connection as nginx sends a POST on it: a 502."""
+    upstream = re.search(r"upstream ovenai_serve \{(.*?)\n\}", site.read_text("utf-8"), re.S)
+    assert upstream is not None
+    idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.M)
+    assert idle is not None, "the upstream keeps nginx's default of 60 s"
+    assert int(idle.group(1)) < SERVER_OPTIONS["timeout_keep_alive"] == KEEP_ALIVE_S
+
+
 def test_the_nginx_site_balances_checks_and_limits() -> None:
     site = SITE.read_text("utf-8")
     servers = re.findall(
@@ -279,3 +290,68 @@ def test_nginx_accepts_the_site(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+ROTATION = DEPLOY / "nginx" / "ovenai-rotation"
+
+
+def _rotation(
+    tmp_path: Path, *arguments: str, nginx: str = "true", pid: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ovenai-rotation ARGUMENTS`` on a copy of the site in ``tmp_path``: ``nginx`` stands
+    in for nginx (``true`` accepts and reloads anything), ``pid`` for its master."""
+    pidfile = tmp_path / "nginx.pid"
+    pidfile.write_text(f"{pid}\n" if pid is not None else "")
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "OVENAI_NGINX_SITE": str(tmp_path / "ovenai"),
+        "NGINX": nginx,
+        "OVENAI_NGINX_PID": str(pidfile),
+        "OVENAI_ROTATION_WAIT_S": "5",
+    }
+    return subprocess.run(
+        [str(ROTATION), *arguments], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def _servers(site: Path) -> list[str]:
+    return re.findall(r"^\s*(server 127\.0\.0\.1:\d+ [^;]*);", site.read_text(), re.M)
+
+
+def test_the_rotation_marks_one_server_down_and_back(tmp_path: Path) -> None:
+    (tmp_path / "ovenai").write_text(SITE.read_text())
+    master = subprocess.Popen(["sleep", "30"])  # a master without workers: nothing to wait for
+    try:
+        for _ in range(2):  # twice out is out once
+            done = _rotation(tmp_path, "out", "8001", pid=master.pid)
+            assert done.returncode == 0, done.stderr
+        assert _servers(tmp_path / "ovenai") == [
+            "server 127.0.0.1:8001 max_fails=2 fail_timeout=5s down",
+            "server 127.0.0.1:8002 max_fails=2 fail_timeout=5s",
+        ]
+        done = _rotation(tmp_path, "in", "127.0.0.1:8001", pid=master.pid)
+        assert done.returncode == 0, done.stderr
+    finally:
+        master.kill()
+        master.wait()
+    assert (tmp_path / "ovenai").read_text() == SITE.read_text()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "nginx", "said"),
+    [
+        (("out", "8003"), "true", "no upstream line 'server 127.0.0.1:8003"),
+        (("out", "800"), "true", "no upstream line 'server 127.0.0.1:800 "),
+        (("out", "8001"), "false", "nginx refused the site; nothing changed"),
+        (("drain", "8001"), "true", "usage:"),
+        (("out", "80; rm"), "true", "usage:"),
+    ],
+)
+def test_the_rotation_changes_nothing_it_cannot_do(
+    tmp_path: Path, arguments: tuple[str, str], nginx: str, said: str
+) -> None:
+    (tmp_path / "ovenai").write_text(SITE.read_text())
+    done = _rotation(tmp_path, *arguments, nginx=nginx, pid=1)
+    assert done.returncode != 0
+    assert said in done.stderr
+    assert (tmp_path / "ovenai").read_text() == SITE.read_text()

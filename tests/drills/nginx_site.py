@@ -25,8 +25,10 @@ def _fail_timeout_s() -> float:
 
 # A server restarted and live again is still left out by nginx until its fail_timeout has
 # passed: stopping the other one before then leaves nginx none (502s: the first run of the
-# rolling-restart drill found it). docs/operations.md "Deploying a release" waits it out; so
-# do the drills.
+# rolling-restart drill found it). The cluster drill, which kills and restarts serves without
+# taking them out of nginx's rotation first, waits it out; docs/operations.md "Deploying a
+# release" (and the rolling-restart drill) take a serve out first, which leaves no failure
+# to wait out.
 REJOIN_S = _fail_timeout_s() + 1.0
 
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from tests.outbox.conftest import WABA_ID, config, dispatcher, make_lead, recently
 
@@ -16,7 +17,7 @@ from ovenai.cloudapi import CloudApiClient
 from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import Message, SystemFlag
-from ovenai.outbox import queue
+from ovenai.outbox import claim_size, queue
 from ovenai.outbox.pause import PAUSE_FLAG, resume_sending
 from support.simulator_http import SimControl
 
@@ -246,13 +247,19 @@ def test_a_claim_takes_half_a_second_of_sending(changes: dict[str, object], batc
 
 
 async def test_a_worker_whose_claims_age_out_before_their_slots_keeps_sending(
-    db: Database, client: CloudApiClient, control: SimControl
+    db: Database, client: CloudApiClient, control: SimControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At 20 a second, a claim's 1 s to send in (half its 2 s) covers 20 sends, yet the worker
     holds two batches of 40 and claims the next ahead: most of its line ages out before its
     slot. Those jobs go back to the queue without taking a slot, and the fresh ones behind
     them get the slots. (When each aged job spent a slot on being given back, the slots went
-    to jobs that had aged in their turn, and sending stopped: the cluster drill, issue 21.)"""
+    to jobs that had aged in their turn, and sending stopped: the cluster drill, issue 21.)
+
+    Claims are sized by what the worker sends in time (test_claim_size.py); here it claims
+    five times that, as a worker does whose sends go slower than its share (the bucket held
+    by Meta's throttling, a busy machine), and as every worker did before the sizing."""
+    monkeypatch.setattr(claim_size, "MARGIN", 5.0)
+    late_before = REGISTRY.get_sample_value("ovenai_outbox_given_back_total", {"reason": "late"})
     leads = [await make_lead(db, wrote_at=recently()) for _ in range(100)]
     for lead in leads:  # the simulator's own 24-hour window is open too
         await control.inbound(**{"from": lead.phone, "type": "text", "text": "hi", "wait": False})
@@ -277,3 +284,5 @@ async def test_a_worker_whose_claims_age_out_before_their_slots_keeps_sending(
     assert await unsent() == 0
     accepted = (await control.outbox())["messages"]
     assert len(accepted) == 100  # none sent twice
+    late = REGISTRY.get_sample_value("ovenai_outbox_given_back_total", {"reason": "late"})
+    assert (late or 0.0) > (late_before or 0.0)  # it did give claimed messages back

@@ -16,8 +16,16 @@ import uvicorn
 from ovenai.errors import ConfigurationError
 
 LOOPBACK = "127.0.0.1"
+KEEP_ALIVE_S = 5
+"""How long ``serve`` keeps an idle connection open (uvicorn's default, named): nginx's
+upstream ``keepalive_timeout`` (deploy/nginx/ovenai.conf) is shorter, so that nginx closes an
+idle connection first. Were serve to close one just as nginx sends a request on it, nginx could
+not tell whether serve got it and would answer a POST 502 (it passes only idempotent requests
+on to the next server)."""
+
 SERVER_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
+    "timeout_keep_alive": KEEP_ALIVE_S,
     "http": "httptools",
     "access_log": False,
     "proxy_headers": False,

@@ -2,7 +2,9 @@
 
 One :meth:`Dispatcher.step` is "process one batch, return whether there was work":
 
-1. claim up to a batch of due messages (attempt recorded before the call, see ``claims``);
+1. claim up to a batch of due messages (attempt recorded before the call, see ``claims``),
+   no more than this worker's share of the number's rate sends before half the claim has
+   run out (:mod:`ovenai.outbox.claim_size`);
 2. fail at once what the rules now forbid (window closed, opted out, lead erased); give
    back marketing claimed in a quiet time, due when it ends (:mod:`ovenai.quiet_hours`);
 3. hold back what the messaging-limit tier or the pair limit holds (back to ``queued``
@@ -34,10 +36,11 @@ from ovenai.cloudapi.errors import CloudApiFailure, ErrorDetails, ErrorKind, Tra
 from ovenai.cloudapi.payloads import ParamValue, QuickReplyButton, ReplyButton
 from ovenai.columns import utcnow
 from ovenai.db import Database
-from ovenai.metrics import OUTBOX_ERRORS, OUTBOX_LIMIT_WAITS, OUTBOX_SENDS
+from ovenai.metrics import OUTBOX_ERRORS, OUTBOX_GIVEN_BACK, OUTBOX_LIMIT_WAITS, OUTBOX_SENDS
 from ovenai.outbox import claims
 from ovenai.outbox.admission import admit
 from ovenai.outbox.bucket_store import Buckets
+from ovenai.outbox.claim_size import ClaimSize
 from ovenai.outbox.claims import Job
 from ovenai.outbox.dispatch_config import DispatchConfig
 from ovenai.outbox.outcomes import Recorder
@@ -110,6 +113,7 @@ class Dispatcher:
         self.recorder = Recorder(db, self.worker_id)
         self.pause = PauseCache(db, token_id)  # token_id: the token's fingerprint
         self._batch = config.claim_batch
+        self.sizes = ClaimSize(db, config, self.worker_id)
         # Claim again while two batches are still waiting or in flight: the next claim
         # (database, decryption, limits) then runs while a whole batch is still being sent,
         # and sending never waits for it (unpaced: one batch ahead ~2,750/s, two ~3,000).
@@ -120,7 +124,8 @@ class Dispatcher:
             ahead=2 * self._batch,
             late=self._given_back_late,
         )
-        self._next_claim: asyncio.Task[list[Job]] | None = None  # claimed ahead (step)
+        # claimed ahead (step): the jobs, and whether the claim was full
+        self._next_claim: asyncio.Task[tuple[list[Job], bool]] | None = None
         self._was_full = False  # whether the line was full before the last step
         self._nudged = asyncio.Event()  # wake(): something was queued in this process
 
@@ -129,30 +134,40 @@ class Dispatcher:
     async def step(self) -> bool:
         """Claim one batch and queue it for sending; whether there was work.
 
-        A full batch means more is probably due: the next claim (transaction and decryption)
+        A full claim means more is probably due: the next claim (transaction and decryption)
         starts at once and runs while this batch is admitted and sent (one after the other,
-        the claims left an unpaced SQLite worker's sends idle between batches).
+        the claims left an unpaced SQLite worker's sends idle between batches), if this
+        worker's share of the rate can send it in time behind this one (``claim_size``).
         """
         if self.line.full() or self.line.closing or await self.pause.paused():
             return False
-        jobs = await self._claimed()
+        jobs, full = await self._claimed()
         if not jobs:
             return False
-        if len(jobs) == self._batch:
-            self._next_claim = asyncio.create_task(self._claim(self._batch))
+        if full:
+            ahead = await self.sizes.limit(self.line.outstanding() + len(jobs))
+            if ahead:
+                self._next_claim = asyncio.create_task(self._claim(ahead))
         await self._admit(jobs)
         self.line.start()
         return True
 
-    async def _claimed(self) -> list[Job]:
-        """The batch claimed ahead, or one claimed now if that found none (or there is none).
+    async def _claimed(self) -> tuple[list[Job], bool]:
+        """The batch claimed ahead, or one claimed now if that found none (or there is none),
+        and whether the claim was full (took all it asked for).
 
         One claimed ahead ran while the batch before was still being sent: messages that
         waited for an earlier one to the same lead may have become due since.
         """
         ahead, self._next_claim = self._next_claim, None
-        jobs = await ahead if ahead is not None else []
-        return jobs or await self._claim(self._batch)
+        if ahead is not None:
+            jobs, full = await ahead
+            if jobs:
+                return jobs, full
+        limit = await self.sizes.limit(self.line.outstanding())
+        if not limit:  # the line holds what this worker can send in time: claim later
+            return [], False
+        return await self._claim(limit)
 
     async def _give_back_claimed_ahead(self) -> None:
         """Return a batch claimed ahead to the queue (stopping)."""
@@ -160,14 +175,15 @@ class Dispatcher:
         if ahead is None:
             return
         try:
-            jobs = await ahead
+            jobs, _ = await ahead
         except Exception:  # its transaction rolled back: nothing was claimed
             log.exception("claiming ahead failed")
             return
         for job in jobs:
-            self.recorder.hold(job.id, GIVE_BACK_S)
+            self._give_back(job, "stopping")
 
-    async def _claim(self, limit: int) -> list[Job]:
+    async def _claim(self, limit: int) -> tuple[list[Job], bool]:
+        """Claim up to ``limit`` due messages; the jobs, and whether all ``limit`` were."""
         now = utcnow()
         # Send only while the claim is safely ours: a job still waiting (the number's bucket
         # held by a penalty) when half its claim has run out goes back to the queue instead.
@@ -185,7 +201,7 @@ class Dispatcher:
         for job in jobs:
             job.send_by = send_by
         await self._files(jobs)
-        return jobs
+        return jobs, len(rows) >= limit
 
     async def _files(self, jobs: list[Job]) -> None:
         """The claimed batch's listing files, in one query: a removed one fails its message
@@ -266,8 +282,13 @@ class Dispatcher:
         whoever claims it next sends it (checked before it takes a slot, and at its slot)."""
         if asyncio.get_running_loop().time() <= job.send_by:
             return False
-        self.recorder.hold(job.id, GIVE_BACK_S)
+        self._give_back(job, "late")
         return True
+
+    def _give_back(self, job: Job, reason: str) -> None:
+        """Return a claimed job to the queue unsent, due at once, and count it."""
+        OUTBOX_GIVEN_BACK.labels(reason=reason).inc()
+        self.recorder.hold(job.id, GIVE_BACK_S)
 
     async def _call(self, job: Job) -> SendResult:
         if job.file_id is not None or job.kind in claims.FILES:  # or a template's media header
@@ -398,7 +419,7 @@ class Dispatcher:
         await self._give_back_claimed_ahead()
         await self.line.finish_in_flight()
         for job in self.line.take_unsent():
-            self.recorder.hold(job.id, GIVE_BACK_S)
+            self._give_back(job, "stopping")
 
     async def _safe_step(self) -> bool:
         try:
