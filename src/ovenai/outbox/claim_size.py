@@ -11,8 +11,7 @@ The rule: this worker's share of the rate is the number's bucket rate divided by
 alive (their heartbeats, :mod:`ovenai.heartbeats`, itself counted even before its first beat),
 so in the ``claim_ttl_s / 2`` a new claim gives it, it sends ``share * claim_ttl_s / 2``
 messages, those already in its line first. A claim takes that, times :data:`MARGIN` (half),
-minus
-the jobs in the line, and never more than the batch. It is not made at all while that is
+minus the jobs in the line, and never more than the batch. It is not made at all while that is
 less than half of it (or of the batch, if smaller): the line refills in a few large claims
 rather than in one small claim per poll.
 
@@ -36,6 +35,7 @@ from collections.abc import Callable
 from ovenai import heartbeats
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.errors import ServiceUnavailable
 from ovenai.outbox.dispatch_config import DispatchConfig
 
 log = logging.getLogger("ovenai.outbox")
@@ -100,9 +100,9 @@ class ClaimSize:
             return
         self._counted_at = now
         try:
-            async with self.db.session() as session:
+            async with self.db.reading() as session:
                 alive = await heartbeats.alive(session, utcnow())
-        except Exception:  # the database away for a moment: keep the last count
+        except ServiceUnavailable:  # the database away for a moment: keep the last count
             log.warning("could not count the workers alive; claiming as for %d", self.workers)
             return
         # A heartbeat's name is cut at 64 characters (heartbeats.beat): this worker's too.
