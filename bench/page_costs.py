@@ -13,6 +13,9 @@ bench is loaded ``--runs`` times by each, one at a time. For each page and role:
 * connections: the main database's connections taken from the pool per page (each is a
   transaction of its own: BEGIN and ROLLBACK or COMMIT, and a ping on checkout, beside the
   statements);
+* round trips: what the page sent the main database and waited for: its statements, a ping
+  per connection taken (``pool_pre_ping``) and each BEGIN, COMMIT and ROLLBACK (engine
+  events; a session joined to another's transaction sends none of them);
 * wall ms: the time the page took, which the database's own time is part of.
 
 ``--only NAME`` measures that page only (repeatable). ``--profile FILE`` also writes the
@@ -94,12 +97,15 @@ async def measure(args: argparse.Namespace) -> None:
     sizes = json.loads((STATE / "sizes.json").read_text())
     app = create_app(load_settings())
     db: Database = app.state.db
-    data, keys, checkouts = Counter(), Counter(), Counter()
+    data, keys, checkouts, trips = Counter(), Counter(), Counter(), Counter()
     event.listen(db.engine.sync_engine, "before_cursor_execute", data)
     event.listen(db.vault.engine.sync_engine, "before_cursor_execute", keys)
     event.listen(db.engine.sync_engine.pool, "checkout", checkouts)
+    for name in ("before_cursor_execute", "begin", "commit", "rollback"):
+        event.listen(db.engine.sync_engine, name, trips)
+    event.listen(db.engine.sync_engine.pool, "checkout", trips)
     named = min(sizes["named"], sizes["leads"])
-    rows: dict[str, dict[str, list[tuple[float, float, int, int, int]]]] = defaultdict(dict)
+    rows: dict[str, dict[str, list[tuple[float, float, int, int, int, int]]]] = defaultdict(dict)
     profile = cProfile.Profile() if args.profile else None
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -116,9 +122,9 @@ async def measure(args: argparse.Namespace) -> None:
                     continue
                 runs = args.matches_runs if name == "property matches" else args.runs
                 await agent.load(name)  # warm: plans, caches
-                found: list[tuple[float, float, int, int, int]] = []
+                found: list[tuple[float, float, int, int, int, int]] = []
                 for _ in range(runs):
-                    data.take(), keys.take(), checkouts.take()
+                    data.take(), keys.take(), checkouts.take(), trips.take()
                     cpu, wall = time.process_time(), time.perf_counter()
                     if profile:
                         profile.enable()
@@ -127,7 +133,8 @@ async def measure(args: argparse.Namespace) -> None:
                         profile.disable()
                     cpu = (time.process_time() - cpu) * 1000
                     wall = (time.perf_counter() - wall) * 1000
-                    found.append((cpu, wall, data.take(), keys.take(), checkouts.take()))
+                    taken = (data.take(), keys.take(), checkouts.take(), trips.take())
+                    found.append((cpu, wall, *taken))
                 rows[name][role] = found
         for agent in agents:
             await agent.http.aclose()
@@ -138,17 +145,19 @@ async def measure(args: argparse.Namespace) -> None:
     )
     print(
         "| page | CPU ms admin · agent | statements data+keys admin · agent "
-        "| connections admin · agent | wall ms admin · agent |"
+        "| connections admin · agent | round trips admin · agent | wall ms admin · agent |"
     )
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, by_role in rows.items():
-        cpu_ms, wall_ms, pool = (_cells(by_role, i, ".1f" if i == 0 else ".0f") for i in (0, 1, 4))
+        cpu_ms, wall_ms, pool, sent = (
+            _cells(by_role, i, ".1f" if i == 0 else ".0f") for i in (0, 1, 4, 5)
+        )
         sql = " · ".join(
             f"{statistics.median(r[2] for r in found):.0f}"
             f"+{statistics.median(r[3] for r in found):.0f}"
             for found in by_role.values()
         )
-        print(f"| {name} | {cpu_ms} | {sql} | {pool} | {wall_ms} |")
+        print(f"| {name} | {cpu_ms} | {sql} | {pool} | {sent} | {wall_ms} |")
     if profile and args.profile:
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out)
@@ -159,7 +168,9 @@ async def measure(args: argparse.Namespace) -> None:
         print(f"profile: {args.profile}")
 
 
-def _cells(by_role: dict[str, list[tuple[float, float, int, int, int]]], i: int, spec: str) -> str:
+def _cells(
+    by_role: dict[str, list[tuple[float, float, int, int, int, int]]], i: int, spec: str
+) -> str:
     """The median of one measure, admin · agent."""
     return " · ".join(
         format(statistics.median(r[i] for r in found), spec) for found in by_role.values()

@@ -7,7 +7,8 @@ with their name tokens, as the webhook bench's leads), 50 people sign in (5 admi
 agents; 90 % of the leads are assigned, to the agents in turn, the rest unassigned), stages
 spread over the pipeline (30 % new, 30 % contacted, the rest further on), a fifth of the
 leads want a city and a budget, 300 listings and 450 viewings this week. ``--reuse`` keeps
-the database and its key store (in ``$TMPDIR/ovenai-bench-pages``) from an earlier run and
+the database and its key store (in ``$TMPDIR/ovenai-bench-pages``; ``BENCH_PAGES_DB`` names
+another database, its state beside) from an earlier run and
 only migrates it, so one data set serves every run (a migration's backfill runs then).
 
 Then a real ``ovenai serve`` on it (webhooks processed in serve, the default) and 50 httpx
@@ -75,8 +76,11 @@ from ovenai.models import Lead, LeadNameToken, Role
 from ovenai.properties import PropertyCreate, create_property
 from ovenai.sealing import LeadColumn, name_index
 
-NAME = "ovenai_bench_pages"
-STATE = Path(tempfile.gettempdir()) / "ovenai-bench-pages"
+NAME = os.environ.get("BENCH_PAGES_DB", "ovenai_bench_pages")
+"""The bench database (``BENCH_PAGES_DB``: another name keeps a data set of one's own beside
+another engineer's on a shared PostgreSQL; it must begin ``ovenai_bench_``)."""
+assert NAME.startswith("ovenai_bench_") and NAME.replace("_", "").isalnum(), NAME
+STATE = Path(tempfile.gettempdir()) / NAME.replace("ovenai_bench_", "ovenai-bench-")
 PASSWORD = "bench password, long enough"
 ADMINS = 5
 AGENTS = 45

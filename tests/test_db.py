@@ -1,17 +1,21 @@
-"""The schema comes from migrations only, and goes both ways."""
+"""The schema comes from migrations only, and goes both ways; sessions take turns on SQLite, and
+one transaction can hold many sessions."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import create_engine, event, func, inspect, select, text
 
 import ovenai.db
+from ovenai import audit
+from ovenai.auth import Actor
 from ovenai.columns import new_id
 from ovenai.db import Database, downgrade, upgrade
 from ovenai.engines import sync_url
-from ovenai.models import Base, SystemFlag
+from ovenai.errors import NotFound
+from ovenai.models import AuditEntry, Base, SystemFlag
 from ovenai.settings import Settings
 
 
@@ -164,3 +168,105 @@ async def test_a_reading_session_refuses_a_write_on_sqlite(db: Database) -> None
             await session.flush()
     async with db.reading() as session:
         assert await session.scalar(select(func.count()).select_from(SystemFlag)) == 0
+
+
+async def _audit(db: Database, subject: str) -> None:
+    """A service's own transaction: one audit entry, committed."""
+    async with db.session() as session:
+        audit.record(
+            session, actor=Actor.system(), action="test", subject_type="t", subject_id=subject
+        )
+        await session.commit()
+
+
+async def _entries(db: Database, subject: str) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(AuditEntry).where(AuditEntry.subject_id == subject)
+        return int(await session.scalar(query) or 0)
+
+
+@pytest.mark.anyio
+async def test_one_transaction_runs_every_session_inside_on_one_connection(db: Database) -> None:
+    subject = new_id()
+    taken: list[object] = []
+
+    def took(*_args: object) -> None:
+        taken.append(_args)
+
+    event.listen(db.engine.sync_engine.pool, "checkout", took)
+    try:
+        async with db.one_transaction():
+            for _ in range(3):
+                await _audit(db, subject)  # each commits: only a flush inside
+            async with db.session() as session:  # the same transaction sees them
+                count = select(func.count()).select_from(AuditEntry)
+                assert await session.scalar(count.where(AuditEntry.subject_id == subject)) == 3
+            async with db.one_transaction():  # nested: joins the outer one
+                await _audit(db, subject)
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", took)
+    assert len(taken) == 1
+    assert await _entries(db, subject) == 4  # committed at the end
+
+
+@pytest.mark.anyio
+async def test_one_transaction_is_committed_at_its_end_and_not_before(db: Database) -> None:
+    if db.dialect == "sqlite":
+        pytest.skip("a second SQLite connection would wait for the write lock the first holds")
+    subject = new_id()
+    seen: list[int] = []
+
+    async def elsewhere() -> None:  # another task: a connection and transaction of its own
+        seen.append(await _entries(db, subject))
+
+    async with db.one_transaction():
+        await _audit(db, subject)
+        await asyncio.create_task(elsewhere())
+    seen.append(await _entries(db, subject))
+    assert seen == [0, 1]
+
+
+@pytest.mark.anyio
+async def test_an_error_inside_one_transaction_rolls_back_what_its_sessions_committed(
+    db: Database,
+) -> None:
+    subject = new_id()
+    with pytest.raises(NotFound):
+        async with db.one_transaction():
+            await _audit(db, subject)
+            async with db.session():
+                raise NotFound("the page fails after its seen mark and audit entry")
+    assert await _entries(db, subject) == 0
+    await _audit(db, subject)  # the connection went back to the pool clean
+    assert await _entries(db, subject) == 1
+
+
+@pytest.mark.anyio
+async def test_an_error_caught_inside_one_transaction_leaves_what_the_others_wrote(
+    db: Database,
+) -> None:
+    before, after = new_id(), new_id()
+    async with db.one_transaction():
+        await _audit(db, before)
+        with pytest.raises(NotFound):
+            async with db.session() as session:
+                audit.record(session, actor=Actor.system(), action="t", subject_type="t")
+                raise NotFound("a service refuses before writing; its caller goes on")
+        await _audit(db, after)
+    assert (await _entries(db, before), await _entries(db, after)) == (1, 1)
+    async with db.session() as session:  # the refusing service's entry was never written
+        assert await session.scalar(select(func.count()).where(AuditEntry.action == "t")) == 0
+
+
+@pytest.mark.anyio
+async def test_a_reading_session_inside_one_transaction_joins_it(db: Database) -> None:
+    """A page in one transaction reads what its own services wrote, on its one connection."""
+    async with db.one_transaction():
+        async with db.session() as session:
+            session.add(SystemFlag(name="probe-joined", value="1"))
+            await session.commit()  # only flushed: the transaction is one_transaction's
+        async with db.reading() as session:
+            names = list(await session.scalars(select(SystemFlag.name)))
+        assert names == ["probe-joined"]
+    async with db.reading() as session:
+        assert list(await session.scalars(select(SystemFlag.name))) == ["probe-joined"]

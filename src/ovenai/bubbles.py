@@ -96,10 +96,12 @@ class Bubble:
 
 @dataclass(frozen=True)
 class Conversation:
-    """A lead's bubbles, oldest first, and the :func:`version` they were drawn at."""
+    """A lead's bubbles, oldest first, the :func:`version` they were drawn at, and the
+    lead's files by message id (:func:`ovenai.media.of_lead`)."""
 
     bubbles: list[Bubble]
     version: str
+    files: dict[str, MediaRecord] = dataclasses.field(default_factory=dict)
 
 
 def _body(message: MessageRecord) -> tuple[str | None, str | None]:
@@ -187,4 +189,4 @@ async def conversation(
     files = await media.of_lead(db, lead_id)
     if files:  # each media message shows its file: thumbnail, download, or why not
         drawn = [dataclasses.replace(b, media=files.get(b.id)) for b in drawn]
-    return Conversation(drawn, stamp)
+    return Conversation(drawn, stamp, files)

@@ -12,6 +12,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from ovenai import dialects
 from ovenai.engines import READS_ONLY, create_engine, ensure_sqlite_dir, sync_url
@@ -39,6 +40,22 @@ class _Turn:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.owner: asyncio.Task[Any] | None = None
+
+
+class _Shared:
+    """The connection of a :meth:`Database.one_transaction`, its database and its task."""
+
+    def __init__(self, database: Database, connection: AsyncConnection) -> None:
+        self.database = database
+        self.connection = connection
+        self.task = asyncio.current_task()
+
+    def serves(self, database: Database) -> bool:
+        """Whether a session of ``database`` opened now joins this transaction."""
+        return self.database is database and self.task is asyncio.current_task()
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("ovenai_one_transaction", default=None)
 
 
 class Database:
@@ -71,15 +88,53 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose connection errors become ServiceUnavailable."""
-        async with self._turn():
-            try:
-                async with self.sessions() as session:
-                    yield session
-            except (OperationalError, DBAPIError) as exc:
-                if exc.connection_invalidated or isinstance(exc, OperationalError):
-                    raise ServiceUnavailable("the database cannot be reached") from exc
-                raise
+        """A session whose connection errors become ServiceUnavailable; inside
+        :meth:`one_transaction` (in its task), one on that transaction's connection."""
+        shared = _SHARED.get()
+        if shared is not None and shared.serves(self):
+            # Its commit only flushes; its close leaves the transaction alone, so an error a
+            # caller catches drops only what the session had not yet written (as its own
+            # rollback did before), and one that leaves one_transaction rolls back the whole.
+            joined = self.sessions(bind=shared.connection, join_transaction_mode="rollback_only")
+            async with self._unavailable(), joined as session:
+                yield session
+            return
+        async with self._turn(), self._unavailable(), self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def one_transaction(self) -> AsyncIterator[None]:
+        """Run every session this task opens inside as one transaction on one connection,
+        committed at the end (rolled back on an error).
+
+        For a page that calls many service functions, each owning its session: without it
+        each takes a connection of its own from the pool (on PostgreSQL a ping, BEGIN and
+        COMMIT or ROLLBACK beside its statements). A service's own commit inside only
+        flushes, so what it writes (an audit entry, a seen mark) is committed with the rest,
+        or not at all when the page fails. Other tasks (and tasks started inside) still get
+        sessions of their own; nested calls join the outer one.
+        """
+        shared = _SHARED.get()
+        if shared is not None and shared.serves(self):
+            yield
+            return
+        async with self._turn(), self._unavailable(), self.engine.connect() as connection:
+            async with connection.begin():
+                token = _SHARED.set(_Shared(self, connection))
+                try:
+                    yield
+                finally:
+                    _SHARED.reset(token)
+
+    @asynccontextmanager
+    async def _unavailable(self) -> AsyncIterator[None]:
+        """Connection errors raised inside become ServiceUnavailable."""
+        try:
+            yield
+        except (OperationalError, DBAPIError) as exc:
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise ServiceUnavailable("the database cannot be reached") from exc
+            raise
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -91,15 +146,17 @@ class Database:
         nor holds it up, so an agent's page does not queue behind the webhooks being applied
         (a page's many small reads each waited for a turn before). A statement that writes
         is refused there (:func:`ovenai.engines.create_engine`); on PostgreSQL it is an
-        ordinary session. The one place reads could later be sent to a replica.
+        ordinary session. Inside :meth:`one_transaction` (in its task) it joins that
+        transaction, as :meth:`session` does. The one place reads could later be sent to a
+        replica.
         """
-        try:
-            async with self._readers() as session:
+        shared = _SHARED.get()
+        if shared is not None and shared.serves(self):
+            async with self.session() as session:
                 yield session
-        except (OperationalError, DBAPIError) as exc:
-            if exc.connection_invalidated or isinstance(exc, OperationalError):
-                raise ServiceUnavailable("the database cannot be reached") from exc
-            raise
+            return
+        async with self._unavailable(), self._readers() as session:
+            yield session
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

@@ -15,6 +15,14 @@ flat of 2,150,000, marked as over budget within the tolerance, since buyers stre
 
 Only the criteria columns (stored in clear) are read for every lead; the names of the
 matching leads alone are decrypted, so a listing is matched against many leads cheaply.
+
+:func:`matches_for` gives every lead the actor may see with its reasons (the API's answer);
+:func:`summary_for` (the listing's page) asks the database for the matching leads and how
+many fail each criterion instead: the same rule written in SQL (:func:`_sql_checks`), the
+places compared by :mod:`ovenai.places` on the few distinct spellings the leads wrote, and
+each lead the database returns checked again by :func:`check_lead`, so the leads and the
+reasons are those :func:`matches_for` gives (tests/test_matching.py compares both on varied
+data).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import places
@@ -89,6 +97,20 @@ class Matches:
     tolerance: Decimal
     matches: list[Match]
     excluded: list[Exclusion]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A property's matching leads (best first, as :class:`Matches` has them) and, of the
+    other leads, how many there are and how many fail each criterion; ``failed`` in the order
+    a walk through :attr:`Matches.excluded` meets each criterion first (ties of
+    :meth:`collections.Counter.most_common` fall as they did over that list)."""
+
+    property_id: str
+    tolerance: Decimal
+    matches: list[Match]
+    excluded_leads: int
+    failed: dict[Criterion, int]
 
 
 def _range(low: Any, high: Any) -> str | None:
@@ -237,6 +259,116 @@ async def matches_for(
     matches = sorted((Match(lead, passed[lead.id]) for lead in records), key=_rank)
     excluded.sort(key=lambda exclusion: exclusion.lead_id, reverse=True)
     return Matches(property_id, tolerance, matches, excluded)
+
+
+_ORDER = tuple(Criterion)  # a lead's failed checks come in this order (check_lead)
+
+
+def _given(column: Any) -> ColumnElement[bool]:
+    """A place the lead wrote: neither NULL nor empty (as ``if row.want_city`` reads it)."""
+    return and_(column.is_not(None), column != "")
+
+
+def _sql_checks(
+    prop: Property,
+    tolerance: Decimal,
+    stages: Collection[str],
+    cities: Sequence[str],
+    areas: Sequence[str],
+) -> dict[Criterion, ColumnElement[bool]]:
+    """:func:`check_lead` in SQL: for each criterion, whether a lead row fails it (never
+    NULL), given the spellings of the property's city and area the leads wrote that
+    :func:`_same_place` accepts (``cities``, ``areas``). The budget's tolerance is compared
+    in whole numbers (over a ceiling when ``max·(q+p) < price·q`` for a tolerance of p/q),
+    never in floating point."""
+    low, high = Lead.want_rooms_min, Lead.want_rooms_max
+    applied: dict[Criterion, tuple[ColumnElement[bool], ColumnElement[bool]]] = {}
+    if prop.city:
+        applied[Criterion.CITY] = (_given(Lead.want_city), Lead.want_city.not_in(cities))
+    if prop.area:
+        applied[Criterion.AREA] = (_given(Lead.want_area), Lead.want_area.not_in(areas))
+    if prop.rooms is not None:
+        applied[Criterion.ROOMS] = (
+            or_(low.is_not(None), high.is_not(None)),
+            or_(
+                and_(low.is_not(None), low > prop.rooms), and_(high.is_not(None), high < prop.rooms)
+            ),
+        )
+    if prop.size_m2 is not None:
+        size = Lead.want_size_min
+        applied[Criterion.SIZE] = (size.is_not(None), and_(size.is_not(None), size > prop.size_m2))
+    if prop.price is not None:
+        p, q = tolerance.as_integer_ratio()
+        most = cast(Lead.want_budget_max, BigInteger)
+        least = cast(Lead.want_budget_min, BigInteger)
+        applied[Criterion.BUDGET] = (
+            or_(most.is_not(None), least.is_not(None)),
+            or_(
+                and_(most.is_not(None), most < prop.price, most * (q + p) < prop.price * q),
+                and_(least.is_not(None), least > prop.price, least * (q - p) > prop.price * q),
+            ),
+        )
+    gave = or_(*(column.is_not(None) for column in CRITERIA_COLUMNS[2:]))  # any want_*
+    compared = or_(false(), *(applies for applies, _fails in applied.values()))
+    return {
+        Criterion.STAGE: Lead.stage.not_in(list(stages)),
+        Criterion.CRITERIA: not_(and_(gave, compared)),  # none given, or none comparable
+        **{criterion: and_(applies, fails) for criterion, (applies, fails) in applied.items()},
+    }
+
+
+async def summary_for(
+    db: Database,
+    *,
+    actor: Actor,
+    property_id: str,
+    tolerance: Decimal = BUDGET_TOLERANCE,
+    stages: Collection[str] = OPEN_STAGES,
+) -> Summary:
+    """The leads :func:`matches_for` matches, in its order with its reasons, and how many of
+    its excluded leads fail each criterion; the database filters and counts (three
+    statements), and only the matching leads are read whole and decrypted."""
+    async with db.session() as session:
+        prop = await session.get(Property, property_id)
+        if prop is None:
+            raise NotFound(f"no property {property_id}")
+        cities: list[str] = []
+        areas: list[str] = []
+        if prop.city or prop.area:
+            wrote = select(Lead.want_city, Lead.want_area).where(visible_to(actor)).distinct()
+            for city, area in (await session.execute(wrote)).all():
+                if prop.city and city and _same_place(city, prop.city):
+                    cities.append(city)
+                if prop.area and area and _same_place(area, prop.area):
+                    areas.append(area)
+        checks = _sql_checks(prop, tolerance, stages, sorted(set(cities)), sorted(set(areas)))
+        fails = list(checks.values())
+        counted = select(
+            func.count(),
+            *(func.sum(case((failing, 1), else_=0)) for failing in fails),
+            *(func.max(case((failing, Lead.id))) for failing in fails),
+        ).where(visible_to(actor))
+        total, *rest = (await session.execute(counted)).one()
+        number, last = rest[: len(fails)], rest[len(fails) :]
+        query = select(Lead).where(visible_to(actor), not_(or_(*fails)))
+        rows = list(await session.scalars(query))
+    passed: dict[str, tuple[Check, ...]] = {}
+    for row in rows:  # the database's answer held to the rule itself
+        found = check_lead(prop, row, tolerance=tolerance, stages=stages)
+        if all(check.passed for check in found):
+            passed[row.id] = tuple(found)
+    records = await open_leads(db.vault, [row for row in rows if row.id in passed])
+    matches = sorted((Match(lead, passed[lead.id]) for lead in records), key=_rank)
+    seen = sorted(
+        (
+            (str(at), -_ORDER.index(criterion), criterion, int(count or 0))
+            for criterion, count, at in zip(checks, number, last, strict=True)
+            if count
+        ),
+        reverse=True,
+    )
+    failed = {criterion: count for _at, _order, criterion, count in seen}
+    return Summary(property_id, tolerance, matches, int(total) - len(matches), failed)
 
 
 async def _load(session: AsyncSession, ids: Sequence[str]) -> list[Lead]:

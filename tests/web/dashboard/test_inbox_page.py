@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import pytest
 
 from ovenai.models import Role
 from ovenai.settings import Settings
@@ -179,3 +180,64 @@ def test_a_new_message_appears_in_the_open_inbox_without_reloading(
         assert errors == []
     finally:
         page.close()
+
+
+# What scrolls sideways on a page: the document itself, and any table's scroller (a table
+# wider than its box hides its last columns behind a scrollbar of its own).
+_SIDEWAYS = """() => {
+  const root = document.documentElement;
+  const found = [];
+  if (root.scrollWidth > root.clientWidth) found.push(`page ${root.scrollWidth}`);
+  for (const box of document.querySelectorAll('.inbox-scroll, .table-scroll')) {
+    const over = box.scrollWidth - box.clientWidth;
+    if (over > 1) found.push(`${box.className} scrolls ${over} px`);
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("language", ["he", "en"])
+def test_the_inbox_and_a_lead_fit_a_1280_px_screen_without_scrolling_sideways(
+    browser: Any,
+    server: Any,
+    admin: httpx.Client,
+    anonymous: httpx.Client,
+    clean_db: Settings,
+    language: str,
+) -> None:
+    """A laptop's 1280×800, in Hebrew (right to left) and English: the inbox with every
+    column filled as wide as it gets (a long name, a message of 80 characters and more, needs
+    reply with unread messages, the window's time left, an agent's long e-mail) and the lead's
+    page fit across, with nothing to scroll sideways."""
+    agent = "rina.ben-david.senior-agent@agency-tel-aviv.co.il"
+    agent_id = make_user(clean_db, agent, Role.AGENT)
+    make_user(clean_db, "boss@agency.co.il", Role.ADMIN)
+    name = "אלכסנדרה בן-דוד רוזנברג-כהנוביץ׳"
+    writer = _lead(admin, name, "050-111-2201", assigned_agent_id=agent_id)
+    _lead(admin, "Maximilian Alexander Rosenberg-Kahanovich", "050-111-2202")
+    now = int(time.time())
+    text = "שלום, ראיתי את הדירה ברחוב הרצל 12 – האם היא עדיין פנויה? I can come tomorrow 10:30"
+    post_text(anonymous, "972501112201", text, now - 60, name="Someone")
+    post_text(anonymous, "972501112201", text + " (again)", now, name="Someone")
+    _until(admin, f"/api/v1/leads/{writer}/messages", lambda p: len(p.json()) == 2)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in_page(page, server.url, "boss@agency.co.il")
+        page.goto(f"{server.url}/account")
+        page.select_option("form.language select[name=language]", language)
+        page.click("form.language button[type=submit]")
+        page.wait_for_load_state()
+        for path in ("/", f"/leads/{writer}"):
+            page.goto(f"{server.url}{path}")
+            assert page.locator("html").get_attribute("lang") == language
+            if path == "/":
+                assert page.locator("table.leads tbody tr").count() == 2
+                assert page.locator("table.leads .needs-reply").count() == 1
+            root = page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert root[0] <= root[1], f"{path} ({language}) scrolls sideways: {root}"
+            assert page.evaluate(_SIDEWAYS) == [], path
+    finally:
+        context.close()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+from sqlalchemy import event
 
 from ovenai.models import Role
 from ovenai.settings import Settings
@@ -56,3 +59,33 @@ def test_an_erased_lead_is_a_clear_410_page_and_leaves_the_inbox(
     api = admin.get(f"/api/v1/leads/{erased}")  # the API's answer stays as it was
     assert (api.status_code, api.json()["error"]) == (410, "Gone")
     assert api.json()["message"] == f"lead {erased} was erased"
+
+
+def test_a_lead_page_reads_in_one_connection_beside_the_headers(
+    browser_client: httpx.Client, admin: httpx.Client, server: Any, clean_db: Settings
+) -> None:
+    """The page's dozen service calls share one pooled connection and transaction (each
+    took its own: 16–18 a page); the header's look-ups (session, notifications, an admin's
+    alerts) take theirs. Still audited and marked seen, as before."""
+    make_user(clean_db, "boss@agency.co.il", Role.ADMIN)
+    lead = _lead(admin, "נועה כהן", "0501112299", None)
+    sign_in(browser_client, "boss@agency.co.il")
+    db = server.server.config.app.state.db
+    taken: list[int] = []
+
+    def took(*_args: object) -> None:
+        taken.append(1)
+
+    counts = []
+    event.listen(db.engine.sync_engine.pool, "checkout", took)
+    try:
+        for _ in range(3):  # the fewest of three: a background job may take one meanwhile
+            taken.clear()
+            assert browser_client.get(f"/leads/{lead}").status_code == 200
+            counts.append(len(taken))
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", took)
+    assert min(counts) <= 4, counts
+    entries = admin.get("/api/v1/audit", params={"subject_id": lead}).json()
+    actions = [entry["action"] for entry in entries]
+    assert (actions.count("view"), actions.count("view_conversation")) == (3, 3)

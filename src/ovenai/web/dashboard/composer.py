@@ -155,25 +155,31 @@ async def lead_page(
     documents_error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    """The lead, the composer, the in-place edits, the score's reasons, the conversation."""
+    """The lead, the composer, the in-place edits, the score's reasons, the conversation:
+    read in one transaction on one connection (:meth:`ovenai.db.Database.one_transaction`),
+    the seen mark and the audit entries committed with it."""
     form = form or ComposerForm()
-    lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
-    await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # its messages are read now
-    score = await engagement.history(db, actor=actor, lead_id=lead_id, page=SCORE_CHANGES)
-    quiet = QuietHours.from_settings(get_settings(request))
-    chat = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
-    shown = await lead_view.page_context(request, db, actor, lead, chat)
-    options = await composer.options(
-        db,
-        actor=actor,
-        lead_id=lead_id,
-        waba_id=_waba(request),
-        zone=get_settings(request).zone,
-        family=form.family,
-        params=form.params,
-    )
+    settings = get_settings(request)
+    async with db.one_transaction():
+        lead = await leads.get_lead(db, actor=actor, lead_id=lead_id)
+        await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # its messages are read now
+        score = await engagement.history(db, actor=actor, lead_id=lead_id, page=SCORE_CHANGES)
+        quiet = QuietHours.from_settings(settings)
+        chat = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
+        shown = await lead_view.page_context(request, db, actor, lead, chat)
+        options = await composer.options(
+            db,
+            actor=actor,
+            lead_id=lead_id,
+            waba_id=_waba(request),
+            zone=settings.zone,
+            family=form.family,
+            params=form.params,
+        )
+        agents = await _agents(db, actor)
+        automation = await lead_automation(request, db, actor, lead_id)
+        consent = await lead_consent.show(db, actor=actor, lead_id=lead_id, audited=False)
     words = i18n.translator(request)
-    agents = await _agents(db, actor)
     return page(
         request,
         "lead.html",
@@ -193,8 +199,8 @@ async def lead_page(
         edit_errors=edit_errors or {},
         edit_values=edit_values or {},
         documents_error=documents_error,
-        lead_automation=await lead_automation(request, db, actor, lead_id),
-        lead_consent=await lead_consent.show(db, actor=actor, lead_id=lead_id, audited=False),
+        lead_automation=automation,
+        lead_consent=consent,
     )
 
 

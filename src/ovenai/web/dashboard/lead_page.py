@@ -105,8 +105,9 @@ async def conversation_fragment(
     if version and version == current:
         return Response(status_code=204, headers={VERSION_HEADER: current})
     quiet = QuietHours.from_settings(get_settings(request))
-    drawn = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
-    await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # the page is open: seen
+    async with db.one_transaction():  # one connection: read, audited, marked seen
+        drawn = await bubbles.conversation(db, actor=actor, lead_id=lead_id, quiet=quiet)
+        await inbox.mark_seen(db, actor=actor, lead_id=lead_id)  # the page is open: seen
     answer = page(request, "lead_bubbles.html", **conversation_context(request, drawn))
     answer.headers[VERSION_HEADER] = drawn.version
     answer.headers["Cache-Control"] = "no-store"

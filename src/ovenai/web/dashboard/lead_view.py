@@ -147,17 +147,21 @@ async def page_context(
         "viewings": viewings,
         "meeting_states": {key: words.gettext(value) for key, value in MEETING_STATES.items()},
         "listings": sorted(places.items(), key=lambda item: item[1]),
-        **await _documents(request, db, actor, lead),
+        **await _documents(request, db, actor, lead, conversation.files),
     }
 
 
 async def _documents(
-    request: Request, db: Database, actor: Actor, lead: leads.LeadRecord
+    request: Request,
+    db: Database,
+    actor: Actor,
+    lead: leads.LeadRecord,
+    files: dict[str, media.MediaRecord],
 ) -> dict[str, object]:
-    """The lead's document checklist, the agency's documents to tick, the files to mark."""
+    """The lead's document checklist, the agency's documents to tick, the files to mark
+    (``files``: the lead's, read with its conversation)."""
     settings = get_settings(request)
     listed = settings.documents_en if lead.language == "en" else settings.documents_he
-    files = await media.of_lead(db, lead.id)
     return {
         "lead_documents": await document_checklist.checklist(db, actor=actor, lead_id=lead.id),
         "document_choices": document_checklist.items(listed),

@@ -153,7 +153,7 @@ def _edit_page(
     form: dict[str, str],
     errors: dict[str, str],
     status: int = 200,
-    found: matching.Matches | None = None,
+    found: matching.Summary | None = None,
     files: list[FileRecord] | None = None,
     files_error: str | None = None,
 ) -> HTMLResponse:
@@ -161,16 +161,14 @@ def _edit_page(
     context: dict[str, Any] = {"matches": [], "excluded": [], "tolerance": 0}
     if found is not None:
         tolerance = int(found.tolerance * 100)
-        excluded: Counter[Criterion] = Counter(
-            check.criterion for exclusion in found.excluded for check in exclusion.reasons
-        )
+        excluded: Counter[Criterion] = Counter(found.failed)  # ties as the leads list them
         context = {
             "matches": [
                 (match.lead, [_why(words, check, tolerance) for check in match.reasons])
                 for match in found.matches
             ],
             "excluded": [(words.gettext(EXCLUDED[c]), n) for c, n in excluded.most_common()],
-            "excluded_leads": len(found.excluded),
+            "excluded_leads": found.excluded_leads,
             "tolerance": tolerance,
         }
     return page(
@@ -218,8 +216,8 @@ async def create_property(request: Request, db: DbDep, actor: SessionActor) -> R
     return RedirectResponse(f"/properties/{prop.id}", status_code=303)
 
 
-async def _matches(db: DbDep, actor: Actor, property_id: str) -> matching.Matches:
-    return await matching.matches_for(db, actor=actor, property_id=property_id)
+async def _matches(db: DbDep, actor: Actor, property_id: str) -> matching.Summary:
+    return await matching.summary_for(db, actor=actor, property_id=property_id)
 
 
 async def property_page(
