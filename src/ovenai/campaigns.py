@@ -398,7 +398,8 @@ async def _names(
     names: dict[str, str | None] = {}
     for begin in range(0, len(lead_ids), BATCH):
         chunk = lead_ids[begin : begin + BATCH]
-        query = select(Lead.id, Lead.name_enc, Lead.profile_name_enc).where(Lead.id.in_(chunk))
+        listed = dialects.one_of(session, Lead.id, chunk)
+        query = select(Lead.id, Lead.name_enc, Lead.profile_name_enc).where(listed)
         rows = (await session.execute(query)).all()
         keys = await db.vault.surviving_lead_keys([row.id for row in rows])
         for row in rows:
@@ -633,7 +634,7 @@ async def _queue_batch(
         ids = [candidate.lead_id for candidate in batch]
         locked = select(
             Lead.id, Lead.opted_out_at, Lead.marketing_basis, Lead.name_enc, Lead.profile_name_enc
-        ).where(Lead.id.in_(ids), Lead.erased_at.is_(None))
+        ).where(dialects.one_of(session, Lead.id, ids), Lead.erased_at.is_(None))
         alive = {row.id: row for row in await session.execute(locked.with_for_update())}
         wanted = [c.lead_id for c in batch if c.reason is None and c.lead_id in alive]
         keys = await db.vault.surviving_lead_keys(wanted)

@@ -38,6 +38,7 @@ import orjson
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai import dialects
 from ovenai.columns import new_id, utcnow
 from ovenai.keystore import Vault
 from ovenai.models import ConsentEvent, DoNotContact, Lead
@@ -306,7 +307,8 @@ async def listed_not_to_contact(
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        query = select(DoNotContact.phone_index).where(DoNotContact.phone_index.in_(chunk))
+        listed = dialects.one_of(session, DoNotContact.phone_index, chunk)
+        query = select(DoNotContact.phone_index).where(listed)
         found.update(await session.scalars(query))
     return found
 

@@ -7,12 +7,14 @@ ask here instead of testing the dialect's name themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, all_, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 Name = Literal["sqlite", "postgresql"]
 
@@ -48,6 +50,49 @@ def insert(target: AsyncSession | AsyncConnection | Connection | Dialect | str, 
     class that declares them.
     """
     return _INSERTS[name_of(target)](table)
+
+
+def one_of(
+    target: AsyncSession | AsyncConnection | Connection | Dialect | str,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Iterable[Any],
+) -> ColumnElement[bool]:
+    """``column IN (values)``, written so that its text does not change with the values.
+
+    ``IN`` with a list gives one placeholder per value, so every length is a statement of its
+    own: psycopg parses each new text in Python (it caches statements of at most 50
+    parameters), and the server plans it anew. On PostgreSQL the list is therefore bound as
+    one array (``column = ANY(%(param)s)``); on SQLite, which parses in C and has no arrays,
+    it stays ``IN``.
+    """
+    element, listed = _listed(column, values)
+    if is_postgresql(target):
+        return element == any_(_array(element, listed))
+    return element.in_(listed)
+
+
+def none_of(
+    target: AsyncSession | AsyncConnection | Connection | Dialect | str,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Iterable[Any],
+) -> ColumnElement[bool]:
+    """``column NOT IN (values)``, one text whatever the values (see :func:`one_of`)."""
+    element, listed = _listed(column, values)
+    if is_postgresql(target):
+        return element != all_(_array(element, listed))
+    return element.not_in(listed)
+
+
+def _listed(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> tuple[ColumnElement[Any], list[Any]]:
+    element = column.__clause_element__() if isinstance(column, QueryableAttribute) else column
+    return element, list(values)
+
+
+def _array(element: ColumnElement[Any], listed: list[Any]) -> Any:
+    """The values as one anonymous array parameter of the column's type."""
+    return bindparam(None, listed, type_=postgresql.ARRAY(element.type))
 
 
 def rowcount(result: object) -> int:

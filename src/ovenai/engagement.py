@@ -39,7 +39,7 @@ from typing import Final
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import hooks, scheduler
+from ovenai import dialects, hooks, scheduler
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -241,7 +241,7 @@ async def _last_counted_replies(session: AsyncSession, lead_ids: set[str]) -> di
             )
             .join(Message, Message.id == ScoreChange.source)
             .where(
-                ScoreChange.lead_id.in_(ordered[start : start + _CHUNK]),
+                dialects.one_of(session, ScoreChange.lead_id, ordered[start : start + _CHUNK]),
                 ScoreChange.reason == ScoreReason.REPLIED,
             )
             .subquery()
@@ -297,7 +297,7 @@ async def _locked(
     for start in range(0, len(ordered), _CHUNK):
         query = (
             select(Lead)
-            .where(Lead.id.in_(ordered[start : start + _CHUNK]))
+            .where(dialects.one_of(session, Lead.id, ordered[start : start + _CHUNK]))
             .order_by(Lead.id)
             .with_for_update(skip_locked=skip_locked)
             .execution_options(populate_existing=True)
@@ -313,9 +313,9 @@ async def _counted(
     found: set[str] = set()
     for start in range(0, len(sources), _CHUNK):
         query = select(ScoreChange.source).where(
-            ScoreChange.lead_id.in_(list(leads)),
+            dialects.one_of(session, ScoreChange.lead_id, leads),
             ScoreChange.reason == reason,
-            ScoreChange.source.in_(sources[start : start + _CHUNK]),
+            dialects.one_of(session, ScoreChange.source, sources[start : start + _CHUNK]),
         )
         found.update(await session.scalars(query))
     return found
@@ -363,7 +363,7 @@ async def decay(db: Database, *, now: datetime | None = None) -> int:
 async def _decay_chunk(session: AsyncSession, lead_ids: list[str], now: datetime) -> int:
     leads = await _locked(session, lead_ids, skip_locked=True)
     latest = select(ScoreChange.lead_id, func.max(ScoreChange.at)).group_by(ScoreChange.lead_id)
-    of_chunk = latest.where(ScoreChange.lead_id.in_(list(leads)))
+    of_chunk = latest.where(dialects.one_of(session, ScoreChange.lead_id, leads))
     silence = ScoreChange.reason == ScoreReason.SILENCE  # their ``at``: the run's time
     charged_at: dict[str, datetime] = {
         lead_id: at for lead_id, at in await session.execute(of_chunk.where(silence))

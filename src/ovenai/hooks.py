@@ -33,6 +33,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState
 
+from ovenai import dialects
 from ovenai.events import InboundMessage
 from ovenai.metrics import HOOK_FAILURES
 from ovenai.models import Lead, Meeting, Message
@@ -173,7 +174,7 @@ async def arrivals(
         query = (
             select(Message, Lead)
             .join(Lead, Lead.id == Message.lead_id)
-            .where(Message.id.in_(ordered[start : start + _CHUNK]))
+            .where(dialects.one_of(session, Message.id, ordered[start : start + _CHUNK]))
             .execution_options(populate_existing=True)
         )
         for message, lead in await session.execute(query):

@@ -125,7 +125,8 @@ class Vault:
         return found
 
     async def _load(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
-        query = select(DataKey).where(DataKey.scope == scope, DataKey.id.in_(key_ids))
+        listed = dialects.one_of(self._reader.dialect, DataKey.id, key_ids)
+        query = select(DataKey).where(DataKey.scope == scope, listed)
         async with self._reader.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {row.id: self._unwrap(scope, row.id, row.master_key_id, row.wrapped) for row in rows}

@@ -609,7 +609,7 @@ async def _automated(session: AsyncSession, lead_ids: Collection[str]) -> dict[s
     ordered = sorted(lead_ids)
     tallies: dict[str, _Sent] = {}
     for start in range(0, len(ordered), _CHUNK):
-        chunk = Message.lead_id.in_(ordered[start : start + _CHUNK])
+        chunk = dialects.one_of(session, Message.lead_id, ordered[start : start + _CHUNK])
         automated = Message.rule_id.is_not(None)
         newest = (
             select(Message.lead_id, func.max(Message.sent_at))
@@ -922,9 +922,11 @@ async def _first_contacts(session: AsyncSession, stored: Sequence[hooks.Arrival]
         chunk = ordered[start : start + _CHUNK]
         others = select(Message.id).where(
             Message.lead_id == Lead.id,
-            Message.id.not_in([message for lead_id in chunk for message in ours[lead_id]]),
+            dialects.none_of(
+                session, Message.id, [message for lead_id in chunk for message in ours[lead_id]]
+            ),
         )
-        query = select(Lead.id).where(Lead.id.in_(chunk), others.exists())
+        query = select(Lead.id).where(dialects.one_of(session, Lead.id, chunk), others.exists())
         known.update(await session.scalars(query))
     return {messages[0] for lead_id, messages in ours.items() if lead_id not in known}
 

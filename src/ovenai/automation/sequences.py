@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai import dialects
 from ovenai.automation.definitions import RuleDefinition, SequenceStep, StartSequence
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -139,7 +140,7 @@ async def stop_for_leads(
     ordered = sorted(lead_ids)
     for start in range(0, len(ordered), 500):
         statement = update(SequenceEnrolment).where(
-            SequenceEnrolment.lead_id.in_(ordered[start : start + 500]),
+            dialects.one_of(session, SequenceEnrolment.lead_id, ordered[start : start + 500]),
             SequenceEnrolment.stopped_at.is_(None),
         )
         if unless_stage is not None:
