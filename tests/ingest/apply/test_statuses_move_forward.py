@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import hooks
+from ovenai import dialects, hooks
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.events import StatusUpdate
@@ -384,3 +385,52 @@ async def test_a_thousand_messages_in_one_batch_all_move(bodies, db) -> None:
         moved = select(func.count()).where(Message.status == "delivered")
         assert await session.scalar(moved) == 1001
         await session.commit()
+
+
+async def _waiting_for_a_lock(db: Database) -> int:
+    """How many of this database's sessions wait for a lock now (PostgreSQL)."""
+    async with db.engine.connect() as connection:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(await connection.scalar(query) or 0)
+
+
+async def _until_waiting(db: Database, count: int) -> None:
+    for _ in range(500):
+        if await _waiting_for_a_lock(db) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} session(s) never waited for the message's lock")
+
+
+async def test_a_batch_that_read_the_message_before_another_moved_it_does_not_undo_that(
+    db: Database, bodies, harness
+) -> None:
+    """Two processes apply statuses of one message at once (workers on PostgreSQL): the
+    one that commits last must not write back the state it derived before the other
+    committed (a lost update left campaign messages "delivered" after their "read")."""
+    if not dialects.is_postgresql(db.engine.dialect):
+        pytest.skip("SQLite applies one transaction at a time (BEGIN IMMEDIATE)")
+    await harness.outbound("wamid.RACE")
+    read = status_updates(bodies.statuses(bodies.status("wamid.RACE", "read", T0 + 5)))
+    delivered = status_updates(bodies.statuses(bodies.status("wamid.RACE", "delivered", T0 + 3)))
+
+    async def apply(updates: list[StatusUpdate]) -> None:
+        async with db.session() as session:
+            await delivery_statuses.apply_statuses(session, updates)
+            await session.commit()
+
+    async with db.engine.connect() as holder:  # another writer holds the message's row
+        await holder.execute(
+            select(Message.id).where(Message.wa_message_id == "wamid.RACE").with_for_update()
+        )
+        reading = asyncio.create_task(apply(read))
+        await _until_waiting(db, 1)  # "read" queues first for the row ...
+        delivering = asyncio.create_task(apply(delivered))
+        await _until_waiting(db, 2)  # ... then "delivered", having read the message as "sent"
+        await holder.commit()
+    await asyncio.gather(reading, delivering)
+    message = await harness.message("wamid.RACE")
+    assert (message.status, message.delivered_at, message.read_at) == ("read", at(3), at(5))

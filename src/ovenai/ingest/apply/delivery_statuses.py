@@ -154,10 +154,16 @@ async def refresh_messages(session: AsyncSession, wamids: set[str]) -> Refreshed
 
 
 async def _refresh_chunk(session: AsyncSession, wamids: list[str], into: Refreshed) -> None:
+    """Derive and write the state of these messages. On PostgreSQL their rows are locked
+    first (in id order), and their statuses read only then: a process that applied other
+    statuses of them meanwhile has committed, so its state and statuses are seen here and
+    never written over with a state derived before it (SQLite runs one writer at a time)."""
     columns = [_MESSAGES.c[name] for name in ("id", "lead_id", "wa_message_id", *_STATE_FIELDS)]
     query = select(*columns).where(
         _MESSAGES.c.wa_message_id.in_(wamids), _MESSAGES.c.direction == Direction.OUTBOUND
     )
+    if dialects.is_postgresql(session):
+        query = query.order_by(_MESSAGES.c.id).with_for_update()
     messages = [dict(row._mapping) for row in (await session.execute(query)).all()]
     if not messages:
         return
