@@ -11,10 +11,13 @@ PostgreSQL) — and the report over all of them. Nothing is sent.
 With ``--send``, the campaign's messages are then sent instead: bench.outbound.run's
 machinery (the simulator in its own process at ``--cap`` per second, ``--workers`` real
 worker processes) with the campaign as what is queued; its figures (sustained rate, the
-busiest second, nothing lost or sent twice) are printed.
+busiest second, nothing lost or sent twice) are printed; ``--statuses`` also has every
+send's three status webhooks come back through ``ovenai serve`` and applied by the workers
+(the backlog of stored bodies and its drain are printed with them).
 
     .venv/bin/python -m bench.campaign --leads 100000
     .venv/bin/python -m bench.campaign --send --leads 20000 --workers 2 --cap 1000
+    .venv/bin/python -m bench.campaign --send --statuses --leads 20000 --workers 2 --cap 1000
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ async def seed(db: Database, *, leads: int, others: int, waba: str = WABA) -> tu
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    with fresh_database(args.db) as env:
+    with fresh_database(args.db, keystore=args.keystore or args.db) as env:
         settings = settings_from(env)
         db = open_database(settings)
         await db.start()
@@ -139,6 +142,7 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
         messages=args.leads,
         in_flight=64,
         batch=0,
+        statuses=args.statuses,
     )
     figures: dict[str, Any] = asyncio.run(outbound.bench(sending))
     return figures
@@ -149,7 +153,16 @@ def main() -> None:
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--leads", type=int, default=100_000, help="leads the listing suits")
     parser.add_argument("--others", type=int, default=10_000, help="leads it does not suit")
+    parser.add_argument(
+        "--keystore",
+        choices=("postgresql", "sqlite"),
+        default=None,
+        help="the key store's database (default: as --db; production keeps it on PostgreSQL)",
+    )
     parser.add_argument("--send", action="store_true", help="send the campaign (see above)")
+    parser.add_argument(
+        "--statuses", action="store_true", help="--send: sent, delivered, read back through serve"
+    )
     parser.add_argument("--workers", type=int, default=2, help="--send: worker processes")
     parser.add_argument("--cap", type=int, default=1000, help="--send: the simulator's cap")
     args = parser.parse_args()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -32,10 +33,18 @@ def free_port() -> int:
 
 
 def start_listening(
-    command: list[str], port: int, *, timeout: float = 15.0
+    command: list[str],
+    port: int,
+    *,
+    timeout: float = 15.0,
+    env: dict[str, str] | None = None,
+    quiet: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start `command` and return once something listens on 127.0.0.1:`port`."""
-    proc = subprocess.Popen(command)
+    """Start `command` and return once something listens on 127.0.0.1:`port`; `quiet`: its
+    output is dropped (kept when ``BENCH_VERBOSE`` is set)."""
+    dropped = quiet and not os.environ.get("BENCH_VERBOSE")
+    output = subprocess.DEVNULL if dropped else None
+    proc = subprocess.Popen(command, env=env, stdout=output, stderr=output)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -47,7 +56,15 @@ def start_listening(
     raise SystemExit(f"{' '.join(command[:4])} did not start listening on port {port}")
 
 
-def start_simulator(port: int, *, cap: int = 0) -> subprocess.Popen[bytes]:
-    """The simulator on `port` with this messages-per-second cap (0: none), statuses off."""
-    options = ["--port", str(port), "--mps-cap", str(cap), "--statuses", "off"]
+def start_simulator(
+    port: int, *, cap: int = 0, webhook_url: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The simulator on `port` with this messages-per-second cap (0: none); statuses off,
+    or, given a `webhook_url`, each accepted send's sent, delivered and read posted there
+    (one status a webhook, signed with the simulator's app secret, as Meta does)."""
+    options = ["--port", str(port), "--mps-cap", str(cap)]
+    if webhook_url is None:
+        options += ["--statuses", "off"]
+    else:
+        options += ["--statuses", "on", "--webhook-url", webhook_url]
     return start_listening([*SIMULATOR, *options], port)

@@ -9,12 +9,21 @@ The simulator runs in its own process (statuses off); workers are real processes
 sustained rate (messages / time from the first to the last accepted send), and checks that
 nothing was lost (every row ``sent``), nothing was sent twice (one accepted send per
 message id) and how the cap held (the simulator's busiest sliding second and its 130429s).
+
+``--statuses`` adds what comes back: the simulator posts each accepted send's ``sent``,
+``delivered`` and ``read`` (three webhooks a message, each signed) to a real ``ovenai serve``,
+which stores and acknowledges them; the workers apply them (``OVENAI_WEBHOOK_PROCESS_IN_SERVE``
+false, as where workers run). The stored bodies not yet applied are counted every second
+(the backlog), and the run waits until every message is ``read``: the report adds the
+webhooks acknowledged, the backlog's peak and its size when the last send was accepted, the
+time from then until the last status was applied, and the statuses applied a second.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import subprocess
@@ -31,15 +40,16 @@ import orjson
 import psycopg
 from sqlalchemy import func, select
 
-from bench.process import box_speed_s, free_port, start_simulator
+from bench.process import box_speed_s, free_port, start_listening, start_simulator
 from ovenai import templates
 from ovenai.columns import new_id
 from ovenai.db import Database, open_database, upgrade, upgrade_keystore
 from ovenai.keystore import generate_master_key
 from ovenai.leads import open_leads, seal_identity
-from ovenai.models import Lead, Message
+from ovenai.models import Lead, Message, WebhookEvent
 from ovenai.outbox import queue
 from ovenai.settings import SANDBOX_BUSINESS_ACCOUNT_ID, SANDBOX_PHONE_NUMBER_ID, load_settings
+from ovenai.simulator.config import SimulatorConfig
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 TOKEN = "sim-access-token"
@@ -140,13 +150,54 @@ async def _progress(
             break
         await asyncio.sleep(0.25)
     while True:  # every send answered: wait for the outcomes to be stored
-        async with db.session() as session:
-            query = select(Message.status, func.count()).group_by(Message.status)
-            counts = dict((await session.execute(query)).all())
-        done = counts.get("sent", 0) + counts.get("failed", 0)
+        counts = await _statuses(db)
+        done = sum(counts.get(status, 0) for status in (*_SENT, "failed"))
         if done >= total or time.monotonic() > deadline:
-            return counts.get("sent", 0), counts.get("failed", 0)
+            return sum(counts.get(status, 0) for status in _SENT), counts.get("failed", 0)
         await asyncio.sleep(0.25)
+
+
+# Where a message can be once Meta accepted it (the statuses move it on from ``sent``).
+_SENT = ("sent", "delivered", "read")
+
+
+async def _statuses(db: Database) -> dict[str, int]:
+    """How many messages are in each status."""
+    async with db.reading() as session:
+        query = select(Message.status, func.count()).group_by(Message.status)
+        return {str(status): int(count) for status, count in (await session.execute(query)).all()}
+
+
+class _Backlog:
+    """The stored webhook bodies not applied yet, counted every second while the statuses
+    come back (PostgreSQL, or SQLite's reading session: neither waits for the writers)."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+
+    async def watch(self, db: Database, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            async with db.reading() as session:
+                pending = select(func.count()).where(WebhookEvent.status == "pending")
+                self.samples.append((time.time(), int(await session.scalar(pending) or 0)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+    def at(self, moment: float) -> int:
+        """The backlog counted last before ``moment``."""
+        before = [count for at, count in self.samples if at <= moment]
+        return before[-1] if before else 0
+
+
+async def _all_read(db: Database, total: int, timeout: float) -> float | None:
+    """Wait until every message is ``read`` (its three statuses applied); when, or None if
+    the timeout passed first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await _statuses(db)).get("read", 0) >= total:
+            return time.time()
+        await asyncio.sleep(0.2)
+    return None
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -180,7 +231,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     url, keystore, pg_name = _databases(args.db, folder)
     keys = generate_master_key(key_id="bench")
     port = free_port()
-    sim = start_simulator(port, cap=args.cap)
+    serve_port = free_port()
+    webhook_url = f"http://127.0.0.1:{serve_port}/api/webhooks/whatsapp"
+    sim = start_simulator(port, cap=args.cap, webhook_url=webhook_url if args.statuses else None)
     sim_url = f"http://127.0.0.1:{port}"
     upgrade(url)
     upgrade_keystore(keystore)
@@ -194,11 +247,19 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     db = open_database(settings)
     await db.start()
     workers: list[subprocess.Popen[bytes]] = []
+    backlog = _Backlog()
+    watching = asyncio.Event()
+    read_at: float | None = None
+    final: dict[str, int] = {}
     try:
         filling = time.monotonic()
         await _fill(db, args.messages)
         print(f"queued {args.messages} in {time.monotonic() - filling:.1f} s", flush=True)
         env = _env(url, keystore, folder, sim_url, keys)
+        if args.statuses:
+            serving = _serve(env, serve_port)
+            workers.append(serving)
+            watcher = asyncio.create_task(backlog.watch(db, watching))
         mps = str(args.cap)  # 0: the worker paces to no cap either
         for _ in range(args.workers):
             sizes = [str(args.in_flight), str(args.batch)]
@@ -215,7 +276,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         now = [*(_cpu_seconds(pid) for pid in pids), _postgres_cpu_seconds()]
         used = [after - before for after, before in zip(now, at_start, strict=True)]
         sim_cpu, worker_cpu, db_cpu = used[0], sum(used[1:-1]), used[-1]
+        if args.statuses:
+            read_at = await _all_read(db, args.messages, args.messages / 100 + 120)
+            watching.set()
+            await watcher
+            final = await _statuses(db)
     finally:
+        watching.set()
         for worker in workers:
             worker.terminate()
         for worker in workers:
@@ -224,6 +291,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     try:
         stats = _get(f"{sim_url}/_sim/stats")
         outbox = _get(f"{sim_url}/_sim/outbox")["messages"]
+        deliveries = _get(f"{sim_url}/_sim/webhooks") if args.statuses else []
     finally:
         sim.terminate()
         sim.wait(10)
@@ -234,6 +302,69 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     copies = Counter(m["body"].get("biz_opaque_callback_data") for m in outbox)
     times = sorted(m["at"] for m in outbox)
     span = times[-1] - times[0] if len(times) > 1 else 1.0
+    figures = _figures(args, sent, failed, outbox, copies, times, span, stats)
+    figures |= {
+        # CPU per message: the part of the two cores each side used (machine-dependent)
+        "worker_cpu_us_per_message": round(worker_cpu / max(sent, 1) * 1e6),
+        "simulator_cpu_us_per_message": round(sim_cpu / max(sent, 1) * 1e6),
+        "postgresql_cpu_us_per_message": round(db_cpu / max(sent, 1) * 1e6) if pg_name else None,
+        "box_loop_10m_s_before_after": [speed_before, speed_after],
+    }
+    if args.statuses:
+        figures |= _status_figures(stats, backlog, times, read_at, args.messages)
+        figures["message_statuses_at_the_end"] = final
+        # The simulator keeps its last 2,000 deliveries: those it gave up on, by answer.
+        refused = Counter(str(d["http_status"]) for d in deliveries if not d["delivered"])
+        figures["webhooks_given_up_in_the_last_2000"] = dict(refused)
+    return figures
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """``ovenai serve`` on ``port``, storing and acknowledging the simulator's webhooks (the
+    workers apply them)."""
+    served = env | {
+        "WHATSAPP_APP_SECRET": SimulatorConfig().app_secret,
+        "OVENAI_WEBHOOK_PROCESS_IN_SERVE": "false",
+    }
+    command = [str(Path(sys.executable).parent / "ovenai"), "serve", "--port", str(port)]
+    return start_listening(command, port, env=served, quiet=True)
+
+
+def _status_figures(
+    stats: dict[str, Any],
+    backlog: _Backlog,
+    times: list[float],
+    read_at: float | None,
+    total: int,
+) -> dict[str, Any]:
+    """What came back: webhooks posted and acknowledged, the backlog, the drain."""
+    last_send = times[-1] if times else 0.0
+    counts = stats["counts"]
+    return {
+        "status_webhooks": {k: counts.get(f"status_{k}", 0) for k in ("sent", "delivered", "read")},
+        "all_read": read_at is not None,
+        "backlog_peak": max((count for _, count in backlog.samples), default=0),
+        "backlog_at_last_send": backlog.at(last_send),
+        "backlog_last_10_samples_of_sending": [
+            count for at, count in backlog.samples if at <= last_send
+        ][-10:],
+        "seconds_last_send_to_all_read": round(read_at - last_send, 2) if read_at else None,
+        "statuses_applied_per_s": (
+            round(3 * total / (read_at - times[0])) if read_at and times else None
+        ),
+    }
+
+
+def _figures(
+    args: argparse.Namespace,
+    sent: int,
+    failed: int,
+    outbox: list[dict[str, Any]],
+    copies: Counter[Any],
+    times: list[float],
+    span: float,
+    stats: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "db": args.db,
         "workers": args.workers,
@@ -250,11 +381,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "max_attempts_in_one_calendar_second": stats["max_attempts_per_second"],
         "refused_130429": stats["counts"].get("rejected_130429", 0),
         "media_uploads": stats["counts"].get("media_uploads", 0),
-        # CPU per message: the part of the two cores each side used (machine-dependent)
-        "worker_cpu_us_per_message": round(worker_cpu / max(sent, 1) * 1e6),
-        "simulator_cpu_us_per_message": round(sim_cpu / max(sent, 1) * 1e6),
-        "postgresql_cpu_us_per_message": round(db_cpu / max(sent, 1) * 1e6) if pg_name else None,
-        "box_loop_10m_s_before_after": [speed_before, speed_after],
     }
 
 
@@ -266,6 +392,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--batch", type=int, default=0, help="messages a claim takes; 0 = default")
+    parser.add_argument("--statuses", action="store_true", help="statuses back through serve")
     args = parser.parse_args()
     print(orjson.dumps(asyncio.run(bench(args)), option=orjson.OPT_INDENT_2).decode())
 

@@ -27,9 +27,12 @@ automation hooks (``bench.webhooks.ack --no-reactions``)."""
 
 
 @contextmanager
-def fresh_database(backend: str) -> Iterator[dict[str, str]]:
+def fresh_database(backend: str, *, keystore: str = "sqlite") -> Iterator[dict[str, str]]:
     """Environment variables for a new, migrated database; the database and the temporary
-    folder (SQLite files, key store, data dir) are removed afterwards, whatever happened."""
+    folder (SQLite files, key store, data dir) are removed afterwards, whatever happened.
+
+    The key store is a SQLite file (the development default) unless ``keystore`` is
+    ``postgresql``: then a PostgreSQL database of its own, as production requires."""
     folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-"))
     env = {
         "OVENAI_ENCRYPTION_KEYS": generate_master_key(key_id="bench"),
@@ -39,23 +42,30 @@ def fresh_database(backend: str) -> Iterator[dict[str, str]]:
         "OVENAI_DATA_DIR": str(folder),
     }
     name = f"ovenai_bench_{secrets.token_hex(4)}"
-    created = False
+    created: list[str] = []
     try:
         if backend == "sqlite":
             env["DATABASE_URL"] = f"sqlite:///{folder / 'ovenai.db'}"
         else:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            created = True
-            env["DATABASE_URL"] = f"{PG_BASE}/{name}"
+            env["DATABASE_URL"] = _created(created, name)
+        if keystore == "postgresql":
+            env["OVENAI_KEYSTORE_URL"] = _created(created, f"{name}_keys")
         upgrade(env["DATABASE_URL"])
         upgrade_keystore(env["OVENAI_KEYSTORE_URL"])
         yield env
     finally:
-        if created:
+        for made in created:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE "{made}" WITH (FORCE)')
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _created(created: list[str], name: str) -> str:
+    """A new PostgreSQL database of this name (remembered in ``created``); its URL."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    created.append(name)
+    return f"{PG_BASE}/{name}"
 
 
 def settings_from(env: dict[str, str]) -> Settings:
