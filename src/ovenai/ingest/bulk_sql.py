@@ -62,18 +62,27 @@ async def insert_many(
 
 
 async def update_many(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: str = "id",
+    forward: frozenset[str] = frozenset(),
 ) -> None:
     """Update rows by ``key``, each with its own values; every row gives the same columns.
 
     PostgreSQL: one ``UPDATE ... FROM unnest(...)`` (see :func:`insert_many`); SQLite: an
-    executemany of the UPDATE.
+    executemany of the UPDATE. A column named in ``forward`` only moves forward there: it
+    becomes the greater of the stored and the given value (``GREATEST``), so a process that
+    read a row before another moved it on (both apply webhooks) never writes back an older
+    value. SQLite needs no such guard: one transaction writes at a time, and it read the row
+    inside its own.
     """
     if not rows:
         return
     columns = tuple(name for name in rows[0] if name != key)
     if postgresql(session):
-        statement = _unnested_update(table, key, columns)
+        statement = _unnested_update(table, key, columns, forward & set(columns))
         await session.execute(statement, _columns_of(rows, (key, *columns)))
         return
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
@@ -101,7 +110,12 @@ def _unnested_insert(table: Table, columns: tuple[str, ...], skip_taken: bool) -
 
 
 @functools.cache
-def _unnested_update(table: Table, key: str, columns: tuple[str, ...]) -> Any:
+def _unnested_update(
+    table: Table, key: str, columns: tuple[str, ...], forward: frozenset[str]
+) -> Any:
     rows = _arrays(table, (key, *columns))
-    values = {name: rows.c[name] for name in columns}
+    values = {
+        name: func.greatest(table.c[name], rows.c[name]) if name in forward else rows.c[name]
+        for name in columns
+    }
     return update(table).where(table.c[key] == rows.c[key]).values(values)

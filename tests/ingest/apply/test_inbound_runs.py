@@ -11,6 +11,7 @@ before its commit, everything is there once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from ovenai import hooks, phones
+from ovenai import dialects, hooks, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id
 from ovenai.db import Database
@@ -29,6 +30,7 @@ from ovenai.leads import create_lead, list_leads
 from ovenai.metrics import HOOK_FAILURES
 from ovenai.models import Alert, AppliedItem, Lead, Message, Role, WebhookEvent
 from ovenai.sealing import username_index
+from support.locks import until_waiting
 
 pytestmark = pytest.mark.anyio
 
@@ -407,3 +409,27 @@ async def test_a_hook_failing_on_one_message_of_a_run_is_called_again_for_each_a
         assert (await harness.message(wamid)).direction == "inbound", "every message kept"
     async with db.session() as session:
         assert not hooks.careful(session)
+
+
+async def test_two_batches_of_one_lead_at_once_never_move_its_last_inbound_time_back(
+    bodies, harness, db
+) -> None:
+    """Two processes (workers on PostgreSQL) apply batches with messages of one lead at once:
+    the batch that commits last must not write back the older time it read before the
+    other committed (the 24-hour window would close early)."""
+    if not dialects.is_postgresql(db.engine.dialect):
+        pytest.skip("SQLite applies one transaction at a time (BEGIN IMMEDIATE)")
+    await apply_together(db, inbound(bodies, "wamid.FIRST", ts=T0))
+    lead = await harness.lead(bsuid=OLD_BSUID)
+    assert lead is not None
+    async with db.engine.connect() as holder:  # another writer holds the lead's row
+        await holder.execute(select(Lead.id).where(Lead.id == lead.id).with_for_update())
+        newer = asyncio.create_task(apply_together(db, inbound(bodies, "wamid.NEW", ts=T0 + 20)))
+        await until_waiting(db, 1)  # the newer message's batch queues first ...
+        older = asyncio.create_task(apply_together(db, inbound(bodies, "wamid.OLD", ts=T0 + 10)))
+        await until_waiting(db, 2)  # ... then the older one's, having read the lead at T0
+        await holder.commit()
+    await asyncio.gather(newer, older)
+    after = await harness.lead(bsuid=OLD_BSUID)
+    assert after is not None and after.last_inbound_at == at(T0 + 20)
+    assert await count(db, Message) == 3

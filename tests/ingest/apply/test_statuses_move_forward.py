@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects, hooks
@@ -17,6 +17,7 @@ from ovenai.ingest.apply import delivery_statuses
 from ovenai.ingest.parse.body_parser import parse_webhook
 from ovenai.ingest.parse.dedupe_keys import status_key
 from ovenai.models import AppliedItem, Lead, Message, StatusEvent
+from support.locks import until_waiting
 
 pytestmark = pytest.mark.anyio
 
@@ -387,24 +388,6 @@ async def test_a_thousand_messages_in_one_batch_all_move(bodies, db) -> None:
         await session.commit()
 
 
-async def _waiting_for_a_lock(db: Database) -> int:
-    """How many of this database's sessions wait for a lock now (PostgreSQL)."""
-    async with db.engine.connect() as connection:
-        query = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(await connection.scalar(query) or 0)
-
-
-async def _until_waiting(db: Database, count: int) -> None:
-    for _ in range(500):
-        if await _waiting_for_a_lock(db) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} session(s) never waited for the message's lock")
-
-
 async def test_a_batch_that_read_the_message_before_another_moved_it_does_not_undo_that(
     db: Database, bodies, harness
 ) -> None:
@@ -427,9 +410,9 @@ async def test_a_batch_that_read_the_message_before_another_moved_it_does_not_un
             select(Message.id).where(Message.wa_message_id == "wamid.RACE").with_for_update()
         )
         reading = asyncio.create_task(apply(read))
-        await _until_waiting(db, 1)  # "read" queues first for the row ...
+        await until_waiting(db, 1)  # "read" queues first for the row ...
         delivering = asyncio.create_task(apply(delivered))
-        await _until_waiting(db, 2)  # ... then "delivered", having read the message as "sent"
+        await until_waiting(db, 2)  # ... then "delivered", having read the message as "sent"
         await holder.commit()
     await asyncio.gather(reading, delivering)
     message = await harness.message("wamid.RACE")

@@ -406,7 +406,7 @@ class SenderBook:
         if rows:
             await session.execute(insert(_LEADS), rows)
         for updates in changed.values():  # mostly one shape: the last inbound time alone
-            await bulk_sql.update_many(session, _LEADS, updates)
+            await bulk_sql.update_many(session, _LEADS, updates, forward=_FORWARD)
         new_names = {k: v for k, v in names.items() if self._met[k].new}
         tokens = name_token_rows(self.vault, new_names)
         await bulk_sql.insert_many(session, _TOKENS, tokens, skip_taken=False)
@@ -424,6 +424,10 @@ class SenderBook:
             if cipher.open(column, lead.stored[name]) != value:
                 lead.changes[column] = value
 
+
+# Written as the greater of the stored and the run's value (another process may have applied
+# a newer message of the lead since this run read it).
+_FORWARD = frozenset({"last_inbound_at"})
 
 _READ = (
     _LEADS.c.id,
