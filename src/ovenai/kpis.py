@@ -366,6 +366,11 @@ async def _first_responses(
     turns = list(found.live)
     if found.kept is not None:
         turns += [response_turns.Turn(*row) for row in await session.execute(found.kept)]
+    return await _summarised(session, turns)
+
+
+async def _summarised(session: AsyncSession, turns: list[response_turns.Turn]) -> FirstResponses:
+    """The first responses of these turns, summarised in Python (the definitions)."""
     waits: list[float] = []
     by_agent: defaultdict[str | None, list[float]] = defaultdict(list)
     slow: list[SlowResponse] = []
