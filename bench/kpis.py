@@ -2,15 +2,17 @@
 
 A fresh PostgreSQL database gets ``--leads`` leads (default 100,000), ten agents,
 ``--messages`` messages (default 1,000,000) spread evenly over the last ``--days`` days
-(default 30; 45 % inbound, 55 % outbound: read, delivered, sent, failed with Meta's codes,
-a few still queued; 60 % of outbound from templates in the seed's 45/25/15/10/5 mix; a
-third of outbound written by agents) and one webhook body per three messages. Rows are
-made in SQL (``generate_series``), in time order as they would be written. The worker's
-``kpis.turns``, ``kpis.cohort`` and ``kpis.webhooks`` jobs then run once, as they would
-after the upgrade (their first runs count every lead's turns and reply marks, every hour's
-outbound cohort and webhook processing times: timed and printed), and their tables are
-vacuumed and analysed, as autovacuum would after that bulk insert. Then each period (the
-last day, 7 days, 30 days) is reported ``--runs`` times (default 20), cold runs first.
+(default 30; 45 % inbound, 55 % outbound, both in every lead's history, so leads reply and
+agents answer their turns: read, delivered, sent, failed with Meta's codes, a few still
+queued; 60 % of outbound from templates in the seed's 45/25/15/10/5 mix; a third of
+outbound written by agents) and one webhook body per three messages (``bench.volume``).
+Rows are made in SQL (``generate_series``), in time order as they would be written. The
+worker's ``kpis.turns``, ``kpis.cohort`` and ``kpis.webhooks`` jobs then run once, as they
+would after the upgrade (their first runs count every lead's turns and reply marks, every
+hour's outbound cohort and webhook processing times: timed and printed), and their tables
+and the messages are vacuumed and analysed, as autovacuum would after that bulk insert.
+Then each period (the last day, 7 days, 30 days) is reported ``--runs`` times (default
+20), cold runs first.
 
     .venv/bin/python -m bench.kpis
     .venv/bin/python -m bench.kpis --messages 200000 --leads 20000 --runs 10
@@ -197,7 +199,7 @@ async def prepare(db: Database, args: argparse.Namespace) -> None:
     # the kept rows' statistics, and their pages all-visible for index-only scans.
     async with db.engine.connect() as connection:
         connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        tables = "response_turns, reply_marks, cohort_hours, webhook_hours"
+        tables = "messages, response_turns, reply_marks, cohort_hours, webhook_hours"
         if await connection.scalar(text("SELECT to_regclass('reply_mark_hours')")):
             tables += ", reply_mark_hours"  # migration 0030 and later
         await connection.execute(text(f"VACUUM ANALYZE {tables}"))

@@ -8,6 +8,13 @@ five, no name or phone), ``messages`` messages spread evenly over the last ``day
 queued; 60 % of outbound from templates in the seed's 45/25/15/10/5 mix; a third of outbound
 written by agents) and one webhook body per three messages, in time order as they would be
 written (``generate_series``), then analyses every table.
+
+Message ``i`` goes to lead ``1 + 7919 i mod leads``, so a lead's messages are ``leads``
+apart and about ``messages / leads`` of them (ten by default). Their direction mixes ``i``
+with ``i / leads`` (the message's place in its lead's history), so every lead both writes
+and is written to: leads reply, agents answer their turns, some turns stay unanswered. A
+lead's outbound messages share one outcome and template (those mixes depend on ``i`` alone),
+so about one lead in twelve has no accepted message of ours.
 """
 
 from __future__ import annotations
@@ -35,9 +42,9 @@ INSERT INTO messages (id, lead_id, direction, type, template_name, status, statu
                       created_at, updated_at, attempts, throttled_attempts)
 SELECT lpad('m' || i, 36, '0'),
        lpad((1 + (i * 7919) % :leads)::text, 36, '0'),
-       CASE WHEN (i * 31) % 100 < 45 THEN 'inbound' ELSE 'outbound' END,
-       CASE WHEN (i * 31) % 100 >= 45 AND (i * 13) % 100 < 60 THEN 'template' ELSE 'text' END,
-       CASE WHEN (i * 31) % 100 < 45 OR (i * 13) % 100 >= 60 THEN NULL
+       CASE WHEN d < 45 THEN 'inbound' ELSE 'outbound' END,
+       CASE WHEN d >= 45 AND (i * 13) % 100 < 60 THEN 'template' ELSE 'text' END,
+       CASE WHEN d < 45 OR (i * 13) % 100 >= 60 THEN NULL
             WHEN (i * 17) % 100 < 45 THEN 'welcome_new_lead_he'
             WHEN (i * 17) % 100 < 70 THEN 'property_details_he'
             WHEN (i * 17) % 100 < 85 THEN 'meeting_reminder_he'
@@ -47,11 +54,12 @@ SELECT lpad('m' || i, 36, '0'),
        CASE WHEN s.status = 'failed' THEN at END,
        CASE WHEN s.status = 'failed' THEN (ARRAY[131026, 131049, 131047])[1 + i % 3] END,
        CASE WHEN s.status = 'failed' THEN 'Message undeliverable' END,
-       CASE WHEN (i * 31) % 100 >= 45 AND (i * 11) % 3 = 0 THEN 'agent-' || (1 + i % 10) END,
+       CASE WHEN d >= 45 AND (i * 11) % 3 = 0 THEN 'agent-' || (1 + i % 10) END,
        at, at, 1, 0
 FROM generate_series(1::bigint, :messages) AS i,
-     LATERAL (SELECT :start + (i * :span / :messages) * interval '1 second' AS at) AS t,
-     LATERAL (SELECT CASE WHEN (i * 31) % 100 < 45 THEN 'received'
+     LATERAL (SELECT :start + (i * :span / :messages) * interval '1 second' AS at,
+                     (i * 31 + (i / :leads) * 37) % 100 AS d) AS t,
+     LATERAL (SELECT CASE WHEN d < 45 THEN 'received'
                           WHEN (i * 23) % 100 < 50 THEN 'read'
                           WHEN (i * 23) % 100 < 80 THEN 'delivered'
                           WHEN (i * 23) % 100 < 92 THEN 'sent'

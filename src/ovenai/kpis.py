@@ -35,8 +35,10 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
-    Float,
+    Integer,
+    Interval,
     Select,
     String,
     Values,
@@ -44,10 +46,13 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal,
+    null,
     select,
     text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import (
@@ -265,15 +270,6 @@ def check_period(start: datetime, end: datetime) -> None:
         raise InvalidInput(PERIOD_TOO_LONG, field="start")
 
 
-def _seconds(
-    session: AsyncSession, later: ColumnElement[datetime], earlier: ColumnElement[datetime]
-) -> ColumnElement[float]:
-    """``later - earlier`` in seconds, in SQL (SQLite keeps times as text)."""
-    if dialects.is_postgresql(session):
-        return cast(func.extract("epoch", later - earlier), Float)
-    return cast((func.julianday(later) - func.julianday(earlier)) * 86400.0, Float)
-
-
 def _in(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
     """``start <= column < end``."""
     return and_(column >= start, column < end)
@@ -370,6 +366,11 @@ async def _first_responses(
     turns = list(found.live)
     if found.kept is not None:
         turns += [response_turns.Turn(*row) for row in await session.execute(found.kept)]
+    return await _summarised(session, turns)
+
+
+async def _summarised(session: AsyncSession, turns: list[response_turns.Turn]) -> FirstResponses:
+    """The first responses of these turns, summarised in Python (the definitions)."""
     waits: list[float] = []
     by_agent: defaultdict[str | None, list[float]] = defaultdict(list)
     slow: list[SlowResponse] = []
@@ -400,91 +401,124 @@ async def _first_responses(
     )
 
 
+# The two middle ranks of an ordered set (``percentile_disc`` takes rank ceil(f * n): n/2
+# and n/2 + 1 for an even n, (n + 1)/2 twice for an odd one, for any n under 5e9) and the
+# 95th percentile's nearest rank, as ``statistics.median`` and ``Timing.of`` take them.
+MIDDLE_AND_P95 = (0.5, 0.5000000001, 0.95)
+
+
 async def _first_responses_in_sql(
     session: AsyncSession,
     kept: Select[str, str, datetime, datetime | None, str | None],
     live: list[response_turns.Turn],
 ) -> FirstResponses:
-    """The same figures summarised by PostgreSQL (a month's turns are tens of thousands of
-    rows): the kept turns and the live ones (a VALUES list) in one set, each agent's
-    timing by ``ROLLUP`` (median by interpolation as ``statistics.median``, the 95th
-    percentile by nearest rank as ``Timing.of``)."""
+    """The same figures summarised by PostgreSQL (a month's turns are a few hundred
+    thousand rows), in one statement: each agent's timing and the whole's by ``ROLLUP``
+    over one read of the kept turns and the live ones (a VALUES list), and the oldest
+    unanswered kept turns (the slowest come first) by the turn-time index, which stops at
+    ``SLOWEST`` (the old query sorted every turn of the period again for them). Waits stay
+    intervals until Python, so the figures are ``Timing.of``'s: the median is the mean of
+    the two middle waits, as ``statistics.median`` takes it; the 95th percentile and the
+    longest are waits; the mean is the exact sum's. The live turns join the slowest in
+    Python; only when fewer than ``SLOWEST`` turns are unanswered are the longest answered
+    waits looked for (a second statement)."""
     rows = kept.subquery()
     parts: list[Select[Any]] = [
-        select(
-            rows.c.lead_id,
-            rows.c.turn_at,
-            rows.c.replied_by_id.label("agent"),
-            _seconds(session, rows.c.reply_at, rows.c.turn_at).label("waited"),
-        )
+        select(rows.c.lead_id, rows.c.turn_at, rows.c.reply_at, rows.c.replied_by_id)
     ]
     if live:
         values = Values(
             column("lead_id", String()),
             column("turn_at", UTCDateTime()),
+            column("reply_at", UTCDateTime()),
             column("agent", String()),
-            column("waited", Float()),
             name="live",
-        ).data(
-            [
-                (
-                    turn.lead_id,
-                    turn.turn_at,
-                    turn.replied_by_id,
-                    None
-                    if turn.reply_at is None
-                    else (turn.reply_at - turn.turn_at).total_seconds(),
-                )
-                for turn in live
-            ]
-        )
+        ).data([(t.lead_id, t.turn_at, t.reply_at, t.replied_by_id) for t in live])
         parts.append(  # a column of NULLs only would be text to PostgreSQL
             select(
                 values.c.lead_id,
                 values.c.turn_at,
+                cast(values.c.reply_at, UTCDateTime),
                 cast(values.c.agent, String),
-                cast(values.c.waited, Float),
             )
         )
     turns = union_all(*parts).subquery()
-    waited = turns.c.waited
+    waited = (turns.c.reply_at - turns.c.turn_at).label("waited")
+    # Grouped in bytes order: the database's collation would compare the ids as words.
+    agent = turns.c.replied_by_id.collate("C")
+    none = null()
     summary = select(
-        turns.c.agent,
-        func.grouping(turns.c.agent),
-        func.count(),
-        func.count(waited),
-        func.avg(waited),
-        func.percentile_cont(0.5).within_group(waited),
-        func.percentile_disc(0.95).within_group(waited),
-        func.max(waited),
-    ).group_by(func.rollup(turns.c.agent))
-    slowest = (
-        select(turns.c.lead_id, turns.c.turn_at, waited)
-        .order_by(waited.is_not(None), waited.desc(), turns.c.turn_at)
+        literal(0).label("part"),
+        agent.label("agent"),
+        func.grouping(agent).label("overall"),
+        func.count().label("turns"),
+        func.count(turns.c.reply_at).label("answered"),
+        func.sum(waited).label("total"),
+        func.percentile_disc(array(MIDDLE_AND_P95)).within_group(waited).label("ranks"),
+        func.max(waited).label("longest"),
+        cast(none, String).label("lead_id"),
+        cast(none, UTCDateTime).label("turn_at"),
+    ).group_by(func.rollup(agent))
+    unanswered = (
+        select(
+            literal(1).label("part"),
+            cast(none, String).label("agent"),
+            cast(none, Integer).label("overall"),
+            cast(none, Integer).label("turns"),
+            cast(none, Integer).label("answered"),
+            cast(none, Interval).label("total"),
+            cast(none, ARRAY(Interval())).label("ranks"),
+            cast(none, Interval).label("longest"),
+            rows.c.lead_id,
+            rows.c.turn_at,
+        )
+        .where(rows.c.reply_at.is_(None))
+        .order_by(rows.c.turn_at)  # the index's order: the scan stops at SLOWEST
         .limit(SLOWEST)
     )
     total = FirstResponses()
     agents: dict[str | None, Timing] = {}
-    for agent, overall, count, answered, mean, median, p95, longest in await session.execute(
-        summary
-    ):
-        timing = (
-            Timing()
-            if not answered
-            else Timing(
-                count=int(answered),
-                mean_s=round(float(mean), 3),
-                median_s=round(float(median), 3),
-                p95_s=round(float(p95), 3),
-                max_s=round(float(longest), 3),
-            )
-        )
+    waiting = [(t.turn_at, t.lead_id) for t in live if t.reply_at is None]
+    for (
+        part,
+        who,
+        overall,
+        count,
+        answered,
+        sum_,
+        ranks,
+        longest,
+        lead_id,
+        turn_at,
+    ) in await session.execute(union_all(summary, unanswered.subquery().select())):
+        if part == 1:
+            waiting.append((turn_at, lead_id))
+            continue
+        timing = Timing() if not answered else _timing_of(answered, sum_, ranks, longest)
         if overall:
             total = FirstResponses(
                 turns=int(count), answered=timing, unanswered=int(count) - int(answered)
             )
         elif answered:
-            agents[agent] = timing
+            agents[who] = timing
+    waiting.sort(key=lambda item: item[0])
+    slowest = [SlowResponse(lead_id, turn_at, None) for turn_at, lead_id in waiting[:SLOWEST]]
+    if len(slowest) < SLOWEST:  # few unanswered: the longest answered waits follow
+        kept_waited = rows.c.reply_at - rows.c.turn_at
+        longest_first = (
+            select(rows.c.lead_id, rows.c.turn_at, kept_waited)
+            .where(rows.c.reply_at.is_not(None))
+            .order_by(kept_waited.desc(), rows.c.turn_at)
+            .limit(SLOWEST - len(slowest))
+        )
+        answered_turns = [
+            (t.reply_at - t.turn_at, t.turn_at, t.lead_id) for t in live if t.reply_at is not None
+        ] + [(w, turn_at, lead_id) for lead_id, turn_at, w in await session.execute(longest_first)]
+        answered_turns.sort(key=lambda item: (-item[0], item[1]))
+        slowest += [
+            SlowResponse(lead_id, turn_at, w.total_seconds())
+            for w, turn_at, lead_id in answered_turns[: SLOWEST - len(slowest)]
+        ]
     emails = await _emails(session, [agent for agent in agents if agent is not None])
     return FirstResponses(
         turns=total.turns,
@@ -494,10 +528,22 @@ async def _first_responses_in_sql(
             (AgentResponse(emails.get(agent or "", "?"), t) for agent, t in agents.items()),
             key=lambda item: item.email,
         ),
-        slowest=[
-            SlowResponse(lead_id, turn_at, None if w is None else float(w))
-            for lead_id, turn_at, w in await session.execute(slowest)
-        ],
+        slowest=slowest,
+    )
+
+
+def _timing_of(
+    answered: int, total: timedelta, ranks: list[timedelta], longest: timedelta
+) -> Timing:
+    """A timing from the waits' count, exact sum, the middle two and 95th-percentile waits
+    and the longest (``_first_responses_in_sql``), rounded as ``Timing.of`` rounds."""
+    lower, upper, p95 = (rank.total_seconds() for rank in ranks)
+    return Timing(
+        count=int(answered),
+        mean_s=round(total.total_seconds() / int(answered), 3),
+        median_s=round((lower + upper) / 2, 3),
+        p95_s=round(p95, 3),
+        max_s=round(longest.total_seconds(), 3),
     )
 
 

@@ -87,6 +87,15 @@ class Message(Timestamped, Base):
             postgresql_where=text("direction = 'outbound' AND sent_at IS NULL"),
             sqlite_where=text("direction = 'outbound' AND sent_at IS NULL"),
         ),
+        # The titles of a period's error codes (ovenai.kpis): failures by time, index-only.
+        Index(
+            "ix_messages_out_failures",
+            "failed_at",
+            "error_code",
+            "error_title",
+            postgresql_where=text("direction = 'outbound' AND failed_at IS NOT NULL"),
+            sqlite_where=text("direction = 'outbound' AND failed_at IS NOT NULL"),
+        ),
         # The cohort's hours a change touched (ovenai.cohort_hours): outbound by last write.
         Index(
             "ix_messages_out_updated",
