@@ -143,6 +143,7 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
         in_flight=64,
         batch=0,
         statuses=args.statuses,
+        status_batch=args.status_batch,
     )
     figures: dict[str, Any] = asyncio.run(outbound.bench(sending))
     return figures
@@ -162,6 +163,9 @@ def main() -> None:
     parser.add_argument("--send", action="store_true", help="send the campaign (see above)")
     parser.add_argument(
         "--statuses", action="store_true", help="--send: sent, delivered, read back through serve"
+    )
+    parser.add_argument(
+        "--status-batch", type=int, default=1, help="--statuses: statuses a webhook at most"
     )
     parser.add_argument("--workers", type=int, default=2, help="--send: worker processes")
     parser.add_argument("--cap", type=int, default=1000, help="--send: the simulator's cap")

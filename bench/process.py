@@ -57,14 +57,16 @@ def start_listening(
 
 
 def start_simulator(
-    port: int, *, cap: int = 0, webhook_url: str | None = None
+    port: int, *, cap: int = 0, webhook_url: str | None = None, status_batch: int = 1
 ) -> subprocess.Popen[bytes]:
     """The simulator on `port` with this messages-per-second cap (0: none); statuses off,
-    or, given a `webhook_url`, each accepted send's sent, delivered and read posted there
-    (one status a webhook, signed with the simulator's app secret, as Meta does)."""
+    or, given a `webhook_url`, each accepted send's sent, delivered and read posted there,
+    signed with the simulator's app secret, up to `status_batch` statuses a webhook (Meta
+    sends one at a time or batches them, most often under load)."""
     options = ["--port", str(port), "--mps-cap", str(cap)]
     if webhook_url is None:
         options += ["--statuses", "off"]
     else:
         options += ["--statuses", "on", "--webhook-url", webhook_url]
+        options += ["--webhook-batch-size", str(status_batch)]
     return start_listening([*SIMULATOR, *options], port)

@@ -17,12 +17,19 @@ def parse_config(argv: list[str] | None = None) -> tuple[SimulatorConfig, str, i
     parser.add_argument("--mps-cap", type=int, default=80, help="0 switches the cap off")
     parser.add_argument("--statuses", choices=("on", "off"), default="on")
     parser.add_argument("--status-sample-rate", type=float, default=1.0)
+    parser.add_argument(
+        "--webhook-batch-size",
+        type=int,
+        default=1,
+        help="statuses a webhook carries at most (Meta batches them under load)",
+    )
     args = parser.parse_args(argv)
     config = SimulatorConfig(
         webhook_url=args.webhook_url,
         mps_cap=args.mps_cap or None,
         statuses=args.statuses == "on",
         status_sample_rate=args.status_sample_rate,
+        webhook_batch_size=args.webhook_batch_size,
     )
     return config, args.host, args.port
 

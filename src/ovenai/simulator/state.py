@@ -73,7 +73,7 @@ class SimulatorState:
         self.initial = config
         self.settings = dataclasses.replace(config)
         self.dispatcher = WebhookDispatcher(
-            self.settings, lambda: self.faults, self.statuses_envelope
+            self.settings, lambda: self.faults, self.statuses_envelope, self.count
         )
         self.generation = 0
         self._prefix = secrets.token_hex(4).upper()

@@ -73,10 +73,12 @@ class WebhookDispatcher:
         settings: SimulatorConfig,
         faults: Callable[[], Faults],
         statuses_envelope: Callable[[list[JsonDict]], JsonDict],
+        count: Callable[[str], None] = lambda _key: None,
     ) -> None:
         self.settings = settings
         self._faults = faults
         self._statuses_envelope = statuses_envelope
+        self._count = count  # the simulator's stats: webhooks delivered, given up
         self.log: deque[Delivery] = deque(maxlen=2000)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -85,7 +87,11 @@ class WebhookDispatcher:
 
     async def start(self) -> None:
         """Open the dispatcher's own HTTP session (call inside the serving loop)."""
-        timeout = aiohttp.ClientTimeout(total=self.settings.webhook_timeout_s)
+        # The timeout is the product's (connecting, then answering), never the wait for one of
+        # the pool's connections: under a burst, deliveries queue here as Meta's do, instead
+        # of timing out before they were even sent and being given up.
+        wait = self.settings.webhook_timeout_s
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
         self._session = aiohttp.ClientSession(timeout=timeout)
 
     async def stop(self) -> None:
@@ -148,6 +154,7 @@ class WebhookDispatcher:
             delivery.attempts += 1
             delivery.http_status = await self._post(delivery.url, body)
             delivery.delivered = delivery.http_status == 200
+        self._count("webhooks_delivered" if delivery.delivered else "webhooks_given_up")
         return delivery
 
     async def _post(self, url: str, body: bytes) -> int | None:
