@@ -109,3 +109,20 @@ async def test_statuses_can_be_switched_off_or_sampled_away(
     await send_welcome(client)
     await asyncio.sleep(0.15)
     assert receiver.received == []
+
+
+async def test_a_burst_of_statuses_queues_for_the_connections_and_none_is_given_up(
+    client: CloudApiClient, control: SimControl, receiver: WebhookReceiver
+) -> None:
+    """More statuses at once than the dispatcher's connections can carry within the timeout:
+    the wait for a connection is not the product's answer being late (it gave up on them)."""
+    receiver.delay_s = 0.1  # 100 connections at 0.1 s an answer: ~1,000 a second
+    await control.config(
+        webhook_timeout_s=0.5, read_receipts=False, status_delays=[0.01, 0.01, 0.01]
+    )
+    sends = 400  # 800 statuses at once: the last wait about 0.8 s for a connection
+    await asyncio.gather(*(send_welcome(client, to=f"+9725020{n:05d}") for n in range(sends)))
+    await receiver.wait_for(2 * sends, timeout=30)
+    stats = await control.stats()
+    assert stats["counts"]["webhooks_delivered"] == 2 * sends
+    assert "webhooks_given_up" not in stats["counts"]

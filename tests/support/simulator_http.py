@@ -106,6 +106,7 @@ class WebhookReceiver:
 
     fail_first: int = 0
     fail_status: int = 500
+    delay_s: float = 0.0  # how long each answer takes
     received: list[Received] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -113,6 +114,7 @@ class WebhookReceiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        await asyncio.sleep(self.delay_s)
         failing = sum(1 for r in self.received if r.answered != 200) < self.fail_first
         status = self.fail_status if failing else 200
         self.received.append(Received(body, request.headers.get("X-Hub-Signature-256"), status))

@@ -77,6 +77,7 @@ LIVE_SETTINGS: frozenset[str] = frozenset(
         "webhook_batch_wait_s",
         "webhook_retry_attempts",
         "webhook_retry_base_s",
+        "webhook_timeout_s",
         "template_review_s",
         "window_hours",
         "verified_name",

@@ -87,12 +87,7 @@ class WebhookDispatcher:
 
     async def start(self) -> None:
         """Open the dispatcher's own HTTP session (call inside the serving loop)."""
-        # The timeout is the product's (connecting, then answering), never the wait for one of
-        # the pool's connections: under a burst, deliveries queue here as Meta's do, instead
-        # of timing out before they were even sent and being given up.
-        wait = self.settings.webhook_timeout_s
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
-        self._session = aiohttp.ClientSession(timeout=timeout)
+        self._session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
         """Cancel deliveries in flight and close the session."""
@@ -165,7 +160,14 @@ class WebhookDispatcher:
             "User-Agent": "facebookexternalua",
         }
         try:
-            async with self._session.post(url, data=body, headers=headers) as answer:
+            # The timeout is the product's (connecting, then answering), never the wait for one
+            # of the pool's connections: under a burst, deliveries queue here as Meta's do,
+            # instead of timing out before they were even sent and being given up.
+            wait = self.settings.webhook_timeout_s
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
+            async with self._session.post(
+                url, data=body, headers=headers, timeout=timeout
+            ) as answer:
                 await answer.read()
                 return answer.status
         except (aiohttp.ClientError, TimeoutError) as exc:
