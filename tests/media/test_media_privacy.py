@@ -160,3 +160,22 @@ async def test_erasing_one_lead_deletes_its_files_only(world: MediaWorld, with_s
     assert len(world.files_on_disk()) == 1  # the other lead's file stays, still readable
     assert (await world.row(theirs.id)).state == "stored"
     assert await _readable(world, theirs.lead_id) == [("חוזה.pdf", PDF)]
+
+
+async def test_an_erasure_with_the_store_deletes_its_own_lead_s_files_only(
+    world: MediaWorld,
+) -> None:
+    """The files another erasure left to the worker (it had no store) wait for the worker's
+    job: an erasure deletes what its own lead sent, not every erased lead's."""
+    left = await world.send("document", PDF, wa_id="972521230001")
+    mine = await world.send("document", PDF, wa_id="972521230002")
+    await world.fetch()
+    await privacy.erase_lead(world.db, actor=ADMIN, lead_id=left.lead_id)
+    assert len(world.files_on_disk()) == 2
+
+    await privacy.erase_lead(world.db, actor=ADMIN, lead_id=mine.lead_id, files=world.fetcher.store)
+
+    assert len(world.files_on_disk()) == 1
+    assert (await world.row(left.id)).state == "erased"
+    assert await media_fetch.purge(world.fetcher) == 1  # the worker's job, for the first
+    assert world.files_on_disk() == []
