@@ -143,6 +143,7 @@ async def _at_the_edges(db: Database) -> str:
 
 
 async def test_each_limit_lets_go_only_what_is_older_than_it(db: Database) -> None:
+    await _forget_expired_webhook_keys(db)  # no key of an expired hour: none to count
     await _at_the_edges(db)
     expected = {
         "messages": 1, "webhook_events": 1, "status_events": 1, "applied_items": 1,
