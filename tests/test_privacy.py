@@ -46,6 +46,8 @@ from ovenai.models import (
     ConsentEvent,
     Lead,
     Message,
+    PrivacyRequest,
+    RequestedDocument,
     Role,
     StatusEvent,
     WebhookEvent,
@@ -981,6 +983,52 @@ async def test_the_export_holds_each_section_of_one_person_in_order_and_in_the_z
             )
         )
     assert exported == 1
+
+
+async def test_each_section_of_the_export_is_in_time_order_however_its_rows_were_written(
+    db: Database,
+) -> None:
+    """Three rows of each kind, written in another order than their times, and named (or
+    given outcomes) in a third: an index on the name or outcome, or the order of writing,
+    would show them otherwise."""
+    lead = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי", phone="+972521110001"))
+    key = await db.vault.key("lead", lead.id)
+    day = timedelta(days=1)
+    t1, t2, t3 = utcnow() - 3 * day, utcnow() - 2 * day, utcnow() - day
+    # (time, a word sorting in a third order): written t2, t3, t1; the words sort t3, t1, t2.
+    rows = [(t2, "ג", "queued"), (t3, "א", "cancelled"), (t1, "ב", "excluded")]
+    async with db.session() as session:
+        campaigns = [Campaign(template="t", criteria={}, created_by="x") for _ in rows]
+        session.add_all(campaigns)
+        await session.flush()
+        for (at, word, outcome), campaign in zip(rows, campaigns, strict=True):
+            message_id, consent_id = new_id(), new_id()
+            evidence = CONSENT_EVENTS.cipher(key, consent_id).seal("evidence", word)
+            session.add_all([
+                Message(id=message_id, lead_id=lead.id, direction="inbound", type="text",
+                        status="received", created_at=at,
+                        text_enc=MESSAGES.cipher(key, message_id).seal("text", word)),
+                ConsentEvent(id=consent_id, lead_id=lead.id, kind="opt_in", channel="web_form",
+                             category="marketing", actor_label="web", at=at,
+                             evidence_enc=evidence),
+                PrivacyRequest(kind="access", lead_id=lead.id, requested_at=at, due_at=at,
+                               completed_at=at, requested_by=word),
+                RequestedDocument(lead_id=lead.id, name=word, language="he", created_at=at),
+                CampaignRecipient(campaign_id=campaign.id, lead_id=lead.id, outcome=outcome,
+                                  created_at=at),
+            ])  # fmt: skip
+            await session.flush()
+        await session.commit()
+
+    document = await privacy_export.gather(db, actor=ADMIN, lead_id=lead.id)
+
+    in_time = ["ב", "ג", "א"]
+    assert [m["text"] for m in document["messages"]] == in_time
+    assert [c["evidence"] for c in document["consent_history"]] == in_time
+    requests = document["privacy_requests"]
+    assert [r["requested_by"] for r in requests] == [*in_time, ADMIN.email]  # and this one
+    assert [d["name"] for d in document["requested_documents"]] == in_time
+    assert [c["outcome"] for c in document["campaigns"]] == ["excluded", "queued", "cancelled"]
 
 
 def test_a_json_export_is_indented_and_keeps_hebrew_readable() -> None:

@@ -81,6 +81,11 @@ async def test_the_export_zip_holds_the_lead_s_files_decrypted(world: MediaWorld
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         files = sorted(name for name in names if name.startswith("files/"))
+        entries = archive.infolist()
+        assert {entry.compress_type for entry in entries} == {zipfile.ZIP_DEFLATED}
+        # A file is streamed, its size unknown when its entry starts: each is written as
+        # zip64 (version 4.5), so one over 2 GiB still fits.
+        assert [e.extract_version for e in entries if e.filename in files] == [45, 45]
         assert len(files) == 2 and "files.csv" in names
         contents = {archive.read(name) for name in files}
         listed = archive.read("files.csv").decode("utf-8-sig")
