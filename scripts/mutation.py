@@ -40,6 +40,9 @@ MIN_SCORE = 95.0
 MAX_CHILDREN = 2
 # tests/conftest.py: the SQLite databases are migrated once per group and copied per session.
 SQLITE_TEMPLATE_ENV = "OVENAI_TEST_SQLITE_TEMPLATE"
+# tests/conftest.py: the report of each test that fails against a mutant, one file per mutant.
+FAILURES_ENV = "OVENAI_MUTATION_FAILURES"
+FAILURES = "failures"
 # mutmut's statuses (mutmut.stats.status_by_exit_code) as this script counts them: a
 # mutant the tests stop by timing out or crashing was told apart from the real code; one
 # mypy --strict rejects could never pass `make lint`. Every other status is a survivor.
@@ -119,9 +122,15 @@ def run_mutmut(folder: Path) -> tuple[int, float]:
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     template = folder / "sqlite-template"
     template.mkdir()
+    (folder / FAILURES).mkdir()
     # mutmut runs the type checker by its bare name ("mypy"), so this venv's comes first.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, SQLITE_TEMPLATE_ENV: str(template), "PATH": path}
+    env = {
+        **os.environ,
+        SQLITE_TEMPLATE_ENV: str(template),
+        FAILURES_ENV: str(folder / FAILURES),
+        "PATH": path,
+    }
     started = time.monotonic()
     with (folder / "mutmut.log").open("w", encoding="utf-8") as log:
         done = subprocess.run(
@@ -179,7 +188,10 @@ def judge(folder: Path, group: Group, equivalents: dict[str, dict[str, str]]) ->
                     else:
                         module.killed += 1
                     if listed is not None:
-                        problems.append(f"{name}: listed as equivalent but {status}; remove it")
+                        problems.append(
+                            f"{name}: listed as equivalent but {status}; remove it"
+                            + _failed_test(folder, name)
+                        )
                 elif listed is None:
                     module.survived.append(f"{name} ({status})")
                 else:
@@ -199,6 +211,15 @@ def judge(folder: Path, group: Group, equivalents: dict[str, dict[str, str]]) ->
     finally:
         os.chdir(here)
         reset_config()
+
+
+def _failed_test(folder: Path, mutant: str) -> str:
+    """The test that failed against the mutant, as tests/conftest.py recorded it."""
+    record = folder / FAILURES / f"{mutant}.txt"
+    if not record.exists():
+        return ""  # a timeout or a crash: no test reported
+    first = record.read_text(encoding="utf-8").splitlines()[0]
+    return f" (failed: {first}; see {record.relative_to(ROOT)})"
 
 
 def _dotted(path: str) -> str:

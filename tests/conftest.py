@@ -50,9 +50,14 @@ for _part in ("NIGHTS", "SHABBAT", "HOLIDAYS"):
 # at a time on a busy box: there a property test's example that takes over Hypothesis's 200 ms
 # deadline, or draws slowly, is no finding about the code, yet it would fail the test and count
 # as a kill. Examples still run. (It did not end every false kill: docs/testing.md.)
+# A failing example is printed with the blob that replays it (@reproduce_failure).
 hypothesis_settings.register_profile(
-    "mutation", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "mutation", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
+# `make mutation` names a folder here (scripts/mutation.py): the report of each test that fails
+# against a mutant is written to `<folder>/<mutant>.txt`, so every kill can be read afterwards
+# (mutmut sends the tests' output to /dev/null and keeps only their exit code).
+MUTATION_FAILURES_ENV = "OVENAI_MUTATION_FAILURES"
 TEST_APP_SECRET = "test-app-secret"
 TEST_VERIFY_TOKEN = "test-verify-token"
 
@@ -196,6 +201,17 @@ async def db(clean_db: Settings) -> Any:
     await database.start()
     yield database
     await database.dispose()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under `make mutation`, keep the report of a test that failed against a mutant."""
+    folder = os.environ.get(MUTATION_FAILURES_ENV)
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")  # set by mutmut in each mutant's process
+    if not folder or not report.failed or "__mutmut_" not in mutant:
+        return
+    with (Path(folder) / f"{mutant}.txt").open("a", encoding="utf-8") as record:
+        record.write(f"{report.nodeid} ({report.when}, {report.duration:.1f} s)\n")
+        record.write(f"{report.longreprtext}\n")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

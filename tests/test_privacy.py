@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,20 +14,24 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from conftest import TEST_APP_SECRET
-from ovenai import crypto, document_checklist, privacy, privacy_export
+from ovenai import crypto, document_checklist, erasure_journal, privacy, privacy_export
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
 from ovenai.errors import CryptoError, Gone, InvalidInput, NotFound, PermissionDenied
 from ovenai.ingest.apply import delivery_statuses
+from ovenai.ingest.parse.dedupe_keys import message_key, status_key
 from ovenai.ingest.processor import Processor
 from ovenai.ingest.receive.event_store import EventStore
 from ovenai.ingest.receive.signature import sign
@@ -41,6 +46,8 @@ from ovenai.models import (
     ConsentEvent,
     Lead,
     Message,
+    PrivacyRequest,
+    RequestedDocument,
     Role,
     StatusEvent,
     WebhookEvent,
@@ -212,6 +219,8 @@ async def test_erase_leaves_no_trace_and_statistics_keep_counting(
     report = await privacy.erase(db, actor=ADMIN, phone="0526667777")
     assert (report.messages, report.consent_events, report.webhook_bodies) == (1, 1, 1)
     assert report.rekeyed_hours == 0  # this hour is still being written: re-keyed when over
+    assert db.erasure_journal is not None  # the restore of an older backup erases it again
+    assert erasure_journal.read(db.erasure_journal)[-1] == lead_id
     async with db.session() as session:
         lead = await session.get(Lead, lead_id)
         assert lead is not None and lead.erased_at is not None
@@ -470,9 +479,13 @@ async def test_a_person_is_found_by_e_mail_in_any_case_and_a_shared_one_is_refus
     assert document["subject"]["id"] == noa.id
     for name, phone in (("דן", "+972526660002"), ("רותם", "+972526660003")):
         await create_lead(db, actor=ADMIN, data=lead(name, phone, "family@example.com"))
-    with pytest.raises(InvalidInput, match="more than one lead has that e-mail") as shared:
+    with pytest.raises(InvalidInput) as shared:
         await privacy.erase(db, actor=ADMIN, email="family@example.com")
     assert shared.value.field == "email"
+    assert shared.value.message == (
+        "more than one lead has that e-mail address; name the person by phone, bsuid, wa_id "
+        "or lead_id"
+    )
     with pytest.raises(NotFound, match="no lead with that email"):
         await privacy.erase(db, actor=ADMIN, email="nobody@example.com")
     report = await privacy.erase(db, actor=ADMIN, email="NOA@example.com")
@@ -528,6 +541,70 @@ async def test_an_interrupted_erasure_is_finished_by_erasing_again(db: Database)
         await privacy.record_request(db, actor=ADMIN, kind="access", lead_id=lead_id)
 
 
+def _wait_briefly(dbapi_connection: Any, _record: Any) -> None:
+    """A key store connection that gives up on a held write lock after 200 ms, not 10 s."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=200")
+    cursor.close()
+
+
+async def test_an_erasure_the_key_store_refuses_leaves_the_lead_refused_until_finished(
+    db: Database,
+) -> None:
+    """The lead is marked erased before its key goes: an erasure that fails at the key store
+    (another process holds its write lock) leaves every write refused and its request open;
+    erasing again finishes it."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock and busy timeout")
+    lead_id = await seed_person(db)
+    other = open_database_like(db)
+    sqlalchemy_event.listen(other.vault.engine.sync_engine, "connect", _wait_briefly)
+    await other.start()
+    writer = sqlite3.connect(str(make_url(db.vault.url).database), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            await privacy.erase(other, actor=ADMIN, lead_id=lead_id)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        await other.dispose()
+    with pytest.raises(Gone):
+        await get_lead(db, actor=ADMIN, lead_id=lead_id)
+    [request] = await privacy.list_requests(db, actor=ADMIN)
+    assert (request.kind, request.completed_at) == ("erasure", None)
+    report = await privacy.erase(db, actor=ADMIN, lead_id=lead_id)
+    assert (report.lead_id, report.messages) == (lead_id, 1)
+
+
+async def test_an_erasure_interrupted_after_its_key_went_leaves_username_lookups_working(
+    db: Database,
+) -> None:
+    """The usernames stored before their index existed are indexed at the first lookup, but
+    never an erased lead's: its key may be gone already, and its username with it."""
+    first = await deliver(db, recorded("username_user_without_wa_id.json"))
+    body = json.loads(recorded("username_user_without_wa_id.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["user_id"] = value["messages"][0]["from_user_id"] = "IL.999"
+    value["contacts"][0]["profile"]["username"] = "noa.hfa"
+    value["messages"][0]["id"] = "wamid.another-user"
+    second = await deliver(db, json.dumps(body).encode())
+    async with db.session() as session:  # as migration 0007 leaves leads stored before it
+        await session.execute(update(Lead).values(username_index=None))
+        # The first's erasure: its first step committed, its key destroyed, then a crash.
+        await privacy.open_request(session, actor=ADMIN, kind="erasure", lead_id=first)
+        await session.execute(update(Lead).where(Lead.id == first).values(erased_at=utcnow()))
+        await session.commit()
+    await db.vault.destroy("lead", first)
+
+    record = await privacy.record_request(db, actor=ADMIN, kind="access", username="noa.hfa")
+    assert record.lead_id == second
+    with pytest.raises(NotFound):  # never indexed: its username cannot be read any more
+        await privacy.erase(db, actor=ADMIN, username=USERNAME)
+    report = await privacy.erase(db, actor=ADMIN, lead_id=first)  # finished by its id
+    assert report.lead_id == first
+
+
 # WhatsApp message ids carry the user's number: "wamid.HBgM" + base64 of "972521234567" ...
 NUMBER_IN_WAMIDS = "HBgMOTcyNTIxMjM0NTY3"
 SENDER_WA_ID, SENDER_BSUID = "972521234567", "IL.5550001112223334445"  # the recorded sender
@@ -552,6 +629,9 @@ async def test_erasure_forgets_the_whatsapp_ids_kept_in_the_clear(
         await session.commit()
     await deliver(db, recorded("status_read.json"))
     await deliver(db, recorded("user_preferences_stop.json"))
+    async with db.session() as session:  # a status's key, as versions before status_events kept
+        session.add(AppliedItem(dedupe_key=status_key(outbound["statuses"][0]["id"], "sent")))
+        await session.commit()
     before = _live_rows(settings.database_url, tmp_path)
     for trace in (NUMBER_IN_WAMIDS, SENDER_BSUID):
         assert trace.lower() in before  # each was kept in the clear before the erasure
@@ -563,6 +643,69 @@ async def test_erasure_forgets_the_whatsapp_ids_kept_in_the_clear(
             select(func.count()).select_from(Message).where(Message.lead_id == lead_id)
         )
     assert kept == 2  # the messages stay, for the statistics, without their ids
+
+
+async def test_erasure_forgets_its_own_lead_s_message_ids_only(db: Database) -> None:
+    """A wamid's "_" is no LIKE wildcard: another lead's wamid that differs there keeps its
+    keys. A message's quoted id (context) is forgotten with its own."""
+    ids = {"mine": "wamid.HBgM_1", "theirs": "wamid.HBgMx1"}
+    leads = {}
+    for (who, wamid), phone in zip(ids.items(), ("+972526660011", "+972526660012"), strict=True):
+        lead = await create_lead(db, actor=ADMIN, data=LeadCreate(name=who, phone=phone))
+        leads[who] = lead.id
+        async with db.session() as session:
+            session.add_all([
+                Message(lead_id=lead.id, direction="outbound", type="text", status="read",
+                        wa_message_id=wamid),
+                Message(lead_id=lead.id, direction="inbound", type="text", status="received",
+                        wa_message_id=f"{wamid}.reply", context_wa_message_id=wamid),
+                # Keys as versions before status_events kept them for statuses.
+                AppliedItem(dedupe_key=status_key(wamid, "read")),
+                AppliedItem(dedupe_key=message_key(f"{wamid}.reply")),
+            ])  # fmt: skip
+            await session.commit()
+
+    await privacy.erase(db, actor=ADMIN, lead_id=leads["mine"])
+
+    async with db.session() as session:
+        keys = sorted(await session.scalars(select(AppliedItem.dedupe_key)))
+        kept = await session.execute(
+            select(Message.lead_id, Message.wa_message_id, Message.context_wa_message_id)
+        )
+        messages = sorted(kept.all(), key=repr)
+    theirs = ids["theirs"]
+    assert keys == sorted([message_key(f"{theirs}.reply"), status_key(theirs, "read")])
+    assert sorted(messages, key=repr) == sorted(
+        [
+            (leads["mine"], None, None),
+            (leads["mine"], None, None),
+            (leads["theirs"], theirs, None),
+            (leads["theirs"], f"{theirs}.reply", theirs),
+        ],
+        key=repr,
+    )
+
+
+async def test_a_body_about_two_people_is_dropped_by_the_first_erasure_and_counted_once(
+    db: Database,
+) -> None:
+    """Meta batches messages of several users in one body: the first erasure drops it; the
+    second finds it dropped already, so neither counts it nor re-keys its hour again."""
+    body = json.loads(recorded("text_hebrew_emoji.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    contact, message = value["contacts"][0], value["messages"][0]
+    other = {"wa_id": "972521239999", "user_id": "IL.5550009998887776665"}
+    value["contacts"].append({**contact, **other})
+    value["messages"].append(
+        {**message, "from": other["wa_id"], "id": "wamid.HBgMOTcyNTIxMjM5OTk5FQIAEhgg"}
+    )
+    await deliver(db, json.dumps(body).encode())
+
+    first = await privacy.erase(db, actor=ADMIN, bsuid=SENDER_BSUID)
+    second = await privacy.erase(db, actor=ADMIN, bsuid=other["user_id"])
+
+    assert (first.messages, first.webhook_bodies) == (1, 1)
+    assert (second.messages, second.webhook_bodies, second.rekeyed_hours) == (1, 0, 0)
 
 
 async def test_statuses_that_never_find_their_message_are_pruned_with_their_keys(
@@ -624,6 +767,7 @@ async def deliver_statuses(db: Database, *wamids: str) -> None:
         ({"username": "@"}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
         ({"username": ""}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
         ({"username": "m" * 101}, "a username has no spaces, e.g. maya.tlv or @maya.tlv"),
+        ({"email": "noa at example"}, "an e-mail address, e.g. noa@example.com"),
     ],
 )
 async def test_each_refusal_says_what_a_value_of_its_kind_looks_like(
@@ -839,6 +983,52 @@ async def test_the_export_holds_each_section_of_one_person_in_order_and_in_the_z
             )
         )
     assert exported == 1
+
+
+async def test_each_section_of_the_export_is_in_time_order_however_its_rows_were_written(
+    db: Database,
+) -> None:
+    """Three rows of each kind, written in another order than their times, and named (or
+    given outcomes) in a third: an index on the name or outcome, or the order of writing,
+    would show them otherwise."""
+    lead = await create_lead(db, actor=ADMIN, data=LeadCreate(name="נוי", phone="+972521110001"))
+    key = await db.vault.key("lead", lead.id)
+    day = timedelta(days=1)
+    t1, t2, t3 = utcnow() - 3 * day, utcnow() - 2 * day, utcnow() - day
+    # (time, a word sorting in a third order): written t2, t3, t1; the words sort t3, t1, t2.
+    rows = [(t2, "ג", "queued"), (t3, "א", "cancelled"), (t1, "ב", "excluded")]
+    async with db.session() as session:
+        campaigns = [Campaign(template="t", criteria={}, created_by="x") for _ in rows]
+        session.add_all(campaigns)
+        await session.flush()
+        for (at, word, outcome), campaign in zip(rows, campaigns, strict=True):
+            message_id, consent_id = new_id(), new_id()
+            evidence = CONSENT_EVENTS.cipher(key, consent_id).seal("evidence", word)
+            session.add_all([
+                Message(id=message_id, lead_id=lead.id, direction="inbound", type="text",
+                        status="received", created_at=at,
+                        text_enc=MESSAGES.cipher(key, message_id).seal("text", word)),
+                ConsentEvent(id=consent_id, lead_id=lead.id, kind="opt_in", channel="web_form",
+                             category="marketing", actor_label="web", at=at,
+                             evidence_enc=evidence),
+                PrivacyRequest(kind="access", lead_id=lead.id, requested_at=at, due_at=at,
+                               completed_at=at, requested_by=word),
+                RequestedDocument(lead_id=lead.id, name=word, language="he", created_at=at),
+                CampaignRecipient(campaign_id=campaign.id, lead_id=lead.id, outcome=outcome,
+                                  created_at=at),
+            ])  # fmt: skip
+            await session.flush()
+        await session.commit()
+
+    document = await privacy_export.gather(db, actor=ADMIN, lead_id=lead.id)
+
+    in_time = ["ב", "ג", "א"]
+    assert [m["text"] for m in document["messages"]] == in_time
+    assert [c["evidence"] for c in document["consent_history"]] == in_time
+    requests = document["privacy_requests"]
+    assert [r["requested_by"] for r in requests] == [*in_time, ADMIN.email]  # and this one
+    assert [d["name"] for d in document["requested_documents"]] == in_time
+    assert [c["outcome"] for c in document["campaigns"]] == ["excluded", "queued", "cancelled"]
 
 
 def test_a_json_export_is_indented_and_keeps_hebrew_readable() -> None:

@@ -11,16 +11,20 @@ from ovenai import retention
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
+from ovenai.kept_hours import hour_of
 from ovenai.lead_fields import LeadCreate, LeadUpdate
 from ovenai.leads import create_lead, update_lead
 from ovenai.models import (
     AppliedItem,
     AuditEntry,
+    CohortHoursStale,
     Lead,
     Message,
     MessageTemplate,
+    ResponseTurnsStale,
     StatusEvent,
     WebhookEvent,
+    WebhookHoursStale,
 )
 
 pytestmark = pytest.mark.anyio
@@ -143,6 +147,7 @@ async def _at_the_edges(db: Database) -> str:
 
 
 async def test_each_limit_lets_go_only_what_is_older_than_it(db: Database) -> None:
+    await _forget_expired_webhook_keys(db)  # no key of an expired hour: none to count
     await _at_the_edges(db)
     expected = {
         "messages": 1, "webhook_events": 1, "status_events": 1, "applied_items": 1,
@@ -234,3 +239,42 @@ async def test_deletions_and_erasures_go_batch_by_batch_and_count_them_all(
     counts = await retention.run(db, policy=POLICY, now=NOW)
     assert (counts["messages"], counts["lead contact details"]) == (5, 3)
     assert await _count(db, Message) == 0
+
+
+async def test_what_is_deleted_is_marked_for_the_key_figures_to_count_again(db: Database) -> None:
+    """Deleted messages: their leads' reply turns, and the hours their outbound messages were
+    sent or failed in; deleted webhook bodies: the hours they arrived in. Nothing kept is."""
+    gone = await create_lead(db, actor=SYSTEM, data=LeadCreate(name="ו", phone="0508888881"))
+    kept = await create_lead(db, actor=SYSTEM, data=LeadCreate(name="ז", phone="0508888882"))
+    old = NOW - POLICY.conversations - timedelta(days=1)
+    sent, failed, recent = old + timedelta(hours=1), old + timedelta(hours=3), NOW
+    arrived = NOW - POLICY.webhook_logs - timedelta(hours=5)
+
+    def message(lead_id: str, direction: str, **times: datetime) -> Message:
+        return Message(
+            lead_id=lead_id, direction=direction, type="text", status="sent", created_at=old,
+            **times,
+        )  # fmt: skip
+
+    async with db.session() as session:
+        session.add_all([
+            message(gone.id, "outbound", sent_at=sent),
+            message(gone.id, "outbound", failed_at=failed),
+            message(gone.id, "inbound"),
+            Message(lead_id=kept.id, direction="outbound", type="text", status="sent",
+                    created_at=recent, sent_at=recent),
+            WebhookEvent(id=new_id(), key_bucket="x", body_size=1, received_at=arrived),
+            WebhookEvent(id=new_id(), key_bucket="x", body_size=1, received_at=NOW),
+        ])  # fmt: skip
+        await session.commit()
+
+    counts = await retention.run(db, policy=POLICY, now=NOW)
+
+    assert (counts["messages"], counts["webhook_events"]) == (3, 1)
+    async with db.session() as session:
+        turns = set(await session.scalars(select(ResponseTurnsStale.lead_id)))
+        cohorts = set(await session.scalars(select(CohortHoursStale.hour)))
+        bodies = set(await session.scalars(select(WebhookHoursStale.hour)))
+    assert turns == {gone.id}
+    assert cohorts == {hour_of(sent), hour_of(failed)}
+    assert bodies == {hour_of(arrived)}

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from media.conftest import PDF, MediaWorld, jpeg_bytes
-from ovenai import media_fetch, privacy, privacy_export, retention
+from ovenai import media, media_fetch, privacy, privacy_export, retention
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.models import Lead, MediaFile, Message, Role
@@ -81,6 +81,11 @@ async def test_the_export_zip_holds_the_lead_s_files_decrypted(world: MediaWorld
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         files = sorted(name for name in names if name.startswith("files/"))
+        entries = archive.infolist()
+        assert {entry.compress_type for entry in entries} == {zipfile.ZIP_DEFLATED}
+        # A file is streamed, its size unknown when its entry starts: each is written as
+        # zip64 (version 4.5), so one over 2 GiB still fits.
+        assert [e.extract_version for e in entries if e.filename in files] == [45, 45]
         assert len(files) == 2 and "files.csv" in names
         contents = {archive.read(name) for name in files}
         listed = archive.read("files.csv").decode("utf-8-sig")
@@ -130,13 +135,52 @@ async def test_the_daily_job_deletes_files_from_the_settings_store(
     assert world.files_on_disk() == [] and await _rows(world) == 0
 
 
-async def test_erasing_one_lead_with_the_store_deletes_its_files_only(world: MediaWorld) -> None:
-    mine = await world.send("document", PDF, wa_id="972521230001")
-    theirs = await world.send("document", PDF, wa_id="972521230002")
+async def _readable(world: MediaWorld, lead_id: str) -> list[tuple[str | None, bytes]]:
+    """Each stored file of the lead: its name as sealed in its row, and its content as the
+    export decrypts it from the store."""
+    records = await media.of_lead(world.db, lead_id)
+    names = [record.filename for record in records.values()]
+    contents = []
+    async for _name, chunks in media.lead_files(world.db, world.fetcher.store, lead_id):
+        contents.append(b"".join([chunk async for chunk in chunks]))
+    assert len(names) == len(contents) == 1  # one file each in the test below
+    return [(names[0], contents[0])]
+
+
+@pytest.mark.parametrize("with_store", [True, False])
+async def test_erasing_one_lead_deletes_its_files_only(world: MediaWorld, with_store: bool) -> None:
+    mine = await world.send("document", PDF, wa_id="972521230001", filename="שלי.pdf")
+    theirs = await world.send("document", PDF, wa_id="972521230002", filename="חוזה.pdf")
     await world.fetch()
     assert len(world.files_on_disk()) == 2
+    assert await _readable(world, theirs.lead_id) == [("חוזה.pdf", PDF)]
+    store = world.fetcher.store
 
-    await privacy.erase(world.db, actor=ADMIN, lead_id=mine.lead_id, files=world.fetcher.store)
+    await privacy.erase(
+        world.db, actor=ADMIN, lead_id=mine.lead_id, files=store if with_store else None
+    )
+    if not with_store:  # the worker's media job deletes the files of every erased lead
+        assert await media_fetch.purge(world.fetcher) == 1
 
-    assert len(world.files_on_disk()) == 1  # the other lead's file stays
+    assert len(world.files_on_disk()) == 1  # the other lead's file stays, still readable
     assert (await world.row(theirs.id)).state == "stored"
+    assert await _readable(world, theirs.lead_id) == [("חוזה.pdf", PDF)]
+
+
+async def test_an_erasure_with_the_store_deletes_its_own_lead_s_files_only(
+    world: MediaWorld,
+) -> None:
+    """The files another erasure left to the worker (it had no store) wait for the worker's
+    job: an erasure deletes what its own lead sent, not every erased lead's."""
+    left = await world.send("document", PDF, wa_id="972521230001")
+    mine = await world.send("document", PDF, wa_id="972521230002")
+    await world.fetch()
+    await privacy.erase_lead(world.db, actor=ADMIN, lead_id=left.lead_id)
+    assert len(world.files_on_disk()) == 2
+
+    await privacy.erase_lead(world.db, actor=ADMIN, lead_id=mine.lead_id, files=world.fetcher.store)
+
+    assert len(world.files_on_disk()) == 1
+    assert (await world.row(left.id)).state == "erased"
+    assert await media_fetch.purge(world.fetcher) == 1  # the worker's job, for the first
+    assert world.files_on_disk() == []
