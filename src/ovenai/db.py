@@ -49,6 +49,7 @@ class _Shared:
         self.database = database
         self.connection = connection
         self.task = asyncio.current_task()
+        self.held: dict[str, Any] = {}  # what its sessions read once for all (shared_reads)
 
     def serves(self, database: Database) -> bool:
         """Whether a session of ``database`` opened now joins this transaction."""
@@ -56,6 +57,15 @@ class _Shared:
 
 
 _SHARED: ContextVar[_Shared | None] = ContextVar("ovenai_one_transaction", default=None)
+_HELD = "one_transaction_reads"
+
+
+def shared_reads(session: AsyncSession) -> dict[str, Any] | None:
+    """Where a session of a :meth:`Database.one_transaction` keeps what its sessions read
+    once for all of them (one dict for the whole transaction, dropped at its end); None
+    for a session outside one, which reads everything itself."""
+    held: dict[str, Any] | None = session.info.get(_HELD)
+    return held
 
 
 class Database:
@@ -95,7 +105,11 @@ class Database:
             # Its commit only flushes; its close leaves the transaction alone, so an error a
             # caller catches drops only what the session had not yet written (as its own
             # rollback did before), and one that leaves one_transaction rolls back the whole.
-            joined = self.sessions(bind=shared.connection, join_transaction_mode="rollback_only")
+            joined = self.sessions(
+                bind=shared.connection,
+                join_transaction_mode="rollback_only",
+                info={_HELD: shared.held},
+            )
             async with self._unavailable(), joined as session:
                 yield session
             return
