@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ovenai import scheduler
 from ovenai.auth import Actor
@@ -122,7 +123,7 @@ async def list_notifications(
     return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more and items else None)
 
 
-def unread_of(user_id: str | ColumnElement[str]) -> ScalarSelect[int]:
+def unread_of(user_id: str | ColumnElement[str] | InstrumentedAttribute[str]) -> ScalarSelect[int]:
     """How many of a user's notifications are unread, as a scalar subquery (``user_id``: a
     value, or a column of the query it goes into: the header's count, read with the
     session's look-up, :func:`ovenai.sessions.resolve`)."""
