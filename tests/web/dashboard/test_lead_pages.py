@@ -133,3 +133,23 @@ def test_a_lead_page_reads_in_two_connections_and_the_lead_once(
     entries = admin.get("/api/v1/audit", params={"subject_id": lead}).json()
     actions = [entry["action"] for entry in entries]
     assert (actions.count("view"), actions.count("view_conversation")) == (6, 6)
+
+
+def test_the_inbox_and_the_week_read_in_one_connection_beside_the_header(
+    browser_client: httpx.Client, admin: httpx.Client, server: Any, clean_db: Settings
+) -> None:
+    """Each service of the inbox (the rows, the agents to filter by) and of the week's
+    viewings (the days, the listings, the leads to book) took a connection of its own: 3
+    and 4 a page with the header's. They read in one now (Database.one_reading)."""
+    make_user(clean_db, "boss@agency.co.il", Role.ADMIN)
+    agent = make_user(clean_db, "dana.agent@agency.co.il", Role.AGENT)
+    _lead(admin, "נועה כהן", "0501112299", agent)
+    db = server.server.config.app.state.db
+    for email in ("boss@agency.co.il", "dana.agent@agency.co.il"):
+        sign_in(browser_client, email)
+        for path in ("/", "/?q=2299", "/meetings?view=week"):
+            sent = _page_sent(browser_client, db, path)
+            shown = browser_client.get(path).text
+            assert "נועה כהן" in shown, (email, path)
+            expected = 3 if path == "/?q=2299" else 2  # a phone search writes its tokens first
+            assert sent.connections == expected, (email, path, sent.statements)
