@@ -68,7 +68,8 @@ _HELD = "one_transaction_reads"
 def shared_reads(session: AsyncSession) -> dict[str, Any] | None:
     """Where a session of a :meth:`Database.one_transaction` keeps what its sessions read
     once for all of them (one dict for the whole transaction, dropped at its end); None
-    for a session outside one, which reads everything itself."""
+    for a session outside one (a :meth:`Database.one_reading`'s too), which reads
+    everything itself."""
     held: dict[str, Any] | None = session.info.get(_HELD)
     return held
 
@@ -120,10 +121,11 @@ class Database:
         caller catches drops only what the session had not yet written (as its own
         rollback did before), and one that leaves the transaction rolls back the whole.
         """
+        # Rows kept for the whole transaction (shared_reads) only where every session that
+        # may change them joins it too: not in one_reading, whose writers have their own.
+        held = {} if shared.reads_only else {_HELD: shared.held}
         joined = self.sessions(
-            bind=shared.connection,
-            join_transaction_mode="rollback_only",
-            info={_HELD: shared.held},
+            bind=shared.connection, join_transaction_mode="rollback_only", info=held
         )
         async with self._unavailable(), joined as session:
             yield session
