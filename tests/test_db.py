@@ -270,3 +270,62 @@ async def test_a_reading_session_inside_one_transaction_joins_it(db: Database) -
         assert names == ["probe-joined"]
     async with db.reading() as session:
         assert list(await session.scalars(select(SystemFlag.name))) == ["probe-joined"]
+
+
+@pytest.mark.anyio
+async def test_one_reading_runs_every_reading_session_on_one_connection(db: Database) -> None:
+    """A page that only reads: its reading sessions share one connection and transaction;
+    a session that writes inside keeps its own, committed as before, and the reads after
+    it see what it wrote."""
+    taken: list[object] = []
+
+    def took(*_args: object) -> None:
+        taken.append(_args)
+
+    subject = new_id()
+    event.listen(db.engine.sync_engine.pool, "checkout", took)
+    try:
+        async with db.one_reading():
+            await _audit(db, subject)  # a write of its own: a connection of its own
+            assert len(taken) == 2
+            for _ in range(3):
+                async with db.reading() as session:
+                    count = select(func.count()).select_from(AuditEntry)
+                    assert await session.scalar(count.where(AuditEntry.subject_id == subject)) == 1
+            async with db.one_reading():  # nested: joins the outer one
+                async with db.reading() as session:
+                    await session.scalar(select(func.count()).select_from(AuditEntry))
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", took)
+    assert len(taken) == 2
+    assert await _entries(db, subject) == 1
+
+
+@pytest.mark.anyio
+async def test_one_reading_does_not_wait_for_the_writer_on_sqlite(db: Database) -> None:
+    """Its transaction is a reading one: on SQLite it takes neither the process's turn nor
+    the write lock, so a page reads while another task holds a write transaction open."""
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.session() as session:
+            session.add(SystemFlag(name="probe-held", value="1"))
+            await session.flush()
+            writing.set()
+            await release.wait()
+            await session.commit()
+
+    async def reader() -> list[str]:
+        async with db.one_reading():
+            async with db.reading() as session:
+                return list(await session.scalars(select(SystemFlag.name)))
+
+    held = asyncio.create_task(writer())
+    await writing.wait()
+    read = asyncio.create_task(reader())
+    done, _ = await asyncio.wait({read}, timeout=5)
+    release.set()
+    await held
+    assert read in done and read.result() == []

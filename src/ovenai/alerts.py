@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai.auth import Actor
@@ -136,8 +136,8 @@ async def acknowledge(db: Database, *, actor: Actor, alert_id: str) -> AlertReco
     return record
 
 
-async def open_critical_count(db: Database) -> int:
-    """How many critical alerts are open (the dashboard's banner)."""
+def open_critical() -> ScalarSelect[int]:
+    """How many critical alerts are open, as a scalar subquery (the dashboard's banner, read
+    with the session's look-up: :func:`ovenai.sessions.resolve`)."""
     query = select(func.count()).where(Alert.resolved_at.is_(None), Alert.severity == "critical")
-    async with db.reading() as session:
-        return int(await session.scalar(query) or 0)
+    return query.scalar_subquery()

@@ -45,17 +45,33 @@ class _Turn:
 class _Shared:
     """The connection of a :meth:`Database.one_transaction`, its database and its task."""
 
-    def __init__(self, database: Database, connection: AsyncConnection) -> None:
+    def __init__(
+        self, database: Database, connection: AsyncConnection, *, reads_only: bool = False
+    ) -> None:
         self.database = database
         self.connection = connection
         self.task = asyncio.current_task()
+        self.reads_only = reads_only  # Database.one_reading: sessions that write do not join
+        self.held: dict[str, Any] = {}  # what its sessions read once for all (shared_reads)
 
-    def serves(self, database: Database) -> bool:
-        """Whether a session of ``database`` opened now joins this transaction."""
-        return self.database is database and self.task is asyncio.current_task()
+    def serves(self, database: Database, *, writes: bool = False) -> bool:
+        """Whether a session of ``database`` opened now joins this transaction (``writes``:
+        a session that may write, which a reading transaction leaves to its own)."""
+        mine = self.database is database and self.task is asyncio.current_task()
+        return mine and not (writes and self.reads_only)
 
 
 _SHARED: ContextVar[_Shared | None] = ContextVar("ovenai_one_transaction", default=None)
+_HELD = "one_transaction_reads"
+
+
+def shared_reads(session: AsyncSession) -> dict[str, Any] | None:
+    """Where a session of a :meth:`Database.one_transaction` keeps what its sessions read
+    once for all of them (one dict for the whole transaction, dropped at its end); None
+    for a session outside one (a :meth:`Database.one_reading`'s too), which reads
+    everything itself."""
+    held: dict[str, Any] | None = session.info.get(_HELD)
+    return held
 
 
 class Database:
@@ -67,9 +83,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Sessions that only read (see reading): on SQLite they neither take the write lock
         # nor wait for this process's turn.
-        self._readers = async_sessionmaker(
-            self.engine.execution_options(**{READS_ONLY: True}), expire_on_commit=False
-        )
+        self._reads_only = self.engine.execution_options(**{READS_ONLY: True})
+        self._readers = async_sessionmaker(self._reads_only, expire_on_commit=False)
         self.vault = Vault(ring, keystore_url)
         self.erasure_journal: Path | None = None  # where erasures are journaled (privacy)
         # SQLite: one transaction at a time per process, in turn (see _turn).
@@ -91,15 +106,28 @@ class Database:
         """A session whose connection errors become ServiceUnavailable; inside
         :meth:`one_transaction` (in its task), one on that transaction's connection."""
         shared = _SHARED.get()
-        if shared is not None and shared.serves(self):
-            # Its commit only flushes; its close leaves the transaction alone, so an error a
-            # caller catches drops only what the session had not yet written (as its own
-            # rollback did before), and one that leaves one_transaction rolls back the whole.
-            joined = self.sessions(bind=shared.connection, join_transaction_mode="rollback_only")
-            async with self._unavailable(), joined as session:
+        if shared is not None and shared.serves(self, writes=True):
+            async with self._joined(shared) as session:
                 yield session
             return
         async with self._turn(), self._unavailable(), self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _joined(self, shared: _Shared) -> AsyncIterator[AsyncSession]:
+        """A session on a one_transaction's (or one_reading's) connection and transaction.
+
+        Its commit only flushes; its close leaves the transaction alone, so an error a
+        caller catches drops only what the session had not yet written (as its own
+        rollback did before), and one that leaves the transaction rolls back the whole.
+        """
+        # Rows kept for the whole transaction (shared_reads) only where every session that
+        # may change them joins it too: not in one_reading, whose writers have their own.
+        held = {} if shared.reads_only else {_HELD: shared.held}
+        joined = self.sessions(
+            bind=shared.connection, join_transaction_mode="rollback_only", info=held
+        )
+        async with self._unavailable(), joined as session:
             yield session
 
     @asynccontextmanager
@@ -115,12 +143,37 @@ class Database:
         sessions of their own; nested calls join the outer one.
         """
         shared = _SHARED.get()
-        if shared is not None and shared.serves(self):
+        if shared is not None and shared.serves(self, writes=True):
             yield
             return
         async with self._turn(), self._unavailable(), self.engine.connect() as connection:
             async with connection.begin():
                 token = _SHARED.set(_Shared(self, connection))
+                try:
+                    yield
+                finally:
+                    _SHARED.reset(token)
+
+    @asynccontextmanager
+    async def one_reading(self) -> AsyncIterator[None]:
+        """Run every reading session (:meth:`reading`) this task opens inside on one
+        connection and one transaction: :meth:`one_transaction` for a page that only reads.
+
+        On SQLite the transaction is ``BEGIN DEFERRED`` and takes no turn, as a reading
+        session's: the page neither waits for the writer nor holds it up. A session that
+        writes (:meth:`session`, a :meth:`one_transaction` inside) keeps a connection and
+        transaction of its own, committed as before; on PostgreSQL the reads after it see
+        what it committed, on SQLite only if it committed before this transaction's first
+        read (a read transaction there keeps the state it first read), so a page writes
+        before it reads (the inbox's phone search refreshes its tokens first).
+        """
+        shared = _SHARED.get()
+        if shared is not None and shared.serves(self):
+            yield
+            return
+        async with self._unavailable(), self._reads_only.connect() as connection:
+            async with connection.begin():
+                token = _SHARED.set(_Shared(self, connection, reads_only=True))
                 try:
                     yield
                 finally:
@@ -147,12 +200,12 @@ class Database:
         (a page's many small reads each waited for a turn before). A statement that writes
         is refused there (:func:`ovenai.engines.create_engine`); on PostgreSQL it is an
         ordinary session. Inside :meth:`one_transaction` (in its task) it joins that
-        transaction, as :meth:`session` does. The one place reads could later be sent to a
-        replica.
+        transaction, as :meth:`session` does, and inside :meth:`one_reading` that one's. The
+        one place reads could later be sent to a replica.
         """
         shared = _SHARED.get()
         if shared is not None and shared.serves(self):
-            async with self.session() as session:
+            async with self._joined(shared) as session:
                 yield session
             return
         async with self._unavailable(), self._readers() as session:

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai import audit, consent, hooks, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
-from ovenai.db import Database
+from ovenai.db import Database, shared_reads
 from ovenai.errors import Conflict, Gone, InvalidInput, NotFound, PermissionDenied
 from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadFilter, LeadUpdate, email_key
@@ -435,12 +435,30 @@ async def load_visible(
     session: AsyncSession, actor: Actor, lead_id: str, *, for_update: bool = False
 ) -> Lead:
     """A lead the actor may see, inside an open session (its row locked when `for_update`,
-    see :func:`lock_unerased`); NotFound if none, Gone if it was erased."""
+    see :func:`lock_unerased`); NotFound if none, Gone if it was erased.
+
+    Inside :meth:`ovenai.db.Database.one_transaction` (a page calling many services, each
+    checking the lead) the row is read once for the whole transaction and each actor, as
+    one session reads a row once: a later call of the same actor gets the same row, the
+    check already made (every call that may refuse, refuses: a refusal is not kept). A
+    call ``for_update`` always reads and locks the row, and later calls read it again.
+    """
+    held = shared_reads(session)
+    key = f"visible lead {lead_id} {actor.user_id} {actor.role}"
+    if held is not None:
+        if for_update:
+            for name in [name for name in held if name.startswith(f"visible lead {lead_id} ")]:
+                del held[name]
+        elif key in held:
+            found: Lead = held[key]
+            return found
     query = select(Lead).where(Lead.id == lead_id, assigned_to(actor))
     lead = await session.scalar(query.with_for_update() if for_update else query)
     if lead is None:
         raise NotFound(f"no lead {lead_id}")
     refuse_erased(lead.id, lead.erased_at)
+    if held is not None and not for_update:
+        held[key] = lead
     return lead
 
 

@@ -17,8 +17,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ovenai import scheduler
 from ovenai.auth import Actor
@@ -122,14 +123,22 @@ async def list_notifications(
     return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more and items else None)
 
 
+def unread_of(user_id: str | ColumnElement[str] | InstrumentedAttribute[str]) -> ScalarSelect[int]:
+    """How many of a user's notifications are unread, as a scalar subquery (``user_id``: a
+    value, or a column of the query it goes into: the header's count, read with the
+    session's look-up, :func:`ovenai.sessions.resolve`)."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 async def unread_count(db: Database, *, user_id: str) -> int:
-    """How many of a user's notifications are unread (the header's count)."""
+    """How many of a user's notifications are unread."""
     async with db.reading() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        )
+        count = await session.scalar(select(unread_of(user_id)))
     return int(count or 0)
 
 

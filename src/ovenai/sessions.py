@@ -16,10 +16,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 
-from ovenai import dialects
+from ovenai import alerts, dialects, notifications
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -49,6 +50,11 @@ class Current:
     actor: Actor
     session_id: str
     language: Language
+    unread_notifications: int | None = None
+    """The header's counts, when :func:`resolve` was asked for them (``header``): the
+    user's unread notifications, and for an admin the open critical alerts (None for an
+    agent, who is not shown them)."""
+    critical_alerts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,20 @@ async def start(db: Database, *, actor: Actor, address: str, user_agent: str) ->
     return Started(id=row.id, secret=secret)
 
 
-async def resolve(db: Database, *, secret: str) -> Current | None:
-    """The live session behind a secret, or None (ended, expired, or its user disabled)."""
+async def resolve(db: Database, *, secret: str, header: bool = False) -> Current | None:
+    """The live session behind a secret, or None (ended, expired, or its user disabled).
+
+    ``header``: with what every dashboard page's header shows, in the same statement (one
+    round trip, where each count took a connection of its own): the user's unread
+    notifications and, for an admin only, the open critical alerts.
+    """
     now = utcnow()
+    columns: list[Any] = [UserSession, User]
+    if header:
+        admin_only = case((User.role == Role.ADMIN.value, alerts.open_critical()), else_=None)
+        columns += [notifications.unread_of(User.id), admin_only]
     query = (
-        select(UserSession, User)
+        select(*columns)
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.secret_hash == _digest(secret))
     )
@@ -98,7 +113,8 @@ async def resolve(db: Database, *, secret: str) -> Current | None:
         found = (await session.execute(query)).first()
     if found is None:
         return None
-    row, user = found
+    row, user = found[0], found[1]
+    unread, critical = (found[2], found[3]) if header else (None, None)
     if row.expires_at <= now or not user.is_active:
         return None
     if now - row.last_seen_at >= SEEN_EVERY:
@@ -108,7 +124,13 @@ async def resolve(db: Database, *, secret: str) -> Current | None:
             await session.commit()
     actor = Actor(user_id=user.id, role=Role(user.role), email=user.email)
     language = Language.EN if user.language == Language.EN else Language.HE
-    return Current(actor=actor, session_id=row.id, language=language)
+    return Current(
+        actor=actor,
+        session_id=row.id,
+        language=language,
+        unread_notifications=None if unread is None else int(unread),
+        critical_alerts=None if critical is None else int(critical),
+    )
 
 
 async def end(db: Database, *, secret: str) -> None:

@@ -1,5 +1,6 @@
 """Dashboard: the admins' alerts page (/admin/alerts: open alerts with "acknowledge", and
-the history) and the banner every page shows admins while a critical alert is open."""
+the history); the banner every page shows admins while a critical alert is open is counted
+with the session (:func:`ovenai.web.dashboard.session.header_counts`)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ovenai import alerts
 from ovenai.errors import NotFound
 from ovenai.web.dashboard.pages import page
-from ovenai.web.dashboard.session import (
-    LoginRequired,
-    SessionActor,
-    check_csrf,
-    current_session,
-)
+from ovenai.web.dashboard.session import SessionActor, check_csrf
 from ovenai.web.deps import DbDep
 
 router = APIRouter(include_in_schema=False)
 HISTORY = 100  # the page shows this many past alerts
-
-
-async def critical_banner(request: Request, db: DbDep) -> None:
-    """Count the open critical alerts for base.html's banner (shown to admins only: an
-    agent's page does not count them)."""
-    if not request.session:  # the login page has no banner
-        return
-    try:
-        current = await current_session(request)
-    except LoginRequired:
-        return
-    if current.actor.is_admin:
-        request.state.critical_alerts = await alerts.open_critical_count(db)
 
 
 @router.get("/admin/alerts")

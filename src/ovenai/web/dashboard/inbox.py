@@ -59,12 +59,14 @@ async def _view(request: Request, db: DbDep, actor: Actor) -> dict[str, Any]:
         raise RequestValidationError(exc.errors()) from None
     words = i18n.translator(request)
     search_error = None
-    try:
-        found = await inbox.list_inbox(db, actor=actor, filters=filters)
-    except InvalidInput as exc:
-        if exc.field != "q":
-            raise
-        found, search_error = Page[InboxRow]([], None), words.gettext(SEARCH_HELP)
+    async with db.one_reading():  # the rows and the agents on one connection
+        try:
+            found = await inbox.list_inbox(db, actor=actor, filters=filters)
+        except InvalidInput as exc:
+            if exc.field != "q":
+                raise
+            found, search_error = Page[InboxRow]([], None), words.gettext(SEARCH_HELP)
+        agents = await inbox.agent_choices(db, actor=actor)
     query = {k: v for k, v in given.items() if k != "cursor"}
     return {
         "rows": found.items,
@@ -74,7 +76,7 @@ async def _view(request: Request, db: DbDep, actor: Actor) -> dict[str, Any]:
         "sort": filters.sort,
         "query": urlencode(query),
         "others": urlencode({k: v for k, v in query.items() if k not in ("q", "sort")}),
-        "agents": await inbox.agent_choices(db, actor=actor),
+        "agents": agents,
         "stages": list(Stage),
         "sources": {key.value: words.gettext(name) for key, name in SOURCES.items()},
         "search_error": search_error,

@@ -103,10 +103,12 @@ async def _calendar(
 ) -> HTMLResponse:
     words = i18n.translator(request)
     first, length = (day, 1) if view == "day" else (agenda.week_start(day), 7)
-    days = await agenda.agenda(
-        db, actor=actor, first=first, days=length, zone=get_settings(request).zone
-    )
-    listings = await properties.list_properties(db, filters=PropertyFilter(limit=200))
+    async with db.one_reading():  # the days, listings and leads on one connection
+        days = await agenda.agenda(
+            db, actor=actor, first=first, days=length, zone=get_settings(request).zone
+        )
+        listings = await properties.list_properties(db, filters=PropertyFilter(limit=200))
+        leads = await agenda.lead_choices(db, actor=actor)
     step = timedelta(days=length)
     today = _today(request)
     form = form or BookingForm(day=max(day, today).strftime(DATE))
@@ -125,7 +127,7 @@ async def _calendar(
         weekday=lambda d: words.gettext(WEEKDAYS[d.weekday()]),
         date_text=lambda d: d.strftime(DATE),
         statuses={key.value: words.gettext(text) for key, text in STATUSES.items()},
-        leads=await agenda.lead_choices(db, actor=actor),
+        leads=leads,
         listings=listings.items,
         form=form,
         back=f"/meetings?view={view}&date={day.isoformat()}",

@@ -1,6 +1,6 @@
 """Dashboard: the signed-in user's notifications (/notifications: newest first, unread ones
-marked, "mark read" one by one or all at once) and the unread count every page's header
-shows (:func:`unread_badge`, a dependency of every dashboard router)."""
+marked, "mark read" one by one or all at once); the unread count every page's header shows
+is read with the session (:func:`ovenai.web.dashboard.session.header_counts`)."""
 
 from __future__ import annotations
 
@@ -11,25 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ovenai import notifications
 from ovenai.web.dashboard.pages import page
-from ovenai.web.dashboard.session import LoginRequired, SessionActor, check_csrf, current_session
+from ovenai.web.dashboard.session import SessionActor, check_csrf
 from ovenai.web.deps import DbDep
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50  # notifications a page
 CsrfField = Annotated[str | None, Form()]
-
-
-async def unread_badge(request: Request, db: DbDep) -> None:
-    """Count the signed-in user's unread notifications for base.html's header."""
-    if not request.session:  # the login page: no session, no header
-        return
-    try:
-        current = await current_session(request)
-    except LoginRequired:
-        return
-    if current.actor.user_id is not None:
-        user_id = current.actor.user_id
-        request.state.unread_notifications = await notifications.unread_count(db, user_id=user_id)
 
 
 @router.get("/notifications")

@@ -37,6 +37,7 @@ from ovenai.web.dashboard.session import (
     SessionActor,
     check_csrf,
     end_session,
+    header_counts,
     known_device,
     remember_device,
     start_session,
@@ -111,10 +112,8 @@ async def _login_required(_request: Request, _exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard's routes and its error pages on the app."""
-    banner = [  # admins see open critical alerts on every page; everyone, unread notifications
-        Depends(alerts.critical_banner),
-        Depends(notifications.unread_badge),
-    ]
+    # Everyone's header shows their unread notifications; an admin's, open critical alerts.
+    banner = [Depends(header_counts)]
     app.include_router(router, dependencies=banner)
     app.include_router(accounts.router, dependencies=banner)
     app.include_router(alerts.router, dependencies=banner)

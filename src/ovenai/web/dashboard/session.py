@@ -85,11 +85,12 @@ async def end_session(request: Request) -> None:
     request.session.clear()
 
 
-async def current_session(request: Request) -> sessions.Current:
+async def current_session(request: Request, *, header: bool = False) -> sessions.Current:
     """The signed-in user and session of this request; LoginRequired otherwise.
 
     Records the user's language on the request, for its page (or its error page). Read
-    once a request: the header's dependencies and the route share it.
+    once a request: the header (:func:`header_counts`) and the route share it; ``header``:
+    read with the header's counts (when the header is the first to ask, as it is).
     """
     found: sessions.Current | None = getattr(request.state, "current_session", None)
     if found is not None:
@@ -97,13 +98,30 @@ async def current_session(request: Request) -> sessions.Current:
     secret = request.session.get(_SECRET)
     if not isinstance(secret, str):
         raise LoginRequired("please sign in")
-    current = await sessions.resolve(get_db(request), secret=secret)
+    current = await sessions.resolve(get_db(request), secret=secret, header=header)
     if current is None:
         request.session.clear()
         raise LoginRequired("please sign in")
     request.state.language = current.language
     request.state.current_session = current
     return current
+
+
+async def header_counts(request: Request) -> None:
+    """What every page's header shows beside the user (a dependency of every dashboard
+    router but the header-less one): the unread notifications and, for an admin, the open
+    critical alerts, read with the session in one statement (:func:`ovenai.sessions.resolve`).
+    """
+    if not request.session:  # the login page: no session, no header
+        return
+    try:
+        current = await current_session(request, header=True)
+    except LoginRequired:
+        return
+    if current.unread_notifications is not None:
+        request.state.unread_notifications = current.unread_notifications
+    if current.critical_alerts is not None:
+        request.state.critical_alerts = current.critical_alerts
 
 
 async def session_actor(
