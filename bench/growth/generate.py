@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ovenai import cohort_hours, response_turns, webhook_hours
 from ovenai.db import Database
+from ovenai.models import ResponseTurnsProgress
 
 DAYS = 45
 """The history's span, in days (the KPI report's 30 days fall inside it)."""
@@ -54,28 +56,23 @@ ADMIN_ID = "bench-admin"
 # one statement sort in their order), its random bits taken from ``n`` and ``tag`` (one a
 # table, so two tables' ids never meet).
 UUID7 = """
-CREATE FUNCTION pg_temp.uuid7(ms bigint, n bigint, tag int) RETURNS text
+CREATE OR REPLACE FUNCTION pg_temp.uuid7(ms bigint, n bigint, tag int) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-'
-           || substr(h, 17, 4) || '-' || substr(h, 21, 12)
-    FROM (SELECT lpad(to_hex(ms + n / 2000), 12, '0') || '7' || lpad(to_hex(tag), 3, '0')
-                 || to_hex(8 + (n >> 60) % 4) || lpad(to_hex(n & 1152921504606846975), 15, '0')
-          AS h) AS x
+    SELECT substr(lpad(to_hex(ms + n / 2000), 12, '0'), 1, 8) || '-'
+           || substr(lpad(to_hex(ms + n / 2000), 12, '0'), 9, 4) || '-7'
+           || lpad(to_hex(tag), 3, '0') || '-' || to_hex(8 + (n >> 60) % 4)
+           || substr(lpad(to_hex(n & 1152921504606846975), 15, '0'), 1, 3) || '-'
+           || substr(lpad(to_hex(n & 1152921504606846975), 15, '0'), 4, 12)
 $$
 """
 
 # Placeholder ciphertext of ``size`` bytes (AES-GCM's 28 bytes of nonce and tag included),
-# different for each ``seed``: random-looking, so TOAST does not shrink it below a real one.
+# different for each ``seed`` (its MD5 repeated: values this short are never compressed).
+# Both functions are one expression, so the planner inlines them.
 BLOB = """
-CREATE FUNCTION pg_temp.blob(seed text, size int) RETURNS bytea
+CREATE OR REPLACE FUNCTION pg_temp.blob(seed text, size int) RETURNS bytea
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT substr(sha256(convert_to(seed, 'UTF8')) || sha256(convert_to(seed || '1', 'UTF8'))
-                  || sha256(convert_to(seed || '2', 'UTF8'))
-                  || sha256(convert_to(seed || '3', 'UTF8'))
-                  || sha256(convert_to(seed || '4', 'UTF8'))
-                  || sha256(convert_to(seed || '5', 'UTF8'))
-                  || sha256(convert_to(seed || '6', 'UTF8'))
-                  || sha256(convert_to(seed || '7', 'UTF8')), 1, size)
+    SELECT substr(decode(repeat(md5(seed), 16), 'hex'), 1, size)
 $$
 """
 
@@ -136,10 +133,13 @@ FROM generate_series(CAST(:first_lead AS bigint), CAST(:last_lead AS bigint)) AS
                           ELSE 'lost' END AS stage) AS s
 """
 
+# The step's messages, worked out once (the statements below read them).
+STEP_MESSAGES = "CREATE TEMP TABLE step_messages AS {rows}"
+
 # Message ``i`` (of ``first_message`` … ``last_message``) goes to new lead
 # ``first_lead + (i * 7919) mod new_leads`` (7919 is prime: every lead in turn), at a time
 # rising with ``i`` over the last DAYS days; one in a thousand two years and a day earlier.
-MESSAGE_ROWS = """
+MESSAGE_ROWS = f"""
 SELECT i, pg_temp.uuid7(:ms, i, 2) AS id,
        pg_temp.uuid7(:ms, :first_lead + (i * 7919) % (:last_lead - :first_lead + 1), 1)
            AS lead_id,
@@ -154,13 +154,14 @@ SELECT i, pg_temp.uuid7(:ms, i, 2) AS id,
             ELSE 'failed' END AS status
 FROM generate_series(CAST(:first_message AS bigint), CAST(:last_message AS bigint)) AS i,
      LATERAL (SELECT hashint8extended(i, 1) & 9223372036854775807 AS h) AS x,
-     LATERAL (SELECT :now - interval '{days} days'
-                     + ((i - :first_message) * {days}::bigint * 86400
+     LATERAL (SELECT :now - interval '{DAYS} days'
+                     + ((i - :first_message) * {DAYS}::bigint * 86400
                         / (:last_message - :first_message + 1)) * interval '1 second'
               AS at) AS t
-""".format(days=DAYS)
+"""
+STEP_MESSAGES = STEP_MESSAGES.format(rows=MESSAGE_ROWS)
 
-MESSAGES = f"""
+MESSAGES = """
 INSERT INTO messages (id, lead_id, direction, type, text_enc, payload_enc, template_name,
                       template_language, template_params_enc, category, wa_message_id,
                       status, status_at, sent_at, delivered_at, read_at, failed_at,
@@ -182,7 +183,7 @@ SELECT id, lead_id,
        CASE WHEN NOT inbound AND kind = 'text' THEN 'agent-' || (1 + (h >> 40) % 10) END,
        CASE WHEN inbound THEN 0 ELSE 1 END, 0,
        at, coalesce(read_at, delivered_at, failed_at, sent_at, at)
-FROM ({MESSAGE_ROWS}) AS m,
+FROM step_messages AS m,
      LATERAL (SELECT CASE WHEN inbound AND (h >> 16) % 100 < 5 THEN 'image'
                           WHEN NOT inbound AND (h >> 16) % 100 < 60 THEN 'template'
                           ELSE 'text' END AS kind) AS k,
@@ -200,36 +201,36 @@ FROM ({MESSAGE_ROWS}) AS m,
                           THEN at + interval '1 second' END AS failed_at) AS o
 """
 
-BODIES = f"""
+BODIES = """
 INSERT INTO webhook_events (id, received_at, key_bucket, body_enc, body_size, status, attempts,
                             processed_at)
 SELECT pg_temp.uuid7(:ms, i, 3), at, to_char(at AT TIME ZONE 'UTC', 'YYYYMMDDHH24'),
        pg_temp.blob('w' || i, 256), 900, 'processed', 1,
        at + ((i % 40) * interval '10 milliseconds')
-FROM ({MESSAGE_ROWS}) AS m
+FROM step_messages AS m
 WHERE inbound
 """
 
-BODY_LEADS = f"""
+BODY_LEADS = """
 INSERT INTO webhook_event_leads (event_id, lead_id)
-SELECT pg_temp.uuid7(:ms, i, 3), lead_id FROM ({MESSAGE_ROWS}) AS m WHERE inbound
+SELECT pg_temp.uuid7(:ms, i, 3), lead_id FROM step_messages AS m WHERE inbound
 """
 
-APPLIED = f"""
+APPLIED = """
 INSERT INTO applied_items (dedupe_key, event_id, applied_at)
 SELECT CASE WHEN inbound THEN 'message:' || wamid ELSE 'status:' || wamid || ':' || status END,
        CASE WHEN inbound THEN pg_temp.uuid7(:ms, i, 3) END, at + interval '3 seconds'
-FROM ({MESSAGE_ROWS}) AS m
+FROM step_messages AS m
 """
 
-STATUSES = f"""
+STATUSES = """
 INSERT INTO status_events (wa_message_id, status, at, error_code, error_title, received_at,
                            applied)
 SELECT wamid, status, at + interval '3 seconds',
        CASE WHEN status = 'failed' THEN (ARRAY[131026, 131049, 131047])[1 + i % 3] END,
        CASE WHEN status = 'failed' THEN 'Message undeliverable' END,
        at + interval '4 seconds', true
-FROM ({MESSAGE_ROWS}) AS m
+FROM step_messages AS m
 WHERE NOT inbound
 """
 
@@ -302,10 +303,16 @@ def lead_id_sql(ms: int, number: int) -> str:
 
 async def grow(db: Database, have: Size, want: Size, now: datetime) -> Step:
     """Add the leads and messages that take the bulk from ``have`` to ``want`` (the new
-    messages all go to the new leads), then vacuum and analyse the tables."""
+    messages all go to the new leads), then vacuum and analyse the tables and mark the
+    hours of the new messages for the key-figure jobs to count again.
+
+    The rows' ids are stamped ``STAMP_BACK`` before ``now`` (but after the ``kpis.turns``
+    job's last run less its grace, so that job's next run counts them): written long enough
+    before that run that the key figures read them from what it kept, as on a live system
+    whose job runs every minute, not live as the last minutes' writes."""
     if want.leads <= have.leads or want.messages <= have.messages:
         raise ValueError("a growth step adds leads and messages")
-    ms = int(time.time() * 1000)
+    ms = await _stamp(db, now)
     values = {
         "now": now,
         "ms": ms,
@@ -322,9 +329,12 @@ async def grow(db: Database, have: Size, want: Size, now: datetime) -> Step:
         await connection.execute(text("SET maintenance_work_mem = '512MB'"))
         await connection.execute(text(UUID7))
         await connection.execute(text(BLOB))
+        await connection.execute(text("DROP TABLE IF EXISTS step_messages"))
+        await connection.commit()
         for name, statement in (
             ("users", USERS),
             ("leads", LEADS),
+            ("message plan", STEP_MESSAGES),
             ("messages", MESSAGES),
             ("webhook bodies", BODIES),
             ("webhook body leads", BODY_LEADS),
@@ -336,11 +346,34 @@ async def grow(db: Database, have: Size, want: Size, now: datetime) -> Step:
         ):
             took[name] = await _timed(connection, statement, values)
             await connection.commit()
+        await connection.execute(text("DROP TABLE step_messages"))
+        await connection.commit()
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         began = time.perf_counter()
         await autocommit.execute(text(f"VACUUM ANALYZE {', '.join(TABLES)}"))
         took["vacuum analyze"] = time.perf_counter() - began
+    began = time.perf_counter()
+    async with db.session() as session:
+        hours = [now - timedelta(hours=h) for h in range(DAYS * 24 + 2)]
+        hours += [at - timedelta(days=731) for at in hours]
+        await cohort_hours.mark_stale(session, hours)
+        await webhook_hours.mark_stale(session, hours)
+        await session.commit()
+    took["hours marked"] = time.perf_counter() - began
     return Step(took)
+
+
+STAMP_BACK = timedelta(minutes=11)
+
+
+async def _stamp(db: Database, now: datetime) -> int:
+    """Milliseconds since the epoch to stamp the step's ids with (see :func:`grow`)."""
+    async with db.session() as session:
+        progress = await session.get(ResponseTurnsProgress, response_turns.PROGRESS)
+    at = now - STAMP_BACK
+    if progress is not None:
+        at = max(at, progress.done_until - response_turns.GRACE + timedelta(seconds=1))
+    return int(at.timestamp() * 1000)
 
 
 async def _timed(connection: AsyncConnection, statement: str, values: dict[str, object]) -> float:

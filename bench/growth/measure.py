@@ -67,11 +67,13 @@ class Recorder:
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
 
-    def _before(self, _conn: Any, _cursor: Any, sql: str, params: Any, context: Any, _many: bool) -> None:
+    def _before(self, *args: Any) -> None:
+        context = args[4]
         if context is not None:
             context._bench_started = time.perf_counter()
 
-    def _after(self, _conn: Any, _cursor: Any, sql: str, params: Any, context: Any, _many: bool) -> None:
+    def _after(self, *args: Any) -> None:
+        _conn, _cursor, sql, params, context, _many = args
         if self.current is not None and context is not None:
             began = getattr(context, "_bench_started", time.perf_counter())
             self.current.append(Statement(sql, params, (time.perf_counter() - began) * 1000))
@@ -145,10 +147,17 @@ async def first_pages(db: Database) -> None:
 
 
 async def measure(
-    db: Database, recorder: Recorder, subjects: list[Subject], runs: int, retention_runs: int
+    db: Database,
+    recorder: Recorder,
+    subjects: list[Subject],
+    runs: int,
+    retention_runs: int,
+    *,
+    key_figures: bool = True,
 ) -> tuple[dict[str, Timings], dict[str, int]]:
-    """Every operation at this size (the subjects erased at the end, each once); and what
-    the retention job's first run deleted."""
+    """Every operation at this size (the key-figure report only if ``key_figures``; the
+    subjects erased at the end, each once); and what the retention job's first run
+    deleted."""
     await first_pages(db)
     cursor = await deep_cursor(db)
     found: dict[str, Timings] = {}
@@ -157,9 +166,7 @@ async def measure(
         return subjects[run % len(subjects)]
 
     async def lookup(run: int) -> None:
-        page = await leads.list_leads(
-            db, actor=ADMIN, filters=LeadFilter(phone=subject(run).phone)
-        )
+        page = await leads.list_leads(db, actor=ADMIN, filters=LeadFilter(phone=subject(run).phone))
         assert [lead.id for lead in page.items] == [subject(run).id]
 
     async def inbox_first(_run: int) -> None:
@@ -186,7 +193,7 @@ async def measure(
     found["inbox, deep keyset page"] = await timed(recorder, runs, inbox_deep)
     found["conversation"] = await timed(recorder, runs, conversation)
     found["export (JSON)"] = await timed(recorder, runs, export)
-    for days in (1, 30):
+    for days in (1, 30) if key_figures else ():
 
         async def report(_run: int, days: int = days) -> None:
             start, end = kpis.last_days(utcnow(), days, ZONE)
