@@ -6,11 +6,11 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from bench.growth.generate import Size, grow
 from bench.growth.measure import first_pages
 from bench.growth.subjects import ADMIN, make
+from sqlalchemy import text
+
 from ovenai import dialects, inbox
 from ovenai.columns import utcnow
 from ovenai.db import Database
