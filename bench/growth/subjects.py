@@ -30,7 +30,7 @@ from ovenai.lead_fields import LeadCreate
 from ovenai.leads import create_lead, get_lead, identity_columns
 from ovenai.models import Lead, Message, Role, Source, Stage
 from ovenai.outbox.queue import enqueue_text
-from ovenai.sealing import MESSAGES
+from ovenai.sealing import MESSAGES, LeadColumn, MessageColumn
 
 ADMIN = Actor(user_id="bench-admin", role=Role.ADMIN, email="admin@agency.co.il")
 AGENT = Actor(user_id="agent-1", role=Role.AGENT, email="agent1@agency.co.il")
@@ -98,7 +98,7 @@ async def realise(db: Database, lead_ids: list[str]) -> None:
             if lead.id not in keys:
                 continue  # made through the services, or realised before: real already
             number = int(lead.id.replace("-", "")[-15:], 16)
-            values = {
+            values: dict[LeadColumn, str | None] = {
                 "name": _NAMES[number % len(_NAMES)],
                 "phone": f"+9725{40_000_000 + number:08d}",
                 "wa_id": f"9725{40_000_000 + number:08d}",
@@ -114,6 +114,10 @@ async def realise(db: Database, lead_ids: list[str]) -> None:
             if lead.latest_message_id is not None:
                 message = await session.get(Message, lead.latest_message_id)
                 if message is not None:
-                    sealed = {"text": _ANSWERS[number % len(_ANSWERS)], "payload": None}
-                    MESSAGES.seal_into(message, keys[lead.id], sealed | {"template_params": None})
+                    sealed: dict[MessageColumn, str | None] = {
+                        "text": _ANSWERS[number % len(_ANSWERS)],
+                        "payload": None,
+                        "template_params": None,
+                    }
+                    MESSAGES.seal_into(message, keys[lead.id], sealed)
         await session.commit()
