@@ -92,6 +92,8 @@ class AppliedItem(Base):
     event_id: Mapped[str | None] = mapped_column(String(36))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    __table_args__ = (Index("ix_applied_items_applied", "applied_at"),)  # retention (0032)
+
 
 class WebhookItemFailure(Base):
     """An item of a stored body that could not be read: where and why, never its content.
