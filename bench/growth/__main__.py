@@ -51,8 +51,8 @@ KEPT_TABLES = "response_turns, reply_marks, reply_mark_hours, cohort_hours, webh
 
 
 @contextmanager
-def database(keep: bool) -> Iterator[dict[str, str]]:
-    """``ovenai_bench_growth`` made afresh and migrated, its key store in a temporary folder;
+def database(keep: bool, name: str = NAME) -> Iterator[dict[str, str]]:
+    """The database ``name`` made afresh and migrated, its key store in a temporary folder;
     both removed afterwards unless ``keep``."""
     folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-growth-"))
     env = {
@@ -61,22 +61,22 @@ def database(keep: bool) -> Iterator[dict[str, str]]:
         "OVENAI_KEYSTORE_URL": f"sqlite:///{folder / 'keys.db'}",
         "WHATSAPP_APP_SECRET": APP_SECRET,
         "OVENAI_DATA_DIR": str(folder),
-        "DATABASE_URL": f"{PG_BASE}/{NAME}",
+        "DATABASE_URL": f"{PG_BASE}/{name}",
     }
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{NAME}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
     try:
         upgrade(env["DATABASE_URL"])
         upgrade_keystore(env["OVENAI_KEYSTORE_URL"])
         yield env
     finally:
         if keep:
-            print(f"kept {NAME}; its key store and settings: {folder}")
+            print(f"kept {name}; its key store and settings: {folder}")
             (folder / "env.json").write_text(json.dumps(env))
         else:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace) -> None:
     plans = Path(args.plans)
     plans.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, object]] = []
-    with database(args.keep) as env:
+    with database(args.keep, args.database) as env:
         db = open_database(settings_from(env))
         await db.start()
         recorder = Recorder(db)
@@ -191,7 +191,8 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="1,000 / 10,000 leads, 100,000 messages"
     )
-    parser.add_argument("--keep", action="store_true", help=f"keep {NAME} and its key store")
+    parser.add_argument("--database", default=NAME, help="its name (made afresh: dropped first)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and its key store")
     parser.add_argument("--plans", default="/tmp/ovenai-bench-growth", help="EXPLAIN output here")
     parser.add_argument("--out", default="/tmp/ovenai-bench-growth.json", help="figures as JSON")
     args = parser.parse_args()
