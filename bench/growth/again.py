@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.growth.measure import POLICY
+from bench.growth.measure import POLICY, Recorder, explain, measure
 from bench.growth.subjects import ADMIN, make
 from bench.webhooks.common import settings_from
 from ovenai import privacy, retention
@@ -64,6 +64,9 @@ async def run(args: argparse.Namespace) -> None:
     await db.start()
     try:
         print(f"load {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        if args.measure:
+            await _measure(db, args)
+            return
         subjects = await make(db, 10_000, args.subjects)
         half = len(subjects) // 2
 
@@ -99,11 +102,29 @@ async def run(args: argparse.Namespace) -> None:
         await db.dispose()
 
 
+async def _measure(db: Database, args: argparse.Namespace) -> None:
+    """Every operation of :mod:`bench.growth` again at the kept size (no key figures)."""
+    subjects = await make(db, 20_000, 20)
+    found, deleted = await measure(db, Recorder(db), subjects, 20, args.runs, key_figures=False)
+    print(f"retention's first run deleted: {deleted}")
+    for name, timings in found.items():
+        _say(name, timings.runs)
+    plans = Path(args.plans)
+    plans.mkdir(parents=True, exist_ok=True)
+    with (plans / "growth-again.txt").open("w") as out:
+        for name, timings in found.items():
+            out.write(f"==== {name} (slowest run {max(timings.runs):.1f} ms)\n")
+            for plan in await explain(db, timings.slowest):
+                out.write(plan + "\n\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", required=True, help="env.json of the kept run")
     parser.add_argument("--subjects", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--measure", action="store_true", help="only the growth's operations")
+    parser.add_argument("--plans", default="/tmp/ovenai-bench-growth")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -23,7 +23,11 @@ What a new lead gets (pseudo-random but repeatable: ``hashint8extended`` of its 
   two years and a day ago, so the retention job has something to delete after each growth.
 * **webhook bodies**: one per inbound message (sealed placeholder, 256 bytes), linked to its
   lead (``webhook_event_leads``), as the processor leaves them; the status bodies are not
-  kept (``body_enc``-less rows would only add volume).
+  kept (``body_enc``-less rows would only add volume). Their key bucket is the hour's with
+  ``.bulk`` after it (as a re-keyed hour's is the hour's and a suffix): an erasure re-keys
+  the hours of the erased lead's bodies, re-sealing every body of each (ovenai.privacy),
+  which placeholder ciphertext cannot be; so the measured erasures re-seal only the measured
+  leads' bodies, not the thousands of an hour at a million messages.
 * **applied items** (exactly-once keys): each inbound message's and each outbound message's
   last status; **status events**: each outbound message's last status.
 * **meetings**: one per lead at a viewing stage or later; **consent**: one row per opted-in
@@ -204,7 +208,7 @@ FROM step_messages AS m,
 BODIES = """
 INSERT INTO webhook_events (id, received_at, key_bucket, body_enc, body_size, status, attempts,
                             processed_at)
-SELECT pg_temp.uuid7(:ms, i, 3), at, to_char(at AT TIME ZONE 'UTC', 'YYYYMMDDHH24'),
+SELECT pg_temp.uuid7(:ms, i, 3), at, to_char(at AT TIME ZONE 'UTC', 'YYYYMMDDHH24') || '.bulk',
        pg_temp.blob('w' || i, 256), 900, 'processed', 1,
        at + ((i % 40) * interval '10 milliseconds')
 FROM step_messages AS m
