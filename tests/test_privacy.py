@@ -893,7 +893,7 @@ def test_a_value_json_cannot_hold_is_written_as_its_text() -> None:
 async def test_erasure_finds_the_keys_to_forget_by_index(db: Database) -> None:
     """PostgreSQL: the erasure's deletes of dedupe keys by their start (its messages'
     statuses, its preferences) are answered by the primary key's index, not by reading
-    every key there is (migration 0031); scans are forbidden here, so a plan that could
+    every key there is (migration 0032); scans are forbidden here, so a plan that could
     only read the whole table still shows a Seq Scan."""
     if not dialects.is_postgresql(db.dialect):
         pytest.skip("SQLite's LIKE ignores case: no index serves it there")

@@ -240,7 +240,7 @@ async def test_deletions_and_erasures_go_batch_by_batch_and_count_them_all(
 
 async def test_what_expired_is_found_by_index(db: Database) -> None:
     """PostgreSQL: each lookup of what expired (and of the closed leads) is an index range,
-    not a read of the whole table (migration 0032); scans are forbidden here, so a plan that
+    not a read of the whole table (migration 0033); scans are forbidden here, so a plan that
     could only read every row still shows a Seq Scan."""
     if not dialects.is_postgresql(db.dialect):
         pytest.skip("the plans are PostgreSQL's")

@@ -1,16 +1,16 @@
 """Before and after, on the database a ``--keep`` run of :mod:`bench.growth` left (at the
 largest size): the erasure with the dedupe keys in the database's collation and compared
-byte by byte (migration 0031), and the retention job's run without and with its indexes
-(migration 0032).
+byte by byte (migration 0032), and the retention job's run without and with its indexes
+(migration 0033).
 
     .venv/bin/python -m bench.growth.again --env /tmp/ovenai-bench-growth-XXXX/env.json
 
-The database must be at migration 0031 (the run's tree before 0032). ``--subjects`` leads
+The database must be at migration 0032 (the run's tree before 0033). ``--subjects`` leads
 are made through the services (:mod:`bench.growth.subjects`); half are erased with the
 keys compared byte by byte, then the column is put back in the database's collation (as
-before 0031; its index rebuilt, timed) and the other half erased, then it is compared byte
+before 0032; its index rebuilt, timed) and the other half erased, then it is compared byte
 by byte again. The retention job runs ``--runs`` times, the database is upgraded to head
-(0032's indexes built, timed) and it runs ``--runs`` times again.
+(0033's indexes built, timed) and it runs ``--runs`` times again.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ async def run(args: argparse.Namespace) -> None:
 
             return one
 
-        _say("erasure, keys compared byte by byte (0031)", await _times(half, erase(0)))
+        _say("erasure, keys compared byte by byte (0032)", await _times(half, erase(0)))
         took = await _alter(db, '"default"')
         print(f"column back to the database's collation in {took:.1f} s")
         _say(
-            "erasure, keys in the database's collation (before 0031)",
+            "erasure, keys in the database's collation (before 0032)",
             await _times(len(subjects) - half, erase(half)),
         )
         took = await _alter(db, '"C"')
@@ -89,14 +89,14 @@ async def run(args: argparse.Namespace) -> None:
         async def retain(_run: int) -> None:
             await retention.run(db, policy=POLICY)
 
-        _say("retention run, no index on the times (0031)", await _times(args.runs, retain))
+        _say("retention run, no index on the times (0032)", await _times(args.runs, retain))
         began = time.perf_counter()
         await asyncio.to_thread(upgrade, env["DATABASE_URL"])
-        print(f"upgraded to head (0032's indexes built) in {time.perf_counter() - began:.1f} s")
+        print(f"upgraded to head (0033's indexes built) in {time.perf_counter() - began:.1f} s")
         async with db.engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             await autocommit.execute(text("ANALYZE messages, status_events, applied_items, leads"))
-        _say("retention run, with 0032's indexes", await _times(args.runs, retain))
+        _say("retention run, with 0033's indexes", await _times(args.runs, retain))
         print(f"load {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     finally:
         await db.dispose()

@@ -99,7 +99,7 @@ class Lead(Timestamped, Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        # Retention: the closed leads not yet erased, by when they closed (migration 0032).
+        # Retention: the closed leads not yet erased, by when they closed (migration 0033).
         Index(
             "ix_leads_closed",
             "closed_at",

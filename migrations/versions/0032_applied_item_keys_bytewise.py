@@ -1,7 +1,7 @@
 """applied_items.dedupe_key compared byte by byte (collation "C") on PostgreSQL
 
-Revision ID: 0031
-Revises: 0030
+Revision ID: 0032
+Revises: 0031
 Create Date: 2026-12-07 19:00:00.000000
 
 An erasure forgets the lead's WhatsApp ids wherever they are kept in the clear
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0031"
-down_revision: str | None = "0030"
+revision: str = "0032"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
