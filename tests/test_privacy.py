@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from conftest import TEST_APP_SECRET
-from ovenai import crypto, document_checklist, erasure_journal, privacy, privacy_export
+from ovenai import crypto, dialects, document_checklist, erasure_journal, privacy, privacy_export
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database, open_database
@@ -1076,3 +1076,33 @@ def test_a_value_json_cannot_hold_is_written_as_its_text() -> None:
         "budget": "1.5",
         "n": [1, None],
     }
+
+
+async def test_erasure_finds_the_keys_to_forget_by_index(db: Database) -> None:
+    """PostgreSQL: the erasure's deletes of dedupe keys by their start (its messages'
+    statuses, its preferences) are answered by the primary key's index, not by reading
+    every key there is (migration 0032); scans are forbidden here, so a plan that could
+    only read the whole table still shows a Seq Scan."""
+    if not dialects.is_postgresql(db.dialect):
+        pytest.skip("SQLite's LIKE ignores case: no index serves it there")
+    lead_id = await seed_person(db)
+    deletes: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
+        if sql.startswith("DELETE FROM applied_items"):
+            deletes.append((sql, params))
+
+    sqlalchemy_event.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        await privacy.erase(db, actor=ADMIN, phone=PHONE)
+    finally:
+        sqlalchemy_event.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+
+    assert any("LIKE" in sql for sql, _params in deletes)
+    async with db.engine.connect() as connection:
+        await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for sql, params in deletes:
+            plan = await connection.exec_driver_sql("EXPLAIN " + sql, params)
+            lines = [row[0] for row in plan]
+            assert not any("Seq Scan" in line for line in lines), (lead_id, lines)
+        await connection.rollback()

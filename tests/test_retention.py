@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sql_events
 from sqlalchemy import func, select
 
-from ovenai import retention
+from ovenai import dialects, retention
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -278,3 +280,32 @@ async def test_what_is_deleted_is_marked_for_the_key_figures_to_count_again(db: 
     assert turns == {gone.id}
     assert cohorts == {hour_of(sent), hour_of(failed)}
     assert bodies == {hour_of(arrived)}
+
+
+async def test_what_expired_is_found_by_index(db: Database) -> None:
+    """PostgreSQL: each lookup of what expired (and of the closed leads) is an index range,
+    not a read of the whole table (migration 0033); scans are forbidden here, so a plan that
+    could only read every row still shows a Seq Scan."""
+    if not dialects.is_postgresql(db.dialect):
+        pytest.skip("the plans are PostgreSQL's")
+    await _populate(db)
+    lookups: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
+        if sql.startswith("SELECT") and "LIMIT" in sql:
+            lookups.append((sql, params))
+
+    sql_events.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        await retention.run(db, policy=POLICY)
+    finally:
+        sql_events.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+
+    tables = {"messages", "status_events", "applied_items", "webhook_events", "audit_log", "leads"}
+    assert {sql.split("FROM ", 1)[1].split()[0] for sql, _params in lookups} == tables
+    async with db.engine.connect() as connection:
+        await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for sql, params in lookups:
+            plan = [row[0] for row in await connection.exec_driver_sql("EXPLAIN " + sql, params)]
+            assert not any("Seq Scan" in line for line in plan), plan
+        await connection.rollback()

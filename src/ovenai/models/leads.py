@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ovenai.columns import UTCDateTime, new_id
@@ -97,6 +97,16 @@ class Lead(Timestamped, Base):
     latest_message_id: Mapped[str | None] = mapped_column(String(36))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # Retention: the closed leads not yet erased, by when they closed (migration 0033).
+        Index(
+            "ix_leads_closed",
+            "closed_at",
+            postgresql_where=text("closed_at IS NOT NULL AND erased_at IS NULL"),
+            sqlite_where=text("closed_at IS NOT NULL AND erased_at IS NULL"),
+        ),
+    )
 
 
 class LeadNameToken(Base):

@@ -69,6 +69,8 @@ class Message(Timestamped, Base):
     __table_args__ = (
         Index("ix_messages_lead_created", "lead_id", "created_at"),
         Index("ix_messages_outbox", "status", "next_attempt_at"),
+        # Retention: the messages created before the limit (migration 0033).
+        Index("ix_messages_created", "created_at"),
         UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
         # Key figures (ovenai.kpis): a period's outbound outcomes, read from the index alone;
         # failures never accepted; inbound messages by time.
@@ -257,7 +259,10 @@ class StatusEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_status_events_unapplied", "applied", "received_at"),)
+    __table_args__ = (
+        Index("ix_status_events_unapplied", "applied", "received_at"),
+        Index("ix_status_events_received", "received_at"),  # retention (migration 0033)
+    )
 
 
 class MessageTemplate(Base):

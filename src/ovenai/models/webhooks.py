@@ -84,9 +84,15 @@ class AppliedItem(Base):
 
     __tablename__ = "applied_items"
 
-    dedupe_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Compared byte by byte on PostgreSQL (migration 0032), so that a key's start (erasure,
+    # pruning: ``LIKE 'status:<wamid>:%'``) is found by the primary key's index.
+    dedupe_key: Mapped[str] = mapped_column(
+        String(200).with_variant(String(200, collation="C"), "postgresql"), primary_key=True
+    )
     event_id: Mapped[str | None] = mapped_column(String(36))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_applied_items_applied", "applied_at"),)  # retention (0033)
 
 
 class WebhookItemFailure(Base):
