@@ -43,12 +43,11 @@ import psycopg
 from sqlalchemy import text
 
 from bench.volume import seed
-from bench.webhooks.common import APP_SECRET, PG_ADMIN, PG_BASE, fresh_database, settings_from
+from bench.webhooks.common import PG_ADMIN, fresh_database, kept_env, settings_from
 from ovenai import cohort_hours, graph_times, kpis, response_turns, webhook_hours
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database, open_database, upgrade, upgrade_keystore
-from ovenai.keystore import generate_master_key
 
 ZONE = ZoneInfo("Asia/Jerusalem")
 T = TypeVar("T")
@@ -113,14 +112,7 @@ def kept_database(name: str) -> Iterator[tuple[dict[str, str], bool]]:
     """Environment variables for the PostgreSQL database ``name``, made if missing (and
     then True: it must be seeded), migrated to head; kept afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-"))
-    env = {
-        "OVENAI_ENCRYPTION_KEYS": generate_master_key(key_id="bench"),
-        "OVENAI_SECRET_KEY": "bench-secret-key-" + "x" * 32,
-        "OVENAI_KEYSTORE_URL": f"sqlite:///{folder / 'keys.db'}",
-        "WHATSAPP_APP_SECRET": APP_SECRET,
-        "OVENAI_DATA_DIR": str(folder),
-        "DATABASE_URL": f"{PG_BASE}/{name}",
-    }
+    env = kept_env(folder, name)
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))

@@ -40,11 +40,10 @@ from bench.growth.generate import Size, grow
 from bench.growth.measure import Recorder, Timings, explain, measure
 from bench.growth.subjects import make
 from bench.process import box_speed_s
-from bench.webhooks.common import APP_SECRET, PG_ADMIN, PG_BASE, settings_from
+from bench.webhooks.common import PG_ADMIN, kept_env, settings_from
 from ovenai import cohort_hours, response_turns, webhook_hours
 from ovenai.columns import utcnow
 from ovenai.db import Database, open_database, upgrade, upgrade_keystore
-from ovenai.keystore import generate_master_key
 
 NAME = "ovenai_bench_growth"
 KEPT_TABLES = "response_turns, reply_marks, reply_mark_hours, cohort_hours, webhook_hours"
@@ -55,14 +54,7 @@ def database(keep: bool, name: str = NAME) -> Iterator[dict[str, str]]:
     """The database ``name`` made afresh and migrated, its key store in a temporary folder;
     both removed afterwards unless ``keep``."""
     folder = Path(tempfile.mkdtemp(prefix="ovenai-bench-growth-"))
-    env = {
-        "OVENAI_ENCRYPTION_KEYS": generate_master_key(key_id="bench"),
-        "OVENAI_SECRET_KEY": "bench-secret-key-" + "x" * 32,
-        "OVENAI_KEYSTORE_URL": f"sqlite:///{folder / 'keys.db'}",
-        "WHATSAPP_APP_SECRET": APP_SECRET,
-        "OVENAI_DATA_DIR": str(folder),
-        "DATABASE_URL": f"{PG_BASE}/{name}",
-    }
+    env = kept_env(folder, name)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -68,6 +68,19 @@ def _created(created: list[str], name: str) -> str:
     return f"{PG_BASE}/{name}"
 
 
+def kept_env(folder: Path, name: str) -> dict[str, str]:
+    """Environment variables for the PostgreSQL database ``name`` (one a bench keeps or
+    makes itself), with a new master key and its key store in ``folder``."""
+    return {
+        "OVENAI_ENCRYPTION_KEYS": generate_master_key(key_id="bench"),
+        "OVENAI_SECRET_KEY": secrets.token_urlsafe(32),
+        "OVENAI_KEYSTORE_URL": f"sqlite:///{folder / 'keys.db'}",
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "OVENAI_DATA_DIR": str(folder),
+        "DATABASE_URL": f"{PG_BASE}/{name}",
+    }
+
+
 def settings_from(env: dict[str, str]) -> Settings:
     """Settings built from the bench environment."""
     return load_settings(
