@@ -83,6 +83,25 @@ def none_of(
     return element.not_in(listed)
 
 
+def one_of_parameter(
+    column: ColumnElement[Any], name: str, *, postgresql: bool
+) -> ColumnElement[bool]:
+    """``column`` equal to one of the values of the list bound later as parameter ``name``.
+
+    The form of :func:`one_of` for a statement built once (cached per dialect) and run with
+    its values: ``column = ANY(:name)`` with ``name`` an array on PostgreSQL, an expanding
+    ``IN`` on SQLite.
+    """
+    if postgresql:
+        return column == any_(bindparam(name, type_=postgresql_array(column)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def postgresql_array(column: ColumnElement[Any]) -> Any:
+    """PostgreSQL's array type of ``column``'s values."""
+    return postgresql.ARRAY(column.type)
+
+
 def _listed(
     column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> tuple[ColumnElement[Any], list[Any]]:
@@ -92,7 +111,7 @@ def _listed(
 
 def _array(element: ColumnElement[Any], listed: list[Any]) -> Any:
     """The values as one anonymous array parameter of the column's type."""
-    return bindparam(None, listed, type_=postgresql.ARRAY(element.type))
+    return bindparam(None, listed, type_=postgresql_array(element))
 
 
 def rowcount(result: object) -> int:

@@ -530,7 +530,7 @@ class _Run:
         wanted = [index for index in dict.fromkeys(indexes) if index not in self.created]
         found: dict[str, Lead] = {}
         query = select(Lead).where(
-            bulk_sql.one_of(
+            dialects.one_of_parameter(
                 _LEADS.c.phone_index, "indexes", postgresql=bulk_sql.postgresql(session)
             )
         )
@@ -702,7 +702,7 @@ async def _on_do_not_contact(session: AsyncSession, indexes: list[str]) -> set[s
     found: set[str] = set()
     postgresql = bulk_sql.postgresql(session)
     query = select(DoNotContact.phone_index).where(
-        bulk_sql.one_of(_DO_NOT_CONTACT.c.phone_index, "indexes", postgresql=postgresql)
+        dialects.one_of_parameter(_DO_NOT_CONTACT.c.phone_index, "indexes", postgresql=postgresql)
     )
     for start in range(0, len(indexes), BATCH):
         found.update(await session.scalars(query, {"indexes": indexes[start : start + BATCH]}))
@@ -716,7 +716,7 @@ async def _wa_ids_held(session: AsyncSession, vault: Vault, wa_ids: list[str]) -
     indexes = list(by_index)
     postgresql = bulk_sql.postgresql(session)
     query = select(Lead.wa_id_index).where(
-        bulk_sql.one_of(_LEADS.c.wa_id_index, "indexes", postgresql=postgresql)
+        dialects.one_of_parameter(_LEADS.c.wa_id_index, "indexes", postgresql=postgresql)
     )
     for start in range(0, len(indexes), BATCH):
         chunk = {"indexes": indexes[start : start + BATCH]}

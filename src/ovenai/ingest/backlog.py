@@ -113,7 +113,7 @@ def _finishing(postgresql: bool) -> Update:
     table = cast(Table, WebhookEvent.__table__)
     return (
         update(table)
-        .where(bulk_sql.one_of(table.c.id, "ids", postgresql=postgresql))
+        .where(dialects.one_of_parameter(table.c.id, "ids", postgresql=postgresql))
         .values(status="processed", processed_at=bindparam("at"), claimed_until=None, error=None)
     )
 

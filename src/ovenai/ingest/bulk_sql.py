@@ -20,8 +20,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects
@@ -30,13 +29,6 @@ from ovenai import dialects
 def postgresql(session: AsyncSession) -> bool:
     """Whether the session's statements are PostgreSQL's (else SQLite's)."""
     return dialects.is_postgresql(session)
-
-
-def one_of(column: ColumnElement[Any], name: str, *, postgresql: bool) -> ColumnElement[bool]:
-    """``column`` equal to one of the values of the list bound as parameter ``name``."""
-    if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
 
 
 async def insert_many(
@@ -97,7 +89,9 @@ def _columns_of(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> di
 
 @functools.cache
 def _arrays(table: Table, columns: tuple[str, ...]) -> Any:
-    arrays = [bindparam(f"a_{name}", type_=ARRAY(table.c[name].type)) for name in columns]
+    arrays = [
+        bindparam(f"a_{name}", type_=dialects.postgresql_array(table.c[name])) for name in columns
+    ]
     return func.unnest(*arrays).table_valued(*columns).render_derived()
 
 

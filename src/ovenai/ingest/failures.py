@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ovenai import dialects
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -174,7 +175,9 @@ def _recorded(postgresql: bool) -> Select[Any]:
     """The failure rows of the bodies listed as ``ids`` (run for every batch processed)."""
     table = cast(Table, WebhookItemFailure.__table__)
     columns = [table.c[name] for name in ("id", "event_id", "item", "field", "path", "problem")]
-    return select(*columns).where(bulk_sql.one_of(table.c.event_id, "ids", postgresql=postgresql))
+    return select(*columns).where(
+        dialects.one_of_parameter(table.c.event_id, "ids", postgresql=postgresql)
+    )
 
 
 async def _delete(session: AsyncSession, row_ids: list[str]) -> None:

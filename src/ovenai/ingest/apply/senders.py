@@ -30,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import phones
+from ovenai import dialects, phones
 from ovenai.columns import new_id, utcnow
 from ovenai.events import AdReferral, UserIdentity
 from ovenai.ingest import bulk_sql
@@ -450,7 +450,8 @@ def _collected(task: asyncio.Task[None]) -> None:
 def _holding(postgresql: bool) -> Select[Any]:
     """The leads holding any of the listed blind indexes (``bsuid``, ``wa_id``, ``phone``)."""
     held = [
-        bulk_sql.one_of(_LEADS.c[f"{kind}_index"], kind, postgresql=postgresql) for kind in INDEXED
+        dialects.one_of_parameter(_LEADS.c[f"{kind}_index"], kind, postgresql=postgresql)
+        for kind in INDEXED
     ]
     return select(*_READ).where(or_(*held))
 
