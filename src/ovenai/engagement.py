@@ -34,12 +34,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ovenai import dialects, hooks, scheduler
+from ovenai import bulk_sql, dialects, hooks, scheduler
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -103,6 +104,8 @@ _NOT_SAID = frozenset(
 _TAPS = frozenset({InteractiveReplyType.BUTTON_REPLY, InteractiveReplyType.LIST_REPLY})
 _BOOKED = frozenset({MeetingStatus.CONFIRMED, MeetingStatus.DONE})
 _CHUNK = 500  # ids per IN list, and leads per decay transaction
+_SCORE_CHANGES = cast(Table, ScoreChange.__table__)
+_LEADS = cast(Table, Lead.__table__)
 _TICK = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -167,7 +170,9 @@ def _apply(
     if lead.id in latest and at <= latest[lead.id]:
         at = latest[lead.id] + _TICK
     latest[lead.id] = at
-    lead.engagement_score = after
+    # Written by :func:`_record` with the change rows, one statement for every lead of the
+    # batch: an attribute set through the ORM became a flush of its own, an executemany.
+    set_committed_value(lead, "engagement_score", after)
     return {
         "id": new_id(),
         "lead_id": lead.id,
@@ -181,9 +186,23 @@ def _apply(
 
 async def _record(session: AsyncSession, changes: list[dict[str, object]]) -> None:
     """Insert the changes of :func:`_apply` with one statement (a row object each, through
-    the session's unit of work, was a third of the inbound hooks' time)."""
-    if changes:
-        await session.execute(insert(ScoreChange), changes)
+    the session's unit of work, was a third of the inbound hooks' time; an executemany, a
+    statement a row, still 12 % of the processor's CPU on PostgreSQL), then each lead's new
+    score with one more: the last change of a lead carries its score.
+
+    :func:`_apply` set the scores on the loaded rows as committed, so the ORM does not write
+    them again; should the transaction or its savepoint roll back, the inbound hooks read
+    their rows afresh (``hooks.reload``), and every other caller ends with the rollback."""
+    if not changes:
+        return
+    await bulk_sql.insert_many(session, _SCORE_CHANGES, changes, skip_taken=False)
+    now = utcnow()
+    scores = {str(change["lead_id"]): change["score"] for change in changes}
+    rows = [
+        {"id": lead_id, "engagement_score": score, "updated_at": now}
+        for lead_id, score in sorted(scores.items())
+    ]
+    await bulk_sql.update_many(session, _LEADS, rows)
 
 
 async def on_inbound(session: AsyncSession, stored: Sequence[hooks.Arrival]) -> None:

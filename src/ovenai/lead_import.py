@@ -44,7 +44,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import audit, consent, dialects, hooks, import_values, phones
+from ovenai import audit, bulk_sql, consent, dialects, hooks, import_values, phones
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
@@ -52,7 +52,6 @@ from ovenai.errors import Gone, InvalidInput, OvenAIError
 from ovenai.import_files import Sheet, read_sheet
 from ovenai.import_problems import CellProblem, Kind, Problem, looks, shown
 from ovenai.import_values import plain
-from ovenai.ingest import bulk_sql
 from ovenai.keystore import Vault
 from ovenai.lead_fields import LeadCreate, LeadUpdate
 from ovenai.leads import (

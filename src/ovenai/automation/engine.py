@@ -36,12 +36,13 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache, partial
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import (
+    bulk_sql,
     dialects,
     document_checklist,
     hooks,
@@ -94,6 +95,7 @@ from ovenai.transaction_cache import on_commit, per_transaction
 log = logging.getLogger("ovenai.automation")
 
 _CHUNK = 500  # ids per IN list
+_FIRINGS = cast(Table, AutomationFiring.__table__)
 
 AUTO_ANSWER_S = 20.0
 """A typed message this soon after an automated one is taken for an automatic answer."""
@@ -980,8 +982,8 @@ def _logged(rule: LoadedRule, lead: Lead, happened: Event, firing: Firing) -> _L
 
 async def _insert_firings(session: AsyncSession, logged: Sequence[_Logged]) -> None:
     if logged:
-        statement = dialects.insert(session, AutomationFiring).on_conflict_do_nothing()
-        await session.execute(statement, [item.row for item in logged])
+        rows = [item.row for item in logged]
+        await bulk_sql.insert_many(session, _FIRINGS, rows, skip_taken=True)
         # Counted once the rows are in: a run tried again after a failed hook writes them anew.
         counted = Counter((item.rule_key, str(item.row["outcome"])) for item in logged)
         on_commit(session, partial(_count_firings, counted))

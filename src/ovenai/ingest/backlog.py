@@ -31,9 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects
+from ovenai import bulk_sql, dialects
 from ovenai.columns import utcnow
-from ovenai.ingest import bulk_sql
 from ovenai.models import WebhookEvent, WebhookItemFailure
 
 LEASE = timedelta(seconds=60)

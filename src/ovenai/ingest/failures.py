@@ -40,13 +40,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects
+from ovenai import bulk_sql, dialects
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
 from ovenai.db import Database
 from ovenai.errors import PermissionDenied
 from ovenai.events import UnreadableItem, WebhookEvent
-from ovenai.ingest import backlog, bulk_sql
+from ovenai.ingest import backlog
 from ovenai.models import WebhookEvent as StoredBody
 from ovenai.models import WebhookItemFailure
 

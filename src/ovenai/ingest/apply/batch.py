@@ -28,7 +28,7 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, hooks, live
+from ovenai import bulk_sql, dialects, hooks, live
 from ovenai.columns import utcnow
 from ovenai.events import (
     IgnoredChange,
@@ -38,7 +38,6 @@ from ovenai.events import (
     UserPreference,
     WebhookEvent,
 )
-from ovenai.ingest import bulk_sql
 from ovenai.ingest.apply.account_events import apply_account_side
 from ovenai.ingest.apply.consent import apply_preference
 from ovenai.ingest.apply.delivery_statuses import apply_statuses

@@ -30,10 +30,9 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, phones
+from ovenai import bulk_sql, dialects, phones
 from ovenai.columns import new_id, utcnow
 from ovenai.events import AdReferral, UserIdentity
-from ovenai.ingest import bulk_sql
 from ovenai.keystore import Vault
 from ovenai.leads import (
     find_by_identity,
