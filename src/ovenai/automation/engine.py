@@ -40,6 +40,7 @@ from typing import NamedTuple, TypeVar, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ovenai import (
     bulk_sql,
@@ -96,6 +97,7 @@ log = logging.getLogger("ovenai.automation")
 
 _CHUNK = 500  # ids per IN list
 _FIRINGS = cast(Table, AutomationFiring.__table__)
+_LEADS = cast(Table, Lead.__table__)
 
 AUTO_ANSWER_S = 20.0
 """A typed message this soon after an automated one is taken for an automatic answer."""
@@ -236,6 +238,7 @@ async def on_inbound(session: AsyncSession, setup: Setup, stored: Sequence[hooks
     for arrival in stored:
         happened = await _arrived(session, arrival, first=arrival.message.id in firsts)
         await _run_triggered(session, setup, loaded, arrival.lead, happened, run=run)
+    await run.write_stages(session)
     await _insert_firings(session, run.logged)
 
 
@@ -330,10 +333,33 @@ class _Run:
     """The run's leads' automated messages: read for all of them when a rule that sends
     first fires, then counted here as the run's rules queue more."""
 
+    stages: dict[str, str] = field(default_factory=dict)
+    """The stages the run's rules moved its leads to, written together at its end."""
+
     async def sent(self, session: AsyncSession, lead_id: str) -> _Sent:
         if self.tallies is None:
             self.tallies = await _automated(session, self.lead_ids)
         return self.tallies.setdefault(lead_id, _Sent())
+
+    def move(self, lead: Lead, stage: str) -> bool:
+        """Move the lead to ``stage`` for :meth:`write_stages` to write (an attribute set
+        through the ORM is a flush of its own, an executemany, for every lead of the run):
+        only a run not isolated, where a rule that raises rolls back the hooks' savepoint
+        and the run is read afresh (``hooks.reload``) before it is tried again."""
+        if self.isolate:
+            return False
+        set_committed_value(lead, "stage", stage)
+        self.stages[lead.id] = stage
+        return True
+
+    async def write_stages(self, session: AsyncSession) -> None:
+        now = utcnow()
+        rows = [
+            {"id": lead_id, "stage": stage, "updated_at": now}
+            for lead_id, stage in sorted(self.stages.items())
+        ]
+        await bulk_sql.update_many(session, _LEADS, rows)
+        self.stages.clear()
 
 
 async def run_rule(
@@ -483,7 +509,7 @@ async def _act(
             if not await _propose(session, setup, rule, lead, happened, action, firing, meeting):
                 return
         elif isinstance(action, SetStage):
-            _set_stage(lead, action, firing)
+            _set_stage(lead, action, firing, run)
         elif isinstance(action, AssignAgent):
             await _assign(session, lead, action, firing)
         elif isinstance(action, AnswerViewing):
@@ -838,7 +864,7 @@ async def _prepared(
     return await queue.with_header_file(session, prepared, property_id=lead.property_id)
 
 
-def _set_stage(lead: Lead, action: SetStage, firing: Firing) -> None:
+def _set_stage(lead: Lead, action: SetStage, firing: Firing, run: _Run | None) -> None:
     if lead.stage == action.stage:
         firing.did.append(f"stage already {action.stage}")
         return
@@ -847,8 +873,9 @@ def _set_stage(lead: Lead, action: SetStage, firing: Firing) -> None:
         firing.did.append(f"stage kept at {lead.stage} (not moved back to {action.stage})")
         return
     firing.did.append(f"stage {lead.stage} → {action.stage}")
-    lead.stage = action.stage
-    lead.updated_at = utcnow()
+    if run is None or not run.move(lead, action.stage):
+        lead.stage = action.stage
+        lead.updated_at = utcnow()
 
 
 async def _assign(session: AsyncSession, lead: Lead, action: AssignAgent, firing: Firing) -> None:
