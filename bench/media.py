@@ -34,7 +34,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bench.automation_latency import percentile, product_env, simulator_config, start, wait_up
-from bench.process import box_speed_s, free_port
+from bench.process import box_speed_s, cpu_seconds, free_port
 from bench.webhooks.common import fresh_database, settings_from
 from ovenai.db import open_database
 from ovenai.models import MediaFile, Message
@@ -106,12 +106,6 @@ async def settle(env: dict[str, str], photos: int, limit_s: float) -> None:
         await asyncio.sleep(1.0)
 
 
-def cpu_s(pid: int) -> float:
-    """User and system CPU seconds a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -135,7 +129,7 @@ def run(args: argparse.Namespace) -> None:
                 asyncio.run(settle(env, args.photos, args.drain_limit))
                 elapsed = time.monotonic() - started
                 rss = peak_rss_mb(procs[1].pid)
-                cpu = {"serve": cpu_s(procs[0].pid), "worker": cpu_s(procs[1].pid)}
+                cpu = {"serve": cpu_seconds(procs[0].pid), "worker": cpu_seconds(procs[1].pid)}
                 states = asyncio.run(stored_times(env))
             finally:
                 for proc in procs:

@@ -25,6 +25,13 @@ def box_speed_s() -> float:
     return round(time.perf_counter() - started, 2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a live process has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as sock:

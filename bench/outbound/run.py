@@ -41,7 +41,13 @@ import orjson
 import psycopg
 from sqlalchemy import func, select
 
-from bench.process import box_speed_s, free_port, start_listening, start_simulator
+from bench.process import (
+    box_speed_s,
+    cpu_seconds,
+    free_port,
+    start_listening,
+    start_simulator,
+)
 from ovenai import templates
 from ovenai.columns import new_id
 from ovenai.db import Database, open_database, upgrade, upgrade_keystore
@@ -201,12 +207,6 @@ async def _all_read(db: Database, total: int, timeout: float) -> float | None:
     return None
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a live process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _postgres_cpu_seconds() -> float:
     """CPU seconds used so far by every PostgreSQL server process on this machine."""
     total = 0.0
@@ -275,11 +275,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         at_start: list[float] = []  # CPU seconds when the first message was accepted
 
         def started() -> None:
-            at_start.extend(_cpu_seconds(pid) for pid in pids)
+            at_start.extend(cpu_seconds(pid) for pid in pids)
             at_start.append(_postgres_cpu_seconds())
 
         sent, failed = await _progress(db, sim_url, args.messages, args.messages / 50 + 60, started)
-        now = [*(_cpu_seconds(pid) for pid in pids), _postgres_cpu_seconds()]
+        now = [*(cpu_seconds(pid) for pid in pids), _postgres_cpu_seconds()]
         used = [after - before for after, before in zip(now, at_start, strict=True)]
         sim_cpu, worker_cpu, db_cpu = used[0], sum(used[1:-1]), used[-1]
         if args.statuses:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from bench.peer.report import figure
 from bench.peer.venv import HERE, peer_python, peer_version
-from bench.process import box_speed_s, free_port
+from bench.process import box_speed_s, cpu_seconds, free_port
 from bench.webhooks import ack
 from bench.webhooks.common import APP_SECRET, signature, status_body
 from ovenai.endpoints import WEBHOOK_PATH
@@ -100,9 +100,9 @@ def measure_pywa(args: argparse.Namespace, lua: str, folder: Path) -> ack.Run:
         good, bad = post(port, raw, signature(raw)), post(port, raw, "sha256=" + "0" * 64)
         if good != 200 or bad < 400:
             raise SystemExit(f"pywa: signed body answered {good}, forged one {bad}")
-        cpu_before = ack.cpu_seconds(proc.pid)
+        cpu_before = cpu_seconds(proc.pid)
         out = ack.run_wrk(ack_options(args), lua, port)
-        cpu = ack.cpu_seconds(proc.pid) - cpu_before
+        cpu = cpu_seconds(proc.pid) - cpu_before
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -64,7 +64,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.process import box_speed_s, free_port
+from bench.process import box_speed_s, cpu_seconds, free_port
 from bench.webhooks.bodies import STREAMED, Plan, Written, write_stream, wrk_script
 from bench.webhooks.common import NO_REACTIONS, fresh_database, signature, status_body
 from bench.webhooks.seed import seed
@@ -154,12 +154,6 @@ def count_one(url: str, query: str) -> int:
         found = int(conn.execute(text(query)).scalar_one())
     engine.dispose()
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def count_rows(url: str, table: str) -> dict[str, int]:

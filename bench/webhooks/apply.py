@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from bench.process import box_speed_s
+from bench.process import box_speed_s, cpu_seconds
 from bench.webhooks import sql_trace
 from bench.webhooks.bodies import STREAMED, Plan, write_stream
 from bench.webhooks.common import fresh_database, settings_from, status_body, wamid
@@ -123,11 +123,15 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
         processor = Processor(db, batch_size=args.batch)
         totals = sql_trace.attach(db.engine, db.vault) if args.sql_trace else None
         profiler = cProfile.Profile() if args.profile else None
+        server = await _server_cpu(db, {})
         started = time.perf_counter()
+        cpu_started = time.process_time()
         if profiler is not None:
             profiler.enable()
         report = await processor.drain()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        server = await _server_cpu(db, server)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
@@ -149,6 +153,32 @@ async def run_stream(env: dict[str, str], args: argparse.Namespace) -> None:
         f" {(leads - args.known) / elapsed:,.0f}/s; {written.by_kind};"
         f" reactions {'off' if args.no_reactions else 'on'})"
     )
+    # The processor's own CPU (this process; not the database server's): steadier than the
+    # rate on a box others share.
+    print(f"processor CPU {1e6 * cpu / len(bodies):,.0f} µs a body", end="")
+    if server:
+        print(f", its PostgreSQL server processes {1e6 * sum(server.values()) / len(bodies):,.0f}")
+    else:
+        print()
+
+
+async def _server_cpu(db: Database, before: dict[int, float]) -> dict[int, float]:
+    """PostgreSQL: the CPU seconds of the server processes serving this database, less what
+    they had used at ``before`` (a backend not in ``before`` counts from its start); {} on
+    SQLite. The box is shared: the server's CPU for this drain alone, where the machine's
+    load moves the rates."""
+    if db.engine.dialect.name != "postgresql":
+        return {}
+    async with db.session() as session:
+        query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = list((await session.scalars(query)).all())
+    used: dict[int, float] = {}
+    for pid in pids:
+        try:
+            used[pid] = cpu_seconds(pid) - before.get(pid, 0.0)
+        except OSError:
+            continue  # ended meanwhile
+    return used
 
 
 def _print_statements(totals: sql_trace.Totals, bodies: int) -> None:
