@@ -433,3 +433,36 @@ async def test_two_batches_of_one_lead_at_once_never_move_its_last_inbound_time_
     after = await harness.lead(bsuid=OLD_BSUID)
     assert after is not None and after.last_inbound_at == at(T0 + 20)
     assert await count(db, Message) == 3
+
+
+async def test_a_number_change_applied_beside_a_newer_message_never_moves_the_window_back(
+    bodies, harness, db
+) -> None:
+    """A message that changes its sender's number is applied alone, from the lead as it read
+    it: with another process applying a newer message of the lead at the same time, it must
+    not write back its older time when it commits last."""
+    if not dialects.is_postgresql(db.engine.dialect):
+        pytest.skip("SQLite applies one transaction at a time (BEGIN IMMEDIATE)")
+    await apply_together(db, inbound(bodies, "wamid.FIRST", ts=T0))
+    lead = await harness.lead(bsuid=OLD_BSUID)
+    assert lead is not None
+    change = {
+        "from": OLD,
+        "from_user_id": OLD_BSUID,
+        "id": "wamid.CHANGE",
+        "timestamp": str(T0 + 10),
+        "type": "system",
+        "system": {"body": "User Noa changed", "type": "user_changed_number", "wa_id": NEW_NUMBER},
+    }
+    async with db.engine.connect() as holder:  # another writer holds the lead's row
+        await holder.execute(select(Lead.id).where(Lead.id == lead.id).with_for_update())
+        newer = asyncio.create_task(apply_together(db, inbound(bodies, "wamid.NEW", ts=T0 + 20)))
+        await until_waiting(db, 1)  # the newer message's batch queues first ...
+        older = asyncio.create_task(apply_together(db, bodies.envelope({"messages": [change]})))
+        await until_waiting(db, 2)  # ... then the number change, having read the lead at T0
+        await holder.commit()
+    await asyncio.gather(newer, older)
+    async with db.session() as session:
+        stored = await session.get(Lead, lead.id)
+        assert stored is not None and stored.last_inbound_at == at(T0 + 20)
+    assert await count(db, Message) == 3

@@ -35,6 +35,7 @@ from ovenai.ingest.apply.senders import (
     change_bsuid,
     change_number,
     lead_for_sender,
+    move_window,
 )
 from ovenai.keystore import Vault
 from ovenai.models import Direction, Lead, Message, MessageStatus
@@ -145,8 +146,7 @@ async def apply_inbound(
     lead = await lead_for_sender(session, vault, event.sender, FirstContact(at=event.timestamp))
     if isinstance(event.content, SystemContent):
         await _apply_identity_change(session, vault, lead, event.content)
-    if lead.last_inbound_at is None or event.timestamp > lead.last_inbound_at:
-        lead.last_inbound_at = event.timestamp  # opens (or extends) the 24-hour window
+    await move_window(session, lead, event.timestamp)
     message = await _message(vault, lead.id, event)
     session.add(message)
     await media.record_inbound(session, await vault.key("lead", lead.id), message, event)

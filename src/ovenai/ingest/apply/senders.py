@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ovenai import bulk_sql, dialects, phones
 from ovenai.columns import new_id, utcnow
@@ -427,6 +428,19 @@ class SenderBook:
 # Written as the greater of the stored and the run's value (another process may have applied
 # a newer message of the lead since this run read it).
 _FORWARD = frozenset({"last_inbound_at"})
+
+
+async def move_window(session: AsyncSession, lead: Lead, at: datetime) -> None:
+    """Open (or extend) a loaded lead's 24-hour window to a message written ``at``: its last
+    inbound time only ever moves forward, in the database too (as :meth:`SenderBook.write`
+    writes a run's), where another process may have moved it on since this one read the
+    lead. The row is written now, the loaded lead given the time as stored."""
+    if lead.last_inbound_at is not None and at <= lead.last_inbound_at:
+        return
+    row = {"id": lead.id, "last_inbound_at": at, "updated_at": utcnow()}
+    await bulk_sql.update_many(session, _LEADS, [row], forward=_FORWARD)
+    set_committed_value(lead, "last_inbound_at", at)
+
 
 _READ = (
     _LEADS.c.id,
