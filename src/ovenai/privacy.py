@@ -520,9 +520,18 @@ REKEY_PENDING = "webhook_rekey_pending"
 WRITE_GRACE = timedelta(minutes=5)
 
 
+# A body's key hour is the hour of its ``received_at`` (the event store takes both from one
+# clock reading, and a re-keyed hour keeps both): an hour's bodies are looked up by that
+# index, this far around the hour for safety, not by reading every stored body's bucket.
+HOUR_MARGIN = timedelta(days=1)
+
+
+def _hour_started(bucket: str) -> datetime:
+    return datetime.strptime(bucket[:10], "%Y%m%d%H").replace(tzinfo=UTC)
+
+
 def _hour_closed(bucket: str, now: datetime) -> bool:
-    started = datetime.strptime(bucket[:10], "%Y%m%d%H").replace(tzinfo=UTC)
-    return started + timedelta(hours=1) + WRITE_GRACE <= now
+    return _hour_started(bucket) + timedelta(hours=1) + WRITE_GRACE <= now
 
 
 async def rekey_webhook_hours(
@@ -576,7 +585,13 @@ async def _rekey_hour(db: Database, bucket: str) -> None:
     fresh_bucket = f"{bucket[:10]}.{secrets.token_hex(2)}"
     fresh_key = await db.vault.key(scope, fresh_bucket, create=True)
     async with db.session() as session:
-        rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.key_bucket == bucket))
+        started = _hour_started(bucket)
+        query = select(WebhookEvent).where(
+            WebhookEvent.received_at >= started - HOUR_MARGIN,
+            WebhookEvent.received_at < started + timedelta(hours=1) + HOUR_MARGIN,
+            WebhookEvent.key_bucket == bucket,
+        )
+        rows = await session.scalars(query)
         for event in rows:
             event.body_enc = _reseal(event, old_key, fresh_key)
             event.key_bucket = fresh_bucket
