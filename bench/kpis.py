@@ -101,7 +101,7 @@ async def parts(db: Database, days: int, times: int = 5) -> dict[str, list[float
                 "turns and reply counts (response_turns.in_period)",
                 response_turns.in_period(session, start, end),
             )
-            await timed("first responses", kpis._first_responses(session, found))
+            await timed("first responses", kpis._first_responses(session, start, end, found))
             await timed("webhook processing", kpis._webhook_timing(session, start, end))
             await timed("Graph API times", graph_times.summary(session, start, end))
     return took

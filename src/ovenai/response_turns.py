@@ -57,12 +57,13 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ovenai import dialects, reply_hours
+from ovenai import dialects, reply_hours, turn_hours
 from ovenai.columns import utcnow
 from ovenai.db import Database
+from ovenai.kept_hours import hour_ranges
 from ovenai.models import (
     Direction,
     Message,
@@ -232,13 +233,28 @@ def _touched_since(moment: datetime) -> Any:
 
 @dataclass(frozen=True)
 class PeriodTurns:
-    """A period's turns and reply counts: those of ``live`` leads counted from their
-    messages, the others' kept (``kept``: the turns' query; None: nothing kept yet, and
-    ``replies`` None: count them from the messages)."""
+    """A period's turns and reply counts. ``kept``: the job has run, so the turns are the
+    kept ones (``response_turns``, the period's hours ``ovenai.turn_hours``) with those of
+    the leads written since its last run replaced: ``old``, their kept turns, by ``new``,
+    the same leads' turns counted from their messages. Not ``kept``: ``new`` are the turns
+    of every lead that wrote in the period, counted from the messages, and ``replies`` is
+    None (count them from the messages)."""
 
-    live: list[Turn]
-    kept: Select[str, str, datetime, datetime | None, str | None] | None
+    kept: bool
+    old: list[Turn]
+    new: list[Turn]
     replies: tuple[int, int] | None
+
+
+async def _kept_turns(session: AsyncSession, lead_ids: list[str]) -> list[Turn]:
+    query = select(
+        ResponseTurn.message_id,
+        ResponseTurn.lead_id,
+        ResponseTurn.turn_at,
+        ResponseTurn.reply_at,
+        ResponseTurn.replied_by_id,
+    ).where(ResponseTurn.lead_id.in_(lead_ids))
+    return [Turn(*row) for row in await session.execute(query)]
 
 
 async def in_period(session: AsyncSession, start: datetime, end: datetime) -> PeriodTurns:
@@ -253,39 +269,56 @@ async def in_period(session: AsyncSession, start: datetime, end: datetime) -> Pe
             Message.created_at < end,
         )
         counted, _marks = await _count_live(session, Message.lead_id.in_(active.distinct()))
-        return PeriodTurns([turn for turn in counted if start <= turn.turn_at < end], None, None)
+        period = [turn for turn in counted if start <= turn.turn_at < end]
+        return PeriodTurns(False, [], period, None)
     dirty = sorted(set(await session.scalars(_touched_since(progress.done_until - GRACE))))
-    kept = select(
-        ResponseTurn.message_id,
-        ResponseTurn.lead_id,
-        ResponseTurn.turn_at,
-        ResponseTurn.reply_at,
-        ResponseTurn.replied_by_id,
-    ).where(ResponseTurn.turn_at >= start, ResponseTurn.turn_at < end)
     # Every kept mark's counts, less the live leads' kept marks, plus their live ones.
     written, replied = await reply_hours.counts(session, start, end)
-    live: list[Turn] = []
+    old: list[Turn] = []
+    new: list[Turn] = []
     live_marks: list[Mark] = []
     for offset in range(0, len(dirty), BATCH):
         chunk = dirty[offset : offset + BATCH]
-        kept = kept.where(ResponseTurn.lead_id.not_in(chunk))
         outdated_written, outdated_replied = await reply_hours.scanned(session, start, end, chunk)
         written -= outdated_written
         replied -= outdated_replied
+        old += await _kept_turns(session, chunk)
         turns, facts = await _count_live(session, Message.lead_id.in_(chunk))
-        live += turns
+        new += turns
         live_marks += facts
     live_written, live_replied = reply_counts(live_marks, start, end)
-    return PeriodTurns(
-        [turn for turn in live if start <= turn.turn_at < end],
-        kept,
-        (written + live_written, replied + live_replied),
-    )
+    return PeriodTurns(True, old, new, (written + live_written, replied + live_replied))
 
 
-async def _recount(session: AsyncSession, lead_ids: list[str], started: datetime) -> int:
-    """Count these leads' turns and marks again from their messages; how many turns."""
+async def period_turns(
+    session: AsyncSession, found: PeriodTurns, start: datetime, end: datetime
+) -> list[Turn]:
+    """Every turn started in the period, one by one (the definitions' figures are theirs:
+    ``ovenai.kpis._summarised``)."""
+    turns = {t.message_id: t for t in found.new if start <= t.turn_at < end}
+    if found.kept:
+        gone = {t.message_id for t in found.old}
+        query = select(
+            ResponseTurn.message_id,
+            ResponseTurn.lead_id,
+            ResponseTurn.turn_at,
+            ResponseTurn.reply_at,
+            ResponseTurn.replied_by_id,
+        ).where(ResponseTurn.turn_at >= start, ResponseTurn.turn_at < end)
+        for row in await session.execute(query):
+            if row[0] not in gone:
+                turns.setdefault(row[0], Turn(*row))
+    return list(turns.values())
+
+
+async def _recount(
+    session: AsyncSession, lead_ids: list[str], started: datetime, *, keep_hours: bool
+) -> int:
+    """Count these leads' turns and marks again from their messages; how many turns. With
+    ``keep_hours``, the hours of the turns that changed are counted again too
+    (``ovenai.turn_hours``), in the same transaction."""
     turns, marks = await _count_live(session, Message.lead_id.in_(lead_ids))
+    old = await _kept_turns(session, lead_ids) if keep_hours else []
     await session.execute(delete(ResponseTurn).where(ResponseTurn.lead_id.in_(lead_ids)))
     await session.execute(delete(ReplyMark).where(ReplyMark.lead_id.in_(lead_ids)))
     if turns:
@@ -325,24 +358,39 @@ async def _recount(session: AsyncSession, lead_ids: list[str], started: datetime
             ResponseTurnsStale.lead_id.in_(lead_ids), ResponseTurnsStale.marked_at <= started
         )
     )
+    if keep_hours:
+        await turn_hours.recount(session, hour_ranges(turn_hours.changed_hours(old, turns)))
     return len(turns)
 
 
 async def refresh(db: Database) -> int:
     """Count again the turns and reply marks of the leads written since the last run (every
     lead on the first run); how many leads were counted. Each batch of leads is one
-    transaction; a failed run leaves the progress where it was, so the next counts them."""
+    transaction; a failed run leaves the progress where it was, so the next counts them.
+    Then the kept hours of the turns' waits (``ovenai.turn_hours``): kept batch by batch
+    once counted; counted whole after the first run."""
     started = utcnow()
     async with db.session() as session:
         progress = await session.get(ResponseTurnsProgress, PROGRESS)
         if progress is None:
             leads = select(Message.lead_id).distinct()
+            # Every turn is written again: the kept hours are counted afterwards.
+            await session.execute(
+                delete(ResponseTurnsProgress).where(
+                    ResponseTurnsProgress.name == turn_hours.PROGRESS
+                )
+            )
+            await session.commit()
+            keep_hours = False
         else:
             leads = _touched_since(progress.done_until - GRACE)
+            keep_hours = await turn_hours.kept(session)
         lead_ids = sorted(set(await session.scalars(leads)))
     for offset in range(0, len(lead_ids), BATCH):
         async with db.session() as session:
-            await _recount(session, lead_ids[offset : offset + BATCH], started)
+            await _recount(
+                session, lead_ids[offset : offset + BATCH], started, keep_hours=keep_hours
+            )
             await session.commit()
     async with db.session() as session:
         upsert = dialects.insert(session, ResponseTurnsProgress).values(
@@ -354,6 +402,7 @@ async def refresh(db: Database) -> int:
         await session.commit()
     if lead_ids:
         log.info("counted the turns and reply marks of %d leads again", len(lead_ids))
+    await turn_hours.refresh(db)
     return len(lead_ids)
 
 
