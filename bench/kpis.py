@@ -172,7 +172,7 @@ async def prepare(db: Database, args: argparse.Namespace) -> None:
     began = time.perf_counter()
     counted = await response_turns.refresh(db)
     print(
-        f"kpis.turns, first run: the turns and reply marks of {counted:,} leads in "
+        f"kpis.turns, first run: the turns and reply marks of {counted.leads:,} leads in "
         f"{time.perf_counter() - began:.1f} s"
     )
     began = time.perf_counter()

@@ -247,7 +247,7 @@ async def _live_leads_and_written(db: Database) -> set[str]:
         progress = await session.get(ResponseTurnsProgress, response_turns.PROGRESS)
         assert progress is not None
         since = progress.done_until - response_turns.GRACE
-        return set(await session.scalars(response_turns._touched_since(since)))
+        return set(await response_turns._changes_since(session, since))
 
 
 async def _live_leads(db: Database) -> set[str]:
@@ -341,11 +341,11 @@ async def test_kept_turns_give_the_report_the_definitions_give(
 
     counted = await response_turns.refresh(db)  # the first run counts every lead
 
-    assert counted == 40  # every lead with a message
+    assert counted.leads == 40  # every lead with a message
     assert await _live_leads(db)  # written within the grace before the run: live
     await _assert_report_matches_the_definitions(db)
     _no_grace(monkeypatch)
-    assert await response_turns.refresh(db) == 0  # nothing written since
+    assert (await response_turns.refresh(db)).leads == 0  # nothing written since
     assert await _live_leads(db) == set()
     await _assert_report_matches_the_definitions(db)  # all kept
 
@@ -402,7 +402,7 @@ async def test_kept_turns_give_the_report_the_definitions_give(
     assert {leads[1], alone.lead_id} <= await _live_leads_and_written(db)
     await _assert_report_matches_the_definitions(db)  # kept and live together
 
-    assert await response_turns.refresh(db) >= 12
+    assert (await response_turns.refresh(db)).leads >= 12
     assert await _live_leads(db) == set()
     await _assert_report_matches_the_definitions(db)
 

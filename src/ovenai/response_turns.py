@@ -52,12 +52,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects, reply_hours, turn_hours
@@ -142,22 +142,31 @@ def marks_of(rows: Iterable[Sequence[Any]]) -> list[Mark]:
     is not after it)."""
     marks: list[Mark] = []
     for lead_id, messages in groupby(rows, key=lambda row: row[0]):
-        events = sorted(
-            (sent_at, 1, message_id)
-            if direction == Direction.OUTBOUND
-            else (created_at, 0, message_id)
-            for _lead, message_id, direction, created_at, sent_at, _by in messages
-            if direction == Direction.INBOUND or sent_at is not None
-        )
-        last_written: datetime | None = None
-        last_replied: datetime | None = None
-        for at, ours, message_id in events:
-            if ours:
-                marks.append(Mark(message_id, lead_id, WRITTEN, at, last_written, None))
-                last_written = at
-            elif last_written is not None and last_written != last_replied:
-                marks.append(Mark(message_id, lead_id, REPLIED, last_written, last_replied, at))
-                last_replied = last_written
+        marks += _marks_after(lead_id, messages, None, None)
+    return marks
+
+
+def _marks_after(
+    lead_id: str,
+    rows: Iterable[Sequence[Any]],
+    last_written: datetime | None,
+    last_replied: datetime | None,
+) -> list[Mark]:
+    """One lead's marks in these messages (``marks_of``'s rows), given the state its
+    earlier ones left: the ``at`` of its last ``written`` mark and of its last ``replied``."""
+    events = sorted(
+        (sent_at, 1, message_id) if direction == Direction.OUTBOUND else (created_at, 0, message_id)
+        for _lead, message_id, direction, created_at, sent_at, _by in rows
+        if direction == Direction.INBOUND or sent_at is not None
+    )
+    marks: list[Mark] = []
+    for at, ours, message_id in events:
+        if ours:
+            marks.append(Mark(message_id, lead_id, WRITTEN, at, last_written, None))
+            last_written = at
+        elif last_written is not None and last_written != last_replied:
+            marks.append(Mark(message_id, lead_id, REPLIED, last_written, last_replied, at))
+            last_replied = last_written
     return marks
 
 
@@ -208,27 +217,266 @@ def first_id_at(moment: datetime) -> str:
     return f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-0000-0000-000000000000"
 
 
-def _touched_since(moment: datetime) -> Any:
-    """Leads with a message written since ``moment`` (by its id: an inbound message's
-    ``created_at`` is Meta's time, however late it came), one of ours accepted since
-    (``sent_at``, set when Meta accepts it, or restamped by a "sent" status arrived since),
-    or stale. Nothing else the kept rows depend on
-    (lead, direction, sender, ``created_at``) changes once a message is written."""
-    written = select(Message.lead_id).where(Message.id >= first_id_at(moment))
-    accepted = select(Message.lead_id).where(
+def _since(moment: datetime) -> Any:
+    """The queries of what changed since ``moment``, by lead: messages written since (by
+    id: an inbound message's ``created_at`` is Meta's time, however late it came; their
+    earliest ``created_at`` and ``sent_at``), ours accepted since (``sent_at``, set when
+    Meta accepts it) or restamped by a "sent" status arrived since (it carries Meta's
+    time: the new ``sent_at``, and the ``at`` of the mark kept for the old), and the stale
+    leads. Nothing else the kept rows depend on (lead, direction, sender, ``created_at``)
+    changes once a message is written."""
+    written = select(
+        Message.lead_id, func.min(Message.created_at), func.min(Message.sent_at)
+    ).where(Message.id >= first_id_at(moment))
+    accepted = select(Message.lead_id, Message.sent_at, Message.id).where(
         Message.direction == Direction.OUTBOUND, Message.sent_at >= moment
     )
-    # A "sent" status restamps ``sent_at`` with Meta's time, however late it arrives.
     restamped = (
-        select(Message.lead_id)
+        select(Message.lead_id, Message.sent_at, Message.id, ReplyMark.at)
         .join(StatusEvent, StatusEvent.wa_message_id == Message.wa_message_id)
+        .outerjoin(ReplyMark, ReplyMark.message_id == Message.id)
         .where(
             StatusEvent.applied.in_((False, True)),  # the (applied, received_at) index
             StatusEvent.received_at >= moment,
             StatusEvent.status == "sent",
         )
     )
-    return written.union(accepted, restamped, select(ResponseTurnsStale.lead_id))
+    return (
+        written.group_by(Message.lead_id),
+        accepted,
+        restamped,
+        select(ResponseTurnsStale.lead_id),
+    )
+
+
+@dataclass
+class _Lead:
+    """Where a lead's recount starts: ``at`` None, from its first message; else its turns
+    from ``turn`` (its last kept turn before ``at``, if any) and its marks from ``at``."""
+
+    at: datetime | None
+    ids: set[str] = field(default_factory=set)  # ours accepted or restamped since
+    turn: tuple[datetime, str] | None = None
+    last_written: datetime | None = None
+    last_replied: datetime | None = None
+
+
+async def _changes_since(session: AsyncSession, moment: datetime) -> dict[str, _Lead]:
+    """The leads whose kept rows may have changed since ``moment``, each with where its
+    recount starts (``_since``)."""
+    found: dict[str, _Lead] = {}
+
+    def note(lead_id: str, at: datetime | None, message_id: str | None = None) -> None:
+        if at is None:
+            return
+        lead = found.setdefault(lead_id, _Lead(at))
+        if lead.at is not None and at < lead.at:
+            lead.at = at
+        if message_id is not None:
+            lead.ids.add(message_id)
+
+    written, accepted, restamped, stale = _since(moment)
+    for lead_id, created_at, sent_at in await session.execute(written):
+        note(lead_id, created_at)
+        note(lead_id, sent_at)
+    for lead_id, at, message_id in await session.execute(accepted):
+        note(lead_id, at, message_id)
+    for lead_id, at, message_id, kept_at in await session.execute(restamped):
+        note(lead_id, at, message_id)
+        note(lead_id, kept_at)
+    for lead_id in await session.scalars(stale):
+        found[lead_id] = _Lead(None)
+    return found
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Leads' turns and marks that may have changed: the kept ones (``old_*``) and the
+    ones their messages give now (``new_*``); how many messages were read."""
+
+    old_turns: list[Turn]
+    new_turns: list[Turn]
+    old_marks: list[Mark]
+    new_marks: list[Mark]
+    messages: int
+
+
+def _each(leads: dict[str, _Lead], arm: Any) -> ColumnElement[bool]:
+    """Any of these leads' conditions (``arm(lead_id, lead)``)."""
+    return or_(false(), *(arm(lead_id, lead) for lead_id, lead in leads.items()))
+
+
+async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
+    """Count these leads' turns and marks again from where each may have changed: its
+    turns from its last kept turn before the change (a turn starts after a message that is
+    not the lead's, whatever came before), its marks from the change's time, in the state
+    its kept marks before that time leave. So a lead's messages are read from its last
+    kept turn before the change, not from its first (from its first when ``at`` is None)."""
+    if not leads:
+        return Resumed([], [], [], [], 0)
+    resumed = {lead_id: lead for lead_id, lead in leads.items() if lead.at is not None}
+    if resumed:  # the last kept turn and ``written`` mark before the change
+        anchors = (
+            select(ResponseTurn.lead_id, func.max(ResponseTurn.turn_at))
+            .where(
+                _each(
+                    resumed,
+                    lambda lead_id, lead: and_(
+                        ResponseTurn.lead_id == lead_id, ResponseTurn.turn_at < lead.at
+                    ),
+                )
+            )
+            .group_by(ResponseTurn.lead_id)
+        )
+        for lead_id, at in await session.execute(anchors):
+            resumed[lead_id].turn = (at, "")
+        before = (
+            select(ReplyMark.lead_id, func.max(ReplyMark.at))
+            .where(
+                ReplyMark.kind == WRITTEN,
+                _each(
+                    resumed,
+                    lambda lead_id, lead: and_(
+                        ReplyMark.lead_id == lead_id, ReplyMark.at < lead.at
+                    ),
+                ),
+            )
+            .group_by(ReplyMark.lead_id)
+        )
+        for lead_id, at in await session.execute(before):
+            resumed[lead_id].last_written = at
+
+    def turns_from(lead_id: str, lead: _Lead) -> ColumnElement[bool]:
+        if lead.at is None:
+            return ResponseTurn.lead_id == lead_id
+        since = lead.turn[0] if lead.turn is not None else lead.at
+        return and_(ResponseTurn.lead_id == lead_id, ResponseTurn.turn_at >= since)
+
+    kept_turns = select(
+        ResponseTurn.message_id,
+        ResponseTurn.lead_id,
+        ResponseTurn.turn_at,
+        ResponseTurn.reply_at,
+        ResponseTurn.replied_by_id,
+    ).where(_each(leads, turns_from))
+    old_turns = sorted(
+        (Turn(*row) for row in await session.execute(kept_turns)),
+        key=lambda turn: (turn.lead_id, turn.turn_at),
+    )
+    for turn in old_turns:  # the anchor is the first kept turn from its time
+        lead = leads[turn.lead_id]
+        if lead.turn is not None and lead.turn[1] == "" and turn.turn_at == lead.turn[0]:
+            lead.turn = (turn.turn_at, turn.message_id)
+
+    def marks_from(lead_id: str, lead: _Lead) -> ColumnElement[bool]:
+        if lead.at is None:
+            return ReplyMark.lead_id == lead_id
+        since = lead.last_written if lead.last_written is not None else lead.at
+        return and_(ReplyMark.lead_id == lead_id, ReplyMark.at >= since)
+
+    kept_marks = select(
+        ReplyMark.message_id,
+        ReplyMark.lead_id,
+        ReplyMark.kind,
+        ReplyMark.at,
+        ReplyMark.previous_at,
+        ReplyMark.reply_at,
+    ).where(_each(leads, marks_from))
+    old_marks: list[Mark] = []
+    for mark in (Mark(*row) for row in await session.execute(kept_marks)):
+        lead = leads[mark.lead_id]
+        if lead.at is None:
+            old_marks.append(mark)
+        elif mark.kind == WRITTEN:
+            if mark.at >= lead.at:
+                old_marks.append(mark)
+                lead.ids.add(mark.message_id)  # ours from the change on, read by id
+        elif mark.reply_at is not None and mark.reply_at >= lead.at:
+            old_marks.append(mark)
+            if mark.at == lead.last_written:  # the lead replied to it after the change
+                lead.last_replied = mark.previous_at
+        elif mark.at == lead.last_written:  # ... or before it
+            lead.last_replied = mark.at
+    if resumed:  # the last ``replied`` mark before the last ``written`` one
+        earlier = (
+            select(ReplyMark.lead_id, func.max(ReplyMark.at))
+            .where(
+                ReplyMark.kind == REPLIED,
+                _each(
+                    {k: v for k, v in resumed.items() if v.last_written is not None},
+                    lambda lead_id, lead: and_(
+                        ReplyMark.lead_id == lead_id, ReplyMark.at < lead.last_written
+                    ),
+                ),
+            )
+            .group_by(ReplyMark.lead_id)
+        )
+        if any(lead.last_written is not None for lead in resumed.values()):
+            for lead_id, at in await session.execute(earlier):
+                lead = resumed[lead_id]
+                if lead.last_replied is None:
+                    lead.last_replied = at
+
+    def messages_from(lead_id: str, lead: _Lead) -> ColumnElement[bool]:
+        if lead.at is None:
+            return Message.lead_id == lead_id
+        since = lead.turn[0] if lead.turn is not None else lead.at
+        return and_(Message.lead_id == lead_id, Message.created_at >= since)
+
+    ids = sorted({message_id for lead in leads.values() for message_id in lead.ids})
+    condition = _each(leads, messages_from)
+    if ids:
+        condition = or_(condition, Message.id.in_(ids))
+    query = select(
+        Message.lead_id,
+        Message.id,
+        Message.direction,
+        Message.created_at,
+        Message.sent_at,
+        Message.sent_by_id,
+    ).where(condition)
+    rows: list[tuple[str, str, str, datetime, datetime | None, str | None]] = sorted(
+        (
+            (lead_id, message_id, direction, created_at, sent_at, by)
+            for lead_id, message_id, direction, created_at, sent_at, by in await session.execute(
+                query
+            )
+            if lead_id in leads
+        ),
+        key=lambda row: (row[0], row[3], row[1]),
+    )
+    new_turns: list[Turn] = []
+    new_marks: list[Mark] = []
+    for lead_id, messages in groupby(rows, key=lambda row: row[0]):
+        lead = leads[lead_id]
+        mine = list(messages)
+        if lead.at is None:
+            start: tuple[datetime, str] | None = None
+            events = mine
+        else:
+            start = lead.turn if lead.turn is not None else (lead.at, "")
+            at = lead.at
+            events = [
+                row
+                for row in mine
+                if (
+                    (row[4] is not None and row[4] >= at)
+                    if row[2] == Direction.OUTBOUND
+                    else row[3] >= at
+                )
+            ]
+        people = [
+            (lead_id, message_id, direction, created_at, by)
+            for _lead, message_id, direction, created_at, _sent, by in mine
+            if (direction == Direction.INBOUND or by is not None)
+            and (start is None or (created_at, message_id) >= start)
+        ]
+        new_turns += turns_of(people)
+        if lead.at is None:
+            new_marks += _marks_after(lead_id, events, None, None)
+        else:
+            new_marks += _marks_after(lead_id, events, lead.last_written, lead.last_replied)
+    return Resumed(old_turns, new_turns, old_marks, new_marks, len(rows))
 
 
 @dataclass(frozen=True)
@@ -271,23 +519,28 @@ async def in_period(session: AsyncSession, start: datetime, end: datetime) -> Pe
         counted, _marks = await _count_live(session, Message.lead_id.in_(active.distinct()))
         period = [turn for turn in counted if start <= turn.turn_at < end]
         return PeriodTurns(False, [], period, None)
-    dirty = sorted(set(await session.scalars(_touched_since(progress.done_until - GRACE))))
+    leads = await _changes_since(session, progress.done_until - GRACE)
     # Every kept mark's counts, less the live leads' kept marks, plus their live ones.
     written, replied = await reply_hours.counts(session, start, end)
     old: list[Turn] = []
     new: list[Turn] = []
-    live_marks: list[Mark] = []
-    for offset in range(0, len(dirty), BATCH):
-        chunk = dirty[offset : offset + BATCH]
-        outdated_written, outdated_replied = await reply_hours.scanned(session, start, end, chunk)
-        written -= outdated_written
-        replied -= outdated_replied
-        old += await _kept_turns(session, chunk)
-        turns, facts = await _count_live(session, Message.lead_id.in_(chunk))
-        new += turns
-        live_marks += facts
-    live_written, live_replied = reply_counts(live_marks, start, end)
-    return PeriodTurns(True, old, new, (written + live_written, replied + live_replied))
+    for chunk in _batches(leads):
+        resumed = await _resume(session, chunk)
+        old += resumed.old_turns
+        new += resumed.new_turns
+        outdated_written, outdated_replied = reply_counts(resumed.old_marks, start, end)
+        live_written, live_replied = reply_counts(resumed.new_marks, start, end)
+        written += live_written - outdated_written
+        replied += live_replied - outdated_replied
+    return PeriodTurns(True, old, new, (written, replied))
+
+
+def _batches(leads: dict[str, _Lead]) -> list[dict[str, _Lead]]:
+    ordered = sorted(leads)
+    return [
+        {lead_id: leads[lead_id] for lead_id in ordered[offset : offset + BATCH]}
+        for offset in range(0, len(ordered), BATCH)
+    ]
 
 
 async def period_turns(
@@ -311,17 +564,35 @@ async def period_turns(
     return list(turns.values())
 
 
+@dataclass(frozen=True)
+class Counted:
+    """What a run of the job counted again: how many leads, from how many messages."""
+
+    leads: int
+    messages: int
+
+
 async def _recount(
-    session: AsyncSession, lead_ids: list[str], started: datetime, *, keep_hours: bool
+    session: AsyncSession, leads: dict[str, _Lead], started: datetime, *, keep_hours: bool
 ) -> int:
-    """Count these leads' turns and marks again from their messages; how many turns. With
+    """Count these leads' turns and marks again from where they may have changed
+    (:func:`_resume`) and write what differs; how many messages were read. With
     ``keep_hours``, the hours of the turns that changed are counted again too
     (``ovenai.turn_hours``), in the same transaction."""
-    turns, marks = await _count_live(session, Message.lead_id.in_(lead_ids))
-    old = await _kept_turns(session, lead_ids) if keep_hours else []
-    await session.execute(delete(ResponseTurn).where(ResponseTurn.lead_id.in_(lead_ids)))
-    await session.execute(delete(ReplyMark).where(ReplyMark.lead_id.in_(lead_ids)))
-    if turns:
+    resumed = await _resume(session, leads)
+    old_turns, new_turns = set(resumed.old_turns), set(resumed.new_turns)
+    gone = [turn.message_id for turn in resumed.old_turns if turn not in new_turns]
+    added = [turn for turn in resumed.new_turns if turn not in old_turns]
+    old_marks, new_marks = set(resumed.old_marks), set(resumed.new_marks)
+    gone_marks = [mark.message_id for mark in resumed.old_marks if mark not in new_marks]
+    added_marks = [mark for mark in resumed.new_marks if mark not in old_marks]
+    for offset in range(0, len(gone), MARKS_PER_INSERT):
+        chunk = gone[offset : offset + MARKS_PER_INSERT]
+        await session.execute(delete(ResponseTurn).where(ResponseTurn.message_id.in_(chunk)))
+    for offset in range(0, len(gone_marks), MARKS_PER_INSERT):
+        chunk = gone_marks[offset : offset + MARKS_PER_INSERT]
+        await session.execute(delete(ReplyMark).where(ReplyMark.message_id.in_(chunk)))
+    if added:
         await session.execute(
             insert(ResponseTurn),
             [
@@ -332,12 +603,12 @@ async def _recount(
                     "reply_at": turn.reply_at,
                     "replied_by_id": turn.replied_by_id,
                 }
-                for turn in turns
+                for turn in added
             ],
         )
     # One statement a chunk, not one a row: the triggers that keep reply_mark_hours run
     # once per statement on PostgreSQL (ovenai.reply_hours).
-    for offset in range(0, len(marks), MARKS_PER_INSERT):
+    for offset in range(0, len(added_marks), MARKS_PER_INSERT):
         await session.execute(
             insert(ReplyMark).values(
                 [
@@ -349,31 +620,37 @@ async def _recount(
                         "previous_at": mark.previous_at,
                         "reply_at": mark.reply_at,
                     }
-                    for mark in marks[offset : offset + MARKS_PER_INSERT]
+                    for mark in added_marks[offset : offset + MARKS_PER_INSERT]
                 ]
             )
         )
     await session.execute(
         delete(ResponseTurnsStale).where(
-            ResponseTurnsStale.lead_id.in_(lead_ids), ResponseTurnsStale.marked_at <= started
+            ResponseTurnsStale.lead_id.in_(sorted(leads)),
+            ResponseTurnsStale.marked_at <= started,
         )
     )
     if keep_hours:
-        await turn_hours.recount(session, hour_ranges(turn_hours.changed_hours(old, turns)))
-    return len(turns)
+        changed = turn_hours.changed_hours(resumed.old_turns, resumed.new_turns)
+        await turn_hours.recount(session, hour_ranges(changed))
+    return resumed.messages
 
 
-async def refresh(db: Database) -> int:
-    """Count again the turns and reply marks of the leads written since the last run (every
-    lead on the first run); how many leads were counted. Each batch of leads is one
-    transaction; a failed run leaves the progress where it was, so the next counts them.
-    Then the kept hours of the turns' waits (``ovenai.turn_hours``): kept batch by batch
-    once counted; counted whole after the first run."""
+async def refresh(db: Database) -> Counted:
+    """Count again the turns and reply marks of the leads written since the last run, each
+    from where it may have changed (every lead from its first message on the first run);
+    how many leads and messages. Each batch of leads is one transaction; a failed run
+    leaves the progress where it was, so the next counts them. Then the kept hours of the
+    turns' waits (``ovenai.turn_hours``): kept batch by batch once counted; counted whole
+    after the first run."""
     started = utcnow()
     async with db.session() as session:
         progress = await session.get(ResponseTurnsProgress, PROGRESS)
         if progress is None:
-            leads = select(Message.lead_id).distinct()
+            leads = {
+                lead_id: _Lead(None)
+                for lead_id in await session.scalars(select(Message.lead_id).distinct())
+            }
             # Every turn is written again: the kept hours are counted afterwards.
             await session.execute(
                 delete(ResponseTurnsProgress).where(
@@ -383,14 +660,12 @@ async def refresh(db: Database) -> int:
             await session.commit()
             keep_hours = False
         else:
-            leads = _touched_since(progress.done_until - GRACE)
+            leads = await _changes_since(session, progress.done_until - GRACE)
             keep_hours = await turn_hours.kept(session)
-        lead_ids = sorted(set(await session.scalars(leads)))
-    for offset in range(0, len(lead_ids), BATCH):
+    messages = 0
+    for chunk in _batches(leads):
         async with db.session() as session:
-            await _recount(
-                session, lead_ids[offset : offset + BATCH], started, keep_hours=keep_hours
-            )
+            messages += await _recount(session, chunk, started, keep_hours=keep_hours)
             await session.commit()
     async with db.session() as session:
         upsert = dialects.insert(session, ResponseTurnsProgress).values(
@@ -400,10 +675,14 @@ async def refresh(db: Database) -> int:
             upsert.on_conflict_do_update(index_elements=["name"], set_={"done_until": started})
         )
         await session.commit()
-    if lead_ids:
-        log.info("counted the turns and reply marks of %d leads again", len(lead_ids))
+    if leads:
+        log.info(
+            "counted the turns and reply marks of %d leads again, from %d messages",
+            len(leads),
+            messages,
+        )
     await turn_hours.refresh(db)
-    return len(lead_ids)
+    return Counted(len(leads), messages)
 
 
 async def mark_stale(session: AsyncSession, lead_ids: Iterable[str]) -> None:
