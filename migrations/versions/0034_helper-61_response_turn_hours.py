@@ -33,6 +33,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The kept hours are counted by the job's next run (none left from an earlier upgrade).
+    op.execute("DELETE FROM response_turns_progress WHERE name = 'turn_hours'")
     op.create_table(
         "response_turn_hours",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -60,6 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM response_turns_progress WHERE name = 'turn_hours'")
     op.create_index("ix_response_turns_lead_id", "response_turns", ["lead_id"])
     op.drop_index("ix_response_turns_lead_turn", table_name="response_turns")
     op.drop_table("response_turn_hours_stale")
