@@ -426,6 +426,10 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
     check_period(start, end)
     async with db.reading() as session:
         if dialects.is_postgresql(session):
+            # One snapshot for every statement: the kept hours, the kept turns and the ones
+            # counted live must see the same run of the job (a run's commit between two of
+            # them would count its turns twice, ovenai.turn_hours). SQLite's reads are one.
+            await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             # Grouping and sorting a month of messages: in memory, not in temporary files.
             await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             # Compiling a report's few queries to machine code cost more than it saved

@@ -53,17 +53,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, String, and_, column, delete, func, insert, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects, reply_hours, turn_hours
-from ovenai.columns import utcnow
+from ovenai.columns import UTCDateTime, utcnow
 from ovenai.db import Database
-from ovenai.kept_hours import hour_ranges
 from ovenai.models import (
     Direction,
     Message,
@@ -301,9 +300,14 @@ class Resumed:
     messages: int
 
 
-def _each(leads: dict[str, _Lead], arm: Any) -> ColumnElement[bool]:
-    """Any of these leads' conditions (``arm(lead_id, lead)``)."""
-    return or_(false(), *(arm(lead_id, lead) for lead_id, lead in leads.items()))
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "from the start": before any message
+
+
+def _bounds(rows: list[tuple[str, datetime]]) -> Any:
+    """(lead, moment) pairs as a table for one statement (a VALUES list): each lead's rows
+    are then an index range from its own moment."""
+    table = values(column("lead_id", String()), column("since", UTCDateTime()), name="bounds")
+    return table.data(rows).cte("bounds")
 
 
 async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
@@ -311,54 +315,55 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
     turns from its last kept turn before the change (a turn starts after a message that is
     not the lead's, whatever came before), its marks from the change's time, in the state
     its kept marks before that time leave. So a lead's messages are read from its last
-    kept turn before the change, not from its first (from its first when ``at`` is None)."""
+    kept turn before the change, not from its first (from its first when ``at`` is None).
+    Each read is one statement for every lead, an index range per lead."""
     if not leads:
         return Resumed([], [], [], [], 0)
     resumed = {lead_id: lead for lead_id, lead in leads.items() if lead.at is not None}
     if resumed:  # the last kept turn and ``written`` mark before the change
-        anchors = (
-            select(ResponseTurn.lead_id, func.max(ResponseTurn.turn_at))
-            .where(
-                _each(
-                    resumed,
-                    lambda lead_id, lead: and_(
-                        ResponseTurn.lead_id == lead_id, ResponseTurn.turn_at < lead.at
-                    ),
-                )
-            )
-            .group_by(ResponseTurn.lead_id)
+        bounds = _bounds([(lead_id, lead.at) for lead_id, lead in resumed.items() if lead.at])
+        anchor = (
+            select(func.max(ResponseTurn.turn_at))
+            .where(ResponseTurn.lead_id == bounds.c.lead_id, ResponseTurn.turn_at < bounds.c.since)
+            .scalar_subquery()
         )
-        for lead_id, at in await session.execute(anchors):
-            resumed[lead_id].turn = (at, "")
-        before = (
-            select(ReplyMark.lead_id, func.max(ReplyMark.at))
+        written = (
+            select(func.max(ReplyMark.at))
             .where(
+                ReplyMark.lead_id == bounds.c.lead_id,
+                ReplyMark.at < bounds.c.since,
                 ReplyMark.kind == WRITTEN,
-                _each(
-                    resumed,
-                    lambda lead_id, lead: and_(
-                        ReplyMark.lead_id == lead_id, ReplyMark.at < lead.at
-                    ),
-                ),
             )
-            .group_by(ReplyMark.lead_id)
+            .scalar_subquery()
         )
-        for lead_id, at in await session.execute(before):
-            resumed[lead_id].last_written = at
+        query = select(bounds.c.lead_id, anchor, written)
+        for lead_id, turn_at, last_written in await session.execute(query):
+            lead = resumed[lead_id]
+            lead.turn = None if turn_at is None else (turn_at, "")
+            lead.last_written = last_written
 
-    def turns_from(lead_id: str, lead: _Lead) -> ColumnElement[bool]:
-        if lead.at is None:
-            return ResponseTurn.lead_id == lead_id
-        since = lead.turn[0] if lead.turn is not None else lead.at
-        return and_(ResponseTurn.lead_id == lead_id, ResponseTurn.turn_at >= since)
+    def since(lead: _Lead, anchor: datetime | None) -> datetime:
+        return EPOCH if lead.at is None else anchor if anchor is not None else lead.at
 
+    turns_from = _bounds(
+        [
+            (lead_id, since(lead, lead.turn[0] if lead.turn else None))
+            for lead_id, lead in leads.items()
+        ]
+    )
     kept_turns = select(
         ResponseTurn.message_id,
         ResponseTurn.lead_id,
         ResponseTurn.turn_at,
         ResponseTurn.reply_at,
         ResponseTurn.replied_by_id,
-    ).where(_each(leads, turns_from))
+    ).join(
+        turns_from,
+        and_(
+            ResponseTurn.lead_id == turns_from.c.lead_id,
+            ResponseTurn.turn_at >= turns_from.c.since,
+        ),
+    )
     old_turns = sorted(
         (Turn(*row) for row in await session.execute(kept_turns)),
         key=lambda turn: (turn.lead_id, turn.turn_at),
@@ -368,12 +373,9 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
         if lead.turn is not None and lead.turn[1] == "" and turn.turn_at == lead.turn[0]:
             lead.turn = (turn.turn_at, turn.message_id)
 
-    def marks_from(lead_id: str, lead: _Lead) -> ColumnElement[bool]:
-        if lead.at is None:
-            return ReplyMark.lead_id == lead_id
-        since = lead.last_written if lead.last_written is not None else lead.at
-        return and_(ReplyMark.lead_id == lead_id, ReplyMark.at >= since)
-
+    marks_from = _bounds(
+        [(lead_id, since(lead, lead.last_written)) for lead_id, lead in leads.items()]
+    )
     kept_marks = select(
         ReplyMark.message_id,
         ReplyMark.lead_id,
@@ -381,8 +383,12 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
         ReplyMark.at,
         ReplyMark.previous_at,
         ReplyMark.reply_at,
-    ).where(_each(leads, marks_from))
+    ).join(
+        marks_from,
+        and_(ReplyMark.lead_id == marks_from.c.lead_id, ReplyMark.at >= marks_from.c.since),
+    )
     old_marks: list[Mark] = []
+    replied_after: set[str] = set()
     for mark in (Mark(*row) for row in await session.execute(kept_marks)):
         lead = leads[mark.lead_id]
         if lead.at is None:
@@ -395,52 +401,59 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
             old_marks.append(mark)
             if mark.at == lead.last_written:  # the lead replied to it after the change
                 lead.last_replied = mark.previous_at
+                replied_after.add(mark.lead_id)
         elif mark.at == lead.last_written:  # ... or before it
             lead.last_replied = mark.at
-    if resumed:  # the last ``replied`` mark before the last ``written`` one
+            replied_after.add(mark.lead_id)
+    earlier_needed = [
+        (lead_id, lead.last_written)
+        for lead_id, lead in resumed.items()
+        if lead.last_written is not None and lead_id not in replied_after
+    ]
+    if earlier_needed:  # the last ``replied`` mark before the last ``written`` one
+        bounds = _bounds(earlier_needed)
         earlier = (
-            select(ReplyMark.lead_id, func.max(ReplyMark.at))
+            select(func.max(ReplyMark.at))
             .where(
+                ReplyMark.lead_id == bounds.c.lead_id,
+                ReplyMark.at < bounds.c.since,
                 ReplyMark.kind == REPLIED,
-                _each(
-                    {k: v for k, v in resumed.items() if v.last_written is not None},
-                    lambda lead_id, lead: and_(
-                        ReplyMark.lead_id == lead_id, ReplyMark.at < lead.last_written
-                    ),
-                ),
             )
-            .group_by(ReplyMark.lead_id)
+            .scalar_subquery()
         )
-        if any(lead.last_written is not None for lead in resumed.values()):
-            for lead_id, at in await session.execute(earlier):
-                lead = resumed[lead_id]
-                if lead.last_replied is None:
-                    lead.last_replied = at
+        for lead_id, at in await session.execute(select(bounds.c.lead_id, earlier)):
+            leads[lead_id].last_replied = at
 
-    def messages_from(lead_id: str, lead: _Lead) -> ColumnElement[bool]:
-        if lead.at is None:
-            return Message.lead_id == lead_id
-        since = lead.turn[0] if lead.turn is not None else lead.at
-        return and_(Message.lead_id == lead_id, Message.created_at >= since)
-
-    ids = sorted({message_id for lead in leads.values() for message_id in lead.ids})
-    condition = _each(leads, messages_from)
-    if ids:
-        condition = or_(condition, Message.id.in_(ids))
-    query = select(
+    messages_from = _bounds(
+        [
+            (lead_id, since(lead, lead.turn[0] if lead.turn else None))
+            for lead_id, lead in leads.items()
+        ]
+    )
+    columns = (
         Message.lead_id,
         Message.id,
         Message.direction,
         Message.created_at,
         Message.sent_at,
         Message.sent_by_id,
-    ).where(condition)
+    )
+    query = select(*columns).join(
+        messages_from,
+        and_(
+            Message.lead_id == messages_from.c.lead_id,
+            Message.created_at >= messages_from.c.since,
+        ),
+    )
+    found: dict[str, Any] = {row[1]: tuple(row) for row in await session.execute(query)}
+    ids = sorted({message_id for lead in leads.values() for message_id in lead.ids} - set(found))
+    for offset in range(0, len(ids), MARKS_PER_INSERT):
+        by_id = select(*columns).where(Message.id.in_(ids[offset : offset + MARKS_PER_INSERT]))
+        found.update((row[1], tuple(row)) for row in await session.execute(by_id))
     rows: list[tuple[str, str, str, datetime, datetime | None, str | None]] = sorted(
         (
             (lead_id, message_id, direction, created_at, sent_at, by)
-            for lead_id, message_id, direction, created_at, sent_at, by in await session.execute(
-                query
-            )
+            for lead_id, message_id, direction, created_at, sent_at, by in found.values()
             if lead_id in leads
         ),
         key=lambda row: (row[0], row[3], row[1]),
@@ -631,8 +644,7 @@ async def _recount(
         )
     )
     if keep_hours:
-        changed = turn_hours.changed_hours(resumed.old_turns, resumed.new_turns)
-        await turn_hours.recount(session, hour_ranges(changed))
+        await turn_hours.apply(session, resumed.old_turns, resumed.new_turns)
     return resumed.messages
 
 
@@ -681,6 +693,8 @@ async def refresh(db: Database) -> Counted:
             len(leads),
             messages,
         )
+    if keep_hours and progress is not None:
+        await turn_hours.compact(db, turn_hours.due(progress.done_until, started))
     await turn_hours.refresh(db)
     return Counted(len(leads), messages)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, func, insert, select
@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ovenai import duration_buckets, kept_hours
 from ovenai.db import Database
 from ovenai.duration_buckets import Bucket
-from ovenai.kept_hours import Ranges, ceil_hour, hour_of, hour_ranges, within
+from ovenai.kept_hours import HOUR, Ranges, ceil_hour, hour_of, hour_ranges, within
 from ovenai.models import ResponseTurn, ResponseTurnHour, ResponseTurnHoursStale
 
 PROGRESS = "turn_hours"  # its row of response_turns_progress
@@ -127,24 +127,74 @@ class Period:
     gone: frozenset[str]  # kept turns no longer so (their message ids)
 
 
-def _changed(old: Iterable[TurnLike], new: Iterable[TurnLike]) -> tuple[set[str], list[TurnLike]]:
-    """The ids of the kept turns that are no longer so, and the turns that are new."""
-    before = {_key(t) for t in old}
-    after = {_key(t) for t in new}
-    gone = {key[0] for key in before - after}
-    fresh = [t for t in new if _key(t) not in before]
-    return gone, fresh
-
-
 def _key(turn: TurnLike) -> tuple[str, str, datetime, datetime | None, str | None]:
     return (turn.message_id, turn.lead_id, turn.turn_at, turn.reply_at, turn.replied_by_id)
 
 
-def changed_hours(old: Iterable[TurnLike], new: Iterable[TurnLike]) -> set[datetime]:
-    """The hours of the turns added, changed or removed going from ``old`` to ``new``."""
-    before = {_key(t) for t in old}
-    after = {_key(t) for t in new}
-    return {hour_of(key[2]) for key in before ^ after}
+async def apply(session: AsyncSession, old: Iterable[TurnLike], new: Iterable[TurnLike]) -> None:
+    """Keep the hours of the turns that went from ``old`` to ``new`` (the kept turns just
+    replaced): each turn added is a row added to its hour (and a turn no longer waiting a
+    row taking one from the hour's unanswered), so the cost follows the turns that changed,
+    not the hours' sizes; an hour that lost an answered turn (a late message split a turn)
+    is counted again from the kept turns, as its smallest and largest wait may have gone.
+    The added rows are folded into one a bucket when the hour is compacted
+    (:func:`compact`)."""
+    before = {_key(t): t for t in old}
+    after = {_key(t): t for t in new}
+    removed = [t for key, t in before.items() if key not in after]
+    added = [t for key, t in after.items() if key not in before]
+    again = {hour_of(t.turn_at) for t in removed if t.reply_at is not None}
+    rows: list[dict[str, object]] = []
+    for turn, sign in [(t, -1) for t in removed] + [(t, 1) for t in added]:
+        hour = hour_of(turn.turn_at)
+        if hour in again:
+            continue
+        wait = waited(turn)
+        if wait is None:
+            rows.append(_row(hour, None, None, Bucket(0, sign, 0.0, 0.0, 0.0)))
+        else:  # an answered turn is only ever added here
+            index = duration_buckets.bucket_of(wait)
+            rows.append(_row(hour, turn.replied_by_id, index, Bucket(index, 1, wait, wait, wait)))
+    if rows:
+        await session.execute(insert(ResponseTurnHour), rows)
+    await recount(session, hour_ranges(again))
+
+
+def _row(hour: datetime, agent: str | None, index: int | None, bucket: Bucket) -> dict[str, object]:
+    return {
+        "hour": hour,
+        "agent_id": agent,
+        "bucket": index,
+        "count": bucket.count,
+        "total": bucket.total,
+        "least": bucket.least,
+        "most": bucket.most,
+    }
+
+
+COMPACT_AFTER = (timedelta(hours=2), timedelta(hours=26))
+
+
+def due(previous: datetime, now: datetime) -> list[datetime]:
+    """The hours to compact between two runs: those that ended two hours ago, and a day
+    later (most turns are answered by then), since the previous run."""
+    hours: set[datetime] = set()
+    for delay in COMPACT_AFTER:
+        hour = ceil_hour(previous - delay - HOUR)
+        while hour + HOUR + delay <= now:
+            if hour + HOUR + delay > previous:
+                hours.add(hour)
+            hour += HOUR
+    return sorted(hours)
+
+
+async def compact(db: Database, hours: list[datetime]) -> None:
+    """Count these hours again from the kept turns: one row a bucket (:func:`apply` adds
+    one a turn)."""
+    if hours:
+        async with db.session() as session:
+            await recount(session, hour_ranges(hours))
+            await session.commit()
 
 
 async def tally(
@@ -156,35 +206,45 @@ async def tally(
     new: list[TurnLike],
 ) -> Period:
     """The first responses of the turns started in the period (``start`` inclusive,
-    ``end`` exclusive): the kept hours for its whole hours, the kept turns for its edges
-    and for the hours where ``new`` (counted live) differs from ``old`` (kept) or the kept
-    hours are stale; the kept turns ``old`` names replaced by ``new``."""
+    ``end`` exclusive): the kept hours for its whole hours, with the turns that went from
+    ``old`` (kept) to ``new`` (counted live since) added and taken away; the kept turns,
+    so replaced, for its edges, for the hours that lost an answered turn (their smallest
+    and largest wait may be gone) and for the stale hours."""
     state = await kept_hours.kept(session, KEEPER)
-    gone, fresh = _changed(old, new)
+    before = {_key(t): t for t in old}
+    after = {_key(t): t for t in new}
+    removed = [t for key, t in before.items() if key not in after]
+    fresh = [t for key, t in after.items() if key not in before]
+    gone = frozenset(t.message_id for t in removed)
     first, last = ceil_hour(start), hour_of(end)
     if state.touched is None or first >= last:
         ranges: Ranges = [(start, end)]
         kept_from = kept_until = None
         skipped: frozenset[datetime] = frozenset()
     else:
-        touched = {hour_of(t.turn_at) for t in old if t.message_id in gone}
-        touched |= {hour_of(t.turn_at) for t in fresh} | state.touched
+        touched = {hour_of(t.turn_at) for t in removed if t.reply_at is not None}
+        touched |= state.touched
         skipped = frozenset(hour for hour in touched if first <= hour < last)
         ranges = [(start, first), *hour_ranges(skipped), (last, end)]
         ranges = [(a, b) for a, b in ranges if a < b]
         kept_from, kept_until = first, last
+
+    def read_one_by_one(at: datetime) -> bool:
+        return any(a <= at < b for a, b in ranges)
+
     by_id: dict[str, TurnLike] = {}
     if ranges:
         turns = select(ResponseTurn).where(within(ResponseTurn.turn_at, ranges))
         for row in await session.scalars(turns):
             if row.message_id not in gone:
                 by_id[row.message_id] = row
-    for turn in fresh:  # a turn written by the job since ``old`` was read counts once
-        if any(a <= turn.turn_at < b for a, b in ranges):
+    for turn in fresh:
+        if read_one_by_one(turn.turn_at):
             by_id[turn.message_id] = turn
     found = Tally()
     for turn in by_id.values():
         found.add_turn(turn)
+    added: list[TurnLike] = []
     if kept_from is not None and kept_until is not None:
         kept_rows = (
             select(
@@ -207,8 +267,18 @@ async def tally(
                 found.add(
                     agent, Bucket(int(index), int(count), float(total), float(least), float(most))
                 )
+
+        def kept_hour(at: datetime) -> bool:
+            return kept_from <= at < kept_until and not read_one_by_one(at)
+
+        added = [turn for turn in fresh if kept_hour(turn.turn_at)]
+        for turn in added:
+            found.add_turn(turn)
+        for turn in removed:  # none answered: their hours are read one by one
+            if kept_hour(turn.turn_at):
+                found.unanswered -= 1
     return Period(
-        start, end, found, list(by_id.values()), kept_from, kept_until, skipped, frozenset(gone)
+        start, end, found, [*by_id.values(), *added], kept_from, kept_until, skipped, gone
     )
 
 
@@ -271,7 +341,8 @@ async def longest_answered(
                 ResponseTurn.reply_at.is_not(None),
             )
             for row in await session.scalars(query):
-                turns.setdefault(row.message_id, row)
+                if row.message_id not in period.gone:
+                    turns.setdefault(row.message_id, row)
     waits = []
     for turn in turns.values():
         wait = waited(turn)
@@ -300,18 +371,7 @@ async def recount(session: AsyncSession, ranges: Ranges) -> None:
         index = duration_buckets.bucket_of(wait)
         key = (hour, agent, index)
         found[key] = _combined(found.get(key), Bucket(index, 1, wait, wait, wait))
-    rows = [
-        {
-            "hour": hour,
-            "agent_id": agent,
-            "bucket": index,
-            "count": bucket.count,
-            "total": bucket.total,
-            "least": bucket.least,
-            "most": bucket.most,
-        }
-        for (hour, agent, index), bucket in found.items()
-    ]
+    rows = [_row(hour, agent, index, bucket) for (hour, agent, index), bucket in found.items()]
     if rows:
         await session.execute(insert(ResponseTurnHour), rows)
 
