@@ -16,9 +16,10 @@ from. Its first run after the upgrade counts every hour from ``response_turns`` 
 ``turn_hours`` row of ``response_turns_progress``); until then the figures read the turns.
 
 The job now resumes a lead's turns from its last kept turn before the messages written
-since its last run (ovenai.response_turns), so ``ix_response_turns_lead_turn`` (lead,
-turn time) replaces the index on the lead alone. Downgrading drops the new tables and
-restores the index.
+since its last run, and its reply marks from that time (ovenai.response_turns), so
+``ix_response_turns_lead_turn`` (lead, turn time) and ``ix_reply_marks_lead_at`` (lead,
+time) replace the indexes on the lead alone. Downgrading drops the new tables and
+restores the indexes.
 """
 
 from collections.abc import Sequence
@@ -59,10 +60,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_response_turns_lead_turn", "response_turns", ["lead_id", "turn_at"])
     op.drop_index("ix_response_turns_lead_id", table_name="response_turns")
+    op.create_index("ix_reply_marks_lead_at", "reply_marks", ["lead_id", "at"])
+    op.drop_index("ix_reply_marks_lead_id", table_name="reply_marks")
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM response_turns_progress WHERE name = 'turn_hours'")
+    op.create_index("ix_reply_marks_lead_id", "reply_marks", ["lead_id"])
+    op.drop_index("ix_reply_marks_lead_at", table_name="reply_marks")
     op.create_index("ix_response_turns_lead_id", "response_turns", ["lead_id"])
     op.drop_index("ix_response_turns_lead_turn", table_name="response_turns")
     op.drop_table("response_turn_hours_stale")

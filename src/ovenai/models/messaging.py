@@ -151,7 +151,7 @@ class ReplyMark(Base):
     message_id: Mapped[str] = mapped_column(
         ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
-    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -164,6 +164,8 @@ class ReplyMark(Base):
             "at",
             postgresql_include=["previous_at", "reply_at", "lead_id"],
         ),
+        # A lead's marks from a moment (the job resumes there: ovenai.response_turns).
+        Index("ix_reply_marks_lead_at", "lead_id", "at"),
         # A period's edges and the marks after its end (ovenai.reply_hours).
         Index("ix_reply_marks_kind_previous", "kind", "previous_at", postgresql_include=["at"]),
         Index(
