@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import random
 import shutil
@@ -54,6 +55,7 @@ from ovenai.db import Database, open_database, upgrade, upgrade_keystore
 from ovenai.models import Direction, Lead, Message, Role, User
 
 ZONE = ZoneInfo("Asia/Jerusalem")
+_TAKES_THE_PERIOD = len(inspect.signature(kpis._first_responses).parameters) == 4
 T = TypeVar("T")
 
 
@@ -105,7 +107,9 @@ async def parts(db: Database, days: int, times: int = 5) -> dict[str, list[float
                 "turns and reply counts (response_turns.in_period)",
                 response_turns.in_period(session, start, end),
             )
-            await timed("first responses", kpis._first_responses(session, start, end, found))
+            # (the code before 7 Dec 2026, late evening, took the turns alone)
+            arguments = (start, end, found) if _TAKES_THE_PERIOD else (found,)
+            await timed("first responses", kpis._first_responses(session, *arguments))
             await timed("webhook processing", kpis._webhook_timing(session, start, end))
             await timed("Graph API times", graph_times.summary(session, start, end))
     return took
