@@ -57,7 +57,20 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, column, delete, func, insert, select, values
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    String,
+    and_,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects, reply_hours, turn_hours
@@ -303,9 +316,17 @@ class Resumed:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "from the start": before any message
 
 
-def _bounds(rows: list[tuple[str, datetime]]) -> Any:
-    """(lead, moment) pairs as a table for one statement (a VALUES list): each lead's rows
-    are then an index range from its own moment."""
+def _bounds(session: AsyncSession, rows: list[tuple[str, datetime]]) -> Any:
+    """(lead, moment) pairs as a table for one statement: each lead's rows are then an
+    index range from its own moment. PostgreSQL: two array parameters unnested (the
+    statement compiles once); SQLite: a VALUES list."""
+    if dialects.is_postgresql(session):
+        leads = bindparam("bound_leads", [lead for lead, _at in rows], type_=ARRAY(String()))
+        times = bindparam(
+            "bound_times", [at for _lead, at in rows], type_=ARRAY(DateTime(timezone=True))
+        )
+        pairs = func.unnest(leads, times).table_valued("lead_id", "since").render_derived()
+        return select(pairs.c.lead_id, pairs.c.since).cte("bounds")
     table = values(column("lead_id", String()), column("since", UTCDateTime()), name="bounds")
     return table.data(rows).cte("bounds")
 
@@ -321,7 +342,9 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
         return Resumed([], [], [], [], 0)
     resumed = {lead_id: lead for lead_id, lead in leads.items() if lead.at is not None}
     if resumed:  # the last kept turn and ``written`` mark before the change
-        bounds = _bounds([(lead_id, lead.at) for lead_id, lead in resumed.items() if lead.at])
+        bounds = _bounds(
+            session, [(lead_id, lead.at) for lead_id, lead in resumed.items() if lead.at]
+        )
         anchor = (
             select(func.max(ResponseTurn.turn_at))
             .where(ResponseTurn.lead_id == bounds.c.lead_id, ResponseTurn.turn_at < bounds.c.since)
@@ -346,10 +369,11 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
         return EPOCH if lead.at is None else anchor if anchor is not None else lead.at
 
     turns_from = _bounds(
+        session,
         [
             (lead_id, since(lead, lead.turn[0] if lead.turn else None))
             for lead_id, lead in leads.items()
-        ]
+        ],
     )
     kept_turns = select(
         ResponseTurn.message_id,
@@ -374,7 +398,7 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
             lead.turn = (turn.turn_at, turn.message_id)
 
     marks_from = _bounds(
-        [(lead_id, since(lead, lead.last_written)) for lead_id, lead in leads.items()]
+        session, [(lead_id, since(lead, lead.last_written)) for lead_id, lead in leads.items()]
     )
     kept_marks = select(
         ReplyMark.message_id,
@@ -411,7 +435,7 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
         if lead.last_written is not None and lead_id not in replied_after
     ]
     if earlier_needed:  # the last ``replied`` mark before the last ``written`` one
-        bounds = _bounds(earlier_needed)
+        bounds = _bounds(session, earlier_needed)
         earlier = (
             select(func.max(ReplyMark.at))
             .where(
@@ -425,10 +449,11 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
             leads[lead_id].last_replied = at
 
     messages_from = _bounds(
+        session,
         [
             (lead_id, since(lead, lead.turn[0] if lead.turn else None))
             for lead_id, lead in leads.items()
-        ]
+        ],
     )
     columns = (
         Message.lead_id,
