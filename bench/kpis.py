@@ -21,6 +21,10 @@ Then each period (the last day, 7 days, 30 days) is reported ``--runs`` times (d
 later run with the same name reuses it (migrated to this tree's head first), so two trees'
 code can be measured in turns on the same rows (drop it afterwards: ``DROP DATABASE``).
 ``--parts`` also times each part of one report, in its transaction, five times a period.
+``--job N`` writes N messages as a minute brings them (N/2 leads write, an agent answers
+each) and times the worker's ``kpis.turns`` run that follows (leads and messages it read
+again); the reports measured after it count those leads live (written within the job's
+ten-minute grace), as reports do while leads write.
 
 Target: p95 of each report < 200 ms at 1,000,000 messages.
 """
