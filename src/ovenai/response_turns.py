@@ -27,18 +27,25 @@ kept instead, and a period's are an indexed range:
 
 How they stay exact:
 
-* The worker's ``kpis.turns`` job (every minute) counts again, from all their messages,
-  the leads with a message written since its last run less ``GRACE`` (found by id: ids
+* The worker's ``kpis.turns`` job (every minute) counts again the leads with a message
+  written since its last run less ``GRACE`` (found by id: ids
   are time-ordered, made when the row is written; an inbound message's ``created_at`` and
   ``updated_at`` are Meta's time, however late the webhook came), with one of ours
   accepted since (``sent_at``) or restamped by a "sent" status that arrived since (it
   carries Meta's time), and those retention marked stale; then it records when it started
   (``response_turns_progress``). Its first run counts every lead. Nothing else the rows
   depend on (a message's lead, direction, sender, ``created_at``) changes once written.
-* The key figures take the kept rows of every other lead, and count those leads live, so
-  a report is exact at once, not a minute later (the reply counts: those of every kept
-  row, less the live leads' kept rows, plus their live ones). Until the job's first run,
-  every lead is counted live.
+* Each lead is counted again from where it may have changed (:func:`_resume`): from the
+  earliest time its changes concern, its turns from its last kept turn before that time
+  (a turn starts after a message that is not the lead's: nothing before it matters) and
+  its marks from that time, in the state its kept marks before it leave; only the rows
+  that differ are written, and the hours of the turns' waits with them
+  (:mod:`ovenai.turn_hours`). So a run reads the messages written since and those of the
+  leads' last turns, not their histories. Stale leads count from their first message.
+* The key figures take the kept rows of every other lead, and count those leads live the
+  same way, so a report is exact at once, not a minute later (the reply counts: those of
+  every kept row, less the live leads' kept rows read, plus their live ones). Until the
+  job's first run, every lead is counted live.
 * An erased lead keeps its messages (blanked), so its rows stay; a deleted lead's rows go
   with it, and so does a row whose message retention deleted. Retention marks the leads it
   took messages from stale (``mark_stale``): the first message left may now start a turn.
