@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 from tests.outbox.conftest import make_lead
 
 from ovenai import (
@@ -671,6 +671,25 @@ async def test_each_run_counts_the_leads_again_from_where_they_changed(
         await response_turns.refresh(db)
         await _assert_kept_are_a_full_recount(db)
         await _assert_report_matches_the_definitions(db)
+    async with db.session() as session:
+        rows_before = await session.scalar(select(func.count()).select_from(ResponseTurnHour))
+    hours = [START - timedelta(days=2) + timedelta(hours=n) for n in range(24 * 12)]
+    await turn_hours.compact(db, hours)  # one row a bucket again, the same sums
+    async with db.session() as session:
+        rows_after = await session.scalar(select(func.count()).select_from(ResponseTurnHour))
+    assert rows_after is not None and rows_before is not None and rows_after < rows_before
+    await _assert_kept_are_a_full_recount(db)
+    await _assert_report_matches_the_definitions(db)
+
+
+def test_hours_are_compacted_two_hours_and_a_day_after_they_end() -> None:
+    ten = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    # The run at 12:00:30 after one at 11:59:30: the hour 9-10 ended two hours ago, and
+    # the hour 9-10 of the day before a day and two hours ago.
+    assert turn_hours.due(
+        ten + timedelta(hours=1, minutes=59, seconds=30), ten + timedelta(hours=2, seconds=30)
+    ) == [ten - timedelta(days=1, hours=1), ten - timedelta(hours=1)]
+    assert turn_hours.due(ten + timedelta(minutes=5), ten + timedelta(minutes=6)) == []
 
 
 async def test_a_long_history_is_not_read_again_for_a_new_message(
