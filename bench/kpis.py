@@ -21,6 +21,10 @@ Then each period (the last day, 7 days, 30 days) is reported ``--runs`` times (d
 later run with the same name reuses it (migrated to this tree's head first), so two trees'
 code can be measured in turns on the same rows (drop it afterwards: ``DROP DATABASE``).
 ``--parts`` also times each part of one report, in its transaction, five times a period.
+``--job N`` writes N messages as a minute brings them (N/2 leads write, an agent answers
+each) and times the worker's ``kpis.turns`` run that follows (leads and messages it read
+again); the reports measured after it count those leads live (written within the job's
+ten-minute grace), as reports do while leads write.
 
 Target: p95 of each report < 200 ms at 1,000,000 messages.
 """
@@ -29,18 +33,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+import os
+import random
 import shutil
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from bench.volume import seed
 from bench.webhooks.common import PG_ADMIN, fresh_database, kept_env, settings_from
@@ -48,8 +56,10 @@ from ovenai import cohort_hours, graph_times, kpis, response_turns, webhook_hour
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database, open_database, upgrade, upgrade_keystore
+from ovenai.models import Direction, Lead, Message, Role, User
 
 ZONE = ZoneInfo("Asia/Jerusalem")
+_TAKES_THE_PERIOD = len(inspect.signature(kpis._first_responses).parameters) == 4
 T = TypeVar("T")
 
 
@@ -101,7 +111,9 @@ async def parts(db: Database, days: int, times: int = 5) -> dict[str, list[float
                 "turns and reply counts (response_turns.in_period)",
                 response_turns.in_period(session, start, end),
             )
-            await timed("first responses", kpis._first_responses(session, found))
+            # (the code before 7 Dec 2026, late evening, took the turns alone)
+            arguments = (start, end, found) if _TAKES_THE_PERIOD else (found,)
+            await timed("first responses", kpis._first_responses(session, *arguments))
             await timed("webhook processing", kpis._webhook_timing(session, start, end))
             await timed("Graph API times", graph_times.summary(session, start, end))
     return took
@@ -140,6 +152,10 @@ async def run(args: argparse.Namespace) -> None:
                 await prepare(db, args)
             else:
                 print(f"reusing {args.keep}")
+                await job(db, "kpis.turns, its run after the upgrade")
+            if args.job:
+                await write_a_minute(db, args.job)
+                await job(db, f"kpis.turns after {args.job:,} new messages")
             for days in (1, 7, 30):
                 figures = await measure(db, days, args.runs)
                 print(
@@ -158,6 +174,56 @@ async def run(args: argparse.Namespace) -> None:
             await db.dispose()
 
 
+async def job(db: Database, what: str) -> None:
+    """The worker's ``kpis.turns`` job once, timed; with how many leads (and messages, as
+    the code since 7 Dec 2026 reports) it counted again."""
+    load = os.getloadavg()[0]
+    began = time.perf_counter()
+    counted = await response_turns.refresh(db)
+    took = time.perf_counter() - began
+    leads = getattr(counted, "leads", counted)
+    messages = getattr(counted, "messages", None)
+    read = "" if messages is None else f", {messages:,} messages read"
+    print(f"{what}: {leads:,} leads counted again{read} in {took:.2f} s (load {load:.1f})")
+
+
+async def write_a_minute(db: Database, count: int) -> None:
+    """``count`` messages as a minute brings them: half the leads of a random sample write
+    (inbound, Meta's time a few seconds ago), and an agent answers each."""
+    rng = random.Random()
+    now = utcnow()
+    async with db.session() as session:
+        agent = await session.scalar(select(User.id).where(User.role == Role.AGENT).limit(1))
+        sample = select(Lead.id).order_by(func.random()).limit(count // 2)
+        leads = list(await session.scalars(sample))
+        rng.shuffle(leads)
+        rows: list[Message] = []
+        for n, lead_id in enumerate(leads):
+            at = now - timedelta(seconds=60 - n * 60 / len(leads))
+            rows.append(
+                Message(
+                    lead_id=lead_id,
+                    direction=Direction.INBOUND,
+                    type="text",
+                    status="received",
+                    created_at=at,
+                )
+            )
+            rows.append(
+                Message(
+                    lead_id=lead_id,
+                    direction=Direction.OUTBOUND,
+                    type="text",
+                    status="read",
+                    sent_at=at + timedelta(seconds=20),
+                    sent_by_id=agent,
+                    created_at=at + timedelta(seconds=19),
+                )
+            )
+        session.add_all(rows)
+        await session.commit()
+
+
 @contextmanager
 def fresh_database_to_seed() -> Iterator[tuple[dict[str, str], bool]]:
     """A fresh PostgreSQL database (dropped afterwards), to be seeded."""
@@ -172,7 +238,7 @@ async def prepare(db: Database, args: argparse.Namespace) -> None:
     began = time.perf_counter()
     counted = await response_turns.refresh(db)
     print(
-        f"kpis.turns, first run: the turns and reply marks of {counted:,} leads in "
+        f"kpis.turns, first run: the turns and reply marks of {counted.leads:,} leads in "
         f"{time.perf_counter() - began:.1f} s"
     )
     began = time.perf_counter()
@@ -194,6 +260,8 @@ async def prepare(db: Database, args: argparse.Namespace) -> None:
         tables = "messages, response_turns, reply_marks, cohort_hours, webhook_hours"
         if await connection.scalar(text("SELECT to_regclass('reply_mark_hours')")):
             tables += ", reply_mark_hours"  # migration 0030 and later
+        if await connection.scalar(text("SELECT to_regclass('response_turn_hours')")):
+            tables += ", response_turn_hours"  # migration 0034 and later
         await connection.execute(text(f"VACUUM ANALYZE {tables}"))
 
 
@@ -205,6 +273,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--keep", metavar="NAME", help="seed this database once, then reuse it")
     parser.add_argument("--parts", action="store_true", help="time each part of a report too")
+    parser.add_argument(
+        "--job",
+        type=int,
+        metavar="N",
+        default=0,
+        help="write N messages (a minute's: leads writing, agents answering), then time "
+        "the kpis.turns job",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -12,25 +12,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from tests.outbox.conftest import make_lead
 
 from ovenai import (
     auth,
     duration_buckets,
+    kept_hours,
     kpis,
     privacy,
     response_turns,
     retention,
     scheduler,
+    turn_hours,
     worker,
 )
 from ovenai.auth import Actor
+from ovenai.columns import utcnow
 from ovenai.db import Database
 from ovenai.models import (
     Direction,
     Message,
+    ReplyMark,
     ResponseTurn,
+    ResponseTurnHour,
     ResponseTurnsProgress,
     ResponseTurnsStale,
     Role,
@@ -209,9 +214,9 @@ async def _expected(db: Database) -> dict[str, Any]:
 
 
 def assert_within_the_bound(found: kpis.Timing, exact: kpis.Timing) -> None:
-    """Webhook processing: count, mean and slowest exact; the median and 95th percentile
-    within the buckets' bound (ovenai.duration_buckets: 1 %, or 1 ms under 1 ms), plus the
-    rounding of both to milliseconds."""
+    """Webhook processing and first responses: count, mean and slowest exact; the median
+    and 95th percentile within the buckets' bound (ovenai.duration_buckets: 1 %, or 1 ms
+    under 1 ms), plus the rounding of both to milliseconds."""
     assert (found.count, found.mean_s, found.max_s) == (exact.count, exact.mean_s, exact.max_s)
     for approximate, value in ((found.median_s, exact.median_s), (found.p95_s, exact.p95_s)):
         if value is None:
@@ -226,6 +231,12 @@ async def _assert_report_matches_the_definitions(db: Database) -> None:
     found = _figures(await kpis.report(db, actor=ADMIN, start=START, end=END))
     expected = await _expected(db)
     assert_within_the_bound(found.pop("webhook_processing"), expected.pop("webhook_processing"))
+    # First responses: the waits' median and 95th percentile from buckets too.
+    assert_within_the_bound(found.pop("answered"), expected.pop("answered"))
+    agents, expected_agents = found.pop("by_agent"), expected.pop("by_agent")
+    assert [email for email, _t in agents] == [email for email, _t in expected_agents]
+    for (_email, timing), (_same, exact) in zip(agents, expected_agents, strict=True):
+        assert_within_the_bound(timing, exact)
     assert found == expected
 
 
@@ -241,13 +252,13 @@ async def _live_leads_and_written(db: Database) -> set[str]:
         progress = await session.get(ResponseTurnsProgress, response_turns.PROGRESS)
         assert progress is not None
         since = progress.done_until - response_turns.GRACE
-        return set(await session.scalars(response_turns._touched_since(since)))
+        return set(await response_turns._changes_since(session, since))
 
 
 async def _live_leads(db: Database) -> set[str]:
     async with db.session() as session:
         found = await response_turns.in_period(session, START, END)
-    return {turn.lead_id for turn in found.live}
+    return {turn.lead_id for turn in found.new}
 
 
 # -- a realistic mix ----------------------------------------------------------------------
@@ -335,11 +346,11 @@ async def test_kept_turns_give_the_report_the_definitions_give(
 
     counted = await response_turns.refresh(db)  # the first run counts every lead
 
-    assert counted == 40  # every lead with a message
+    assert counted.leads == 40  # every lead with a message
     assert await _live_leads(db)  # written within the grace before the run: live
     await _assert_report_matches_the_definitions(db)
     _no_grace(monkeypatch)
-    assert await response_turns.refresh(db) == 0  # nothing written since
+    assert (await response_turns.refresh(db)).leads == 0  # nothing written since
     assert await _live_leads(db) == set()
     await _assert_report_matches_the_definitions(db)  # all kept
 
@@ -396,7 +407,7 @@ async def test_kept_turns_give_the_report_the_definitions_give(
     assert {leads[1], alone.lead_id} <= await _live_leads_and_written(db)
     await _assert_report_matches_the_definitions(db)  # kept and live together
 
-    assert await response_turns.refresh(db) >= 12
+    assert (await response_turns.refresh(db)).leads >= 12
     assert await _live_leads(db) == set()
     await _assert_report_matches_the_definitions(db)
 
@@ -527,3 +538,212 @@ def test_a_reply_counts_after_our_first_message_of_the_period_and_never_at_its_i
     assert response_turns.reply_counts(marks, START, END) == (3, 1)  # before, instant, late
     assert response_turns.reply_counts(marks, START, t + day) == (2, 0)
     assert response_turns.reply_counts(marks, START - day, END) == (3, 1)
+
+
+# -- the job resumes each lead where it changed ------------------------------------------
+
+
+async def _assert_kept_are_a_full_recount(db: Database) -> None:
+    """The kept turns and marks are those every lead's messages give, counted from the
+    start; the kept hours are the kept turns bucketed."""
+    async with db.session() as session:
+        turns, marks = await response_turns._count_live(session, true())
+        kept_turns = {
+            response_turns.Turn(*row)
+            for row in await session.execute(
+                select(
+                    ResponseTurn.message_id,
+                    ResponseTurn.lead_id,
+                    ResponseTurn.turn_at,
+                    ResponseTurn.reply_at,
+                    ResponseTurn.replied_by_id,
+                )
+            )
+        }
+        kept_marks = {
+            response_turns.Mark(*row)
+            for row in await session.execute(
+                select(
+                    ReplyMark.message_id,
+                    ReplyMark.lead_id,
+                    ReplyMark.kind,
+                    ReplyMark.at,
+                    ReplyMark.previous_at,
+                    ReplyMark.reply_at,
+                )
+            )
+        }
+        hours: Counter[tuple[datetime, str | None, int | None]] = Counter()
+        for turn in kept_turns:
+            wait = turn_hours.waited(turn)
+            bucket = None if wait is None else duration_buckets.bucket_of(wait)
+            agent = None if wait is None else turn.replied_by_id
+            hours[(kept_hours.hour_of(turn.turn_at), agent, bucket)] += 1
+        kept_counts: Counter[tuple[datetime, str | None, int | None]] = Counter()
+        for hour, agent, bucket, count in await session.execute(
+            select(
+                ResponseTurnHour.hour,
+                ResponseTurnHour.agent_id,
+                ResponseTurnHour.bucket,
+                ResponseTurnHour.count,
+            )
+        ):
+            kept_counts[(kept_hours.hour_of(hour), agent, bucket)] += count
+    assert kept_turns == set(turns)
+    assert kept_marks == set(marks)
+    assert kept_counts == hours
+
+
+async def _more_messages(db: Database, leads: list[str], rng: random.Random) -> None:
+    """New messages for some leads, as they come: inbound ones dated by Meta (some late,
+    before messages already counted, some at the very instant of one), agents' and
+    automation's answers, a send accepted now, and a "sent" status restamping one of ours
+    with Meta's earlier time."""
+    async with db.session() as session:
+        messages = list(await session.scalars(select(Message).where(Message.lead_id.in_(leads))))
+        for lead_id in rng.sample(leads, len(leads) // 2):
+            mine = [m for m in messages if m.lead_id == lead_id]
+            last = max(m.created_at for m in mine)
+            for _ in range(rng.randrange(1, 4)):
+                kind = rng.random()
+                if kind < 0.2:  # late: dated between messages already counted
+                    at = rng.choice(mine).created_at - timedelta(seconds=rng.randrange(0, 3))
+                else:
+                    last += timedelta(seconds=rng.randrange(1, 7200))
+                    at = last
+                if kind < 0.6:
+                    session.add(
+                        Message(
+                            lead_id=lead_id,
+                            direction=Direction.INBOUND,
+                            type="text",
+                            status="received",
+                            created_at=at,
+                        )
+                    )
+                    continue
+                person = kind < 0.85
+                session.add(
+                    Message(
+                        lead_id=lead_id,
+                        direction=Direction.OUTBOUND,
+                        type="text",
+                        status="sent",
+                        sent_at=at + timedelta(seconds=1) if rng.random() < 0.8 else None,
+                        sent_by_id=rng.choice(
+                            [m.sent_by_id for m in mine if m.sent_by_id] or [None]
+                        )
+                        if person
+                        else None,
+                        created_at=at,
+                    )
+                )
+        ours = [m for m in messages if m.direction == Direction.OUTBOUND and m.sent_at]
+        for n, message in enumerate(rng.sample(ours, min(3, len(ours)))):
+            assert message.sent_at is not None
+            message.wa_message_id = f"wamid.restamped-{rng.random()}-{n}"
+            message.sent_at -= timedelta(hours=rng.randrange(1, 48))
+            session.add(
+                StatusEvent(
+                    wa_message_id=message.wa_message_id,
+                    status="sent",
+                    at=message.sent_at,
+                    applied=True,
+                )
+            )
+        queued = [m for m in messages if m.direction == Direction.OUTBOUND and not m.sent_at]
+        for message in queued[:2]:  # accepted by Meta now (``sent_at``: our clock)
+            message.sent_at = utcnow()
+        await session.commit()
+
+
+async def test_each_run_counts_the_leads_again_from_where_they_changed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_grace(monkeypatch)
+    rng = random.Random(41)
+    leads = await _conversations(db, leads=30, seed=41, around=START + timedelta(days=2))
+    await response_turns.refresh(db)
+    await _assert_kept_are_a_full_recount(db)
+    for _round in range(4):
+        await _more_messages(db, leads, rng)
+        await _assert_report_matches_the_definitions(db)  # changed leads counted live
+        await response_turns.refresh(db)
+        await _assert_kept_are_a_full_recount(db)
+        await _assert_report_matches_the_definitions(db)
+    async with db.session() as session:
+        rows_before = await session.scalar(select(func.count()).select_from(ResponseTurnHour))
+    hours = [START - timedelta(days=2) + timedelta(hours=n) for n in range(24 * 12)]
+    await turn_hours.compact(db, hours)  # one row a bucket again, the same sums
+    async with db.session() as session:
+        rows_after = await session.scalar(select(func.count()).select_from(ResponseTurnHour))
+    assert rows_after is not None and rows_before is not None and rows_after < rows_before
+    await _assert_kept_are_a_full_recount(db)
+    await _assert_report_matches_the_definitions(db)
+
+
+def test_hours_are_compacted_two_hours_and_a_day_after_they_end() -> None:
+    ten = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    # The run at 12:00:30 after one at 11:59:30: the hour 9-10 ended two hours ago, and
+    # the hour 9-10 of the day before a day and two hours ago.
+    assert turn_hours.due(
+        ten + timedelta(hours=1, minutes=59, seconds=30), ten + timedelta(hours=2, seconds=30)
+    ) == [ten - timedelta(days=1, hours=1), ten - timedelta(hours=1)]
+    assert turn_hours.due(ten + timedelta(minutes=5), ten + timedelta(minutes=6)) == []
+
+
+async def test_a_long_history_is_not_read_again_for_a_new_message(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_grace(monkeypatch)
+    agent = await auth.create_user(db, email="agent@agency.co.il", role=Role.AGENT)
+    lead = (await make_lead(db)).id
+    at = START
+    history: list[Message] = []
+    for n in range(300):  # 150 turns, each answered by the agent
+        at += timedelta(minutes=7)
+        inbound = n % 2 == 0
+        history.append(
+            Message(
+                lead_id=lead,
+                direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+                type="text",
+                status="received" if inbound else "read",
+                sent_at=None if inbound else at,
+                sent_by_id=None if inbound else agent.id,
+                created_at=at,
+            )
+        )
+    async with db.session() as session:
+        session.add_all(history)
+        await session.commit()
+    first = await response_turns.refresh(db)
+    assert first.messages == 300
+
+    async def write(direction: Direction) -> None:
+        nonlocal at
+        at += timedelta(minutes=3)
+        async with db.session() as session:
+            session.add(
+                Message(
+                    lead_id=lead,
+                    direction=direction,
+                    type="text",
+                    status="received" if direction == Direction.INBOUND else "read",
+                    sent_at=None if direction == Direction.INBOUND else at,
+                    sent_by_id=None if direction == Direction.INBOUND else agent.id,
+                    created_at=at,
+                )
+            )
+            await session.commit()
+
+    await write(Direction.INBOUND)  # a new turn
+    await _assert_report_matches_the_definitions(db)
+    again = await response_turns.refresh(db)
+    # Its last kept turn (two messages) and the new one: not the 300 before.
+    assert (again.leads, again.messages) == (1, 3)
+    await write(Direction.OUTBOUND)  # the agent answers it
+    again = await response_turns.refresh(db)
+    assert (again.leads, again.messages) == (1, 2)
+    await _assert_kept_are_a_full_recount(db)
+    await _assert_report_matches_the_definitions(db)

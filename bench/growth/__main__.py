@@ -46,7 +46,16 @@ from ovenai.columns import utcnow
 from ovenai.db import Database, open_database, upgrade, upgrade_keystore
 
 NAME = "ovenai_bench_growth"
-KEPT_TABLES = "response_turns, reply_marks, reply_mark_hours, cohort_hours, webhook_hours"
+KEPT_TABLES = ", ".join(
+    (
+        "response_turns",
+        "reply_marks",
+        "reply_mark_hours",
+        "response_turn_hours",
+        "cohort_hours",
+        "webhook_hours",
+    )
+)
 
 
 @contextmanager

@@ -35,24 +35,12 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    Integer,
-    Interval,
-    Select,
-    String,
-    Values,
     and_,
-    cast,
-    column,
     func,
-    literal,
-    null,
     select,
     text,
-    union_all,
 )
-from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import (
@@ -61,10 +49,10 @@ from ovenai import (
     duration_buckets,
     graph_times,
     response_turns,
+    turn_hours,
     webhook_hours,
 )
 from ovenai.auth import Actor
-from ovenai.columns import UTCDateTime
 from ovenai.db import Database
 from ovenai.errors import InvalidInput, PermissionDenied
 from ovenai.models import Direction, Message, User
@@ -349,24 +337,47 @@ async def _webhook_timing(session: AsyncSession, start: datetime, end: datetime)
     return Timing.summarised(duration_buckets.summarise(buckets))
 
 
-LIVE_IN_SQL = 2000  # live turns sent along with the kept ones' query at most
-
-
 async def _first_responses(
-    session: AsyncSession, found: response_turns.PeriodTurns
+    session: AsyncSession, start: datetime, end: datetime, found: response_turns.PeriodTurns
 ) -> FirstResponses:
-    """Turns leads started in the period, and when a person first answered each (kept by
-    the worker in ``response_turns``; leads written since its last run counted live)."""
-    if (
-        found.kept is not None
-        and len(found.live) <= LIVE_IN_SQL
-        and dialects.is_postgresql(session)
-    ):
-        return await _first_responses_in_sql(session, found.kept, found.live)
-    turns = list(found.live)
-    if found.kept is not None:
-        turns += [response_turns.Turn(*row) for row in await session.execute(found.kept)]
-    return await _summarised(session, turns)
+    """Turns leads started in the period, and when a person first answered each: the
+    counts, mean and longest exact, the median and 95th percentile read off log-spaced
+    buckets (within 1 %, ``ovenai.duration_buckets``) kept by hour and agent
+    (``ovenai.turn_hours``), the turns read one by one only at the period's edges and where
+    the kept ones are outdated. Before the worker's first ``kpis.turns`` run, every turn
+    is counted from the messages and summarised exactly (:func:`_summarised`)."""
+    if not found.kept:
+        return await _summarised(session, [t for t in found.new if start <= t.turn_at < end])
+    period = await turn_hours.tally(session, start, end, old=list(found.old), new=list(found.new))
+    tally = period.tally
+    answered = tally.answered
+    slowest = [
+        SlowResponse(lead_id, turn_at, None)
+        for turn_at, lead_id in await turn_hours.oldest_unanswered(session, period, SLOWEST)
+    ]
+    if len(slowest) < SLOWEST:  # few unanswered: the longest answered waits follow
+        slowest += [
+            SlowResponse(lead_id, turn_at, wait)
+            for wait, turn_at, lead_id in await turn_hours.longest_answered(
+                session, period, SLOWEST - len(slowest)
+            )
+        ]
+    agents = {
+        agent: Timing.summarised(duration_buckets.summarise(buckets.values()))
+        for agent, buckets in tally.by_agent.items()
+        if any(bucket.count for bucket in buckets.values())
+    }
+    emails = await _emails(session, [agent for agent in agents if agent is not None])
+    return FirstResponses(
+        turns=answered + tally.unanswered,
+        answered=Timing.summarised(duration_buckets.summarise(tally.overall())),
+        unanswered=tally.unanswered,
+        by_agent=sorted(
+            (AgentResponse(emails.get(agent or "", "?"), t) for agent, t in agents.items()),
+            key=lambda item: item.email,
+        ),
+        slowest=slowest,
+    )
 
 
 async def _summarised(session: AsyncSession, turns: list[response_turns.Turn]) -> FirstResponses:
@@ -401,152 +412,6 @@ async def _summarised(session: AsyncSession, turns: list[response_turns.Turn]) -
     )
 
 
-# The two middle ranks of an ordered set (``percentile_disc`` takes rank ceil(f * n): n/2
-# and n/2 + 1 for an even n, (n + 1)/2 twice for an odd one, for any n under 5e9) and the
-# 95th percentile's nearest rank, as ``statistics.median`` and ``Timing.of`` take them.
-MIDDLE_AND_P95 = (0.5, 0.5000000001, 0.95)
-
-
-async def _first_responses_in_sql(
-    session: AsyncSession,
-    kept: Select[str, str, datetime, datetime | None, str | None],
-    live: list[response_turns.Turn],
-) -> FirstResponses:
-    """The same figures summarised by PostgreSQL (a month's turns are a few hundred
-    thousand rows), in one statement: each agent's timing and the whole's by ``ROLLUP``
-    over one read of the kept turns and the live ones (a VALUES list), and the oldest
-    unanswered kept turns (the slowest come first) by the turn-time index, which stops at
-    ``SLOWEST`` (the old query sorted every turn of the period again for them). Waits stay
-    intervals until Python, so the figures are ``Timing.of``'s: the median is the mean of
-    the two middle waits, as ``statistics.median`` takes it; the 95th percentile and the
-    longest are waits; the mean is the exact sum's. The live turns join the slowest in
-    Python; only when fewer than ``SLOWEST`` turns are unanswered are the longest answered
-    waits looked for (a second statement)."""
-    rows = kept.subquery()
-    parts: list[Select[Any]] = [
-        select(rows.c.lead_id, rows.c.turn_at, rows.c.reply_at, rows.c.replied_by_id)
-    ]
-    if live:
-        values = Values(
-            column("lead_id", String()),
-            column("turn_at", UTCDateTime()),
-            column("reply_at", UTCDateTime()),
-            column("agent", String()),
-            name="live",
-        ).data([(t.lead_id, t.turn_at, t.reply_at, t.replied_by_id) for t in live])
-        parts.append(  # a column of NULLs only would be text to PostgreSQL
-            select(
-                values.c.lead_id,
-                values.c.turn_at,
-                cast(values.c.reply_at, UTCDateTime),
-                cast(values.c.agent, String),
-            )
-        )
-    turns = union_all(*parts).subquery()
-    waited = (turns.c.reply_at - turns.c.turn_at).label("waited")
-    # Grouped in bytes order: the database's collation would compare the ids as words.
-    agent = turns.c.replied_by_id.collate("C")
-    none = null()
-    summary = select(
-        literal(0).label("part"),
-        agent.label("agent"),
-        func.grouping(agent).label("overall"),
-        func.count().label("turns"),
-        func.count(turns.c.reply_at).label("answered"),
-        func.sum(waited).label("total"),
-        func.percentile_disc(array(MIDDLE_AND_P95)).within_group(waited).label("ranks"),
-        func.max(waited).label("longest"),
-        cast(none, String).label("lead_id"),
-        cast(none, UTCDateTime).label("turn_at"),
-    ).group_by(func.rollup(agent))
-    unanswered = (
-        select(
-            literal(1).label("part"),
-            cast(none, String).label("agent"),
-            cast(none, Integer).label("overall"),
-            cast(none, Integer).label("turns"),
-            cast(none, Integer).label("answered"),
-            cast(none, Interval).label("total"),
-            cast(none, ARRAY(Interval())).label("ranks"),
-            cast(none, Interval).label("longest"),
-            rows.c.lead_id,
-            rows.c.turn_at,
-        )
-        .where(rows.c.reply_at.is_(None))
-        .order_by(rows.c.turn_at)  # the index's order: the scan stops at SLOWEST
-        .limit(SLOWEST)
-    )
-    total = FirstResponses()
-    agents: dict[str | None, Timing] = {}
-    waiting = [(t.turn_at, t.lead_id) for t in live if t.reply_at is None]
-    for (
-        part,
-        who,
-        overall,
-        count,
-        answered,
-        sum_,
-        ranks,
-        longest,
-        lead_id,
-        turn_at,
-    ) in await session.execute(union_all(summary, unanswered.subquery().select())):
-        if part == 1:
-            waiting.append((turn_at, lead_id))
-            continue
-        timing = Timing() if not answered else _timing_of(answered, sum_, ranks, longest)
-        if overall:
-            total = FirstResponses(
-                turns=int(count), answered=timing, unanswered=int(count) - int(answered)
-            )
-        elif answered:
-            agents[who] = timing
-    waiting.sort(key=lambda item: item[0])
-    slowest = [SlowResponse(lead_id, turn_at, None) for turn_at, lead_id in waiting[:SLOWEST]]
-    if len(slowest) < SLOWEST:  # few unanswered: the longest answered waits follow
-        kept_waited = rows.c.reply_at - rows.c.turn_at
-        longest_first = (
-            select(rows.c.lead_id, rows.c.turn_at, kept_waited)
-            .where(rows.c.reply_at.is_not(None))
-            .order_by(kept_waited.desc(), rows.c.turn_at)
-            .limit(SLOWEST - len(slowest))
-        )
-        answered_turns = [
-            (t.reply_at - t.turn_at, t.turn_at, t.lead_id) for t in live if t.reply_at is not None
-        ] + [(w, turn_at, lead_id) for lead_id, turn_at, w in await session.execute(longest_first)]
-        answered_turns.sort(key=lambda item: (-item[0], item[1]))
-        slowest += [
-            SlowResponse(lead_id, turn_at, w.total_seconds())
-            for w, turn_at, lead_id in answered_turns[: SLOWEST - len(slowest)]
-        ]
-    emails = await _emails(session, [agent for agent in agents if agent is not None])
-    return FirstResponses(
-        turns=total.turns,
-        answered=total.answered,
-        unanswered=total.unanswered,
-        by_agent=sorted(
-            (AgentResponse(emails.get(agent or "", "?"), t) for agent, t in agents.items()),
-            key=lambda item: item.email,
-        ),
-        slowest=slowest,
-    )
-
-
-def _timing_of(
-    answered: int, total: timedelta, ranks: list[timedelta], longest: timedelta
-) -> Timing:
-    """A timing from the waits' count, exact sum, the middle two and 95th-percentile waits
-    and the longest (``_first_responses_in_sql``), rounded as ``Timing.of`` rounds."""
-    lower, upper, p95 = (rank.total_seconds() for rank in ranks)
-    return Timing(
-        count=int(answered),
-        mean_s=round(total.total_seconds() / int(answered), 3),
-        median_s=round((lower + upper) / 2, 3),
-        p95_s=round(p95, 3),
-        max_s=round(longest.total_seconds(), 3),
-    )
-
-
 async def _emails(session: AsyncSession, user_ids: list[str]) -> dict[str, str]:
     if not user_ids:
         return {}
@@ -561,6 +426,10 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
     check_period(start, end)
     async with db.reading() as session:
         if dialects.is_postgresql(session):
+            # One snapshot for every statement: the kept hours, the kept turns and the ones
+            # counted live must see the same run of the job (a run's commit between two of
+            # them would count its turns twice, ovenai.turn_hours). SQLite's reads are one.
+            await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             # Grouping and sorting a month of messages: in memory, not in temporary files.
             await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             # Compiling a report's few queries to machine code cost more than it saved
@@ -575,7 +444,7 @@ async def report(db: Database, *, actor: Actor, start: datetime, end: datetime) 
         found = await response_turns.in_period(session, start, end)
         written, replied = found.replies or await _replies(session, start, end)
         webhooks = await _webhook_timing(session, start, end)
-        responses = await _first_responses(session, found)
+        responses = await _first_responses(session, start, end, found)
         graph, graph_failed = await graph_times.summary(session, start, end)
     cohort = sum(counts.values())
     delivered = sum(n for (status, _t, _c), n in counts.items() if status in DELIVERED)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from ovenai import cohort_hours, media, response_turns, webhook_hours
+from ovenai import cohort_hours, media, response_turns, turn_hours, webhook_hours
 from ovenai.auth import Actor
 from ovenai.columns import utcnow
 from ovenai.db import Database
@@ -27,6 +27,7 @@ from ovenai.models import (
     Direction,
     Lead,
     Message,
+    ResponseTurn,
     StatusEvent,
     WebhookEvent,
 )
@@ -95,6 +96,9 @@ async def _delete_in_batches(
             if key is Message.id:  # the key figures count these leads' turns again
                 leads = select(Message.lead_id).where(Message.id.in_(ids)).distinct()
                 await response_turns.mark_stale(session, await session.scalars(leads))
+                # ... and the kept hours of the turns that go with these messages.
+                turns = select(ResponseTurn.turn_at).where(ResponseTurn.message_id.in_(ids))
+                await turn_hours.mark_stale(session, await session.scalars(turns))
                 # ... and the cohort of the hours these messages had their outcome in.
                 outcomes = select(Message.sent_at, Message.failed_at).where(
                     Message.id.in_(ids), Message.direction == Direction.OUTBOUND

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -125,12 +126,16 @@ class ResponseTurn(Base):
     message_id: Mapped[str] = mapped_column(
         ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
-    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     turn_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replied_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    __table_args__ = (Index("ix_response_turns_turn_at", "turn_at"),)
+    __table_args__ = (
+        Index("ix_response_turns_turn_at", "turn_at"),
+        # A lead's last turn before a moment (the job resumes there: ovenai.response_turns).
+        Index("ix_response_turns_lead_turn", "lead_id", "turn_at"),
+    )
 
 
 class ReplyMark(Base):
@@ -146,7 +151,7 @@ class ReplyMark(Base):
     message_id: Mapped[str] = mapped_column(
         ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
-    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -159,6 +164,8 @@ class ReplyMark(Base):
             "at",
             postgresql_include=["previous_at", "reply_at", "lead_id"],
         ),
+        # A lead's marks from a moment (the job resumes there: ovenai.response_turns).
+        Index("ix_reply_marks_lead_at", "lead_id", "at"),
         # A period's edges and the marks after its end (ovenai.reply_hours).
         Index("ix_reply_marks_kind_previous", "kind", "previous_at", postgresql_include=["at"]),
         Index(
@@ -211,6 +218,37 @@ class ResponseTurnsProgress(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     done_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResponseTurnHour(Base):
+    """The turns leads started in one UTC hour (ovenai.turn_hours), by the agent who first
+    answered and the log-spaced bucket of the wait (ovenai.duration_buckets): how many,
+    their sum, smallest and largest wait, in seconds. ``bucket`` None: the hour's turns not
+    answered yet (``agent_id`` None, the sums 0). No lead is named; kept by the worker's
+    ``kpis.turns`` job in the transaction that writes the turns, read by the key figures."""
+
+    __tablename__ = "response_turn_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    bucket: Mapped[int | None] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    least: Mapped[float] = mapped_column(Float)
+    most: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_response_turn_hours_hour", "hour", "bucket"),)
+
+
+class ResponseTurnHoursStale(Base):
+    """An hour whose kept turns lost rows the job did not write (retention deleted their
+    messages): read from the turns by the key figures until the job has counted it again."""
+
+    __tablename__ = "response_turn_hours_stale"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CohortHour(Base):
