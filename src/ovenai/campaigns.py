@@ -60,7 +60,7 @@ from ovenai.models import (
 )
 from ovenai.outbox import rules
 from ovenai.quiet_hours import HELD_INDEFINITELY
-from ovenai.sealing import LEADS, MESSAGES
+from ovenai.sealing import LEADS, MESSAGES, KeyCipher, key_cipher
 from ovenai.templates.prepare import file_header
 from ovenai.templates.prepare import prepared as prepare_row
 from ovenai.templates.text import BODY_LIMIT, value_problem
@@ -383,7 +383,7 @@ async def _candidates(
 
 
 def _name(
-    key: bytes, lead_id: str, name_enc: bytes | None, profile_enc: bytes | None
+    key: bytes | KeyCipher, lead_id: str, name_enc: bytes | None, profile_enc: bytes | None
 ) -> str | None:
     """A lead's name (else its WhatsApp profile name) as the greeting uses it."""
     cipher = LEADS.cipher(key, lead_id)
@@ -409,35 +409,74 @@ async def _names(
 
 
 _STAND_IN = "LEADNAMESTANDIN"
+_QUOTED_STAND_IN = json.dumps(_STAND_IN)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filled:
+    """One lead's template as its message stores it: the text the lead reads, the body
+    parameters as JSON and the header's payload as JSON (None: no header parameters or file)."""
+
+    rendered: str
+    params: str
+    payload: str | None
+
+
+def _filled(prepared: templates.PreparedTemplate) -> _Filled:
+    """A prepared template's columns (as :func:`ovenai.outbox.queue.enqueue_template` writes
+    them; without header parameters or file no payload: the claim reads None as none)."""
+    payload = (
+        json.dumps(
+            {"header_params": list(prepared.header_params), "header_file": prepared.header_file}
+        )
+        if prepared.header_params or prepared.header_file
+        else None
+    )
+    return _Filled(prepared.rendered, json.dumps(prepared.body_params), payload)
+
+
+def _stand_ins(params: list[str] | dict[str, str]) -> int:
+    values = params.values() if isinstance(params, dict) else params
+    return sum(value == _STAND_IN for value in values)
 
 
 class _Filler:
     """One language's template filled for many leads: prepared (and checked) once with a
     stand-in name, then each lead's name checked as the preparation checks a value and put
-    in its place; a name that does not pass is prepared in full, which decides."""
+    in its place (in the text, and in the parameters' JSON as a JSON string); a name that
+    does not pass is prepared in full, which decides."""
 
     def __init__(self, row: MessageTemplate, prop: Property, header_file: str | None) -> None:
         self.row, self.prop, self.header_file = row, prop, header_file
-        self.base = self._prepared(_STAND_IN)
+        base = self._prepared(_STAND_IN)
+        self.name, self.language, self.category = base.name, base.language, base.category
+        self.base = _filled(base)
+        self.body_params = base.body_params
+        # The parameters' JSON with the quoted stand-in where the name goes, when it occurs
+        # there only (a listing's value holding the stand-in's text would make it ambiguous).
+        exact = self.base.params.count(_QUOTED_STAND_IN) == _stand_ins(base.body_params)
+        self.params_json = self.base.params if exact else None
 
     def _prepared(self, name: str) -> templates.PreparedTemplate:
         prepared = prepare_row(self.row, _params(self.prop, name), [])
         return replace(prepared, header_file=self.header_file)
 
-    def fill(self, name: str) -> templates.PreparedTemplate | None:
+    def fill(self, name: str) -> _Filled | None:
         """The template for a lead of this name; None when the name cannot be used."""
         rendered = self.base.rendered.replace(_STAND_IN, name)
         if _STAND_IN in name or value_problem(name, BODY_LIMIT) or len(rendered) > BODY_LIMIT:
             try:
-                return self._prepared(name)
+                return _filled(self._prepared(name))
             except InvalidInput:
                 return None
-        params = self.base.body_params
-        if isinstance(params, dict):
-            named = {key: name if value == _STAND_IN else value for key, value in params.items()}
-            return replace(self.base, body_params=named, rendered=rendered)
-        listed = [name if value == _STAND_IN else value for value in params]
-        return replace(self.base, body_params=listed, rendered=rendered)
+        if self.params_json is not None:
+            params = self.params_json.replace(_QUOTED_STAND_IN, json.dumps(name))
+        elif isinstance(self.body_params, dict):
+            named = {k: name if v == _STAND_IN else v for k, v in self.body_params.items()}
+            params = json.dumps(named)
+        else:
+            params = json.dumps([name if v == _STAND_IN else v for v in self.body_params])
+        return _Filled(rendered, params, self.base.payload)
 
 
 async def preview(db: Database, *, actor: Actor, property_id: str, waba_id: str) -> Preview:
@@ -639,56 +678,62 @@ async def _queue_batch(
         wanted = [c.lead_id for c in batch if c.reason is None and c.lead_id in alive]
         keys = await db.vault.surviving_lead_keys(wanted)
         now = utcnow()
-        messages: list[dict[str, Any]] = []
-        recipients: list[dict[str, Any]] = []
+        messages: list[tuple[Any, ...]] = []
+        recipients: list[tuple[Any, ...]] = []
         for candidate in batch:
+            lead_id = candidate.lead_id
             reason = candidate.reason
-            lead = alive.get(candidate.lead_id)
-            key = keys.get(candidate.lead_id)
-            ready: templates.PreparedTemplate | None = None
-            if reason is None and (lead is None or key is None):
+            lead = alive.get(lead_id)
+            key = keys.get(lead_id)
+            message: tuple[Any, ...] | None = None
+            if reason is not None:
+                pass
+            elif lead is None or key is None:
                 reason = Reason.ERASED
-            elif reason is None and lead is not None and lead.opted_out_at is not None:
+            elif lead.opted_out_at is not None:
                 reason = Reason.OPTED_OUT
-            elif reason is None and lead is not None and lead.marketing_basis is None:
+            elif lead.marketing_basis is None:
                 reason = Reason.NO_BASIS
-            elif reason is None and lead is not None and key is not None:
-                name = _name(key, lead.id, lead.name_enc, lead.profile_name_enc)
-                ready = fillers[candidate.language].fill(name) if name else None
-                reason = None if ready is not None else Reason.NO_NAME
-            recipient: dict[str, Any] = {
-                "campaign_id": campaign.id,
-                "lead_id": candidate.lead_id,
-                "outcome": RecipientOutcome.EXCLUDED.value,
-                "reason": reason,
-                "message_id": None,
-                "created_at": now,
-            }
-            recipients.append(recipient)
-            if ready is None or lead is None or key is None:
-                continue
-            rules.check_category(
-                ready.category, lead.opted_out_at, ready.name, basis=lead.marketing_basis
+            else:
+                # One cipher of the lead's key opens its name and seals its message.
+                cipher = key_cipher(key)
+                name = _name(cipher, lead_id, lead.name_enc, lead.profile_name_enc)
+                filler = fillers[candidate.language]
+                filled = filler.fill(name) if name else None
+                if filled is None:
+                    reason = Reason.NO_NAME
+                else:
+                    rules.check_category(
+                        filler.category, lead.opted_out_at, filler.name, basis=lead.marketing_basis
+                    )
+                    message = _message(campaign.id, lead_id, filler, filled, cipher, now, actor)
+                    messages.append(message)
+            recipients.append(
+                (campaign.id, lead_id, RecipientOutcome.EXCLUDED.value, reason, None, now)
+                if message is None
+                else (campaign.id, lead_id, RecipientOutcome.QUEUED.value, None, message[0], now)
             )
-            message = _message(campaign.id, candidate.lead_id, ready, key, now, actor)
-            messages.append(message)
-            recipient |= {"outcome": RecipientOutcome.QUEUED.value, "message_id": message["id"]}
-        await _insert(session, Message.__table__, messages)
-        await _insert(session, CampaignRecipient.__table__, recipients)
+        await _insert(session, Message.__table__, _MESSAGE_COLUMNS, messages)
+        await _insert(session, CampaignRecipient.__table__, _RECIPIENT_COLUMNS, recipients)
         if messages:
             await wakeups.announce(session)
         await session.commit()
 
 
-async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys: PostgreSQL's binary COPY (the messages'
-    sealed bytes too), SQLite's executemany."""
+_RECIPIENT_COLUMNS = ("campaign_id", "lead_id", "outcome", "reason", "message_id", "created_at")
+"""The columns of a recipient row as :func:`_queue_batch` makes it."""
+
+
+async def _insert(
+    session: AsyncSession, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert rows, each a tuple of the columns' values: PostgreSQL's binary COPY (the
+    messages' sealed bytes too), SQLite's executemany."""
     if not rows:
         return
     if not dialects.is_postgresql(session):
-        await session.execute(insert(table), rows)
+        await session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = list(rows[0])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
@@ -699,7 +744,7 @@ async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]])
         # psycopg chooses and runs a text dumper for every value.
         copy.set_types([types[name] for name in columns])
         for row in rows:
-            await copy.write_row([row[name] for name in columns])
+            await copy.write_row(row)
 
 
 _COLUMN_TYPES: dict[str, dict[str, int]] = {}
@@ -720,53 +765,66 @@ async def _column_types(driver: Any, table: str) -> dict[str, int]:
     return found
 
 
+_MESSAGE_COLUMNS = (
+    "id",
+    "lead_id",
+    "direction",
+    "type",
+    "status",
+    "status_at",
+    "created_at",
+    "updated_at",
+    "send_after",
+    "next_attempt_at",
+    "attempts",
+    "throttled_attempts",
+    "template_name",
+    "template_language",
+    "category",
+    "sent_by_id",
+    "idempotency_key",
+    "text_enc",
+    "template_params_enc",
+    "payload_enc",
+)
+"""The columns of a message row as :func:`_message` makes it (its id first)."""
+
+
 def _message(
     campaign_id: str,
     lead_id: str,
-    ready: templates.PreparedTemplate,
-    key: bytes,
+    filler: _Filler,
+    filled: _Filled,
+    key: KeyCipher,
     now: datetime,
     actor: Actor,
-) -> dict[str, Any]:
-    """A queued template message's columns, as :func:`ovenai.outbox.queue.enqueue_template`
-    writes them (sealed under the lead's key)."""
+) -> tuple[Any, ...]:
+    """A queued template message's columns (:data:`_MESSAGE_COLUMNS`), as
+    :func:`ovenai.outbox.queue.enqueue_template` writes them (sealed under the lead's key)."""
     message_id = new_id()
-    sealed = MESSAGES.sealed(
-        key,
+    cipher = MESSAGES.cipher(key, message_id)
+    return (
         message_id,
-        {
-            "text": ready.rendered,
-            "template_params": json.dumps(ready.body_params),
-            # Without header parameters or file no payload: the claim reads None as none.
-            "payload": (
-                json.dumps(
-                    {"header_params": list(ready.header_params), "header_file": ready.header_file}
-                )
-                if ready.header_params or ready.header_file
-                else None
-            ),
-        },
+        lead_id,
+        Direction.OUTBOUND.value,
+        "template",
+        MessageStatus.QUEUED.value,
+        now,
+        now,
+        now,
+        None,
+        now,
+        0,
+        0,
+        filler.name,
+        filler.language,
+        filler.category.upper(),
+        actor.user_id,
+        f"campaign:{campaign_id}:{lead_id}",
+        cipher.seal("text", filled.rendered),
+        cipher.seal("template_params", filled.params),
+        cipher.seal("payload", filled.payload),
     )
-    return {
-        "id": message_id,
-        "lead_id": lead_id,
-        "direction": Direction.OUTBOUND.value,
-        "type": "template",
-        "status": MessageStatus.QUEUED.value,
-        "status_at": now,
-        "created_at": now,
-        "updated_at": now,
-        "send_after": None,
-        "next_attempt_at": now,
-        "attempts": 0,
-        "throttled_attempts": 0,
-        "template_name": ready.name,
-        "template_language": ready.language,
-        "category": ready.category.upper(),
-        "sent_by_id": actor.user_id,
-        "idempotency_key": f"campaign:{campaign_id}:{lead_id}",
-        **sealed,
-    }
 
 
 def _campaign_messages(campaign_id: str) -> Any:
