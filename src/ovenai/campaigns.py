@@ -327,7 +327,7 @@ def _selection(prop: Property, campaign_id: str | None) -> Any:
         *matching.CRITERIA_COLUMNS,
         Lead.language,
         Lead.marketing_basis,
-        Lead.opted_out_at,
+        Lead.opted_out_at.is_not(None).label("opted_out"),  # no timestamp converted a lead
         addressable.label("addressable"),
         Lead.phone_index.is_not(None).label("has_phone_index"),
         listed.label("listed"),
@@ -338,7 +338,7 @@ def _selection(prop: Property, campaign_id: str | None) -> Any:
 def _reason(row: Any, chosen: dict[str, MessageTemplate | None]) -> str | None:
     if row.has_phone_index and row.listed:
         return Reason.DO_NOT_CONTACT
-    if row.opted_out_at is not None:
+    if row.opted_out:
         return Reason.OPTED_OUT
     if row.marketing_basis is None:
         return Reason.NO_BASIS
