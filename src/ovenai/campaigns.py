@@ -71,6 +71,8 @@ BATCH = 2000
 """Leads queued per transaction by :func:`start`."""
 IN_FLIGHT = 2
 """Batches :func:`start` works on at once (one filled and sealed while another is written)."""
+SELECT_CHUNK = 10_000
+"""Leads read by one query of the selection (the next chunk is read while batches queue)."""
 HOLD_UNTIL = HELD_INDEFINITELY
 """Where a paused campaign's unsent messages wait (``send_after`` and ``next_attempt_at``)."""
 CANCELLED_TITLE = "Cancelled with its campaign before it was sent"
@@ -351,35 +353,65 @@ def _reason(row: Any, chosen: dict[str, MessageTemplate | None]) -> str | None:
     return None
 
 
+class _Selection:
+    """The leads a listing suits, read by id in chunks of :data:`SELECT_CHUNK` (each lead
+    once: the next chunk starts after the last id read), each with its exclusion reason;
+    the template of each language seen is chosen as it is first seen."""
+
+    def __init__(
+        self,
+        prop: Property,
+        *,
+        waba_id: str,
+        campaign_id: str | None,
+        tolerance: Decimal = matching.BUDGET_TOLERANCE,
+        stages: Collection[str] = matching.OPEN_STAGES,
+    ) -> None:
+        self.prop, self.waba_id, self.campaign_id = prop, waba_id, campaign_id
+        self.tolerance, self.stages = tolerance, stages
+        self.chosen: dict[str, MessageTemplate | None] = {}
+        self.not_matching = 0
+        self._after = ""
+        # Leads with the same criteria get the same checks: compare each set of criteria once.
+        self._checked: dict[tuple[Any, ...], list[matching.Check]] = {}
+
+    async def next_chunk(self, session: AsyncSession) -> list[_Candidate] | None:
+        """The matching leads of the next chunk (perhaps none); None once all were read."""
+        query = _selection(self.prop, self.campaign_id).where(Lead.id > self._after)
+        rows = (await session.execute(query.order_by(Lead.id).limit(SELECT_CHUNK))).all()
+        if not rows:
+            return None
+        self._after = rows[-1].id
+        unseen = {row.language for row in rows} - self.chosen.keys()
+        if unseen:
+            self.chosen |= await _templates_by_language(session, self.waba_id, unseen)
+        found: list[_Candidate] = []
+        for row in rows:
+            criteria = tuple(row[1:9])
+            checks = self._checked.get(criteria)
+            if checks is None:
+                checks = matching.check_lead(
+                    self.prop, row, tolerance=self.tolerance, stages=self.stages
+                )
+                self._checked[criteria] = checks
+            if not all(check.passed for check in checks):
+                self.not_matching += 1
+                continue
+            reason = _reason(row, self.chosen)
+            found.append(_Candidate(row.id, row.language, tuple(checks), reason))
+        return found
+
+
 async def _candidates(
-    session: AsyncSession,
-    prop: Property,
-    *,
-    waba_id: str,
-    campaign_id: str | None,
-    tolerance: Decimal = matching.BUDGET_TOLERANCE,
-    stages: Collection[str] = matching.OPEN_STAGES,
-) -> tuple[list[_Candidate], int, dict[str, MessageTemplate | None]]:
-    """The leads the listing suits (each with its exclusion reason, if any), how many it
-    does not suit, and the template of each language."""
-    rows = (await session.execute(_selection(prop, campaign_id))).all()
-    chosen = await _templates_by_language(session, waba_id, {row.language for row in rows})
-    # Leads with the same criteria get the same checks: compare each set of criteria once.
-    checked: dict[tuple[Any, ...], list[matching.Check]] = {}
+    session: AsyncSession, prop: Property, *, waba_id: str, campaign_id: str | None
+) -> tuple[list[_Candidate], int]:
+    """The leads the listing suits (each with its exclusion reason, if any) and how many it
+    does not suit."""
+    selection = _Selection(prop, waba_id=waba_id, campaign_id=campaign_id)
     found: list[_Candidate] = []
-    not_matching = 0
-    for row in rows:
-        criteria = tuple(row[1:9])
-        checks = checked.get(criteria)
-        if checks is None:
-            checks = matching.check_lead(prop, row, tolerance=tolerance, stages=stages)
-            checked[criteria] = checks
-        if not all(check.passed for check in checks):
-            not_matching += 1
-            continue
-        reason = _reason(row, chosen)
-        found.append(_Candidate(row.id, row.language, tuple(checks), reason))
-    return found, not_matching, chosen
+    while (chunk := await selection.next_chunk(session)) is not None:
+        found += chunk
+    return found, selection.not_matching
 
 
 def _name(
@@ -485,9 +517,7 @@ async def preview(db: Database, *, actor: Actor, property_id: str, waba_id: str)
     _require_admin(actor)
     async with db.session() as session:
         prop = await _listing(session, property_id)
-        found, not_matching, _chosen = await _candidates(
-            session, prop, waba_id=waba_id, campaign_id=None
-        )
+        found, not_matching = await _candidates(session, prop, waba_id=waba_id, campaign_id=None)
         names = await _names(db, session, [candidate.lead_id for candidate in found])
     recipients: list[PreviewLead] = []
     excluded: list[PreviewLead] = []
@@ -605,25 +635,33 @@ async def start(db: Database, *, actor: Actor, campaign_id: str, waba_id: str) -
         started_at=utcnow(),
         criteria=_snapshot(prop),
     )
-    async with db.session() as session:
-        found, _not_matching, chosen = await _candidates(
-            session, prop, waba_id=waba_id, campaign_id=campaign_id
-        )
-    fillers = {
-        language: _Filler(t, prop, header_files.get(t.name))
-        for language, t in chosen.items()
-        if t is not None
-    }
-    # Two batches at a time: one is filled and sealed while the other is written.
+    selection = _Selection(prop, waba_id=waba_id, campaign_id=campaign_id)
+    fillers: dict[str, _Filler] = {}
     turns = asyncio.Semaphore(IN_FLIGHT)
 
     async def queue(batch: list[_Candidate]) -> None:
         async with turns:
             await _queue_batch(db, row, batch, fillers, actor)
 
-    await asyncio.gather(
-        *(queue(found[begin : begin + BATCH]) for begin in range(0, len(found), BATCH))
-    )
+    # The selection is read a chunk at a time while the batches already found are queued
+    # (IN_FLIGHT at once: one filled and sealed while another is written); an error in one
+    # cancels the others (each batch is its own transaction).
+    async with asyncio.TaskGroup() as group:
+        waiting: list[_Candidate] = []
+        while True:
+            async with db.session() as session:
+                chunk = await selection.next_chunk(session)
+            if chunk is None:
+                break
+            for language, template in selection.chosen.items():
+                if template is not None and language not in fillers:
+                    fillers[language] = _Filler(template, prop, header_files.get(template.name))
+            waiting += chunk
+            while len(waiting) >= BATCH:
+                group.create_task(queue(waiting[:BATCH]))
+                del waiting[:BATCH]
+        if waiting:
+            group.create_task(queue(waiting))
     return await get(db, actor=actor, campaign_id=campaign_id)
 
 
