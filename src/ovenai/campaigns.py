@@ -72,7 +72,8 @@ BATCH = 2000
 IN_FLIGHT = 2
 """Batches :func:`start` works on at once (one filled and sealed while another is written)."""
 SELECT_CHUNK = 10_000
-"""Leads read by one query of the selection (the next chunk is read while batches queue)."""
+"""Leads of the selection matched at a time by :func:`start` (the batches found meanwhile
+are queued while the next part is matched)."""
 HOLD_UNTIL = HELD_INDEFINITELY
 """Where a paused campaign's unsent messages wait (``send_after`` and ``next_attempt_at``)."""
 CANCELLED_TITLE = "Cancelled with its campaign before it was sent"
@@ -354,9 +355,8 @@ def _reason(row: Any, chosen: dict[str, MessageTemplate | None]) -> str | None:
 
 
 class _Selection:
-    """The leads a listing suits, read by id in chunks of :data:`SELECT_CHUNK` (each lead
-    once: the next chunk starts after the last id read), each with its exclusion reason;
-    the template of each language seen is chosen as it is first seen."""
+    """The leads a listing suits: every unerased lead read by one query (:meth:`read`),
+    then matched a part at a time (:meth:`matched`), each with its exclusion reason."""
 
     def __init__(
         self,
@@ -371,20 +371,18 @@ class _Selection:
         self.tolerance, self.stages = tolerance, stages
         self.chosen: dict[str, MessageTemplate | None] = {}
         self.not_matching = 0
-        self._after = ""
         # Leads with the same criteria get the same checks: compare each set of criteria once.
         self._checked: dict[tuple[Any, ...], list[matching.Check]] = {}
 
-    async def next_chunk(self, session: AsyncSession) -> list[_Candidate] | None:
-        """The matching leads of the next chunk (perhaps none); None once all were read."""
-        query = _selection(self.prop, self.campaign_id).where(Lead.id > self._after)
-        rows = (await session.execute(query.order_by(Lead.id).limit(SELECT_CHUNK))).all()
-        if not rows:
-            return None
-        self._after = rows[-1].id
-        unseen = {row.language for row in rows} - self.chosen.keys()
-        if unseen:
-            self.chosen |= await _templates_by_language(session, self.waba_id, unseen)
+    async def read(self, session: AsyncSession) -> Sequence[Any]:
+        """Every unerased lead's row, and the template of each of their languages."""
+        rows = (await session.execute(_selection(self.prop, self.campaign_id))).all()
+        languages = {row.language for row in rows}
+        self.chosen = await _templates_by_language(session, self.waba_id, languages)
+        return rows
+
+    def matched(self, rows: Sequence[Any]) -> list[_Candidate]:
+        """The leads of these rows the listing suits (the others are counted)."""
         found: list[_Candidate] = []
         for row in rows:
             criteria = tuple(row[1:9])
@@ -408,9 +406,7 @@ async def _candidates(
     """The leads the listing suits (each with its exclusion reason, if any) and how many it
     does not suit."""
     selection = _Selection(prop, waba_id=waba_id, campaign_id=campaign_id)
-    found: list[_Candidate] = []
-    while (chunk := await selection.next_chunk(session)) is not None:
-        found += chunk
+    found = selection.matched(await selection.read(session))
     return found, selection.not_matching
 
 
@@ -636,30 +632,30 @@ async def start(db: Database, *, actor: Actor, campaign_id: str, waba_id: str) -
         criteria=_snapshot(prop),
     )
     selection = _Selection(prop, waba_id=waba_id, campaign_id=campaign_id)
-    fillers: dict[str, _Filler] = {}
+    async with db.session() as session:
+        rows = await selection.read(session)
+    fillers = {
+        language: _Filler(t, prop, header_files.get(t.name))
+        for language, t in selection.chosen.items()
+        if t is not None
+    }
     turns = asyncio.Semaphore(IN_FLIGHT)
 
     async def queue(batch: list[_Candidate]) -> None:
         async with turns:
             await _queue_batch(db, row, batch, fillers, actor)
 
-    # The selection is read a chunk at a time while the batches already found are queued
-    # (IN_FLIGHT at once: one filled and sealed while another is written); an error in one
-    # cancels the others (each batch is its own transaction).
+    # The rows are matched SELECT_CHUNK at a time while the batches already found are
+    # queued (IN_FLIGHT at once: one filled and sealed while another is written); an error
+    # in one cancels the others (each batch is its own transaction).
     async with asyncio.TaskGroup() as group:
         waiting: list[_Candidate] = []
-        while True:
-            async with db.session() as session:
-                chunk = await selection.next_chunk(session)
-            if chunk is None:
-                break
-            for language, template in selection.chosen.items():
-                if template is not None and language not in fillers:
-                    fillers[language] = _Filler(template, prop, header_files.get(template.name))
-            waiting += chunk
+        for begin in range(0, len(rows), SELECT_CHUNK):
+            waiting += selection.matched(rows[begin : begin + SELECT_CHUNK])
             while len(waiting) >= BATCH:
                 group.create_task(queue(waiting[:BATCH]))
                 del waiting[:BATCH]
+            await asyncio.sleep(0)  # the batches started send their first statements
         if waiting:
             group.create_task(queue(waiting))
     return await get(db, actor=actor, campaign_id=campaign_id)

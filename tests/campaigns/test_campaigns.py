@@ -157,7 +157,7 @@ async def test_a_haifa_campaign_reaches_exactly_the_matching_leads_and_its_repor
     assert done.campaign.status == "done"  # nothing left in the outbox
 
 
-async def test_read_in_chunks_and_queued_in_batches_each_matching_lead_is_queued_once(
+async def test_matched_in_parts_and_queued_in_batches_each_matching_lead_is_queued_once(
     harness: Harness, haifa: Cast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = harness.db
@@ -172,8 +172,8 @@ async def test_read_in_chunks_and_queued_in_batches_each_matching_lead_is_queued
         want_budget_max=2_000_000,
     )
     reached = {*haifa.reached.values(), quoted}
-    # Chunks of 2 leads read (11 leads), batches of 4 queued (6 match): a batch gathers
-    # several chunks, and the last one is what is left, 2 leads.
+    # Parts of 2 leads matched (11 leads), batches of 4 queued (6 match): a batch gathers
+    # several parts, and the last one is what is left, 2 leads.
     monkeypatch.setattr(campaigns, "SELECT_CHUNK", 2)
     monkeypatch.setattr(campaigns, "BATCH", 4)
 
