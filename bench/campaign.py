@@ -6,7 +6,9 @@ alternating, names and phones sealed as the product seals them), plus ``--others
 does not suit; then times ``ovenai.campaigns.launch`` — every lead's criteria and consent
 read, the matching ones checked, each one's template filled with its name and sealed, and
 the messages and recipient rows inserted, batch by batch (target: 100,000 in < 10 s on
-PostgreSQL) — and the report over all of them. Nothing is sent.
+PostgreSQL) — and the report over all of them. Nothing is sent. The CPU used meanwhile is
+printed per matching lead: this process's and the PostgreSQL server processes' serving the
+bench's databases (``/proc``), with the load averages.
 
 With ``--send``, the campaign's messages are then sent instead: bench.outbound.run's
 machinery (the simulator in its own process at ``--cap`` per second, ``--workers`` real
