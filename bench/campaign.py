@@ -6,7 +6,9 @@ alternating, names and phones sealed as the product seals them), plus ``--others
 does not suit; then times ``ovenai.campaigns.launch`` — every lead's criteria and consent
 read, the matching ones checked, each one's template filled with its name and sealed, and
 the messages and recipient rows inserted, batch by batch (target: 100,000 in < 10 s on
-PostgreSQL) — and the report over all of them. Nothing is sent.
+PostgreSQL) — and the report over all of them. Nothing is sent. The CPU used meanwhile is
+printed per matching lead: this process's and the PostgreSQL server processes' serving the
+bench's databases (``/proc``), with the load averages.
 
 With ``--send``, the campaign's messages are then sent instead: bench.outbound.run's
 machinery (the simulator in its own process at ``--cap`` per second, ``--workers`` real
@@ -25,14 +27,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, insert, select
 
 from bench.outbound import run as outbound
-from bench.webhooks.common import fresh_database, settings_from
+from bench.webhooks.common import PG_ADMIN, fresh_database, settings_from
 from ovenai import campaigns, templates
 from ovenai.auth import Actor
 from ovenai.columns import new_id, utcnow
@@ -97,11 +102,17 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         try:
             property_id, seeded_s = await seed(db, leads=args.leads, others=args.others)
             db.vault.forget_cache()  # keys come from the key store, as in a fresh process
+            databases = [env["DATABASE_URL"], env["OVENAI_KEYSTORE_URL"]]
+            backends = _backends_cpu(databases)
+            cpu = time.process_time()
             started = time.perf_counter()
             made = await campaigns.launch(
                 db, actor=Actor.system(), property_id=property_id, waba_id=WABA
             )
             queued_s = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            after = _backends_cpu(databases)
+            db_cpu = sum(seconds - backends.get(pid, 0.0) for pid, seconds in after.items())
             started = time.perf_counter()
             report = await campaigns.report(db, actor=Actor.system(), campaign_id=made.id)
             report_s = time.perf_counter() - started
@@ -119,7 +130,37 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "select_and_queue_s": round(queued_s, 2),
         "report_s": round(report_s, 2),
         "queued_per_s": round(report.totals.queued / queued_s),
+        # CPU while selecting and queueing, per matching lead: this process (the batches'
+        # Python) and the PostgreSQL server processes serving its databases.
+        "cpu_us_per_lead": round(cpu / args.leads * 1e6),
+        "postgresql_cpu_us_per_lead": round(db_cpu / args.leads * 1e6),
+        "load": _load(),
     }
+
+
+def _load() -> str:
+    """The 1, 5 and 15-minute load averages when the figures were taken."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _backends_cpu(urls: list[str]) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL server process connected to these
+    databases (their names end the URLs; SQLite ones are left out), by process id."""
+    names = [url.rsplit("/", 1)[1] for url in urls if url.startswith("postgresql")]
+    if not names:
+        return {}
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (names,)
+        ).fetchall()
+    found: dict[int, float] = {}
+    for (pid,) in rows:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 async def _campaign_fill(db: Database, count: int) -> None:

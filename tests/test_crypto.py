@@ -119,10 +119,30 @@ def test_it_refuses_a_blob_too_short_to_be_a_value(length: int) -> None:
 
 
 def test_it_refuses_a_data_key_of_the_wrong_size() -> None:
-    with pytest.raises(CryptoError, match="32 bytes, not 16"):
+    with pytest.raises(
+        CryptoError, match="^failed to encrypt: a data key must be 32 bytes, not 16"
+    ):
         encrypt(DATA_KEY[:16], b"Dana", aad=NAME_AAD)
     with pytest.raises(CryptoError, match="failed to decrypt"):
         decrypt(DATA_KEY[:16], b"\x01" * 40, aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="^failed to make a cipher: .* 32 bytes, not 16"):
+        crypto.KeyCipher(DATA_KEY[:16])
+
+
+def test_a_key_s_cipher_made_once_seals_and_opens_as_its_bytes_do() -> None:
+    cipher = crypto.KeyCipher(DATA_KEY)
+    assert crypto.key_cipher(cipher, doing="encrypt") is cipher
+    sealed = [encrypt(cipher, b"Dana", aad=NAME_AAD), cipher.encrypt(b"Dana", aad=NAME_AAD)]
+    assert sealed[0] != sealed[1]  # a fresh nonce each time
+    for blob in sealed:
+        assert decrypt(DATA_KEY, blob, aad=NAME_AAD) == b"Dana"
+        assert cipher.decrypt(blob, aad=NAME_AAD) == b"Dana"
+    assert decrypt_text(cipher, encrypt_text(DATA_KEY, "דנה", aad=NAME_AAD), aad=NAME_AAD) == "דנה"
+    other = crypto.KeyCipher(new_data_key())
+    with pytest.raises(CryptoError, match="wrong data key"):
+        other.decrypt(sealed[0], aad=NAME_AAD)
+    with pytest.raises(CryptoError, match="unknown format version 2"):
+        cipher.decrypt(b"\x02" + sealed[0][1:], aad=NAME_AAD)
 
 
 def test_it_refuses_a_plaintext_that_is_not_utf8_as_text() -> None:

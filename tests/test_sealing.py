@@ -121,6 +121,24 @@ def test_a_column_not_declared_for_the_table_is_refused(column: Any) -> None:
         LEADS.seal_into(lead, KEY, {column: TEXT})
 
 
+def test_rows_sealed_under_one_key_share_its_cipher() -> None:
+    shared = sealing.key_cipher(KEY)  # a lead's name opened and its message sealed with it
+    lead_id, message_id = new_id(), new_id()
+    name = LEADS.cipher(KEY, lead_id).seal("name", TEXT)
+    assert LEADS.cipher(shared, lead_id).open("name", name) == TEXT
+    sealed = MESSAGES.sealed(shared, message_id, {"text": TEXT})
+    assert MESSAGES.cipher(KEY, message_id).open("text", sealed["text_enc"]) == TEXT
+    with pytest.raises(CryptoError):  # still bound to its row
+        MESSAGES.cipher(shared, new_id()).open("text", sealed["text_enc"])
+
+
+def test_a_key_of_the_wrong_size_is_refused_when_its_cipher_is_made() -> None:
+    with pytest.raises(CryptoError, match="^failed to seal or open: .* 32 bytes, not 16"):
+        LEADS.cipher(KEY[:16], new_id())
+    with pytest.raises(CryptoError, match="^failed to seal or open: .* 32 bytes, not 16"):
+        sealing.key_cipher(KEY[:16])
+
+
 def test_a_value_moved_to_another_table_row_column_or_key_does_not_open() -> None:
     row_id = new_id()
     blob = LEADS.cipher(KEY, row_id).seal("notes", TEXT)

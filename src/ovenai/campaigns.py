@@ -60,7 +60,7 @@ from ovenai.models import (
 )
 from ovenai.outbox import rules
 from ovenai.quiet_hours import HELD_INDEFINITELY
-from ovenai.sealing import LEADS, MESSAGES
+from ovenai.sealing import LEADS, MESSAGES, KeyCipher, key_cipher
 from ovenai.templates.prepare import file_header
 from ovenai.templates.prepare import prepared as prepare_row
 from ovenai.templates.text import BODY_LIMIT, value_problem
@@ -71,6 +71,9 @@ BATCH = 2000
 """Leads queued per transaction by :func:`start`."""
 IN_FLIGHT = 2
 """Batches :func:`start` works on at once (one filled and sealed while another is written)."""
+SELECT_CHUNK = 10_000
+"""Leads of the selection matched at a time by :func:`start` (the batches found meanwhile
+are queued while the next part is matched)."""
 HOLD_UNTIL = HELD_INDEFINITELY
 """Where a paused campaign's unsent messages wait (``send_after`` and ``next_attempt_at``)."""
 CANCELLED_TITLE = "Cancelled with its campaign before it was sent"
@@ -327,7 +330,7 @@ def _selection(prop: Property, campaign_id: str | None) -> Any:
         *matching.CRITERIA_COLUMNS,
         Lead.language,
         Lead.marketing_basis,
-        Lead.opted_out_at,
+        Lead.opted_out_at.is_not(None).label("opted_out"),  # no timestamp converted a lead
         addressable.label("addressable"),
         Lead.phone_index.is_not(None).label("has_phone_index"),
         listed.label("listed"),
@@ -338,7 +341,7 @@ def _selection(prop: Property, campaign_id: str | None) -> Any:
 def _reason(row: Any, chosen: dict[str, MessageTemplate | None]) -> str | None:
     if row.has_phone_index and row.listed:
         return Reason.DO_NOT_CONTACT
-    if row.opted_out_at is not None:
+    if row.opted_out:
         return Reason.OPTED_OUT
     if row.marketing_basis is None:
         return Reason.NO_BASIS
@@ -351,39 +354,64 @@ def _reason(row: Any, chosen: dict[str, MessageTemplate | None]) -> str | None:
     return None
 
 
+class _Selection:
+    """The leads a listing suits: every unerased lead read by one query (:meth:`read`),
+    then matched a part at a time (:meth:`matched`), each with its exclusion reason."""
+
+    def __init__(
+        self,
+        prop: Property,
+        *,
+        waba_id: str,
+        campaign_id: str | None,
+        tolerance: Decimal = matching.BUDGET_TOLERANCE,
+        stages: Collection[str] = matching.OPEN_STAGES,
+    ) -> None:
+        self.prop, self.waba_id, self.campaign_id = prop, waba_id, campaign_id
+        self.tolerance, self.stages = tolerance, stages
+        self.chosen: dict[str, MessageTemplate | None] = {}
+        self.not_matching = 0
+        # Leads with the same criteria get the same checks: compare each set of criteria once.
+        self._checked: dict[tuple[Any, ...], list[matching.Check]] = {}
+
+    async def read(self, session: AsyncSession) -> Sequence[Any]:
+        """Every unerased lead's row, and the template of each of their languages."""
+        rows = (await session.execute(_selection(self.prop, self.campaign_id))).all()
+        languages = {row.language for row in rows}
+        self.chosen = await _templates_by_language(session, self.waba_id, languages)
+        return rows
+
+    def matched(self, rows: Sequence[Any]) -> list[_Candidate]:
+        """The leads of these rows the listing suits (the others are counted)."""
+        found: list[_Candidate] = []
+        for row in rows:
+            criteria = tuple(row[1:9])
+            checks = self._checked.get(criteria)
+            if checks is None:
+                checks = matching.check_lead(
+                    self.prop, row, tolerance=self.tolerance, stages=self.stages
+                )
+                self._checked[criteria] = checks
+            if not all(check.passed for check in checks):
+                self.not_matching += 1
+                continue
+            reason = _reason(row, self.chosen)
+            found.append(_Candidate(row.id, row.language, tuple(checks), reason))
+        return found
+
+
 async def _candidates(
-    session: AsyncSession,
-    prop: Property,
-    *,
-    waba_id: str,
-    campaign_id: str | None,
-    tolerance: Decimal = matching.BUDGET_TOLERANCE,
-    stages: Collection[str] = matching.OPEN_STAGES,
-) -> tuple[list[_Candidate], int, dict[str, MessageTemplate | None]]:
-    """The leads the listing suits (each with its exclusion reason, if any), how many it
-    does not suit, and the template of each language."""
-    rows = (await session.execute(_selection(prop, campaign_id))).all()
-    chosen = await _templates_by_language(session, waba_id, {row.language for row in rows})
-    # Leads with the same criteria get the same checks: compare each set of criteria once.
-    checked: dict[tuple[Any, ...], list[matching.Check]] = {}
-    found: list[_Candidate] = []
-    not_matching = 0
-    for row in rows:
-        criteria = tuple(row[1:9])
-        checks = checked.get(criteria)
-        if checks is None:
-            checks = matching.check_lead(prop, row, tolerance=tolerance, stages=stages)
-            checked[criteria] = checks
-        if not all(check.passed for check in checks):
-            not_matching += 1
-            continue
-        reason = _reason(row, chosen)
-        found.append(_Candidate(row.id, row.language, tuple(checks), reason))
-    return found, not_matching, chosen
+    session: AsyncSession, prop: Property, *, waba_id: str, campaign_id: str | None
+) -> tuple[list[_Candidate], int]:
+    """The leads the listing suits (each with its exclusion reason, if any) and how many it
+    does not suit."""
+    selection = _Selection(prop, waba_id=waba_id, campaign_id=campaign_id)
+    found = selection.matched(await selection.read(session))
+    return found, selection.not_matching
 
 
 def _name(
-    key: bytes, lead_id: str, name_enc: bytes | None, profile_enc: bytes | None
+    key: bytes | KeyCipher, lead_id: str, name_enc: bytes | None, profile_enc: bytes | None
 ) -> str | None:
     """A lead's name (else its WhatsApp profile name) as the greeting uses it."""
     cipher = LEADS.cipher(key, lead_id)
@@ -409,35 +437,74 @@ async def _names(
 
 
 _STAND_IN = "LEADNAMESTANDIN"
+_QUOTED_STAND_IN = json.dumps(_STAND_IN)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filled:
+    """One lead's template as its message stores it: the text the lead reads, the body
+    parameters as JSON and the header's payload as JSON (None: no header parameters or file)."""
+
+    rendered: str
+    params: str
+    payload: str | None
+
+
+def _filled(prepared: templates.PreparedTemplate) -> _Filled:
+    """A prepared template's columns (as :func:`ovenai.outbox.queue.enqueue_template` writes
+    them; without header parameters or file no payload: the claim reads None as none)."""
+    payload = (
+        json.dumps(
+            {"header_params": list(prepared.header_params), "header_file": prepared.header_file}
+        )
+        if prepared.header_params or prepared.header_file
+        else None
+    )
+    return _Filled(prepared.rendered, json.dumps(prepared.body_params), payload)
+
+
+def _stand_ins(params: list[str] | dict[str, str]) -> int:
+    values = params.values() if isinstance(params, dict) else params
+    return sum(value == _STAND_IN for value in values)
 
 
 class _Filler:
     """One language's template filled for many leads: prepared (and checked) once with a
     stand-in name, then each lead's name checked as the preparation checks a value and put
-    in its place; a name that does not pass is prepared in full, which decides."""
+    in its place (in the text, and in the parameters' JSON as a JSON string); a name that
+    does not pass is prepared in full, which decides."""
 
     def __init__(self, row: MessageTemplate, prop: Property, header_file: str | None) -> None:
         self.row, self.prop, self.header_file = row, prop, header_file
-        self.base = self._prepared(_STAND_IN)
+        base = self._prepared(_STAND_IN)
+        self.name, self.language, self.category = base.name, base.language, base.category
+        self.base = _filled(base)
+        self.body_params = base.body_params
+        # The parameters' JSON with the quoted stand-in where the name goes, when it occurs
+        # there only (a listing's value holding the stand-in's text would make it ambiguous).
+        exact = self.base.params.count(_QUOTED_STAND_IN) == _stand_ins(base.body_params)
+        self.params_json = self.base.params if exact else None
 
     def _prepared(self, name: str) -> templates.PreparedTemplate:
         prepared = prepare_row(self.row, _params(self.prop, name), [])
         return replace(prepared, header_file=self.header_file)
 
-    def fill(self, name: str) -> templates.PreparedTemplate | None:
+    def fill(self, name: str) -> _Filled | None:
         """The template for a lead of this name; None when the name cannot be used."""
         rendered = self.base.rendered.replace(_STAND_IN, name)
         if _STAND_IN in name or value_problem(name, BODY_LIMIT) or len(rendered) > BODY_LIMIT:
             try:
-                return self._prepared(name)
+                return _filled(self._prepared(name))
             except InvalidInput:
                 return None
-        params = self.base.body_params
-        if isinstance(params, dict):
-            named = {key: name if value == _STAND_IN else value for key, value in params.items()}
-            return replace(self.base, body_params=named, rendered=rendered)
-        listed = [name if value == _STAND_IN else value for value in params]
-        return replace(self.base, body_params=listed, rendered=rendered)
+        if self.params_json is not None:
+            params = self.params_json.replace(_QUOTED_STAND_IN, json.dumps(name))
+        elif isinstance(self.body_params, dict):
+            named = {k: name if v == _STAND_IN else v for k, v in self.body_params.items()}
+            params = json.dumps(named)
+        else:
+            params = json.dumps([name if v == _STAND_IN else v for v in self.body_params])
+        return _Filled(rendered, params, self.base.payload)
 
 
 async def preview(db: Database, *, actor: Actor, property_id: str, waba_id: str) -> Preview:
@@ -446,9 +513,7 @@ async def preview(db: Database, *, actor: Actor, property_id: str, waba_id: str)
     _require_admin(actor)
     async with db.session() as session:
         prop = await _listing(session, property_id)
-        found, not_matching, _chosen = await _candidates(
-            session, prop, waba_id=waba_id, campaign_id=None
-        )
+        found, not_matching = await _candidates(session, prop, waba_id=waba_id, campaign_id=None)
         names = await _names(db, session, [candidate.lead_id for candidate in found])
     recipients: list[PreviewLead] = []
     excluded: list[PreviewLead] = []
@@ -566,25 +631,33 @@ async def start(db: Database, *, actor: Actor, campaign_id: str, waba_id: str) -
         started_at=utcnow(),
         criteria=_snapshot(prop),
     )
+    selection = _Selection(prop, waba_id=waba_id, campaign_id=campaign_id)
     async with db.session() as session:
-        found, _not_matching, chosen = await _candidates(
-            session, prop, waba_id=waba_id, campaign_id=campaign_id
-        )
+        rows = await selection.read(session)
     fillers = {
         language: _Filler(t, prop, header_files.get(t.name))
-        for language, t in chosen.items()
+        for language, t in selection.chosen.items()
         if t is not None
     }
-    # Two batches at a time: one is filled and sealed while the other is written.
     turns = asyncio.Semaphore(IN_FLIGHT)
 
     async def queue(batch: list[_Candidate]) -> None:
         async with turns:
             await _queue_batch(db, row, batch, fillers, actor)
 
-    await asyncio.gather(
-        *(queue(found[begin : begin + BATCH]) for begin in range(0, len(found), BATCH))
-    )
+    # The rows are matched SELECT_CHUNK at a time while the batches already found are
+    # queued (IN_FLIGHT at once: one filled and sealed while another is written); an error
+    # in one cancels the others (each batch is its own transaction).
+    async with asyncio.TaskGroup() as group:
+        waiting: list[_Candidate] = []
+        for begin in range(0, len(rows), SELECT_CHUNK):
+            waiting += selection.matched(rows[begin : begin + SELECT_CHUNK])
+            while len(waiting) >= BATCH:
+                group.create_task(queue(waiting[:BATCH]))
+                del waiting[:BATCH]
+            await asyncio.sleep(0)  # the batches started send their first statements
+        if waiting:
+            group.create_task(queue(waiting))
     return await get(db, actor=actor, campaign_id=campaign_id)
 
 
@@ -639,56 +712,62 @@ async def _queue_batch(
         wanted = [c.lead_id for c in batch if c.reason is None and c.lead_id in alive]
         keys = await db.vault.surviving_lead_keys(wanted)
         now = utcnow()
-        messages: list[dict[str, Any]] = []
-        recipients: list[dict[str, Any]] = []
+        messages: list[tuple[Any, ...]] = []
+        recipients: list[tuple[Any, ...]] = []
         for candidate in batch:
+            lead_id = candidate.lead_id
             reason = candidate.reason
-            lead = alive.get(candidate.lead_id)
-            key = keys.get(candidate.lead_id)
-            ready: templates.PreparedTemplate | None = None
-            if reason is None and (lead is None or key is None):
+            lead = alive.get(lead_id)
+            key = keys.get(lead_id)
+            message: tuple[Any, ...] | None = None
+            if reason is not None:
+                pass
+            elif lead is None or key is None:
                 reason = Reason.ERASED
-            elif reason is None and lead is not None and lead.opted_out_at is not None:
+            elif lead.opted_out_at is not None:
                 reason = Reason.OPTED_OUT
-            elif reason is None and lead is not None and lead.marketing_basis is None:
+            elif lead.marketing_basis is None:
                 reason = Reason.NO_BASIS
-            elif reason is None and lead is not None and key is not None:
-                name = _name(key, lead.id, lead.name_enc, lead.profile_name_enc)
-                ready = fillers[candidate.language].fill(name) if name else None
-                reason = None if ready is not None else Reason.NO_NAME
-            recipient: dict[str, Any] = {
-                "campaign_id": campaign.id,
-                "lead_id": candidate.lead_id,
-                "outcome": RecipientOutcome.EXCLUDED.value,
-                "reason": reason,
-                "message_id": None,
-                "created_at": now,
-            }
-            recipients.append(recipient)
-            if ready is None or lead is None or key is None:
-                continue
-            rules.check_category(
-                ready.category, lead.opted_out_at, ready.name, basis=lead.marketing_basis
+            else:
+                # One cipher of the lead's key opens its name and seals its message.
+                cipher = key_cipher(key)
+                name = _name(cipher, lead_id, lead.name_enc, lead.profile_name_enc)
+                filler = fillers[candidate.language]
+                filled = filler.fill(name) if name else None
+                if filled is None:
+                    reason = Reason.NO_NAME
+                else:
+                    rules.check_category(
+                        filler.category, lead.opted_out_at, filler.name, basis=lead.marketing_basis
+                    )
+                    message = _message(campaign.id, lead_id, filler, filled, cipher, now, actor)
+                    messages.append(message)
+            recipients.append(
+                (campaign.id, lead_id, RecipientOutcome.EXCLUDED.value, reason, None, now)
+                if message is None
+                else (campaign.id, lead_id, RecipientOutcome.QUEUED.value, None, message[0], now)
             )
-            message = _message(campaign.id, candidate.lead_id, ready, key, now, actor)
-            messages.append(message)
-            recipient |= {"outcome": RecipientOutcome.QUEUED.value, "message_id": message["id"]}
-        await _insert(session, Message.__table__, messages)
-        await _insert(session, CampaignRecipient.__table__, recipients)
+        await _insert(session, Message.__table__, _MESSAGE_COLUMNS, messages)
+        await _insert(session, CampaignRecipient.__table__, _RECIPIENT_COLUMNS, recipients)
         if messages:
             await wakeups.announce(session)
         await session.commit()
 
 
-async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys: PostgreSQL's binary COPY (the messages'
-    sealed bytes too), SQLite's executemany."""
+_RECIPIENT_COLUMNS = ("campaign_id", "lead_id", "outcome", "reason", "message_id", "created_at")
+"""The columns of a recipient row as :func:`_queue_batch` makes it."""
+
+
+async def _insert(
+    session: AsyncSession, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert rows, each a tuple of the columns' values: PostgreSQL's binary COPY (the
+    messages' sealed bytes too), SQLite's executemany."""
     if not rows:
         return
     if not dialects.is_postgresql(session):
-        await session.execute(insert(table), rows)
+        await session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = list(rows[0])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
@@ -699,7 +778,7 @@ async def _insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]])
         # psycopg chooses and runs a text dumper for every value.
         copy.set_types([types[name] for name in columns])
         for row in rows:
-            await copy.write_row([row[name] for name in columns])
+            await copy.write_row(row)
 
 
 _COLUMN_TYPES: dict[str, dict[str, int]] = {}
@@ -720,53 +799,66 @@ async def _column_types(driver: Any, table: str) -> dict[str, int]:
     return found
 
 
+_MESSAGE_COLUMNS = (
+    "id",
+    "lead_id",
+    "direction",
+    "type",
+    "status",
+    "status_at",
+    "created_at",
+    "updated_at",
+    "send_after",
+    "next_attempt_at",
+    "attempts",
+    "throttled_attempts",
+    "template_name",
+    "template_language",
+    "category",
+    "sent_by_id",
+    "idempotency_key",
+    "text_enc",
+    "template_params_enc",
+    "payload_enc",
+)
+"""The columns of a message row as :func:`_message` makes it (its id first)."""
+
+
 def _message(
     campaign_id: str,
     lead_id: str,
-    ready: templates.PreparedTemplate,
-    key: bytes,
+    filler: _Filler,
+    filled: _Filled,
+    key: KeyCipher,
     now: datetime,
     actor: Actor,
-) -> dict[str, Any]:
-    """A queued template message's columns, as :func:`ovenai.outbox.queue.enqueue_template`
-    writes them (sealed under the lead's key)."""
+) -> tuple[Any, ...]:
+    """A queued template message's columns (:data:`_MESSAGE_COLUMNS`), as
+    :func:`ovenai.outbox.queue.enqueue_template` writes them (sealed under the lead's key)."""
     message_id = new_id()
-    sealed = MESSAGES.sealed(
-        key,
+    cipher = MESSAGES.cipher(key, message_id)
+    return (
         message_id,
-        {
-            "text": ready.rendered,
-            "template_params": json.dumps(ready.body_params),
-            # Without header parameters or file no payload: the claim reads None as none.
-            "payload": (
-                json.dumps(
-                    {"header_params": list(ready.header_params), "header_file": ready.header_file}
-                )
-                if ready.header_params or ready.header_file
-                else None
-            ),
-        },
+        lead_id,
+        Direction.OUTBOUND.value,
+        "template",
+        MessageStatus.QUEUED.value,
+        now,
+        now,
+        now,
+        None,
+        now,
+        0,
+        0,
+        filler.name,
+        filler.language,
+        filler.category.upper(),
+        actor.user_id,
+        f"campaign:{campaign_id}:{lead_id}",
+        cipher.seal("text", filled.rendered),
+        cipher.seal("template_params", filled.params),
+        cipher.seal("payload", filled.payload),
     )
-    return {
-        "id": message_id,
-        "lead_id": lead_id,
-        "direction": Direction.OUTBOUND.value,
-        "type": "template",
-        "status": MessageStatus.QUEUED.value,
-        "status_at": now,
-        "created_at": now,
-        "updated_at": now,
-        "send_after": None,
-        "next_attempt_at": now,
-        "attempts": 0,
-        "throttled_attempts": 0,
-        "template_name": ready.name,
-        "template_language": ready.language,
-        "category": ready.category.upper(),
-        "sent_by_id": actor.user_id,
-        "idempotency_key": f"campaign:{campaign_id}:{lead_id}",
-        **sealed,
-    }
 
 
 def _campaign_messages(campaign_id: str) -> Any:

@@ -212,35 +212,63 @@ def _length_prefixed(part: bytes) -> bytes:
     return len(part).to_bytes(4, "big") + part
 
 
-def encrypt(data_key: bytes, plaintext: bytes, *, aad: bytes) -> bytes:
+class KeyCipher:
+    """AES-256-GCM under one data key, its key schedule made once: for the several values
+    sealed or opened under one key together (the columns of a row, a lead's message and
+    name). :func:`encrypt` and :func:`decrypt` take one, or a key's bytes (then made anew)."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, data_key: bytes) -> None:
+        _check_key_size(data_key, doing="make a cipher")
+        self._aead = AESGCM(data_key)
+
+    def encrypt(self, plaintext: bytes, *, aad: bytes) -> bytes:
+        """Version byte 0x01 + a fresh 12-byte nonce + ciphertext and tag."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, blob: bytes, *, aad: bytes) -> bytes:
+        """A blob of :meth:`encrypt` opened; any mismatch or tampering raises CryptoError."""
+        if len(blob) < len(_VERSION) + _NONCE_BYTES + _TAG_BYTES:
+            raise CryptoError(f"failed to decrypt: {len(blob)} bytes is too short for a value")
+        if blob[:1] != _VERSION:
+            raise CryptoError(f"failed to decrypt: unknown format version {blob[0]}")
+        nonce, sealed = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
+        try:
+            return self._aead.decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise CryptoError(
+                "failed to decrypt: wrong data key, value moved to another row or column, "
+                "or tampered"
+            ) from None
+
+
+def key_cipher(data_key: bytes | KeyCipher, *, doing: str) -> KeyCipher:
+    """The cipher of a data key: the one given, or one made of the key's bytes (CryptoError
+    naming what was being done when the key is not 32 bytes)."""
+    if isinstance(data_key, KeyCipher):
+        return data_key
+    _check_key_size(data_key, doing=doing)
+    return KeyCipher(data_key)
+
+
+def encrypt(data_key: bytes | KeyCipher, plaintext: bytes, *, aad: bytes) -> bytes:
     """Encrypt with AES-256-GCM as version byte 0x01 + fresh 12-byte nonce + ciphertext+tag."""
-    _check_key_size(data_key, doing="encrypt")
-    nonce = os.urandom(_NONCE_BYTES)
-    return _VERSION + nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
+    return key_cipher(data_key, doing="encrypt").encrypt(plaintext, aad=aad)
 
 
-def decrypt(data_key: bytes, blob: bytes, *, aad: bytes) -> bytes:
+def decrypt(data_key: bytes | KeyCipher, blob: bytes, *, aad: bytes) -> bytes:
     """Decrypt a blob from ``encrypt``; any mismatch or tampering raises CryptoError."""
-    _check_key_size(data_key, doing="decrypt")
-    if len(blob) < len(_VERSION) + _NONCE_BYTES + _TAG_BYTES:
-        raise CryptoError(f"failed to decrypt: {len(blob)} bytes is too short for a value")
-    if blob[:1] != _VERSION:
-        raise CryptoError(f"failed to decrypt: unknown format version {blob[0]}")
-    nonce, sealed = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
-    try:
-        return AESGCM(data_key).decrypt(nonce, sealed, aad)
-    except InvalidTag:
-        raise CryptoError(
-            "failed to decrypt: wrong data key, value moved to another row or column, or tampered"
-        ) from None
+    return key_cipher(data_key, doing="decrypt").decrypt(blob, aad=aad)
 
 
-def encrypt_text(data_key: bytes, text: str | None, *, aad: bytes) -> bytes | None:
+def encrypt_text(data_key: bytes | KeyCipher, text: str | None, *, aad: bytes) -> bytes | None:
     """Encrypt text as UTF-8; None stays None."""
     return None if text is None else encrypt(data_key, text.encode(), aad=aad)
 
 
-def decrypt_text(data_key: bytes, blob: bytes | None, *, aad: bytes) -> str | None:
+def decrypt_text(data_key: bytes | KeyCipher, blob: bytes | None, *, aad: bytes) -> str | None:
     """Decrypt a blob from ``encrypt_text``; None stays None."""
     if blob is None:
         return None

@@ -126,7 +126,9 @@ class Vault:
 
     async def _load(self, scope: str, key_ids: list[str]) -> dict[str, bytes]:
         listed = dialects.one_of(self._reader.dialect, DataKey.id, key_ids)
-        query = select(DataKey).where(DataKey.scope == scope, listed)
+        # The three columns unwrapping needs, not the entity: no timestamps converted a key.
+        columns = (DataKey.id, DataKey.master_key_id, DataKey.wrapped)
+        query = select(*columns).where(DataKey.scope == scope, listed)
         async with self._reader.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {row.id: self._unwrap(scope, row.id, row.master_key_id, row.wrapped) for row in rows}

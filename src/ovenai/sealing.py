@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, get_args
 
 from ovenai import crypto
+from ovenai.crypto import KeyCipher as KeyCipher
 from ovenai.keystore import Vault
 from ovenai.models import ConsentEvent, Lead, MediaFile, Meeting, Message, WebhookEvent
 
@@ -53,7 +54,7 @@ class RowCipher(Generic[ColumnT]):
 
     table: SealedTable[Any, ColumnT]
     row_id: str
-    key: bytes = field(repr=False)
+    key: KeyCipher = field(repr=False)  # the lead's (or hour's) key, its cipher made once
     aad_prefix: bytes = field(repr=False)  # the AAD up to the row id, built once per row
 
     def seal(self, column: ColumnT, text: str | None) -> bytes | None:
@@ -103,9 +104,11 @@ class SealedTable(Generic[ModelT, ColumnT]):
         object.__setattr__(self, "aad_head", crypto.aad_head(name))
         object.__setattr__(self, "aad_tails", {c: crypto.aad_part(c) for c in self.columns})
 
-    def cipher(self, key: bytes, row_id: str) -> RowCipher[ColumnT]:
-        """A cipher bound to one row, for Core rows or several columns of one row."""
-        return RowCipher(self, row_id, key, self.aad_head + crypto.aad_part(row_id))
+    def cipher(self, key: bytes | KeyCipher, row_id: str) -> RowCipher[ColumnT]:
+        """A cipher bound to one row, for Core rows or several columns of one row. Given a
+        :class:`KeyCipher` (:func:`key_cipher`), rows sealed under one key share it."""
+        cipher = crypto.key_cipher(key, doing="seal or open")
+        return RowCipher(self, row_id, cipher, self.aad_head + crypto.aad_part(row_id))
 
     def seal_into(self, row: ModelT, key: bytes, values: Mapping[ColumnT, str | None]) -> None:
         """Seal the given values into their ``<column>_enc`` attributes of an ORM row."""
@@ -113,7 +116,7 @@ class SealedTable(Generic[ModelT, ColumnT]):
             setattr(row, stored, blob)
 
     def sealed(
-        self, key: bytes, row_id: str, values: Mapping[ColumnT, str | None]
+        self, key: bytes | KeyCipher, row_id: str, values: Mapping[ColumnT, str | None]
     ) -> dict[str, bytes | None]:
         """The given values sealed for one row, by stored column name (``<column>_enc``).
 
@@ -140,6 +143,12 @@ class SealedTable(Generic[ModelT, ColumnT]):
         if stored is None:
             raise ValueError(f"{self.name} has no sealed column {column!r}")
         return stored
+
+
+def key_cipher(key: bytes) -> KeyCipher:
+    """A data key's cipher, made once for the values of several rows sealed under it (a
+    lead's name opened and its message sealed): :meth:`SealedTable.cipher` takes it."""
+    return crypto.key_cipher(key, doing="seal or open")
 
 
 def _check_declared(name: str, model: type[SealedRow], columns: tuple[str, ...]) -> None:

@@ -42,7 +42,8 @@ class Cast:
     not_matching: list[str]
 
 
-async def _lead(db: Database, name: str, phone: str, **fields: Any) -> str:
+async def add_lead(db: Database, name: str, phone: str, **fields: Any) -> str:
+    """A lead with a basis (``basis=None``: none), opted out when ``opted_out=True``."""
     basis = fields.pop("basis", "opt_in")
     opted_out = fields.pop("opted_out", False)
     data = LeadCreate(
@@ -118,8 +119,8 @@ async def build_cast(db: Database) -> Cast:
         await session.commit()
     haifa_4 = {"want_city": "חיפה", "want_rooms_min": Decimal(4), "want_budget_max": 2_000_000}
     reached = {
-        "noa": await _lead(db, "נועה כהן", "+972521110001", **haifa_4),
-        "dan": await _lead(
+        "noa": await add_lead(db, "נועה כהן", "+972521110001", **haifa_4),
+        "dan": await add_lead(
             db,
             "Dan Levi",
             "+972521110002",
@@ -130,17 +131,17 @@ async def build_cast(db: Database) -> Cast:
             want_rooms_max=Decimal(4),
             want_budget_max=2_000_000,
         ),
-        "rina": await _lead(db, "רינה", "+972521110003", want_city="חיפה", want_size_min=90),
+        "rina": await add_lead(db, "רינה", "+972521110003", want_city="חיפה", want_size_min=90),
     }
     excluded = {
-        "opted_out": await _lead(db, "אבי", "+972521110004", opted_out=True, **haifa_4),
-        "no_basis": await _lead(db, "יעל", "+972521110005", basis=None, **haifa_4),
+        "opted_out": await add_lead(db, "אבי", "+972521110004", opted_out=True, **haifa_4),
+        "no_basis": await add_lead(db, "יעל", "+972521110005", basis=None, **haifa_4),
     }
     not_matching = [
-        await _lead(db, "תל אביבי", "+972521110006", want_city="תל אביב"),
-        await _lead(db, "קטן", "+972521110007", want_city="חיפה", want_budget_max=1_500_000),
-        await _lead(db, "גדול", "+972521110008", want_city="חיפה", want_rooms_min=Decimal(5)),
-        await _lead(db, "סגור", "+972521110009", stage=Stage.LOST, **haifa_4),
-        await _lead(db, "בלי", "+972521110010"),
+        await add_lead(db, "תל אביבי", "+972521110006", want_city="תל אביב"),
+        await add_lead(db, "קטן", "+972521110007", want_city="חיפה", want_budget_max=1_500_000),
+        await add_lead(db, "גדול", "+972521110008", want_city="חיפה", want_rooms_min=Decimal(5)),
+        await add_lead(db, "סגור", "+972521110009", stage=Stage.LOST, **haifa_4),
+        await add_lead(db, "בלי", "+972521110010"),
     ]
     return Cast(prop.id, reached, excluded, not_matching)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from campaigns.conftest import SYSTEM, Cast
+from campaigns.conftest import SYSTEM, Cast, add_lead
 from ingest.conftest import WABA, Harness
 from outbox.conftest import config
 from ovenai import campaigns, conversations, privacy, privacy_export, property_files
@@ -154,6 +155,43 @@ async def test_a_haifa_campaign_reaches_exactly_the_matching_leads_and_its_repor
     assert lines[haifa.excluded["no_basis"]].reason == "no_basis"
     assert done.excluded_by_reason == {"opted_out": 1, "no_basis": 1}
     assert done.campaign.status == "done"  # nothing left in the outbox
+
+
+async def test_matched_in_parts_and_queued_in_batches_each_matching_lead_is_queued_once(
+    harness: Harness, haifa: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = harness.db
+    # A name JSON must escape (quotes, a backslash): its parameters are made by putting it
+    # into the stand-in's place in the parameters' JSON.
+    quoted = await add_lead(
+        db,
+        'נועה "הקטנה" \\ לוי',
+        "+972521110011",
+        want_city="חיפה",
+        want_rooms_min=Decimal(4),
+        want_budget_max=2_000_000,
+    )
+    reached = {*haifa.reached.values(), quoted}
+    # Parts of 2 leads matched (11 leads), batches of 4 queued (6 match): a batch gathers
+    # several parts, and the last one is what is left, 2 leads.
+    monkeypatch.setattr(campaigns, "SELECT_CHUNK", 2)
+    monkeypatch.setattr(campaigns, "BATCH", 4)
+
+    preview = await campaigns.preview(db, actor=SYSTEM, property_id=haifa.property_id, waba_id=WABA)
+    started = await campaigns.launch(db, actor=SYSTEM, property_id=haifa.property_id, waba_id=WABA)
+
+    assert {line.lead_id for line in preview.recipients} == reached
+    assert preview.not_matching == len(haifa.not_matching)
+    queued = await _outbound(db)
+    assert sorted(message.lead_id for message in queued) == sorted(reached)
+    report = await campaigns.report(db, actor=SYSTEM, campaign_id=started.id)
+    assert report.totals.recipients == len(reached) + len(haifa.excluded)
+    assert (report.totals.queued, report.totals.excluded) == (len(reached), len(haifa.excluded))
+    message = next(message for message in queued if message.lead_id == quoted)
+    opened = open_message(message, await db.vault.key("lead", quoted))
+    assert opened.template_params is not None
+    assert opened.template_params[0] == 'נועה "הקטנה" \\ לוי'
+    assert opened.text is not None and 'נועה "הקטנה" \\ לוי' in opened.text
 
 
 async def test_a_second_campaign_of_the_listing_skips_who_already_had_it(
