@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from conftest import LiveServer
 from ovenai import events
@@ -144,21 +144,29 @@ class Harness:
         return await self.settle(ids)
 
     async def settle(self, ids: list[str]) -> Report:
-        """Drain until none of these stored bodies is pending; this processor's report."""
+        """Drain until none of these stored bodies is pending; this processor's report.
+
+        A body whose apply raised stays pending, its error kept, to be tried again after a
+        backoff (2 s, then 4 s ...): one that failed twice fails the test at once with its
+        error, rather than after the 15 s a body may take to be processed.
+        """
         report = await self.processor.drain()
         deadline = time.monotonic() + 15
-        while await self._pending(ids):
-            assert time.monotonic() < deadline, "stored bodies were never processed"
+        while pending := await self._pending(ids):
+            failing = [error for attempts, error in pending if attempts >= 2 and error]
+            assert not failing, f"stored bodies failed twice: {failing}"
+            assert time.monotonic() < deadline, f"stored bodies were never processed: {pending}"
             await asyncio.sleep(0.05)
             await self.processor.drain()
         return report
 
-    async def _pending(self, ids: list[str]) -> int:
+    async def _pending(self, ids: list[str]) -> list[tuple[int, str | None]]:
+        """The attempts and kept error of each of these bodies still pending."""
         async with self.db.session() as session:
-            query = select(func.count()).where(
+            query = select(WebhookEvent.attempts, WebhookEvent.error).where(
                 WebhookEvent.id.in_(ids), WebhookEvent.status == "pending"
             )
-            return int(await session.scalar(query) or 0)
+            return [(row.attempts, row.error) for row in await session.execute(query)]
 
     async def lead(
         self, *, wa_id: str | None = None, bsuid: str | None = None, phone: str | None = None
