@@ -279,3 +279,18 @@ async def test_the_do_not_contact_list_says_what_it_did(db: Database) -> None:
         "words": None,
         "reason": "the phone is on the do-not-contact list (an erased lead opted out)",
     }
+
+
+async def test_the_do_not_contact_look_up_finds_listed_phones_beyond_the_first_500(
+    db: Database,
+) -> None:
+    """The list is read 500 phones a query: a listed phone in any chunk is found, and an
+    unlisted one in none."""
+    wanted = [f"idx-{n:05d}" for n in range(1_203)]
+    listed = {wanted[0], wanted[499], wanted[500], wanted[999], wanted[1_000], wanted[1_202]}
+    async with db.session() as session:
+        session.add_all(DoNotContact(phone_index=index) for index in listed)
+        await session.commit()
+    async with db.session() as session:
+        found = await consent.listed_not_to_contact(session, [*reversed(wanted), None])
+    assert found == listed
