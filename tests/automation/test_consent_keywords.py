@@ -399,3 +399,25 @@ async def test_an_erased_opted_out_lead_who_writes_hathel_is_back_and_stays_back
         ("opt_out", "do_not_contact"),
         ("opt_in", "whatsapp_keyword"),
     ]
+
+
+async def test_hathel_and_the_next_words_in_one_batch_leave_the_listed_lead_back(
+    noa: Writer,
+) -> None:
+    """The do-not-contact list is read once a run, for the leads not opted out when it
+    starts: a listed, opted-out lead whose "התחל" and next message come in one batch is
+    back after both (the opt-in took the number off the list), not opted out again by the
+    list as read before it."""
+    again = await _erased_after_stop(noa)
+    db = noa.harness.db
+    await again.says("היי, יש לכם דירות בחיפה?")  # opted out at once: the number is listed
+    for text in ("התחל", "מה המחיר של הדירה?"):
+        await again.control.inbound(**{"from": again.wa_id}, type="text", text=text, name="נועה")
+    await again.catch_up()  # both bodies applied together
+
+    assert (await again.row()).opted_out_at is None
+    state = await lead_consent.show(db, actor=SYSTEM, lead_id=again.id)
+    assert [(e.kind, e.source) for e in state.ledger] == [
+        ("opt_out", "do_not_contact"),
+        ("opt_in", "whatsapp_keyword"),
+    ]

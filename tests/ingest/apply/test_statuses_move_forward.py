@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ovenai import dialects, hooks
@@ -375,12 +376,23 @@ async def test_a_thousand_messages_in_one_batch_all_move(bodies, db) -> None:
     to it), none left to the sweep."""
     wamids = [f"wamid.D{n:04d}" for n in range(1001)]
     items = [bodies.status(w, "delivered", T0) for w in wamids]
+    reads: list[str] = []
+
+    def keep(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        if sql.startswith("SELECT messages.id, messages.lead_id, messages.wa_message_id"):
+            reads.append(sql)
+
     async with db.session() as session:
         appearing(session, wamids)
         await session.flush()
-        batch = await delivery_statuses.apply_statuses(
-            session, status_updates(bodies.statuses(*items))
-        )
+        event.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+        try:
+            batch = await delivery_statuses.apply_statuses(
+                session, status_updates(bodies.statuses(*items))
+            )
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+        assert len(reads) == 3, "the messages read 500 wamids a query"
         assert sorted(c.wa_message_id for c in batch.changes) == wamids
         assert sorted(batch.leads) == wamids
         moved = select(func.count()).where(Message.status == "delivered")
