@@ -1137,3 +1137,39 @@ async def test_an_hour_s_bodies_are_found_for_re_keying_by_the_time_index(db: Da
             plan = await connection.exec_driver_sql("EXPLAIN " + sql, params)
             lines = [row[0] for row in plan]
             assert not any("Seq Scan" in line for line in lines), lines
+
+
+async def test_re_keying_an_hour_leaves_every_other_hour_s_bodies_as_they_were(
+    db: Database,
+) -> None:
+    """Only the hour's own bodies are re-sealed and moved to its fresh key: a body of the
+    next hour keeps its bucket and still opens under its own key."""
+    hours = ["2021040405", "2021040406"]
+    ids: dict[str, str] = {}
+    body = b'{"entry": []}'
+    async with db.session() as session:
+        for bucket in hours:
+            key = await db.vault.key("webhook", bucket, create=True)
+            event_id = new_id()
+            sealed = crypto.encrypt(key, body, aad=crypto.aad("webhook_events", event_id, "body"))
+            received = datetime.strptime(bucket, "%Y%m%d%H").replace(tzinfo=UTC)
+            session.add(
+                WebhookEvent(
+                    id=event_id,
+                    received_at=received + timedelta(minutes=30),
+                    key_bucket=bucket,
+                    body_enc=sealed,
+                    body_size=len(body),
+                )
+            )
+            ids[bucket] = event_id
+        await session.commit()
+
+    assert await privacy.rekey_webhook_hours(db, {hours[0]}, now=utcnow()) == 1
+
+    async with db.session() as session:
+        other = await session.get(WebhookEvent, ids[hours[1]])
+    assert other is not None and other.key_bucket == hours[1] and other.body_enc is not None
+    key = await db.vault.key("webhook", hours[1])
+    aad = crypto.aad("webhook_events", other.id, "body")
+    assert crypto.decrypt(key, other.body_enc, aad=aad) == body
