@@ -338,6 +338,19 @@ def _bounds(session: AsyncSession, rows: list[tuple[str, datetime]]) -> Any:
     return table.data(rows).cte("bounds")
 
 
+def _last_mark_before(bounds: Any, kind: str) -> Any:
+    """The time of each bounded lead's last reply mark of this kind before its ``since``."""
+    return (
+        select(func.max(ReplyMark.at))
+        .where(
+            ReplyMark.lead_id == bounds.c.lead_id,
+            ReplyMark.at < bounds.c.since,
+            ReplyMark.kind == kind,
+        )
+        .scalar_subquery()
+    )
+
+
 async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
     """Count these leads' turns and marks again from where each may have changed: its
     turns from its last kept turn before the change (a turn starts after a message that is
@@ -357,16 +370,7 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
             .where(ResponseTurn.lead_id == bounds.c.lead_id, ResponseTurn.turn_at < bounds.c.since)
             .scalar_subquery()
         )
-        written = (
-            select(func.max(ReplyMark.at))
-            .where(
-                ReplyMark.lead_id == bounds.c.lead_id,
-                ReplyMark.at < bounds.c.since,
-                ReplyMark.kind == WRITTEN,
-            )
-            .scalar_subquery()
-        )
-        query = select(bounds.c.lead_id, anchor, written)
+        query = select(bounds.c.lead_id, anchor, _last_mark_before(bounds, WRITTEN))
         for lead_id, turn_at, last_written in await session.execute(query):
             lead = resumed[lead_id]
             lead.turn = None if turn_at is None else (turn_at, "")
@@ -443,15 +447,7 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
     ]
     if earlier_needed:  # the last ``replied`` mark before the last ``written`` one
         bounds = _bounds(session, earlier_needed)
-        earlier = (
-            select(func.max(ReplyMark.at))
-            .where(
-                ReplyMark.lead_id == bounds.c.lead_id,
-                ReplyMark.at < bounds.c.since,
-                ReplyMark.kind == REPLIED,
-            )
-            .scalar_subquery()
-        )
+        earlier = _last_mark_before(bounds, REPLIED)
         for lead_id, at in await session.execute(select(bounds.c.lead_id, earlier)):
             leads[lead_id].last_replied = at
 
