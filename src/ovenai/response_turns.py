@@ -97,6 +97,15 @@ from ovenai.reply_hours import REPLIED, WRITTEN
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(minutes=10)
+# What a lead's turns and reply marks are counted from, in the order the counting reads.
+_MESSAGE_COLUMNS = (
+    Message.lead_id,
+    Message.id,
+    Message.direction,
+    Message.created_at,
+    Message.sent_at,
+    Message.sent_by_id,
+)
 EVERY_S = 60.0
 LEASE_S = 1800.0  # the first run counts every lead's messages
 BATCH = 500  # leads counted again per transaction
@@ -209,14 +218,7 @@ async def _count_live(
 ) -> tuple[list[Turn], list[Mark]]:
     """Every turn and reply mark of the leads ``leads`` selects, from their messages."""
     query = (
-        select(
-            Message.lead_id,
-            Message.id,
-            Message.direction,
-            Message.created_at,
-            Message.sent_at,
-            Message.sent_by_id,
-        )
+        select(*_MESSAGE_COLUMNS)
         .where(leads)
         .order_by(Message.lead_id, Message.created_at, Message.id)
     )
@@ -458,15 +460,7 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
             for lead_id, lead in leads.items()
         ],
     )
-    columns = (
-        Message.lead_id,
-        Message.id,
-        Message.direction,
-        Message.created_at,
-        Message.sent_at,
-        Message.sent_by_id,
-    )
-    query = select(*columns).join(
+    query = select(*_MESSAGE_COLUMNS).join(
         messages_from,
         and_(
             Message.lead_id == messages_from.c.lead_id,
@@ -476,7 +470,8 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
     found: dict[str, Any] = {row[1]: tuple(row) for row in await session.execute(query)}
     ids = sorted({message_id for lead in leads.values() for message_id in lead.ids} - set(found))
     for offset in range(0, len(ids), MARKS_PER_INSERT):
-        by_id = select(*columns).where(Message.id.in_(ids[offset : offset + MARKS_PER_INSERT]))
+        chunk = ids[offset : offset + MARKS_PER_INSERT]
+        by_id = select(*_MESSAGE_COLUMNS).where(Message.id.in_(chunk))
         found.update((row[1], tuple(row)) for row in await session.execute(by_id))
     rows: list[tuple[str, str, str, datetime, datetime | None, str | None]] = sorted(
         (
