@@ -21,6 +21,7 @@ from tests.test_kpis_turns import START, _no_grace, assert_within_the_bound
 from ovenai import auth, kpis, response_turns
 from ovenai.db import Database
 from ovenai.models import Direction, Message, ResponseTurn, Role, User
+from support.histories import inbound_text
 
 pytestmark = pytest.mark.anyio
 
@@ -37,15 +38,7 @@ async def _histories(db: Database, *, leads: int, seed: int, agents: list[str]) 
             wait = rng.choice((1e-5, 0.3, 40.0, 3_000.0, 90_000.0, 400_000.0))
             at += timedelta(seconds=rng.uniform(0, wait), microseconds=rng.randrange(1, 10**6))
             if rng.random() < 0.5:
-                rows.append(
-                    Message(
-                        lead_id=lead_id,
-                        direction=Direction.INBOUND,
-                        type="text",
-                        status="received",
-                        created_at=at,
-                    )
-                )
+                rows.append(inbound_text(lead_id, at))
                 continue
             rows.append(
                 Message(

@@ -44,6 +44,7 @@ from ovenai.models import (
 )
 from ovenai.models.webhooks import WebhookEvent
 from ovenai.templates.registry import family_of
+from support.histories import inbound_text
 
 pytestmark = pytest.mark.anyio
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -281,15 +282,7 @@ async def _conversations(db: Database, *, leads: int, seed: int, around: datetim
             at += timedelta(seconds=rng.randrange(1, 4 * 3600))
             kind = rng.random()
             if kind < 0.45:
-                rows.append(
-                    Message(
-                        lead_id=lead_id,
-                        direction=Direction.INBOUND,
-                        type="text",
-                        status="received",
-                        created_at=at,
-                    )
-                )
+                rows.append(inbound_text(lead_id, at))
                 continue
             person = rng.random() < 0.5
             template = rng.choice(TEMPLATES) if rng.random() < 0.5 else None
@@ -612,15 +605,7 @@ async def _more_messages(db: Database, leads: list[str], rng: random.Random) -> 
                     last += timedelta(seconds=rng.randrange(1, 7200))
                     at = last
                 if kind < 0.6:
-                    session.add(
-                        Message(
-                            lead_id=lead_id,
-                            direction=Direction.INBOUND,
-                            type="text",
-                            status="received",
-                            created_at=at,
-                        )
-                    )
+                    session.add(inbound_text(lead_id, at))
                     continue
                 person = kind < 0.85
                 session.add(
