@@ -97,6 +97,14 @@ from ovenai.reply_hours import REPLIED, WRITTEN
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(minutes=10)
+# A kept turn's columns, in Turn's order.
+_TURN_COLUMNS = (
+    ResponseTurn.message_id,
+    ResponseTurn.lead_id,
+    ResponseTurn.turn_at,
+    ResponseTurn.reply_at,
+    ResponseTurn.replied_by_id,
+)
 # What a lead's turns and reply marks are counted from, in the order the counting reads.
 _MESSAGE_COLUMNS = (
     Message.lead_id,
@@ -388,13 +396,7 @@ async def _resume(session: AsyncSession, leads: dict[str, _Lead]) -> Resumed:
             for lead_id, lead in leads.items()
         ],
     )
-    kept_turns = select(
-        ResponseTurn.message_id,
-        ResponseTurn.lead_id,
-        ResponseTurn.turn_at,
-        ResponseTurn.reply_at,
-        ResponseTurn.replied_by_id,
-    ).join(
+    kept_turns = select(*_TURN_COLUMNS).join(
         turns_from,
         and_(
             ResponseTurn.lead_id == turns_from.c.lead_id,
@@ -531,13 +533,7 @@ class PeriodTurns:
 
 
 async def _kept_turns(session: AsyncSession, lead_ids: list[str]) -> list[Turn]:
-    query = select(
-        ResponseTurn.message_id,
-        ResponseTurn.lead_id,
-        ResponseTurn.turn_at,
-        ResponseTurn.reply_at,
-        ResponseTurn.replied_by_id,
-    ).where(ResponseTurn.lead_id.in_(lead_ids))
+    query = select(*_TURN_COLUMNS).where(ResponseTurn.lead_id.in_(lead_ids))
     return [Turn(*row) for row in await session.execute(query)]
 
 
@@ -587,13 +583,9 @@ async def period_turns(
     turns = {t.message_id: t for t in found.new if start <= t.turn_at < end}
     if found.kept:
         gone = {t.message_id for t in found.old}
-        query = select(
-            ResponseTurn.message_id,
-            ResponseTurn.lead_id,
-            ResponseTurn.turn_at,
-            ResponseTurn.reply_at,
-            ResponseTurn.replied_by_id,
-        ).where(ResponseTurn.turn_at >= start, ResponseTurn.turn_at < end)
+        query = select(*_TURN_COLUMNS).where(
+            ResponseTurn.turn_at >= start, ResponseTurn.turn_at < end
+        )
         for row in await session.execute(query):
             if row[0] not in gone:
                 turns.setdefault(row[0], Turn(*row))
